@@ -1,0 +1,6 @@
+"""The one configuration loader: every service's settings come from here."""
+
+from eip.config.loader import ConfigError, load_settings
+from eip.config.settings import ServiceSettings
+
+__all__ = ["ConfigError", "ServiceSettings", "load_settings"]

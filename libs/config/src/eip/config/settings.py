@@ -1,0 +1,86 @@
+"""Settings every service shares. Each service subclasses ServiceSettings with its own prefix.
+
+Infrastructure endpoints use the conventional unprefixed names (KAFKA_BOOTSTRAP_SERVERS,
+DATABASE_URL, VAULT_ADDR, VAULT_TOKEN) so that one environment serves every service and the
+tests; service-specific settings take the service's prefix (MARKET_DATA_HTTP_PORT, ...).
+A TOML file named by ``<PREFIX>CONFIG_FILE`` or ``EIP_CONFIG_FILE`` supplies defaults that the
+environment overrides.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "service"
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: LogLevel = "INFO"
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"),
+        min_length=1,
+    )
+    database_url: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("DATABASE_URL"),
+    )
+    vault_addr: str = Field(default="", validation_alias=AliasChoices("VAULT_ADDR"))
+    vault_token: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("VAULT_TOKEN"),
+    )
+    # How long a client waits for an infrastructure component before it reports it unreachable.
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+    @classmethod
+    def env_prefix(cls) -> str:
+        return str(cls.model_config.get("env_prefix", ""))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file(cls.env_prefix())
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def _config_file(prefix: str) -> Path | None:
+    raw = os.environ.get(f"{prefix}CONFIG_FILE") or os.environ.get("EIP_CONFIG_FILE")
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        # Raised as a ValueError so load_settings reports it like any other bad setting.
+        raise ValueError(f"config file {path} (from {prefix}CONFIG_FILE/EIP_CONFIG_FILE) not found")
+    return path
+
+
+def describe(settings: ServiceSettings) -> dict[str, Any]:
+    """Settings as a dict that is safe to log: secrets are masked by SecretStr."""
+    return {k: str(v) if isinstance(v, SecretStr) else v for k, v in settings}

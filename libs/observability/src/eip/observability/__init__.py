@@ -1,0 +1,1 @@
+"""Logs, metrics and the HTTP app factory that every service uses."""
