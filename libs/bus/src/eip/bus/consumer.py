@@ -1,0 +1,245 @@
+"""The one Kafka consumer wrapper: at-least-once, commit after processing, dead-letter on poison.
+
+For every record the consumer decodes the payload against the topic's schema, runs the
+optional validator and then the handler. A record that cannot be decoded or validated, or whose
+handler raises PoisonMessage or keeps failing after the retry policy, is written unchanged to
+``<topic>.dlq`` with the reason in headers, and consumption goes on. Offsets are committed only
+after a record was handled or dead-lettered, so a crash replays rather than loses records;
+handlers must therefore be idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from google.protobuf.message import Message
+
+from eip.bus.codec import DecodeError, Headers, decode
+from eip.bus.dead_letter import dead_letter_headers
+from eip.bus.errors import KafkaUnavailable, PoisonMessage
+from eip.bus.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERED, HANDLER_RETRIES
+from eip.bus.producer import Producer
+from eip.events.topics import TopicSpec
+from eip.resilience import RetryPolicy, retry_async
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    message: Message
+    headers: Headers
+    timestamp_ms: int
+
+
+Handler = Callable[[Record], Awaitable[None]]
+Validator = Callable[[Message], None]  # raises ValueError to reject
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    bootstrap_servers: str
+    group_id: str
+    client_id: str
+    auto_offset_reset: str = "earliest"
+    isolation_level: str = "read_committed"
+    max_batch: int = 500
+    poll_timeout_ms: int = 500
+    handler_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=3))
+    # Retrying a failed dead-letter write: Kafka itself is in trouble, so be patient.
+    dlq_retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(attempts=8, base_delay_s=0.2, max_delay_s=5),
+    )
+    connect_timeout_s: float = 5.0
+
+
+class _Redeliver(Exception):
+    """Processing of a record could not finish (the DLQ was unreachable): seek back, retry."""
+
+
+class Consumer:
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        topics: Sequence[TopicSpec],
+        handler: Handler,
+        dlq_producer: Producer,
+        validator: Validator | None = None,
+    ) -> None:
+        self.config = config
+        self._specs = {t.name: t for t in topics}
+        self._handler = handler
+        self._validator = validator
+        self._dlq = dlq_producer
+        self._stopping = asyncio.Event()
+        self._consumer: Any = AIOKafkaConsumer(
+            *self._specs,
+            bootstrap_servers=config.bootstrap_servers,
+            group_id=config.group_id,
+            client_id=config.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=config.auto_offset_reset,
+            isolation_level=config.isolation_level,
+        )
+
+    async def start(self) -> None:
+        try:
+            await asyncio.wait_for(self._consumer.start(), self.config.connect_timeout_s)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            with contextlib.suppress(Exception):  # reporting the connect failure instead
+                await self._consumer.stop()
+            raise KafkaUnavailable(
+                f"Kafka at {self.config.bootstrap_servers} did not answer within "
+                f"{self.config.connect_timeout_s}s ({type(exc).__name__}: {exc}); "
+                "is it running? `make up` starts a local broker"
+            ) from None
+
+    def stop(self) -> None:
+        """Ask run() to finish the record in hand, commit, and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                batches = await self._consumer.getmany(
+                    timeout_ms=self.config.poll_timeout_ms,
+                    max_records=self.config.max_batch,
+                )
+                for tp, records in batches.items():
+                    await self._process_partition(tp, records)
+                    if self._stopping.is_set():
+                        break
+        finally:
+            await self._consumer.stop()
+
+    async def _process_partition(self, tp: TopicPartition, records: list[Any]) -> None:
+        next_offset: int | None = None
+        for raw in records:
+            if self._stopping.is_set():
+                break
+            try:
+                await self._process(raw)
+            except _Redeliver as exc:
+                log.error(
+                    "record not processed, will be redelivered",
+                    extra={
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "offset": raw.offset,
+                        "reason": str(exc),
+                    },
+                )
+                self._consumer.seek(tp, raw.offset)
+                break
+            next_offset = raw.offset + 1
+        if next_offset is not None:
+            await self._consumer.commit({tp: next_offset})
+            self._report_lag(tp, next_offset)
+
+    async def _process(self, raw: Any) -> None:
+        spec = self._specs[raw.topic]
+        headers: Headers = list(raw.headers or [])
+        try:
+            message = decode(spec, raw.value, headers)
+            if self._validator is not None:
+                self._validator(message)
+        except (DecodeError, ValueError) as exc:
+            kind = "undecodable" if isinstance(exc, DecodeError) else "invalid"
+            await self._dead_letter(spec, raw, headers, kind, exc)
+            return
+        record = Record(
+            raw.topic,
+            raw.partition,
+            raw.offset,
+            raw.key,
+            message,
+            headers,
+            raw.timestamp,
+        )
+        group = self.config.group_id
+
+        def _on_retry(attempt: int, exc: BaseException, delay: float) -> None:
+            HANDLER_RETRIES.labels(raw.topic, group).inc()
+            log.warning(
+                "handler failed, retrying",
+                extra={
+                    "topic": raw.topic,
+                    "offset": raw.offset,
+                    "attempt": attempt,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "retry_in_s": round(delay, 3),
+                },
+            )
+
+        try:
+            await retry_async(
+                lambda: self._handler(record),
+                self.config.handler_retry,
+                retry_on=(Exception,),
+                give_up_on=(PoisonMessage,),
+                on_retry=_on_retry,
+            )
+        except PoisonMessage as exc:
+            await self._dead_letter(spec, raw, headers, "rejected", exc)
+            return
+        except Exception as exc:
+            await self._dead_letter(spec, raw, headers, "handler_failed", exc)
+            return
+        CONSUMED.labels(raw.topic, group, "ok").inc()
+
+    async def _dead_letter(
+        self,
+        spec: TopicSpec,
+        raw: Any,
+        headers: Headers,
+        kind: str,
+        exc: BaseException,
+    ) -> None:
+        reason = f"{kind}: {exc}"
+        dlq_headers = dead_letter_headers(
+            headers,
+            reason=reason,
+            error_type=type(exc).__name__,
+            topic=raw.topic,
+            partition=raw.partition,
+            offset=raw.offset,
+            group=self.config.group_id,
+        )
+        try:
+            await retry_async(
+                lambda: self._dlq.send_raw(spec.dlq_name, raw.key, raw.value, dlq_headers),
+                self.config.dlq_retry,
+                retry_on=(KafkaError, OSError),
+            )
+        except (KafkaError, OSError) as send_exc:
+            raise _Redeliver(f"dead-letter write to {spec.dlq_name} failed: {send_exc}") from None
+        DEAD_LETTERED.labels(raw.topic, kind).inc()
+        CONSUMED.labels(raw.topic, self.config.group_id, "dead_lettered").inc()
+        log.warning(
+            "record dead-lettered",
+            extra={
+                "topic": raw.topic,
+                "partition": raw.partition,
+                "offset": raw.offset,
+                "dlq": spec.dlq_name,
+                "reason": reason,
+            },
+        )
+
+    def _report_lag(self, tp: TopicPartition, next_offset: int) -> None:
+        highwater = self._consumer.highwater(tp)
+        if highwater is not None:
+            CONSUMER_LAG.labels(tp.topic, str(tp.partition), self.config.group_id).set(
+                max(0, highwater - next_offset)
+            )

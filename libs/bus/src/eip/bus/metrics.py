@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+PUBLISHED = Counter("eip_bus_published_total", "Records published", ["topic"])
+CONSUMED = Counter(
+    "eip_bus_consumed_total",
+    "Records consumed, by outcome (ok, dead_lettered)",
+    ["topic", "group", "outcome"],
+)
+DEAD_LETTERED = Counter(
+    "eip_bus_dead_lettered_total",
+    "Records sent to a dead-letter topic",
+    ["topic", "reason"],
+)
+HANDLER_RETRIES = Counter(
+    "eip_bus_handler_retries_total",
+    "Handler attempts that failed and were retried",
+    ["topic", "group"],
+)
+CONSUMER_LAG = Gauge(
+    "eip_bus_consumer_lag",
+    "Records between the consumer's position and the partition's end",
+    ["topic", "partition", "group"],
+)
