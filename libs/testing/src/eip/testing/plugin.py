@@ -1,0 +1,124 @@
+"""Pytest fixtures for tests that need real infrastructure.
+
+A fixture whose component is missing fails the test with how to start it; nothing is skipped
+and nothing is faked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import pytest_asyncio
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from eip.bus import KafkaUnavailable, Producer, ProducerConfig
+from eip.bus.admin import admin_client, ensure_topics
+from eip.events.topics import TopicSpec, dlq_spec
+from eip.storage import DatabaseUnavailable, open_pool
+from eip.testing import endpoints
+from eip.vault import VaultClient, VaultUnavailable
+
+TopicFactory = Callable[[TopicSpec], Awaitable[TopicSpec]]
+
+
+def _fail(component: str, exc: Exception) -> None:
+    pytest.fail(f"{component} is not available: {exc}\n{endpoints.HOW_TO_START}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap_servers() -> str:
+    try:
+        return endpoints.kafka_bootstrap_servers()
+    except endpoints.InfrastructureMissing as exc:
+        _fail("Kafka", exc)
+        raise
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    try:
+        return endpoints.database_url()
+    except endpoints.InfrastructureMissing as exc:
+        _fail("PostgreSQL", exc)
+        raise
+
+
+@pytest.fixture(scope="session")
+def vault_endpoint() -> endpoints.VaultEndpoint:
+    try:
+        return endpoints.vault_endpoint()
+    except endpoints.InfrastructureMissing as exc:
+        _fail("Vault", exc)
+        raise
+
+
+@pytest_asyncio.fixture(scope="session")
+async def make_topic(kafka_bootstrap_servers: str) -> AsyncIterator[TopicFactory]:
+    """Create a uniquely named copy of a registered topic (and its DLQ) for one test."""
+    created: list[str] = []
+    try:
+        async with admin_client(kafka_bootstrap_servers) as admin:
+
+            async def factory(template: TopicSpec) -> TopicSpec:
+                spec = dataclasses.replace(
+                    template,
+                    name=f"test.{template.name}.{uuid.uuid4().hex[:10]}",
+                )
+                await ensure_topics(admin, [spec, dlq_spec(spec)])
+                created.extend([spec.name, spec.dlq_name])
+                return spec
+
+            yield factory
+            if created:
+                await admin.delete_topics(created)
+    except KafkaUnavailable as exc:
+        _fail("Kafka", exc)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[Producer]:
+    p = Producer(ProducerConfig(kafka_bootstrap_servers, client_id="eip-tests"))
+    try:
+        await p.start()
+    except KafkaUnavailable as exc:
+        _fail("Kafka", exc)
+    yield p
+    await p.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def db_pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[AsyncConnection]]:
+    try:
+        pool = await open_pool(database_url, max_size=5)
+    except DatabaseUnavailable as exc:
+        _fail("PostgreSQL", exc)
+        raise
+    yield pool
+    await pool.close()
+
+
+@pytest_asyncio.fixture
+async def db_schema(db_pool: AsyncConnectionPool[AsyncConnection]) -> AsyncIterator[str]:
+    """A fresh, empty schema for one test, dropped afterwards."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield schema
+    async with db_pool.connection() as conn:
+        await conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def vault(vault_endpoint: endpoints.VaultEndpoint) -> AsyncIterator[VaultClient]:
+    client = VaultClient(vault_endpoint.addr, vault_endpoint.token)
+    try:
+        await client.health()
+    except VaultUnavailable as exc:
+        await client.aclose()
+        _fail("Vault", exc)
+    yield client
+    await client.aclose()

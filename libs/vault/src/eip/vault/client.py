@@ -1,0 +1,169 @@
+"""A small async client for Vault's HTTP API: health, KV v2 and Transit.
+
+Written on httpx rather than hvac because every caller is async and the surface we need is a
+dozen endpoints. Errors never carry the token or secret values: Vault's own error texts name
+paths, not data.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+
+
+class VaultError(Exception):
+    """Vault answered with an error."""
+
+    def __init__(self, status: int, errors: list[str], path: str) -> None:
+        self.status, self.errors, self.path = status, errors, path
+        super().__init__(f"vault {path}: HTTP {status}: {'; '.join(errors) or 'no detail'}")
+
+
+class VaultUnavailable(Exception):
+    """Vault did not answer, or is sealed / not initialized."""
+
+
+class VaultClient:
+    def __init__(
+        self,
+        addr: str,
+        token: str,
+        *,
+        timeout_s: float = 5.0,
+        kv_mount: str = "secret",
+        transit_mount: str = "transit",
+    ) -> None:
+        if not addr:
+            raise VaultUnavailable("VAULT_ADDR is empty; `make up` prints the local one")
+        self.addr = addr.rstrip("/")
+        self.kv_mount = kv_mount
+        self.transit_mount = transit_mount
+        self._http = httpx.AsyncClient(
+            base_url=self.addr,
+            headers={"X-Vault-Token": token},
+            timeout=timeout_s,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> VaultClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        ok_missing: bool = False,
+    ) -> dict[str, Any] | None:
+        try:
+            response = await self._http.request(method, f"/v1/{path}", json=json, params=params)
+        except httpx.HTTPError as exc:
+            raise VaultUnavailable(
+                f"Vault at {self.addr} did not answer ({type(exc).__name__}); is it running? "
+                "`make up` starts a local server"
+            ) from None
+        if response.status_code == 404 and ok_missing:
+            return None
+        if response.status_code == 503:
+            raise VaultUnavailable(f"Vault at {self.addr} is sealed or in standby (HTTP 503)")
+        if response.status_code >= 400:
+            try:
+                errors = [str(e) for e in response.json().get("errors", [])]
+            except ValueError:
+                errors = []
+            raise VaultError(response.status_code, errors, path)
+        if response.status_code == 204 or not response.content:
+            return {}
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
+    # -- health -------------------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """Raise VaultUnavailable unless Vault is initialized, unsealed and active."""
+        try:
+            response = await self._http.get("/v1/sys/health")
+        except httpx.HTTPError as exc:
+            raise VaultUnavailable(
+                f"Vault at {self.addr} did not answer ({type(exc).__name__}); is it running? "
+                "`make up` starts a local server"
+            ) from None
+        if response.status_code != 200:
+            raise VaultUnavailable(
+                f"Vault at {self.addr} is not active (HTTP {response.status_code})"
+            )
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
+    # -- KV v2 --------------------------------------------------------------------------------
+
+    async def kv_put(self, path: str, data: dict[str, str], cas: int | None = None) -> int:
+        """Write a new version of the secret at ``path``; returns the version number."""
+        payload: dict[str, Any] = {"data": data}
+        if cas is not None:
+            payload["options"] = {"cas": cas}
+        body = await self._request("POST", f"{self.kv_mount}/data/{path}", json=payload)
+        assert body is not None
+        return int(body["data"]["version"])
+
+    async def kv_get(self, path: str, version: int | None = None) -> dict[str, str] | None:
+        """The secret's data (latest or a given version); None when absent or deleted."""
+        params = {"version": version} if version is not None else None
+        body = await self._request(
+            "GET",
+            f"{self.kv_mount}/data/{path}",
+            params=params,
+            ok_missing=True,
+        )
+        if body is None or body.get("data", {}).get("data") is None:
+            return None
+        data = body["data"]["data"]
+        assert isinstance(data, dict)
+        return {str(k): str(v) for k, v in data.items()}
+
+    async def kv_metadata(self, path: str) -> dict[str, Any] | None:
+        body = await self._request("GET", f"{self.kv_mount}/metadata/{path}", ok_missing=True)
+        if body is None:
+            return None
+        data = body["data"]
+        assert isinstance(data, dict)
+        return data
+
+    async def kv_destroy_all(self, path: str) -> None:
+        """Delete the secret and every version of it (metadata included)."""
+        await self._request("DELETE", f"{self.kv_mount}/metadata/{path}")
+
+    # -- Transit ------------------------------------------------------------------------------
+
+    async def transit_create_key(self, name: str, key_type: str = "aes256-gcm96") -> None:
+        await self._request("POST", f"{self.transit_mount}/keys/{name}", json={"type": key_type})
+
+    async def transit_encrypt(self, key: str, plaintext: bytes) -> str:
+        body = await self._request(
+            "POST",
+            f"{self.transit_mount}/encrypt/{key}",
+            json={"plaintext": base64.b64encode(plaintext).decode()},
+        )
+        assert body is not None
+        return str(body["data"]["ciphertext"])
+
+    async def transit_decrypt(self, key: str, ciphertext: str) -> bytes:
+        body = await self._request(
+            "POST",
+            f"{self.transit_mount}/decrypt/{key}",
+            json={"ciphertext": ciphertext},
+        )
+        assert body is not None
+        return base64.b64decode(body["data"]["plaintext"])
