@@ -1,0 +1,60 @@
+# Exchange Integration Platform — the commands a newcomer needs.
+#   make up     run the platform locally (Kafka, PostgreSQL, Vault, every service)
+#   make test   run every test against real infrastructure (starts it when needed)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: ## install the Python workspace (uv sync from the committed lock)
+	@command -v uv >/dev/null || python3.11 -m pip install --quiet 'uv==0.13.8'
+	uv sync --frozen
+
+.PHONY: up
+up: install ## start infrastructure and every service; prints endpoints (.run/endpoints.json)
+	bash deploy/local/up.sh all
+
+.PHONY: infra-up
+infra-up: install ## start Kafka, PostgreSQL and Vault only
+	bash deploy/local/up.sh infra
+
+.PHONY: down
+down: ## stop everything `make up` started (data is kept in .run/)
+	bash deploy/local/down.sh
+
+.PHONY: test
+test: infra-up ## run the whole suite against real Kafka, PostgreSQL and Vault
+	uv run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: install ## run only the tests that need no infrastructure
+	uv run --frozen --no-sync pytest -m 'not integration' $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## ruff (lint + format check) and mypy (strict on libs/)
+	uv run --frozen --no-sync ruff check .
+	uv run --frozen --no-sync ruff format --check .
+	uv run --frozen --no-sync mypy libs services tests conftest.py
+
+.PHONY: fmt
+fmt: install ## format and autofix
+	uv run --frozen --no-sync ruff format .
+	uv run --frozen --no-sync ruff check --fix .
+
+.PHONY: proto
+proto: install ## regenerate the Python code of proto/ (committed)
+	uv run --frozen --no-sync python -m eip.events.codegen
+
+.PHONY: topics
+topics: ## create or reconcile every Kafka topic of the registry
+	eval "$$(bash deploy/local/env.sh)" && uv run --frozen --no-sync python -m eip.bus.admin create-topics
+
+.PHONY: compose-config
+compose-config: ## validate docker-compose.yml with docker compose (no engine needed)
+	bash deploy/local/compose.sh -f docker-compose.yml config --quiet

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The platform's Python services as local processes (one per service, logs and pids in the run
+# directory). Usage: services.sh start|stop|status [service...]
+EIP_COMPONENT=services
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# name:module:port-variable:default-port
+SERVICES=(
+  "market-data:eip.market_data:MARKET_DATA_HTTP_PORT:8101"
+  "order-book:eip.order_book:ORDER_BOOK_HTTP_PORT:8102"
+  "account:eip.account:ACCOUNT_HTTP_PORT:8103"
+  "order-management:eip.order_management:ORDER_MANAGEMENT_HTTP_PORT:8104"
+  "auth:eip.auth:AUTH_HTTP_PORT:8105"
+)
+SVC_DIR="$EIP_RUN_DIR/services"
+mkdir -p "$SVC_DIR"
+
+selected() {
+  local entry name
+  for entry in "${SERVICES[@]}"; do
+    name=${entry%%:*}
+    if [[ $# -eq 0 ]] || [[ " $* " == *" $name "* ]]; then echo "$entry"; fi
+  done
+}
+
+port_of() {
+  local var=$1 default=$2
+  echo "${!var:-$default}"
+}
+
+healthy() { curl -fsS -o /dev/null --max-time 2 "http://$EIP_HOST:$1/healthz"; }
+
+start_one() {
+  IFS=: read -r name module port_var default_port <<<"$1"
+  local port pidfile
+  port=$(port_of "$port_var" "$default_port")
+  pidfile="$SVC_DIR/$name.pid"
+  if pid_alive "$pidfile" && healthy "$port"; then return 0; fi
+  log "starting $name on $EIP_HOST:$port"
+  (
+    cd "$EIP_ROOT"
+    export "$port_var=$port"
+    nohup uv run --frozen --no-sync python -m "$module" >>"$SVC_DIR/$name.log" 2>&1 &
+    echo $! >"$pidfile"
+  )
+  wait_until 60 "$name" healthy "$port"
+}
+
+case "${1:-}" in
+  start)
+    shift
+    # shellcheck disable=SC1090
+    eval "$("$(dirname "$0")/env.sh")"
+    while read -r entry; do start_one "$entry"; done < <(selected "$@")
+    ;;
+  stop)
+    shift
+    while read -r entry; do stop_pidfile "$SVC_DIR/${entry%%:*}.pid" 20; done < <(selected "$@")
+    ;;
+  status)
+    shift
+    rc=0
+    while read -r entry; do
+      IFS=: read -r name _ port_var default_port <<<"$entry"
+      healthy "$(port_of "$port_var" "$default_port")" || { log "$name not healthy"; rc=1; }
+    done < <(selected "$@")
+    exit $rc
+    ;;
+  endpoints)
+    # name<TAB>url, for up.sh
+    while read -r entry; do
+      IFS=: read -r name _ port_var default_port <<<"$entry"
+      printf '%s\thttp://%s:%s\n' "$name" "$EIP_HOST" "$(port_of "$port_var" "$default_port")"
+    done < <(selected)
+    ;;
+  *) die "usage: $0 start|stop|status|endpoints [service...]" ;;
+esac

@@ -1,0 +1,4 @@
+"""The auth service. Its capability lands with issue: auth service; today it runs the
+standard service shell: settings, logs, metrics, health and readiness of its dependencies."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,57 @@
+"""The Vault client against a real Vault-API server: KV v2 versions and Transit."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from eip.vault import VaultClient, VaultError, VaultUnavailable
+
+pytestmark = pytest.mark.integration
+
+
+async def test_kv_v2_write_read_and_versions(vault: VaultClient) -> None:
+    path = f"tests/{uuid.uuid4().hex}"
+    try:
+        assert await vault.kv_get(path) is None
+        v1 = await vault.kv_put(path, {"api_key": "k1", "api_secret": "s1"})
+        v2 = await vault.kv_put(path, {"api_key": "k2", "api_secret": "s2"}, cas=v1)
+        assert (v1, v2) == (1, 2)
+        assert await vault.kv_get(path) == {"api_key": "k2", "api_secret": "s2"}
+        assert await vault.kv_get(path, version=1) == {"api_key": "k1", "api_secret": "s1"}
+        metadata = await vault.kv_metadata(path)
+        assert metadata is not None
+        assert metadata["current_version"] == 2
+        assert set(metadata["versions"]) == {"1", "2"}
+        with pytest.raises(VaultError) as info:
+            await vault.kv_put(path, {"api_key": "k3"}, cas=1)  # stale check-and-set
+        assert info.value.status == 400
+        assert "s1" not in str(info.value)
+        assert "k3" not in str(info.value)
+    finally:
+        await vault.kv_destroy_all(path)
+    assert await vault.kv_metadata(path) is None
+
+
+async def test_transit_encrypt_decrypt_round_trip(vault: VaultClient) -> None:
+    key = f"test-{uuid.uuid4().hex[:8]}"
+    await vault.transit_create_key(key)
+    plaintext = b"exchange secret \x00\xff bytes"
+    ciphertext = await vault.transit_encrypt(key, plaintext)
+    assert ciphertext.startswith("vault:v1:")
+    assert plaintext.decode(errors="ignore") not in ciphertext
+    assert await vault.transit_decrypt(key, ciphertext) == plaintext
+    with pytest.raises(VaultError):
+        await vault.transit_decrypt(key, "vault:v1:bm90IGEgY2lwaGVydGV4dA==")
+
+
+async def test_unreachable_vault_fails_fast_with_a_clear_error() -> None:
+    started = time.monotonic()
+    client = VaultClient("http://127.0.0.1:1", "hvs.notarealtokenatall00000", timeout_s=2)
+    with pytest.raises(VaultUnavailable, match="make up") as info:
+        await client.health()
+    await client.aclose()
+    assert "notarealtoken" not in str(info.value)
+    assert time.monotonic() - started < 8
