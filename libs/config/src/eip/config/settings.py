@@ -49,6 +49,10 @@ class ServiceSettings(BaseSettings):
     )
     # How long a client waits for an infrastructure component before it reports it unreachable.
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # WebSocket keep-alive of the HTTP server: a ping every interval, a client that does not
+    # answer within the timeout is disconnected.
+    ws_ping_interval_s: float = Field(default=20.0, gt=0)
+    ws_ping_timeout_s: float = Field(default=60.0, gt=0)
 
     @classmethod
     def env_prefix(cls) -> str:

@@ -133,7 +133,21 @@ async def _run_check(check: ReadinessCheck) -> dict[str, Any]:
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
+def serve(
+    app: FastAPI,
+    host: str,
+    port: int,
+    ws_ping_interval_s: float = 20.0,
+    ws_ping_timeout_s: float = 60.0,
+) -> None:
     """Run the app until SIGINT/SIGTERM; logging is configured by the caller."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws_ping_interval=ws_ping_interval_s,
+        ws_ping_timeout=ws_ping_timeout_s,
+    )
     uvicorn.Server(config).run()

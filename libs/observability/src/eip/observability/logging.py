@@ -12,7 +12,12 @@ from typing import Any
 from eip.observability.redaction import redact_any, redact_text
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn duplicates msg with ANSI codes
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -22,4 +22,10 @@ def run_service(settings_cls: type[S], build_app: Callable[[S], FastAPI]) -> Non
         print(exc, file=sys.stderr)  # logging is not configured yet; say it plainly
         sys.exit(2)
     configure_logging(settings_cls.service_name, settings.log_level)
-    serve(build_app(settings), settings.http_host, settings.http_port)
+    serve(
+        build_app(settings),
+        settings.http_host,
+        settings.http_port,
+        settings.ws_ping_interval_s,
+        settings.ws_ping_timeout_s,
+    )
