@@ -1,0 +1,300 @@
+"""The exchange: instruments, one engine each, accounts and keys, ids, the clock, history, and
+the fan-out of everything that happens to the dialects' streams.
+
+All state is touched from one asyncio thread, so no locks: every operation runs to completion
+before the next starts, which is also what makes book update ids and snapshots consistent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from eip.exchange_simulator.core.accounts import KEY_PROFILES, Account, ApiKey, Permission
+from eip.exchange_simulator.core.candles import TradeHistory
+from eip.exchange_simulator.core.engine import MatchingEngine, OrderUpdate, Outcome, TradeEvent
+from eip.exchange_simulator.core.instruments import Instrument
+from eip.exchange_simulator.core.orders import (
+    Order,
+    OrderType,
+    Rejection,
+    Side,
+    TimeInForce,
+)
+
+FEE_ACCOUNT = "exchange-fees"
+
+
+@dataclass(frozen=True)
+class BookUpdate:
+    """The book changes of one operation, with the update id it was given."""
+
+    symbol: str
+    update_id: int
+    time_ms: int
+    changes: tuple[tuple[Side, Decimal, Decimal], ...]  # side, price, new total (0 = gone)
+
+
+@dataclass(frozen=True)
+class BalanceChange:
+    account_id: str
+    time_ms: int
+    balances: tuple[tuple[str, Decimal, Decimal], ...]  # asset, free, locked
+
+
+@dataclass
+class Listeners:
+    book: list[Callable[[BookUpdate], None]] = field(default_factory=list)
+    trade: list[Callable[[TradeEvent], None]] = field(default_factory=list)
+    order: list[Callable[[str, OrderUpdate], None]] = field(default_factory=list)
+    balance: list[Callable[[BalanceChange], None]] = field(default_factory=list)
+
+
+@dataclass
+class OrderRequest:
+    account_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    quote_quantity: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    client_order_id: str | None = None
+
+
+class Exchange:
+    def __init__(self, instruments: Iterable[Instrument], clock: Callable[[], float] = time.time):
+        self._wall = clock
+        self.clock_skew_ms = 0
+        self.instruments = {i.symbol: i for i in instruments}
+        self.accounts: dict[str, Account] = {FEE_ACCOUNT: Account(FEE_ACCOUNT)}
+        self.api_keys: dict[str, ApiKey] = {}
+        self._order_ids = itertools.count(1)
+        self._trade_ids = {s: itertools.count(1) for s in self.instruments}
+        self.update_ids = dict.fromkeys(self.instruments, 1)
+        self.engines = {
+            s: MatchingEngine(
+                inst,
+                self.accounts,
+                self.accounts[FEE_ACCOUNT],
+                self.now_ms,
+                self._trade_ids[s].__next__,
+            )
+            for s, inst in self.instruments.items()
+        }
+        self.history = {s: TradeHistory() for s in self.instruments}
+        self.orders: dict[int, Order] = {}  # every order ever accepted, open or closed
+        self.listeners = Listeners()
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """Exchange time: the wall clock plus the skew a test injected."""
+        return int(self._wall() * 1000) + self.clock_skew_ms
+
+    # -- accounts and keys ---------------------------------------------------------------------
+
+    def create_account(
+        self,
+        account_id: str,
+        balances: dict[str, Decimal] | None = None,
+    ) -> Account:
+        if account_id in self.accounts:
+            raise ValueError(f"account {account_id!r} exists")
+        account = self.accounts[account_id] = Account(account_id, updated_ms=self.now_ms())
+        for asset, amount in (balances or {}).items():
+            account.deposit(asset, amount)
+        return account
+
+    def create_api_key(
+        self,
+        account_id: str,
+        profile: str = "trading",
+        ip_allowlist: tuple[str, ...] = (),
+        key: str | None = None,
+        secret: str | None = None,
+    ) -> ApiKey:
+        if account_id not in self.accounts:
+            raise ValueError(f"no account {account_id!r}")
+        if profile not in KEY_PROFILES:
+            raise ValueError(f"profile must be one of {sorted(KEY_PROFILES)}")
+        api_key = ApiKey(
+            key or secrets.token_hex(32),
+            secret or secrets.token_hex(32),
+            account_id,
+            KEY_PROFILES[profile],
+            tuple(ip_allowlist),
+        )
+        self.api_keys[api_key.key] = api_key
+        return api_key
+
+    def revoke_api_key(self, key: str) -> None:
+        self.api_keys.pop(key, None)
+
+    def deposit(self, account_id: str, asset: str, amount: Decimal) -> None:
+        self.accounts[account_id].deposit(asset, amount)
+        self._balances_changed({account_id})
+
+    # -- trading ------------------------------------------------------------------------------
+
+    def engine(self, symbol: str) -> MatchingEngine:
+        engine = self.engines.get(symbol)
+        if engine is None:
+            raise Rejection("unknown_symbol", "Invalid symbol.")
+        return engine
+
+    def check(self, request: OrderRequest) -> None:
+        """Validate a request as place() would, without placing it."""
+        self.engine(request.symbol).check(self._order(request, 0))
+
+    def place(self, request: OrderRequest) -> Order:
+        engine = self.engine(request.symbol)
+        order = self._order(request, next(self._order_ids))
+        outcome = engine.submit(order)
+        self.orders[order.order_id] = order
+        self._publish(request.symbol, outcome)
+        return order
+
+    def _order(self, request: OrderRequest, order_id: int) -> Order:
+        return Order(
+            order_id=order_id,
+            client_order_id=request.client_order_id or secrets.token_urlsafe(16)[:22],
+            account_id=request.account_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            quantity=request.quantity,
+            price=request.price,
+            stop_price=request.stop_price,
+            quote_quantity=request.quote_quantity,
+        )
+
+    def cancel(self, account_id: str, symbol: str, order_id: int) -> Order:
+        order = self.find_order(account_id, symbol, order_id=order_id)
+        if order is None or not order.status.is_open:
+            raise Rejection("unknown_order", "Unknown order sent.")
+        outcome = self.engine(symbol).cancel(order.order_id)
+        self._publish(symbol, outcome)
+        return order
+
+    def find_order(
+        self,
+        account_id: str,
+        symbol: str,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Order | None:
+        if order_id is not None:
+            order = self.orders.get(order_id)
+            if order is None or order.account_id != account_id or order.symbol != symbol:
+                return None
+            if client_order_id is not None and order.client_order_id != client_order_id:
+                return None
+            return order
+        # A client id is unique among open orders; among closed ones the newest wins.
+        for order in reversed(self.orders.values()):
+            if (
+                order.account_id == account_id
+                and order.symbol == symbol
+                and order.client_order_id == client_order_id
+            ):
+                return order
+        return None
+
+    def open_orders(self, account_id: str, symbol: str | None = None) -> list[Order]:
+        engines = [self.engine(symbol)] if symbol else self.engines.values()
+        found = [o for e in engines for o in e.open_orders.values() if o.account_id == account_id]
+        return sorted(found, key=lambda o: o.order_id)
+
+    def account_orders(self, account_id: str, symbol: str) -> list[Order]:
+        return [
+            o for o in self.orders.values() if o.account_id == account_id and o.symbol == symbol
+        ]
+
+    # -- the market's own activity ------------------------------------------------------------
+
+    def print_trade(self, symbol: str, price: Decimal, qty: Decimal, taker_side: Side) -> None:
+        """A trade that happened outside the simulated book (replayed from a recording)."""
+        engine = self.engine(symbol)
+        trade = TradeEvent(
+            symbol,
+            engine.next_trade_id(),
+            price,
+            qty,
+            self.now_ms(),
+            -1,
+            -1,
+            taker_side,
+            -1,
+        )
+        engine.last_price = price
+        outcome = Outcome(None)
+        outcome.trades.append(trade)
+        engine._trigger_stops(outcome)
+        self._publish(symbol, outcome)
+
+    def set_status(self, symbol: str, status: str) -> None:
+        self.engine(symbol).instrument.status = status
+
+    # -- fan-out ------------------------------------------------------------------------------
+
+    def _publish(self, symbol: str, outcome: Outcome) -> None:
+        now = self.now_ms()
+        if outcome.level_changes:
+            self.update_ids[symbol] += 1
+            update = BookUpdate(
+                symbol,
+                self.update_ids[symbol],
+                now,
+                tuple((side, price, qty) for (side, price), qty in outcome.level_changes.items()),
+            )
+            for on_book in self.listeners.book:
+                on_book(update)
+        history = self.history[symbol]
+        for trade in outcome.trades:
+            history.add(trade)
+            for on_trade in self.listeners.trade:
+                on_trade(trade)
+        for order_update in outcome.order_updates:
+            for on_order in self.listeners.order:
+                on_order(order_update.order.account_id, order_update)
+        self._balances_changed(outcome.accounts)
+
+    def _balances_changed(self, account_ids: Iterable[str]) -> None:
+        now = self.now_ms()
+        for account_id in account_ids:
+            account = self.accounts[account_id]
+            account.updated_ms = now
+            if not self.listeners.balance:
+                continue
+            change = BalanceChange(
+                account_id,
+                now,
+                tuple((a, b.free, b.locked) for a, b in sorted(account.balances.items())),
+            )
+            for on_balance in self.listeners.balance:
+                on_balance(change)
+
+    def depth(
+        self, symbol: str, limit: int
+    ) -> tuple[int, list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        engine = self.engine(symbol)
+        return (
+            self.update_ids[symbol],
+            engine.book.bids.depth(limit),
+            engine.book.asks.depth(limit),
+        )
+
+    def key_for(self, key: str) -> ApiKey | None:
+        return self.api_keys.get(key)
+
+
+def can(api_key: ApiKey, permission: Permission) -> bool:
+    return permission in api_key.permissions
