@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 import pytest_asyncio
@@ -18,8 +18,10 @@ from psycopg_pool import AsyncConnectionPool
 from eip.bus import KafkaUnavailable, Producer, ProducerConfig
 from eip.bus.admin import admin_client, ensure_topics
 from eip.events.topics import TopicSpec, dlq_spec
+from eip.exchange_simulator.client import SimulatorClient
 from eip.storage import DatabaseUnavailable, open_pool
 from eip.testing import endpoints
+from eip.testing.simulator import SimulatorProcess, run_simulator
 from eip.vault import VaultClient, VaultUnavailable
 
 TopicFactory = Callable[[TopicSpec], Awaitable[TopicSpec]]
@@ -122,3 +124,27 @@ async def vault(vault_endpoint: endpoints.VaultEndpoint) -> AsyncIterator[VaultC
         _fail("Vault", exc)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def simulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorProcess]:
+    """A simulator with the default generated market, for the whole session."""
+    with run_simulator(tmp_path_factory.mktemp("simulator")) as process:
+        yield process
+
+
+@pytest_asyncio.fixture(scope="session")
+async def simulator(simulator_process: SimulatorProcess) -> AsyncIterator[SimulatorClient]:
+    client = SimulatorClient(simulator_process.base_url)
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def clean_simulator(simulator: SimulatorClient) -> AsyncIterator[SimulatorClient]:
+    """The session's simulator with no fault or limit left over from an earlier test."""
+    await simulator.clear_faults()
+    await simulator.reset_rate_limits()
+    yield simulator
+    await simulator.clear_faults()
+    await simulator.reset_rate_limits()

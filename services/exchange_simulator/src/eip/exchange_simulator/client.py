@@ -1,0 +1,194 @@
+"""Python client of the simulator's admin API, and ccxt exchanges pointed at a simulator.
+
+sim = SimulatorClient("http://127.0.0.1:8300")
+key = await sim.create_account_with_key("alice", {"USDT": "10000"})
+binance = sim.ccxt_binance(key)            # ccxt.async_support, only urls changed
+await sim.skip_sequence("BTCUSDT", 1)      # the next diff event is lost
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from eip.exchange_simulator.ccxt_urls import simulator_urls
+
+
+@dataclass(frozen=True)
+class ApiCredentials:
+    api_key: str
+    secret: str
+    account_id: str
+
+
+class SimulatorClient:
+    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
+        response = await self._http.request(
+            method, f"/admin/v1{path}", json=json, params=params or None
+        )
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    async def create_account(self, account_id: str, balances: dict[str, str | Decimal]) -> None:
+        await self._call(
+            "POST",
+            "/accounts",
+            {
+                "account_id": account_id,
+                "balances": {k: str(v) for k, v in balances.items()},
+            },
+        )
+
+    async def create_key(
+        self,
+        account_id: str,
+        profile: str = "trading",
+        ip_allowlist: list[str] | None = None,
+    ) -> ApiCredentials:
+        body = await self._call(
+            "POST",
+            f"/accounts/{account_id}/keys",
+            {
+                "profile": profile,
+                "ip_allowlist": ip_allowlist or [],
+            },
+        )
+        return ApiCredentials(body["api_key"], body["secret"], account_id)
+
+    async def create_account_with_key(
+        self,
+        account_id: str,
+        balances: dict[str, str | Decimal],
+        profile: str = "trading",
+    ) -> ApiCredentials:
+        await self.create_account(account_id, balances)
+        return await self.create_key(account_id, profile)
+
+    async def revoke_key(self, api_key: str) -> None:
+        await self._call("DELETE", f"/keys/{api_key}")
+
+    async def balances(self, account_id: str) -> dict[str, dict[str, Decimal]]:
+        body = await self._call("GET", f"/accounts/{account_id}")
+        return {a: {k: Decimal(v) for k, v in b.items()} for a, b in body["balances"].items()}
+
+    async def deposit(self, account_id: str, asset: str, amount: str | Decimal) -> None:
+        await self._call(
+            "POST", f"/accounts/{account_id}/deposit", {"asset": asset, "amount": str(amount)}
+        )
+
+    # -- market --------------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/status")
+        return result
+
+    async def book(self, symbol: str, limit: int = 1000) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", f"/books/{symbol}", limit=limit)
+        return result
+
+    async def pause_market(self) -> None:
+        await self._call("POST", "/market/pause")
+
+    async def resume_market(self) -> None:
+        await self._call("POST", "/market/resume")
+
+    async def step_market(self, steps: int = 1) -> None:
+        await self._call("POST", "/market/step", steps=steps)
+
+    async def print_trades(self, symbol: str, count: int, price: str, quantity: str) -> None:
+        await self._call(
+            "POST",
+            "/market/prints",
+            {
+                "symbol": symbol,
+                "count": count,
+                "price": price,
+                "quantity": quantity,
+            },
+        )
+
+    # -- faults --------------------------------------------------------------------------------
+
+    async def fail_requests(
+        self,
+        count: int = 1,
+        status: int = 503,
+        path_prefix: str = "",
+        mode: str = "error",
+    ) -> None:
+        await self._call(
+            "POST",
+            "/faults/rest",
+            {
+                "mode": mode,
+                "count": count,
+                "status": status,
+                "path_prefix": path_prefix,
+            },
+        )
+
+    async def drop_streams(self, stream: str | None = None) -> int:
+        body = await self._call("POST", "/faults/streams/drop", {"stream": stream})
+        return int(body["dropped"])
+
+    async def stall_streams(self, seconds: float) -> None:
+        await self._call("POST", "/faults/streams/stall", {"seconds": seconds})
+
+    async def delay_streams(self, ms: int) -> None:
+        await self._call("POST", "/faults/streams/delay", {"ms": ms})
+
+    async def skip_sequence(self, symbol: str, count: int = 1) -> None:
+        await self._call(
+            "POST", "/faults/streams/skip-sequence", {"symbol": symbol, "count": count}
+        )
+
+    async def repeat_sequence(self, symbol: str, count: int = 1) -> None:
+        await self._call(
+            "POST", "/faults/streams/repeat-sequence", {"symbol": symbol, "count": count}
+        )
+
+    async def halt(self, symbol: str) -> None:
+        await self._call("POST", f"/symbols/{symbol}/halt")
+
+    async def resume_symbol(self, symbol: str) -> None:
+        await self._call("POST", f"/symbols/{symbol}/resume")
+
+    async def skew_clock(self, skew_ms: int) -> None:
+        await self._call("POST", "/clock", {"skew_ms": skew_ms})
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/faults")
+
+    async def set_rate_limits(self, **limits: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", "/rate-limits", limits)
+        return result
+
+    async def reset_rate_limits(self) -> None:
+        await self._call("POST", "/rate-limits/reset")
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def ccxt_binance(self, credentials: ApiCredentials | None = None, pro: bool = False) -> Any:
+        """An unmodified ccxt binance (async, or pro for WebSocket) aimed at this simulator."""
+        if pro:
+            import ccxt.pro as ccxt_module
+        else:
+            import ccxt.async_support as ccxt_module
+        config: dict[str, Any] = {}
+        if credentials is not None:
+            config = {"apiKey": credentials.api_key, "secret": credentials.secret}
+        exchange = ccxt_module.binance(config)
+        exchange.urls = simulator_urls(exchange.urls, self.base_url)
+        return exchange

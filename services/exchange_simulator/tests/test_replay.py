@@ -1,0 +1,124 @@
+"""Replaying the recorded real Binance capture, and the generator's determinism."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from eip.exchange_simulator.binance.replay import load_capture
+from eip.exchange_simulator.core.engine import TradeEvent
+from eip.exchange_simulator.core.exchange import Exchange
+from eip.exchange_simulator.core.instruments import load_instruments
+from eip.exchange_simulator.core.market import GeneratedMarket, LiquidityProvider, replay
+from eip.exchange_simulator.settings import DEFAULT_MARKET
+
+from .conftest import FakeClock
+
+CAPTURE = (
+    Path(__file__).resolve().parents[3]
+    / ".."
+    / "shared"
+    / "data"
+    / "recorded"
+    / ("binance-spot-2021-10.jsonl")
+)
+
+
+def capture_path() -> Path:
+    path = CAPTURE.resolve()
+    if not path.exists():
+        pytest.fail(f"the recorded capture is missing: expected {path} (shared/ beside the repo)")
+    return path
+
+
+def reference_books(path: Path) -> dict[str, dict[str, dict[Decimal, Decimal]]]:
+    """The books the capture describes, rebuilt independently of the simulator."""
+    books: dict[str, dict[str, dict[Decimal, Decimal]]] = {}
+    last_ids: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        frame = json.loads(line)
+        if frame["t"] == "http" and "/depth" in frame["url"]:
+            symbol = frame["url"].split("symbol=")[1].split("&")[0]
+            body = json.loads(frame["data"])
+            last_ids[symbol] = body["lastUpdateId"]
+            books[symbol] = {
+                "bids": {Decimal(p): Decimal(q) for p, q in body["bids"]},
+                "asks": {Decimal(p): Decimal(q) for p, q in body["asks"]},
+            }
+        elif frame["t"] == "recv":
+            data = json.loads(frame["data"]).get("data", {})
+            symbol = data.get("s")
+            if data.get("e") != "depthUpdate" or symbol not in last_ids:
+                continue
+            if data["u"] <= last_ids[symbol]:
+                continue
+            for side, key in (("bids", "b"), ("asks", "a")):
+                for p, q in data[key]:
+                    if Decimal(q) == 0:
+                        books[symbol][side].pop(Decimal(p), None)
+                    else:
+                        books[symbol][side][Decimal(p)] = Decimal(q)
+    return books
+
+
+async def test_replayed_capture_rebuilds_the_recorded_books() -> None:
+    path = capture_path()
+    capture = load_capture(path)
+    assert {i.symbol for i in capture.instruments} == {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"}
+    exchange = Exchange(capture.instruments, clock=FakeClock())
+    trades: list[TradeEvent] = []
+    exchange.listeners.trade.append(trades.append)
+    applied = await replay(exchange, capture.actions, speed=0)
+    assert applied > 1000
+    expected = reference_books(path)
+    for symbol, book in expected.items():
+        _, bids, asks = exchange.depth(symbol, 10_000)
+        assert dict(bids) == book["bids"], symbol
+        assert dict(asks) == book["asks"], symbol
+    assert len(trades) == 2  # the capture holds two aggTrade events, both printed to the tape
+    assert {t.symbol for t in trades} <= set(expected)
+
+
+async def test_replay_is_deterministic() -> None:
+    capture = load_capture(capture_path())
+    snapshots = []
+    for _ in range(2):
+        exchange = Exchange(capture.instruments, clock=FakeClock())
+        await replay(exchange, capture.actions, speed=0)
+        snapshots.append({s: exchange.depth(s, 50) for s in exchange.instruments})
+    assert snapshots[0] == snapshots[1]
+
+
+Depth = tuple[int, list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]
+
+
+def generated_run(
+    seed: int,
+    steps: int,
+) -> tuple[tuple[Depth, ...], tuple[tuple[str, Decimal, Decimal], ...]]:
+    exchange = Exchange(load_instruments(DEFAULT_MARKET), clock=FakeClock())
+    provider = LiquidityProvider(exchange)
+    markets = [
+        GeneratedMarket(exchange, s, seed, provider=provider) for s in sorted(exchange.instruments)
+    ]
+    trades: list[tuple[str, Decimal, Decimal]] = []
+    exchange.listeners.trade.append(lambda t: trades.append((t.symbol, t.price, t.qty)))
+    for _ in range(steps):
+        for market in markets:
+            market.step()
+    return tuple(exchange.depth(s, 20) for s in sorted(exchange.instruments)), tuple(trades)
+
+
+def test_generated_market_is_deterministic_per_seed() -> None:
+    first, second, other = generated_run(7, 60), generated_run(7, 60), generated_run(8, 60)
+    assert first == second
+    assert first != other
+    books, trades = first
+    assert len(trades) > 20
+    for _update_id, bids, asks in books:
+        assert bids
+        assert asks
+        assert bids[0][0] < asks[0][0]
