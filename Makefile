@@ -40,7 +40,7 @@ test-unit: install ## run only the tests that need no infrastructure
 lint: install ## ruff (lint + format check) and mypy (strict on libs/)
 	uv run --frozen --no-sync ruff check .
 	uv run --frozen --no-sync ruff format --check .
-	uv run --frozen --no-sync mypy libs services tests conftest.py
+	uv run --frozen --no-sync mypy libs services tests bench conftest.py
 
 .PHONY: fmt
 fmt: install ## format and autofix

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # name:module:port-variable:default-port
 SERVICES=(
+  "exchange-simulator:eip.exchange_simulator:SIMULATOR_HTTP_PORT:8300"
   "market-data:eip.market_data:MARKET_DATA_HTTP_PORT:8101"
   "order-book:eip.order_book:ORDER_BOOK_HTTP_PORT:8102"
   "account:eip.account:ACCOUNT_HTTP_PORT:8103"

@@ -29,13 +29,21 @@ if [[ $scope == all ]]; then
     END { printf "}" }')
 fi
 
+sim_http="http://$EIP_HOST:${SIMULATOR_HTTP_PORT:-8300}"
+sim_ws="ws://$EIP_HOST:${SIMULATOR_HTTP_PORT:-8300}"
+simulator_json="null"
+if [[ $scope == all ]]; then
+  simulator_json="{\"rest\": \"$sim_http/api/v3\", \"ws_streams\": \"$sim_ws/ws\", \"ws_combined\": \"$sim_ws/stream\", \"ws_api\": \"$sim_ws/ws-api/v3\", \"admin\": \"$sim_http/admin/v1\"}"
+fi
+
 cat >"$EIP_RUN_DIR/endpoints.json" <<JSON
 {
   "kafka": {"bootstrap_servers": "$EIP_HOST:$EIP_KAFKA_PORT"},
   "postgres": {"host": "$EIP_HOST", "port": $EIP_PG_PORT, "database": "eip", "user": "eip",
                "password_file": "$EIP_RUN_DIR/postgres/password"},
   "vault": {"addr": "http://$EIP_HOST:$EIP_VAULT_PORT", "init_file": "$EIP_RUN_DIR/vault/init.json"},
-  "services": $services_json
+  "services": $services_json,
+  "simulator": $simulator_json
 }
 JSON
 
@@ -50,6 +58,10 @@ if [[ $scope == all ]]; then
   bash "$here/services.sh" endpoints | while IFS=$'\t' read -r name url; do
     printf '  %-17s %s   (API docs %s/docs)\n' "$name" "$url" "$url"
   done
+  cat <<TEXT
+  Simulator (Binance spot dialect): REST $sim_http/api/v3   streams $sim_ws/ws  $sim_ws/stream
+                    WebSocket API $sim_ws/ws-api/v3   admin $sim_http/admin/v1 (docs $sim_http/docs)
+TEXT
 fi
 cat <<TEXT
 Endpoints as JSON: $EIP_RUN_DIR/endpoints.json

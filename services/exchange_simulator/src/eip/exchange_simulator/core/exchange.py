@@ -90,6 +90,9 @@ class Exchange:
         }
         self.history = {s: TradeHistory() for s in self.instruments}
         self.orders: dict[int, Order] = {}  # every order ever accepted, open or closed
+        # Accounts whose closed orders are forgotten: the market's own participants place and
+        # cancel orders forever, and nobody queries their history.
+        self.untracked_accounts: set[str] = set()
         self.listeners = Listeners()
 
     # -- time ---------------------------------------------------------------------------------
@@ -157,7 +160,8 @@ class Exchange:
         engine = self.engine(request.symbol)
         order = self._order(request, next(self._order_ids))
         outcome = engine.submit(order)
-        self.orders[order.order_id] = order
+        if order.account_id not in self.untracked_accounts:
+            self.orders[order.order_id] = order
         self._publish(request.symbol, outcome)
         return order
 
@@ -178,6 +182,8 @@ class Exchange:
 
     def cancel(self, account_id: str, symbol: str, order_id: int) -> Order:
         order = self.find_order(account_id, symbol, order_id=order_id)
+        if order is None and account_id in self.untracked_accounts:
+            order = self.engine(symbol).open_orders.get(order_id)
         if order is None or not order.status.is_open:
             raise Rejection("unknown_order", "Unknown order sent.")
         outcome = self.engine(symbol).cancel(order.order_id)

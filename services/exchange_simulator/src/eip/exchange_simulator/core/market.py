@@ -33,6 +33,7 @@ def ensure_system_accounts(exchange: Exchange) -> None:
             exchange.create_account(account_id, dict.fromkeys(assets, _DEEP_POCKETS))
     for engine in exchange.engines.values():
         engine.filter_exempt.add(MARKET_MAKER)
+    exchange.untracked_accounts.update((MARKET_MAKER, NOISE_TRADER))
 
 
 @dataclass(frozen=True)

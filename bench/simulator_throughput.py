@@ -1,0 +1,222 @@
+"""Exchange simulator throughput: stream messages per second to one client, and order requests
+per second, each printed beside a baseline measured in the same run on the same machine.
+
+Baselines: a bare ``websockets`` server pushing pre-serialized messages of the same size (the
+ceiling of Python WebSockets here), and a bare uvicorn/Starlette endpoint answering the same
+client (the ceiling of Python HTTP here). Targets: 20,000 messages/s and 1,000 orders/s.
+
+    uv run python bench/simulator_throughput.py [--messages 100000] [--orders 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import socket
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import httpx
+import websockets
+
+from eip.exchange_simulator.binance.signing import sign
+from eip.exchange_simulator.client import SimulatorClient
+from eip.testing.simulator import run_simulator
+
+WS_TARGET = 20_000
+ORDER_TARGET = 1_000
+CONCURRENCY = 16
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- baselines, each in its own process so that client and server do not share a core -----
+
+
+def _bare_ws_server(port: int, count: int, message: str) -> None:
+    async def push(ws: websockets.ServerConnection) -> None:
+        await ws.recv()
+        for _ in range(count):
+            await ws.send(message)
+        await ws.wait_closed()
+
+    async def main() -> None:
+        async with websockets.serve(push, "127.0.0.1", port):
+            await asyncio.Future()
+
+    asyncio.run(main())
+
+
+def _bare_http_server(port: int) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def order(_: object) -> JSONResponse:
+        return JSONResponse({"orderId": 1, "status": "NEW"})
+
+    app = Starlette(routes=[Route("/api/v3/order", order, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
+
+
+async def _receive(url: str, count: int, start: str | None = None) -> float:
+    async with websockets.connect(url, max_queue=None) as ws:
+        if start is not None:
+            await ws.send(start)
+        began = time.perf_counter()
+        for _ in range(count):
+            await ws.recv()
+        return count / (time.perf_counter() - began)
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+async def baseline_ws(count: int, message: str) -> float:
+    port = _free_port()
+    server = multiprocessing.Process(
+        target=_bare_ws_server, args=(port, count, message), daemon=True
+    )
+    server.start()
+    try:
+        _wait_port(port)
+        return await _receive(f"ws://127.0.0.1:{port}/", count, start="go")
+    finally:
+        server.terminate()
+
+
+async def simulator_ws(sim: SimulatorClient, count: int) -> tuple[float, str]:
+    url = sim.base_url.replace("http", "ws") + "/ws/btcusdt@trade"
+    async with websockets.connect(url, max_queue=None) as ws:
+        await asyncio.sleep(0.2)
+        printing = asyncio.create_task(sim.print_trades("BTCUSDT", count, "65000.10", "0.01"))
+        sample = await ws.recv()
+        began = time.perf_counter()
+        for _ in range(count - 1):
+            await ws.recv()
+        rate = (count - 1) / (time.perf_counter() - began)
+        await printing
+    return rate, str(sample)
+
+
+async def _post_orders(base_url: str, count: int, key: str, secret: str) -> float:
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=CONCURRENCY)
+    ) as http:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(count):
+            queue.put_nowait(n)
+        failures = 0
+
+        async def worker() -> None:
+            nonlocal failures
+            while not queue.empty():
+                n = queue.get_nowait()
+                query = urllib.parse.urlencode(
+                    {
+                        "symbol": "BTCUSDT",
+                        "side": "BUY" if n % 2 else "SELL",
+                        "type": "LIMIT",
+                        "timeInForce": "GTC",
+                        "quantity": "0.001",
+                        "price": f"{(40000 if n % 2 else 90000) + n % 500}.00",
+                        "timestamp": int(time.time() * 1000),
+                        "recvWindow": 60000,
+                    }
+                )
+                body = f"{query}&signature={sign(secret, query)}"
+                r = await http.post(
+                    "/api/v3/order",
+                    content=body,
+                    headers={
+                        "X-MBX-APIKEY": key,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
+                )
+                if r.status_code != 200:
+                    failures += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - began
+        if failures:
+            raise RuntimeError(f"{failures} of {count} orders failed")
+        return count / elapsed
+
+
+async def baseline_orders(count: int) -> float:
+    port = _free_port()
+    server = multiprocessing.Process(target=_bare_http_server, args=(port,), daemon=True)
+    server.start()
+    try:
+        _wait_port(port)
+        return await _post_orders(f"http://127.0.0.1:{port}", count, "k", "s")
+    finally:
+        server.terminate()
+
+
+async def run(messages: int, orders: int) -> int:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_simulator(
+            Path(tmp),
+            {
+                "SIMULATOR_MARKET": "none",
+                "SIMULATOR_ORDERS_PER_10S": "1000000",
+                "SIMULATOR_WEIGHT_PER_MINUTE": "100000000",
+            },
+        ) as process,
+    ):
+        sim = SimulatorClient(process.base_url)
+        try:
+            creds = await sim.create_account_with_key(
+                "bench",
+                {"USDT": "100000000000", "BTC": "100000"},
+            )
+            sim_ws, sample = await simulator_ws(sim, messages)
+            base_ws = await baseline_ws(messages, sample)
+            sim_orders = await _post_orders(process.base_url, orders, creds.api_key, creds.secret)
+            base_orders = await baseline_orders(orders)
+        finally:
+            await sim.aclose()
+    ok = sim_ws >= WS_TARGET and sim_orders >= ORDER_TARGET
+    print(f"{'measure':<34}{'simulator':>12}{'baseline':>12}{'ratio':>8}{'target':>10}")
+    print(
+        f"{'stream messages/s to one client':<34}{sim_ws:>12,.0f}{base_ws:>12,.0f}"
+        f"{sim_ws / base_ws:>8.2f}{WS_TARGET:>10,}"
+    )
+    print(
+        f"{'order requests/s (' + str(CONCURRENCY) + ' in flight)':<34}{sim_orders:>12,.0f}"
+        f"{base_orders:>12,.0f}{sim_orders / base_orders:>8.2f}{ORDER_TARGET:>10,}"
+    )
+    print("baselines: bare websockets server pushing the same message; bare uvicorn endpoint")
+    print("result:", "targets met" if ok else "BELOW TARGET")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=3_000)
+    args = parser.parse_args()
+    return asyncio.run(run(args.messages, args.orders))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
