@@ -188,3 +188,16 @@ async def test_ws_message_rate_limit_disconnects(clean_simulator: SimulatorClien
             await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": n}))
         with pytest.raises(websockets.ConnectionClosed):
             await drain(ws)
+
+
+async def test_ws_connection_attempts_are_limited(clean_simulator: SimulatorClient) -> None:
+    await clean_simulator.set_rate_limits(ws_connections_per_5min=2)
+    try:
+        for _ in range(2):
+            async with websockets.connect(ws_url(clean_simulator, "/ws/btcusdt@trade")):
+                pass
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(ws_url(clean_simulator, "/ws/btcusdt@trade"))
+        assert refused.value.response.status_code == 403  # the handshake is refused
+    finally:
+        await clean_simulator.set_rate_limits(ws_connections_per_5min=300)

@@ -66,6 +66,8 @@ class Limits(BaseModel):
     orders_per_day: int | None = Field(default=None, ge=1)
     ban_after_violations: int | None = Field(default=None, ge=0)
     ban_seconds: int | None = Field(default=None, ge=1)
+    ws_messages_per_second: int | None = Field(default=None, ge=1)
+    ws_connections_per_5min: int | None = Field(default=None, ge=1)
 
 
 class Prints(BaseModel):

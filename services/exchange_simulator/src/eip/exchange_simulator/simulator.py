@@ -57,10 +57,8 @@ class Simulator:
         self.streams = MarketStreams(
             self.exchange,
             self.faults,
-            StreamSettings(
-                connection_lifetime_s=settings.connection_lifetime_s,
-                messages_per_second=settings.ws_messages_per_second,
-            ),
+            self.limiter.limits,
+            StreamSettings(connection_lifetime_s=settings.connection_lifetime_s),
         )
         self.ws_api = WsApi(self.exchange, self.user_streams, self.faults)
         self.provider = LiquidityProvider(self.exchange)

@@ -23,6 +23,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from eip.exchange_simulator.binance import wire
+from eip.exchange_simulator.binance.ratelimit import RateLimits
 from eip.exchange_simulator.binance.tickers import best, ticker_event
 from eip.exchange_simulator.core.candles import INTERVAL_MS
 from eip.exchange_simulator.core.engine import TradeEvent
@@ -42,9 +43,7 @@ QUEUE_LIMIT = 200_000  # a client this far behind is dropped, as Binance drops s
 
 @dataclass
 class StreamSettings:
-    ping_interval_s: float = 20.0
     connection_lifetime_s: float = 24 * 3600.0
-    messages_per_second: int = 5
 
 
 def parse_stream(name: str, symbols: Iterable[str]) -> tuple[str, str] | None:
@@ -97,9 +96,16 @@ class _DiffBuffer:
 
 
 class MarketStreams:
-    def __init__(self, exchange: Exchange, faults: Faults, settings: StreamSettings) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        faults: Faults,
+        limits: RateLimits,
+        settings: StreamSettings,
+    ) -> None:
         self.exchange = exchange
         self.faults = faults
+        self.limits = limits
         self.settings = settings
         self.subscribers: dict[str, set[Connection]] = defaultdict(set)
         self.connections: set[Connection] = set()
@@ -395,7 +401,7 @@ class MarketStreams:
             if now - window_start >= 1:
                 window_start, count = now, 0
             count += 1
-            if count > self.settings.messages_per_second:
+            if count > self.limits.ws_messages_per_second:
                 log.info("closing a connection over the message rate limit")
                 return
             conn.push(self._control(conn, text))
