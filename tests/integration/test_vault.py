@@ -55,3 +55,43 @@ async def test_unreachable_vault_fails_fast_with_a_clear_error() -> None:
     await client.aclose()
     assert "notarealtoken" not in str(info.value)
     assert time.monotonic() - started < 8
+
+
+async def test_policies_give_least_privilege(vault: VaultClient) -> None:
+    """The auth service's token reaches credentials and its Transit keys, nothing else; the
+    read-only token sees which credentials exist, never their values."""
+    account_path = f"exchange-credentials/{uuid.uuid4().hex}"
+    other_path = f"tests/{uuid.uuid4().hex}"
+    auth_token = await vault.create_token(["eip-auth-service"], ttl="5m")
+    reader_token = await vault.create_token(["eip-readonly"], ttl="5m")
+    async with (
+        VaultClient(vault.addr, auth_token) as auth,
+        VaultClient(
+            vault.addr,
+            reader_token,
+        ) as reader,
+    ):
+        assert await auth.kv_put(account_path, {"api_key": "k", "api_secret": "s"}) == 1
+        assert await auth.kv_get(account_path) == {"api_key": "k", "api_secret": "s"}
+        await auth.transit_create_key("eip-test-key")
+        assert (
+            await auth.transit_decrypt(
+                "eip-test-key",
+                await auth.transit_encrypt("eip-test-key", b"x"),
+            )
+            == b"x"
+        )
+        for denied in (
+            auth.kv_put(other_path, {"x": "y"}),
+            auth.transit_create_key("someone-elses-key"),
+            auth.put_policy("eip-auth-service", 'path "*" { capabilities = ["sudo"] }'),
+            reader.kv_get(account_path),
+            reader.kv_put(account_path, {"api_key": "stolen"}),
+        ):
+            with pytest.raises(VaultError) as info:
+                await denied
+            assert info.value.status == 403
+        metadata = await reader.kv_metadata(account_path)
+        assert metadata is not None
+        assert metadata["current_version"] == 1
+    await vault.kv_destroy_all(account_path)

@@ -23,6 +23,7 @@ from eip.storage import DatabaseUnavailable, open_pool
 from eip.testing import endpoints
 from eip.testing.simulator import SimulatorProcess, run_simulator
 from eip.vault import VaultClient, VaultUnavailable
+from eip.vault.provision import provision
 
 TopicFactory = Callable[[TopicSpec], Awaitable[TopicSpec]]
 
@@ -119,6 +120,7 @@ async def vault(vault_endpoint: endpoints.VaultEndpoint) -> AsyncIterator[VaultC
     client = VaultClient(vault_endpoint.addr, vault_endpoint.token)
     try:
         await client.health()
+        await provision(client)  # idempotent; a container Vault starts bare
     except VaultUnavailable as exc:
         await client.aclose()
         _fail("Vault", exc)

@@ -107,6 +107,39 @@ class VaultClient:
         assert isinstance(body, dict)
         return body
 
+    # -- administration ------------------------------------------------------------------------
+
+    async def mounts(self) -> dict[str, Any]:
+        body = await self._request("GET", "sys/mounts")
+        assert body is not None
+        data = body.get("data", body)
+        assert isinstance(data, dict)
+        return data
+
+    async def enable_engine(
+        self,
+        path: str,
+        engine: str,
+        options: dict[str, str] | None = None,
+    ) -> None:
+        payload: dict[str, Any] = {"type": engine}
+        if options:
+            payload["options"] = options
+        await self._request("POST", f"sys/mounts/{path}", json=payload)
+
+    async def put_policy(self, name: str, hcl: str) -> None:
+        await self._request("PUT", f"sys/policies/acl/{name}", json={"policy": hcl})
+
+    async def create_token(self, policies: list[str], ttl: str = "1h") -> str:
+        """A child token limited to ``policies`` (no default policy beyond Vault's own)."""
+        body = await self._request(
+            "POST",
+            "auth/token/create",
+            json={"policies": policies, "ttl": ttl},
+        )
+        assert body is not None
+        return str(body["auth"]["client_token"])
+
     # -- KV v2 --------------------------------------------------------------------------------
 
     async def kv_put(self, path: str, data: dict[str, str], cas: int | None = None) -> int:
