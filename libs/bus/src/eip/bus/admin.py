@@ -117,7 +117,27 @@ async def _reconcile(
                 if resource[0]:
                     raise for_code(resource[0])(f"alter {spec.name}: {resource[1]}")
         action = "config" if action == "unchanged" else action
+        await _until_visible(client, spec.name, wanted)
     return TopicChange(spec.name, action)
+
+
+async def _until_visible(
+    client: AIOKafkaAdminClient,
+    topic: str,
+    wanted: dict[str, str],
+    timeout_s: float = 15.0,
+) -> None:
+    """Wait until the broker reports the new config: KRaft applies changes asynchronously, and
+    a caller that reads back right away must see what it asked for."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        current = await topic_config(client, topic)
+        if all(current.get(k) == v for k, v in wanted.items()):
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"config of {topic} not visible after {timeout_s}s: {wanted}")
+        await asyncio.sleep(0.1)
 
 
 async def _create_all(bootstrap_servers: str) -> list[TopicChange]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -42,6 +42,8 @@ class Dependencies:
         self.producer: Producer | None = None
         self.db: AsyncConnectionPool[AsyncConnection] | None = None
         self.vault: VaultClient | None = None
+        # Why the last connection attempt failed, per dependency, for /readyz and the logs.
+        self.last_error: dict[str, str] = {}
         register_secret(settings.database_url.get_secret_value())
         register_secret(settings.vault_token.get_secret_value())
 
@@ -80,34 +82,51 @@ class Dependencies:
     async def _connect(self) -> None:
         """Open Kafka and PostgreSQL in the background, retrying until both are there."""
         s = self.settings
+
+        async def open_kafka() -> None:
+            producer = Producer(
+                ProducerConfig(
+                    s.kafka_bootstrap_servers,
+                    client_id=s.service_name,
+                    connect_timeout_s=s.connect_timeout_s,
+                )
+            )
+            await producer.start()
+            self.producer = producer
+
+        async def open_database() -> None:
+            self.db = await open_pool(
+                s.database_url.get_secret_value(),
+                timeout_s=s.connect_timeout_s,
+                name=s.service_name,
+            )
+
         delay = 1.0
         while True:
-            try:
-                if self.needs.kafka and self.producer is None:
-                    producer = Producer(
-                        ProducerConfig(
-                            s.kafka_bootstrap_servers,
-                            client_id=s.service_name,
-                            connect_timeout_s=s.connect_timeout_s,
-                        )
-                    )
-                    await producer.start()
-                    self.producer = producer
-                if self.needs.database and self.db is None:
-                    self.db = await open_pool(
-                        s.database_url.get_secret_value(),
-                        timeout_s=s.connect_timeout_s,
-                        name=s.service_name,
-                    )
+            if self.needs.kafka and self.producer is None:
+                await self._attempt("kafka", open_kafka)
+            if self.needs.database and self.db is None:
+                await self._attempt("postgres", open_database)
+            if (self.producer or not self.needs.kafka) and (self.db or not self.needs.database):
                 return
-            except Exception as exc:
-                log.warning("dependency not reachable yet", extra={"error": str(exc)})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _attempt(self, name: str, connect: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await connect()
+        except Exception as exc:
+            self.last_error[name] = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "dependency not reachable yet",
+                extra={"dependency": name, "error": str(exc)},
+            )
+        else:
+            self.last_error.pop(name, None)
 
     async def _kafka_ready(self) -> None:
         if self.producer is None:
-            raise ConnectionError("not connected to Kafka yet")
+            raise ConnectionError(self.last_error.get("kafka", "not connected to Kafka yet"))
         async with admin_client(
             self.settings.kafka_bootstrap_servers,
             self.settings.connect_timeout_s,
@@ -116,7 +135,9 @@ class Dependencies:
 
     async def _database_ready(self) -> None:
         if self.db is None:
-            raise ConnectionError("not connected to PostgreSQL yet")
+            raise ConnectionError(
+                self.last_error.get("postgres", "not connected to PostgreSQL yet")
+            )
         async with self.db.connection(timeout=self.settings.connect_timeout_s) as conn:
             await conn.execute("SELECT 1")
 
