@@ -190,3 +190,17 @@ def test_book_updates_get_contiguous_ids(exchange: Exchange) -> None:
     assert update_id == ids[-1]
     assert bids == []
     assert asks == [(D(50001), D("0.5"))]
+
+
+def test_client_order_id_is_unique_among_open_orders(exchange: Exchange) -> None:
+    request = limit("bob", Side.BUY, "0.1", "40000")
+    request.client_order_id = "my-order-1"
+    first = exchange.place(request)
+    with pytest.raises(Rejection) as info:
+        exchange.place(request)
+    assert (info.value.reason, info.value.message) == ("duplicate", "Duplicate order sent.")
+    other = limit("alice", Side.BUY, "0.1", "40000")
+    other.client_order_id = "my-order-1"  # another account may use the same id
+    assert exchange.place(other).status is OrderStatus.NEW
+    exchange.cancel("bob", "BTCUSDT", first.order_id)
+    assert exchange.place(request).status is OrderStatus.NEW  # free again once closed

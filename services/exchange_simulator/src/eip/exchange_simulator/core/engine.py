@@ -88,6 +88,7 @@ class MatchingEngine:
         self.book = OrderBook()
         self.stops: list[Order] = []
         self.open_orders: dict[int, Order] = {}
+        self._by_client_id: dict[tuple[str, str], Order] = {}  # open orders only
         self.last_price: Decimal | None = None
         # Accounts whose orders skip the instrument's filters: the market's own liquidity, which
         # replays levels that were valid when placed even if today's filters refuse them.
@@ -107,7 +108,7 @@ class MatchingEngine:
             if not (order.side is Side.BUY and not order.type.has_limit_price):
                 self._reserve(order)
             self.stops.append(order)
-            self.open_orders[order.order_id] = order
+            self._track(order)
             self._update(out, order, ExecType.NEW, None, now)
         else:
             if order.type is OrderType.LIMIT_MAKER and self._crosses(order):
@@ -183,12 +184,8 @@ class MatchingEngine:
             assert notional is not None
             if notional < inst.min_notional or notional > inst.max_notional:
                 raise Rejection("filter", "NOTIONAL")
-        for other in self.open_orders.values():
-            if (
-                other.account_id == order.account_id
-                and other.client_order_id == order.client_order_id
-            ):
-                raise Rejection("duplicate", "Duplicate order sent.")
+        if (order.account_id, order.client_order_id) in self._by_client_id:
+            raise Rejection("duplicate", "Duplicate order sent.")
 
     def _reference_price(self) -> Decimal | None:
         if self.last_price is not None:
@@ -273,7 +270,7 @@ class MatchingEngine:
         else:
             level = self.book.side(order.side).add(order)
             out.level_changes[(order.side, level.price)] = level.total
-            self.open_orders[order.order_id] = order
+            self._track(order)
 
     def _match(self, taker: Order, out: Outcome) -> bool:
         """Fill the taker against the opposite side; True when the book ran out first."""
@@ -365,7 +362,7 @@ class MatchingEngine:
         now = self.clock()
         order.status = status
         order.updated_ms = now
-        self.open_orders.pop(order.order_id, None)
+        self._untrack(order)
         if order.reserved > 0:
             self.accounts[order.account_id].unlock(order.reserved_asset, order.reserved)
             order.reserved = ZERO
@@ -393,7 +390,7 @@ class MatchingEngine:
                 return
             for stop in fired:
                 self.stops.remove(stop)
-                self.open_orders.pop(stop.order_id, None)
+                self._untrack(stop)
                 stop.working_type = stop.type.triggered_type
                 if stop.reserved_asset == "":
                     try:
@@ -402,6 +399,14 @@ class MatchingEngine:
                         self._close(stop, OrderStatus.EXPIRED, out)
                         continue
                 self._work(stop, out)
+
+    def _track(self, order: Order) -> None:
+        self.open_orders[order.order_id] = order
+        self._by_client_id[(order.account_id, order.client_order_id)] = order
+
+    def _untrack(self, order: Order) -> None:
+        if self.open_orders.pop(order.order_id, None) is not None:
+            self._by_client_id.pop((order.account_id, order.client_order_id), None)
 
     # -- helpers -------------------------------------------------------------------------------
 
