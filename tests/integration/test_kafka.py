@@ -70,6 +70,15 @@ async def read_all(
     return records
 
 
+async def consume_until(consumer: Consumer, done: asyncio.Event) -> None:
+    """Run the consumer until the handler sets ``done``, then stop it gracefully."""
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(done.wait(), 30)
+    consumer.stop()
+    await asyncio.wait_for(task, 15)
+
+
 async def test_idempotent_produce_and_consume(
     kafka_bootstrap_servers: str,
     make_topic: TopicFactory,
@@ -189,11 +198,7 @@ async def test_poison_message_goes_to_dlq_and_next_is_processed(
         handler,
         producer,
     )
-    await consumer.start()
-    task = asyncio.create_task(consumer.run())
-    await asyncio.wait_for(done.wait(), 30)
-    consumer.stop()
-    await asyncio.wait_for(task, 15)
+    await consume_until(consumer, done)
     assert handled == ["1", "4"]
 
     dead = await read_all(kafka_bootstrap_servers, spec.dlq_name, 3)
@@ -254,11 +259,7 @@ async def test_transient_handler_failure_is_retried_not_dead_lettered(
         flaky,
         producer,
     )
-    await consumer.start()
-    task = asyncio.create_task(consumer.run())
-    await asyncio.wait_for(done.wait(), 30)
-    consumer.stop()
-    await asyncio.wait_for(task, 15)
+    await consume_until(consumer, done)
     assert attempts == [0, 0, 0]
     assert await read_all(kafka_bootstrap_servers, spec.dlq_name, 0, timeout_s=1) == []
 

@@ -9,6 +9,7 @@ import urllib.parse
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import websockets
@@ -232,6 +233,15 @@ async def test_legacy_listen_key_stream(simulator: SimulatorClient) -> None:
         assert again.json()["code"] == -1125
 
 
+def apply_diff(book: dict[str, dict[str, str]], event: dict[str, Any]) -> None:
+    for side in ("b", "a"):
+        for price, qty in event[side]:
+            if Decimal(qty) == 0:
+                book[side].pop(price, None)
+            else:
+                book[side][price] = qty
+
+
 async def test_depth_snapshot_and_diffs_follow_binance_sync_rules(
     simulator: SimulatorClient,
 ) -> None:
@@ -255,12 +265,7 @@ async def test_depth_snapshot_and_diffs_follow_binance_sync_rules(
                 assert event["U"] <= local_id + 1 <= event["u"]
             else:
                 assert event["U"] == local_id + 1, "a gap in update ids"
-            for side in ("b", "a"):
-                for price, qty in event[side]:
-                    if Decimal(qty) == 0:
-                        book[side].pop(price, None)
-                    else:
-                        book[side][price] = qty
+            apply_diff(book, event)
             local_id = event["u"]
             applied += 1
         assert applied > 10
@@ -271,12 +276,7 @@ async def test_depth_snapshot_and_diffs_follow_binance_sync_rules(
                 while local_id < truth["update_id"]:
                     event = json.loads(await ws.recv())
                     assert event["U"] == local_id + 1
-                    for side in ("b", "a"):
-                        for price, qty in event[side]:
-                            if Decimal(qty) == 0:
-                                book[side].pop(price, None)
-                            else:
-                                book[side][price] = qty
+                    apply_diff(book, event)
                     local_id = event["u"]
         finally:
             await simulator.resume_market()

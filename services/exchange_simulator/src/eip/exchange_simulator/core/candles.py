@@ -3,6 +3,7 @@ built from them on request, so memory stays bounded however many trades the mark
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from decimal import Decimal
@@ -114,31 +115,9 @@ class TradeHistory:
                 continue
             bucket = merged.get(open_time)
             if bucket is None:
-                merged[open_time] = Candle(
-                    open_time,
-                    size,
-                    minute.open,
-                    minute.high,
-                    minute.low,
-                    minute.close,
-                    minute.volume,
-                    minute.quote_volume,
-                    minute.trades,
-                    minute.taker_buy_volume,
-                    minute.taker_buy_quote_volume,
-                    minute.first_trade_id,
-                    minute.last_trade_id,
-                )
+                merged[open_time] = _rolled_up(minute, open_time, size)
             else:
-                bucket.high = max(bucket.high, minute.high)
-                bucket.low = min(bucket.low, minute.low)
-                bucket.close = minute.close
-                bucket.volume += minute.volume
-                bucket.quote_volume += minute.quote_volume
-                bucket.trades += minute.trades
-                bucket.taker_buy_volume += minute.taker_buy_volume
-                bucket.taker_buy_quote_volume += minute.taker_buy_quote_volume
-                bucket.last_trade_id = minute.last_trade_id
+                _absorb(bucket, minute)
         out = list(merged.values())
         return out[:limit] if start_ms is not None else out[-limit:]
 
@@ -150,27 +129,27 @@ class TradeHistory:
             if minute.open_time + MINUTE_MS <= since:
                 continue
             if summary is None:
-                summary = Candle(
-                    since,
-                    span_ms,
-                    minute.open,
-                    minute.high,
-                    minute.low,
-                    minute.close,
-                    minute.volume,
-                    minute.quote_volume,
-                    minute.trades,
-                    ZERO,
-                    ZERO,
-                    minute.first_trade_id,
-                    minute.last_trade_id,
-                )
+                summary = _rolled_up(minute, since, span_ms)
             else:
-                summary.high = max(summary.high, minute.high)
-                summary.low = min(summary.low, minute.low)
-                summary.close = minute.close
-                summary.volume += minute.volume
-                summary.quote_volume += minute.quote_volume
-                summary.trades += minute.trades
-                summary.last_trade_id = minute.last_trade_id
+                _absorb(summary, minute)
         return summary
+
+
+def _rolled_up(minute: Candle, open_time: int, interval_ms: int) -> Candle:
+    """A longer candle that so far holds one minute."""
+    rolled = copy.copy(minute)
+    rolled.open_time, rolled.interval_ms = open_time, interval_ms
+    return rolled
+
+
+def _absorb(candle: Candle, minute: Candle) -> None:
+    """Extend ``candle`` by the next minute in time."""
+    candle.high = max(candle.high, minute.high)
+    candle.low = min(candle.low, minute.low)
+    candle.close = minute.close
+    candle.volume += minute.volume
+    candle.quote_volume += minute.quote_volume
+    candle.trades += minute.trades
+    candle.taker_buy_volume += minute.taker_buy_volume
+    candle.taker_buy_quote_volume += minute.taker_buy_quote_volume
+    candle.last_trade_id = minute.last_trade_id
