@@ -56,7 +56,7 @@ Exchange Integration Platform is up ($scope).
 TEXT
 if [[ $scope == all ]]; then
   bash "$here/services.sh" endpoints | while IFS=$'\t' read -r name url; do
-    printf '  %-17s %s   (API docs %s/docs)\n' "$name" "$url" "$url"
+    printf '  %-19s %s   (API docs %s/docs)\n' "$name" "$url" "$url"
   done
   cat <<TEXT
   Simulator (Binance spot dialect): REST $sim_http/api/v3   streams $sim_ws/ws  $sim_ws/stream

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from prometheus_client import REGISTRY
 
 from eip.bus import (
     Consumer,
@@ -200,6 +201,15 @@ async def test_poison_message_goes_to_dlq_and_next_is_processed(
     )
     await consume_until(consumer, done)
     assert handled == ["1", "4"]
+    # every record was handled or dead-lettered and committed: the partition shows no lag
+    lags = [
+        REGISTRY.get_sample_value(
+            "eip_bus_consumer_lag",
+            {"topic": spec.name, "partition": str(p), "group": group},
+        )
+        for p in range(spec.partitions)
+    ]
+    assert [x for x in lags if x is not None] == [0.0]  # one key, so one partition was read
 
     dead = await read_all(kafka_bootstrap_servers, spec.dlq_name, 3)
     assert len(dead) == 3
