@@ -222,9 +222,23 @@ async def test_legacy_listen_key_stream(simulator: SimulatorClient) -> None:
                 headers=headers,
             )
             events = await next_messages(ws, 2)
-        assert {e["e"] for e in events} == {"executionReport", "outboundAccountPosition"}
-        report = next(e for e in events if e["e"] == "executionReport")
-        assert (report["x"], report["X"], report["p"]) == ("NEW", "NEW", "20000.00000000")
+            assert {e["e"] for e in events} == {"executionReport", "outboundAccountPosition"}
+            report = next(e for e in events if e["e"] == "executionReport")
+            assert (report["x"], report["X"], report["p"]) == ("NEW", "NEW", "20000.00000000")
+            assert report["C"] == ""
+            cancel = {
+                "symbol": "BTCUSDT",
+                "orderId": report["i"],
+                "newClientOrderId": "my-cancel-1",
+            }
+            await http.delete(f"/api/v3/order?{signed_query(creds, cancel)}", headers=headers)
+            cancelled = next(e for e in await next_messages(ws, 2) if e["e"] == "executionReport")
+        # a cancel is reported under the cancel request's id, the order's own id in "C"
+        assert (cancelled["x"], cancelled["c"], cancelled["C"]) == (
+            "CANCELED",
+            "my-cancel-1",
+            report["c"],
+        )
         closed = await http.delete(
             f"/api/v3/userDataStream?listenKey={listen_key}", headers=headers
         )

@@ -149,8 +149,8 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
     def cancel(ctx: Ctx, order: Order, cancel_client_id: str | None) -> dict[str, Any]:
         if not order.status.is_open:
             raise errors.error(errors.UNKNOWN_ORDER_CANCEL)
-        order.cancel_client_order_id = order.client_order_id
         new_id = cancel_client_id or secrets.token_urlsafe(16)[:22]
+        order.cancel_client_order_id = new_id  # the cancel request's own id, as Binance reports it
         ex.cancel(ctx.account_id, order.symbol, order.order_id)
         body = wire.order_json(order)
         body.update(

@@ -11,7 +11,7 @@ from typing import Any
 from eip.exchange_simulator.core.candles import Candle
 from eip.exchange_simulator.core.engine import OrderUpdate, TradeEvent
 from eip.exchange_simulator.core.instruments import Instrument
-from eip.exchange_simulator.core.orders import Fill, Order, OrderType
+from eip.exchange_simulator.core.orders import ExecType, Fill, Order, OrderType
 
 ZERO = Decimal(0)
 
@@ -241,11 +241,13 @@ def kline_event(symbol: str, interval: str, c: Candle, closed: bool, now_ms: int
 
 def execution_report(update: OrderUpdate) -> dict[str, Any]:
     o, fill = update.order, update.last_fill
+    # A cancel is reported under the cancel request's id, with the order's own id in "C".
+    cancel_id = o.cancel_client_order_id if update.exec_type is ExecType.CANCELED else ""
     return {
         "e": "executionReport",
         "E": update.time_ms,
         "s": o.symbol,
-        "c": o.client_order_id,
+        "c": cancel_id or o.client_order_id,
         "S": o.side.value,
         "o": o.type.value,
         "f": o.time_in_force.value if o.time_in_force else "GTC",
@@ -254,7 +256,7 @@ def execution_report(update: OrderUpdate) -> dict[str, Any]:
         "P": d8(o.stop_price),
         "F": d8(ZERO),
         "g": -1,
-        "C": o.cancel_client_order_id,
+        "C": o.client_order_id if cancel_id else "",
         "x": update.exec_type.value,
         "X": o.status.value,
         "r": "NONE",

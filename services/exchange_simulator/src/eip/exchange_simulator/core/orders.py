@@ -122,7 +122,7 @@ class Order:
     reserved_asset: str = ""
     reserved: Decimal = ZERO  # still locked for this order
     fills: list[Fill] = field(default_factory=list)
-    # Set when the order lives in a cancel-replace pair, for the dialect's bookkeeping.
+    # The client id of the request that cancelled this order (dialects report it).
     cancel_client_order_id: str = ""
 
     @property
