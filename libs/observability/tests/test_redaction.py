@@ -56,3 +56,14 @@ def test_secret_looking_fields_and_inline_shapes_are_masked(
     entry = json.loads(output)
     assert entry["api_secret"] == "***"
     assert "symbol=BTCUSDT" in entry["msg"]  # ordinary content survives
+
+
+def test_short_values_are_not_registered_as_secrets(
+    capture: tuple[logging.Logger, io.StringIO],
+) -> None:
+    """Registering a tiny value would mask ordinary words everywhere; it is refused."""
+    logger, stream = capture
+    register_secret("eip")
+    register_secret(None)
+    logger.info("eip service started")
+    assert json.loads(stream.getvalue())["msg"] == "eip service started"

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from psycopg import AsyncConnection
@@ -44,7 +45,9 @@ class Dependencies:
         self.vault: VaultClient | None = None
         # Why the last connection attempt failed, per dependency, for /readyz and the logs.
         self.last_error: dict[str, str] = {}
-        register_secret(settings.database_url.get_secret_value())
+        database_url = settings.database_url.get_secret_value()
+        register_secret(database_url)
+        register_secret(urlsplit(database_url).password)  # it can surface on its own
         register_secret(settings.vault_token.get_secret_value())
 
     def readiness(self) -> dict[str, ReadinessCheck]:
