@@ -284,3 +284,41 @@ async def test_unreachable_kafka_fails_fast_with_a_clear_error() -> None:
             async with admin_client("127.0.0.1:1", timeout_s=3):
                 pass
     assert time.monotonic() - started < 10
+
+
+async def test_dependency_outage_redelivers_instead_of_dead_lettering(
+    kafka_bootstrap_servers: str,
+    make_topic: TopicFactory,
+    producer: Producer,
+) -> None:
+    """A handler whose database is down longer than its retries must not lose the record."""
+    spec = await make_topic(MD_TRADES)
+    await producer.publish(spec, b"k", trade(8))
+    await producer.publish(spec, b"k", trade(9))
+    calls: list[str] = []
+    done = asyncio.Event()
+
+    async def database_down_for_a_while(record: Record) -> None:
+        assert isinstance(record.message, market_data_pb2.Trade)
+        calls.append(record.message.trade_id)
+        if len(calls) <= 5:  # more failures than the retry policy allows
+            raise ConnectionError("database unreachable")
+        if record.message.trade_id == "9":
+            done.set()
+
+    consumer = Consumer(
+        ConsumerConfig(
+            kafka_bootstrap_servers,
+            group_id=f"outage-{uuid.uuid4().hex[:8]}",
+            client_id="outage-test",
+            handler_retry=RetryPolicy(attempts=2, base_delay_s=0),
+            redeliver_delay_s=0.05,
+        ),
+        [spec],
+        database_down_for_a_while,
+        producer,
+    )
+    await consume_until(consumer, done)
+    assert calls[-2:] == ["8", "9"]  # trade 8 was retried until the outage ended, then 9
+    assert set(calls[:5]) == {"8"}
+    assert await read_all(kafka_bootstrap_servers, spec.dlq_name, 0, timeout_s=1) == []

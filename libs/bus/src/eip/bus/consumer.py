@@ -2,8 +2,10 @@
 
 For every record the consumer decodes the payload against the topic's schema, runs the
 optional validator and then the handler. A record that cannot be decoded or validated, or whose
-handler raises PoisonMessage or keeps failing after the retry policy, is written unchanged to
-``<topic>.dlq`` with the reason in headers, and consumption goes on. Offsets are committed only
+handler raises PoisonMessage or keeps failing (other than on a dependency) after the retry
+policy, is written unchanged to ``<topic>.dlq`` with the reason in headers, and consumption
+goes on. A handler that keeps failing with a transient error (a dependency is down) gets the
+same record again after a pause: an outage must not divert good records. Offsets are committed only
 after a record was handled or dead-lettered, so a crash replays rather than loses records;
 handlers must therefore be idempotent.
 """
@@ -62,6 +64,11 @@ class ConsumerConfig:
         default_factory=lambda: RetryPolicy(attempts=8, base_delay_s=0.2, max_delay_s=5),
     )
     connect_timeout_s: float = 5.0
+    # Failures that mean "a dependency is down", not "this record is bad": once the handler's
+    # retries are spent the record is redelivered after a pause instead of dead-lettered, so
+    # an outage never diverts good records.
+    transient_errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
+    redeliver_delay_s: float = 1.0
 
 
 class _Redeliver(Exception):
@@ -141,6 +148,7 @@ class Consumer:
                     },
                 )
                 self._consumer.seek(tp, raw.offset)
+                await asyncio.sleep(self.config.redeliver_delay_s)
                 break
             next_offset = raw.offset + 1
         if next_offset is not None:
@@ -193,6 +201,8 @@ class Consumer:
         except PoisonMessage as exc:
             await self._dead_letter(spec, raw, headers, "rejected", exc)
             return
+        except self.config.transient_errors as exc:
+            raise _Redeliver(f"handler kept failing on a dependency: {exc!r}") from None
         except Exception as exc:
             await self._dead_letter(spec, raw, headers, "handler_failed", exc)
             return
