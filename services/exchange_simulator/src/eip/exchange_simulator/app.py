@@ -64,4 +64,12 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
         await ws.accept()
         await sim.ws_api.serve(ws)
 
+    @app.websocket("/kraken/v2")
+    async def kraken_v2(ws: WebSocket) -> None:
+        """Kraken WebSocket API v2, public market data (real: ``wss://ws.kraken.com/v2``)."""
+        if await refuse_if_limited(ws):
+            return
+        await ws.accept()
+        await sim.kraken.serve(ws)
+
     return app

@@ -1,4 +1,5 @@
-"""Assembles one simulator: the exchange core, its market, its faults, and the Binance dialect."""
+"""Assembles one simulator: the exchange core, its market, its faults, and the dialects (Binance
+REST and streams; Kraken v2 and Coinbase Advanced Trade market data)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from eip.exchange_simulator.core.market import (
     LiquidityProvider,
     replay,
 )
+from eip.exchange_simulator.kraken.streams import KrakenStreams
 from eip.exchange_simulator.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Simulator:
             StreamSettings(connection_lifetime_s=settings.connection_lifetime_s),
         )
         self.ws_api = WsApi(self.exchange, self.user_streams, self.faults)
+        self.kraken = KrakenStreams(self.exchange, self.faults)
         self.provider = LiquidityProvider(self.exchange)
         self.generators = (
             [
@@ -109,7 +112,10 @@ class Simulator:
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(self.streams.run(stop))]
+        tasks = [
+            asyncio.create_task(self.streams.run(stop)),
+            asyncio.create_task(self.kraken.run(stop)),
+        ]
         if self.generators or self.replay_actions:
             tasks.append(asyncio.create_task(self._drive_market(stop)))
         try:
