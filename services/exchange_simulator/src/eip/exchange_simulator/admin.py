@@ -111,6 +111,7 @@ def admin_router(sim: Simulator) -> APIRouter:
             "server_time": ex.now_ms(),
             "stream_connections": len(sim.streams.connections),
             "kraken_connections": len(sim.kraken.connections),
+            "coinbase_connections": len(sim.coinbase.connections),
         }
 
     @router.post("/accounts", status_code=201)

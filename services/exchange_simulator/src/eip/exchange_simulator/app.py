@@ -72,4 +72,12 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
         await ws.accept()
         await sim.kraken.serve(ws)
 
+    @app.websocket("/coinbase/ws")
+    async def coinbase_ws(ws: WebSocket) -> None:
+        """Coinbase Advanced Trade market data (real: ``wss://advanced-trade-ws.coinbase.com``)."""
+        if await refuse_if_limited(ws):
+            return
+        await ws.accept()
+        await sim.coinbase.serve(ws)
+
     return app

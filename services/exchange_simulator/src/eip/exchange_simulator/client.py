@@ -195,6 +195,11 @@ class SimulatorClient:
         """Kraken WebSocket v2 public market data (real: ``wss://ws.kraken.com/v2``)."""
         return f"{self.ws_base_url}/kraken/v2"
 
+    @property
+    def coinbase_ws_url(self) -> str:
+        """Coinbase Advanced Trade market data (real: ``wss://advanced-trade-ws.coinbase.com``)."""
+        return f"{self.ws_base_url}/coinbase/ws"
+
     def ccxt_binance(self, credentials: ApiCredentials | None = None, pro: bool = False) -> Any:
         """An unmodified ccxt binance (async, or pro for WebSocket) aimed at this simulator."""
         if pro:

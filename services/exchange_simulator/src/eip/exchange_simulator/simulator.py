@@ -17,6 +17,7 @@ from eip.exchange_simulator.binance.streams import MarketStreams, StreamSettings
 from eip.exchange_simulator.binance.user_streams import UserStreams
 from eip.exchange_simulator.binance.venue import Venue
 from eip.exchange_simulator.binance.ws_api import WsApi
+from eip.exchange_simulator.coinbase.streams import CoinbaseStreams
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.faults import Faults
 from eip.exchange_simulator.core.instruments import load_instruments
@@ -64,6 +65,7 @@ class Simulator:
         )
         self.ws_api = WsApi(self.exchange, self.user_streams, self.faults)
         self.kraken = KrakenStreams(self.exchange, self.faults)
+        self.coinbase = CoinbaseStreams(self.exchange, self.faults)
         self.provider = LiquidityProvider(self.exchange)
         self.generators = (
             [
@@ -115,6 +117,7 @@ class Simulator:
         tasks = [
             asyncio.create_task(self.streams.run(stop)),
             asyncio.create_task(self.kraken.run(stop)),
+            asyncio.create_task(self.coinbase.run(stop)),
         ]
         if self.generators or self.replay_actions:
             tasks.append(asyncio.create_task(self._drive_market(stop)))
