@@ -7,6 +7,8 @@ from eip.exchange_simulator.admin import admin_router
 from eip.exchange_simulator.binance.rest_public import public_router
 from eip.exchange_simulator.binance.rest_trading import trading_router
 from eip.exchange_simulator.binance.streams import parse_stream
+from eip.exchange_simulator.coinbase.rest import coinbase_rest_router
+from eip.exchange_simulator.kraken.rest import kraken_rest_router
 from eip.exchange_simulator.settings import SimulatorSettings
 from eip.exchange_simulator.simulator import Simulator
 from eip.observability.http import create_app
@@ -18,6 +20,8 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
     app.state.simulator = sim
     app.include_router(public_router(sim.venue))
     app.include_router(trading_router(sim.venue, sim.user_streams))
+    app.include_router(kraken_rest_router(sim.exchange, sim.faults))
+    app.include_router(coinbase_rest_router(sim.exchange, sim.faults))
     app.include_router(admin_router(sim))
 
     async def refuse_if_limited(ws: WebSocket) -> bool:
