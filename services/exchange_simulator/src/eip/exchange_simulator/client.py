@@ -8,6 +8,7 @@ await sim.skip_sequence("BTCUSDT", 1)      # the next diff event is lost
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -211,4 +212,17 @@ class SimulatorClient:
             config = {"apiKey": credentials.api_key, "secret": credentials.secret}
         exchange = ccxt_module.binance(config)
         exchange.urls = simulator_urls(exchange.urls, self.base_url)
+        return exchange
+
+    def ccxt_kraken(self) -> Any:
+        """An unmodified ccxt.pro kraken aimed at this simulator's Kraken dialect: public REST
+        (``load_markets``, ``fetch_order_book``) and WebSocket v2 (``watch_order_book``). The
+        WebSocket path differs from Kraken's (``/kraken/v2``), so the URLs are set one by one."""
+        import ccxt.pro as ccxt_module
+
+        exchange = ccxt_module.kraken()
+        urls = copy.deepcopy(exchange.urls)
+        urls["api"]["public"] = self.base_url
+        urls["api"]["ws"]["publicV2"] = self.kraken_ws_url
+        exchange.urls = urls
         return exchange
