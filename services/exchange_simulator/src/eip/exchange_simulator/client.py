@@ -96,7 +96,10 @@ class SimulatorClient:
         return result
 
     async def book(self, symbol: str, limit: int = 1000) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", f"/books/{symbol}", limit=limit)
+        """The true book; ``symbol`` as the simulator spells it (``BTCUSDT``) or in the Kraken /
+        Coinbase / normalized forms (``BTC/USDT``, ``BTC-USDT``), which map to it 1:1."""
+        native = symbol.replace("/", "").replace("-", "").upper()
+        result: dict[str, Any] = await self._call("GET", f"/books/{native}", limit=limit)
         return result
 
     async def pause_market(self) -> None:
