@@ -233,6 +233,28 @@ async def test_requests_and_errors(clean_simulator: SimulatorClient) -> None:
         assert await feed.until_quiet(1.5) == []
 
 
+async def test_instrument_channel_gives_the_checksum_precisions(
+    clean_simulator: SimulatorClient,
+) -> None:
+    async with kraken(clean_simulator) as feed:
+        await feed.send({"method": "subscribe", "params": {"channel": "instrument"}, "req_id": 4})
+        ack = await feed.reply("subscribe")
+        assert ack["success"] is True
+        assert ack["result"] == {"channel": "instrument", "snapshot": True}
+        snapshot = await feed.recv()
+        await feed.send({"method": "subscribe", "params": {"channel": "instrument"}})
+        assert (await feed.reply("subscribe"))["error"] == "Already subscribed"
+    assert snapshot["channel"] == "instrument"
+    assert snapshot["type"] == "snapshot"
+    pairs = {p["symbol"]: p for p in snapshot["data"]["pairs"]}
+    assert set(pairs) == {"BTC/USDT", "ETH/USDT", "ETH/BTC", "SOL/USDT"}
+    btc = pairs["BTC/USDT"]
+    assert (btc["price_precision"], btc["qty_precision"]) == (2, 5)
+    assert (btc["price_increment"], btc["qty_increment"]) == (D("0.01"), D("0.00001"))
+    assert btc["cost_min"] == D(5)
+    assert {a["id"] for a in snapshot["data"]["assets"]} == {"BTC", "ETH", "SOL", "USDT"}
+
+
 async def test_heartbeat_once_subscribed(clean_simulator: SimulatorClient) -> None:
     async with kraken(clean_simulator) as feed:
         await subscribe(feed, "ETH/BTC", 10)
