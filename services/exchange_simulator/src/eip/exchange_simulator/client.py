@@ -4,6 +4,7 @@ sim = SimulatorClient("http://127.0.0.1:8300")
 key = await sim.create_account_with_key("alice", {"USDT": "10000"})
 binance = sim.ccxt_binance(key)            # ccxt.async_support, only urls changed
 await sim.skip_sequence("BTCUSDT", 1)      # the next diff event is lost
+await sim.corrupt_checksum("BTCUSDT", 1, venue="kraken")
 """
 
 from __future__ import annotations
@@ -153,20 +154,30 @@ class SimulatorClient:
     async def delay_streams(self, ms: int) -> None:
         await self._call("POST", "/faults/streams/delay", {"ms": ms})
 
-    async def skip_sequence(self, symbol: str, count: int = 1) -> None:
+    async def skip_sequence(self, symbol: str, count: int = 1, venue: str | None = None) -> None:
+        """Lose the next ``count`` diffs of ``symbol`` in transit: a gap in Binance's ``U``/``u``
+        or Coinbase's ``sequence_num``, a failing checksum on Kraken. ``venue`` ("binance",
+        "kraken", "coinbase") aims at one dialect; None: whichever next sends that symbol."""
         await self._call(
-            "POST", "/faults/streams/skip-sequence", {"symbol": symbol, "count": count}
+            "POST",
+            "/faults/streams/skip-sequence",
+            {"symbol": symbol, "count": count, "venue": venue},
         )
 
-    async def repeat_sequence(self, symbol: str, count: int = 1) -> None:
+    async def repeat_sequence(self, symbol: str, count: int = 1, venue: str | None = None) -> None:
+        """Send the next ``count`` diffs of ``symbol`` twice (Binance, Coinbase)."""
         await self._call(
-            "POST", "/faults/streams/repeat-sequence", {"symbol": symbol, "count": count}
+            "POST",
+            "/faults/streams/repeat-sequence",
+            {"symbol": symbol, "count": count, "venue": venue},
         )
 
-    async def corrupt_checksum(self, symbol: str, count: int = 1) -> None:
-        """The next ``count`` book updates of ``symbol`` carry a wrong checksum (Kraken)."""
+    async def corrupt_checksum(self, symbol: str, count: int = 1, venue: str | None = None) -> None:
+        """The next ``count`` Kraken book updates of ``symbol`` carry a wrong checksum."""
         await self._call(
-            "POST", "/faults/streams/corrupt-checksum", {"symbol": symbol, "count": count}
+            "POST",
+            "/faults/streams/corrupt-checksum",
+            {"symbol": symbol, "count": count, "venue": venue},
         )
 
     async def halt(self, symbol: str) -> None:

@@ -28,6 +28,7 @@ from eip.exchange_simulator.kraken.depth_view import DepthView
 from eip.exchange_simulator.kraken.instruments import instrument_snapshot
 from eip.exchange_simulator.ws_session import WsSession
 
+VENUE = "kraken"
 DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_DEPTH = 10
 HEARTBEAT = wire.dumps({"channel": "heartbeat"})
@@ -86,9 +87,9 @@ class KrakenStreams:
             self._flush_symbol(symbol, time_ms)
 
     def _take_fault(self, symbol: str) -> str:
-        if self.faults.take(self.faults.skip_sequence, symbol):
+        if self.faults.take(self.faults.skip_sequence, symbol, VENUE):
             return "skip"
-        if self.faults.take(self.faults.corrupt_checksum, symbol):
+        if self.faults.take(self.faults.corrupt_checksum, symbol, VENUE):
             return "corrupt"
         return "none"
 
