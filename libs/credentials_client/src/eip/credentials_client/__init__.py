@@ -1,0 +1,1 @@
+"""Exchange credentials for trading services, from the auth service only."""
