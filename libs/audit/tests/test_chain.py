@@ -84,6 +84,6 @@ def test_truncating_the_tail_is_not_visible_to_the_chain_alone() -> None:
 
 
 def test_time_must_be_timezone_aware() -> None:
-    e = replace(chain(1)[0], time=datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+    e = replace(chain(1)[0], time=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="timezone"):
         canonical_bytes(e)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -91,9 +91,7 @@ def test_bad_tokens_are_refused(token: str, code: str) -> None:
 
 def test_tampered_claims_break_the_signature() -> None:
     header, claims, signature = make_token().split(".")
-    forged = json.loads(
-        __import__("base64").urlsafe_b64decode(claims + "=" * (-len(claims) % 4))
-    )
+    forged = json.loads(__import__("base64").urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
     forged["scope"] = "credentials:admin"
     forged_part = b64url_encode(json.dumps(forged).encode())
     with pytest.raises(TokenError) as info:
@@ -112,11 +110,15 @@ def app_with_verifier() -> Any:
     app.state.token_verifier = verifier
 
     @app.get("/v1/orders-thing")
-    async def protected(claims: Claims = Depends(require_scope("orders:write"))) -> dict[str, str]:
+    async def protected(
+        claims: Annotated[Claims, Depends(require_scope("orders:write"))],
+    ) -> dict[str, str]:
         return {"sub": claims.subject}
 
     @app.get("/v1/market-thing")
-    async def market(claims: Claims = Depends(require_scope("market:read"))) -> dict[str, str]:
+    async def market(
+        claims: Annotated[Claims, Depends(require_scope("market:read"))],
+    ) -> dict[str, str]:
         return {"sub": claims.subject}
 
     return app

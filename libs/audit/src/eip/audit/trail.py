@@ -212,7 +212,7 @@ class AuditTrail:
         return checked, None
 
     async def query(self, conn: AsyncConnection[Any], q: AuditQuery) -> list[AuditEntry]:
-        clauses = [sql.SQL("sequence > %s")]
+        clauses: list[sql.Composable] = [sql.SQL("sequence > %s")]
         params: list[Any] = [q.after_sequence]
         for column, value in (
             ("actor", q.actor),

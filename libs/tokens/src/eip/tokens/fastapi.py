@@ -12,31 +12,40 @@ JWKS unreachable: 503 ``auth_unavailable``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from fastapi import Request
 
 from eip.observability.http import ApiError
 from eip.tokens.jwt import Claims, TokenError
-from eip.tokens.verifier import JwksUnavailable, TokenVerifier
+from eip.tokens.verifier import JwksUnavailable
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class Verifier(Protocol):
+    async def verify(self, token: str) -> Claims: ...
 
 
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "a bearer token is required")
+        raise ApiError(401, "unauthorized", "a bearer token is required", headers=_CHALLENGE)
     return token.strip()
 
 
 async def authenticate(request: Request) -> Claims:
-    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    verifier: Verifier | None = getattr(request.app.state, "token_verifier", None)
     if verifier is None:
         raise ApiError(503, "auth_unavailable", "token verification is not configured")
     token = bearer_token(request)
     try:
         claims = await verifier.verify(token)
     except TokenError as exc:
-        raise ApiError(401, "unauthorized", exc.message, {"reason": exc.code}) from None
+        raise ApiError(
+            401, "unauthorized", exc.message, {"reason": exc.code}, headers=_CHALLENGE
+        ) from None
     except JwksUnavailable:
         raise ApiError(503, "auth_unavailable", "token keys cannot be fetched") from None
     request.state.claims = claims

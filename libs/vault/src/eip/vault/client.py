@@ -174,6 +174,11 @@ class VaultClient:
         assert isinstance(data, dict)
         return data
 
+    async def kv_delete_latest(self, path: str) -> None:
+        """Soft-delete the current version: unreadable, but kept in the version history (and
+        recoverable with undelete) for the record."""
+        await self._request("DELETE", f"{self.kv_mount}/data/{path}")
+
     async def kv_destroy_all(self, path: str) -> None:
         """Delete the secret and every version of it (metadata included)."""
         await self._request("DELETE", f"{self.kv_mount}/metadata/{path}")
