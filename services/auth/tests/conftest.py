@@ -125,7 +125,7 @@ class AuthService:
 
 def start_process(env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
     with log_file.open("ab") as log:
-        return subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        return subprocess.Popen(
             [sys.executable, "-m", "eip.auth"],
             env={**os.environ, **env},
             stdout=log,
@@ -238,6 +238,15 @@ async def auth_factory(
 @pytest_asyncio.fixture
 async def auth(auth_factory: AuthFactory) -> AuthService:
     return await auth_factory()
+
+
+@pytest_asyncio.fixture
+async def vault_proxy(vault_endpoint: VaultEndpoint) -> AsyncIterator[VaultProxy]:
+    url = httpx.URL(vault_endpoint.addr)
+    proxy = VaultProxy(url.host, url.port or 8200)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
@@ -20,10 +22,8 @@ pytestmark = pytest.mark.integration
 async def new_key(
     sim: SimulatorClient, account: str, profile: str = "trading", ip: list[str] | None = None
 ) -> ApiCredentials:
-    try:
+    with contextlib.suppress(httpx.HTTPStatusError):  # the account exists (a second key)
         await sim.create_account(account, {"USDT": "1000"})
-    except Exception:  # noqa: S110 - the account exists already (second key)
-        pass
     return await sim.create_key(account, profile, ip_allowlist=ip)
 
 
