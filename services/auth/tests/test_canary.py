@@ -104,24 +104,34 @@ async def test_canary_secret_never_leaks(
         return response
 
     def body(secret: str, api_key: str = canary.api_key, **extra: Any) -> dict[str, Any]:
-        return {"account_id": account_id, "exchange": "binance", "api_key": api_key,
-                "secret": secret, "passphrase": secrets_["passphrase"], **extra}  # fmt: skip
+        return {
+            "account_id": account_id,
+            "exchange": "binance",
+            "api_key": api_key,
+            "secret": secret,
+            "passphrase": secrets_["passphrase"],
+            **extra,
+        }
 
     # create: wrong secret (exchange refuses), malformed input, withdrawal refused, success
     r = await call("POST", "/v1/credentials", json=body(secrets_["bad secret"]), headers=admin)
     assert r.status_code == 422
-    r = await call("POST", "/v1/credentials", json={**body(canary.secret), "account_id": "x/y"},
-                   headers=admin)  # fmt: skip
+    r = await call(
+        "POST", "/v1/credentials", json={**body(canary.secret), "account_id": "x/y"}, headers=admin
+    )
     assert r.status_code == 400
-    r = await call("POST", "/v1/credentials", json={**body(canary.secret), "label": ["not str"]},
-                   headers=admin)  # fmt: skip
+    r = await call(
+        "POST", "/v1/credentials", json={**body(canary.secret), "label": ["not str"]}, headers=admin
+    )
     assert r.status_code == 400
     r = await call("POST", "/v1/credentials", json=body(canary.secret))  # no token
     assert r.status_code == 401
     r = await call(
-        "POST", "/v1/credentials",
-        json=body(withdrawer.secret, withdrawer.api_key), headers=admin,
-    )  # fmt: skip
+        "POST",
+        "/v1/credentials",
+        json=body(withdrawer.secret, withdrawer.api_key),
+        headers=admin,
+    )
     assert r.status_code == 422
     r = await call("POST", "/v1/credentials", json=body(canary.secret), headers=admin)
     assert r.status_code == 201, r.text
@@ -131,12 +141,19 @@ async def test_canary_secret_never_leaks(
     assert (await call("GET", "/v1/credentials", headers=admin)).status_code == 200
     assert (await call("POST", f"/v1/credentials/{cid}/validate", headers=admin)).status_code == 200
     # rotation: refused new key, then a good one
-    r = await call("POST", f"/v1/credentials/{cid}/rotate",
-                   json={"api_key": rotated.api_key, "secret": secrets_["bad secret"]},
-                   headers=admin)  # fmt: skip
+    r = await call(
+        "POST",
+        f"/v1/credentials/{cid}/rotate",
+        json={"api_key": rotated.api_key, "secret": secrets_["bad secret"]},
+        headers=admin,
+    )
     assert r.status_code == 422
-    r = await call("POST", f"/v1/credentials/{cid}/rotate",
-                   json={"api_key": rotated.api_key, "secret": rotated.secret}, headers=admin)  # fmt: skip
+    r = await call(
+        "POST",
+        f"/v1/credentials/{cid}/rotate",
+        json={"api_key": rotated.api_key, "secret": rotated.secret},
+        headers=admin,
+    )
     assert r.status_code == 200
     # use and sign by a trading service
     trader = f"trader-{uuid.uuid4().hex[:6]}"
@@ -154,8 +171,7 @@ async def test_canary_secret_never_leaks(
     r = await call("POST", f"/v1/credentials/{cid}/use", json={}, headers=admin)  # no scope
     assert r.status_code == 403
     # tokens: a secret used as a client secret, and as a token at introspection
-    r = await call("POST", "/v1/tokens",
-                   json={"client_id": trader, "client_secret": canary.secret})  # fmt: skip
+    r = await call("POST", "/v1/tokens", json={"client_id": trader, "client_secret": canary.secret})
     assert r.status_code == 401
     r = await call("POST", "/v1/tokens/introspect", json={"token": canary.secret})
     assert r.json() == {"active": False, "reason": "malformed_token"}
@@ -169,8 +185,12 @@ async def test_canary_secret_never_leaks(
     assert (await call("GET", "/v1/.well-known/jwks.json")).status_code == 200
     # Vault outage on rotation: 503, and nothing of the secret in the error
     await proxy.stop()
-    r = await call("POST", f"/v1/credentials/{cid}/rotate",
-                   json={"api_key": canary.api_key, "secret": canary.secret}, headers=admin)  # fmt: skip
+    r = await call(
+        "POST",
+        f"/v1/credentials/{cid}/rotate",
+        json={"api_key": canary.api_key, "secret": canary.secret},
+        headers=admin,
+    )
     assert r.status_code == 503
     r = await call("POST", f"/v1/credentials/{cid}/use", json={}, headers=trader_auth)
     assert r.status_code == 503

@@ -270,6 +270,7 @@ def build_router() -> APIRouter:
             if rt.limiter.fail(source):
                 AUTH_LOCKOUTS.labels("introspect").inc()
                 await rt.alert_lockout(source, "introspect")
+                raise locked_out(rt.limiter.retry_after(source) or 1) from None
             return {"active": False, "reason": exc.code}
         return {"active": True, **claims.raw}
 
