@@ -250,5 +250,23 @@ async def vault_proxy(vault_endpoint: VaultEndpoint) -> AsyncIterator[VaultProxy
 
 
 @pytest.fixture
+def run_audit_verify(database_url: str) -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """``python -m eip.audit verify --schema <schema>`` as its own process. A closure, so the
+    database URL (with its password) is never a test argument a failure would print."""
+
+    def run(schema: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "eip.audit", "verify", "--schema", schema],
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
 def account_id() -> str:
     return f"acct-{uuid.uuid4().hex[:10]}"

@@ -59,7 +59,7 @@ async def dump_schema(pool: AsyncConnectionPool[AsyncConnection], schema: str) -
         )
         tables = [r[0] for r in await cursor.fetchall()]
         assert tables, f"no tables in {schema}"
-        dump = []
+        dump: list[str] = []
         for table in tables:
             rows = await conn.execute(
                 sql.SQL("SELECT row_to_json(t)::text FROM {} t").format(

@@ -206,7 +206,8 @@ class AuditTrail:
         async for entries in self.batches(conn):
             broken = verify_chain(entries, prev_hash, next_seq)
             if broken is not None:
-                return checked, broken
+                # sequences are contiguous from 1 up to the break, so all before it held
+                return broken.sequence - 1, broken
             checked += len(entries)
             prev_hash, next_seq = entries[-1].hash, entries[-1].sequence + 1
         return checked, None
