@@ -7,13 +7,17 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from eip.audit import MIGRATIONS, AuditQuery, AuditTrail
+from eip.bus import Producer, ProducerConfig
+from eip.events.topics import AUDIT_EVENTS, TopicSpec
+from eip.events.v1 import auth_pb2
 from eip.storage import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -100,3 +104,52 @@ async def test_verify_command_finds_an_edited_row(
 
     missing = run_verify(f"{db_schema}_nope")
     assert missing.returncode == 2
+
+
+async def test_relay_publishes_each_committed_event_once_and_catches_up(
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    make_topic: Callable[[TopicSpec], Awaitable[TopicSpec]],
+    kafka_bootstrap_servers: str,
+) -> None:
+    topic = await make_topic(AUDIT_EVENTS)
+    async with db_pool.connection() as conn:
+        await apply_migrations(conn, MIGRATIONS, db_schema)
+    # First, no Kafka at all: the events commit, the copy waits.
+    offline = AuditTrail(db_schema, None, topic, pool=db_pool)
+    async with db_pool.connection() as conn:
+        for i in range(3):
+            await offline.record(conn, actor="svc", action="order.place", subject=f"o{i}")
+    producer = Producer(ProducerConfig(kafka_bootstrap_servers, client_id="audit-relay-test"))
+    await producer.start()
+    try:
+        trail = AuditTrail(db_schema, producer, topic, pool=db_pool)
+        assert await trail.relay() == 3  # caught up
+        assert await trail.relay() == 0  # and not again
+        async with db_pool.connection() as conn:
+            await trail.record(conn, actor="svc", action="order.cancel", subject="o0")
+        assert await trail.relay() == 0  # record() already relayed it
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic.name,
+        bootstrap_servers=kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen: list[auth_pb2.AuditEvent] = []
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(seen) < 4 and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    event = auth_pb2.AuditEvent()
+                    event.ParseFromString(r.value)
+                    seen.append(event)
+    finally:
+        await consumer.stop()
+    assert [e.sequence for e in seen] == [1, 2, 3, 4]
+    assert [e.action for e in seen] == ["order.place"] * 3 + ["order.cancel"]
+    assert all(e.hash and e.prev_hash for e in seen)
+    assert seen[1].prev_hash == seen[0].hash

@@ -3,13 +3,18 @@
 Appends are serialized by a transaction-scoped advisory lock per chain (schema), taken before
 the chain head is read, so two writers — threads, processes or services — can never both
 extend the same head and fork the chain. ``append`` runs inside the caller's transaction: the
-audit row commits or rolls back with the change it describes. The Kafka copy
-(``audit.events.v1``) is published after the commit; PostgreSQL is the record of truth and a
-failed publish is logged and counted, never turned into a failed action.
+audit row commits or rolls back with the change it describes.
+
+The Kafka copy (``audit.events.v1``) is published after the commit, by a relay that reads the
+chain from a cursor (``audit_publish_cursor``) and advances it only once the broker has
+acknowledged: PostgreSQL is the record of truth, a Kafka outage delays the copy and never
+loses it or fails the action. One relay at a time holds the cursor (``FOR UPDATE SKIP
+LOCKED``); delivery is at-least-once, so consumers deduplicate by ``event_id``/``sequence``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -24,6 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
 from eip.audit.chain import GENESIS_HASH, AuditEntry, BrokenLink, compute_hash, verify_chain
 from eip.bus import Producer
@@ -85,11 +91,16 @@ class AuditTrail:
         schema: str,
         producer: Producer | None = None,
         topic: TopicSpec = AUDIT_EVENTS,
+        pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None,
     ) -> None:
         self.schema = schema
         self.producer = producer
         self.topic = topic
+        # With a pool, publish() runs the relay (cursor-tracked, retried by relay loops);
+        # without one it publishes the given entries directly, best effort.
+        self.pool = pool
         self._table = sql.Identifier(schema, "audit_events")
+        self._cursor = sql.Identifier(schema, "audit_publish_cursor")
 
     async def append(
         self,
@@ -149,6 +160,13 @@ class AuditTrail:
         """Mirror committed entries to Kafka (key: actor); call after the commit."""
         if self.producer is None:
             return
+        if self.pool is not None:
+            try:
+                await self.relay()
+            except Exception as exc:  # the relay loop will catch up
+                AUDIT_PUBLISH_FAILED.inc()
+                log.error("audit events not published yet", extra={"error": type(exc).__name__})
+            return
         for entry in entries:
             try:
                 await self.producer.publish(self.topic, entry.actor.encode(), to_proto(entry))
@@ -158,6 +176,44 @@ class AuditTrail:
                     "audit event committed but not published",
                     extra={"sequence": entry.sequence, "error": type(exc).__name__},
                 )
+
+    async def relay(self, batch: int = 500) -> int:
+        """Publish committed events past the cursor, then advance it; returns how many.
+
+        Raises if Kafka fails: the transaction rolls back, the cursor stays, and the next call
+        publishes the same events again (at-least-once).
+        """
+        if self.pool is None or self.producer is None:
+            return 0
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                sql.SQL("SELECT last_sequence FROM {} WHERE id = 1 FOR UPDATE SKIP LOCKED").format(
+                    self._cursor
+                )
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return 0  # another relay holds the cursor and will publish these
+            events = await self.query(conn, AuditQuery(after_sequence=int(row[0]), limit=batch))
+            for entry in events:
+                await self.producer.publish(self.topic, entry.actor.encode(), to_proto(entry))
+            if events:
+                await conn.execute(
+                    sql.SQL("UPDATE {} SET last_sequence = %s WHERE id = 1").format(self._cursor),
+                    (events[-1].sequence,),
+                )
+        return len(events)
+
+    async def relay_forever(self, interval_s: float = 5.0) -> None:
+        """Catch the Kafka copy up after outages; run as a background task."""
+        while True:
+            try:
+                while await self.relay() > 0:
+                    pass
+            except Exception as exc:
+                AUDIT_PUBLISH_FAILED.inc()
+                log.warning("audit relay failed, will retry", extra={"error": type(exc).__name__})
+            await asyncio.sleep(interval_s)
 
     async def record(
         self,

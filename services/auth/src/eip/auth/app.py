@@ -32,7 +32,11 @@ def build_app(settings: AuthSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with deps.lifespan(app):
-            tasks = [asyncio.create_task(rt.initialize()), asyncio.create_task(rt.expiry_loop())]
+            tasks = [
+                asyncio.create_task(rt.initialize()),
+                asyncio.create_task(rt.expiry_loop()),
+                asyncio.create_task(rt.audit_relay_loop()),
+            ]
             try:
                 yield
             finally:

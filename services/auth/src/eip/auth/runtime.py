@@ -123,7 +123,9 @@ class AuthRuntime:
                 log.warning("migrations not applied yet", extra={"error": str(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
-        self._audit = AuditTrail(s.audit_schema, self.deps.producer, self.audit_topic)
+        self._audit = AuditTrail(
+            s.audit_schema, self.deps.producer, self.audit_topic, pool=self.deps.db
+        )
         self._store = CredentialStore(
             db=self.deps.db,
             vault=self.deps.vault,
@@ -168,6 +170,18 @@ class AuthRuntime:
                 log.warning("signing key not ready", extra={"error": type(exc).__name__})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+
+    async def audit_relay_loop(self, interval_s: float = 5.0) -> None:
+        """Catch the audit topic up after a Kafka outage (publish() relays at once otherwise)."""
+        await self.ready.wait()
+        while True:
+            try:
+                trail = self.audit()  # picks up a producer that connected late
+                while await trail.relay() > 0:
+                    pass
+            except Exception as exc:
+                log.warning("audit relay failed, will retry", extra={"error": type(exc).__name__})
+            await asyncio.sleep(interval_s)
 
     async def expiry_loop(self) -> None:
         await self.ready.wait()
