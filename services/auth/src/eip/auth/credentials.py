@@ -19,6 +19,7 @@ through ``auth.credentials.v1``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
@@ -63,6 +64,7 @@ EVENT_PUBLISH_FAILED = Counter(
 )
 
 _ACTION = auth_pb2.CredentialAction
+_OUTBOX_LOCK = 0x43524544_0000  # "CRED": the credential event relay's advisory lock
 
 
 def vault_unavailable() -> ApiError:
@@ -97,6 +99,9 @@ class CredentialStore:
         self.topic = credentials_topic
         self.max_key_age = max_key_age
         self._table = sql.Identifier(schema, "credentials")
+        self._outbox = sql.Identifier(schema, "credential_outbox")
+        # stable across processes (Python's hash() of a str is not)
+        self._outbox_lock = _OUTBOX_LOCK ^ int(hashlib.sha256(schema.encode()).hexdigest()[:7], 16)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -156,7 +161,11 @@ class CredentialStore:
             await cursor.execute(cursor_sql, (account_id,) if account_id else None)
             return list(await cursor.fetchall())
 
-    async def _publish(self, row: Mapping[str, Any], action: int) -> None:
+    async def _enqueue(
+        self, conn: AsyncConnection[Any], row: Mapping[str, Any], action: int
+    ) -> None:
+        """Queue the lifecycle event in the transaction of the change (transactional outbox):
+        the event exists if and only if the change committed."""
         ts = Timestamp()
         ts.FromDatetime(datetime.now(UTC))
         event = auth_pb2.CredentialEvent(
@@ -169,15 +178,50 @@ class CredentialStore:
             status=row["status"],
             version=int(row["vault_version"]),
         )
+        await conn.execute(
+            sql.SQL("INSERT INTO {} (credential_id, payload) VALUES (%s, %s)").format(self._outbox),
+            (str(row["id"]), event.SerializeToString()),
+        )
+
+    async def relay_events(self, batch: int = 200) -> int:
+        """Publish queued lifecycle events in order, deleting each batch only after the broker
+        acknowledged it; returns how many. One relay at a time (advisory lock), so events of
+        one credential are never reordered."""
         if self.producer is None:
             EVENT_PUBLISH_FAILED.inc()
-            log.error("credential event not published: Kafka not connected")
-            return
+            log.error("credential events queued: Kafka not connected yet")
+            return 0
+        async with self.db.connection() as conn, conn.transaction():
+            locked = await conn.execute(
+                "SELECT pg_try_advisory_xact_lock(%s)", (self._outbox_lock,)
+            )
+            got = await locked.fetchone()
+            if got is None or not got[0]:
+                return 0
+            cursor = await conn.execute(
+                sql.SQL("SELECT id, credential_id, payload FROM {} ORDER BY id LIMIT %s").format(
+                    self._outbox
+                ),
+                (batch,),
+            )
+            rows = await cursor.fetchall()
+            for _, credential_id, payload in rows:
+                event = auth_pb2.CredentialEvent.FromString(bytes(payload))
+                await self.producer.publish(self.topic, str(credential_id).encode(), event)
+            if rows:
+                await conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(self._outbox),
+                    ([r[0] for r in rows],),
+                )
+        return len(rows)
+
+    async def _relay_now(self) -> None:
+        """After a commit: publish at once; on failure the relay loop retries."""
         try:
-            await self.producer.publish(self.topic, str(row["id"]).encode(), event)
+            await self.relay_events()
         except Exception as exc:
             EVENT_PUBLISH_FAILED.inc()
-            log.error("credential event not published", extra={"error": type(exc).__name__})
+            log.error("credential events not published yet", extra={"error": type(exc).__name__})
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -297,6 +341,7 @@ class CredentialStore:
                             details={"override": "allow_withdrawal", **details},
                         )
                     )
+                await self._enqueue(conn, row, _ACTION.CREDENTIAL_ACTION_CREATED)
         except Exception as exc:
             log.error(
                 "credential metadata not written; removing the Vault secret",
@@ -308,7 +353,7 @@ class CredentialStore:
                 log.error("orphan Vault secret left behind", extra={"credential_id": credential_id})
             raise database_unavailable() from None
         await self.audit.publish(entries)
-        await self._publish(row, _ACTION.CREDENTIAL_ACTION_CREATED)
+        await self._relay_now()
         CREDENTIAL_ACTIONS.labels("create", "success").inc()
         for warning in warnings:
             log.warning(
@@ -392,8 +437,9 @@ class CredentialStore:
                 subject=credential_id,
                 details={"permissions": ",".join(sorted(checked.permissions))},
             )
+            await self._enqueue(conn, updated, _ACTION.CREDENTIAL_ACTION_VALIDATED)
         await self.audit.publish([entry])
-        await self._publish(updated, _ACTION.CREDENTIAL_ACTION_VALIDATED)
+        await self._relay_now()
         warnings = self._warnings(validator, checked)
         if checked.can_withdraw and not row["withdrawal_override"]:
             warnings.append("withdrawal_enabled_without_override")
@@ -493,6 +539,7 @@ class CredentialStore:
                             details={"override": "allow_withdrawal"},
                         )
                     )
+                await self._enqueue(conn, updated, _ACTION.CREDENTIAL_ACTION_ROTATED)
         except ApiError:
             raise
         except Exception as exc:
@@ -500,7 +547,7 @@ class CredentialStore:
             log.error("rotation not recorded", extra={"error": type(exc).__name__})
             raise database_unavailable() from None
         await self.audit.publish(entries)
-        await self._publish(updated, _ACTION.CREDENTIAL_ACTION_ROTATED)
+        await self._relay_now()
         CREDENTIAL_ACTIONS.labels("rotate", "success").inc()
         return updated, self._warnings(validator, checked)
 
@@ -525,8 +572,9 @@ class CredentialStore:
                 subject=credential_id,
                 details={"reason": reason},
             )
+            await self._enqueue(conn, updated, _ACTION.CREDENTIAL_ACTION_REVOKED)
         await self.audit.publish([entry])
-        await self._publish(updated, _ACTION.CREDENTIAL_ACTION_REVOKED)
+        await self._relay_now()
         try:
             await self.vault.kv_delete_latest(self.path(updated["account_id"], credential_id))
         except (VaultUnavailable, VaultError):
@@ -597,8 +645,9 @@ class CredentialStore:
                             "last_rotated_at": str(row["last_rotated_at"] or row["created_at"])
                         },
                     )
+                    await self._enqueue(conn, row, _ACTION.CREDENTIAL_ACTION_EXPIRING)
                 await self.audit.publish([entry])
-                await self._publish(row, _ACTION.CREDENTIAL_ACTION_EXPIRING)
+                await self._relay_now()
                 log.warning(
                     "credential older than the maximum key age; rotate it",
                     extra={"credential_id": str(row["id"]), "account_id": row["account_id"]},

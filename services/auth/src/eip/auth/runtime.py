@@ -172,12 +172,15 @@ class AuthRuntime:
                 delay = min(delay * 2, 30)
 
     async def audit_relay_loop(self, interval_s: float = 5.0) -> None:
-        """Catch the audit topic up after a Kafka outage (publish() relays at once otherwise)."""
+        """Catch the audit and credential topics up after a Kafka outage (each change relays at
+        once otherwise)."""
         await self.ready.wait()
         while True:
             try:
                 trail = self.audit()  # picks up a producer that connected late
                 while await trail.relay() > 0:
+                    pass
+                while await self.store().relay_events() > 0:
                     pass
             except Exception as exc:
                 log.warning("audit relay failed, will retry", extra={"error": type(exc).__name__})
