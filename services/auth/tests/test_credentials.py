@@ -11,10 +11,11 @@ import pytest
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
+from eip.events.v1 import auth_pb2
 from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
 from eip.vault import VaultClient
 
-from .conftest import AuthService
+from .conftest import AuthService, read_topic_values
 
 pytestmark = pytest.mark.integration
 
@@ -242,6 +243,7 @@ async def test_old_keys_raise_an_expiring_alert(
     vault: VaultClient,
     account_id: str,
     db_pool: AsyncConnectionPool[AsyncConnection],
+    kafka_bootstrap_servers: str,
 ) -> None:
     creds = await new_key(simulator, account_id, ip=["127.0.0.1"])
     admin = await auth.admin_headers()
@@ -264,4 +266,13 @@ async def test_old_keys_raise_an_expiring_alert(
     metrics = (await auth.http.get(f"{auth.base_url}/metrics")).text
     assert "eip_auth_credentials_expiring 1.0" in metrics
     assert ("credential.expiring", "alert") in await audit_actions(auth, cid)
+    events = []
+    for raw in await read_topic_values(kafka_bootstrap_servers, auth.credentials_topic):
+        event = auth_pb2.CredentialEvent.FromString(raw)
+        if event.credential_id == cid:
+            events.append(event.action)
+    assert events == [
+        auth_pb2.CREDENTIAL_ACTION_CREATED,
+        auth_pb2.CREDENTIAL_ACTION_EXPIRING,
+    ]
     await vault.kv_destroy_all(f"exchange-credentials/{account_id}/{cid}")

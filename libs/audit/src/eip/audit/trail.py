@@ -28,6 +28,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 from psycopg import AsyncConnection, sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -113,7 +114,7 @@ class AuditTrail:
         details: Mapping[str, str] | None = None,
     ) -> AuditEntry:
         """Extend the chain inside the caller's open transaction."""
-        if conn.info.transaction_status == 0:  # IDLE: not in a transaction
+        if conn.info.transaction_status == TransactionStatus.IDLE:
             raise RuntimeError("AuditTrail.append must run inside a transaction")
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(self.schema),))
         cursor = await conn.execute(
@@ -226,6 +227,8 @@ class AuditTrail:
         details: Mapping[str, str] | None = None,
     ) -> AuditEntry:
         """Append in a transaction of its own, then publish: for actions with no other write."""
+        if conn.info.transaction_status != TransactionStatus.IDLE:  # ours: only a savepoint
+            raise RuntimeError("AuditTrail.record needs a connection outside a transaction")
         async with conn.transaction():
             entry = await self.append(
                 conn,

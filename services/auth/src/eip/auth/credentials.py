@@ -192,12 +192,9 @@ class CredentialStore:
             log.error("credential events queued: Kafka not connected yet")
             return 0
         async with self.db.connection() as conn, conn.transaction():
-            locked = await conn.execute(
-                "SELECT pg_try_advisory_xact_lock(%s)", (self._outbox_lock,)
-            )
-            got = await locked.fetchone()
-            if got is None or not got[0]:
-                return 0
+            # Wait for a relay already running rather than skip: when this returns, the
+            # events committed before the call are published (or the call raised).
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._outbox_lock,))
             cursor = await conn.execute(
                 sql.SQL("SELECT id, credential_id, payload FROM {} ORDER BY id LIMIT %s").format(
                     self._outbox
@@ -614,15 +611,18 @@ class CredentialStore:
         """Alert (metric, event, audit) once per key age period for keys past the maximum age."""
         cutoff = datetime.now(UTC) - self.max_key_age
         async with self.db.connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            await cursor.execute(
-                sql.SQL(
-                    "SELECT * FROM {} WHERE status = 'active'"
-                    " AND coalesce(last_rotated_at, created_at) < %s"
-                ).format(self._table),
-                (cutoff,),
-            )
-            expiring = list(await cursor.fetchall())
+            # Its own transaction, so that each alert below commits on its own (a bare SELECT
+            # would leave an implicit transaction open and turn those into savepoints).
+            async with conn.transaction():
+                cursor = conn.cursor(row_factory=dict_row)
+                await cursor.execute(
+                    sql.SQL(
+                        "SELECT * FROM {} WHERE status = 'active'"
+                        " AND coalesce(last_rotated_at, created_at) < %s"
+                    ).format(self._table),
+                    (cutoff,),
+                )
+                expiring = list(await cursor.fetchall())
             CREDENTIALS_EXPIRING.set(len(expiring))
             alerted = []
             for row in expiring:
