@@ -134,3 +134,10 @@ async def test_transit_signs_jws_with_every_valid_version_and_rotates(vault: Vau
     with pytest.raises(VaultError) as info:
         await vault.transit_public_keys(f"eip-missing-{uuid.uuid4().hex[:8]}")
     assert info.value.status == 404
+
+
+async def test_a_service_token_renews_itself(vault: VaultClient) -> None:
+    token = await vault.create_token(["eip-auth-service"], ttl="2m")
+    async with VaultClient(vault.addr, token) as service:
+        ttl = await service.renew_self("10m")
+    assert 120 < ttl <= 600

@@ -140,6 +140,13 @@ class VaultClient:
         assert body is not None
         return str(body["auth"]["client_token"])
 
+    async def renew_self(self, increment: str = "768h") -> int:
+        """Extend this client's own token (up to its max TTL); returns the new TTL in seconds.
+        Needs only Vault's ``default`` policy, which every child token has."""
+        body = await self._request("POST", "auth/token/renew-self", json={"increment": increment})
+        assert body is not None
+        return int(body["auth"]["lease_duration"])
+
     # -- KV v2 --------------------------------------------------------------------------------
 
     async def kv_put(self, path: str, data: dict[str, str], cas: int | None = None) -> int:

@@ -36,6 +36,7 @@ def build_app(settings: AuthSettings) -> FastAPI:
                 asyncio.create_task(rt.initialize()),
                 asyncio.create_task(rt.expiry_loop()),
                 asyncio.create_task(rt.audit_relay_loop()),
+                asyncio.create_task(rt.token_renewal_loop()),
             ]
             try:
                 yield

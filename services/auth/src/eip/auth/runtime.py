@@ -186,6 +186,23 @@ class AuthRuntime:
                 log.warning("audit relay failed, will retry", extra={"error": type(exc).__name__})
             await asyncio.sleep(interval_s)
 
+    async def token_renewal_loop(self) -> None:
+        """Keep the service's own Vault token alive (half its TTL ahead)."""
+        interval = 3600.0
+        while True:
+            vault = self.deps.vault  # opened by the dependencies' lifespan
+            if vault is None:
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                ttl = await vault.renew_self()
+                interval = max(5.0, ttl / 2) if ttl > 0 else 3600.0
+            except (VaultUnavailable, VaultError) as exc:
+                # A root or non-renewable token: nothing to renew; an outage: try again later.
+                log.info("Vault token not renewed", extra={"error": type(exc).__name__})
+                interval = 60.0
+            await asyncio.sleep(interval)
+
     async def expiry_loop(self) -> None:
         await self.ready.wait()
         while True:
