@@ -189,7 +189,7 @@ def build_router() -> APIRouter:
     async def _usable(rt: AuthRuntime, claims: Claims, credential_id: str) -> None:
         row = await rt.store().get(credential_id)
         if not claims.may_use_account(row["account_id"]):
-            await rt.store()._audit_only(
+            await rt.store().audit_denied(
                 actor(claims),
                 "credential.use",
                 credential_id,

@@ -242,13 +242,13 @@ class CredentialStore:
         subject = f"account:{account_id}"
         checked = await self._validate(validator, secret)
         if isinstance(checked, str):
-            await self._audit_only(
+            await self.audit_denied(
                 actor, "credential.validate", subject, "denied", {"reason": checked}
             )
             CREDENTIAL_ACTIONS.labels("create", "key_rejected").inc()
             raise ApiError(422, "key_rejected", "the exchange refused the key", {"reason": checked})
         if checked.can_withdraw and not allow_withdrawal:
-            await self._audit_only(
+            await self.audit_denied(
                 actor,
                 "credential.create",
                 subject,
@@ -367,7 +367,7 @@ class CredentialStore:
             warnings.append("withdrawal_enabled_by_override")
         return warnings
 
-    async def _audit_only(
+    async def audit_denied(
         self,
         actor: str,
         action: str,
@@ -412,7 +412,7 @@ class CredentialStore:
         validator = self.validator(row["exchange"])
         checked = await self._validate(validator, await self.read_secret(row))
         if isinstance(checked, str):
-            await self._audit_only(
+            await self.audit_denied(
                 actor, "credential.validate", credential_id, "denied", {"reason": checked}
             )
             raise ApiError(422, "key_rejected", "the exchange refused the key", {"reason": checked})
@@ -459,7 +459,7 @@ class CredentialStore:
         checked = await self._validate(validator, secret)
         if isinstance(checked, str):
             # The new key does not work: the old one stays active, untouched.
-            await self._audit_only(
+            await self.audit_denied(
                 actor, "credential.rotate", credential_id, "denied", {"reason": checked}
             )
             CREDENTIAL_ACTIONS.labels("rotate", "key_rejected").inc()
@@ -470,7 +470,7 @@ class CredentialStore:
                 {"reason": checked},
             )
         if checked.can_withdraw and not allow_withdrawal:
-            await self._audit_only(
+            await self.audit_denied(
                 actor,
                 "credential.rotate",
                 credential_id,
@@ -586,7 +586,7 @@ class CredentialStore:
         """The secret for a trading service, audited. The caller checked scope and account."""
         row = await self.get(credential_id)
         if row["status"] != "active":
-            await self._audit_only(
+            await self.audit_denied(
                 actor, "credential.use", credential_id, "denied", {"reason": "revoked"}
             )
             raise ApiError(410, "credential_revoked", "the credential is revoked")
