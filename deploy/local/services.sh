@@ -42,6 +42,18 @@ start_one() {
   (
     cd "$EIP_ROOT"
     export "$port_var=$port"
+    if [[ $name == auth ]]; then
+      # The auth service runs with a token limited to the eip-auth-service policy, never the
+      # operator's, and with the first admin client's secret kept in the run directory.
+      VAULT_TOKEN=$(uv run --frozen --no-sync python -m eip.vault.token eip-auth-service)
+      export VAULT_TOKEN
+      local admin_secret="$EIP_RUN_DIR/auth-admin-secret"
+      if [[ ! -s $admin_secret ]]; then
+        (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$admin_secret")
+      fi
+      AUTH_BOOTSTRAP_CLIENT_SECRET=$(cat "$admin_secret")
+      export AUTH_BOOTSTRAP_CLIENT_SECRET
+    fi
     nohup uv run --frozen --no-sync python -m "$module" >>"$SVC_DIR/$name.log" 2>&1 &
     echo $! >"$pidfile"
   )

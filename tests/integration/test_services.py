@@ -23,7 +23,7 @@ SERVICES = {
     "order-book": ("eip.order_book", "ORDER_BOOK_", {"kafka"}),
     "account": ("eip.account", "ACCOUNT_", {"kafka", "postgres"}),
     "order-management": ("eip.order_management", "ORDER_MANAGEMENT_", {"kafka", "postgres"}),
-    "auth": ("eip.auth", "AUTH_", {"kafka", "postgres", "vault"}),
+    "auth": ("eip.auth", "AUTH_", {"kafka", "postgres", "vault", "auth"}),
 }
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from eip.vault import VaultClient, VaultError, VaultUnavailable
 
@@ -95,3 +100,44 @@ async def test_policies_give_least_privilege(vault: VaultClient) -> None:
         assert metadata is not None
         assert metadata["current_version"] == 1
     await vault.kv_destroy_all(account_path)
+
+
+async def test_transit_signs_jws_with_every_valid_version_and_rotates(vault: VaultClient) -> None:
+    """ES256 signatures made inside Vault verify with the public key Vault publishes for the
+    version that signed; after a rotation both versions verify (tokens signed before the
+    rotation stay valid until they expire) and the private key is never returned."""
+    auth_token = await vault.create_token(["eip-auth-service"], ttl="5m")
+    name = f"eip-test-sign-{uuid.uuid4().hex[:8]}"
+    async with VaultClient(vault.addr, auth_token) as auth:  # the service's own policy
+        await auth.transit_create_key(name, key_type="ecdsa-p256")
+        v1, sig1 = await auth.transit_sign(name, b"header.payload")
+        assert v1 == 1
+        assert await auth.transit_rotate_key(name) == 2
+        v2, sig2 = await auth.transit_sign(name, b"header.payload")
+        assert v2 == 2
+        pinned, _ = await auth.transit_sign(name, b"x", key_version=1)
+        assert pinned == 1
+        keys = await auth.transit_public_keys(name)
+        described = await auth.transit_read_key(name)
+    assert set(keys) == {1, 2}
+    assert described is not None
+    assert "private" not in str(described).lower()
+    for version, signature in ((1, sig1), (2, sig2)):
+        public = serialization.load_pem_public_key(keys[version].encode())
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        assert len(raw) == 64  # JWS marshaling: r || s, not DER
+        der = encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:]))
+        public.verify(der, b"header.payload", ec.ECDSA(hashes.SHA256()))
+        with pytest.raises(InvalidSignature):
+            public.verify(der, b"header.tampered", ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(VaultError) as info:
+        await vault.transit_public_keys(f"eip-missing-{uuid.uuid4().hex[:8]}")
+    assert info.value.status == 404
+
+
+async def test_a_service_token_renews_itself(vault: VaultClient) -> None:
+    token = await vault.create_token(["eip-auth-service"], ttl="2m")
+    async with VaultClient(vault.addr, token) as service:
+        ttl = await service.renew_self("10m")
+    assert 120 < ttl <= 600

@@ -300,3 +300,58 @@ async def test_depth_snapshot_and_diffs_follow_binance_sync_rules(
 
     assert norm(book["b"]) == {Decimal(p): Decimal(q) for p, q in truth["bids"]}
     assert norm(book["a"]) == {Decimal(p): Decimal(q) for p, q in truth["asks"]}
+
+
+async def test_api_restrictions_report_each_profile_and_ip_restriction(
+    simulator: SimulatorClient,
+) -> None:
+    """GET /sapi/v1/account/apiRestrictions: the Binance way to read a key's permissions."""
+    account = f"restrict-{uuid.uuid4().hex[:8]}"
+    await simulator.create_account(account, {"USDT": "1"})
+    before_ms = int(time.time() * 1000) - 1000
+    expected = {
+        "read-only": (True, False, False),
+        "trading": (True, True, False),
+        "trading+withdrawal": (True, True, True),
+    }
+    async with httpx.AsyncClient(base_url=simulator.base_url) as http:
+        for profile, (read, trade, withdraw) in expected.items():
+            creds = await simulator.create_key(account, profile)
+            response = await http.get(
+                f"/sapi/v1/account/apiRestrictions?{signed_query(creds, {})}",
+                headers={"X-MBX-APIKEY": creds.api_key},
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert (
+                body["enableReading"],
+                body["enableSpotAndMarginTrading"],
+                body["enableWithdrawals"],
+            ) == (read, trade, withdraw)
+            assert body["ipRestrict"] is False
+            assert body["createTime"] >= before_ms
+            assert not any(
+                body[f]
+                for f in (
+                    "enableInternalTransfer",
+                    "enableMargin",
+                    "enableFutures",
+                    "permitsUniversalTransfer",
+                    "enableVanillaOptions",
+                    "enablePortfolioMarginTrading",
+                )
+            )
+        restricted = await simulator.create_key(account, "trading", ip_allowlist=["127.0.0.1"])
+        response = await http.get(
+            f"/sapi/v1/account/apiRestrictions?{signed_query(restricted, {})}",
+            headers={"X-MBX-APIKEY": restricted.api_key},
+        )
+        assert response.json()["ipRestrict"] is True
+        # signed like every USER_DATA call: a wrong signature is refused
+        bad = f"timestamp={int(time.time() * 1000)}&signature={'0' * 64}"
+        response = await http.get(
+            f"/sapi/v1/account/apiRestrictions?{bad}",
+            headers={"X-MBX-APIKEY": restricted.api_key},
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == -1022

@@ -34,9 +34,18 @@ READINESS_TIMEOUT_S = 3.0
 class ApiError(Exception):
     """Raise from a handler to answer with a clear 4xx/5xx body."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        # e.g. Retry-After on a 429, WWW-Authenticate on a 401
+        self.headers = dict(headers or {})
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -87,7 +96,9 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ class InfrastructureMissing(Exception):
 @dataclass(frozen=True)
 class VaultEndpoint:
     addr: str
-    token: str
+    token: str = field(repr=False)  # a failing test prints its fixtures: never the token
 
 
 def _local() -> dict[str, Any]:

@@ -140,6 +140,13 @@ class VaultClient:
         assert body is not None
         return str(body["auth"]["client_token"])
 
+    async def renew_self(self, increment: str = "768h") -> int:
+        """Extend this client's own token (up to its max TTL); returns the new TTL in seconds.
+        Needs only Vault's ``default`` policy, which every child token has."""
+        body = await self._request("POST", "auth/token/renew-self", json={"increment": increment})
+        assert body is not None
+        return int(body["auth"]["lease_duration"])
+
     # -- KV v2 --------------------------------------------------------------------------------
 
     async def kv_put(self, path: str, data: dict[str, str], cas: int | None = None) -> int:
@@ -174,6 +181,11 @@ class VaultClient:
         assert isinstance(data, dict)
         return data
 
+    async def kv_delete_latest(self, path: str) -> None:
+        """Soft-delete the current version: unreadable, but kept in the version history (and
+        recoverable with undelete) for the record."""
+        await self._request("DELETE", f"{self.kv_mount}/data/{path}")
+
     async def kv_destroy_all(self, path: str) -> None:
         """Delete the secret and every version of it (metadata included)."""
         await self._request("DELETE", f"{self.kv_mount}/metadata/{path}")
@@ -200,3 +212,61 @@ class VaultClient:
         )
         assert body is not None
         return base64.b64decode(body["data"]["plaintext"])
+
+    async def transit_read_key(self, name: str) -> dict[str, Any] | None:
+        """The key's description: type, ``latest_version``, ``min_decryption_version`` and,
+        for asymmetric keys, ``keys`` = {version: {"public_key": PEM, ...}}. None if absent."""
+        body = await self._request("GET", f"{self.transit_mount}/keys/{name}", ok_missing=True)
+        if body is None:
+            return None
+        data = body["data"]
+        assert isinstance(data, dict)
+        return data
+
+    async def transit_public_keys(self, name: str) -> dict[int, str]:
+        """PEM public keys of an asymmetric key by version, only the versions Vault still
+        accepts (``>= min_decryption_version``): a retired version must not verify."""
+        data = await self.transit_read_key(name)
+        if data is None:
+            raise VaultError(404, [f"transit key {name} not found"], f"keys/{name}")
+        floor = int(data.get("min_decryption_version", 1))
+        return {
+            int(version): str(entry["public_key"])
+            for version, entry in data.get("keys", {}).items()
+            if int(version) >= floor and isinstance(entry, dict) and entry.get("public_key")
+        }
+
+    async def transit_rotate_key(self, name: str) -> int:
+        """Add a new version of the key; returns the new latest version."""
+        await self._request("POST", f"{self.transit_mount}/keys/{name}/rotate")
+        data = await self.transit_read_key(name)
+        assert data is not None
+        return int(data["latest_version"])
+
+    async def transit_sign(
+        self,
+        name: str,
+        message: bytes,
+        *,
+        key_version: int | None = None,
+        hash_algorithm: str = "sha2-256",
+        marshaling_algorithm: str = "jws",
+    ) -> tuple[int, str]:
+        """Sign ``message`` with the key (Vault hashes it); returns (key version used,
+        signature). With ``marshaling_algorithm="jws"`` an ECDSA signature is the base64url
+        ``r || s`` a JWS (ES256) carries, so the private key never leaves Vault."""
+        payload: dict[str, Any] = {
+            "input": base64.b64encode(message).decode(),
+            "marshaling_algorithm": marshaling_algorithm,
+        }
+        if key_version is not None:
+            payload["key_version"] = key_version
+        body = await self._request(
+            "POST",
+            f"{self.transit_mount}/sign/{name}/{hash_algorithm}",
+            json=payload,
+        )
+        assert body is not None
+        # "vault:v<version>:<signature>"
+        _, version, signature = str(body["data"]["signature"]).split(":", 2)
+        return int(version.removeprefix("v")), signature

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from eip.config import ServiceSettings
@@ -13,3 +13,37 @@ class AuthSettings(ServiceSettings):
     service_name: ClassVar[str] = "auth"
 
     http_port: int = Field(default=8105, ge=0, le=65535)
+
+    # PostgreSQL schemas: the service's own tables, and the platform's audit chain.
+    db_schema: str = Field(default="auth", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    audit_schema: str = Field(default="audit", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Kafka topics (overridable so tests run on topics of their own).
+    credentials_topic: str = "auth.credentials.v1"
+    audit_topic: str = "audit.events.v1"
+
+    # Vault: where exchange secrets live (KV v2, under the mount of the client) and the
+    # Transit key that signs tokens. Both are inside the eip-auth-service policy.
+    credentials_path: str = "exchange-credentials"
+    jwt_key_name: str = Field(default="eip-auth-jwt", pattern=r"^eip-[a-z0-9-]+$")
+
+    # Tokens.
+    issuer: str = "eip-auth"
+    audience: str = "eip"
+    token_ttl_s: int = Field(default=300, ge=10, le=3600)
+    # The first admin client, created (or its secret reset) at startup when the secret is set;
+    # it creates every other client through POST /v1/clients.
+    bootstrap_client_id: str = "eip-admin"
+    bootstrap_client_secret: SecretStr = SecretStr("")
+
+    # Failed authentications (bad client secret, bad token at introspection): more than
+    # `failure_limit` within `failure_window_s` from one source locks it out for the window.
+    failure_limit: int = Field(default=5, ge=1)
+    failure_window_s: float = Field(default=60.0, gt=0)
+
+    # Exchange endpoints the validators call (the simulator locally).
+    binance_base_url: str = "http://127.0.0.1:8300"
+    exchange_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Keys older than this (since creation or last rotation) raise an alert.
+    max_key_age_days: float = Field(default=90.0, gt=0)
+    expiry_check_interval_s: float = Field(default=3600.0, gt=0)

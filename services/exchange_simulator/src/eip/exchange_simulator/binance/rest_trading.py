@@ -421,6 +421,29 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
 
         return await venue.call(request, handle, weight=10, signed=True, permission=READ)
 
+    @router.get("/sapi/v1/account/apiRestrictions")
+    async def api_restrictions(request: Request) -> JSONResponse:
+        # What a key may do, as Binance reports it (USER_DATA). A spot-only venue: margin,
+        # futures, options, transfers are always off.
+        async def handle(ctx: Ctx) -> Any:
+            assert ctx.key is not None
+            perms = ctx.key.permissions
+            return {
+                "ipRestrict": bool(ctx.key.ip_allowlist),
+                "createTime": ctx.key.created_ms,
+                "enableReading": Permission.READ in perms,
+                "enableSpotAndMarginTrading": Permission.TRADE in perms,
+                "enableWithdrawals": Permission.WITHDRAW in perms,
+                "enableInternalTransfer": False,
+                "enableMargin": False,
+                "enableFutures": False,
+                "permitsUniversalTransfer": False,
+                "enableVanillaOptions": False,
+                "enablePortfolioMarginTrading": False,
+            }
+
+        return await venue.call(request, handle, weight=1, signed=True)
+
     @router.get("/sapi/v1/margin/allPairs")
     @router.get("/sapi/v1/margin/isolated/allPairs")
     async def margin_pairs(request: Request) -> JSONResponse:

@@ -50,6 +50,7 @@ class ApiKey:
     account_id: str
     permissions: frozenset[Permission]
     ip_allowlist: tuple[str, ...] = ()  # addresses or CIDR networks; empty = any address
+    created_ms: int = 0  # exchange time of creation, as apiRestrictions reports it
 
     def allows_ip(self, address: str) -> bool:
         if not self.ip_allowlist:

@@ -133,6 +133,7 @@ class Exchange:
             account_id,
             KEY_PROFILES[profile],
             tuple(ip_allowlist),
+            created_ms=self.now_ms(),
         )
         self.api_keys[api_key.key] = api_key
         return api_key

@@ -1,0 +1,192 @@
+"""Service clients and token issuance.
+
+A client is a service identity: ``client_id``, a secret stored only as a scrypt hash, the
+scopes it may ask for and the accounts it may act on (``*`` = any). A token request names the
+client and its secret (client-credentials grant) and may narrow the scopes and accounts; the
+token says exactly what was granted. Failed authentications are rate-limited per source.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import Counter
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from eip.audit import AuditTrail
+from eip.auth.ratelimit import FailureLimiter
+from eip.auth.secrets_hash import DUMMY_HASH, check_secret, hash_secret, new_client_secret
+from eip.auth.signer import TokenSigner
+from eip.observability.http import ApiError
+from eip.tokens import SCOPES
+
+log = logging.getLogger(__name__)
+
+AUTH_FAILURES = Counter("eip_auth_failures_total", "Failed authentications", ["kind"])
+AUTH_LOCKOUTS = Counter(
+    "eip_auth_lockouts_total", "Sources locked out after repeated failed authentications", ["kind"]
+)
+TOKENS_ISSUED = Counter("eip_auth_tokens_issued_total", "Tokens issued", ["client_id"])
+
+
+def locked_out(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "too_many_failures",
+        "too many failed authentications; try again later",
+        {"retry_after_s": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+class ClientRegistry:
+    def __init__(
+        self,
+        *,
+        db: AsyncConnectionPool[AsyncConnection[Any]],
+        audit: AuditTrail,
+        signer: TokenSigner,
+        schema: str,
+        limiter: FailureLimiter,
+        token_ttl_s: int,
+    ) -> None:
+        self.db = db
+        self.audit = audit
+        self.signer = signer
+        self.limiter = limiter
+        self.token_ttl_s = token_ttl_s
+        self._table = sql.Identifier(schema, "clients")
+
+    async def upsert(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        scopes: Sequence[str],
+        accounts: Sequence[str],
+        secret: str | None = None,
+    ) -> str:
+        """Create (or reset) a client; returns its secret, which is stored only hashed."""
+        unknown = sorted(set(scopes) - SCOPES)
+        if unknown:
+            raise ApiError(400, "invalid_scope", "unknown scopes", {"unknown": unknown})
+        secret = secret or new_client_secret()
+        hashed = await hash_secret(secret)
+        async with self.db.connection() as conn, conn.transaction():
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (client_id, secret_hash, scopes, accounts)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT (client_id) DO UPDATE SET"
+                    " secret_hash = excluded.secret_hash, scopes = excluded.scopes,"
+                    " accounts = excluded.accounts, disabled = false"
+                ).format(self._table),
+                (client_id, hashed, sorted(scopes), sorted(accounts)),
+            )
+            entry = await self.audit.append(
+                conn,
+                actor=actor,
+                action="client.upsert",
+                subject=f"client:{client_id}",
+                details={"scopes": " ".join(sorted(scopes)), "accounts": ",".join(accounts)},
+            )
+        await self.audit.publish([entry])
+        return secret
+
+    async def _record_failure(self, source: str, client_id: str, kind: str, reason: str) -> None:
+        AUTH_FAILURES.labels(kind).inc()
+        locked = self.limiter.fail(source)
+        async with self.db.connection() as conn:
+            await self.audit.record(
+                conn,
+                actor=f"client:{client_id}" if client_id else f"source:{source}",
+                action="token.issue" if kind == "client_secret" else "token.introspect",
+                subject=f"client:{client_id}",
+                outcome="denied",
+                details={"reason": reason, "source": source},
+            )
+            if locked:
+                AUTH_LOCKOUTS.labels(kind).inc()
+                log.warning(
+                    "repeated failed authentications: source locked out",
+                    extra={"source": source, "client_id": client_id, "kind": kind},
+                )
+                await self.audit.record(
+                    conn,
+                    actor=f"source:{source}",
+                    action="auth.lockout",
+                    subject=f"client:{client_id}",
+                    outcome="alert",
+                    details={"kind": kind, "window_s": str(self.limiter.window_s)},
+                )
+
+    async def issue(
+        self,
+        *,
+        source_ip: str,
+        client_id: str,
+        client_secret: str,
+        scopes: Sequence[str] | None,
+        accounts: Sequence[str] | None,
+    ) -> dict[str, Any]:
+        source = f"{source_ip}|{client_id}"
+        retry = self.limiter.retry_after(source)
+        if retry is not None:
+            raise locked_out(retry)
+        async with self.db.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(
+                sql.SQL("SELECT * FROM {} WHERE client_id = %s").format(self._table), (client_id,)
+            )
+            client = await cursor.fetchone()
+        stored = client["secret_hash"] if client and not client["disabled"] else DUMMY_HASH
+        if not await check_secret(client_secret, stored) or client is None or client["disabled"]:
+            await self._record_failure(source, client_id, "client_secret", "bad client credentials")
+            retry = self.limiter.retry_after(source)
+            if retry is not None:
+                raise locked_out(retry)
+            raise ApiError(401, "invalid_client", "unknown client or wrong secret")
+        self.limiter.succeed(source)
+        allowed_scopes = set(client["scopes"])
+        granted_scopes = sorted(allowed_scopes if scopes is None else set(scopes))
+        if not set(granted_scopes) <= allowed_scopes:
+            raise ApiError(
+                403,
+                "invalid_scope",
+                "the client may not have these scopes",
+                {"not_allowed": sorted(set(granted_scopes) - allowed_scopes)},
+            )
+        allowed_accounts = set(client["accounts"])
+        if accounts is None:
+            granted_accounts = sorted(allowed_accounts - {"*"})
+        else:
+            granted_accounts = sorted(set(accounts))
+            if "*" not in allowed_accounts and not set(granted_accounts) <= allowed_accounts:
+                raise ApiError(
+                    403,
+                    "invalid_account",
+                    "the client may not act on these accounts",
+                    {"not_allowed": sorted(set(granted_accounts) - allowed_accounts)},
+                )
+        token, claims = await self.signer.issue(
+            client_id, granted_scopes, granted_accounts, self.token_ttl_s
+        )
+        async with self.db.connection() as conn:
+            await self.audit.record(
+                conn,
+                actor=f"client:{client_id}",
+                action="token.issue",
+                subject=claims["jti"],
+                details={"scope": claims["scope"], "accounts": ",".join(granted_accounts)},
+            )
+        TOKENS_ISSUED.labels(client_id).inc()
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_ttl_s,
+            "scope": claims["scope"],
+            "accounts": granted_accounts,
+        }

@@ -1,0 +1,267 @@
+"""The auth service's parts, assembled once its dependencies are connected.
+
+The standard ``Dependencies`` connect Kafka and PostgreSQL in the background; ``initialize``
+waits for PostgreSQL, applies the migrations (the audit chain's and the service's own) and
+bootstraps the admin client. The Transit signing key is made ready separately and lazily, so
+a Vault outage degrades token work and credential writes to 503s without stopping the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from eip.audit import MIGRATIONS as AUDIT_MIGRATIONS
+from eip.audit import AuditTrail
+from eip.auth.clients import ClientRegistry
+from eip.auth.credentials import CredentialStore
+from eip.auth.exchanges import KeyValidator
+from eip.auth.ratelimit import FailureLimiter
+from eip.auth.settings import AuthSettings
+from eip.auth.signer import TokenSigner
+from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS
+from eip.observability.http import ApiError
+from eip.runtime import Dependencies
+from eip.storage import apply_migrations
+from eip.tokens import SCOPES, Claims, verify_token
+from eip.vault import VaultClient, VaultError, VaultUnavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class AuthRuntime:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        deps: Dependencies,
+        validators: dict[str, KeyValidator],
+    ) -> None:
+        self.settings = settings
+        self.deps = deps
+        self.validators = validators
+        self.limiter = FailureLimiter(settings.failure_limit, settings.failure_window_s)
+        self.credentials_topic = dataclasses.replace(
+            AUTH_CREDENTIALS, name=settings.credentials_topic
+        )
+        self.audit_topic = dataclasses.replace(AUDIT_EVENTS, name=settings.audit_topic)
+        self._store: CredentialStore | None = None
+        self._clients: ClientRegistry | None = None
+        self._signer: TokenSigner | None = None
+        self._audit: AuditTrail | None = None
+        self.ready = asyncio.Event()
+        self.last_error = "starting"
+
+    # -- accessors that answer 503 until the part is there ------------------------------------
+
+    def _not_ready(self) -> ApiError:
+        return ApiError(503, "not_ready", f"the auth service is not ready: {self.last_error}")
+
+    def db(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        if self.deps.db is None or not self.ready.is_set():
+            raise self._not_ready()
+        return self.deps.db
+
+    def vault(self) -> VaultClient:
+        if self.deps.vault is None:
+            raise self._not_ready()
+        return self.deps.vault
+
+    def audit(self) -> AuditTrail:
+        if self._audit is None:
+            raise self._not_ready()
+        # The producer may connect after the trail was built.
+        self._audit.producer = self.deps.producer
+        return self._audit
+
+    def signer(self) -> TokenSigner:
+        if self._signer is None:
+            raise self._not_ready()
+        return self._signer
+
+    def store(self) -> CredentialStore:
+        if self._store is None or not self.ready.is_set():
+            raise self._not_ready()
+        self._store.producer = self.deps.producer
+        self.audit()
+        return self._store
+
+    def clients(self) -> ClientRegistry:
+        if self._clients is None or not self.ready.is_set():
+            raise self._not_ready()
+        self.audit()
+        return self._clients
+
+    # -- startup -------------------------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        s = self.settings
+        while self.deps.db is None or self.deps.vault is None:
+            self.last_error = "waiting for PostgreSQL"
+            await asyncio.sleep(0.2)
+        self._signer = TokenSigner(self.deps.vault, s.jwt_key_name, s.issuer, s.audience)
+        delay = 0.5
+        while True:
+            try:
+                async with self.deps.db.connection() as conn:
+                    await apply_migrations(conn, AUDIT_MIGRATIONS, s.audit_schema)
+                    await apply_migrations(conn, MIGRATIONS, s.db_schema)
+                break
+            except Exception as exc:
+                self.last_error = f"migrations failed: {type(exc).__name__}"
+                log.warning("migrations not applied yet", extra={"error": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+        self._audit = AuditTrail(
+            s.audit_schema, self.deps.producer, self.audit_topic, pool=self.deps.db
+        )
+        self._store = CredentialStore(
+            db=self.deps.db,
+            vault=self.deps.vault,
+            producer=self.deps.producer,
+            audit=self._audit,
+            validators=self.validators,
+            schema=s.db_schema,
+            vault_prefix=s.credentials_path,
+            credentials_topic=self.credentials_topic,
+            max_key_age=timedelta(days=s.max_key_age_days),
+        )
+        self._clients = ClientRegistry(
+            db=self.deps.db,
+            audit=self._audit,
+            signer=self._signer,
+            schema=s.db_schema,
+            limiter=self.limiter,
+            token_ttl_s=s.token_ttl_s,
+        )
+        if s.bootstrap_client_secret.get_secret_value():
+            await self._clients.upsert(
+                actor="auth-service",
+                client_id=s.bootstrap_client_id,
+                scopes=sorted(SCOPES),
+                accounts=["*"],
+                secret=s.bootstrap_client_secret.get_secret_value(),
+            )
+        self.ready.set()
+        self.last_error = ""
+        log.info("auth service ready")
+        await self._signing_key_loop()
+
+    async def _signing_key_loop(self) -> None:
+        """Create the Transit signing key if missing; retry while Vault is away."""
+        assert self._signer is not None
+        delay = 0.5
+        while True:
+            try:
+                await self._signer.ensure_key()
+                return
+            except (VaultUnavailable, VaultError) as exc:
+                log.warning("signing key not ready", extra={"error": type(exc).__name__})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    async def audit_relay_loop(self, interval_s: float = 5.0) -> None:
+        """Catch the audit and credential topics up after a Kafka outage (each change relays at
+        once otherwise)."""
+        await self.ready.wait()
+        while True:
+            try:
+                trail = self.audit()  # picks up a producer that connected late
+                while await trail.relay() > 0:
+                    pass
+                while await self.store().relay_events() > 0:
+                    pass
+            except Exception as exc:
+                log.warning("audit relay failed, will retry", extra={"error": type(exc).__name__})
+            await asyncio.sleep(interval_s)
+
+    async def token_renewal_loop(self) -> None:
+        """Keep the service's own Vault token alive (half its TTL ahead)."""
+        interval = 3600.0
+        while True:
+            vault = self.deps.vault  # opened by the dependencies' lifespan
+            if vault is None:
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                ttl = await vault.renew_self()
+                interval = max(5.0, ttl / 2) if ttl > 0 else 3600.0
+            except (VaultUnavailable, VaultError) as exc:
+                # A root or non-renewable token: nothing to renew; an outage: try again later.
+                log.info("Vault token not renewed", extra={"error": type(exc).__name__})
+                interval = 60.0
+            await asyncio.sleep(interval)
+
+    async def expiry_loop(self) -> None:
+        await self.ready.wait()
+        while True:
+            try:
+                await self.store().check_expiry()
+            except Exception as exc:  # a failed check must not end the loop
+                log.error("key age check failed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(self.settings.expiry_check_interval_s)
+
+    # -- helpers for routes --------------------------------------------------------------------
+
+    async def record(self, actor: str, action: str, subject: str, **details: str) -> None:
+        async with self.db().connection() as conn:
+            await self.audit().record(
+                conn, actor=actor, action=action, subject=subject, details=details
+            )
+
+    async def alert_lockout(self, source: str, kind: str) -> None:
+        log.warning(
+            "repeated failed authentications: source locked out",
+            extra={"source": source, "kind": kind},
+        )
+        async with self.db().connection() as conn:
+            await self.audit().record(
+                conn,
+                actor=f"source:{source}",
+                action="auth.lockout",
+                subject=kind,
+                outcome="alert",
+                details={"kind": kind, "window_s": str(self.limiter.window_s)},
+            )
+
+
+class LocalVerifier:
+    """Verifies this service's own tokens against the signing key's public keys (from Vault,
+    cached), without an HTTP round trip to itself. If Vault is briefly away the cached keys
+    keep working."""
+
+    def __init__(self, rt: AuthRuntime) -> None:
+        self.rt = rt
+        self._last_forced = float("-inf")
+
+    def _key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
+        return self.rt.signer().cached_key(kid)
+
+    async def verify(self, token: str) -> Claims:
+        signer = self.rt.signer()
+        try:
+            await signer.jwks()
+        except (VaultUnavailable, VaultError):
+            log.warning("signing keys not refreshed; using the cached ones")
+        s = self.rt.settings
+        try:
+            return verify_token(token, self._key, issuer=s.issuer, audience=s.audience)
+        except Exception:
+            # An unknown kid may be a fresh rotation: refresh once, at most every 5 s.
+            if time.monotonic() - self._last_forced < 5:
+                raise
+            self._last_forced = time.monotonic()
+            with contextlib.suppress(VaultUnavailable, VaultError):
+                await signer.refresh()
+            return verify_token(token, self._key, issuer=s.issuer, audience=s.audience)
