@@ -6,32 +6,57 @@
 
 use serde::de::{Deserializer, Error as _, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// `[price, size, ...]`: the first two strings of a level array; later fields are ignored.
+/// The strings borrow from the frame unless JSON escapes forced a copy.
 #[derive(Debug)]
-pub struct RawLevel<'a>(pub &'a str, pub &'a str);
+pub struct RawLevel<'a>(pub Cow<'a, str>, pub Cow<'a, str>);
+
+/// A JSON string, borrowed from the input when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor(PhantomData))
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawLevel<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct LevelVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        struct LevelVisitor<'a>(PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for LevelVisitor<'a> {
             type Value = RawLevel<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a [price, size] array of strings")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let price: &'a str = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::custom("a level needs a price and a size"))?;
-                let size: &'a str = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::custom("a level needs a price and a size"))?;
+                let missing = || A::Error::custom("a level needs a price and a size");
+                let price: Text<'a> = seq.next_element()?.ok_or_else(missing)?;
+                let size: Text<'a> = seq.next_element()?.ok_or_else(missing)?;
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(RawLevel(price, size))
+                Ok(RawLevel(price.0, size.0))
             }
         }
-        deserializer.deserialize_seq(LevelVisitor(std::marker::PhantomData))
+        deserializer.deserialize_seq(LevelVisitor(PhantomData))
     }
 }
 
@@ -138,5 +163,8 @@ mod tests {
         let snapshot = parse_depth_snapshot(body).unwrap();
         assert_eq!(snapshot.last_update_id, 160);
         assert_eq!(snapshot.asks[0].1, "100");
+        let escaped = br#"{"lastUpdateId":1,"bids":[["\u0031","2\n"]],"asks":[]}"#;
+        let snapshot = parse_depth_snapshot(escaped).unwrap();
+        assert_eq!((&*snapshot.bids[0].0, &*snapshot.bids[0].1), ("1", "2\n"));
     }
 }

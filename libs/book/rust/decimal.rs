@@ -1,7 +1,7 @@
 //! Exact decimal strings <-> integer ticks, by hand: no binary float ever touches a price.
 //!
 //! Accepted syntax (what exchanges send, and what Python's `Decimal` accepts of it):
-//! optional surrounding whitespace, an optional sign, digits with an optional `.` (at least one
+//! optional surrounding ASCII whitespace, an optional sign, digits with an optional `.` (at least one
 //! digit), an optional exponent `e`/`E` with optional sign. `inf`, `infinity` and `nan` in any
 //! case are recognised so they can be refused as "not finite" rather than as garbage.
 
@@ -29,7 +29,9 @@ fn pow10(exp: u32) -> Option<u128> {
 }
 
 pub fn parse_ticks(text: &str, decimals: u32) -> Result<Ticks, NumError> {
-    let bytes = text.trim().as_bytes();
+    let bytes = text
+        .trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'))
+        .as_bytes();
     let mut i = 0;
     let mut negative = false;
     if let Some(&c) = bytes.first() {

@@ -136,7 +136,7 @@ impl L2BookCore {
     fn raw_levels(&self, py: Python<'_>, levels: &[binance::RawLevel<'_>]) -> PyResult<Levels> {
         levels
             .iter()
-            .map(|l| self.level_ticks(py, l.0, l.1))
+            .map(|l| self.level_ticks(py, &l.0, &l.1))
             .collect()
     }
 
@@ -235,6 +235,9 @@ impl L2BookCore {
         let update =
             binance::parse_depth_update(frame_bytes(frame)?).map_err(PyValueError::new_err)?;
         let ids = (update.first_update_id, update.final_update_id);
+        // Validated before the sequence check: a malformed frame is an error even when stale.
+        let bids = self.raw_levels(py, &update.bids)?;
+        let asks = self.raw_levels(py, &update.asks)?;
         if let Some(last) = last_update_id {
             // Binance's rule: an event applies when U <= last + 1 <= u. Older events are
             // already in the book; later ones mean a gap. Either way nothing changes here.
@@ -243,8 +246,6 @@ impl L2BookCore {
                 return Ok((ids.0, ids.1, 0));
             }
         }
-        let bids = self.raw_levels(py, &update.bids)?;
-        let asks = self.raw_levels(py, &update.asks)?;
         self.set_all(&bids, &asks);
         Ok((ids.0, ids.1, bids.len() + asks.len()))
     }
