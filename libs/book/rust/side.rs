@@ -2,6 +2,14 @@
 //! element (O(1) to read) and the levels that change most — those near the top — sit near the
 //! end, where inserting or removing moves few elements. Lookup is a binary search, O(log n).
 //!
+//! Why not a `BTreeMap`: on the recorded Binance diffs (bench/order_book_apply.py's workload)
+//! half of the updated levels are within 4 places of the top, 90% within 33, none beyond 87. A
+//! throwaway micro-benchmark on this machine (5M updates on a 1,000-level side, same run) gave
+//! ~38 ns per update + best for this Vec against ~43 ns for a `BTreeMap` with updates near the
+//! top, and ~120 ns against ~60 ns with updates uniform over the whole side (the memmove of a
+//! deep insert): the workload is the first case. The Vec is also one allocation per side, 32
+//! bytes per level, and a contiguous best-first walk for checksums and depth queries.
+//!
 //! Both sides are stored with an ascending "rank": the price itself for bids (higher is better)
 //! and its complement for asks (lower is better), so one piece of code serves both.
 
@@ -45,18 +53,34 @@ impl Side {
     #[inline]
     pub fn set(&mut self, price: u128, size: u128) {
         let rank = self.rank(price);
-        // Most updates hit the top: check the best level before searching.
-        let found = match self.levels.last() {
-            Some(&(best, _)) if rank > best => Err(self.levels.len()),
-            _ => self.levels.binary_search_by(|&(r, _)| r.cmp(&rank)),
-        };
-        match (found, size) {
+        match (self.find(rank), size) {
             (Ok(at), 0) => {
                 self.levels.remove(at);
             }
             (Ok(at), _) => self.levels[at].1 = size,
             (Err(_), 0) => {}
             (Err(at), _) => self.levels.insert(at, (rank, size)),
+        }
+    }
+
+    /// Galloping search from the best end: windows of 1, 2, 4, ... levels below the top, then a
+    /// binary search inside the window that must hold `rank`. O(log d) for a level d places
+    /// from the top, so the common update near the top costs a handful of comparisons.
+    #[inline]
+    fn find(&self, rank: u128) -> Result<usize, usize> {
+        let n = self.levels.len();
+        let mut hi = n;
+        let mut step = 1;
+        loop {
+            let lo = n.saturating_sub(step);
+            if lo == 0 || self.levels[lo].0 <= rank {
+                return match self.levels[lo..hi].binary_search_by(|&(r, _)| r.cmp(&rank)) {
+                    Ok(i) => Ok(lo + i),
+                    Err(i) => Err(lo + i),
+                };
+            }
+            hi = lo;
+            step *= 2;
         }
     }
 
@@ -144,6 +168,39 @@ mod tests {
         bids.truncate(2);
         let kept: Vec<u128> = bids.iter_best_first(10).map(|(p, _)| p).collect();
         assert_eq!(kept, vec![7, 5]);
+    }
+
+    #[test]
+    fn matches_a_btreemap_on_random_updates() {
+        use std::collections::BTreeMap;
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for kind in [Kind::Bids, Kind::Asks] {
+            let mut side = Side::new(kind);
+            let mut model: BTreeMap<u128, u128> = BTreeMap::new();
+            for _ in 0..50_000 {
+                let r = next();
+                let price = u128::from(r % 3000 + 1);
+                let size = u128::from((r >> 32) % 4); // a quarter are removals
+                side.set(price, size);
+                if size == 0 {
+                    model.remove(&price);
+                } else {
+                    model.insert(price, size);
+                }
+            }
+            let expected: Vec<(u128, u128)> = match kind {
+                Kind::Bids => model.iter().rev().map(|(&p, &s)| (p, s)).collect(),
+                Kind::Asks => model.iter().map(|(&p, &s)| (p, s)).collect(),
+            };
+            let got: Vec<(u128, u128)> = side.iter_best_first(usize::MAX).collect();
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]

@@ -6,8 +6,10 @@ Design. The levels live in a Rust core (``eip.book._native.L2BookCore``, sources
 - Each side is a ``Vec`` of (price ticks, size ticks) sorted worst to best. The best level is the
   last element, so the top of book is O(1); a level is found by binary search, O(log n); and
   since most updates land near the top, inserting or removing one moves only the few elements
-  behind it. (A ``BTreeMap`` is O(log n) for the top as well and allocates per node; the sorted
-  ``Vec`` is smaller and faster for books of a few thousand levels, which is what venues send.)
+  behind it; the search gallops from the top, so a level d places deep costs O(log d). On the
+  recorded Binance diffs half the updated levels are within 4 places of the top and 90% within
+  33, which is where this beats a ``BTreeMap`` (measurements in ``rust/side.rs``); a
+  ``BTreeMap`` would only win on updates spread evenly over thousands of levels.
 - Prices and sizes are ``u128`` integer ticks (value * 10**decimals): exact, no float. Decimal
   strings are parsed by hand; more fractional digits than the book keeps, negative sizes,
   non-positive prices, NaN/Infinity and syntax errors raise ``ValueError`` before anything
