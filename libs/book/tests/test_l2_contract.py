@@ -1,3 +1,5 @@
+import copy
+import pickle
 from decimal import Decimal
 
 import pytest
@@ -22,3 +24,14 @@ def test_a_bad_level_changes_nothing() -> None:
     with pytest.raises(ValueError, match="decimal places"):
         book.apply([["10.5", "1"], ["10.123", "1"]], [])
     assert book.bids() == [(Decimal("10"), Decimal("1"))]
+
+
+def test_copies_are_independent_and_exact() -> None:
+    book = L2Book(price_decimals=2, size_decimals=3)
+    book.replace([["100.25", "1.5"]], [["101", "0.001"]])
+    for clone in (copy.copy(book), copy.deepcopy(book), pickle.loads(pickle.dumps(book))):  # noqa: S301 (our own bytes)
+        assert type(clone) is L2Book
+        assert (clone.price_decimals, clone.size_decimals) == (2, 3)
+        assert clone.top_strings(5) == book.top_strings(5)
+        clone.clear()
+        assert book.bid_count == 1

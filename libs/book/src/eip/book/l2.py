@@ -40,6 +40,18 @@ def _level(strings: tuple[str, str] | None) -> Level | None:
     return Decimal(strings[0]), Decimal(strings[1])
 
 
+def _rebuild(
+    cls: type[L2Book],
+    price_decimals: int,
+    size_decimals: int,
+    bids: list[tuple[str, str]],
+    asks: list[tuple[str, str]],
+) -> L2Book:
+    book = cls(price_decimals, size_decimals)
+    book.replace(bids, asks)
+    return book
+
+
 class L2Book(L2BookCore):
     """Aggregated price levels per side. A size of zero removes the level.
 
@@ -80,6 +92,17 @@ class L2Book(L2BookCore):
     def asks(self, depth: int | None = None) -> list[Level]:
         """Best first."""
         return [(Decimal(p), Decimal(s)) for p, s in self.ask_strings(depth)]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The native state is not picklable as is: rebuild from the exact strings, so copy,
+        # deepcopy and pickle keep working as they did for the pure-Python book.
+        return _rebuild, (
+            type(self),
+            self.price_decimals,
+            self.size_decimals,
+            self.bid_strings(),
+            self.ask_strings(),
+        )
 
     def __repr__(self) -> str:
         return (
