@@ -64,6 +64,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawLevel<'a> {
 struct DepthFields<'a> {
     #[serde(rename = "e", borrow, default)]
     event: Option<&'a str>,
+    #[serde(rename = "E", default)]
+    event_time: Option<u64>,
     #[serde(rename = "U", default)]
     first_update_id: Option<u64>,
     #[serde(rename = "u", default)]
@@ -79,6 +81,8 @@ struct DepthFields<'a> {
 
 #[derive(Debug)]
 pub struct DepthUpdate<'a> {
+    /// Milliseconds since the epoch, when the frame has it.
+    pub event_time: Option<u64>,
     pub first_update_id: u64,
     pub final_update_id: u64,
     pub bids: Vec<RawLevel<'a>>,
@@ -107,6 +111,7 @@ pub fn parse_depth_update(frame: &[u8]) -> Result<DepthUpdate<'_>, String> {
                 return Err(format!("update ids go backwards: U={first} > u={last}"));
             }
             Ok(DepthUpdate {
+                event_time: fields.event_time,
                 first_update_id: first,
                 final_update_id: last,
                 bids,
@@ -140,6 +145,7 @@ mod tests {
         let frame = br#"{"stream":"nknusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"NKNUSDT","U":5,"u":7,"b":[["0.35130000","6195.00000000"]],"a":[]}}"#;
         let update = parse_depth_update(frame).unwrap();
         assert_eq!((update.first_update_id, update.final_update_id), (5, 7));
+        assert_eq!(update.event_time, Some(1));
         assert_eq!(update.bids.len(), 1);
         assert_eq!(update.bids[0].0, "0.35130000");
         assert!(update.asks.is_empty());

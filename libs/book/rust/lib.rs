@@ -65,6 +65,15 @@ fn with_text<R>(item: &Bound<'_, PyAny>, f: impl FnOnce(&str) -> PyResult<R>) ->
     f(s.to_str()?)
 }
 
+struct AppliedDepth {
+    first_update_id: u64,
+    final_update_id: u64,
+    event_time: Option<u64>,
+    bids: Levels,
+    asks: Levels,
+    applied: bool,
+}
+
 #[pyclass(subclass, module = "eip.book._native")]
 pub struct L2BookCore {
     #[pyo3(get)]
@@ -137,6 +146,47 @@ impl L2BookCore {
         levels
             .iter()
             .map(|l| self.level_ticks(py, &l.0, &l.1))
+            .collect()
+    }
+
+    fn binance_depth(
+        &mut self,
+        py: Python<'_>,
+        frame: &Bound<'_, PyAny>,
+        last_update_id: Option<u64>,
+    ) -> PyResult<AppliedDepth> {
+        let update =
+            binance::parse_depth_update(frame_bytes(frame)?).map_err(PyValueError::new_err)?;
+        // Validated before the sequence check: a malformed frame is an error even when stale.
+        let mut applied = AppliedDepth {
+            first_update_id: update.first_update_id,
+            final_update_id: update.final_update_id,
+            event_time: update.event_time,
+            bids: self.raw_levels(py, &update.bids)?,
+            asks: self.raw_levels(py, &update.asks)?,
+            applied: true,
+        };
+        if let Some(last) = last_update_id {
+            // Binance's rule: an event applies when U <= last + 1 <= u. Older events are
+            // already in the book; later ones mean a gap. Either way nothing changes here.
+            let next = last.saturating_add(1);
+            applied.applied = applied.first_update_id <= next && next <= applied.final_update_id;
+        }
+        if applied.applied {
+            self.set_all(&applied.bids, &applied.asks);
+        }
+        Ok(applied)
+    }
+
+    fn format_levels(&self, levels: &[(u128, u128)]) -> StringLevels {
+        levels
+            .iter()
+            .map(|&(p, s)| {
+                (
+                    format(p, self.price_decimals),
+                    format(s, self.size_decimals),
+                )
+            })
             .collect()
     }
 
@@ -232,22 +282,47 @@ impl L2BookCore {
         frame: &Bound<'_, PyAny>,
         last_update_id: Option<u64>,
     ) -> PyResult<(u64, u64, usize)> {
-        let update =
-            binance::parse_depth_update(frame_bytes(frame)?).map_err(PyValueError::new_err)?;
-        let ids = (update.first_update_id, update.final_update_id);
-        // Validated before the sequence check: a malformed frame is an error even when stale.
-        let bids = self.raw_levels(py, &update.bids)?;
-        let asks = self.raw_levels(py, &update.asks)?;
-        if let Some(last) = last_update_id {
-            // Binance's rule: an event applies when U <= last + 1 <= u. Older events are
-            // already in the book; later ones mean a gap. Either way nothing changes here.
-            let next = last.saturating_add(1);
-            if !(ids.0 <= next && next <= ids.1) {
-                return Ok((ids.0, ids.1, 0));
-            }
-        }
-        self.set_all(&bids, &asks);
-        Ok((ids.0, ids.1, bids.len() + asks.len()))
+        let applied = self.binance_depth(py, frame, last_update_id)?;
+        let count = if applied.applied {
+            applied.bids.len() + applied.asks.len()
+        } else {
+            0
+        };
+        Ok((applied.first_update_id, applied.final_update_id, count))
+    }
+
+    /// The same, also returning the frame's event time (ms, or None) and the levels it applied
+    /// as this book formats them (both empty when the sequence rule skipped the frame): what a
+    /// feed needs for its ``BookDelta``.
+    #[pyo3(signature = (frame, last_update_id = None))]
+    fn apply_binance_depth_levels(
+        &mut self,
+        py: Python<'_>,
+        frame: &Bound<'_, PyAny>,
+        last_update_id: Option<u64>,
+    ) -> PyResult<(u64, u64, Option<u64>, StringLevels, StringLevels)> {
+        let applied = self.binance_depth(py, frame, last_update_id)?;
+        let (bids, asks) = if applied.applied {
+            (
+                self.format_levels(&applied.bids),
+                self.format_levels(&applied.asks),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok((
+            applied.first_update_id,
+            applied.final_update_id,
+            applied.event_time,
+            bids,
+            asks,
+        ))
+    }
+
+    /// Levels validated exactly as ``apply`` would and formatted as this book formats them;
+    /// the book does not change.
+    fn level_strings(&self, levels: &Bound<'_, PyAny>) -> PyResult<StringLevels> {
+        Ok(self.format_levels(&self.object_levels(levels)?))
     }
 
     fn replace_binance_depth_snapshot(

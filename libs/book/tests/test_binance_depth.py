@@ -115,3 +115,22 @@ def test_errors_are_value_errors_with_the_culprit() -> None:
     with pytest.raises(ValueError, match="depth must not be negative"):
         book.bids(-1)
     assert book.bid_count == 0
+
+
+def test_levels_variant_returns_what_a_book_delta_needs() -> None:
+    _, frames = recorded()
+    frame = frames[1]
+    data = json.loads(frame)["data"]
+    book = L2Book(8, 8)
+    first, final, event_time, bids, asks = book.apply_binance_depth_levels(frame)
+    assert (first, final, event_time) == (data["U"], data["u"], data["E"])
+    assert bids == book.level_strings(data["b"])
+    assert asks == book.level_strings(data["a"])
+    assert bids + asks  # the recorded frame changes something
+    assert book.apply_binance_depth_levels(frame, last_update_id=final) == (
+        first,
+        final,
+        event_time,
+        [],
+        [],
+    )

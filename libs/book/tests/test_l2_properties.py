@@ -72,10 +72,14 @@ def level(draw: st.DrawFn, pd: int, sd: int) -> Any:
 def operation(draw: st.DrawFn, pd: int, sd: int) -> tuple[str, Any]:
     levels = st.lists(level(pd, sd), max_size=6)
     name = draw(
-        st.sampled_from(["apply"] * 6 + ["replace", "truncate", "clear", "binance", "query"])
+        st.sampled_from(
+            ["apply"] * 6 + ["replace", "truncate", "clear", "binance", "query", "format"]
+        )
     )
     if name in ("apply", "replace"):
         return name, (draw(levels), draw(levels))
+    if name == "format":
+        return name, draw(levels)
     if name == "truncate":
         return name, draw(st.integers(-1, 8))
     if name == "binance":
@@ -97,7 +101,8 @@ def operation(draw: st.DrawFn, pd: int, sd: int) -> tuple[str, Any]:
             frame = {"stream": "x@depth@100ms", "data": frame}
         last = draw(st.one_of(st.none(), st.integers(0, 25)))
         raw = json.dumps(frame)
-        return name, (raw.encode() if draw(st.booleans()) else raw, last)
+        method = draw(st.sampled_from(["apply_binance_depth", "apply_binance_depth_levels"]))
+        return name, (method, raw.encode() if draw(st.booleans()) else raw, last)
     return name, draw(st.sampled_from([None, 0, 1, 3, 50, -1]))
 
 
@@ -127,7 +132,10 @@ def run(book: L2Book | NaiveL2Book, name: str, args: Any) -> object:
         if name == "clear":
             return book.clear()
         if name == "binance":
-            return book.apply_binance_depth(*args)
+            method, frame, last = args
+            return getattr(book, method)(frame, last)
+        if name == "format":
+            return book.level_strings(args)
         return (book.bids(args), book.asks(args), book.bid_strings(args), book.ask_strings(args))
     except ValueError as error:
         # A malformed frame is reported by the JSON reader, in its own words.

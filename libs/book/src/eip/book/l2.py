@@ -68,7 +68,12 @@ class L2Book(L2BookCore):
       ``last_update_id`` it applies only when ``U <= last_update_id + 1 <= u`` (Binance's rule
       for continuing a book) and otherwise changes nothing and returns 0 levels: the caller
       tells a stale event (``u <= last_update_id``) from a gap (``U > last_update_id + 1``).
+    - ``apply_binance_depth_levels(frame, last_update_id=None) -> (U, u, E, bids, asks)``: the
+      same, also returning the event time ``E`` (ms, or ``None``) and the levels applied as
+      ``bid_strings`` formats them (both empty when skipped): what a ``BookDelta`` carries.
     - ``replace_binance_depth_snapshot(body) -> lastUpdateId``: a REST ``/depth`` body.
+    - ``level_strings(levels)``: levels validated as ``apply`` would and formatted as this book
+      formats them, without changing the book.
 
     Queries, from the core (cheap, no ``Decimal``):
 

@@ -98,15 +98,27 @@ class NaiveL2Book:
     def apply_binance_depth(
         self, frame: bytes | str, last_update_id: int | None = None
     ) -> tuple[int, int, int]:
+        first, final, _, bids, asks = self.apply_binance_depth_levels(frame, last_update_id)
+        return first, final, len(bids) + len(asks)
+
+    def apply_binance_depth_levels(
+        self, frame: bytes | str, last_update_id: int | None = None
+    ) -> tuple[int, int, int | None, list[tuple[str, str]], list[tuple[str, str]]]:
         message = json.loads(frame)
         if "data" in message:
             message = message["data"]
-        first, final = message["U"], message["u"]
-        parsed = [[self._parse(level) for level in message[side]] for side in ("b", "a")]
+        first, final, event_time = message["U"], message["u"], message.get("E")
+        bids, asks = self.level_strings(message["b"]), self.level_strings(message["a"])
         if last_update_id is not None and not (first <= last_update_id + 1 <= final):
-            return first, final, 0
+            return first, final, event_time, [], []
         self.apply(message["b"], message["a"])
-        return first, final, sum(map(len, parsed))
+        return first, final, event_time, bids, asks
+
+    def level_strings(self, levels: Iterable[Sequence[object]]) -> list[tuple[str, str]]:
+        parsed = [self._parse(level) for level in levels]
+        return [
+            (_format(p, self.price_decimals), _format(s, self.size_decimals)) for p, s in parsed
+        ]
 
     def clear(self) -> None:
         self._bids.clear()
