@@ -6,9 +6,10 @@ loaded from its REST depth snapshot, then every ``@depth@100ms`` diff frame of a
 replayed, in recorded order and over and over, through parse + apply + top of book:
 
 - native:   ``book.apply_binance_depth(frame)``, then ``best_bid_ticks()``/``best_ask_ticks()``
-  (and, for information, the same with the ``Decimal`` ``best_bid()``/``best_ask()``, and
-  ``orjson.loads`` + the generic ``book.apply(bids, asks)`` that venues without a native
-  parser use)
+  (and, for information: the same with the ``Decimal`` ``best_bid()``/``best_ask()``; with
+  ``apply_binance_depth_levels``, which also returns the applied levels as strings for a
+  ``BookDelta``; and ``orjson.loads`` + the generic ``book.apply(bids, asks)`` that venues
+  without a native parser use)
 - baseline: ``orjson.loads(frame)``, the previous ``L2Book.apply`` (``Decimal`` parsing to
   integer ticks, ``SortedDict`` keyed by ticks: the fairest of the Python variants, and exactly
   what the platform ran before), then the best level of each side as ticks.
@@ -172,6 +173,22 @@ def native_decimal_pass(
     return one_pass
 
 
+def native_delta_pass(books: dict[str, L2Book], frames: list[tuple[str, str]]) -> Callable[[], int]:
+    """What a feed publishing ``BookDelta`` runs: the applied levels come back as strings."""
+    routed = [(books[symbol], frame) for symbol, frame in frames]
+
+    def one_pass() -> int:
+        levels = 0
+        for book, frame in routed:
+            _, _, _, bids, asks = book.apply_binance_depth_levels(frame)
+            book.best_bid_ticks()
+            book.best_ask_ticks()
+            levels += len(bids) + len(asks)
+        return levels
+
+    return one_pass
+
+
 def native_generic_pass(
     books: dict[str, L2Book], frames: list[tuple[str, str]]
 ) -> Callable[[], int]:
@@ -285,22 +302,26 @@ def main() -> int:
     same_tops()
     decimal_top = native_decimal_pass(native_books, frames)
     generic = native_generic_pass(native_books, frames)
+    delta = native_delta_pass(native_books, frames)
     rates: dict[str, list[tuple[float, float]]] = {
         "native": [],
         "baseline": [],
         "decimal": [],
         "generic": [],
+        "delta": [],
     }
     for _ in range(ROUNDS):
         rates["native"].append(measure(native, args.seconds))
         rates["decimal"].append(measure(decimal_top, args.seconds / 4))
         rates["generic"].append(measure(generic, args.seconds / 4))
+        rates["delta"].append(measure(delta, args.seconds / 4))
         rates["baseline"].append(measure(baseline, args.seconds / 4))  # slow: a quarter is plenty
     same_tops()
     n_cpu, n_wall = max(rates["native"])
     b_cpu, b_wall = max(rates["baseline"])
     d_cpu, _ = max(rates["decimal"])
     g_cpu, _ = max(rates["generic"])
+    l_cpu, _ = max(rates["delta"])
 
     bids, asks = thousand_levels()
 
@@ -334,6 +355,10 @@ def main() -> int:
     )
     print(
         f"{'  same, top of book as Decimal':<40}{d_cpu:>14,.0f}{b_cpu:>14,.0f}{d_cpu / b_cpu:>8.1f}"
+    )
+    print(
+        f"{'  same, applied levels back as strings':<40}{l_cpu:>14,.0f}{b_cpu:>14,.0f}"
+        f"{l_cpu / b_cpu:>8.1f}"
     )
     print(
         f"{'  orjson + generic apply(bids, asks)':<40}{g_cpu:>14,.0f}{b_cpu:>14,.0f}"
