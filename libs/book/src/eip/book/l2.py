@@ -3,18 +3,18 @@
 Design. The levels live in a Rust core (``eip.book._native.L2BookCore``, sources in
 ``libs/book/rust/``) that this class extends; everything that runs per level is native:
 
-- Each side is a ``Vec`` of (price ticks, size ticks) sorted worst to best. The best level is the
-  last element, so the top of book is O(1); a level is found by binary search, O(log n); and
-  since most updates land near the top, inserting or removing one moves only the few elements
-  behind it; the search gallops from the top, so a level d places deep costs O(log d). On the
-  recorded Binance diffs half the updated levels are within 4 places of the top and 90% within
-  33, which is where this beats a ``BTreeMap`` (measurements in ``rust/side.rs``); a
-  ``BTreeMap`` would only win on updates spread evenly over thousands of levels.
+- Each side is a ``Vec`` of (price ticks, size ticks) sorted worst to best: the best level is
+  the last element, so the top of book is O(1). A level is found by a search that gallops from
+  the top, O(log d) for a level d places deep, and inserting or removing it moves only the d
+  elements above it. On the recorded Binance diffs half the updated levels are within 4 places
+  of the top and 90% within 33, where this beats a ``BTreeMap`` (measurements in
+  ``rust/side.rs``); a ``BTreeMap`` would only win on updates spread evenly over thousands of
+  levels, and costs an allocation per node.
 - Prices and sizes are ``u128`` integer ticks (value * 10**decimals): exact, no float. Decimal
-  strings are parsed by hand; more fractional digits than the book keeps, negative sizes,
-  non-positive prices, NaN/Infinity and syntax errors raise ``ValueError`` before anything
-  changes (a whole update is validated, then applied). Values above 2**128 ticks are refused
-  as out of range.
+  strings are parsed by hand; more non-zero fractional digits than the book keeps, negative
+  sizes, non-positive prices, NaN/Infinity, text that is not a plain decimal (which used to
+  raise ``decimal.InvalidOperation``) and values of 2**128 ticks or more raise ``ValueError``
+  before anything changes: a whole update is validated, then applied.
 - ``apply_binance_depth(frame)`` reads a raw Binance depth frame (bytes or str) without making a
   Python object per level; that path is what the benchmark ``bench/order_book_apply.py``
   measures against the previous ``SortedDict`` implementation.
