@@ -74,17 +74,22 @@ struct AppliedDepth {
     applied: bool,
 }
 
+/// The book's decimals: all that reading and formatting levels needs, so that it can run
+/// without borrowing the book (reading Python levels may run Python code that uses the book).
+#[derive(Clone, Copy)]
+struct Scale {
+    price_decimals: u32,
+    size_decimals: u32,
+}
+
 #[pyclass(subclass, module = "eip.book._native")]
 pub struct L2BookCore {
-    #[pyo3(get)]
-    price_decimals: u32,
-    #[pyo3(get)]
-    size_decimals: u32,
+    scale: Scale,
     bids: Side,
     asks: Side,
 }
 
-impl L2BookCore {
+impl Scale {
     /// Price and size ticks of one level, checked in the order the book always checked them.
     fn level_ticks(&self, py: Python<'_>, price: &str, size: &str) -> PyResult<(u128, u128)> {
         let p = parse_ticks(price, self.price_decimals)
@@ -149,6 +154,22 @@ impl L2BookCore {
             .collect()
     }
 
+    fn format_level(&self, (price, size): (u128, u128)) -> (String, String) {
+        (
+            format(price, self.price_decimals),
+            format(size, self.size_decimals),
+        )
+    }
+
+    fn format_levels(&self, levels: &[(u128, u128)]) -> StringLevels {
+        levels
+            .iter()
+            .map(|&level| self.format_level(level))
+            .collect()
+    }
+}
+
+impl L2BookCore {
     fn binance_depth(
         &mut self,
         py: Python<'_>,
@@ -162,8 +183,8 @@ impl L2BookCore {
             first_update_id: update.first_update_id,
             final_update_id: update.final_update_id,
             event_time: update.event_time,
-            bids: self.raw_levels(py, &update.bids)?,
-            asks: self.raw_levels(py, &update.asks)?,
+            bids: self.scale.raw_levels(py, &update.bids)?,
+            asks: self.scale.raw_levels(py, &update.asks)?,
             applied: true,
         };
         if let Some(last) = last_update_id {
@@ -178,18 +199,6 @@ impl L2BookCore {
         Ok(applied)
     }
 
-    fn format_levels(&self, levels: &[(u128, u128)]) -> StringLevels {
-        levels
-            .iter()
-            .map(|&(p, s)| {
-                (
-                    format(p, self.price_decimals),
-                    format(s, self.size_decimals),
-                )
-            })
-            .collect()
-    }
-
     fn set_all(&mut self, bids: &[(u128, u128)], asks: &[(u128, u128)]) {
         for &(price, size) in bids {
             self.bids.set(price, size);
@@ -201,22 +210,12 @@ impl L2BookCore {
 
     fn strings(&self, side: &Side, depth: usize) -> StringLevels {
         side.iter_best_first(depth)
-            .map(|(p, s)| {
-                (
-                    format(p, self.price_decimals),
-                    format(s, self.size_decimals),
-                )
-            })
+            .map(|level| self.scale.format_level(level))
             .collect()
     }
 
     fn best_strings(&self, side: &Side) -> Option<(String, String)> {
-        side.best().map(|(p, s)| {
-            (
-                format(p, self.price_decimals),
-                format(s, self.size_decimals),
-            )
-        })
+        side.best().map(|level| self.scale.format_level(level))
     }
 }
 
@@ -241,25 +240,50 @@ impl L2BookCore {
             return Err(PyValueError::new_err("decimals must be between 0 and 18"));
         }
         Ok(L2BookCore {
-            price_decimals: price_decimals as u32,
-            size_decimals: size_decimals as u32,
+            scale: Scale {
+                price_decimals: price_decimals as u32,
+                size_decimals: size_decimals as u32,
+            },
             bids: Side::new(Kind::Bids),
             asks: Side::new(Kind::Asks),
         })
     }
 
-    fn apply(&mut self, bids: &Bound<'_, PyAny>, asks: &Bound<'_, PyAny>) -> PyResult<()> {
-        let bids = self.object_levels(bids)?;
-        let asks = self.object_levels(asks)?;
-        self.set_all(&bids, &asks);
+    #[getter]
+    fn price_decimals(&self) -> u32 {
+        self.scale.price_decimals
+    }
+
+    #[getter]
+    fn size_decimals(&self) -> u32 {
+        self.scale.size_decimals
+    }
+
+    // `apply` and `replace` read the levels before borrowing the book mutably: iterating them
+    // may run Python code (a generator, a `__str__`) that reads this very book.
+    fn apply(
+        slf: &Bound<'_, Self>,
+        bids: &Bound<'_, PyAny>,
+        asks: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let scale = slf.borrow().scale;
+        let bids = scale.object_levels(bids)?;
+        let asks = scale.object_levels(asks)?;
+        slf.borrow_mut().set_all(&bids, &asks);
         Ok(())
     }
 
-    fn replace(&mut self, bids: &Bound<'_, PyAny>, asks: &Bound<'_, PyAny>) -> PyResult<()> {
-        let bids = self.object_levels(bids)?;
-        let asks = self.object_levels(asks)?;
-        self.bids.load(&bids);
-        self.asks.load(&asks);
+    fn replace(
+        slf: &Bound<'_, Self>,
+        bids: &Bound<'_, PyAny>,
+        asks: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let scale = slf.borrow().scale;
+        let bids = scale.object_levels(bids)?;
+        let asks = scale.object_levels(asks)?;
+        let mut book = slf.borrow_mut();
+        book.bids.load(&bids);
+        book.asks.load(&asks);
         Ok(())
     }
 
@@ -304,8 +328,8 @@ impl L2BookCore {
         let applied = self.binance_depth(py, frame, last_update_id)?;
         let (bids, asks) = if applied.applied {
             (
-                self.format_levels(&applied.bids),
-                self.format_levels(&applied.asks),
+                self.scale.format_levels(&applied.bids),
+                self.scale.format_levels(&applied.asks),
             )
         } else {
             (Vec::new(), Vec::new())
@@ -321,8 +345,9 @@ impl L2BookCore {
 
     /// Levels validated exactly as ``apply`` would and formatted as this book formats them;
     /// the book does not change.
-    fn level_strings(&self, levels: &Bound<'_, PyAny>) -> PyResult<StringLevels> {
-        Ok(self.format_levels(&self.object_levels(levels)?))
+    fn level_strings(slf: &Bound<'_, Self>, levels: &Bound<'_, PyAny>) -> PyResult<StringLevels> {
+        let scale = slf.borrow().scale;
+        Ok(scale.format_levels(&scale.object_levels(levels)?))
     }
 
     fn replace_binance_depth_snapshot(
@@ -332,8 +357,8 @@ impl L2BookCore {
     ) -> PyResult<u64> {
         let snapshot =
             binance::parse_depth_snapshot(frame_bytes(body)?).map_err(PyValueError::new_err)?;
-        let bids = self.raw_levels(py, &snapshot.bids)?;
-        let asks = self.raw_levels(py, &snapshot.asks)?;
+        let bids = self.scale.raw_levels(py, &snapshot.bids)?;
+        let asks = self.scale.raw_levels(py, &snapshot.asks)?;
         self.bids.load(&bids);
         self.asks.load(&asks);
         Ok(snapshot.last_update_id)

@@ -1,5 +1,6 @@
 import copy
 import pickle
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -35,3 +36,16 @@ def test_copies_are_independent_and_exact() -> None:
         assert clone.top_strings(5) == book.top_strings(5)
         clone.clear()
         assert book.bid_count == 1
+
+
+def test_levels_may_read_the_book_while_it_reads_them() -> None:
+    book = L2Book(price_decimals=2, size_decimals=2)
+    book.replace([["10", "1"]], [["11", "1"]])
+
+    def bids_below_best() -> Iterator[list[str]]:
+        best = book.best_bid()  # runs while apply() iterates this generator
+        assert best is not None
+        yield [str(best[0] - 1), "2"]
+
+    book.apply(bids_below_best(), [])
+    assert book.bid_strings() == [("10.00", "1.00"), ("9.00", "2.00")]
