@@ -10,6 +10,8 @@ PYTEST_ARGS ?=
 # ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 BOOK_CRATE := --manifest-path libs/book/Cargo.toml
+# cargo test/clippy build PyO3 outside maturin: name the interpreter rather than trust `python3`.
+export PYO3_PYTHON := python3.11
 
 .PHONY: help
 help: ## list the targets
