@@ -69,19 +69,21 @@ pub fn parse_ticks(text: &str, decimals: u32) -> Result<Ticks, NumError> {
                     if mantissa != 0 {
                         pending_zeros += 1;
                     }
-                } else if !overflow {
+                } else if overflow {
+                    // The digits no longer fit; keep tracking where the last non-zero one is,
+                    // which is all "too precise" versus "out of range" needs.
+                    pending_zeros = 0;
+                } else {
                     let scaled = u32::try_from(pending_zeros + 1)
                         .ok()
                         .and_then(pow10)
                         .and_then(|p| mantissa.checked_mul(p))
                         .and_then(|m| m.checked_add(u128::from(c - b'0')));
                     match scaled {
-                        Some(m) => {
-                            mantissa = m;
-                            pending_zeros = 0;
-                        }
+                        Some(m) => mantissa = m,
                         None => overflow = true,
                     }
+                    pending_zeros = 0;
                 }
             }
             b'.' if !seen_point => seen_point = true,
@@ -115,9 +117,6 @@ pub fn parse_ticks(text: &str, decimals: u32) -> Result<Ticks, NumError> {
             exponent = -exponent;
         }
     }
-    if overflow {
-        return Err(NumError::OutOfRange);
-    }
     if mantissa == 0 {
         return Ok(Ticks { negative, ticks: 0 });
     }
@@ -125,6 +124,9 @@ pub fn parse_ticks(text: &str, decimals: u32) -> Result<Ticks, NumError> {
     let shift = pending_zeros + exponent - fraction_digits + i64::from(decimals);
     if shift < 0 {
         return Err(NumError::TooPrecise);
+    }
+    if overflow {
+        return Err(NumError::OutOfRange);
     }
     let ticks = u32::try_from(shift)
         .ok()
@@ -219,6 +221,19 @@ mod tests {
         );
         assert_eq!(
             parse_ticks("999999999999999999999999999999999999999999", 0),
+            Err(NumError::OutOfRange)
+        );
+        // More significant digits than fit, but the last ones are below the book's precision.
+        assert_eq!(
+            parse_ticks("1.0000000000000000000000000000000000000001", 18),
+            Err(NumError::TooPrecise)
+        );
+        assert_eq!(
+            parse_ticks("12345678901234567890123456789012345678901234e-10", 0),
+            Err(NumError::TooPrecise)
+        );
+        assert_eq!(
+            parse_ticks("12345678901234567890123456789012345678901230e-1", 0),
             Err(NumError::OutOfRange)
         );
     }
