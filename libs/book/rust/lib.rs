@@ -14,7 +14,7 @@
 
 mod binance;
 mod decimal;
-mod side;
+pub mod side;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
