@@ -6,6 +6,12 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 PYTEST_ARGS ?=
+# eip.book's core is Rust (libs/book/rust), built by `uv sync`: rustup puts cargo in
+# ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+BOOK_CRATE := --manifest-path libs/book/Cargo.toml
+# cargo test/clippy build PyO3 outside maturin: name the interpreter rather than trust `python3`.
+export PYO3_PYTHON := python3.11
 
 .PHONY: help
 help: ## list the targets
@@ -14,6 +20,7 @@ help: ## list the targets
 .PHONY: install
 install: ## install the Python workspace (uv sync from the committed lock)
 	@command -v uv >/dev/null || python3.11 -m pip install --quiet 'uv==0.13.8'
+	@command -v cargo >/dev/null || { echo "cargo is required: eip.book's native core is Rust (install the toolchain with rustup)" >&2; exit 1; }
 	uv sync --frozen
 
 .PHONY: up
@@ -30,22 +37,27 @@ down: ## stop everything `make up` started (data is kept in .run/)
 
 .PHONY: test
 test: infra-up ## run the whole suite against real Kafka, PostgreSQL and Vault
+	cargo test $(BOOK_CRATE) --quiet
 	uv run --frozen --no-sync pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: install ## run only the tests that need no infrastructure
+	cargo test $(BOOK_CRATE) --quiet
 	uv run --frozen --no-sync pytest -m 'not integration' $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: install ## ruff (lint + format check) and mypy (strict on libs/)
+lint: install ## ruff (lint + format check), mypy (strict on libs/), rustfmt and clippy
 	uv run --frozen --no-sync ruff check .
 	uv run --frozen --no-sync ruff format --check .
 	uv run --frozen --no-sync mypy libs services tests bench conftest.py
+	cargo fmt $(BOOK_CRATE) --check
+	cargo clippy $(BOOK_CRATE) --all-targets --quiet -- -D warnings
 
 .PHONY: fmt
 fmt: install ## format and autofix
 	uv run --frozen --no-sync ruff format .
 	uv run --frozen --no-sync ruff check --fix .
+	cargo fmt $(BOOK_CRATE)
 
 .PHONY: proto
 proto: install ## regenerate the Python code of proto/ (committed)
