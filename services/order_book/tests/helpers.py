@@ -8,8 +8,6 @@ from eip.book import L2Book
 from eip.order_book.feed_protocol import Emit
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookKey, BookSnapshot
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
 Side = list[tuple[str, str]]
 
 
@@ -25,12 +23,14 @@ class ScriptedBook:
         self.update_id += 1
         self.book = L2Book(2, 4)
         self.book.replace(bids, asks)
-        return BookSnapshot(self.key, self.book, str(self.update_id), T0, T0)
+        now = datetime.now(UTC)
+        return BookSnapshot(self.key, self.book, str(self.update_id), now, now)
 
     def delta(self, bids: Side = (), asks: Side = ()) -> BookDelta:  # type: ignore[assignment]
         self.update_id += 1
         self.book.apply(bids, asks)
-        return BookDelta(self.key, self.book, list(bids), list(asks), str(self.update_id), T0, T0)
+        now = datetime.now(UTC)
+        return BookDelta(self.key, self.book, list(bids), list(asks), str(self.update_id), now, now)
 
     def desync(self, reason: str = "gap") -> BookDesync:
         return BookDesync(self.key, reason, "scripted")  # type: ignore[arg-type]
