@@ -254,16 +254,28 @@ class WsBookFeed(ABC):
         exchange_time: datetime | None,
         received_ts: float,
         check: Callable[[], Awaitable[bool]] | None = None,
+        depth: int | None = None,
     ) -> bool:
         """Apply one venue update to an in-sync book and emit it; False when it desynced.
 
-        ``check`` runs after applying (checksums); it desyncs the book itself on failure.
+        ``depth``: the venue maintains only that many levels per side and sends no removal for
+        levels pushed out, so the book is truncated and the delta says which levels went.
+        ``check`` runs after that (checksums); it desyncs the book itself on failure.
         """
         try:
             state.book.apply(bids, asks)
         except ValueError as exc:
             await self._desync(state, "error", f"bad update: {exc}", received_ts)
             return False
+        bids_out = book_strings(state.book, bids)
+        asks_out = book_strings(state.book, asks)
+        if depth is not None:
+            zero = "0" if state.book.size_decimals == 0 else "0." + "0" * state.book.size_decimals
+            if state.book.bid_count > depth:
+                bids_out += [(p, zero) for p, _ in state.book.bid_strings()[depth:]]
+            if state.book.ask_count > depth:
+                asks_out += [(p, zero) for p, _ in state.book.ask_strings()[depth:]]
+            state.book.truncate(depth)
         if check is not None and not await check():
             return False
         if state.book.is_crossed():
@@ -279,8 +291,8 @@ class WsBookFeed(ABC):
             BookDelta(
                 state.key,
                 state.book,
-                book_strings(state.book, bids),
-                book_strings(state.book, asks),
+                bids_out,
+                asks_out,
                 sequence,
                 exchange_time,
                 utc(received_ts),
