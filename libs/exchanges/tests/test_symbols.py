@@ -16,8 +16,17 @@ RECORDED = Path("/work/shared/data/recorded")
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("XBT", "BTC"), ("XXBT", "BTC"), ("XDG", "DOGE"), ("XXDG", "DOGE"), ("ZUSD", "USD"),
-     ("ZEUR", "EUR"), ("usdt", "USDT"), ("DOT", "DOT"), ("XTZ", "XTZ")],
+    [
+        ("XBT", "BTC"),
+        ("XXBT", "BTC"),
+        ("XDG", "DOGE"),
+        ("XXDG", "DOGE"),
+        ("ZUSD", "USD"),
+        ("ZEUR", "EUR"),
+        ("usdt", "USDT"),
+        ("DOT", "DOT"),
+        ("XTZ", "XTZ"),
+    ],
 )
 def test_asset_aliases(code: str, expected: str) -> None:
     assert normalize_asset(code) == expected

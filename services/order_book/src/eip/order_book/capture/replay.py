@@ -47,7 +47,9 @@ class RecordedConnection:
         self.conn = conn
         self.addr = addr
         self.sends = [e["data"] for e in entries if e["t"] == "send"]
-        self.frames = deque(Received(e["data"], float(e["ts"])) for e in entries if e["t"] == "recv")
+        self.frames = deque(
+            Received(e["data"], float(e["ts"])) for e in entries if e["t"] == "recv"
+        )
 
 
 class ReplayConnection:

@@ -37,6 +37,10 @@ from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+# What L2Book.apply/replace raise for levels they refuse (decimal.InvalidOperation for text that
+# is no number at all is an ArithmeticError, not a ValueError).
+BAD_LEVEL = (ValueError, ArithmeticError, TypeError, IndexError, KeyError)
+
 Emit = Callable[[BookEvent], Awaitable[None]]
 LevelInput = Sequence[str]
 
@@ -176,6 +180,7 @@ class WsBookFeed(ABC):
 
     # -- venue hooks ---------------------------------------------------------------------------
 
+    @abstractmethod
     async def _prepare(self) -> None:
         """Load what the books need before connecting (instrument metadata, precisions)."""
 
@@ -264,8 +269,10 @@ class WsBookFeed(ABC):
         """
         try:
             state.book.apply(bids, asks)
-        except ValueError as exc:
-            await self._desync(state, "error", f"bad update: {exc}", received_ts)
+        except BAD_LEVEL as exc:
+            await self._desync(
+                state, "error", f"bad update: {exc!r} in {bids!r} {asks!r}"[:500], received_ts
+            )
             return False
         bids_out = book_strings(state.book, bids)
         asks_out = book_strings(state.book, asks)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from eip.book import L2Book
 from eip.exchanges import SymbolMap, binance_symbol_map
-from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed, utc
+from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
 from eip.order_book.feeds.binance.sync import DepthSync, Verdict
 from eip.order_book.feeds.transport import Received, Transport, TransportError
 from eip.order_book.sync_events import BookKey
@@ -106,7 +106,7 @@ class BinanceFeed(WsBookFeed):
         snapshot = json.loads(response.data)
         try:
             state.book.replace(snapshot["bids"], snapshot["asks"])
-        except (ValueError, KeyError) as exc:
+        except BAD_LEVEL as exc:
             await self._desync(state, "error", f"bad snapshot: {exc!r}", response.ts, resync=False)
             return
         last_update_id = int(snapshot["lastUpdateId"])

@@ -32,10 +32,7 @@ class DepthSync:
         if last_id <= self.last_update_id:
             return Verdict.SKIP
         expected = self.last_update_id + 1
-        if self.first_applied:
-            ok = first_id == expected
-        else:
-            ok = first_id <= expected <= last_id
+        ok = first_id == expected if self.first_applied else first_id <= expected <= last_id
         if not ok:
             return Verdict.GAP
         self.first_applied = True

@@ -28,6 +28,7 @@ def checksum_string(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, s
 
 def book_checksum(book: L2Book) -> int:
     """The checksum of ``book``'s top 10 per side, formatted with the book's own decimals."""
-    return zlib.crc32(
-        checksum_string(book.ask_strings(DEPTH), book.bid_strings(DEPTH)).encode()
-    ) & 0xFFFFFFFF
+    return (
+        zlib.crc32(checksum_string(book.ask_strings(DEPTH), book.bid_strings(DEPTH)).encode())
+        & 0xFFFFFFFF
+    )

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from eip.book import L2Book
 from eip.exchanges import SymbolMap, kraken_symbol_map
-from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed
+from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.kraken.checksum import book_checksum
 from eip.order_book.feeds.kraken.messages import (
     BookMessage,
@@ -159,9 +159,9 @@ class KrakenFeed(WsBookFeed):
     def _new_book(self, symbol: str, book: BookMessage) -> L2Book:
         price, size = self._decimals.get(symbol, (8, 8))
         if self.api == "v1":
-            first = (book.asks or book.bids or [None])[0]
-            if first is not None:
-                price, size = places(first[0]), places(first[1])
+            levels = book.asks or book.bids
+            if levels:
+                price, size = places(levels[0][0]), places(levels[0][1])
         return L2Book(price, size)
 
     async def _on_snapshot(self, symbol: str, message: BookMessage, ts: float) -> None:
@@ -175,7 +175,7 @@ class KrakenFeed(WsBookFeed):
             self.books[symbol] = state
         try:
             state.book.replace(message.bids, message.asks)
-        except ValueError as exc:
+        except BAD_LEVEL as exc:
             await self._desync(state, "error", f"bad snapshot: {exc}", ts)
             return
         state.book.truncate(self.depth)
