@@ -1,15 +1,15 @@
-"""Which feed serves which exchange. Adapters register here as ``"module:function"`` paths,
-imported only when that exchange is configured, so an unused adapter costs nothing.
+"""Which feed serves which exchange: one builder per venue, importing its adapter only when
+that exchange is configured, so an unused adapter costs nothing.
 
-A builder is ``def create(settings: OrderBookSettings) -> BookFeed``; it reads its symbols from
-``settings.subscriptions[exchange]`` and its endpoints from ``settings.exchange_urls[exchange]``.
+A builder takes the service settings and reads its symbols from
+``settings.subscriptions[exchange]`` and its endpoints from ``settings.exchange_urls[exchange]``
+(empty: the venue's production URLs).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import cast
+from typing import Any
 
 from eip.config import ConfigError
 from eip.order_book.feed_protocol import BookFeed
@@ -17,8 +17,53 @@ from eip.order_book.settings import OrderBookSettings
 
 FeedBuilder = Callable[[OrderBookSettings], BookFeed]
 
-# exchange ccxt id -> "module:function" of its builder
-FEEDS: dict[str, str] = {}
+
+def _endpoints(settings: OrderBookSettings, exchange: str) -> dict[str, Any]:
+    urls = settings.exchange_urls.get(exchange)
+    if urls is None:
+        return {}
+    return {k: v for k, v in (("rest_url", urls.rest), ("ws_url", urls.ws)) if v}
+
+
+def _binance(settings: OrderBookSettings) -> BookFeed:
+    from eip.order_book.feeds.binance import BinanceFeed
+    from eip.order_book.feeds.transport import LiveTransport
+
+    return BinanceFeed(
+        list(settings.subscriptions.get("binance", [])),
+        LiveTransport(),
+        **_endpoints(settings, "binance"),
+    )
+
+
+def _kraken(settings: OrderBookSettings) -> BookFeed:
+    from eip.order_book.feeds.kraken.feed import KrakenFeed
+    from eip.order_book.feeds.transport import LiveTransport
+
+    return KrakenFeed(
+        list(settings.subscriptions.get("kraken", [])),
+        LiveTransport(),
+        **_endpoints(settings, "kraken"),
+    )
+
+
+def _coinbase(settings: OrderBookSettings) -> BookFeed:
+    from eip.order_book.feeds.coinbase.feed import CoinbaseFeed
+    from eip.order_book.feeds.transport import LiveTransport
+
+    return CoinbaseFeed(
+        list(settings.subscriptions.get("coinbase", [])),
+        LiveTransport(),
+        **_endpoints(settings, "coinbase"),
+    )
+
+
+# exchange ccxt id -> builder
+FEEDS: dict[str, FeedBuilder] = {
+    "binance": _binance,
+    "kraken": _kraken,
+    "coinbase": _coinbase,
+}
 
 
 def supported_exchanges() -> list[str]:
@@ -26,15 +71,13 @@ def supported_exchanges() -> list[str]:
 
 
 def create_feed(exchange: str, settings: OrderBookSettings) -> BookFeed:
-    target = FEEDS.get(exchange)
-    if target is None:
+    builder = FEEDS.get(exchange)
+    if builder is None:
         raise ConfigError(
             OrderBookSettings.service_name,
             [
                 f"no book feed for exchange {exchange!r}; "
-                f"supported: {', '.join(supported_exchanges()) or 'none'}"
+                f"supported: {', '.join(supported_exchanges())}"
             ],
         )
-    module_name, _, function = target.partition(":")
-    builder = cast(FeedBuilder, getattr(importlib.import_module(module_name), function))
     return builder(settings)

@@ -9,7 +9,7 @@ may mutate the book again as soon as ``emit`` returns.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol
 
 from eip.order_book.sync_events import BookEvent
@@ -24,7 +24,7 @@ class BookFeed(Protocol):
         ...
 
     @property
-    def symbols(self) -> frozenset[str]:
+    def symbols(self) -> Collection[str]:
         """The normalized symbols ("BTC/USDT") the feed is subscribed to now."""
         ...
 

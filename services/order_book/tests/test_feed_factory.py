@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from eip.config import ConfigError
+from eip.order_book.feed_factory import create_feed, supported_exchanges
+from eip.order_book.feeds.binance import BinanceFeed
+from eip.order_book.settings import ExchangeUrls, OrderBookSettings
+
+
+def test_unknown_exchange_is_a_clear_config_error() -> None:
+    with pytest.raises(ConfigError, match="no book feed for exchange 'bitmex'") as info:
+        create_feed("bitmex", OrderBookSettings())
+    assert "binance" in str(info.value)
+
+
+def test_binance_feed_takes_its_symbols_and_urls_from_settings() -> None:
+    settings = OrderBookSettings(
+        subscriptions={"binance": ["BTC/USDT", "ETH/USDT"]},
+        exchange_urls={"binance": ExchangeUrls(rest="http://127.0.0.1:1/", ws="ws://127.0.0.1:1")},
+    )
+    feed = create_feed("binance", settings)
+    assert isinstance(feed, BinanceFeed)
+    assert list(feed.symbols) == ["BTC/USDT", "ETH/USDT"]
+    assert (feed.rest_url, feed.ws_url) == ("http://127.0.0.1:1", "ws://127.0.0.1:1")
+    assert supported_exchanges() == ["binance", "coinbase", "kraken"]
