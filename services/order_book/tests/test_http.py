@@ -257,3 +257,8 @@ async def test_openapi_documents_the_v1_api(client: httpx.AsyncClient) -> None:
 def test_settings_refuse_a_symbol_that_is_not_base_quote() -> None:
     with pytest.raises(ValueError, match="BASE/QUOTE"):
         OrderBookSettings(subscriptions={"binance": ["BTCUSDT"]})
+
+
+def test_settings_refuse_an_exchange_without_a_feed() -> None:
+    with pytest.raises(ValueError, match="no book feed for exchange 'ftx'"):
+        OrderBookSettings(subscriptions={"ftx": ["BTC/USD"]})

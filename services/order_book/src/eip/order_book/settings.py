@@ -43,7 +43,14 @@ class OrderBookSettings(ServiceSettings):
     @field_validator("subscriptions")
     @classmethod
     def _symbols_are_normalized(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        # imported here: the factory's builders take these settings
+        from eip.order_book.feed_factory import FEEDS
+
         for exchange, symbols in value.items():
+            if exchange not in FEEDS:
+                raise ValueError(
+                    f"no book feed for exchange {exchange!r}; supported: {', '.join(sorted(FEEDS))}"
+                )
             for symbol in symbols:
                 base, sep, quote = symbol.partition("/")
                 if not (sep and base and quote):
