@@ -211,3 +211,33 @@ def test_an_unreadable_delta_level_is_a_desync(bad: str) -> None:
     assert not state.in_sync
     assert state.desync_reason == "error"
     assert len(outbox) == 0
+
+
+def test_a_view_that_drifted_from_the_book_is_republished_from_the_book() -> None:
+    outbox = Outbox(100)
+    manager = BookManager(outbox, depth=10)
+    feed = ScriptedBook(symbol="TRX/USDT")
+    manager.handle(feed.snapshot(BIDS, ASKS))
+    feed.book.apply([("100.00", "7.0000")], [])
+    # a feed whose delta does not say what it did to its book
+    manager.handle(dataclasses.replace(feed.delta(), bids=[("100.00", "6.0000")]))
+    drain(outbox)
+    manager.publish_snapshots()
+    [snap] = snapshots(drain(outbox))
+    assert (snap.epoch, snap.sequence) == (2, 0)
+    assert ("100.00", "7.0000") in [(lv.price, lv.quantity) for lv in snap.bids]
+    assert (
+        metric("eip_order_book_view_mismatches_total", exchange="binance", symbol="TRX/USDT") == 1
+    )
+
+
+def test_delta_levels_are_published_in_the_books_own_spelling() -> None:
+    outbox = Outbox(100)
+    manager = BookManager(outbox, depth=10)
+    feed = ScriptedBook(symbol="AVAX/USDT")
+    manager.handle(feed.snapshot(BIDS, ASKS))
+    drain(outbox)
+    feed.book.apply([("99.5", "2.5")], [])
+    manager.handle(dataclasses.replace(feed.delta(), bids=[("99.5", "2.5")]))
+    [delta] = deltas(drain(outbox))
+    assert [(lv.price, lv.quantity) for lv in delta.bids] == [("99.50", "2.5000")]

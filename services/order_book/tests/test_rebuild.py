@@ -122,7 +122,7 @@ def fmt(ticks: int) -> str:
     return f"{ticks // 100}.{ticks % 100:02d}"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     depth=st.integers(min_value=1, max_value=6),
     updates=st.lists(update, max_size=40),
@@ -144,6 +144,10 @@ def test_a_consumer_holds_exactly_the_published_top_levels(
         bids = [(fmt(min(p, 9_999)), s) for p, s in raw_bids]
         asks = [(fmt(max(p, 10_001)), s) for p, s in raw_asks]
         manager.handle(feed.delta(bids=bids, asks=asks))
+        state = manager.get(feed.key)
+        assert state is not None
+        assert state.view.bids() == feed.book.bid_strings(depth)
+        assert state.view.asks() == feed.book.ask_strings(depth)
         if n % snapshot_every == 0:
             manager.publish_snapshots()
     records = [outbox._queue.get_nowait() for _ in range(len(outbox))]

@@ -138,9 +138,7 @@ class BookManager:
             self._mark_desync(state, "crossed", f"crossed after delta {event.exchange_sequence}")
             return
         try:
-            bids, asks = state.view.update(
-                book, (p for p, _ in event.bids), (p for p, _ in event.asks)
-            )
+            bids, asks = state.view.update(book, event.bids, event.asks)
         except ArithmeticError as exc:  # a level the adapter reported is not a decimal
             self._mark_desync(state, "error", f"unreadable delta level: {exc!r}")
             return
@@ -219,8 +217,17 @@ class BookManager:
         """Queue a snapshot of every in-sync book (the periodic snapshot); returns how many."""
         count = 0
         for state in self.states() if keys is None else map(self._state, keys):
-            if not state.in_sync:
+            if not state.in_sync or state.book is None:
                 continue
+            if not state.republish and not state.view.matches(state.book):
+                # The view follows the deltas' sizes; a feed whose deltas do not say what it did
+                # to its book would drift from it. Consumers get a new epoch from the book.
+                metrics.VIEW_MISMATCHES.labels(state.key.exchange, state.key.symbol).inc()
+                log.error(
+                    "published view differs from the feed's book; starting a new epoch",
+                    extra={"exchange": state.key.exchange, "symbol": state.key.symbol},
+                )
+                state.republish = True
             if state.republish:
                 self._start_epoch(state)
             else:

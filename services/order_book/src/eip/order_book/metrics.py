@@ -25,3 +25,8 @@ PUBLISH_FAILURES = Counter(
     ["topic"],
 )
 OUTBOX = Gauge("eip_order_book_outbox_records", "Records waiting to be sent to Kafka")
+VIEW_MISMATCHES = Counter(
+    "eip_order_book_view_mismatches_total",
+    "Periodic checks that found the published view different from the feed's book",
+    ["exchange", "symbol"],
+)
