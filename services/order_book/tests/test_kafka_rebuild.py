@@ -85,9 +85,13 @@ async def test_consumer_rebuilds_the_published_books_across_a_resync(
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
 
-    snapshots = await read_topic(kafka_bootstrap_servers, snapshots_topic, 5)
+    snapshots = await read_topic(kafka_bootstrap_servers, snapshots_topic, 6)
     deltas = await read_topic(kafka_bootstrap_servers, deltas_topic, 6)
-    assert len(snapshots) == 5  # 2 initial, 2 periodic, 1 resync
+    assert len(snapshots) == 6  # 2 initial, 2 periodic, BTC's out-of-sync marker, 1 resync
+    markers = [m for m in snapshots if m.out_of_sync]  # type: ignore[attr-defined]
+    assert [(m.instrument.symbol, m.epoch, m.desync_reason) for m in markers] == [  # type: ignore[attr-defined]
+        ("BTC/USDT", 1, "gap")
+    ]
     assert len(deltas) == 6  # BTC 2 + 2 (the deep-only update is not published), ETH 2
 
     # Compaction does not run in a test: the latest snapshot per key is the last record.

@@ -72,7 +72,11 @@ def test_desync_stops_publishing_until_the_next_snapshot_starts_a_new_epoch() ->
     assert state is not None
     assert not state.in_sync
     assert (state.desync_reason, state.dropped, state.desyncs) == ("checksum", 1, 1)
-    assert len(snapshots(drain(outbox))) == 1
+    first, marker = snapshots(drain(outbox))
+    assert (first.epoch, first.out_of_sync) == (1, False)
+    assert (marker.epoch, marker.sequence, marker.out_of_sync) == (1, 0, True)
+    assert marker.desync_reason == "checksum"
+    assert list(marker.bids) == []
     assert len(outbox) == 0
     assert (
         metric(
@@ -102,7 +106,8 @@ def test_a_delta_that_crosses_the_book_takes_it_out_of_sync_unpublished() -> Non
     assert state is not None
     assert not state.in_sync
     assert state.desync_reason == "crossed"
-    assert len(outbox) == 0
+    [marker] = drain(outbox)  # no delta: only the out-of-sync marker
+    assert marker.message.out_of_sync  # type: ignore[attr-defined]
 
 
 def test_a_crossed_snapshot_is_never_published() -> None:
@@ -210,7 +215,8 @@ def test_an_unreadable_delta_level_is_a_desync(bad: str) -> None:
     assert state is not None
     assert not state.in_sync
     assert state.desync_reason == "error"
-    assert len(outbox) == 0
+    [marker] = drain(outbox)  # no delta: only the out-of-sync marker
+    assert marker.message.out_of_sync  # type: ignore[attr-defined]
 
 
 def test_a_view_that_drifted_from_the_book_is_republished_from_the_book() -> None:

@@ -101,6 +101,42 @@ def test_a_snapshot_that_disagrees_at_the_same_position_is_a_mismatch() -> None:
     assert copy.problem == "mismatch"
 
 
+def test_the_services_out_of_sync_marker_stops_the_copy_until_a_newer_epoch() -> None:
+    r = BookRebuilder()
+    r.on_snapshot(snapshot(1, 0))
+    r.on_delta(delta(1, 1, "5.0"))
+    marker = snapshot(1, 1)
+    del marker.bids[:]
+    del marker.asks[:]
+    marker.out_of_sync, marker.desync_reason = True, "checksum"
+    r.on_snapshot(marker)
+    copy = r.get(KEY)
+    assert copy is not None
+    assert not copy.in_sync
+    assert copy.problem == "source:checksum"
+    assert copy.book.bid_count == 0  # a book known to be wrong is not kept
+    r.on_snapshot(snapshot(1, 1, bid="5.0"))  # the same epoch never comes back
+    assert not r.get(KEY).in_sync  # type: ignore[union-attr]
+    r.on_snapshot(snapshot(2, 0, bid="6.0"))
+    copy = r.get(KEY)
+    assert copy is not None
+    assert copy.in_sync
+    assert copy.book.bid_strings() == [("100.0", "6.0")]
+
+
+def test_a_late_joiner_whose_latest_snapshot_is_a_marker_is_not_in_sync() -> None:
+    marker = snapshot(3, 7)
+    del marker.bids[:]
+    marker.out_of_sync, marker.desync_reason = True, "gap"
+    r = BookRebuilder()
+    r.on_snapshot(marker)
+    r.on_delta(delta(3, 8, "1.0"))
+    copy = r.get(KEY)
+    assert copy is not None
+    assert not copy.in_sync
+    assert copy.problem == "source:gap"
+
+
 def test_an_older_snapshot_does_not_roll_the_copy_back() -> None:
     r = BookRebuilder()
     r.on_snapshot(snapshot(2, 0, bid="2.0"))

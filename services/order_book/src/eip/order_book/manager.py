@@ -188,6 +188,8 @@ class BookManager:
         state.desyncs += 1
         metrics.DESYNCS.labels(key.exchange, key.symbol, reason).inc()
         metrics.IN_SYNC.labels(key.exchange, key.symbol).set(0)
+        if was_in_sync:
+            self._queue_desync_marker(state, reason)
         log.warning(
             "order book out of sync; not published until the next snapshot",
             extra={
@@ -261,6 +263,26 @@ class BookManager:
         )
         if not self.outbox.offer(OutboundRecord(key, self.snapshots_topic, _key(key), message)):
             state.republish = True
+
+    def _queue_desync_marker(self, state: BookState, reason: str) -> None:
+        """Tell consumers the book stopped where it is; the compacted topic keeps this as the
+        latest snapshot, so a consumer starting now learns it too."""
+        assert state.book is not None
+        message = snapshot_record(
+            state.key,
+            epoch=state.epoch,
+            sequence=state.sequence,
+            bids=[],
+            asks=[],
+            depth=self.depth,
+            price_decimals=state.book.price_decimals,
+            size_decimals=state.book.size_decimals,
+            exchange_time=state.exchange_time,
+            received_time=state.received_time,
+            desync_reason=reason,
+        )
+        # If even this cannot be queued, consumers still learn from the next epoch's snapshot.
+        self.outbox.offer(OutboundRecord(state.key, self.snapshots_topic, _key(state.key), message))
 
 
 def _key(key: BookKey) -> bytes:

@@ -12,7 +12,9 @@ Feed it ``BookSnapshot`` records from ``md.book.snapshots.v1`` (at least the lat
   included (or superseded) and skipped, so redelivered records are harmless;
 - a delta at sequence + 1 of the same epoch is applied;
 - a sequence jump (``gap``) or a delta of a newer epoch before that epoch's snapshot
-  (``epoch``) takes the copy out of sync until a snapshot repairs it.
+  (``epoch``) takes the copy out of sync until a snapshot repairs it;
+- an out-of-sync marker (a snapshot with ``out_of_sync`` set, no levels) not older than the
+  copy empties it and takes it out of sync (``source:<reason>``) until a newer epoch's snapshot.
 
 The copy holds the top ``depth`` levels per side, exactly as the service publishes them.
 """
@@ -34,7 +36,8 @@ class RebuiltBook:
     sequence: int
     depth: int
     in_sync: bool = True
-    problem: str = ""  # why not in sync: "gap", "epoch", "mismatch"
+    # why not in sync: "gap", "epoch", "mismatch", or "source:<reason>" when the service said so
+    problem: str = ""
     newest_epoch: int = 0  # the highest epoch any record showed: older ones are superseded
 
 
@@ -56,11 +59,30 @@ class BookRebuilder:
             if message.epoch < current.newest_epoch:
                 return
             held = (current.epoch, current.sequence)
-            if position < held or (position == held and current.in_sync):
+            closed = current.problem.startswith("source:")
+            if closed and not message.out_of_sync and message.epoch <= current.epoch:
+                return  # only a newer epoch follows the service's out-of-sync marker
+            if message.out_of_sync:
+                if position < held:
+                    return
+            elif position < held or (position == held and current.in_sync):
                 if position == held and not _same(current.book, message):
                     current.in_sync, current.problem = False, "mismatch"
                 return
         book = L2Book(message.price_decimals, message.size_decimals)
+        if message.out_of_sync:
+            # The service stopped trusting the book here: so must every copy of it.
+            self._books[key] = RebuiltBook(
+                key,
+                book,
+                message.epoch,
+                message.sequence,
+                message.depth,
+                in_sync=False,
+                problem=f"source:{message.desync_reason}",
+                newest_epoch=message.epoch,
+            )
+            return
         book.replace(
             [(lv.price, lv.quantity) for lv in message.bids],
             [(lv.price, lv.quantity) for lv in message.asks],

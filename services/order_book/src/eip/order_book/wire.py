@@ -64,7 +64,9 @@ def snapshot_record(
     size_decimals: int,
     exchange_time: datetime | None,
     received_time: datetime | None,
+    desync_reason: str | None = None,
 ) -> order_book_pb2.BookSnapshot:
+    """With ``desync_reason``: the out-of-sync marker (no levels)."""
     return order_book_pb2.BookSnapshot(
         instrument=common_pb2.Instrument(exchange=key.exchange, symbol=key.symbol),
         times=_times(exchange_time, received_time),
@@ -75,4 +77,6 @@ def snapshot_record(
         depth=depth,
         price_decimals=price_decimals,
         size_decimals=size_decimals,
+        out_of_sync=desync_reason is not None,
+        desync_reason=desync_reason or "",
     )

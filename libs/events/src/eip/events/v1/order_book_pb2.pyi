@@ -81,6 +81,8 @@ class BookSnapshot(_message.Message):
     DEPTH_FIELD_NUMBER: _builtins.int
     PRICE_DECIMALS_FIELD_NUMBER: _builtins.int
     SIZE_DECIMALS_FIELD_NUMBER: _builtins.int
+    OUT_OF_SYNC_FIELD_NUMBER: _builtins.int
+    DESYNC_REASON_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """the last delta sequence this snapshot includes"""
     epoch: _builtins.int
@@ -94,6 +96,12 @@ class BookSnapshot(_message.Message):
     consumer can build an exact integer-tick book before the first level arrives.
     """
     size_decimals: _builtins.int
+    out_of_sync: _builtins.bool
+    """Set when the book stopped being trustworthy (gap, checksum mismatch, disconnect, ...): the
+    record has no levels, keeps the epoch and sequence where publishing stopped, and supersedes
+    every earlier record of the book until a snapshot of a newer epoch arrives.
+    """
+    desync_reason: _builtins.str
     @_builtins.property
     def instrument(self) -> _common_pb2.Instrument: ...
     @_builtins.property
@@ -118,10 +126,12 @@ class BookSnapshot(_message.Message):
         depth: _builtins.int = ...,
         price_decimals: _builtins.int = ...,
         size_decimals: _builtins.int = ...,
+        out_of_sync: _builtins.bool = ...,
+        desync_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "times", b"times"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks", b"asks", "bids", b"bids", "depth", b"depth", "epoch", b"epoch", "instrument", b"instrument", "price_decimals", b"price_decimals", "sequence", b"sequence", "size_decimals", b"size_decimals", "times", b"times"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks", b"asks", "bids", b"bids", "depth", b"depth", "desync_reason", b"desync_reason", "epoch", b"epoch", "instrument", b"instrument", "out_of_sync", b"out_of_sync", "price_decimals", b"price_decimals", "sequence", b"sequence", "size_decimals", b"size_decimals", "times", b"times"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
