@@ -247,3 +247,16 @@ def test_delta_levels_are_published_in_the_books_own_spelling() -> None:
     manager.handle(dataclasses.replace(feed.delta(), bids=[("99.5", "2.5")]))
     [delta] = deltas(drain(outbox))
     assert [(lv.price, lv.quantity) for lv in delta.bids] == [("99.50", "2.5000")]
+
+
+def test_forgetting_a_book_tells_consumers() -> None:
+    outbox = Outbox(100)
+    manager = BookManager(outbox, depth=10)
+    feed = ScriptedBook(symbol="ATOM/USDT")
+    manager.handle(feed.snapshot(BIDS, ASKS))
+    drain(outbox)
+    manager.forget(feed.key)
+    assert manager.get(feed.key) is None
+    [marker] = snapshots(drain(outbox))
+    assert marker.out_of_sync
+    assert marker.desync_reason == "unsubscribed"

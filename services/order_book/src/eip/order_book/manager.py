@@ -99,9 +99,11 @@ class BookManager:
             self._on_desync(state, event)
 
     def forget(self, key: BookKey) -> None:
-        """The book is no longer subscribed."""
-        self._books.pop(key, None)
+        """The book is no longer subscribed: consumers are told it is no longer kept."""
+        state = self._books.pop(key, None)
         metrics.IN_SYNC.labels(key.exchange, key.symbol).set(0)
+        if state is not None and state.in_sync:
+            self._queue_desync_marker(state, "unsubscribed")
 
     def _state(self, key: BookKey) -> BookState:
         state = self._books.get(key)
