@@ -7,8 +7,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
+from eip.order_book.feeds.binance import feed as binance
 from eip.order_book.feeds.coinbase import CoinbaseFeed
+from eip.order_book.feeds.coinbase import feed as coinbase
 from eip.order_book.feeds.kraken import KrakenFeed
+from eip.order_book.feeds.kraken import feed as kraken
 from eip.order_book.feeds.transport import Transport
 
 NATIVE = ("binance", "kraken", "coinbase")
@@ -21,29 +24,45 @@ def ws_of(http_url: str) -> str:
     return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
+# Where the exchange simulator serves each venue's streams (its REST paths are the venues' own).
+SIMULATOR_WS_PATHS = {"binance": "", "kraken": "/kraken/v2", "coinbase": "/coinbase/ws"}
+
+
 def create_feed(
     exchange: str,
     symbols: list[str],
     transport: Transport,
     options: FeedOptions | None = None,
-    base_url: str | None = None,
+    simulator_url: str | None = None,
     **settings: Any,
 ) -> WsBookFeed:
-    """A native adapter; ``base_url`` points REST and WebSocket at one host (a simulator).
+    """A native adapter; ``simulator_url`` points it at the exchange simulator instead.
 
     ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``).
     """
-    urls: dict[str, str] = {}
-    if base_url:
-        base = base_url.rstrip("/")
-        ws = ws_of(base)
-        urls = {"rest_url": base, "ws_url": ws}
-        if exchange == "kraken":
-            urls["ws_url"] = ws + ("/v2" if settings.get("api", "v2") == "v2" else "")
+    if exchange not in NATIVE:
+        raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
+    rest_url = ws_url = None
+    if simulator_url:
+        rest_url = simulator_url.rstrip("/")
+        ws_url = ws_of(rest_url) + SIMULATOR_WS_PATHS[exchange]
     if exchange == "binance":
-        return BinanceFeed(symbols, transport, options, **urls)
+        return BinanceFeed(
+            symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
+        )
     if exchange == "kraken":
-        return KrakenFeed(symbols, transport, options, **settings, **urls)
-    if exchange == "coinbase":
-        return CoinbaseFeed(symbols, transport, options, **urls)
-    raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
+        api = settings.get("api", "v2")
+        if api not in ("v1", "v2"):
+            raise ValueError(f"Kraken API must be v1 or v2, not {api!r}")
+        return KrakenFeed(
+            symbols,
+            transport,
+            options,
+            depth=int(settings.get("depth", 10)),
+            api=api,
+            rest_url=rest_url or kraken.REST_URL,
+            ws_url=ws_url,
+        )
+    return CoinbaseFeed(
+        symbols, transport, options, rest_url or coinbase.REST_URL, ws_url or coinbase.WS_URL
+    )
