@@ -110,6 +110,8 @@ def admin_router(sim: Simulator) -> APIRouter:
             "clock_skew_ms": ex.clock_skew_ms,
             "server_time": ex.now_ms(),
             "stream_connections": len(sim.streams.connections),
+            "kraken_connections": len(sim.kraken.connections),
+            "coinbase_connections": len(sim.coinbase.connections),
         }
 
     @router.post("/accounts", status_code=201)
@@ -230,6 +232,12 @@ def admin_router(sim: Simulator) -> APIRouter:
     @router.post("/faults/streams/repeat-sequence")
     async def repeat(body: SymbolCount) -> dict[str, Any]:
         sim.faults.repeat_sequence[symbol_of(body.symbol)] = body.count
+        return body.model_dump()
+
+    @router.post("/faults/streams/corrupt-checksum")
+    async def corrupt_checksum(body: SymbolCount) -> dict[str, Any]:
+        """The next ``count`` book updates of the symbol carry a wrong checksum (Kraken)."""
+        sim.faults.corrupt_checksum[symbol_of(body.symbol)] = body.count
         return body.model_dump()
 
     @router.delete("/faults", status_code=204)

@@ -7,6 +7,8 @@ from eip.exchange_simulator.admin import admin_router
 from eip.exchange_simulator.binance.rest_public import public_router
 from eip.exchange_simulator.binance.rest_trading import trading_router
 from eip.exchange_simulator.binance.streams import parse_stream
+from eip.exchange_simulator.coinbase.rest import coinbase_rest_router
+from eip.exchange_simulator.kraken.rest import kraken_rest_router
 from eip.exchange_simulator.settings import SimulatorSettings
 from eip.exchange_simulator.simulator import Simulator
 from eip.observability.http import create_app
@@ -18,6 +20,8 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
     app.state.simulator = sim
     app.include_router(public_router(sim.venue))
     app.include_router(trading_router(sim.venue, sim.user_streams))
+    app.include_router(kraken_rest_router(sim.exchange, sim.faults))
+    app.include_router(coinbase_rest_router(sim.exchange, sim.faults))
     app.include_router(admin_router(sim))
 
     async def refuse_if_limited(ws: WebSocket) -> bool:
@@ -63,5 +67,21 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
             return
         await ws.accept()
         await sim.ws_api.serve(ws)
+
+    @app.websocket("/kraken/v2")
+    async def kraken_v2(ws: WebSocket) -> None:
+        """Kraken WebSocket API v2, public market data (real: ``wss://ws.kraken.com/v2``)."""
+        if await refuse_if_limited(ws):
+            return
+        await ws.accept()
+        await sim.kraken.serve(ws)
+
+    @app.websocket("/coinbase/ws")
+    async def coinbase_ws(ws: WebSocket) -> None:
+        """Coinbase Advanced Trade market data (real: ``wss://advanced-trade-ws.coinbase.com``)."""
+        if await refuse_if_limited(ws):
+            return
+        await ws.accept()
+        await sim.coinbase.serve(ws)
 
     return app

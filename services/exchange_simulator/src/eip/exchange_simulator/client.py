@@ -159,6 +159,12 @@ class SimulatorClient:
             "POST", "/faults/streams/repeat-sequence", {"symbol": symbol, "count": count}
         )
 
+    async def corrupt_checksum(self, symbol: str, count: int = 1) -> None:
+        """The next ``count`` book updates of ``symbol`` carry a wrong checksum (Kraken)."""
+        await self._call(
+            "POST", "/faults/streams/corrupt-checksum", {"symbol": symbol, "count": count}
+        )
+
     async def halt(self, symbol: str) -> None:
         await self._call("POST", f"/symbols/{symbol}/halt")
 
@@ -179,6 +185,20 @@ class SimulatorClient:
         await self._call("POST", "/rate-limits/reset")
 
     # -- clients -------------------------------------------------------------------------------
+
+    @property
+    def ws_base_url(self) -> str:
+        return "ws" + self.base_url.removeprefix("http")
+
+    @property
+    def kraken_ws_url(self) -> str:
+        """Kraken WebSocket v2 public market data (real: ``wss://ws.kraken.com/v2``)."""
+        return f"{self.ws_base_url}/kraken/v2"
+
+    @property
+    def coinbase_ws_url(self) -> str:
+        """Coinbase Advanced Trade market data (real: ``wss://advanced-trade-ws.coinbase.com``)."""
+        return f"{self.ws_base_url}/coinbase/ws"
 
     def ccxt_binance(self, credentials: ApiCredentials | None = None, pro: bool = False) -> Any:
         """An unmodified ccxt binance (async, or pro for WebSocket) aimed at this simulator."""

@@ -1,4 +1,5 @@
-"""Assembles one simulator: the exchange core, its market, its faults, and the Binance dialect."""
+"""Assembles one simulator: the exchange core, its market, its faults, and the dialects (Binance
+REST and streams; Kraken v2 and Coinbase Advanced Trade market data)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from eip.exchange_simulator.binance.streams import MarketStreams, StreamSettings
 from eip.exchange_simulator.binance.user_streams import UserStreams
 from eip.exchange_simulator.binance.venue import Venue
 from eip.exchange_simulator.binance.ws_api import WsApi
+from eip.exchange_simulator.coinbase.streams import CoinbaseStreams
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.faults import Faults
 from eip.exchange_simulator.core.instruments import load_instruments
@@ -26,6 +28,7 @@ from eip.exchange_simulator.core.market import (
     LiquidityProvider,
     replay,
 )
+from eip.exchange_simulator.kraken.streams import KrakenStreams
 from eip.exchange_simulator.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,8 @@ class Simulator:
             StreamSettings(connection_lifetime_s=settings.connection_lifetime_s),
         )
         self.ws_api = WsApi(self.exchange, self.user_streams, self.faults)
+        self.kraken = KrakenStreams(self.exchange, self.faults)
+        self.coinbase = CoinbaseStreams(self.exchange, self.faults)
         self.provider = LiquidityProvider(self.exchange)
         self.generators = (
             [
@@ -109,7 +114,11 @@ class Simulator:
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(self.streams.run(stop))]
+        tasks = [
+            asyncio.create_task(self.streams.run(stop)),
+            asyncio.create_task(self.kraken.run(stop)),
+            asyncio.create_task(self.coinbase.run(stop)),
+        ]
         if self.generators or self.replay_actions:
             tasks.append(asyncio.create_task(self._drive_market(stop)))
         try:

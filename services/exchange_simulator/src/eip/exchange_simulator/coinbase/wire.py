@@ -1,0 +1,60 @@
+"""Coinbase Advanced Trade WebSocket on the wire: product ids, decimal strings, times, and the
+envelope every market-data message shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from eip.exchange_simulator.core.instruments import Instrument
+from eip.exchange_simulator.core.orders import Side
+
+SNAPSHOT_EVENT_TIME = "1970-01-01T00:00:00Z"  # what real snapshots carry in event_time
+
+
+def product_id(inst: Instrument) -> str:
+    """BTCUSDT -> ``BTC-USDT``."""
+    return f"{inst.base}-{inst.quote}"
+
+
+def _moment(time_ms: int) -> datetime:
+    return datetime.fromtimestamp(time_ms / 1000, UTC)
+
+
+def timestamp_ns(time_ms: int) -> str:
+    """The envelope's RFC 3339 time with nanoseconds."""
+    return _moment(time_ms).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+
+
+def timestamp_us(time_ms: int) -> str:
+    return _moment(time_ms).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def go_time(time_ms: int, uptime_s: float) -> str:
+    """A heartbeat's ``current_time``, printed as Go prints a time with its monotonic part."""
+    return _moment(time_ms).strftime("%Y-%m-%d %H:%M:%S.%f +0000 UTC") + f" m=+{uptime_s:.9f}"
+
+
+def envelope(channel: str, time_ms: int, sequence_num: int, events_json: str) -> str:
+    return (
+        f'{{"channel":"{channel}","client_id":"","timestamp":"{timestamp_ns(time_ms)}",'
+        f'"sequence_num":{sequence_num},"events":{events_json}}}'
+    )
+
+
+def level_updates(
+    inst: Instrument,
+    levels: Iterable[tuple[Side, Decimal, Decimal]],
+    event_time: str,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "side": "bid" if side is Side.BUY else "offer",
+            "event_time": event_time,
+            "price_level": f"{price:.{inst.price_decimals}f}",
+            "new_quantity": f"{qty:.{inst.qty_decimals}f}",
+        }
+        for side, price, qty in levels
+    ]

@@ -1,0 +1,57 @@
+"""Kraken WebSocket v2 on the wire: symbols, numbers, timestamps and the book messages.
+
+v2 sends prices and quantities as JSON numbers. They are written here as number literals from
+exact decimals with the pair's precision (``65000.10``, ``0.00100``), never through a binary
+float, so a client decoding them as decimals gets exactly the book's values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from eip.exchange_simulator.core.instruments import Instrument
+
+
+def ws_symbol(inst: Instrument) -> str:
+    """v2 symbol form: BTCUSDT -> ``BTC/USDT``."""
+    return f"{inst.base}/{inst.quote}"
+
+
+def number(value: Decimal, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def timestamp(time_ms: int) -> str:
+    """RFC 3339 with microseconds, as Kraken writes every v2 time."""
+    moment = datetime.fromtimestamp(time_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def _levels(levels: Iterable[tuple[Decimal, Decimal]], inst: Instrument) -> str:
+    return ",".join(
+        f'{{"price":{number(p, inst.price_decimals)},"qty":{number(q, inst.qty_decimals)}}}'
+        for p, q in levels
+    )
+
+
+def book_message(
+    kind: str,  # "snapshot" | "update"
+    inst: Instrument,
+    bids: Iterable[tuple[Decimal, Decimal]],
+    asks: Iterable[tuple[Decimal, Decimal]],
+    checksum: int,
+    time_ms: int,
+) -> str:
+    return (
+        f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"{ws_symbol(inst)}",'
+        f'"bids":[{_levels(bids, inst)}],"asks":[{_levels(asks, inst)}],'
+        f'"checksum":{checksum},"timestamp":"{timestamp(time_ms)}"}}]}}'
+    )
