@@ -5,6 +5,7 @@ import pytest
 from eip.config import ConfigError
 from eip.order_book.feed_factory import create_feed, supported_exchanges
 from eip.order_book.feeds.binance import BinanceFeed
+from eip.order_book.feeds.ccxt_pro.feed import CcxtProFeed
 from eip.order_book.settings import ExchangeUrls, OrderBookSettings
 
 
@@ -23,4 +24,18 @@ def test_binance_feed_takes_its_symbols_and_urls_from_settings() -> None:
     assert isinstance(feed, BinanceFeed)
     assert list(feed.symbols) == ["BTC/USDT", "ETH/USDT"]
     assert (feed.rest_url, feed.ws_url) == ("http://127.0.0.1:1", "ws://127.0.0.1:1")
-    assert supported_exchanges() == ["binance", "coinbase", "kraken"]
+    assert {"binance", "coinbase", "kraken", "okx"} <= set(supported_exchanges())
+
+
+def test_roadmap_exchanges_without_a_native_adapter_use_ccxt_pro() -> None:
+    settings = OrderBookSettings(
+        subscriptions={"okx": ["BTC/USDT"]},
+        exchange_urls={"okx": ExchangeUrls(rest="http://127.0.0.1:1")},
+    )
+    feed = create_feed("okx", settings)
+    assert isinstance(feed, CcxtProFeed)
+    assert (feed.exchange, feed.symbols, feed.base_url) == (
+        "okx",
+        ["BTC/USDT"],
+        "http://127.0.0.1:1",
+    )

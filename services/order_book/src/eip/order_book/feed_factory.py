@@ -58,11 +58,29 @@ def _coinbase(settings: OrderBookSettings) -> BookFeed:
     )
 
 
+def _ccxt_pro(exchange: str) -> FeedBuilder:
+    """The generic adapter for roadmap exchanges without a native one; ``exchange_urls.rest``
+    moves all of ccxt's URLs to one host (a simulator)."""
+
+    def build(settings: OrderBookSettings) -> BookFeed:
+        from eip.order_book.feeds.ccxt_pro.feed import CcxtProFeed
+
+        urls = settings.exchange_urls.get(exchange)
+        return CcxtProFeed(
+            exchange,
+            list(settings.subscriptions.get(exchange, [])),
+            base_url=urls.rest if urls and urls.rest else None,
+        )
+
+    return build
+
+
 # exchange ccxt id -> builder
 FEEDS: dict[str, FeedBuilder] = {
     "binance": _binance,
     "kraken": _kraken,
     "coinbase": _coinbase,
+    **{ex: _ccxt_pro(ex) for ex in ("kucoin", "bitfinex", "htx", "bybit", "okx", "gate")},
 }
 
 
