@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import httpx
@@ -18,6 +18,7 @@ from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS, TopicSpec
 from eip.events.v1 import order_book_pb2
 from eip.exchange_simulator.client import SimulatorClient
 from eip.order_book.app import build_app
+from eip.order_book.manager import BookState
 from eip.order_book.rebuild import BookRebuilder
 from eip.order_book.service import OrderBookService
 from eip.order_book.settings import ExchangeUrls, OrderBookSettings
@@ -66,6 +67,34 @@ async def wait_until_caught_up(service: OrderBookService, simulator: SimulatorCl
     raise AssertionError(f"book never reached update id {truth['update_id']}: {state}")
 
 
+async def wait_for_state(
+    service: OrderBookService, ok: Callable[[BookState], bool], what: str
+) -> BookState:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = service.manager.get(KEY)
+        if state is not None and ok(state):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the book never got {what}: {service.manager.get(KEY)}")
+
+
+async def rebuild(
+    bootstrap: str, deltas_topic: TopicSpec, snapshots_topic: TopicSpec, sequence: int
+) -> tuple[BookRebuilder, list[order_book_pb2.BookSnapshot]]:
+    """A consumer starting now: the last snapshot of the key, then every retained delta."""
+    snapshots = await read_topic(bootstrap, snapshots_topic, 1)
+    assert snapshots, "no snapshot was published"
+    rebuilder = BookRebuilder()
+    latest = snapshots[-1]
+    assert isinstance(latest, order_book_pb2.BookSnapshot)
+    rebuilder.on_snapshot(latest)
+    for message in await read_topic(bootstrap, deltas_topic, sequence):
+        assert isinstance(message, order_book_pb2.BookDelta)
+        rebuilder.on_delta(message)
+    return rebuilder, [m for m in snapshots if isinstance(m, order_book_pb2.BookSnapshot)]
+
+
 def numeric(levels: list[tuple[str, str]] | list[list[str]]) -> list[tuple[Decimal, Decimal]]:
     return [(Decimal(p), Decimal(q)) for p, q in levels]
 
@@ -89,16 +118,9 @@ async def test_simulator_to_kafka_rebuild_and_http(
         assert state is not None
         published = (state.epoch, state.sequence)
 
-        snapshots = await read_topic(kafka_bootstrap_servers, snapshots_topic, 1)
-        assert snapshots, "no snapshot was published"
-        latest = snapshots[-1]
-        assert isinstance(latest, order_book_pb2.BookSnapshot)
-        deltas = await read_topic(kafka_bootstrap_servers, deltas_topic, state.sequence)
-        rebuilder = BookRebuilder()
-        rebuilder.on_snapshot(latest)
-        for message in deltas:
-            assert isinstance(message, order_book_pb2.BookDelta)
-            rebuilder.on_delta(message)
+        rebuilder, _ = await rebuild(
+            kafka_bootstrap_servers, deltas_topic, snapshots_topic, state.sequence
+        )
         copy = rebuilder.get(KEY)
         assert copy is not None
         assert copy.in_sync
@@ -122,3 +144,39 @@ async def test_simulator_to_kafka_rebuild_and_http(
             ]
     finally:
         await simulator.resume_market()
+
+
+async def test_a_gap_at_the_venue_becomes_a_new_epoch_that_consumers_follow(
+    running: tuple[FastAPI, TopicSpec, TopicSpec],
+    clean_simulator: SimulatorClient,
+    kafka_bootstrap_servers: str,
+) -> None:
+    app, deltas_topic, snapshots_topic = running
+    service: OrderBookService = app.state.books
+    await wait_for_state(service, lambda s: s.in_sync and s.deltas > 0, "in sync")
+    await clean_simulator.skip_sequence("BTCUSDT", 1)
+    await wait_for_state(service, lambda s: s.in_sync and s.epoch >= 2, "a second epoch")
+    await asyncio.sleep(1)  # deltas of the new epoch
+    await clean_simulator.pause_market()
+    try:
+        await wait_until_caught_up(service, clean_simulator)
+        truth = await clean_simulator.book("BTCUSDT", limit=DEPTH)
+        await asyncio.wait_for(service.publisher.drain(), 30)
+        state = service.manager.get(KEY)
+        assert state is not None
+        assert state.desync_reason is None
+        assert state.desyncs >= 1
+        rebuilder, snapshots = await rebuild(
+            kafka_bootstrap_servers, deltas_topic, snapshots_topic, state.sequence
+        )
+        markers = [m for m in snapshots if m.out_of_sync]
+        assert markers
+        assert markers[0].desync_reason == "gap"
+        copy = rebuilder.get(KEY)
+        assert copy is not None
+        assert copy.in_sync
+        assert (copy.epoch, copy.sequence) == (state.epoch, state.sequence)
+        assert numeric(copy.book.bid_strings()) == numeric(truth["bids"])
+        assert numeric(copy.book.ask_strings()) == numeric(truth["asks"])
+    finally:
+        await clean_simulator.resume_market()

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from eip.bus import Producer, decode
 from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS, TopicSpec
@@ -24,26 +24,30 @@ pytestmark = pytest.mark.integration
 DEPTH = 3
 
 
-async def read_topic(bootstrap: str, spec: TopicSpec, expected: int) -> list[object]:
+async def read_topic(bootstrap: str, spec: TopicSpec, expected: int = 0) -> list[object]:
+    """Every record of the topic up to its end offsets now (at least ``expected``), decoded."""
     consumer = AIOKafkaConsumer(
-        spec.name,
         bootstrap_servers=bootstrap,
         group_id=None,
-        auto_offset_reset="earliest",
         isolation_level="read_committed",
         enable_auto_commit=False,
     )
     await consumer.start()
     messages: list[object] = []
-    deadline = time.monotonic() + 20
     try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
+        partitions = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ends = await consumer.end_offsets(partitions)
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            caught_up = all(positions[tp] >= ends[tp] for tp in partitions)
+            if caught_up and sum(ends.values()) >= expected:
+                break
+            batch = await consumer.getmany(*partitions, timeout_ms=300)
             for records in batch.values():
                 messages.extend(decode(spec, r.value, list(r.headers)) for r in records)
-        # Give unexpected extra records a chance to show up too.
-        for records in (await consumer.getmany(timeout_ms=500)).values():
-            messages.extend(decode(spec, r.value, list(r.headers)) for r in records)
     finally:
         await consumer.stop()
     return messages

@@ -130,8 +130,9 @@ class BookManager:
         metrics.EVENTS.labels(key.exchange, key.symbol, "delta").inc()
         if not state.in_sync or state.book is not event.book:
             # The adapter should not send this; a delta without its snapshot cannot be trusted.
+            reason = "not_in_sync" if not state.in_sync else "other_book"
             state.dropped += 1
-            metrics.DROPPED.labels(key.exchange, key.symbol, "not_in_sync").inc()
+            metrics.DROPPED.labels(key.exchange, key.symbol, reason).inc()
             return
         state.deltas += 1
         self._touch(state, event.exchange_sequence, event.exchange_time, event.received_time)

@@ -4,7 +4,6 @@ snapshots, and subscription changes while running."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -118,5 +117,7 @@ class OrderBookService:
     async def _snapshot_timer(self) -> None:
         while True:
             await asyncio.sleep(self.settings.snapshot_interval_s)
-            with contextlib.suppress(Exception):
+            try:
                 self.manager.publish_snapshots()
+            except Exception:  # a bug here must not stop later snapshots; it is logged
+                log.exception("periodic snapshots failed")
