@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -262,3 +264,32 @@ def test_settings_refuse_a_symbol_that_is_not_base_quote() -> None:
 def test_settings_refuse_an_exchange_without_a_feed() -> None:
     with pytest.raises(ValueError, match="no book feed for exchange 'ftx'"):
         OrderBookSettings(subscriptions={"ftx": ["BTC/USD"]})
+
+
+async def test_a_quiet_book_is_served_stale_and_left_out_of_consolidated(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    synced(app, "binance")
+    quiet = ScriptedBook("kraken")
+    event = quiet.snapshot(BIDS, ASKS)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    books(app).manager.handle(dataclasses.replace(event, received_time=long_ago))
+    r = await client.get("/v1/books/kraken/BTC-USDT")
+    assert r.status_code == 200
+    assert r.json()["stale"] is True
+    assert r.json()["in_sync"] is True
+    assert r.json()["age_ms"] >= 300_000
+    body = (await client.get("/v1/consolidated/BTC-USDT")).json()
+    venues = {v["exchange"]: v for v in body["exchanges"]}
+    assert venues["kraken"]["excluded_because"] == "stale"
+    assert body["bids"][0]["venues"] == {"binance": "1.0000"}
+
+
+async def test_the_app_starts_with_no_subscriptions() -> None:
+    app = build_app(OrderBookSettings(connect_timeout_s=0.5))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/v1/books")).json() == {"books": []}
+            assert (await client.get("/v1/subscriptions")).json() == {"subscriptions": {}}
