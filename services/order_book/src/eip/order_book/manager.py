@@ -13,8 +13,7 @@ it reads the adapter's live book exactly as the event describes it.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,8 +39,6 @@ class BookState:
     exchange_sequence: str = ""
     exchange_time: datetime | None = None
     received_time: datetime | None = None
-    # monotonic clock of the last event, for age and staleness
-    updated_at: float | None = None
     desync_reason: str | None = None
     desync_detail: str = ""
     snapshots: int = 0
@@ -63,13 +60,11 @@ class BookManager:
         depth: int,
         deltas_topic: TopicSpec = MD_BOOK_DELTAS,
         snapshots_topic: TopicSpec = MD_BOOK_SNAPSHOTS,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.outbox = outbox
         self.depth = depth
         self.deltas_topic = deltas_topic
         self.snapshots_topic = snapshots_topic
-        self.clock = clock
         self._books: dict[BookKey, BookState] = {}
 
     # -- queries -----------------------------------------------------------------------------
@@ -181,7 +176,6 @@ class BookManager:
         state.exchange_sequence = exchange_sequence
         state.exchange_time = exchange_time
         state.received_time = received_time
-        state.updated_at = self.clock()
 
     def _mark_desync(self, state: BookState, reason: str, detail: str) -> None:
         key = state.key
@@ -206,11 +200,11 @@ class BookManager:
             },
         )
 
-    # -- publishing --------------------------------------------------------------------------
-
     def mark_out_of_sync(self, key: BookKey, reason: str, detail: str) -> None:
         """For what the service itself learns (a feed crashed): same as a feed's desync."""
         self._mark_desync(self._state(key), reason, detail)
+
+    # -- publishing --------------------------------------------------------------------------
 
     def publication_lost(self, key: BookKey) -> None:
         """Kafka did not take a record of this book: its consumers need a new epoch."""
