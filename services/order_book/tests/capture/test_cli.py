@@ -92,3 +92,28 @@ async def test_recording_from_the_simulator_replays_to_the_same_books(
     # the same adapter code on the recorded bytes ends where the live run ended
     live_books = [json.loads(line) for line in live.getvalue().splitlines() if '"book"' in line]
     assert books == live_books
+
+
+@pytest.mark.integration
+async def test_ccxt_served_exchange_records_and_replays(
+    simulator_process: object, tmp_path: Path
+) -> None:
+    base_url = simulator_process.base_url  # type: ignore[attr-defined]
+    capture, err, live = tmp_path / "ccxt.jsonl", io.StringIO(), io.StringIO()
+    status = await record("ccxt:binance", ["BTC/USDT"], capture, 4.0, err, base_url, live)
+    assert status == 0, err.getvalue()
+    entries = read_capture(capture)
+    assert entries[0]["exchange"] == "CCXT:BINANCE"
+    assert any(e["t"] == "http" and "/api/v3/depth" in e["url"] for e in entries)
+    assert any(e["t"] == "send" and "SUBSCRIBE" in e["data"] for e in entries)
+    assert sum(1 for e in entries if e["t"] == "recv") > 5
+
+    out, err = io.StringIO(), io.StringIO()
+    assert await replay_file(capture, out, err) == 0, err.getvalue()
+    books = [json.loads(line) for line in out.getvalue().splitlines() if '"type":"book"' in line]
+    live_books = [json.loads(line) for line in live.getvalue().splitlines() if '"book"' in line]
+    assert [b["symbol"] for b in books] == ["BTC/USDT"]
+    assert books[0]["in_sync"]
+    # ccxt on the recorded bytes ends where ccxt on the live socket ended
+    assert books[0]["bids"] == live_books[0]["bids"]
+    assert books[0]["asks"] == live_books[0]["asks"]

@@ -2,6 +2,7 @@
 
     replay FILE [--out books.jsonl] [--exchange binance] [--symbols A/B ...]
     record --exchange binance --symbols BTC/USDT --out FILE --seconds N [--base-url URL]
+    record --exchange ccxt:binance --symbols BTC/USDT --out FILE --seconds N --base-url URL
 
 Both run the same adapter code as production. Output (``--out``): one JSON line per sync
 event (snapshot, delta, desync), then the final book of every instrument; a summary goes to
@@ -19,13 +20,14 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from eip.exchanges import normalize_asset
+from eip.order_book.capture.ccxt import record_ccxt, replay_ccxt
 from eip.order_book.capture.format import CaptureWriter, read_capture
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions, WsBookFeed
+from eip.order_book.feeds.base import FeedOptions, InstrumentBook
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.transport import LiveTransport
@@ -79,7 +81,13 @@ class EventWriter:
             self.out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
-def summarize(feed: WsBookFeed, writer: EventWriter, err: IO[str]) -> int:
+class Books(Protocol):
+    exchange: str
+    symbols: list[str]
+    books: dict[str, InstrumentBook]
+
+
+def summarize(feed: Books, writer: EventWriter, err: IO[str]) -> int:
     """Final books to ``--out``, a summary to ``err``; the exit status."""
     failed = False
     for symbol in feed.symbols:
@@ -160,14 +168,13 @@ async def replay_file(
     if not wanted:
         raise SystemExit("the capture names no book symbols; pass --symbols")
     settings = _kraken_settings(entries) if exchange == "kraken" else {}
+    writer = EventWriter(out)
+    if exchange.startswith("ccxt:"):
+        ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)
+        return summarize(ccxt_feed, writer, err)
     transport = ReplayTransport(entries)
     options = FeedOptions(stale_after_s=stale_after_s)
-    if exchange.startswith("ccxt:"):
-        from eip.order_book.feeds.ccxt_pro.replay import replay_ccxt  # ccxt only when used
-
-        return await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, out, err)
     feed = create_feed(exchange, wanted, transport, options, **settings)
-    writer = EventWriter(out)
     await feed.run(writer)
     return summarize(feed, writer, err)
 
@@ -182,12 +189,21 @@ async def record(
     events: IO[str] | None = None,
     **settings: Any,
 ) -> int:
-    config = {"l2_book": [s.replace("/", "-") for s in symbols]}
-    live = LiveTransport()
+    writer = EventWriter(events)
     with out_path.open("w", encoding="utf-8") as out:
-        transport = RecordingTransport(live, CaptureWriter(out, exchange, config), exchange)
+        if exchange.startswith("ccxt:"):
+            if not base_url:
+                raise SystemExit("recording through ccxt needs --base-url (the upstream host)")
+            ccxt_feed = await record_ccxt(
+                exchange.removeprefix("ccxt:"), symbols, out, seconds, base_url, writer
+            )
+            print(f"recorded {out_path}", file=err)
+            return summarize(ccxt_feed, writer, err)
+        config = {"l2_book": [s.replace("/", "-") for s in symbols]}
+        transport = RecordingTransport(
+            LiveTransport(), CaptureWriter(out, exchange, config), exchange
+        )
         feed = create_feed(exchange, symbols, transport, None, base_url, **settings)
-        writer = EventWriter(events)
         try:
             async with asyncio.timeout(seconds):
                 await feed.run(writer)
@@ -209,7 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--symbols", nargs="+", default=[], help="default: the header's l2_book")
     rep.add_argument("--stale-after", type=float, default=60.0, help="seconds (recorded time)")
     rec = commands.add_parser("record", help="record live traffic while keeping books")
-    rec.add_argument("--exchange", required=True, choices=["binance", "kraken", "coinbase"])
+    rec.add_argument(
+        "--exchange", required=True, help="binance, kraken, coinbase, or ccxt:<ccxt id>"
+    )
     rec.add_argument("--symbols", nargs="+", required=True)
     rec.add_argument("--out", type=Path, required=True)
     rec.add_argument("--seconds", type=float, required=True)

@@ -22,6 +22,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import ccxt
+import ccxt.pro
+
 from eip.book import L2Book
 from eip.order_book.feeds.base import (
     BAD_LEVEL,
@@ -108,8 +111,6 @@ class CcxtProFeed:
         if self._factory is not None:
             client = self._factory(self.config)
         else:
-            import ccxt.pro  # heavy; only for the exchanges that use it
-
             client = getattr(ccxt.pro, self.exchange)(self.config)
         # Verify sequences/checksums where ccxt can (several exchanges default it off).
         client.options["checksum"] = True
@@ -173,8 +174,6 @@ class CcxtProFeed:
         self._tasks[symbol] = asyncio.create_task(self._watch(symbol), name=f"ccxt:{symbol}")
 
     async def _watch(self, symbol: str) -> None:
-        import ccxt
-
         market = self.client.market(symbol)  # BadSymbol ends the feed's run: fix the config
         mode = self.client.precisionMode
         price = decimals_of(market["precision"].get("price"), mode)
