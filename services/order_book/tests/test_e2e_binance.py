@@ -21,7 +21,7 @@ from eip.order_book.app import build_app
 from eip.order_book.manager import BookState
 from eip.order_book.rebuild import BookRebuilder
 from eip.order_book.service import OrderBookService
-from eip.order_book.settings import ExchangeUrls, OrderBookSettings
+from eip.order_book.settings import OrderBookSettings
 from eip.order_book.sync_events import BookKey
 from eip.testing.plugin import TopicFactory
 
@@ -42,11 +42,7 @@ async def running(
     settings = OrderBookSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         subscriptions={"binance": ["BTC/USDT"]},
-        exchange_urls={
-            "binance": ExchangeUrls(
-                rest=simulator.base_url, ws=simulator.base_url.replace("http://", "ws://")
-            )
-        },
+        exchange_urls={"binance": simulator.base_url},
         snapshot_depth=DEPTH,
         snapshot_interval_s=1.0,
     )

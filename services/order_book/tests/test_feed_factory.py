@@ -6,7 +6,8 @@ from eip.config import ConfigError
 from eip.order_book.feed_factory import create_feed, supported_exchanges
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.ccxt_pro.feed import CcxtProFeed
-from eip.order_book.settings import ExchangeUrls, OrderBookSettings
+from eip.order_book.feeds.kraken import KrakenFeed
+from eip.order_book.settings import OrderBookSettings
 
 
 def test_unknown_exchange_is_a_clear_config_error() -> None:
@@ -15,22 +16,24 @@ def test_unknown_exchange_is_a_clear_config_error() -> None:
     assert "binance" in str(info.value)
 
 
-def test_binance_feed_takes_its_symbols_and_urls_from_settings() -> None:
+def test_native_feeds_take_their_symbols_and_host_from_settings() -> None:
     settings = OrderBookSettings(
-        subscriptions={"binance": ["BTC/USDT", "ETH/USDT"]},
-        exchange_urls={"binance": ExchangeUrls(rest="http://127.0.0.1:1/", ws="ws://127.0.0.1:1")},
+        subscriptions={"binance": ["BTC/USDT", "ETH/USDT"], "kraken": ["BTC/USD"]},
+        exchange_urls={"binance": "http://127.0.0.1:1/"},
     )
     feed = create_feed("binance", settings)
     assert isinstance(feed, BinanceFeed)
     assert list(feed.symbols) == ["BTC/USDT", "ETH/USDT"]
     assert (feed.rest_url, feed.ws_url) == ("http://127.0.0.1:1", "ws://127.0.0.1:1")
+    kraken = create_feed("kraken", settings)
+    assert isinstance(kraken, KrakenFeed)
+    assert kraken.rest_url.startswith("https://")  # no URL configured: production
     assert {"binance", "coinbase", "kraken", "okx"} <= set(supported_exchanges())
 
 
 def test_roadmap_exchanges_without_a_native_adapter_use_ccxt_pro() -> None:
     settings = OrderBookSettings(
-        subscriptions={"okx": ["BTC/USDT"]},
-        exchange_urls={"okx": ExchangeUrls(rest="http://127.0.0.1:1")},
+        subscriptions={"okx": ["BTC/USDT"]}, exchange_urls={"okx": "http://127.0.0.1:1"}
     )
     feed = create_feed("okx", settings)
     assert isinstance(feed, CcxtProFeed)

@@ -1,15 +1,15 @@
-"""Which feed serves which exchange: one builder per venue, importing its adapter only when
-that exchange is configured, so an unused adapter costs nothing.
+"""Which feed serves which exchange, built from the service settings.
 
-A builder takes the service settings and reads its symbols from
-``settings.subscriptions[exchange]`` and its endpoints from ``settings.exchange_urls[exchange]``
-(empty: the venue's production URLs).
+Binance, Kraken and Coinbase have native adapters (``feeds.factory``); the other roadmap
+exchanges are served by the ccxt.pro adapter. Symbols come from
+``settings.subscriptions[exchange]``; ``settings.exchange_urls[exchange]``, when set, is one
+host serving the venue's REST and streams (the exchange simulator, a recording proxy) instead of
+the venue's production URLs. Adapters are imported only when their exchange is used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from eip.config import ConfigError
 from eip.order_book.feed_protocol import BookFeed
@@ -18,58 +18,29 @@ from eip.order_book.settings import OrderBookSettings
 FeedBuilder = Callable[[OrderBookSettings], BookFeed]
 
 
-def _endpoints(settings: OrderBookSettings, exchange: str) -> dict[str, Any]:
-    urls = settings.exchange_urls.get(exchange)
-    if urls is None:
-        return {}
-    return {k: v for k, v in (("rest_url", urls.rest), ("ws_url", urls.ws)) if v}
+def _native(exchange: str) -> FeedBuilder:
+    def build(settings: OrderBookSettings) -> BookFeed:
+        from eip.order_book.feeds.factory import create_feed as create_native
+        from eip.order_book.feeds.transport import LiveTransport
 
+        return create_native(
+            exchange,
+            list(settings.subscriptions.get(exchange, [])),
+            LiveTransport(),
+            simulator_url=settings.exchange_urls.get(exchange) or None,
+        )
 
-def _binance(settings: OrderBookSettings) -> BookFeed:
-    from eip.order_book.feeds.binance import BinanceFeed
-    from eip.order_book.feeds.transport import LiveTransport
-
-    return BinanceFeed(
-        list(settings.subscriptions.get("binance", [])),
-        LiveTransport(),
-        **_endpoints(settings, "binance"),
-    )
-
-
-def _kraken(settings: OrderBookSettings) -> BookFeed:
-    from eip.order_book.feeds.kraken.feed import KrakenFeed
-    from eip.order_book.feeds.transport import LiveTransport
-
-    return KrakenFeed(
-        list(settings.subscriptions.get("kraken", [])),
-        LiveTransport(),
-        **_endpoints(settings, "kraken"),
-    )
-
-
-def _coinbase(settings: OrderBookSettings) -> BookFeed:
-    from eip.order_book.feeds.coinbase.feed import CoinbaseFeed
-    from eip.order_book.feeds.transport import LiveTransport
-
-    return CoinbaseFeed(
-        list(settings.subscriptions.get("coinbase", [])),
-        LiveTransport(),
-        **_endpoints(settings, "coinbase"),
-    )
+    return build
 
 
 def _ccxt_pro(exchange: str) -> FeedBuilder:
-    """The generic adapter for roadmap exchanges without a native one; ``exchange_urls.rest``
-    moves all of ccxt's URLs to one host (a simulator)."""
-
     def build(settings: OrderBookSettings) -> BookFeed:
         from eip.order_book.feeds.ccxt_pro.feed import CcxtProFeed
 
-        urls = settings.exchange_urls.get(exchange)
         return CcxtProFeed(
             exchange,
             list(settings.subscriptions.get(exchange, [])),
-            base_url=urls.rest if urls and urls.rest else None,
+            base_url=settings.exchange_urls.get(exchange) or None,
         )
 
     return build
@@ -77,9 +48,7 @@ def _ccxt_pro(exchange: str) -> FeedBuilder:
 
 # exchange ccxt id -> builder
 FEEDS: dict[str, FeedBuilder] = {
-    "binance": _binance,
-    "kraken": _kraken,
-    "coinbase": _coinbase,
+    **{ex: _native(ex) for ex in ("binance", "kraken", "coinbase")},
     **{ex: _ccxt_pro(ex) for ex in ("kucoin", "bitfinex", "htx", "bybit", "okx", "gate")},
 }
 

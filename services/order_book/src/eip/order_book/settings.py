@@ -2,20 +2,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from eip.config import ServiceSettings
-
-
-class ExchangeUrls(BaseModel):
-    """Where a feed connects; empty means the venue's production endpoint. Tests point these at
-    the exchange simulator."""
-
-    model_config = {"frozen": True, "extra": "forbid"}
-
-    rest: str = ""
-    ws: str = ""
 
 
 class OrderBookSettings(ServiceSettings):
@@ -27,8 +17,9 @@ class OrderBookSettings(ServiceSettings):
     # exchange ccxt id -> normalized symbols:
     # ORDER_BOOK_SUBSCRIPTIONS='{"binance":["BTC/USDT"]}'
     subscriptions: dict[str, list[str]] = Field(default_factory=dict)
-    # e.g. ORDER_BOOK_EXCHANGE_URLS='{"binance":{"rest":"http://127.0.0.1:8100","ws":"ws://..."}}'
-    exchange_urls: dict[str, ExchangeUrls] = Field(default_factory=dict)
+    # exchange -> one host serving its REST and streams instead of production (the exchange
+    # simulator): ORDER_BOOK_EXCHANGE_URLS='{"binance":"http://127.0.0.1:8300"}'
+    exchange_urls: dict[str, str] = Field(default_factory=dict)
     # A snapshot per in-sync book goes to md.book.snapshots.v1 this often, and at every new epoch.
     snapshot_interval_s: float = Field(default=10.0, gt=0, le=3600)
     # The published book: the top levels per side that snapshots carry and deltas maintain.
