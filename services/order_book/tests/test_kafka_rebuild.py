@@ -15,6 +15,8 @@ from eip.events.v1 import order_book_pb2
 from eip.order_book.manager import BookManager
 from eip.order_book.outbox import KafkaPublisher, Outbox
 from eip.order_book.rebuild import BookRebuilder
+from eip.order_book.service import OrderBookService
+from eip.order_book.settings import OrderBookSettings
 from eip.testing.plugin import TopicFactory
 
 from .helpers import ScriptedBook
@@ -143,3 +145,24 @@ async def test_consumer_rebuilds_the_published_books_across_a_resync(
     assert stale_copy is not None
     assert not stale_copy.in_sync
     assert stale_copy.problem == "epoch"
+
+
+async def test_records_queued_at_shutdown_still_reach_kafka(
+    kafka_bootstrap_servers: str, make_topic: TopicFactory, producer: Producer
+) -> None:
+    deltas_topic = await make_topic(MD_BOOK_DELTAS)
+    snapshots_topic = await make_topic(MD_BOOK_SNAPSHOTS)
+    service = OrderBookService(
+        OrderBookSettings(snapshot_interval_s=3600),
+        lambda: producer,
+        deltas_topic=deltas_topic,
+        snapshots_topic=snapshots_topic,
+    )
+    feed = ScriptedBook()
+    async with service.running():
+        service.manager.handle(feed.snapshot([("100.00", "1.0000")], [("101.00", "1.0000")]))
+        for n in range(50):
+            service.manager.handle(feed.delta(bids=[("99.00", f"{n + 1}.0000")]))
+    # the context exited right after queueing: nothing was awaited in between
+    deltas = await read_topic(kafka_bootstrap_servers, deltas_topic, 50)
+    assert [m.sequence for m in deltas] == list(range(1, 51))  # type: ignore[attr-defined]

@@ -87,6 +87,9 @@ class KafkaPublisher:
             finally:
                 self._outbox.done()
 
+    def connected(self) -> bool:
+        return self._producer() is not None
+
     async def drain(self) -> None:
         """Wait until every queued record was handed to Kafka and acknowledged (or lost)."""
         await self._outbox.join()

@@ -24,6 +24,7 @@ FeedFactory = Callable[[str, OrderBookSettings], BookFeed]
 # A feed's run() should only return when cancelled; if it crashes it is restarted after a
 # jittered backoff, capped so a venue outage is retried about twice a minute.
 RESTART = RetryPolicy(attempts=10, base_delay_s=1.0, max_delay_s=30.0)
+SHUTDOWN_DRAIN_S = 5.0
 
 
 class OrderBookService:
@@ -59,11 +60,23 @@ class OrderBookService:
                     self._start_feed(exchange)
             yield self
         finally:
-            tasks = [*self._feed_tasks.values(), *self._tasks]
-            for task in tasks:
+            feeds = list(self._feed_tasks.values())
+            for task in feeds:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*feeds, return_exceptions=True)
             self._feed_tasks.clear()
+            # What the books published before stopping reaches Kafka, if Kafka is there.
+            if self.publisher.connected():
+                try:
+                    await asyncio.wait_for(self.publisher.drain(), SHUTDOWN_DRAIN_S)
+                except Exception as exc:
+                    log.warning(
+                        "records left unpublished at shutdown",
+                        extra={"records": len(self.outbox), "error": repr(exc)},
+                    )
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def subscriptions(self) -> dict[str, list[str]]:
         return {ex: sorted(feed.symbols) for ex, feed in sorted(self.feeds.items())}
