@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from eip.book import L2Book
@@ -39,9 +40,14 @@ class ScriptedBook:
 class ScriptedFeed:
     """A BookFeed whose run() emits a fixed list of events, then waits to be cancelled."""
 
-    def __init__(self, exchange: str, events: list[BookEvent] | None = None) -> None:
+    def __init__(
+        self,
+        exchange: str,
+        events: list[BookEvent] | None = None,
+        symbols: Iterable[str] = (),
+    ) -> None:
         self._exchange = exchange
-        self._symbols: set[str] = set()
+        self._symbols: set[str] = set(symbols)
         self.events = list(events or [])
         self.subscribed: list[str] = []
 

@@ -26,10 +26,7 @@ ASKS = [("101.00", "2.0000"), ("102.00", "1.0000"), ("104.00", "5.0000")]
 def scripted_factory(exchange: str, settings: OrderBookSettings) -> BookFeed:
     if exchange not in {"binance", "kraken"}:
         raise ConfigError("order-book", [f"no book feed for exchange {exchange!r}"])
-    feed = ScriptedFeed(exchange)
-    for symbol in settings.subscriptions.get(exchange, []):
-        feed._symbols.add(symbol)
-    return feed
+    return ScriptedFeed(exchange, symbols=settings.subscriptions.get(exchange, []))
 
 
 @pytest.fixture
@@ -233,8 +230,9 @@ async def test_configured_subscriptions_start_their_feeds() -> None:
 
     def factory(exchange: str, settings: OrderBookSettings) -> BookFeed:
         book = ScriptedBook(exchange, "BTC/USDT")
-        feed = ScriptedFeed(exchange, [book.snapshot(BIDS, ASKS)])
-        feed._symbols.update(settings.subscriptions[exchange])
+        feed = ScriptedFeed(
+            exchange, [book.snapshot(BIDS, ASKS)], symbols=settings.subscriptions[exchange]
+        )
         started.append(feed)
         return feed
 

@@ -16,8 +16,7 @@ class CrashingFeed(ScriptedFeed):
     """Syncs a book, then crashes once; the second run syncs it again."""
 
     def __init__(self) -> None:
-        super().__init__("binance")
-        self._symbols.add("BTC/USDT")
+        super().__init__("binance", symbols=["BTC/USDT"])
         self.book = ScriptedBook()
         self.runs = 0
 
