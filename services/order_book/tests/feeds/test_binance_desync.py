@@ -10,6 +10,8 @@ from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.metrics import DESYNCS
+from eip.order_book.feeds.transport import Received, TransportError
+from eip.resilience import RetryPolicy
 
 from .helpers import BINANCE_CAPTURE, load, replay
 from .test_binance_replay import naive_rebuild
@@ -130,3 +132,33 @@ async def test_a_bad_level_desyncs_without_touching_the_book() -> None:
     # no recorded snapshot is left for the resync: the replay ends with the book untrusted
     assert not feed.books[SYMBOL].in_sync
     assert feed.books[SYMBOL].book.bid_count == 0
+
+
+class FlakyRest:
+    """The replay transport, with the first ``failures`` depth requests failing like a 5xx."""
+
+    def __init__(self, inner: ReplayTransport, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.connect = inner.connect
+        self.aclose = inner.aclose
+
+    async def get(self, url: str) -> Received:
+        if "/depth" in url and self.failures > 0:
+            self.failures -= 1
+            raise TransportError(f"GET {url}: HTTP 503")
+        return await self.inner.get(url)
+
+
+async def test_failing_snapshot_requests_are_retried_with_backoff() -> None:
+    transport = FlakyRest(ReplayTransport(BINANCE_CAPTURE), failures=3)
+    fast = FeedOptions(
+        stale_after_s=3600, rest_retry=RetryPolicy(attempts=5, base_delay_s=0.001, max_delay_s=0.01)
+    )
+    feed = BinanceFeed([SYMBOL], transport, fast)
+    events = await replay(feed)
+
+    assert transport.failures == 0
+    assert events.desyncs == []
+    assert len(events.snapshots) == 1
+    assert_final_book_is_true(feed)

@@ -216,7 +216,11 @@ async def record(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eip.order_book.capture", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m eip.order_book.capture",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     rep = commands.add_parser("replay", help="replay a capture through the adapters")
     rep.add_argument("file", type=Path)

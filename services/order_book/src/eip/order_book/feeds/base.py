@@ -23,6 +23,7 @@ from eip.order_book.feeds.transport import (
     Received,
     Transport,
     TransportClosed,
+    TransportError,
     TransportExhausted,
 )
 from eip.order_book.sync_events import (
@@ -124,7 +125,18 @@ class WsBookFeed(ABC):
 
     async def run(self, emit: Emit) -> None:
         self._emit = emit
-        await self._prepare()
+        delays = self.options.reconnect.delays()
+        while True:
+            try:
+                await self._prepare()
+                break
+            except TransportError as exc:  # the venue's REST is down: keep trying, never die
+                delay = next(delays, self.options.reconnect.max_delay_s)
+                log.warning(
+                    "book feed cannot load instruments",
+                    extra={"exchange": self.exchange, "error": str(exc), "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
         delays = self.options.reconnect.delays()
         connected_before = False
         while True:
@@ -153,6 +165,8 @@ class WsBookFeed(ABC):
                 return
             except TransportClosed as exc:
                 await self._desync_all("disconnected", str(exc))
+            except TransportError as exc:  # a snapshot could not be fetched, retries spent
+                await self._desync_all("error", str(exc))
             except Stale:
                 await self._desync_all(
                     "stale", f"no frame for {self.options.stale_after_s}s; reconnecting"
