@@ -97,9 +97,10 @@ def numeric(levels: list[tuple[str, str]] | list[list[str]]) -> list[tuple[Decim
 
 async def test_simulator_to_kafka_rebuild_and_http(
     running: tuple[FastAPI, TopicSpec, TopicSpec],
-    simulator: SimulatorClient,
+    clean_simulator: SimulatorClient,
     kafka_bootstrap_servers: str,
 ) -> None:
+    simulator = clean_simulator
     app, deltas_topic, snapshots_topic = running
     service: OrderBookService = app.state.books
     await asyncio.sleep(3)  # let the live market move the book: deltas, periodic snapshots
