@@ -1,4 +1,4 @@
-"""The order-book service. Its capability lands with issue: order-book service; today it runs the
-standard service shell: settings, logs, metrics, health and readiness of its dependencies."""
+"""The order-book service: exact L2 books from exchange feeds, published on Kafka as sequenced
+deltas and snapshots, and analysed over HTTP (docs/ORDER_BOOK.md)."""
 
 __version__ = "0.1.0"

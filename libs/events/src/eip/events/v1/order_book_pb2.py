@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from eip.events.v1 import common_pb2 as eip_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65ip/events/v1/order_book.proto\x12\reip.events.v1\x1a\x1a\x65ip/events/v1/common.proto\"\xf2\x01\n\tBookDelta\x12-\n\ninstrument\x18\x01 \x01(\x0b\x32\x19.eip.events.v1.Instrument\x12(\n\x05times\x18\x02 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\'\n\x04\x62ids\x18\x05 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\'\n\x04\x61sks\x18\x06 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\x19\n\x11\x65xchange_sequence\x18\x07 \x01(\t\"\xe9\x01\n\x0c\x42ookSnapshot\x12-\n\ninstrument\x18\x01 \x01(\x0b\x32\x19.eip.events.v1.Instrument\x12(\n\x05times\x18\x02 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\'\n\x04\x62ids\x18\x05 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\'\n\x04\x61sks\x18\x06 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\r\n\x05\x64\x65pth\x18\x07 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65ip/events/v1/order_book.proto\x12\reip.events.v1\x1a\x1a\x65ip/events/v1/common.proto\"\xf2\x01\n\tBookDelta\x12-\n\ninstrument\x18\x01 \x01(\x0b\x32\x19.eip.events.v1.Instrument\x12(\n\x05times\x18\x02 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\'\n\x04\x62ids\x18\x05 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\'\n\x04\x61sks\x18\x06 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\x19\n\x11\x65xchange_sequence\x18\x07 \x01(\t\"\xc4\x02\n\x0c\x42ookSnapshot\x12-\n\ninstrument\x18\x01 \x01(\x0b\x32\x19.eip.events.v1.Instrument\x12(\n\x05times\x18\x02 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12\x10\n\x08sequence\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12\'\n\x04\x62ids\x18\x05 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\'\n\x04\x61sks\x18\x06 \x03(\x0b\x32\x19.eip.events.v1.PriceLevel\x12\r\n\x05\x64\x65pth\x18\x07 \x01(\r\x12\x16\n\x0eprice_decimals\x18\x08 \x01(\r\x12\x15\n\rsize_decimals\x18\t \x01(\r\x12\x13\n\x0bout_of_sync\x18\n \x01(\x08\x12\x15\n\rdesync_reason\x18\x0b \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,5 +35,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BOOKDELTA']._serialized_start=78
   _globals['_BOOKDELTA']._serialized_end=320
   _globals['_BOOKSNAPSHOT']._serialized_start=323
-  _globals['_BOOKSNAPSHOT']._serialized_end=556
+  _globals['_BOOKSNAPSHOT']._serialized_end=647
 # @@protoc_insertion_point(module_scope)

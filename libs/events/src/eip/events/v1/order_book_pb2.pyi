@@ -79,11 +79,29 @@ class BookSnapshot(_message.Message):
     BIDS_FIELD_NUMBER: _builtins.int
     ASKS_FIELD_NUMBER: _builtins.int
     DEPTH_FIELD_NUMBER: _builtins.int
+    PRICE_DECIMALS_FIELD_NUMBER: _builtins.int
+    SIZE_DECIMALS_FIELD_NUMBER: _builtins.int
+    OUT_OF_SYNC_FIELD_NUMBER: _builtins.int
+    DESYNC_REASON_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """the last delta sequence this snapshot includes"""
     epoch: _builtins.int
     depth: _builtins.int
-    """number of levels per side the book keeps"""
+    """The published book is the top `depth` levels per side of the service's book; deltas keep
+    exactly that view (a level that surfaces from deeper in the book arrives as a delta, one
+    pushed out of the view arrives with quantity "0").
+    """
+    price_decimals: _builtins.int
+    """Fixed-point decimals of every price and quantity of this book (deltas use the same), so a
+    consumer can build an exact integer-tick book before the first level arrives.
+    """
+    size_decimals: _builtins.int
+    out_of_sync: _builtins.bool
+    """Set when the book stopped being trustworthy (gap, checksum mismatch, disconnect, ...): the
+    record has no levels, keeps the epoch and sequence where publishing stopped, and supersedes
+    every earlier record of the book until a snapshot of a newer epoch arrives.
+    """
+    desync_reason: _builtins.str
     @_builtins.property
     def instrument(self) -> _common_pb2.Instrument: ...
     @_builtins.property
@@ -106,10 +124,14 @@ class BookSnapshot(_message.Message):
         bids: _abc.Iterable[_common_pb2.PriceLevel] | None = ...,
         asks: _abc.Iterable[_common_pb2.PriceLevel] | None = ...,
         depth: _builtins.int = ...,
+        price_decimals: _builtins.int = ...,
+        size_decimals: _builtins.int = ...,
+        out_of_sync: _builtins.bool = ...,
+        desync_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "times", b"times"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks", b"asks", "bids", b"bids", "depth", b"depth", "epoch", b"epoch", "instrument", b"instrument", "sequence", b"sequence", "times", b"times"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks", b"asks", "bids", b"bids", "depth", b"depth", "desync_reason", b"desync_reason", "epoch", b"epoch", "instrument", b"instrument", "out_of_sync", b"out_of_sync", "price_decimals", b"price_decimals", "sequence", b"sequence", "size_decimals", b"size_decimals", "times", b"times"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,142 @@
+"""The Binance spot book adapter (combined stream, one connection for all instruments)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from eip.book import L2Book
+from eip.exchanges import SymbolMap, binance_symbol_map
+from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
+from eip.order_book.feeds.binance.sync import DepthSync, Verdict
+from eip.order_book.feeds.transport import Received, Transport, TransportError
+from eip.order_book.sync_events import BookKey
+from eip.resilience import retry_async
+
+log = logging.getLogger(__name__)
+
+REST_URL = "https://api.binance.com"
+WS_URL = "wss://stream.binance.com:9443"
+SNAPSHOT_LIMIT = 1000
+
+
+class BinanceFeed(WsBookFeed):
+    exchange = "binance"
+
+    def __init__(
+        self,
+        symbols: list[str],
+        transport: Transport,
+        options: FeedOptions | None = None,
+        rest_url: str = REST_URL,
+        ws_url: str = WS_URL,
+    ) -> None:
+        super().__init__(symbols, transport, options)
+        self.rest_url = rest_url.rstrip("/")
+        self.ws_url = ws_url.rstrip("/")
+        self.symbol_map = SymbolMap()
+        self._precision: dict[str, tuple[int, int]] = {}
+        self._sync: dict[str, DepthSync] = {}
+        self._request_id = 0
+
+    async def _prepare(self) -> None:
+        info = json.loads((await self._rest("/api/v3/exchangeInfo")).data)
+        self.symbol_map = binance_symbol_map(info)
+        for entry in info["symbols"]:
+            # Not tickSize/stepSize: resting sizes need not sit on today's lot step (filters
+            # change, fills leave odd remainders), while the wire always fits these precisions.
+            self._precision[entry["symbol"]] = (
+                int(entry.get("quoteAssetPrecision", entry.get("quotePrecision", 8))),
+                int(entry.get("baseAssetPrecision", 8)),
+            )
+        for symbol in self.symbols:
+            self.symbol_map.exchange_id(symbol)  # unknown symbols fail before connecting
+
+    def _url(self) -> str:
+        streams = "/".join(self._stream(s) for s in self.symbols)
+        return f"{self.ws_url}/stream?streams={streams}" if streams else f"{self.ws_url}/stream"
+
+    def _stream(self, symbol: str) -> str:
+        return f"{self.symbol_map.exchange_id(symbol).lower()}@depth@100ms"
+
+    async def _on_open(self) -> None:
+        # The URL already names every stream; the socket queues diffs while snapshots load,
+        # which is the buffering Binance asks for.
+        for symbol in self.symbols:
+            await self._resync(self._state(symbol))
+
+    async def _send_subscribe(self, symbols: list[str]) -> None:
+        await self._control("SUBSCRIBE", symbols)
+        for symbol in symbols:
+            await self._resync(self._state(symbol))
+
+    async def _send_unsubscribe(self, symbols: list[str]) -> None:
+        await self._control("UNSUBSCRIBE", symbols)
+        for symbol in symbols:
+            self._sync.pop(symbol, None)
+
+    async def _control(self, method: str, symbols: list[str]) -> None:
+        self._request_id += 1
+        params = [self._stream(s) for s in symbols]
+        await self._send(json.dumps({"method": method, "params": params, "id": self._request_id}))
+
+    def _state(self, symbol: str) -> InstrumentBook:
+        state = self.books.get(symbol)
+        if state is None:
+            price, size = self._precision[self.symbol_map.exchange_id(symbol)]
+            state = InstrumentBook(BookKey(self.exchange, symbol), L2Book(price, size))
+            self.books[symbol] = state
+        return state
+
+    async def _rest(self, path: str, **params: Any) -> Received:
+        url = f"{self.rest_url}{path}" + (f"?{urlencode(params)}" if params else "")
+        return await retry_async(
+            lambda: self.transport.get(url), self.options.rest_retry, retry_on=(TransportError,)
+        )
+
+    async def _resync(self, state: InstrumentBook) -> None:
+        """Load the REST snapshot; queued diffs then line up behind it by their ids."""
+        self._sync.pop(state.key.symbol, None)
+        exchange_id = self.symbol_map.exchange_id(state.key.symbol)
+        response = await self._rest("/api/v3/depth", symbol=exchange_id, limit=SNAPSHOT_LIMIT)
+        if state.key.symbol not in self.books:
+            return  # unsubscribed while the snapshot loaded
+        snapshot = json.loads(response.data)
+        try:
+            state.book.replace(snapshot["bids"], snapshot["asks"])
+        except BAD_LEVEL as exc:
+            await self._desync(state, "error", f"bad snapshot: {exc!r}", response.ts, resync=False)
+            return
+        last_update_id = int(snapshot["lastUpdateId"])
+        self._sync[state.key.symbol] = DepthSync(last_update_id)
+        await self._synced(state, str(last_update_id), None, response.ts)
+
+    async def _on_frame(self, frame: Received) -> None:
+        message = json.loads(frame.data)
+        event = message.get("data", message)  # combined streams wrap events
+        if not isinstance(event, dict) or event.get("e") != "depthUpdate":
+            return  # control replies, other streams
+        try:
+            symbol = self.symbol_map.symbol(event["s"])
+        except KeyError:
+            return
+        state = self.books.get(symbol)
+        sync = self._sync.get(symbol)
+        if state is None or sync is None or not state.in_sync:
+            return  # unsubscribed, or waiting for a snapshot
+        verdict = sync.check(int(event["U"]), int(event["u"]))
+        if verdict is Verdict.SKIP:
+            return
+        if verdict is Verdict.GAP:
+            await self._desync(
+                state,
+                "gap",
+                f"event U={event['U']} u={event['u']} after update id {sync.last_update_id}",
+                frame.ts,
+            )
+            return
+        await self._apply(
+            state, event["b"], event["a"], str(event["u"]), utc(event["E"] / 1000), frame.ts
+        )

@@ -1,0 +1,68 @@
+"""One place that knows which adapter serves which exchange."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from eip.order_book.feeds.base import FeedOptions, WsBookFeed
+from eip.order_book.feeds.binance import BinanceFeed
+from eip.order_book.feeds.binance import feed as binance
+from eip.order_book.feeds.coinbase import CoinbaseFeed
+from eip.order_book.feeds.coinbase import feed as coinbase
+from eip.order_book.feeds.kraken import KrakenFeed
+from eip.order_book.feeds.kraken import feed as kraken
+from eip.order_book.feeds.transport import Transport
+
+NATIVE = ("binance", "kraken", "coinbase")
+
+
+def ws_of(http_url: str) -> str:
+    """``http://host:port`` → ``ws://host:port`` (``https`` → ``wss``), for one-host venues."""
+    parts = urlsplit(http_url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, "", "", ""))
+
+
+# Where the exchange simulator serves each venue's streams (its REST paths are the venues' own).
+SIMULATOR_WS_PATHS = {"binance": "", "kraken": "/kraken/v2", "coinbase": "/coinbase/ws"}
+
+
+def create_feed(
+    exchange: str,
+    symbols: list[str],
+    transport: Transport,
+    options: FeedOptions | None = None,
+    simulator_url: str | None = None,
+    **settings: Any,
+) -> WsBookFeed:
+    """A native adapter; ``simulator_url`` points it at the exchange simulator instead.
+
+    ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``).
+    """
+    if exchange not in NATIVE:
+        raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
+    rest_url = ws_url = None
+    if simulator_url:
+        rest_url = simulator_url.rstrip("/")
+        ws_url = ws_of(rest_url) + SIMULATOR_WS_PATHS[exchange]
+    if exchange == "binance":
+        return BinanceFeed(
+            symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
+        )
+    if exchange == "kraken":
+        api = settings.get("api", "v2")
+        if api not in ("v1", "v2"):
+            raise ValueError(f"Kraken API must be v1 or v2, not {api!r}")
+        return KrakenFeed(
+            symbols,
+            transport,
+            options,
+            depth=int(settings.get("depth", 10)),
+            api=api,
+            rest_url=rest_url or kraken.REST_URL,
+            ws_url=ws_url,
+        )
+    return CoinbaseFeed(
+        symbols, transport, options, rest_url or coinbase.REST_URL, ws_url or coinbase.WS_URL
+    )

@@ -1,0 +1,90 @@
+"""Kraken book messages of both API versions, parsed into one shape."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass
+class BookMessage:
+    pair: str  # as the message names it: v1 wsname "XBT/USD", v2 "BTC/USD"
+    snapshot: bool
+    bids: list[list[str]] = field(default_factory=list)  # [price, qty] decimal strings, in order
+    asks: list[list[str]] = field(default_factory=list)
+    checksum: int | None = None
+    exchange_time: datetime | None = None
+
+
+def _text(value: Any) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _latest(times: list[datetime | None]) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def parse_v1(message: Any) -> BookMessage | None:
+    """``[channelID, {"as"/"bs"} | {"a"}{"b","c"}..., "book-N", "XBT/USD"]``; None otherwise."""
+    if not isinstance(message, list) or len(message) < 4:
+        return None
+    name, pair = message[-2], message[-1]
+    if not isinstance(name, str) or not name.startswith("book"):
+        return None
+    parts = [p for p in message[1:-2] if isinstance(p, dict)]
+    if parts and ("as" in parts[0] or "bs" in parts[0]):
+        asks, bids = parts[0].get("as", []), parts[0].get("bs", [])
+        result = BookMessage(pair, True, [lv[:2] for lv in bids], [lv[:2] for lv in asks])
+        result.exchange_time = _v1_time([*asks, *bids])
+        return result
+    result = BookMessage(pair, False)
+    levels: list[list[str]] = []
+    for part in parts:
+        # Levels keep their order within a side; "r" (republished from beyond the depth) is
+        # an ordinary set.
+        result.asks += [lv[:2] for lv in part.get("a", [])]
+        result.bids += [lv[:2] for lv in part.get("b", [])]
+        levels += part.get("a", []) + part.get("b", [])
+        if "c" in part:
+            result.checksum = int(part["c"])
+    result.exchange_time = _v1_time(levels)
+    return result
+
+
+def _v1_time(levels: list[list[str]]) -> datetime | None:
+    return _latest([datetime.fromtimestamp(float(lv[2]), UTC) for lv in levels if len(lv) > 2])
+
+
+def loads_v2(text: str) -> Any:
+    """v2 sends prices as JSON numbers; read them as exact decimals, never binary floats."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def parse_v2(message: Any) -> list[BookMessage]:
+    """``{"channel":"book","type":"snapshot"|"update","data":[{symbol,bids,asks,checksum}]}``."""
+    if not isinstance(message, dict) or message.get("channel") != "book":
+        return []
+    kind = message.get("type")
+    if kind not in ("snapshot", "update"):
+        return []
+    result = []
+    for item in message.get("data", []):
+        book = BookMessage(
+            item["symbol"],
+            kind == "snapshot",
+            [[_text(lv["price"]), _text(lv["qty"])] for lv in item.get("bids", [])],
+            [[_text(lv["price"]), _text(lv["qty"])] for lv in item.get("asks", [])],
+            int(item["checksum"]) if "checksum" in item else None,
+        )
+        if item.get("timestamp"):
+            book.exchange_time = datetime.fromisoformat(item["timestamp"].replace("Z", "+00:00"))
+        result.append(book)
+    return result
+
+
+def places(text: str) -> int:
+    return len(text.split(".", 1)[1]) if "." in text else 0

@@ -1,0 +1,52 @@
+"""Shared by the feed tests: run a feed to the end of a replay and keep what it emitted."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from eip.order_book.feeds.base import WsBookFeed
+from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
+
+RECORDED = Path("/work/shared/data/recorded")
+BINANCE_CAPTURE = RECORDED / "binance-spot-2021-10.jsonl"
+KRAKEN_CAPTURE = RECORDED / "kraken-ws1-2021-04.jsonl"
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.open()]
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[BookEvent] = []
+
+    async def __call__(self, event: BookEvent) -> None:
+        self.items.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.items if isinstance(e, kind)]
+
+    @property
+    def snapshots(self) -> list[BookSnapshot]:
+        return self.of(BookSnapshot)
+
+    @property
+    def deltas(self) -> list[BookDelta]:
+        return self.of(BookDelta)
+
+    @property
+    def desyncs(self) -> list[BookDesync]:
+        return self.of(BookDesync)
+
+
+async def replay(feed: WsBookFeed) -> Events:
+    events = Events()
+    await feed.run(events)
+    return events
+
+
+def side(levels: list[tuple[Decimal, Decimal]]) -> dict[Decimal, Decimal]:
+    return dict(levels)
