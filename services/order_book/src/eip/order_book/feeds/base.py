@@ -162,6 +162,7 @@ class WsBookFeed(ABC):
                 delays = self.options.reconnect.delays()  # a working connection resets backoff
                 await self._read_loop(conn)
             except TransportExhausted:
+                await self._settle()
                 return
             except TransportClosed as exc:
                 await self._desync_all("disconnected", str(exc))
@@ -173,6 +174,7 @@ class WsBookFeed(ABC):
                 )
             finally:
                 self._conn = None
+                await self._on_close()
                 await conn.close()
             delay = next(delays, self.options.reconnect.max_delay_s)
             await asyncio.sleep(delay)
@@ -200,6 +202,14 @@ class WsBookFeed(ABC):
 
     @abstractmethod
     def _url(self) -> str: ...
+
+    async def _settle(self) -> None:
+        """A replay ran out of frames: finish work still in flight (time would have gone on)."""
+        return None
+
+    async def _on_close(self) -> None:
+        """The connection is gone (or the feed stops): drop per-connection work in flight."""
+        return None
 
     async def _on_open(self) -> None:
         await self._send_subscribe(list(self.symbols))
