@@ -50,6 +50,7 @@ class BookFeed(Protocol):
     """A source of book events for a changing set of instruments of one venue."""
 
     exchange: str
+    symbols: list[str]  # followed now
 
     async def run(self, emit: Emit) -> None:
         """Keep every subscribed book in sync, reporting each change through ``emit``.
