@@ -15,6 +15,7 @@ import pytest
 import websockets
 
 from eip.exchange_simulator.client import SimulatorClient
+from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.kraken.checksum import book_checksum
 from eip.exchange_simulator.kraken.depth_view import DepthView
 
@@ -85,6 +86,14 @@ def test_depth_view_leaves_pushed_out_levels_to_truncation() -> None:
         lambda _: True,
     )
     assert bids == [(D("100.5"), D(0)), (D(99), D(1))]
+
+
+def test_wire_numbers_keep_every_digit() -> None:
+    assert fixed(D("0.1"), 5) == "0.10000"
+    assert fixed(D("1.50000000"), 5) == "1.50000"
+    assert fixed(D("0.123456"), 5) == "0.123456"  # finer than the lot: widened, not rounded
+    assert fixed(D(0), 2) == "0.00"
+    assert fixed(D("65000"), 2) == "65000.00"
 
 
 # -- against the running simulator --------------------------------------------------------------
@@ -163,7 +172,7 @@ async def test_book_follows_the_market_with_valid_checksums(
         assert kinds.count("snapshot") == 2
         assert kinds.count("update") == 78
         assert len(books["BTC/USDT"].bids) == 10
-        assert len(books["ETH/USDT"].asks) == 20  # the generated ladder is thinner than 25
+        assert 20 <= len(books["ETH/USDT"].asks) <= 25  # the generated ladder has 20 a side
         try:
             await settle(sim, feed, books)
             await assert_equals_true_book(sim, "BTCUSDT", books["BTC/USDT"])
@@ -222,6 +231,28 @@ async def test_requests_and_errors(clean_simulator: SimulatorClient) -> None:
         assert gone["result"]["symbol"] == "SOL/USDT"
         feed.pending.clear()  # updates sent before the unsubscribe took effect
         assert await feed.until_quiet(1.5) == []
+
+
+async def test_instrument_channel_gives_the_checksum_precisions(
+    clean_simulator: SimulatorClient,
+) -> None:
+    async with kraken(clean_simulator) as feed:
+        await feed.send({"method": "subscribe", "params": {"channel": "instrument"}, "req_id": 4})
+        ack = await feed.reply("subscribe")
+        assert ack["success"] is True
+        assert ack["result"] == {"channel": "instrument", "snapshot": True}
+        snapshot = await feed.recv()
+        await feed.send({"method": "subscribe", "params": {"channel": "instrument"}})
+        assert (await feed.reply("subscribe"))["error"] == "Already subscribed"
+    assert snapshot["channel"] == "instrument"
+    assert snapshot["type"] == "snapshot"
+    pairs = {p["symbol"]: p for p in snapshot["data"]["pairs"]}
+    assert set(pairs) == {"BTC/USDT", "ETH/USDT", "ETH/BTC", "SOL/USDT"}
+    btc = pairs["BTC/USDT"]
+    assert (btc["price_precision"], btc["qty_precision"]) == (2, 5)
+    assert (btc["price_increment"], btc["qty_increment"]) == (D("0.01"), D("0.00001"))
+    assert btc["cost_min"] == D(5)
+    assert {a["id"] for a in snapshot["data"]["assets"]} == {"BTC", "ETH", "SOL", "USDT"}
 
 
 async def test_heartbeat_once_subscribed(clean_simulator: SimulatorClient) -> None:

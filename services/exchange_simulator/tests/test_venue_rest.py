@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import httpx
@@ -96,3 +97,27 @@ async def test_coinbase_products(clean_simulator: SimulatorClient) -> None:
     assert one["base_increment"] == "0.001"
     assert one["quote_increment"] == "0.01"
     assert one["status"] == "online"
+
+
+async def test_unmodified_ccxt_kraken_reads_the_books(clean_simulator: SimulatorClient) -> None:
+    sim = clean_simulator
+    kraken = sim.ccxt_kraken()
+    try:
+        markets = await kraken.load_markets()
+        assert markets["BTC/USDT"]["precision"]["price"] == 0.01
+        for _ in range(3):
+            watched = await kraken.watch_order_book("BTC/USDT")
+        assert len(watched["bids"]) == 10
+        await sim.pause_market()
+        try:
+            await asyncio.sleep(0.5)  # what was on its way has arrived
+            watched = await kraken.watch_order_book("ETH/USDT", 10)
+            fetched = await kraken.fetch_order_book("ETH/USDT", 10)
+            truth = await sim.book("ETHUSDT", limit=10)
+        finally:
+            await sim.resume_market()
+    finally:
+        await kraken.close()
+    expected = [(D(p), D(q)) for p, q in truth["bids"]]
+    assert [(D(str(p)), D(str(q))) for p, q, *_ in fetched["bids"]] == expected
+    assert [(D(str(p)), D(str(q))) for p, q in watched["bids"]] == expected

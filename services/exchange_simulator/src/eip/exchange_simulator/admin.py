@@ -42,6 +42,8 @@ class RestFaultSpec(BaseModel):
 class SymbolCount(BaseModel):
     symbol: str
     count: int = Field(default=1, ge=1, le=10_000)
+    # Only this dialect's stream; None: whichever dialect next sends a diff of the symbol.
+    venue: Literal["binance", "kraken", "coinbase"] | None = None
 
 
 class Seconds(BaseModel):
@@ -226,18 +228,18 @@ def admin_router(sim: Simulator) -> APIRouter:
 
     @router.post("/faults/streams/skip-sequence")
     async def skip(body: SymbolCount) -> dict[str, Any]:
-        sim.faults.skip_sequence[symbol_of(body.symbol)] = body.count
+        sim.faults.skip_sequence[sim.faults.key(symbol_of(body.symbol), body.venue)] = body.count
         return body.model_dump()
 
     @router.post("/faults/streams/repeat-sequence")
     async def repeat(body: SymbolCount) -> dict[str, Any]:
-        sim.faults.repeat_sequence[symbol_of(body.symbol)] = body.count
+        sim.faults.repeat_sequence[sim.faults.key(symbol_of(body.symbol), body.venue)] = body.count
         return body.model_dump()
 
     @router.post("/faults/streams/corrupt-checksum")
     async def corrupt_checksum(body: SymbolCount) -> dict[str, Any]:
         """The next ``count`` book updates of the symbol carry a wrong checksum (Kraken)."""
-        sim.faults.corrupt_checksum[symbol_of(body.symbol)] = body.count
+        sim.faults.corrupt_checksum[sim.faults.key(symbol_of(body.symbol), body.venue)] = body.count
         return body.model_dump()
 
     @router.delete("/faults", status_code=204)

@@ -70,17 +70,14 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
 
     @app.websocket("/kraken/v2")
     async def kraken_v2(ws: WebSocket) -> None:
-        """Kraken WebSocket API v2, public market data (real: ``wss://ws.kraken.com/v2``)."""
-        if await refuse_if_limited(ws):
-            return
+        """Kraken WebSocket API v2, public market data (real: ``wss://ws.kraken.com/v2``).
+        Binance's connection limits are Binance's: not applied here."""
         await ws.accept()
         await sim.kraken.serve(ws)
 
     @app.websocket("/coinbase/ws")
     async def coinbase_ws(ws: WebSocket) -> None:
         """Coinbase Advanced Trade market data (real: ``wss://advanced-trade-ws.coinbase.com``)."""
-        if await refuse_if_limited(ws):
-            return
         await ws.accept()
         await sim.coinbase.serve(ws)
 

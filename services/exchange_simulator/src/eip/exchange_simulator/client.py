@@ -4,10 +4,12 @@ sim = SimulatorClient("http://127.0.0.1:8300")
 key = await sim.create_account_with_key("alice", {"USDT": "10000"})
 binance = sim.ccxt_binance(key)            # ccxt.async_support, only urls changed
 await sim.skip_sequence("BTCUSDT", 1)      # the next diff event is lost
+await sim.corrupt_checksum("BTCUSDT", 1, venue="kraken")
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -95,7 +97,10 @@ class SimulatorClient:
         return result
 
     async def book(self, symbol: str, limit: int = 1000) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", f"/books/{symbol}", limit=limit)
+        """The true book; ``symbol`` as the simulator spells it (``BTCUSDT``) or in the Kraken /
+        Coinbase / normalized forms (``BTC/USDT``, ``BTC-USDT``), which map to it 1:1."""
+        native = symbol.replace("/", "").replace("-", "").upper()
+        result: dict[str, Any] = await self._call("GET", f"/books/{native}", limit=limit)
         return result
 
     async def pause_market(self) -> None:
@@ -149,20 +154,30 @@ class SimulatorClient:
     async def delay_streams(self, ms: int) -> None:
         await self._call("POST", "/faults/streams/delay", {"ms": ms})
 
-    async def skip_sequence(self, symbol: str, count: int = 1) -> None:
+    async def skip_sequence(self, symbol: str, count: int = 1, venue: str | None = None) -> None:
+        """Lose the next ``count`` diffs of ``symbol`` in transit: a gap in Binance's ``U``/``u``
+        or Coinbase's ``sequence_num``, a failing checksum on Kraken. ``venue`` ("binance",
+        "kraken", "coinbase") aims at one dialect; None: whichever next sends that symbol."""
         await self._call(
-            "POST", "/faults/streams/skip-sequence", {"symbol": symbol, "count": count}
+            "POST",
+            "/faults/streams/skip-sequence",
+            {"symbol": symbol, "count": count, "venue": venue},
         )
 
-    async def repeat_sequence(self, symbol: str, count: int = 1) -> None:
+    async def repeat_sequence(self, symbol: str, count: int = 1, venue: str | None = None) -> None:
+        """Send the next ``count`` diffs of ``symbol`` twice (Binance, Coinbase)."""
         await self._call(
-            "POST", "/faults/streams/repeat-sequence", {"symbol": symbol, "count": count}
+            "POST",
+            "/faults/streams/repeat-sequence",
+            {"symbol": symbol, "count": count, "venue": venue},
         )
 
-    async def corrupt_checksum(self, symbol: str, count: int = 1) -> None:
-        """The next ``count`` book updates of ``symbol`` carry a wrong checksum (Kraken)."""
+    async def corrupt_checksum(self, symbol: str, count: int = 1, venue: str | None = None) -> None:
+        """The next ``count`` Kraken book updates of ``symbol`` carry a wrong checksum."""
         await self._call(
-            "POST", "/faults/streams/corrupt-checksum", {"symbol": symbol, "count": count}
+            "POST",
+            "/faults/streams/corrupt-checksum",
+            {"symbol": symbol, "count": count, "venue": venue},
         )
 
     async def halt(self, symbol: str) -> None:
@@ -211,4 +226,17 @@ class SimulatorClient:
             config = {"apiKey": credentials.api_key, "secret": credentials.secret}
         exchange = ccxt_module.binance(config)
         exchange.urls = simulator_urls(exchange.urls, self.base_url)
+        return exchange
+
+    def ccxt_kraken(self) -> Any:
+        """An unmodified ccxt.pro kraken aimed at this simulator's Kraken dialect: public REST
+        (``load_markets``, ``fetch_order_book``) and WebSocket v2 (``watch_order_book``). The
+        WebSocket path differs from Kraken's (``/kraken/v2``), so the URLs are set one by one."""
+        import ccxt.pro as ccxt_module
+
+        exchange = ccxt_module.kraken()
+        urls = copy.deepcopy(exchange.urls)
+        urls["api"]["public"] = self.base_url
+        urls["api"]["ws"]["publicV2"] = self.kraken_ws_url
+        exchange.urls = urls
         return exchange

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from eip.exchange_simulator.coinbase import wire
+from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.faults import Faults
 from eip.exchange_simulator.core.instruments import Instrument
@@ -42,7 +43,7 @@ def coinbase_rest_router(exchange: Exchange, faults: Faults) -> APIRouter:
         halted = inst.status != "TRADING"
         return {
             "product_id": wire.product_id(inst),
-            "price": "" if last is None else f"{last:.{inst.price_decimals}f}",
+            "price": "" if last is None else fixed(last, inst.price_decimals),
             "base_increment": str(inst.step_size),
             "quote_increment": str(inst.tick_size),
             "price_increment": str(inst.tick_size),
@@ -100,22 +101,18 @@ def coinbase_rest_router(exchange: Exchange, faults: Faults) -> APIRouter:
         body: dict[str, Any] = {
             "pricebook": {
                 "product_id": product_id,
-                "bids": [
-                    {"price": f"{p:.{price_dp}f}", "size": f"{q:.{qty_dp}f}"} for p, q in bids
-                ],
-                "asks": [
-                    {"price": f"{p:.{price_dp}f}", "size": f"{q:.{qty_dp}f}"} for p, q in asks
-                ],
+                "bids": [{"price": fixed(p, price_dp), "size": fixed(q, qty_dp)} for p, q in bids],
+                "asks": [{"price": fixed(p, price_dp), "size": fixed(q, qty_dp)} for p, q in asks],
                 "time": wire.timestamp_us(exchange.now_ms()),
             }
         }
         last = exchange.engine(inst.symbol).last_price
-        body["last"] = "" if last is None else f"{last:.{price_dp}f}"
+        body["last"] = "" if last is None else fixed(last, price_dp)
         if bids and asks:
             spread = asks[0][0] - bids[0][0]
             mid = (asks[0][0] + bids[0][0]) / 2
             body["mid_market"] = str(mid.normalize())
-            body["spread_absolute"] = f"{spread:.{price_dp}f}"
+            body["spread_absolute"] = fixed(spread, price_dp)
             body["spread_bps"] = str((spread / mid * 10_000).quantize(Decimal("0.0001")))
         return await answer(request, body)
 

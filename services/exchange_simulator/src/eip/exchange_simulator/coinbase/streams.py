@@ -28,6 +28,7 @@ from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.core.orders import Side
 from eip.exchange_simulator.ws_session import WsSession
 
+VENUE = "coinbase"
 SUBSCRIBE_WITHIN_S = 5.0  # Coinbase disconnects a client that has not subscribed by then
 
 
@@ -118,8 +119,12 @@ class CoinbaseStreams:
                 ],
                 separators=(",", ":"),
             )
-            lost = self.faults.take(self.faults.skip_sequence, symbol)
-            copies = 2 if not lost and self.faults.take(self.faults.repeat_sequence, symbol) else 1
+            lost = self.faults.take(self.faults.skip_sequence, symbol, VENUE)
+            copies = (
+                2
+                if not lost and self.faults.take(self.faults.repeat_sequence, symbol, VENUE)
+                else 1
+            )
             now = self.exchange.now_ms()
             for conn in list(conns):
                 text = wire.envelope("l2_data", now, next(conn.sequence), events)

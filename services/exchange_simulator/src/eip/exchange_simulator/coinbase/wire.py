@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.core.orders import Side
 
@@ -53,8 +54,8 @@ def level_updates(
         {
             "side": "bid" if side is Side.BUY else "offer",
             "event_time": event_time,
-            "price_level": f"{price:.{inst.price_decimals}f}",
-            "new_quantity": f"{qty:.{inst.qty_decimals}f}",
+            "price_level": fixed(price, inst.price_decimals),
+            "new_quantity": fixed(qty, inst.qty_decimals),
         }
         for side, price, qty in levels
     ]

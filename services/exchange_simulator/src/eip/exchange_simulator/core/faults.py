@@ -27,9 +27,11 @@ class Faults:
     rest: list[RestFault] = field(default_factory=list)
     stall_until: float = 0.0  # loop time until which streams send nothing
     delay_ms: int = 0  # added to every stream message
-    skip_sequence: dict[str, int] = field(default_factory=dict)  # symbol -> diffs to corrupt
-    repeat_sequence: dict[str, int] = field(default_factory=dict)
-    corrupt_checksum: dict[str, int] = field(default_factory=dict)
+    # Per-symbol counters, keyed "SYMBOL" (whichever dialect sends that symbol's next diff) or
+    # "venue:SYMBOL" (only that dialect's).
+    skip_sequence: dict[str, int] = field(default_factory=dict)  # diffs lost in transit
+    repeat_sequence: dict[str, int] = field(default_factory=dict)  # diffs sent twice
+    corrupt_checksum: dict[str, int] = field(default_factory=dict)  # wrong book checksums
     drop_listeners: list[Callable[[str | None], int]] = field(default_factory=list)
 
     def take_rest_fault(self, path: str) -> RestFault | None:
@@ -41,15 +43,23 @@ class Faults:
                 return fault
         return None
 
-    def take(self, table: dict[str, int], symbol: str) -> bool:
-        left = table.get(symbol, 0)
-        if left <= 0:
-            return False
-        if left == 1:
-            del table[symbol]
-        else:
-            table[symbol] = left - 1
-        return True
+    @staticmethod
+    def key(symbol: str, venue: str | None = None) -> str:
+        return symbol if venue is None else f"{venue}:{symbol}"
+
+    def take(self, table: dict[str, int], symbol: str, venue: str = "binance") -> bool:
+        """Use one fault for ``symbol`` on ``venue``'s dialect: one aimed at that venue first,
+        else one for any venue. (The Binance dialect, the first one, passes no venue.)"""
+        for key in (self.key(symbol, venue), symbol):
+            left = table.get(key, 0)
+            if left <= 0:
+                continue
+            if left == 1:
+                del table[key]
+            else:
+                table[key] = left - 1
+            return True
+        return False
 
     def stalled(self) -> bool:
         return asyncio.get_running_loop().time() < self.stall_until

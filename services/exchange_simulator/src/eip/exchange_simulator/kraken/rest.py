@@ -1,4 +1,5 @@
-"""Kraken spot public REST (``/0/public``): ``AssetPairs`` and ``Depth`` of the same books.
+"""Kraken spot public REST (``/0/public``): ``Assets``, ``AssetPairs`` and ``Depth`` of the same
+books (enough for ccxt's ``load_markets`` and ``fetch_order_book``).
 
 Kraken answers HTTP 200 with ``{"error": [...], "result": {...}}``; errors are
 ``"<severity><category>:<text>"`` strings. Pair keys are the simulator's symbols (``BTCUSDT``,
@@ -67,6 +68,24 @@ def kraken_rest_router(exchange: Exchange, faults: Faults) -> APIRouter:
                 await asyncio.sleep(TIMEOUT_FAULT_SECONDS)
             return JSONResponse({"error": ["EService:Unavailable"]}, status_code=fault.status)
         return JSONResponse({"error": [], "result": result})
+
+    @router.get("/Assets")
+    async def assets(request: Request) -> JSONResponse:
+        decimals: dict[str, int] = {}
+        for inst in exchange.instruments.values():
+            decimals[inst.base] = inst.base_precision
+            decimals[inst.quote] = inst.quote_precision
+        result = {
+            asset: {
+                "aclass": "currency",
+                "altname": asset,
+                "decimals": places,
+                "display_decimals": min(places, 5),
+                "status": "enabled",
+            }
+            for asset, places in sorted(decimals.items())
+        }
+        return await answer(request, result)
 
     @router.get("/AssetPairs")
     async def asset_pairs(request: Request, pair: str | None = None) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Kraken WebSocket v2 public feed (``/kraken/v2``): the ``book`` channel, ``ping``, heartbeats.
+"""Kraken WebSocket v2 public feed (``/kraken/v2``): the ``book`` and ``instrument`` channels,
+``ping``, heartbeats.
 
 Every (symbol, depth) subscription shares one ``DepthView``: book changes of one exchange
 operation batch are coalesced (flushed on the next loop turn) into one ``update`` per view with
@@ -24,8 +25,10 @@ from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.kraken import wire
 from eip.exchange_simulator.kraken.checksum import book_checksum
 from eip.exchange_simulator.kraken.depth_view import DepthView
+from eip.exchange_simulator.kraken.instruments import instrument_snapshot
 from eip.exchange_simulator.ws_session import WsSession
 
+VENUE = "kraken"
 DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_DEPTH = 10
 HEARTBEAT = wire.dumps({"channel": "heartbeat"})
@@ -37,6 +40,11 @@ class KrakenConnection:
     session: WsSession
     connection_id: int
     books: dict[str, int] = field(default_factory=dict)  # instrument symbol -> depth
+    instrument: bool = False
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self.books) or self.instrument
 
 
 class RequestError(Exception):
@@ -79,9 +87,9 @@ class KrakenStreams:
             self._flush_symbol(symbol, time_ms)
 
     def _take_fault(self, symbol: str) -> str:
-        if self.faults.take(self.faults.skip_sequence, symbol):
+        if self.faults.take(self.faults.skip_sequence, symbol, VENUE):
             return "skip"
-        if self.faults.take(self.faults.corrupt_checksum, symbol):
+        if self.faults.take(self.faults.corrupt_checksum, symbol, VENUE):
             return "corrupt"
         return "none"
 
@@ -125,7 +133,7 @@ class KrakenStreams:
         while not stop.is_set():
             await asyncio.sleep(1.0)
             for conn in list(self.connections):
-                if conn.books:
+                if conn.subscribed:
                     conn.session.push(HEARTBEAT)
 
     # -- connections ---------------------------------------------------------------------------
@@ -216,6 +224,9 @@ class KrakenStreams:
         if not isinstance(params, dict):
             raise RequestError("EGeneral:Invalid arguments:params")
         channel = params.get("channel")
+        if channel == "instrument":
+            self._instrument(conn, method, params, head, time_in)
+            return
         if channel != "book":
             raise RequestError(f"Channel not supported by the simulator: {channel}")
         symbols = params.get("symbol")
@@ -242,6 +253,28 @@ class KrakenStreams:
                 self._subscribe_one(conn, inst, depth, snapshot, head, time_in)
             else:
                 self._unsubscribe_one(conn, inst, head, time_in)
+
+    def _instrument(
+        self,
+        conn: KrakenConnection,
+        method: str,
+        params: dict[str, Any],
+        head: dict[str, Any],
+        time_in: str,
+    ) -> None:
+        snapshot = params.get("snapshot", True)
+        if not isinstance(snapshot, bool):
+            raise RequestError("EGeneral:Invalid arguments:snapshot")
+        subscribing = method == "subscribe"
+        if subscribing == conn.instrument:
+            raise RequestError("Already subscribed" if subscribing else "Subscription Not Found")
+        conn.instrument = subscribing
+        result: dict[str, Any] = {"channel": "instrument"}
+        if subscribing:
+            result["snapshot"] = snapshot
+        conn.session.push(self._reply({**head, "result": result}, time_in, ok=True))
+        if subscribing and snapshot:
+            conn.session.push(instrument_snapshot(self.exchange.instruments.values()))
 
     def _subscribe_one(
         self,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.instruments import Instrument
 
 
@@ -22,7 +23,7 @@ def ws_symbol(inst: Instrument) -> str:
 
 
 def number(value: Decimal, decimals: int) -> str:
-    return f"{value:.{decimals}f}"
+    return fixed(value, decimals)
 
 
 def timestamp(time_ms: int) -> str:
