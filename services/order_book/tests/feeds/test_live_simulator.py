@@ -109,9 +109,9 @@ async def test_injected_fault_is_detected_and_the_book_resyncs_to_the_truth(
         await eventually(lambda: len(events.deltas) >= 3)
 
         if fault == "corrupt_checksum":
-            await sim.corrupt_checksum(venue_symbol, 1)
+            await sim.corrupt_checksum(venue_symbol, 1, venue=exchange)
         else:
-            await sim.skip_sequence(venue_symbol, 1)
+            await sim.skip_sequence(venue_symbol, 1, venue=exchange)
         await eventually(lambda: count(events, BookDesync, reason) >= 1)
         await eventually(lambda: count(events, BookSnapshot) >= 2)  # resynced
 
@@ -143,7 +143,7 @@ async def test_ccxt_pro_feed_resyncs_after_a_skipped_sequence(
     try:
         await eventually(lambda: count(events, BookSnapshot) >= 1)
         await eventually(lambda: len(events.deltas) >= 3)
-        await sim.skip_sequence("BTCUSDT", 1)
+        await sim.skip_sequence("BTCUSDT", 1, venue="binance")
         # ccxt notices the broken U/u chain (it reports it as a checksum error)
         await eventually(lambda: count(events, BookDesync, "checksum") >= 1)
         await eventually(lambda: count(events, BookSnapshot) >= 2)
