@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.binance import BinanceFeed
@@ -58,7 +60,9 @@ def assert_final_book_is_true(feed: BinanceFeed) -> None:
     assert dict(state.book.asks()) == asks
 
 
-async def test_skipped_update_id_is_a_gap_and_a_new_snapshot_resyncs() -> None:
+async def test_skipped_update_id_is_a_gap_and_a_new_snapshot_resyncs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     entries = load(BINANCE_CAPTURE)
     frames = diff_lines(entries)
     lost, trigger = frames[10], frames[11]
@@ -76,6 +80,8 @@ async def test_skipped_update_id_is_a_gap_and_a_new_snapshot_resyncs() -> None:
     index = events.items.index(events.desyncs[0])
     assert events.items[index + 1] is events.snapshots[1]
     assert DESYNCS.labels("binance", "gap")._value.get() == before + 1
+    (logged,) = [r for r in caplog.records if r.getMessage() == "book desynced"]
+    assert (logged.exchange, logged.symbol, logged.reason) == ("binance", SYMBOL, "gap")  # type: ignore[attr-defined]
     assert_final_book_is_true(feed)
 
 
