@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
-from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed
+from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed, stop_task
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.transport import LiveTransport
 from eip.order_book.sync_events import BookDesync, BookSnapshot
@@ -42,9 +42,7 @@ async def running(feed: WsBookFeed) -> AsyncIterator[Events]:
     try:
         yield events
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
         await feed.transport.aclose()
 
 
@@ -153,7 +151,5 @@ async def test_ccxt_pro_feed_resyncs_after_a_skipped_sequence(
         finally:
             await sim.resume_market()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
     assert count(events, BookDesync) == count(events, BookDesync, "checksum")

@@ -90,6 +90,27 @@ def book_strings(book: L2Book, levels: Iterable[LevelInput]) -> list[tuple[str, 
     ]
 
 
+async def stop_task(task: asyncio.Task[None], grace_s: float = 1.0) -> None:
+    """Cancel and wait; cancel again if it was swallowed (Python 3.11's ``wait_for`` and some
+    libraries can lose a cancellation that races with a completed result)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=grace_s)
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        raise error
+
+
+async def run_for(feed: BookFeed, emit: Emit, seconds: float) -> None:
+    """Run a feed for a while (recording, tests); its own errors propagate."""
+    task = asyncio.create_task(feed.run(emit))
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        task.result()
+        return
+    await stop_task(task)
+
+
 class InstrumentBook:
     """One instrument's book and whether it can be trusted right now."""
 
@@ -239,7 +260,10 @@ class WsBookFeed(ABC):
         stale_after = self.options.stale_after_s
         while True:
             try:
-                frame = await asyncio.wait_for(conn.recv(), stale_after)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for runs recv in another task and a
+                # cancellation can drop a frame that task already took (and recorded).
+                async with asyncio.timeout(stale_after):
+                    frame = await conn.recv()
             except TimeoutError:
                 raise Stale from None
             last = self._last_frame_ts

@@ -166,10 +166,11 @@ class BinanceFeed(WsBookFeed):
             return
         last_update_id = int(snapshot["lastUpdateId"])
         self._sync[symbol] = DepthSync(last_update_id)
-        await self._synced(state, str(last_update_id), None, response.ts)
         buffered = self._buffers.get(symbol, [])
-        # Frames that arrive while emitting join the same list; drain until it is empty.
-        while buffered and self._sync.get(symbol) is not None and state.in_sync:
+        await self._synced(state, str(last_update_id), None, response.ts)
+        # Frames that arrive while emitting join the same list; drain until it is empty. A
+        # desync on the way (crossed snapshot, gap) starts a new load with a new list: stop.
+        while buffered and self._buffers.get(symbol) is buffered and state.in_sync:
             event, ts = buffered.pop(0)
             await self._on_event(symbol, event, ts)
         if self._buffers.get(symbol) is buffered:
