@@ -69,19 +69,24 @@ def test_a_malformed_capture_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("exchange", ["binance", "kraken", "coinbase"])
 async def test_recording_from_the_simulator_replays_to_the_same_books(
-    simulator_process: object, tmp_path: Path
+    simulator_process: object, tmp_path: Path, exchange: str
 ) -> None:
     base_url = simulator_process.base_url  # type: ignore[attr-defined]
     capture, err, live = tmp_path / "sim.jsonl", io.StringIO(), io.StringIO()
-    status = await record("binance", ["BTC/USDT", "ETH/USDT"], capture, 3.0, err, base_url, live)
+    status = await record(exchange, ["BTC/USDT", "ETH/USDT"], capture, 3.0, err, base_url, live)
     assert status == 0, err.getvalue()
 
     entries = read_capture(capture)
     assert entries[0]["t"] == "header"
+    assert entries[0]["exchange"] == exchange.upper()
     assert entries[0]["config"] == {"l2_book": ["BTC-USDT", "ETH-USDT"]}
     kinds = {e["t"] for e in entries}
-    assert kinds == {"header", "http", "connect", "recv"}
+    # Binance names its streams in the URL; Kraken and Coinbase subscribe by message
+    assert kinds == {"header", "http", "connect", "recv"} | (
+        set() if exchange == "binance" else {"send"}
+    )
     assert sum(1 for e in entries if e["t"] == "recv") > 5
 
     out, err = io.StringIO(), io.StringIO()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
@@ -57,7 +60,9 @@ def assert_final_book_is_true(feed: BinanceFeed) -> None:
     assert dict(state.book.asks()) == asks
 
 
-async def test_skipped_update_id_is_a_gap_and_a_new_snapshot_resyncs() -> None:
+async def test_skipped_update_id_is_a_gap_and_a_new_snapshot_resyncs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     entries = load(BINANCE_CAPTURE)
     frames = diff_lines(entries)
     lost, trigger = frames[10], frames[11]
@@ -75,6 +80,8 @@ async def test_skipped_update_id_is_a_gap_and_a_new_snapshot_resyncs() -> None:
     index = events.items.index(events.desyncs[0])
     assert events.items[index + 1] is events.snapshots[1]
     assert DESYNCS.labels("binance", "gap")._value.get() == before + 1
+    (logged,) = [r for r in caplog.records if r.getMessage() == "book desynced"]
+    assert (logged.exchange, logged.symbol, logged.reason) == ("binance", SYMBOL, "gap")  # type: ignore[attr-defined]
     assert_final_book_is_true(feed)
 
 
@@ -161,4 +168,36 @@ async def test_failing_snapshot_requests_are_retried_with_backoff() -> None:
     assert transport.failures == 0
     assert events.desyncs == []
     assert len(events.snapshots) == 1
+    assert_final_book_is_true(feed)
+
+
+class SlowRest:
+    """Depth snapshots answer only after ``frames`` stream frames were read: a slow REST call."""
+
+    def __init__(self, inner: ReplayTransport, frames: int) -> None:
+        self.inner = inner
+        self.frames = frames
+        self.connect = inner.connect
+        self.aclose = inner.aclose
+
+    async def get(self, url: str) -> Received:
+        # polls the replay's own counter: the replay has no event to wait on
+        while "/depth" in url and self.inner.frames_served < self.frames:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+        return await self.inner.get(url)
+
+
+async def test_diffs_are_buffered_while_the_snapshot_loads() -> None:
+    inner = ReplayTransport(BINANCE_CAPTURE)
+    feed = BinanceFeed([SYMBOL], SlowRest(inner, frames=40), QUIET)
+    events = await replay(feed)
+
+    assert events.desyncs == []
+    (snapshot,) = events.snapshots
+    assert events.items[0] is snapshot  # nothing before the book was built
+    # the buffered diffs were applied in order behind the snapshot
+    nkn = [int(d.exchange_sequence) for d in events.deltas]
+    assert nkn == sorted(nkn)
+    assert int(snapshot.exchange_sequence) == 499869752
+    assert nkn[0] == 499869754  # U=499869753: the first diff past the snapshot, from the buffer
     assert_final_book_is_true(feed)

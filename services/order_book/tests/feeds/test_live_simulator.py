@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
-from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed
+from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed, stop_task
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.transport import LiveTransport
 from eip.order_book.sync_events import BookDesync, BookSnapshot
@@ -42,9 +42,7 @@ async def running(feed: WsBookFeed) -> AsyncIterator[Events]:
     try:
         yield events
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
         await feed.transport.aclose()
 
 
@@ -109,9 +107,9 @@ async def test_injected_fault_is_detected_and_the_book_resyncs_to_the_truth(
         await eventually(lambda: len(events.deltas) >= 3)
 
         if fault == "corrupt_checksum":
-            await sim.corrupt_checksum(venue_symbol, 1)
+            await sim.corrupt_checksum(venue_symbol, 1, venue=exchange)
         else:
-            await sim.skip_sequence(venue_symbol, 1)
+            await sim.skip_sequence(venue_symbol, 1, venue=exchange)
         await eventually(lambda: count(events, BookDesync, reason) >= 1)
         await eventually(lambda: count(events, BookSnapshot) >= 2)  # resynced
 
@@ -143,7 +141,7 @@ async def test_ccxt_pro_feed_resyncs_after_a_skipped_sequence(
     try:
         await eventually(lambda: count(events, BookSnapshot) >= 1)
         await eventually(lambda: len(events.deltas) >= 3)
-        await sim.skip_sequence("BTCUSDT", 1)
+        await sim.skip_sequence("BTCUSDT", 1, venue="binance")
         # ccxt notices the broken U/u chain (it reports it as a checksum error)
         await eventually(lambda: count(events, BookDesync, "checksum") >= 1)
         await eventually(lambda: count(events, BookSnapshot) >= 2)
@@ -153,7 +151,5 @@ async def test_ccxt_pro_feed_resyncs_after_a_skipped_sequence(
         finally:
             await sim.resume_market()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
     assert count(events, BookDesync) == count(events, BookDesync, "checksum")

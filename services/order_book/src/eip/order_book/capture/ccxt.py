@@ -7,14 +7,13 @@ simulator); replay runs the same ``CcxtProFeed`` against a local ``ReplayServer`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import IO, Any
 
 from eip.order_book.capture.format import CaptureWriter
 from eip.order_book.capture.proxy import RecordingProxy, ReplayServer
 from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import Emit, FeedOptions
+from eip.order_book.feeds.base import Emit, FeedOptions, run_for, stop_task
 from eip.order_book.feeds.ccxt_pro import CcxtProFeed
 
 # Only what a book needs: ccxt's binance would also load futures markets and currencies.
@@ -42,9 +41,7 @@ async def record_ccxt(
     base_url = await proxy.start()
     feed = CcxtProFeed(exchange_id, symbols, config=ccxt_config(exchange_id), base_url=base_url)
     try:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await feed.run(emit)
+        await run_for(feed, emit, seconds)
     finally:
         await proxy.stop()
     return feed
@@ -83,8 +80,6 @@ async def replay_ccxt(
             if seen == before:
                 break
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)
         await server.stop()
     return feed

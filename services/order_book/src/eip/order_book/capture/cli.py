@@ -27,7 +27,7 @@ from eip.order_book.capture.ccxt import record_ccxt, replay_ccxt
 from eip.order_book.capture.format import CaptureWriter, read_capture
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions, InstrumentBook
+from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.transport import LiveTransport
@@ -205,10 +205,7 @@ async def record(
         )
         feed = create_feed(exchange, symbols, transport, None, base_url, **settings)
         try:
-            async with asyncio.timeout(seconds):
-                await feed.run(writer)
-        except TimeoutError:
-            pass
+            await run_for(feed, writer, seconds)
         finally:
             await transport.aclose()
     print(f"recorded {out_path}", file=err)

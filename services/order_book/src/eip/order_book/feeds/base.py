@@ -50,6 +50,7 @@ class BookFeed(Protocol):
     """A source of book events for a changing set of instruments of one venue."""
 
     exchange: str
+    symbols: list[str]  # followed now
 
     async def run(self, emit: Emit) -> None:
         """Keep every subscribed book in sync, reporting each change through ``emit``.
@@ -87,6 +88,27 @@ def book_strings(book: L2Book, levels: Iterable[LevelInput]) -> list[tuple[str, 
         (f"{Decimal(str(lvl[0])).quantize(p):f}", f"{Decimal(str(lvl[1])).quantize(s):f}")
         for lvl in levels
     ]
+
+
+async def stop_task(task: asyncio.Task[None], grace_s: float = 1.0) -> None:
+    """Cancel and wait; cancel again if it was swallowed (Python 3.11's ``wait_for`` and some
+    libraries can lose a cancellation that races with a completed result)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=grace_s)
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        raise error
+
+
+async def run_for(feed: BookFeed, emit: Emit, seconds: float) -> None:
+    """Run a feed for a while (recording, tests); its own errors propagate."""
+    task = asyncio.create_task(feed.run(emit))
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        task.result()
+        return
+    await stop_task(task)
 
 
 class InstrumentBook:
@@ -162,6 +184,7 @@ class WsBookFeed(ABC):
                 delays = self.options.reconnect.delays()  # a working connection resets backoff
                 await self._read_loop(conn)
             except TransportExhausted:
+                await self._settle()
                 return
             except TransportClosed as exc:
                 await self._desync_all("disconnected", str(exc))
@@ -173,6 +196,7 @@ class WsBookFeed(ABC):
                 )
             finally:
                 self._conn = None
+                await self._on_close()
                 await conn.close()
             delay = next(delays, self.options.reconnect.max_delay_s)
             await asyncio.sleep(delay)
@@ -201,6 +225,14 @@ class WsBookFeed(ABC):
     @abstractmethod
     def _url(self) -> str: ...
 
+    async def _settle(self) -> None:
+        """A replay ran out of frames: finish work still in flight (time would have gone on)."""
+        return None
+
+    async def _on_close(self) -> None:
+        """The connection is gone (or the feed stops): drop per-connection work in flight."""
+        return None
+
     async def _on_open(self) -> None:
         await self._send_subscribe(list(self.symbols))
 
@@ -228,7 +260,10 @@ class WsBookFeed(ABC):
         stale_after = self.options.stale_after_s
         while True:
             try:
-                frame = await asyncio.wait_for(conn.recv(), stale_after)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for runs recv in another task and a
+                # cancellation can drop a frame that task already took (and recorded).
+                async with asyncio.timeout(stale_after):
+                    frame = await conn.recv()
             except TimeoutError:
                 raise Stale from None
             last = self._last_frame_ts

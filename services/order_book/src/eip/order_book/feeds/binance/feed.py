@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -11,7 +12,12 @@ from eip.book import L2Book
 from eip.exchanges import SymbolMap, binance_symbol_map
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
 from eip.order_book.feeds.binance.sync import DepthSync, Verdict
-from eip.order_book.feeds.transport import Received, Transport, TransportError
+from eip.order_book.feeds.transport import (
+    Received,
+    Transport,
+    TransportError,
+    TransportExhausted,
+)
 from eip.order_book.sync_events import BookKey
 from eip.resilience import retry_async
 
@@ -20,6 +26,7 @@ log = logging.getLogger(__name__)
 REST_URL = "https://api.binance.com"
 WS_URL = "wss://stream.binance.com:9443"
 SNAPSHOT_LIMIT = 1000
+MAX_BUFFERED = 10_000  # diffs held for one symbol while its snapshot loads
 
 
 class BinanceFeed(WsBookFeed):
@@ -40,6 +47,8 @@ class BinanceFeed(WsBookFeed):
         self._precision: dict[str, tuple[int, int]] = {}
         self._sync: dict[str, DepthSync] = {}
         self._request_id = 0
+        self._buffers: dict[str, list[tuple[dict[str, Any], float]]] = {}
+        self._loading: dict[str, asyncio.Task[None]] = {}
 
     async def _prepare(self) -> None:
         info = json.loads((await self._rest("/api/v3/exchangeInfo")).data)
@@ -62,10 +71,19 @@ class BinanceFeed(WsBookFeed):
         return f"{self.symbol_map.exchange_id(symbol).lower()}@depth@100ms"
 
     async def _on_open(self) -> None:
-        # The URL already names every stream; the socket queues diffs while snapshots load,
-        # which is the buffering Binance asks for.
+        # The URL already names every stream.
         for symbol in self.symbols:
             await self._resync(self._state(symbol))
+
+    async def _settle(self) -> None:
+        while self._loading:  # a load may find a gap in its buffer and start another
+            await asyncio.gather(*self._loading.values(), return_exceptions=True)
+
+    async def _on_close(self) -> None:
+        for task in self._loading.values():
+            task.cancel()
+        self._loading.clear()
+        self._buffers.clear()
 
     async def _send_subscribe(self, symbols: list[str]) -> None:
         await self._control("SUBSCRIBE", symbols)
@@ -76,6 +94,10 @@ class BinanceFeed(WsBookFeed):
         await self._control("UNSUBSCRIBE", symbols)
         for symbol in symbols:
             self._sync.pop(symbol, None)
+            self._buffers.pop(symbol, None)
+            task = self._loading.pop(symbol, None)
+            if task is not None:
+                task.cancel()
 
     async def _control(self, method: str, symbols: list[str]) -> None:
         self._request_id += 1
@@ -97,21 +119,62 @@ class BinanceFeed(WsBookFeed):
         )
 
     async def _resync(self, state: InstrumentBook) -> None:
-        """Load the REST snapshot; queued diffs then line up behind it by their ids."""
-        self._sync.pop(state.key.symbol, None)
-        exchange_id = self.symbol_map.exchange_id(state.key.symbol)
-        response = await self._rest("/api/v3/depth", symbol=exchange_id, limit=SNAPSHOT_LIMIT)
-        if state.key.symbol not in self.books:
+        """Buffer the symbol's diffs and load a REST snapshot in the background (Binance's
+        procedure): the connection keeps being read meanwhile, so no venue send buffer fills."""
+        symbol = state.key.symbol
+        self._sync.pop(symbol, None)
+        self._buffers[symbol] = []
+        previous = self._loading.pop(symbol, None)
+        if previous is not None and previous is not asyncio.current_task():
+            previous.cancel()  # (a load that finds a gap in its own buffer just finishes)
+        self._loading[symbol] = asyncio.create_task(
+            self._load_snapshot(state), name=f"binance-snapshot-{symbol}"
+        )
+
+    async def _load_snapshot(self, state: InstrumentBook) -> None:
+        try:
+            await self._load_snapshot_once(state)
+        finally:
+            if self._loading.get(state.key.symbol) is asyncio.current_task():
+                del self._loading[state.key.symbol]
+
+    async def _load_snapshot_once(self, state: InstrumentBook) -> None:
+        symbol = state.key.symbol
+        exchange_id = self.symbol_map.exchange_id(symbol)
+        while True:
+            try:
+                response = await self._rest(
+                    "/api/v3/depth", symbol=exchange_id, limit=SNAPSHOT_LIMIT
+                )
+                break
+            except TransportExhausted:
+                return  # a replay without a later snapshot: the book stays untrusted
+            except TransportError as exc:  # retries spent: the book waits, the feed goes on
+                log.warning(
+                    "Binance snapshot failed",
+                    extra={"exchange": self.exchange, "symbol": symbol, "error": str(exc)},
+                )
+                await asyncio.sleep(self.options.reconnect.max_delay_s)
+        if self.books.get(symbol) is not state:
             return  # unsubscribed while the snapshot loaded
         snapshot = json.loads(response.data)
         try:
             state.book.replace(snapshot["bids"], snapshot["asks"])
         except BAD_LEVEL as exc:
+            self._buffers.pop(symbol, None)
             await self._desync(state, "error", f"bad snapshot: {exc!r}", response.ts, resync=False)
             return
         last_update_id = int(snapshot["lastUpdateId"])
-        self._sync[state.key.symbol] = DepthSync(last_update_id)
+        self._sync[symbol] = DepthSync(last_update_id)
+        buffered = self._buffers.get(symbol, [])
         await self._synced(state, str(last_update_id), None, response.ts)
+        # Frames that arrive while emitting join the same list; drain until it is empty. A
+        # desync on the way (crossed snapshot, gap) starts a new load with a new list: stop.
+        while buffered and self._buffers.get(symbol) is buffered and state.in_sync:
+            event, ts = buffered.pop(0)
+            await self._on_event(symbol, event, ts)
+        if self._buffers.get(symbol) is buffered:
+            del self._buffers[symbol]
 
     async def _on_frame(self, frame: Received) -> None:
         message = json.loads(frame.data)
@@ -122,6 +185,17 @@ class BinanceFeed(WsBookFeed):
             symbol = self.symbol_map.symbol(event["s"])
         except KeyError:
             return
+        buffer = self._buffers.get(symbol)
+        if buffer is not None:
+            if len(buffer) >= MAX_BUFFERED:
+                # The snapshot is taking too long to be useful; start over with a new one.
+                await self._resync(self.books[symbol])
+                return
+            buffer.append((event, frame.ts))
+            return
+        await self._on_event(symbol, event, frame.ts)
+
+    async def _on_event(self, symbol: str, event: dict[str, Any], ts: float) -> None:
         state = self.books.get(symbol)
         sync = self._sync.get(symbol)
         if state is None or sync is None or not state.in_sync:
@@ -134,9 +208,9 @@ class BinanceFeed(WsBookFeed):
                 state,
                 "gap",
                 f"event U={event['U']} u={event['u']} after update id {sync.last_update_id}",
-                frame.ts,
+                ts,
             )
             return
         await self._apply(
-            state, event["b"], event["a"], str(event["u"]), utc(event["E"] / 1000), frame.ts
+            state, event["b"], event["a"], str(event["u"]), utc(event["E"] / 1000), ts
         )

@@ -31,6 +31,7 @@ from eip.order_book.feeds.base import (
     Emit,
     FeedOptions,
     InstrumentBook,
+    stop_task,
     utc,
 )
 from eip.order_book.feeds.metrics import DESYNCS, RECONNECTS, RESYNCS
@@ -143,10 +144,8 @@ class CcxtProFeed:
                 )
             finally:
                 for task in self._tasks.values():
-                    task.cancel()
-                for task in self._tasks.values():
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+                    with contextlib.suppress(Exception):
+                        await stop_task(task)
                 self._tasks.clear()
                 with contextlib.suppress(Exception):
                     await self.client.close()
@@ -182,9 +181,8 @@ class CcxtProFeed:
         self.books[symbol] = state
         while True:
             try:
-                book = await asyncio.wait_for(
-                    self.client.watch_order_book(symbol, self.limit), self.options.stale_after_s
-                )
+                async with asyncio.timeout(self.options.stale_after_s):
+                    book = await self.client.watch_order_book(symbol, self.limit)
             except TimeoutError:
                 await self._desync(state, "stale", f"no book for {self.options.stale_after_s}s")
                 self._broken.set()
