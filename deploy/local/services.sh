@@ -54,6 +54,14 @@ start_one() {
       AUTH_BOOTSTRAP_CLIENT_SECRET=$(cat "$admin_secret")
       export AUTH_BOOTSTRAP_CLIENT_SECRET
     fi
+    if [[ $name == order-book ]]; then
+      # Locally every venue is the exchange simulator; an operator's own settings win.
+      local sim="http://$EIP_HOST:$(port_of SIMULATOR_HTTP_PORT 8300)"
+      local subs='{"binance":["BTC/USDT","ETH/USDT"],"kraken":["BTC/USDT"],"coinbase":["BTC/USDT"]}'
+      local urls="{\"binance\":\"$sim\",\"kraken\":\"$sim\",\"coinbase\":\"$sim\"}"
+      export ORDER_BOOK_SUBSCRIPTIONS=${ORDER_BOOK_SUBSCRIPTIONS:-$subs}
+      export ORDER_BOOK_EXCHANGE_URLS=${ORDER_BOOK_EXCHANGE_URLS:-$urls}
+    fi
     nohup uv run --frozen --no-sync python -m "$module" >>"$SVC_DIR/$name.log" 2>&1 &
     echo $! >"$pidfile"
   )
