@@ -52,7 +52,9 @@ def test_a_trade_in_the_next_interval_closes_the_candle_once() -> None:
         Decimal(100),
         Decimal(102),
     )
-    assert c.base_volume == Decimal(3) and c.quote_volume == Decimal(302) and c.trade_count == 2
+    assert c.base_volume == Decimal(3)
+    assert c.quote_volume == Decimal(302)
+    assert c.trade_count == 2
     assert b.close_due(T0 + timedelta(seconds=119)) == []  # the next one is still open
 
 
