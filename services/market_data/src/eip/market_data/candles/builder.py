@@ -81,6 +81,9 @@ class _Slot:
     current: Candle | None = None
     closed_until: datetime | None = None  # every interval before this instant is closed
     last_published: float = float("-inf")  # monotonic time of the last in-progress update
+    # After a restore: trades at or before this time are already in the restored candle (the
+    # consumer replays records after its last commit), so they are skipped, not counted twice.
+    resume_after: datetime | None = None
 
 
 @dataclass
@@ -102,6 +105,10 @@ class CandleBuilder:
         for timeframe in self.timeframes:
             key = CandleKey(trade.exchange, trade.symbol, timeframe)
             slot = self._slots.setdefault(key, _Slot())
+            if slot.resume_after is not None:
+                if when <= slot.resume_after:
+                    continue
+                slot.resume_after = None
             start = interval_start(when, timeframe)
             if slot.closed_until is not None and start < slot.closed_until:
                 late = True
@@ -163,6 +170,7 @@ class CandleBuilder:
                     slot.current = None
             elif slot.closed_until is None or candle.open_time >= slot.closed_until:
                 slot.current = candle.snapshot(closed=False)
+                slot.resume_after = candle.exchange_time or candle.received_time
 
     def open_candles(self) -> list[Candle]:
         return [s.current.snapshot() for s in self._slots.values() if s.current is not None]
