@@ -130,10 +130,33 @@ class CandleStream:
         self._lock = asyncio.Lock()  # the handler and the close timer share the builder
         self.ready = asyncio.Event()
         self._consumer: Consumer | None = None
+        self._stopped = False
+
+    async def supervise(self) -> None:
+        """``run`` until ``stop``; a crash (Kafka unreachable at start, a bug) is logged and
+        the stage restarts after a backoff, restoring its state again from the topic."""
+        delay = 1.0
+        while not self._stopped:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.ready.clear()
+                log.error(
+                    "candle stage failed; restarting",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def run(self) -> None:
         """Restore, then consume and close candles on the wall clock, until cancelled."""
         producer = await _wait_for(self._producer)
+        self.builder = CandleBuilder(
+            update_interval_s=self.settings.candle_update_interval_s,
+            close_grace_s=self.settings.candle_close_grace_s,
+        )
         await self._restore()
         self._consumer = Consumer(
             ConsumerConfig(
@@ -210,6 +233,7 @@ class CandleStream:
             await sink.store_candles(closed)
 
     def stop(self) -> None:
+        self._stopped = True
         if self._consumer is not None:
             self._consumer.stop()
 
