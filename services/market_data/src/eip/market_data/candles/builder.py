@@ -3,7 +3,8 @@
 One candle per (exchange, symbol, timeframe) is open at a time. A trade in a later interval
 closes it; so does the wall clock once the interval's end plus a grace period has passed
 (``close_due``), so quiet markets still close candles. A closed candle is final: a trade for an
-interval that has already closed is *late*, counted and reported, and never reopens it.
+interval that has already closed (for any timeframe) is *late*: counted, reported, part of no
+candle, and never reopens one.
 Intervals without trades produce no candle.
 """
 
@@ -99,20 +100,26 @@ class CandleBuilder:
 
         ``now`` is a monotonic clock reading that throttles in-progress updates.
         """
-        out: list[Candle] = []
         when = trade_time(trade)
-        late = False
+        plan: list[tuple[CandleKey, _Slot, datetime]] = []
         for timeframe in self.timeframes:
             key = CandleKey(trade.exchange, trade.symbol, timeframe)
             slot = self._slots.setdefault(key, _Slot())
-            if slot.resume_after is not None:
-                if when <= slot.resume_after:
-                    continue
-                slot.resume_after = None
+            if slot.resume_after is not None and when <= slot.resume_after:
+                continue  # already inside the restored candle
             start = interval_start(when, timeframe)
-            if slot.closed_until is not None and start < slot.closed_until:
-                late = True
-                continue
+            current = slot.current
+            if (slot.closed_until is not None and start < slot.closed_until) or (
+                current is not None and start < current.open_time
+            ):
+                # Late for at least one timeframe: counted in none, so every timeframe's
+                # candles stay the rollup of the same trades.
+                self.late_trades += 1
+                return []
+            plan.append((key, slot, start))
+        out: list[Candle] = []
+        for key, slot, start in plan:
+            slot.resume_after = None
             current = slot.current
             if current is not None and start > current.open_time:
                 out.append(self._close(slot, current))
@@ -129,11 +136,6 @@ class CandleBuilder:
                     Decimal(0),
                     0,
                 )
-            elif start < current.open_time:
-                # older than the open candle but in no closed interval: only possible right
-                # after a restore; the open candle is the earliest we can still change
-                late = True
-                continue
             current.high = max(current.high, trade.price)
             current.low = min(current.low, trade.price)
             current.close = trade.price
@@ -145,8 +147,6 @@ class CandleBuilder:
             if now - slot.last_published >= self.update_interval_s:
                 slot.last_published = now
                 out.append(current.snapshot())
-        if late:
-            self.late_trades += 1
         return out
 
     def close_due(self, wall: datetime) -> list[Candle]:

@@ -74,11 +74,8 @@ async def read_recent_candles(
     )
     await asyncio.wait_for(consumer.start(), timeout_s)
     try:
-        partitions = [
-            TopicPartition(topic.name, p) for p in consumer.partitions_for_topic(topic.name) or ()
-        ]
-        if not partitions:
-            return []
+        # The registry's count, not the consumer's metadata: an unassigned consumer has none yet.
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.offsets_for_times(
