@@ -137,3 +137,25 @@ def test_ohlcv_of_any_trade_sequence_equals_a_naive_computation(
             )
     assert got == expected
     assert all(not c.closed for c in published if c not in closed)
+
+
+def test_after_restore_replayed_trades_inside_the_open_candle_are_not_counted_twice() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    first = [trade(1, "100"), trade(2, "101"), trade(3, "102")]
+    published = [c for t in first for c in b.add(t, now=0)]
+    restored = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    restored.restore([published[1]])  # the last update that reached the topic: two trades
+    out = restored.add(first[1], now=0) + restored.add(first[2], now=0)
+    assert [(c.trade_count, c.close) for c in out] == [(3, Decimal(102))]
+
+
+def test_a_closed_record_after_an_open_one_clears_the_resume_point() -> None:
+    key = CandleKey("binance", "BTC/USDT", "1m")
+    d = Decimal
+    when = T0 + timedelta(seconds=30)
+    open_ = Candle(key, T0, d(1), d(1), d(1), d(1), d(1), d(1), 1, False, when, when)
+    closed = Candle(key, T0, d(1), d(1), d(1), d(1), d(1), d(1), 1, True, when, when)
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    b.restore([open_, closed])
+    assert b.add(trade(20, "5"), now=0) == []
+    assert b.late_trades == 1

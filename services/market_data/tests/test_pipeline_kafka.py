@@ -63,11 +63,11 @@ class MemorySink:
         self.candles.extend(candles)
 
 
-async def wait_until(predicate: object, timeout_s: float = 30.0) -> None:
+async def wait_until(predicate: object, timeout_s: float = 90.0, state: object = None) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met in time; {state() if callable(state) else ''}")
         await asyncio.sleep(0.2)
 
 
@@ -120,25 +120,35 @@ async def test_trades_flow_to_closed_candles_once_even_across_a_restart(
         stream.stop()
         await asyncio.wait_for(task, 15)
 
-        # Restart: later trades, including one late for a closed minute and replays of none.
+        # Restart: one trade late for a closed minute, then trades of now (every older interval
+        # of every timeframe has closed on the wall clock meanwhile).
         late = trades_at(start + timedelta(seconds=5), 1, 0, first_id=100)
-        second = trades_at(start + timedelta(minutes=5), 3, 20, first_id=200)
+        second = trades_at(datetime.now(UTC) - timedelta(seconds=3), 3, 1, first_id=200)
+        minutes = 4 + len({interval_start(t.received_time, "1m") for t in second})
         stream2 = CandleStream(
             settings, lambda: producer, lambda: sink, trades_topic, candles_topic, group
         )
         task2 = asyncio.create_task(stream2.run())
         await asyncio.wait_for(stream2.ready.wait(), 30)
+        assert stream2.restored > 0
         for t in late + second:
             adapter.queue.put_nowait(t)
-        await wait_until(lambda: len([c for c in sink.candles if c.key.timeframe == "1m"]) >= 5)
-        await wait_until(lambda: stream2.builder.late_trades >= 1)
+        await wait_until(
+            lambda: len([c for c in sink.candles if c.key.timeframe == "1m"]) >= minutes,
+            state=lambda: (
+                len(sink.trades),
+                stream2.builder.late_trades,
+                stream2.builder.open_candles(),
+            ),
+        )
+        assert stream2.builder.late_trades == 1
         stream2.stop()
         await asyncio.wait_for(task2, 15)
 
     records = await read_topic(kafka_bootstrap_servers, candles_topic)
     closed_1m = [r for r in records if r.closed and r.timeframe == "1m"]
     opens = [r.open_time.ToDatetime(tzinfo=UTC) for r in closed_1m]
-    assert len(opens) == len(set(opens)) == 5  # each minute closed exactly once
+    assert len(opens) == len(set(opens)) == minutes  # each minute closed exactly once
     assert any(not r.closed for r in records)  # in-progress updates were published, marked
     expected: dict[datetime, tuple[str, str, str, str, Decimal, int]] = {}
     for minute in sorted({interval_start(t.received_time, "1m") for t in first + second}):

@@ -168,6 +168,7 @@ class CandleBuilder:
                 slot.closed_until = max(slot.closed_until or candle.close_time, candle.close_time)
                 if slot.current is not None and slot.current.open_time < slot.closed_until:
                     slot.current = None
+                    slot.resume_after = None
             elif slot.closed_until is None or candle.open_time >= slot.closed_until:
                 slot.current = candle.snapshot(closed=False)
                 slot.resume_after = candle.exchange_time or candle.received_time

@@ -128,6 +128,7 @@ class CandleStream:
         self.ready = asyncio.Event()
         self._consumer: Consumer | None = None
         self._stopped = False
+        self.restored = 0  # candle records the last start restored its state from
 
     async def supervise(self) -> None:
         """``run`` until ``stop``; a crash (Kafka unreachable at start, a bug) is logged and
@@ -183,6 +184,7 @@ class CandleStream:
             self.settings.kafka_bootstrap_servers, self._candles_topic, since
         )
         self.builder.restore(candles)
+        self.restored = len(candles)
         log.info("candle state restored", extra={"records": len(candles)})
 
     async def _handle(self, record: Record) -> None:
