@@ -25,6 +25,9 @@ class MarketDataSettings(ServiceSettings):
     history_maintenance_interval_s: float = Field(default=3600.0, gt=0)
     # Records per REST page of a backfill (the venues cap it; Binance at 1000).
     history_backfill_page_limit: int = Field(default=1000, ge=1, le=5000)
+    # A backfill worker renews its job's lease with every page; a job whose lease ran out (its
+    # worker died) is resumed by the next worker that looks for work.
+    history_backfill_lease_s: float = Field(default=30.0, gt=0)
     # Venues whose trade ids are consecutive integers per symbol: gaps are id jumps there.
     history_sequential_id_exchanges: list[str] = Field(default_factory=lambda: ["binance"])
     # Elsewhere a silence longer than this between two stored trades is reported as a gap.

@@ -37,6 +37,7 @@ def _load(path: str) -> AdapterFor:
 def config_from(settings: MarketDataSettings) -> BackfillConfig:
     return BackfillConfig(
         page_limit=settings.history_backfill_page_limit,
+        lease=timedelta(seconds=settings.history_backfill_lease_s),
         sequential_id_exchanges=frozenset(settings.history_sequential_id_exchanges),
         max_quiet=timedelta(seconds=settings.history_trade_max_quiet_s),
     )
