@@ -40,7 +40,7 @@ class SimBinanceHistory:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=10.0)
         self.calls = 0
 
-    async def _get(self, path: str, **params: object) -> list[object]:
+    async def _get(self, path: str, **params: str | int) -> list[object]:
         self.calls += 1
         response = await self.http.get(path, params=params)
         response.raise_for_status()
@@ -51,7 +51,7 @@ class SimBinanceHistory:
     async def fetch_trades(
         self, symbol: str, since: datetime | None = None, limit: int | None = None
     ) -> list[Trade]:
-        params: dict[str, object] = {"symbol": symbol.replace("/", ""), "limit": limit or 500}
+        params: dict[str, str | int] = {"symbol": symbol.replace("/", ""), "limit": limit or 500}
         if since is not None:
             params["startTime"] = _ms(since)
         now = datetime.now(UTC)
@@ -78,7 +78,7 @@ class SimBinanceHistory:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[Ohlcv]:
-        params: dict[str, object] = {
+        params: dict[str, str | int] = {
             "symbol": symbol.replace("/", ""),
             "interval": timeframe,
             "limit": limit or 500,

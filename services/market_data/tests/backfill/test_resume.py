@@ -12,10 +12,11 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import HERE, ms_floor, print_history, utc_now, venue_trade_ids
 from eip.exchange_simulator.client import SimulatorClient
 from eip.market_data.storage import MarketDataStore
 from eip.testing.simulator import SimulatorProcess
+
+from .helpers import HERE, ms_floor, print_history, utc_now, venue_trade_ids
 
 pytestmark = pytest.mark.integration
 
