@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from eip.exchanges.market_data import Timeframe, Trade
@@ -141,11 +141,24 @@ class MarketDataStore:
             return
         async with self.pool.connection() as conn:
             for lower in sorted(needed):
+                await self._create_partitions(conn, table, lower, lower + _ONE_MICROSECOND)
+        known.update(needed)
+
+    async def _create_partitions(
+        self, conn: AsyncConnection, table: str, start: datetime, end: datetime
+    ) -> None:
+        for attempt in range(3):
+            try:
                 async with conn.transaction():
                     await ensure_time_partitions(
-                        conn, self.schema, table, lower, lower + _ONE_MICROSECOND, interval
+                        conn, self.schema, table, start, end, _PARTITIONING[table]
                     )
-        known.update(needed)
+                return
+            except (errors.DuplicateTable, errors.UniqueViolation):
+                # another writer or instance created the same partition at the same moment:
+                # it exists now, look again
+                if attempt == 2:
+                    raise
 
     async def maintain(
         self,
@@ -161,10 +174,8 @@ class MarketDataStore:
         dropped: list[str] = []
         async with self.pool.connection() as conn:
             for table, retention in (("trades", trades_retention), ("candles", candles_retention)):
+                await self._create_partitions(conn, table, now, now + ahead)
                 async with conn.transaction():
-                    await ensure_time_partitions(
-                        conn, self.schema, table, now, now + ahead, _PARTITIONING[table]
-                    )
                     if retention is not None:
                         dropped += await drop_partitions_before(
                             conn, self.schema, table, now - retention
