@@ -3,6 +3,7 @@ cancellation with an in-memory venue."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ import pytest
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe
 from eip.market_data.backfill import BackfillConfig, BackfillRunner
-from eip.market_data.storage import MarketDataStore
+from eip.market_data.storage import JobNotRunning, MarketDataStore, StoredCandle
 from eip.resilience import RetryPolicy
 from eip.testing.simulator import SimulatorProcess
 
@@ -200,3 +201,49 @@ async def test_cancelled_job_stops_and_keeps_what_it_stored(store: MarketDataSto
     assert cancelled is not None
     assert (cancelled.status, cancelled.pages, cancelled.rows_inserted) == ("cancelled", 2, 100)
     assert not await store.cancel_job(job.id)  # already ended
+
+
+async def test_a_worker_that_lost_its_lease_writes_nothing(store: MarketDataStore) -> None:
+    job = await store.create_job("memvenue", "ETH/USDT", "ohlcv", "1m", T0, T0 + timedelta(hours=1))
+    first = await store.claim_job(timedelta(milliseconds=1), "worker-a")
+    assert first is not None
+    await asyncio.sleep(0.05)  # worker-a stalls past its lease
+    second = await store.claim_job(timedelta(seconds=30), "worker-b")
+    assert second is not None
+    assert second.id == first.id == job.id
+    assert await store.claim_job(timedelta(seconds=30), "worker-c") is None
+
+    venue = MemoryVenue(minutes=2)
+    rows = [
+        StoredCandle(
+            c.exchange,
+            c.symbol,
+            "1m",
+            c.open_time,
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+            c.base_volume,
+            c.quote_volume,
+            c.trade_count,
+            True,
+            T0 + timedelta(days=1),
+        )
+        for c in venue.history
+    ]
+    with pytest.raises(JobNotRunning):
+        await store.store_candles_page(job.id, "worker-a", rows[:1], T0, timedelta(seconds=30))
+    assert (
+        await store.store_candles_page(
+            job.id, "worker-b", rows, T0 + timedelta(minutes=2), timedelta(seconds=30)
+        )
+        == 2
+    )
+    progress = await store.job(job.id)
+    assert progress is not None
+    assert (progress.pages, progress.rows_inserted, progress.cursor) == (
+        1,
+        2,
+        T0 + timedelta(minutes=2),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,13 +66,15 @@ class BackfillRunner:
         self.adapter_for = adapter_for
         self.config = config or BackfillConfig()
         self.clock = clock
+        # names this worker in the jobs it holds: a worker that lost a lease cannot write
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
 
     async def run_pending(self, *, until_idle: bool = False, poll_s: float = 1.0) -> int:
         """Claim and run jobs one after another (queued ones, and running ones whose worker
         died); return how many ran. ``until_idle`` stops when none is left."""
         ran = 0
         while True:
-            job = await self.store.claim_job(self.config.lease)
+            job = await self.store.claim_job(self.config.lease, self.owner)
             if job is None:
                 if until_idle:
                     return ran
@@ -98,10 +101,12 @@ class BackfillRunner:
             return
         except Exception as exc:
             log.warning("backfill job failed", extra={"job_id": job.id, "error": repr(exc)})
-            await self.store.finish_job(job.id, "failed", error=f"{type(exc).__name__}: {exc}")
+            await self.store.finish_job(
+                job.id, self.owner, "failed", error=f"{type(exc).__name__}: {exc}"
+            )
             return
         gaps = await self.gaps(job)
-        await self.store.finish_job(job.id, "done", gaps=len(gaps))
+        await self.store.finish_job(job.id, self.owner, "done", gaps=len(gaps))
         log.info("backfill job done", extra={"job_id": job.id, "gaps": len(gaps)})
 
     async def gaps(self, job: BackfillJob) -> list[Gap]:
@@ -173,13 +178,13 @@ class BackfillRunner:
             page = await self._fetch(job, partial(adapter.fetch_trades, job.symbol, since, limit))
             rows = [t for t in page if job.start <= (t.exchange_time or t.received_time) < job.end]
             if not page:
-                await self.store.store_trades_page(job.id, rows, job.end, lease)
+                await self.store.store_trades_page(job.id, self.owner, rows, job.end, lease)
                 return
             newest = max(t.exchange_time or t.received_time for t in page)
             # the next page starts at the newest instant seen (its trades come back and are
             # skipped); when a page brings nothing newer, step past that instant
             since = newest if newest > since else since + _MS
-            await self.store.store_trades_page(job.id, rows, min(since, job.end), lease)
+            await self.store.store_trades_page(job.id, self.owner, rows, min(since, job.end), lease)
 
     async def _ohlcv(self, adapter: MarketDataAdapter, job: BackfillJob, tf: Timeframe) -> None:
         since, limit, lease = job.cursor, self.config.page_limit, self.config.lease
@@ -210,8 +215,10 @@ class BackfillRunner:
                 if job.start <= c.open_time < job.end
             ]
             if not page:
-                await self.store.store_candles_page(job.id, rows, job.end, lease)
+                await self.store.store_candles_page(job.id, self.owner, rows, job.end, lease)
                 return
             newest = max(c.open_time for c in page) + width
             since = newest if newest > since else since + width
-            await self.store.store_candles_page(job.id, rows, min(since, job.end), lease)
+            await self.store.store_candles_page(
+                job.id, self.owner, rows, min(since, job.end), lease
+            )

@@ -93,17 +93,20 @@ async def list_jobs(
     return [_job(r) for r in await cur.fetchall()]
 
 
-async def claim(conn: AsyncConnection, schema: str, lease: timedelta) -> BackfillJob | None:
+async def claim(
+    conn: AsyncConnection, schema: str, lease: timedelta, owner: str
+) -> BackfillJob | None:
     """Take the oldest queued job, or a running one whose worker stopped renewing its lease
     (it crashed): that is how interrupted jobs resume, from their committed cursor."""
     cur = await conn.execute(
         sql.SQL(
-            "UPDATE {t} SET status = 'running', lease_until = now() + %s, updated_at = now(),"
-            " error = NULL WHERE id = (SELECT id FROM {t} WHERE status = 'queued'"
+            "UPDATE {t} SET status = 'running', lease_until = now() + %s, lease_owner = %s,"
+            " updated_at = now(), error = NULL"
+            " WHERE id = (SELECT id FROM {t} WHERE status = 'queued'"
             " OR (status = 'running' AND lease_until < now())"
             " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {c}"
         ).format(t=_table(schema), c=sql.SQL(_COLUMNS)),
-        (lease,),
+        (lease, owner),
     )
     row = await cur.fetchone()
     return None if row is None else _job(row)
@@ -117,24 +120,26 @@ async def advance(
     fetched: int,
     inserted: int,
     lease: timedelta,
+    owner: str,
 ) -> None:
     """Record a page; run it in the transaction that stored the page's rows."""
     cur = await conn.execute(
         sql.SQL(
             "UPDATE {} SET cursor_time = %s, pages = pages + 1, rows_fetched = rows_fetched + %s,"
             " rows_inserted = rows_inserted + %s, lease_until = now() + %s, updated_at = now()"
-            " WHERE id = %s AND status = 'running'"
+            " WHERE id = %s AND status = 'running' AND lease_owner = %s"
         ).format(_table(schema)),
-        (cursor, fetched, inserted, lease, job_id),
+        (cursor, fetched, inserted, lease, job_id, owner),
     )
     if cur.rowcount != 1:
-        raise JobNotRunning(f"backfill job {job_id} is no longer running")
+        raise JobNotRunning(f"backfill job {job_id} was cancelled or taken over")
 
 
 async def finish(
     conn: AsyncConnection,
     schema: str,
     job_id: int,
+    owner: str,
     status: JobStatus,
     error: str | None = None,
     gaps: int | None = None,
@@ -143,9 +148,9 @@ async def finish(
         sql.SQL(
             "UPDATE {} SET status = %s, error = %s, gaps = COALESCE(%s, gaps),"
             " lease_until = NULL, updated_at = now(), finished_at = now()"
-            " WHERE id = %s AND status = 'running'"
+            " WHERE id = %s AND status = 'running' AND lease_owner = %s"
         ).format(_table(schema)),
-        (status, error, gaps, job_id),
+        (status, error, gaps, job_id, owner),
     )
 
 

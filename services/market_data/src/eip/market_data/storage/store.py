@@ -215,32 +215,52 @@ class MarketDataStore:
         async with self.pool.connection() as conn:
             return await jobs.cancel(conn, self.schema, job_id)
 
-    async def claim_job(self, lease: timedelta) -> BackfillJob | None:
+    async def claim_job(self, lease: timedelta, owner: str) -> BackfillJob | None:
+        """Take the oldest queued job or one whose worker's lease ran out, for ``owner``."""
         async with self.pool.connection() as conn:
-            return await jobs.claim(conn, self.schema, lease)
+            return await jobs.claim(conn, self.schema, lease, owner)
 
     async def store_trades_page(
-        self, job_id: int, trades: Sequence[Trade], cursor: datetime, lease: timedelta
+        self,
+        job_id: int,
+        owner: str,
+        trades: Sequence[Trade],
+        cursor: datetime,
+        lease: timedelta,
     ) -> int:
         """Store a backfill page and advance its job's cursor in ONE transaction: a crash
         before the commit loses both (the page is fetched again), after it neither."""
         await self.ensure_partitions("trades", [t.exchange_time or t.received_time for t in trades])
         async with self.pool.connection() as conn, conn.transaction():
             inserted = await copy.copy_trades(conn, self.schema, trades) if trades else 0
-            await jobs.advance(conn, self.schema, job_id, cursor, len(trades), inserted, lease)
+            await jobs.advance(
+                conn, self.schema, job_id, cursor, len(trades), inserted, lease, owner
+            )
             return inserted
 
     async def store_candles_page(
-        self, job_id: int, candles: Sequence[StoredCandle], cursor: datetime, lease: timedelta
+        self,
+        job_id: int,
+        owner: str,
+        candles: Sequence[StoredCandle],
+        cursor: datetime,
+        lease: timedelta,
     ) -> int:
         await self.ensure_partitions("candles", [c.open_time for c in candles])
         async with self.pool.connection() as conn, conn.transaction():
             written = await copy.upsert_candles(conn, self.schema, candles) if candles else 0
-            await jobs.advance(conn, self.schema, job_id, cursor, len(candles), written, lease)
+            await jobs.advance(
+                conn, self.schema, job_id, cursor, len(candles), written, lease, owner
+            )
             return written
 
     async def finish_job(
-        self, job_id: int, status: JobStatus, error: str | None = None, gaps: int | None = None
+        self,
+        job_id: int,
+        owner: str,
+        status: JobStatus,
+        error: str | None = None,
+        gaps: int | None = None,
     ) -> None:
         async with self.pool.connection() as conn:
-            await jobs.finish(conn, self.schema, job_id, status, error, gaps)
+            await jobs.finish(conn, self.schema, job_id, owner, status, error, gaps)

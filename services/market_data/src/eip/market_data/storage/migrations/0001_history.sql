@@ -58,6 +58,8 @@ CREATE TABLE backfill_jobs (
     parent_id bigint REFERENCES backfill_jobs (id),
     -- a running job whose lease expired belongs to a dead worker and is taken over
     lease_until timestamptz,
+    -- the worker holding the lease: a worker that lost its lease cannot write pages any more
+    lease_owner text,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz,
