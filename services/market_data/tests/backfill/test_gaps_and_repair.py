@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
+from eip.exchanges.errors import RateLimited
+from eip.exchanges.factory import create_market_data_adapter
 from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe
 from eip.market_data.backfill import BackfillConfig, BackfillRunner
 from eip.market_data.storage import JobNotRunning, MarketDataStore, StoredCandle
@@ -17,7 +19,6 @@ from eip.resilience import RetryPolicy
 from eip.testing.simulator import SimulatorProcess
 
 from .helpers import ms_floor, print_history, utc_now, venue_trade_ids
-from .sim_binance_adapter import SimBinanceHistory
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,7 @@ async def test_trade_gap_found_by_id_and_repaired(
     start = ms_floor(utc_now())
     await print_history(clean_simulator, batches=60, per_batch=5)
     end = ms_floor(utc_now()) + timedelta(milliseconds=1)
-    adapter = SimBinanceHistory(simulator_process.base_url)
+    adapter = create_market_data_adapter("binance", base_url=simulator_process.base_url)
 
     async def adapter_for(exchange: str) -> MarketDataAdapter:
         return adapter
@@ -108,18 +109,12 @@ class MemoryVenue:
         self.calls += 1
         if self.refusals:
             self.refusals -= 1
-            raise RateLimitedError(retry_after_s=0.01)
+            raise RateLimited("memvenue", "429 Too Many Requests", retry_after_s=0.01)
         found = [c for c in self.history if since is None or c.open_time >= since]
         return found[: limit or 500]
 
     async def close(self) -> None:
         return None
-
-
-class RateLimitedError(Exception):
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__("429 Too Many Requests")
-        self.retry_after_s = retry_after_s
 
 
 def runner_for(
@@ -178,7 +173,7 @@ async def test_a_venue_that_keeps_refusing_fails_the_job_with_its_error(
     failed = await store.job(job.id)
     assert failed is not None
     assert failed.status == "failed"
-    assert failed.error == "RateLimitedError: 429 Too Many Requests"
+    assert failed.error == "RateLimited: memvenue: 429 Too Many Requests"
     assert venue.calls == FAST.retry.attempts
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def worker(
-    database_url: str, schema: str, simulator_url: str, page_limit: int
+    database_url: str, schema: str, simulator_url: str, page_limit: int, adapters: str
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -33,14 +33,14 @@ def worker(
         "EIP_TEST_SIMULATOR_URL": simulator_url,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - our own module, arguments chosen by the test
         [
             sys.executable,
             "-m",
             "eip.market_data.backfill",
             "run",
             "--adapters",
-            "sim_binance_adapter:adapter_for",
+            f"sim_adapters:{adapters}",
             "--until-idle",
         ],
         env=env,
@@ -57,7 +57,9 @@ async def stored_ids(store: MarketDataStore) -> list[int]:
         return [int(r[0]) for r in await cur.fetchall()]
 
 
+@pytest.mark.parametrize("adapters", ["native", "ccxt"])
 async def test_killed_backfill_resumes_without_duplicates_or_gaps(
+    adapters: str,
     store: MarketDataStore,
     clean_simulator: SimulatorClient,
     simulator_process: SimulatorProcess,
@@ -68,7 +70,7 @@ async def test_killed_backfill_resumes_without_duplicates_or_gaps(
     end = ms_floor(utc_now()) + timedelta(milliseconds=1)
     job = await store.create_job("binance", "BTC/USDT", "trades", None, start, end)
 
-    first = worker(database_url, store.schema, simulator_process.base_url, page_limit=20)
+    first = worker(database_url, store.schema, simulator_process.base_url, 20, adapters)
     try:
         for _ in range(3000):
             progress = await store.job(job.id)
@@ -90,7 +92,7 @@ async def test_killed_backfill_resumes_without_duplicates_or_gaps(
     )
 
     await asyncio.sleep(1.2)  # the dead worker's lease runs out
-    second = worker(database_url, store.schema, simulator_process.base_url, page_limit=20)
+    second = worker(database_url, store.schema, simulator_process.base_url, 20, adapters)
     output = second.communicate(timeout=120)[0].decode()
     assert second.returncode == 0, output
 

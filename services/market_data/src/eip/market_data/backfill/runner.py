@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
-from eip.exchanges.market_data import MarketDataAdapter, Timeframe
+from eip.exchanges.errors import BadRequest, TransientExchangeError
+from eip.exchanges.market_data import MarketDataAdapter, Timeframe, Trade
 from eip.market_data.storage import (
     BackfillJob,
     Gap,
@@ -43,15 +44,26 @@ class BackfillConfig:
     retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(attempts=8, base_delay_s=0.5, max_delay_s=30.0)
     )
-    # errors worth another try after a backoff (the adapters' transient errors, rate limits)
-    transient: tuple[type[BaseException], ...] = (Exception,)
+    # errors worth another try after a backoff (network, 5xx, 429/418, open circuit); any
+    # other error fails the job with its text
+    transient: tuple[type[BaseException], ...] = (TransientExchangeError,)
     # errors that fail the job at once (the caller's mistake: bad symbol or parameters)
-    permanent: tuple[type[BaseException], ...] = (ValueError,)
+    permanent: tuple[type[BaseException], ...] = (BadRequest,)
     # venues whose trade ids are consecutive integers per symbol: gaps are id jumps
     sequential_id_exchanges: frozenset[str] = frozenset({"binance"})
     # elsewhere a gap is a silence between stored trades longer than this
     max_quiet: timedelta = timedelta(minutes=10)
     max_repair_jobs: int = 100
+
+
+@runtime_checkable
+class TradesById(Protocol):
+    """An adapter that can also page trades by id (Binance ``fromId``): no instant is too
+    crowded to page past, unlike paging by time."""
+
+    async def fetch_trades_from_id(
+        self, symbol: str, from_id: int, limit: int | None = None
+    ) -> list[Trade]: ...
 
 
 class BackfillRunner:
@@ -174,16 +186,29 @@ class BackfillRunner:
 
     async def _trades(self, adapter: MarketDataAdapter, job: BackfillJob) -> None:
         since, limit, lease = job.cursor, self.config.page_limit, self.config.lease
+        # after the first page (by time, from the committed cursor) adapters that can page by
+        # id continue by id; a resumed job starts by time again from its cursor
+        by_id = adapter if isinstance(adapter, TradesById) else None
+        next_id: int | None = None
         while since < job.end:
-            page = await self._fetch(job, partial(adapter.fetch_trades, job.symbol, since, limit))
+            if by_id is not None and next_id is not None:
+                call = partial(by_id.fetch_trades_from_id, job.symbol, next_id, limit)
+            else:
+                call = partial(adapter.fetch_trades, job.symbol, since, limit)
+            page = await self._fetch(job, call)
             rows = [t for t in page if job.start <= (t.exchange_time or t.received_time) < job.end]
             if not page:
                 await self.store.store_trades_page(job.id, self.owner, rows, job.end, lease)
                 return
             newest = max(t.exchange_time or t.received_time for t in page)
-            # the next page starts at the newest instant seen (its trades come back and are
-            # skipped); when a page brings nothing newer, step past that instant
-            since = newest if newest > since else since + _MS
+            if by_id is not None and all(t.trade_id.isdigit() for t in page):
+                next_id = max(int(t.trade_id) for t in page) + 1
+                since = max(since, newest)
+            else:
+                # the next page starts at the newest instant seen (its trades come back and
+                # are skipped); when a page brings nothing newer, step past that instant
+                next_id = None
+                since = newest if newest > since else since + _MS
             await self.store.store_trades_page(job.id, self.owner, rows, min(since, job.end), lease)
 
     async def _ohlcv(self, adapter: MarketDataAdapter, job: BackfillJob, tf: Timeframe) -> None:
