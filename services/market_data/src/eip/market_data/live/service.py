@@ -62,6 +62,7 @@ class LiveService:
         self._restarts: dict[str, int] = {}
         self._last_error: dict[str, str] = {}
         self._publisher_task: asyncio.Task[None] | None = None
+        self._rest_only: dict[str, MarketDataAdapter] = {}
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LiveService]:
@@ -85,7 +86,7 @@ class LiveService:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._tasks.clear()
-            for adapter in self.adapters.values():
+            for adapter in [*self.adapters.values(), *self._rest_only.values()]:
                 try:
                     await adapter.close()
                 except Exception as exc:
@@ -129,6 +130,14 @@ class LiveService:
             self.last_trades.pop(key, None)
         log.info("unsubscribed", extra=_fields(sub))
         return True
+
+    async def adapter_for(self, exchange: str) -> MarketDataAdapter:
+        """An adapter for REST calls (backfill): the streaming one when the exchange has one,
+        else one made for REST only. Raises ``ConfigError`` for an unsupported exchange."""
+        adapter = self.adapters.get(exchange) or self._rest_only.get(exchange)
+        if adapter is None:
+            adapter = self._rest_only[exchange] = self._factory(exchange, self.settings)
+        return adapter
 
     def health(self) -> list[AdapterHealth]:
         out = []
