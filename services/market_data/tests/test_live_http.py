@@ -69,7 +69,8 @@ async def test_configured_subscription_reaches_the_adapter(
     assert adapters.made["binance"].subscribed == {("ticker", "BTC/USDT")}
     r = await client.get("/v1/subscriptions")
     assert r.json() == {
-        "subscriptions": [{"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"}]
+        "subscriptions": [{"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"}],
+        "pending": [],
     }
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from eip.config import ConfigError
+from eip.exchanges.errors import BadRequest
 from eip.exchanges.market_data import Ticker
 from eip.market_data.api.schemas import (
     ContributionOut,
@@ -206,20 +207,29 @@ async def status(request: Request) -> StatusOut:
 
 @router.get("/subscriptions", response_model=Subscriptions)
 async def list_subscriptions(request: Request) -> Subscriptions:
-    return Subscriptions(subscriptions=_live(request).subscriptions())
+    live = _live(request)
+    return Subscriptions(subscriptions=live.subscriptions(), pending=live.pending())
 
 
 @router.post("/subscriptions", response_model=SubscriptionChange, status_code=201)
 async def add_subscription(
     request: Request, body: SubscriptionConfig, response: Response
 ) -> SubscriptionChange:
+    """201 subscribed; 202 kept as pending while the exchange cannot be reached (retried in
+    the background); 200 already subscribed."""
+    live = _live(request)
     try:
-        changed = await _live(request).subscribe(body)
+        changed = await live.subscribe(body)
     except ConfigError as exc:
         raise ApiError(400, "unsupported_exchange", str(exc), {"exchange": body.exchange}) from None
+    except BadRequest as exc:
+        raise ApiError(400, "rejected_by_exchange", str(exc), {"exchange": body.exchange}) from None
+    pending = body in live.pending()
     if not changed:
         response.status_code = 200
-    return SubscriptionChange(subscription=body, changed=changed)
+    elif pending:
+        response.status_code = 202
+    return SubscriptionChange(subscription=body, changed=changed, pending=pending)
 
 
 @router.delete("/subscriptions", response_model=SubscriptionChange)
@@ -235,4 +245,4 @@ async def remove_subscription(
         raise ApiError(400, "invalid_request", str(exc)) from None
     if not await _live(request).unsubscribe(sub):
         raise ApiError(404, "not_found", f"not subscribed: {exchange} {sub.symbol} {channel}")
-    return SubscriptionChange(subscription=sub, changed=True)
+    return SubscriptionChange(subscription=sub, changed=True, pending=False)

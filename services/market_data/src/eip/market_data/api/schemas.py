@@ -95,8 +95,11 @@ class StatusOut(BaseModel):
 
 class Subscriptions(BaseModel):
     subscriptions: list[SubscriptionConfig]
+    # kept while their exchange cannot be reached; retried in the background
+    pending: list[SubscriptionConfig]
 
 
 class SubscriptionChange(BaseModel):
     subscription: SubscriptionConfig
     changed: bool
+    pending: bool

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from eip.bus import Producer
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec, record_key
+from eip.exchanges.errors import TransientExchangeError
 from eip.exchanges.market_data import MarketDataAdapter, MarketEvent, StreamStatus, Ticker, Trade
 from eip.market_data.cross_exchange import CrossExchangeView
 from eip.market_data.live.adapters import AdapterFactory, create_adapter
@@ -63,6 +64,7 @@ class LiveService:
         self._last_error: dict[str, str] = {}
         self._publisher_task: asyncio.Task[None] | None = None
         self._rest_only: dict[str, MarketDataAdapter] = {}
+        self._pending: dict[SubscriptionConfig, asyncio.Task[None]] = {}
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LiveService]:
@@ -81,7 +83,7 @@ class LiveService:
                     )
             yield self
         finally:
-            tasks = list(self._tasks.values())
+            tasks = [*self._tasks.values(), *self._pending.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -106,19 +108,64 @@ class LiveService:
         return sorted(self._subscriptions, key=lambda s: (s.exchange, s.symbol, s.channel))
 
     async def subscribe(self, sub: SubscriptionConfig) -> bool:
-        """False when already subscribed. Raises ``ConfigError`` for an unsupported exchange."""
+        """False when already subscribed. Raises ``ConfigError`` for an unsupported exchange
+        and ``BadRequest``/``UnknownSymbol`` when the venue refuses the symbol.
+
+        When the exchange cannot be reached now the subscription is kept as *pending* and
+        retried in the background with backoff (an outage must not lose configuration).
+        """
         if sub in self._subscriptions:
             return False
         adapter = self.adapters.get(sub.exchange) or self._start(sub.exchange)
-        await adapter.subscribe(sub.channel, sub.symbol)
+        try:
+            await adapter.subscribe(sub.channel, sub.symbol)
+        except TransientExchangeError as exc:
+            self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+            self._subscriptions.add(sub)
+            self._pending[sub] = asyncio.create_task(
+                self._retry_subscribe(adapter, sub), name=f"md-subscribe-{sub.exchange}"
+            )
+            log.warning("subscription pending: exchange unreachable", extra=_fields(sub))
+            return True
         self._subscriptions.add(sub)
         log.info("subscribed", extra=_fields(sub))
         return True
+
+    def pending(self) -> list[SubscriptionConfig]:
+        return sorted(self._pending, key=lambda s: (s.exchange, s.symbol, s.channel))
+
+    async def _retry_subscribe(self, adapter: MarketDataAdapter, sub: SubscriptionConfig) -> None:
+        delay = 1.0
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await adapter.subscribe(sub.channel, sub.symbol)
+                except TransientExchangeError as exc:
+                    self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+                    delay = min(delay * 2, RESTART.max_delay_s)
+                    continue
+                except Exception as exc:
+                    self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+                    log.error(
+                        "pending subscription refused; dropped",
+                        extra={**_fields(sub), "error": self._last_error[sub.exchange]},
+                    )
+                    self._subscriptions.discard(sub)
+                    return
+                log.info("pending subscription established", extra=_fields(sub))
+                return
+        finally:
+            self._pending.pop(sub, None)
 
     async def unsubscribe(self, sub: SubscriptionConfig) -> bool:
         if sub not in self._subscriptions:
             return False
         self._subscriptions.discard(sub)
+        retry = self._pending.pop(sub, None)
+        if retry is not None:
+            retry.cancel()
+            return True
         await self.adapters[sub.exchange].unsubscribe(sub.channel, sub.symbol)
         key = (sub.exchange, sub.symbol)
         if sub.channel == "ticker":
