@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from eip.bus import decode
 from eip.events.topics import MD_CANDLES, MD_TICKERS, MD_TRADES, TopicSpec
@@ -85,7 +86,7 @@ async def service(
     }
     settings = MarketDataSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
-        database_url=database_url,
+        database_url=SecretStr(database_url),
         history_schema=db_schema,
         exchange_urls={
             "binance": clean_simulator.base_url,

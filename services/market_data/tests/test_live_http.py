@@ -12,7 +12,7 @@ from eip.config import ConfigError
 from eip.exchanges.market_data import MarketDataAdapter
 from eip.market_data.app import build_app
 from eip.market_data.live.service import LiveService
-from eip.market_data.settings import MarketDataSettings
+from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 
 from .helpers import ScriptedAdapter, make_ticker, make_trade
 
@@ -37,7 +37,7 @@ def adapters() -> Adapters:
 @pytest_asyncio.fixture
 async def app(adapters: Adapters) -> AsyncIterator[FastAPI]:
     settings = MarketDataSettings(
-        subscriptions=[{"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"}],
+        subscriptions=[SubscriptionConfig(exchange="binance", symbol="BTC/USDT", channel="ticker")],
         candles_enabled=False,
     )
     a = build_app(settings, adapters)

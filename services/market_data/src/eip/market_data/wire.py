@@ -32,18 +32,29 @@ def opt(value: Decimal | None) -> str:
     return "" if value is None else format(value, "f")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _set(ts: Timestamp, value: datetime) -> None:
+    # Straight from the datetime's fields: Timestamp.FromDatetime goes through a time tuple and
+    # was a tenth of the publishing path's cost (bench/market_data_pipeline.py).
+    delta = value - _EPOCH
+    ts.seconds = delta.days * 86_400 + delta.seconds
+    ts.nanos = delta.microseconds * 1000
+
+
 def _timestamp(value: datetime) -> Timestamp:
     ts = Timestamp()
-    ts.FromDatetime(value)
+    _set(ts, value)
     return ts
 
 
 def _times(exchange_time: datetime | None, received_time: datetime | None) -> common_pb2.EventTimes:
     times = common_pb2.EventTimes()
     if exchange_time is not None:
-        times.exchange_time.CopyFrom(_timestamp(exchange_time))
+        _set(times.exchange_time, exchange_time)
     if received_time is not None:
-        times.received_time.CopyFrom(_timestamp(received_time))
+        _set(times.received_time, received_time)
     return times
 
 

@@ -35,6 +35,8 @@ class Outbox:
     def __init__(self, capacity: int) -> None:
         self._queue: asyncio.Queue[OutboundRecord] = asyncio.Queue(capacity)
         self.dropped = 0
+        # read at scrape time: setting a gauge per record cost more than the queue itself
+        OUTBOX.set_function(self._queue.qsize)
 
     def offer(self, record: OutboundRecord) -> bool:
         try:
@@ -48,13 +50,10 @@ class Outbox:
                     extra={"topic": record.spec.name, "dropped_total": self.dropped},
                 )
             return False
-        OUTBOX.set(self._queue.qsize())
         return True
 
     async def take(self) -> OutboundRecord:
-        record = await self._queue.get()
-        OUTBOX.set(self._queue.qsize())
-        return record
+        return await self._queue.get()
 
     def done(self) -> None:
         self._queue.task_done()

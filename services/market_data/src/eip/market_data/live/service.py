@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
+from prometheus_client import Counter
+
 from eip.bus import Producer
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec, record_key
 from eip.exchanges.errors import TransientExchangeError
@@ -65,6 +67,7 @@ class LiveService:
         self._publisher_task: asyncio.Task[None] | None = None
         self._rest_only: dict[str, MarketDataAdapter] = {}
         self._pending: dict[SubscriptionConfig, asyncio.Task[None]] = {}
+        self._counters: dict[tuple[str, str], Counter] = {}
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LiveService]:
@@ -209,19 +212,26 @@ class LiveService:
         """What adapters call for every trade and ticker; never waits for Kafka."""
         key = (event.exchange, event.symbol)
         if isinstance(event, Trade):
-            EVENTS.labels(event.exchange, "trade").inc()
+            self._counter(event.exchange, "trade").inc()
             self.last_trades[key] = event
             self.cross.on_trade(event)
             self.outbox.offer(
                 OutboundRecord(self._trades_topic, record_key(*key), trade_message(event))
             )
         else:
-            EVENTS.labels(event.exchange, "ticker").inc()
+            self._counter(event.exchange, "ticker").inc()
             self.tickers[key] = event
             self.cross.on_ticker(event)
             self.outbox.offer(
                 OutboundRecord(self._tickers_topic, record_key(*key), ticker_message(event))
             )
+
+    def _counter(self, exchange: str, kind: str) -> Counter:
+        # labels() per event was a visible share of the publishing path; children are cached
+        child = self._counters.get((exchange, kind))
+        if child is None:
+            child = self._counters[(exchange, kind)] = EVENTS.labels(exchange, kind)
+        return child
 
     def _start(self, exchange: str) -> MarketDataAdapter:
         adapter = self._factory(exchange, self.settings)
