@@ -123,7 +123,16 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
         "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT", "channel": "trades"}
     )
     assert r.status_code == 201
+    r = await client.post(
+        "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"}
+    )
+    assert r.status_code == 201
     await until(lambda: live.adapters["binance"].status().connected, 30, "binance connected")
+    await until(lambda: ("binance", "BTC/USDT") in live.tickers, 30, "a ticker")
+    r = await client.get("/v1/tickers/binance/BTC-USDT")
+    assert r.status_code == 200
+    assert Decimal(r.json()["bid"]) < Decimal(r.json()["ask"])
+    assert r.json()["freshness"]["stale"] is False
     await clean_simulator.print_trades("BTCUSDT", 3, "50000.5", "0.125")
     await until(lambda: ("binance", "BTC/USDT") in live.last_trades, 30, "a trade")
 
@@ -186,6 +195,12 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
         assert Decimal(candle["close"]) == ts[-1].price
         assert Decimal(candle["base_volume"]) == sum((t.amount for t in ts), Decimal(0))
         assert candle["trade_count"] == len(ts)
+    cross = (await client.get("/v1/cross/BTC-USDT")).json()
+    assert cross["best_bid"]["exchange"] == "binance"
+    assert [c["exchange"] for c in cross["contributions"]] == ["binance"]
+    tickers = await read_all(kafka_bootstrap_servers, topics["tickers"])
+    assert tickers
+    assert all(t.instrument.symbol == "BTC/USDT" for t in tickers)
     candles: list[market_data_pb2.Candle] = await read_all(
         kafka_bootstrap_servers, topics["candles"]
     )
