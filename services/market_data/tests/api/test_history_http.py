@@ -251,3 +251,22 @@ async def test_backfill_requests_are_checked_before_anything_is_queued(
         assert words in response.text
     assert (await client.get("/v1/backfill")).json() == {"jobs": []}
     assert (await client.get("/v1/backfill/999")).status_code == 404
+
+
+async def test_the_service_resumes_a_job_its_crashed_predecessor_held(
+    api: tuple[httpx.AsyncClient, HistoryService],
+) -> None:
+    client, service = api
+    assert service.store is not None
+    # a previous instance claimed the job, stored nothing and died: its lease runs out
+    job = await service.store.create_job("memvenue", "ETH/USDT", "ohlcv", "1m", T0, NOW)
+    claimed = await service.store.claim_job(timedelta(milliseconds=1), "worker-dead")
+    assert claimed is not None
+    assert claimed.id == job.id
+    body: dict[str, Any] = {}
+    for _ in range(200):
+        body = (await client.get(f"/v1/backfill/{job.id}")).json()
+        if body["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert (body["status"], body["rows_inserted"], body["gaps"]) == ("done", 180, 0)
