@@ -10,6 +10,7 @@ from eip.market_data.storage.records import (
     JobStatus,
     StoredCandle,
 )
+from eip.market_data.storage.sink import StoreSink
 from eip.market_data.storage.store import MIGRATIONS, MarketDataStore
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "JobNotRunning",
     "JobStatus",
     "MarketDataStore",
+    "StoreSink",
     "StoredCandle",
 ]
