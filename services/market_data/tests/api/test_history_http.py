@@ -270,3 +270,47 @@ async def test_the_service_resumes_a_job_its_crashed_predecessor_held(
             break
         await asyncio.sleep(0.05)
     assert (body["status"], body["rows_inserted"], body["gaps"]) == ("done", 180, 0)
+
+
+async def test_gaps_report_and_repair_over_http(
+    api: tuple[httpx.AsyncClient, HistoryService],
+) -> None:
+    client, service = api
+    assert service.store is not None
+    job = await service.store.create_job("memvenue", "ETH/USDT", "ohlcv", "1m", T0, NOW)
+    body: dict[str, Any] = {}
+    for _ in range(200):
+        body = (await client.get(f"/v1/backfill/{job.id}")).json()
+        if body["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert body["status"] == "done"
+    hole = (T0 + timedelta(minutes=30), T0 + timedelta(minutes=33))
+    async with service.store.pool.connection() as conn:
+        await conn.execute(
+            f'DELETE FROM "{service.store.schema}".candles'
+            " WHERE open_time >= %s AND open_time < %s",
+            hole,
+        )
+    query = {
+        "exchange": "memvenue",
+        "symbol": "ETH-USDT",
+        "kind": "ohlcv",
+        "timeframe": "1m",
+        "start": iso(T0),
+        "end": iso(NOW),
+    }
+    report = (await client.get("/v1/gaps", params=query)).json()
+    assert report["method"] == "candle_open_times"
+    assert [(g["start"], g["end"]) for g in report["gaps"]] == [(iso(hole[0]), iso(hole[1]))]
+
+    repair = (await client.post(f"/v1/backfill/{job.id}/repair")).json()
+    assert [j["parent_id"] for j in repair["repair_jobs"]] == [job.id]
+    child = repair["repair_jobs"][0]["id"]
+    for _ in range(200):
+        body = (await client.get(f"/v1/backfill/{child}")).json()
+        if body["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert (body["status"], body["rows_inserted"]) == ("done", 3)
+    assert (await client.get("/v1/gaps", params=query)).json()["gaps"] == []
