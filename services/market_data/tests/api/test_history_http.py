@@ -15,6 +15,7 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from eip.exchanges.errors import UnknownExchange
 from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe, Trade
 from eip.market_data.api.history import history_router
 from eip.market_data.history import HistoryService
@@ -67,7 +68,7 @@ async def api(
 
     async def adapter_for(exchange: str) -> MarketDataAdapter:
         if exchange != "memvenue":
-            raise ValueError(f"unknown exchange {exchange}")
+            raise UnknownExchange(f"no adapter for exchange {exchange!r}")
         return CandleVenue()  # type: ignore[return-value]  # history only
 
     service = HistoryService(settings, lambda: db_pool, adapter_for, clock=lambda: NOW)
@@ -245,6 +246,7 @@ async def test_backfill_requests_are_checked_before_anything_is_queued(
         ({**base, "kind": "trades", "timeframe": "1m"}, "timeframe"),
         ({**base, "kind": "candles"}, "kind"),
         ({**base, "kind": "trades", "start": iso(NOW), "end": iso(T0)}, "start must be before end"),
+        ({**base, "kind": "trades", "exchange": "nosuchvenue"}, "unknown_exchange"),
     ]:
         response = await client.post("/v1/backfill", json=body)
         assert response.status_code == 400, response.text

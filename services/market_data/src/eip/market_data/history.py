@@ -9,6 +9,7 @@ Interrupted backfill jobs resume on start: the worker claims them once their lea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from eip.exchanges.market_data import MarketDataAdapter
 from eip.market_data.backfill.runner import AdapterFor, BackfillConfig, BackfillRunner
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.storage import MarketDataStore
@@ -48,6 +50,7 @@ class HistoryService:
         self.settings = settings
         self._pool = pool
         self._adapter_for = adapter_for
+        self._adapters: dict[str, MarketDataAdapter] = {}
         self.clock = clock
         self.store: MarketDataStore | None = None
         self.runner: BackfillRunner | None = None
@@ -70,13 +73,24 @@ class HistoryService:
                 await asyncio.sleep(5.0)
         self.store = store
         self.runner = BackfillRunner(
-            store, self._adapter_for, backfill_config(self.settings), self.clock
+            store, self.adapter, backfill_config(self.settings), self.clock
         )
         self.ready.set()
-        await asyncio.gather(
-            self._forever("partition maintenance", self.maintain_once, self._maintenance_pause),
-            self._forever("backfill worker", self._work, lambda: 1.0),
-        )
+        try:
+            await asyncio.gather(
+                self._forever("partition maintenance", self.maintain_once, self._maintenance_pause),
+                self._forever("backfill worker", self._work, lambda: 1.0),
+            )
+        finally:
+            for adapter in self._adapters.values():
+                with contextlib.suppress(Exception):
+                    await adapter.close()
+
+    async def adapter(self, exchange: str) -> MarketDataAdapter:
+        """The exchange's adapter, made once (raises ``UnknownExchange`` for ids without one)."""
+        if exchange not in self._adapters:
+            self._adapters[exchange] = await self._adapter_for(exchange)
+        return self._adapters[exchange]
 
     def _maintenance_pause(self) -> float:
         return self.settings.history_maintenance_interval_s
