@@ -9,7 +9,6 @@ Interrupted backfill jobs resume on start: the worker claims them once their lea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -50,7 +49,6 @@ class HistoryService:
         self.settings = settings
         self._pool = pool
         self._adapter_for = adapter_for
-        self._adapters: dict[str, MarketDataAdapter] = {}
         self.clock = clock
         self.store: MarketDataStore | None = None
         self.runner: BackfillRunner | None = None
@@ -76,21 +74,15 @@ class HistoryService:
             store, self.adapter, backfill_config(self.settings), self.clock
         )
         self.ready.set()
-        try:
-            await asyncio.gather(
-                self._forever("partition maintenance", self.maintain_once, self._maintenance_pause),
-                self._forever("backfill worker", self._work, lambda: 1.0),
-            )
-        finally:
-            for adapter in self._adapters.values():
-                with contextlib.suppress(Exception):
-                    await adapter.close()
+        await asyncio.gather(
+            self._forever("partition maintenance", self.maintain_once, self._maintenance_pause),
+            self._forever("backfill worker", self._work, lambda: 1.0),
+        )
 
     async def adapter(self, exchange: str) -> MarketDataAdapter:
-        """The exchange's adapter, made once (raises ``UnknownExchange`` for ids without one)."""
-        if exchange not in self._adapters:
-            self._adapters[exchange] = await self._adapter_for(exchange)
-        return self._adapters[exchange]
+        """The exchange's adapter from ``adapter_for``, whose owner caches and closes adapters
+        (in the service: the live side, so backfill shares each exchange's rate limiter)."""
+        return await self._adapter_for(exchange)
 
     def _maintenance_pause(self) -> float:
         return self.settings.history_maintenance_interval_s

@@ -10,7 +10,6 @@ from eip.market_data.storage.records import (
     JobStatus,
     StoredCandle,
 )
-from eip.market_data.storage.sink import StoreSink
 from eip.market_data.storage.store import MIGRATIONS, MarketDataStore
 
 __all__ = [
@@ -22,6 +21,5 @@ __all__ = [
     "JobNotRunning",
     "JobStatus",
     "MarketDataStore",
-    "StoreSink",
     "StoredCandle",
 ]
