@@ -82,6 +82,14 @@ class BinanceStream:
             except ConnectionClosed:
                 pass  # the reader notices and reconnects with everything wanted
 
+    async def force_reconnect(self, reason: str) -> None:
+        """Close the connection; ``run`` re-opens it with every wanted stream."""
+        conn = self._conn
+        if conn is not None:
+            log.warning("binance stream reconnect forced", extra={"reason": reason})
+            self.health.error("stream", reason)
+            await conn.close()
+
     async def _control(self, conn: ClientConnection, method: str, names: list[str]) -> None:
         loop = asyncio.get_running_loop()
         wait = self._last_control + CONTROL_INTERVAL_S - loop.time()
