@@ -156,8 +156,10 @@ async def test_stall_raises_the_staleness_alarm_then_clears(
     async with running(adapter, got):
         await until(lambda: len(got.events) > 0, what="first events")
         assert not adapter.status().stale
-        await clean_simulator.stall_streams(2.5)
+        await clean_simulator.stall_streams(3)
         await until(lambda: adapter.status().stale, timeout_s=5, what="stale alarm")
+        # a socket silent for 3x the alarm threshold is replaced
+        await until(lambda: adapter.stream.connections >= 2, timeout_s=5, what="forced reconnect")
         await until(lambda: not adapter.status().stale, timeout_s=10, what="alarm cleared")
 
 

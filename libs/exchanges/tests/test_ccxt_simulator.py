@@ -126,3 +126,32 @@ async def test_rest_failures_retry_then_open_the_circuit(
         assert adapter.status().circuit_open
     finally:
         await adapter.close()
+
+
+async def test_watch_recovers_from_a_dropped_connection(clean_simulator: SimulatorClient) -> None:
+    adapter = make_adapter(
+        clean_simulator,
+        stream_retry=RetryPolicy(attempts=1_000_000, base_delay_s=0.05, max_delay_s=0.2),
+    )
+    events: list[MarketEvent] = []
+
+    async def emit(event: MarketEvent) -> None:
+        events.append(event)
+
+    await adapter.subscribe("trades", "BTC/USDT")
+    task = asyncio.create_task(adapter.run(emit))
+    try:
+        await until(lambda: bool(events), what="first trade")
+        assert await clean_simulator.drop_streams() >= 1
+        await until(lambda: adapter.status().errors >= 1, what="the drop noticed")
+        await clean_simulator.print_trades("BTCUSDT", 1, "50030.75", "0.5")
+        await until(
+            lambda: any(isinstance(e, Trade) and e.price == Decimal("50030.75") for e in events),
+            what="a trade after the drop",
+        )
+        assert adapter.status().connected
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await adapter.close()

@@ -15,6 +15,7 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from eip.exchanges.errors import UnknownExchange
 from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe, Trade
 from eip.market_data.api.history import history_router
 from eip.market_data.history import HistoryService
@@ -67,7 +68,7 @@ async def api(
 
     async def adapter_for(exchange: str) -> MarketDataAdapter:
         if exchange != "memvenue":
-            raise ValueError(f"unknown exchange {exchange}")
+            raise UnknownExchange(f"no adapter for exchange {exchange!r}")
         return CandleVenue()  # type: ignore[return-value]  # history only
 
     service = HistoryService(settings, lambda: db_pool, adapter_for, clock=lambda: NOW)
@@ -245,9 +246,73 @@ async def test_backfill_requests_are_checked_before_anything_is_queued(
         ({**base, "kind": "trades", "timeframe": "1m"}, "timeframe"),
         ({**base, "kind": "candles"}, "kind"),
         ({**base, "kind": "trades", "start": iso(NOW), "end": iso(T0)}, "start must be before end"),
+        ({**base, "kind": "trades", "exchange": "nosuchvenue"}, "unknown_exchange"),
     ]:
         response = await client.post("/v1/backfill", json=body)
         assert response.status_code == 400, response.text
         assert words in response.text
     assert (await client.get("/v1/backfill")).json() == {"jobs": []}
     assert (await client.get("/v1/backfill/999")).status_code == 404
+
+
+async def test_the_service_resumes_a_job_its_crashed_predecessor_held(
+    api: tuple[httpx.AsyncClient, HistoryService],
+) -> None:
+    client, service = api
+    assert service.store is not None
+    # a previous instance claimed the job, stored nothing and died: its lease runs out
+    job = await service.store.create_job("memvenue", "ETH/USDT", "ohlcv", "1m", T0, NOW)
+    claimed = await service.store.claim_job(timedelta(milliseconds=1), "worker-dead")
+    assert claimed is not None
+    assert claimed.id == job.id
+    body: dict[str, Any] = {}
+    for _ in range(200):
+        body = (await client.get(f"/v1/backfill/{job.id}")).json()
+        if body["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert (body["status"], body["rows_inserted"], body["gaps"]) == ("done", 180, 0)
+
+
+async def test_gaps_report_and_repair_over_http(
+    api: tuple[httpx.AsyncClient, HistoryService],
+) -> None:
+    client, service = api
+    assert service.store is not None
+    job = await service.store.create_job("memvenue", "ETH/USDT", "ohlcv", "1m", T0, NOW)
+    body: dict[str, Any] = {}
+    for _ in range(200):
+        body = (await client.get(f"/v1/backfill/{job.id}")).json()
+        if body["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert body["status"] == "done"
+    hole = (T0 + timedelta(minutes=30), T0 + timedelta(minutes=33))
+    async with service.store.pool.connection() as conn:
+        await conn.execute(
+            f'DELETE FROM "{service.store.schema}".candles'
+            " WHERE open_time >= %s AND open_time < %s",
+            hole,
+        )
+    query = {
+        "exchange": "memvenue",
+        "symbol": "ETH-USDT",
+        "kind": "ohlcv",
+        "timeframe": "1m",
+        "start": iso(T0),
+        "end": iso(NOW),
+    }
+    report = (await client.get("/v1/gaps", params=query)).json()
+    assert report["method"] == "candle_open_times"
+    assert [(g["start"], g["end"]) for g in report["gaps"]] == [(iso(hole[0]), iso(hole[1]))]
+
+    repair = (await client.post(f"/v1/backfill/{job.id}/repair")).json()
+    assert [j["parent_id"] for j in repair["repair_jobs"]] == [job.id]
+    child = repair["repair_jobs"][0]["id"]
+    for _ in range(200):
+        body = (await client.get(f"/v1/backfill/{child}")).json()
+        if body["status"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert (body["status"], body["rows_inserted"]) == ("done", 3)
+    assert (await client.get("/v1/gaps", params=query)).json()["gaps"] == []

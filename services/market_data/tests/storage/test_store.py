@@ -143,3 +143,26 @@ async def test_candle_gaps_and_missing_in_rollups(store: MarketDataStore) -> Non
     assert series.expected == 4
     assert series.missing == [T0, T0 + timedelta(minutes=30)]
     assert [c.closed for c in series.candles] == [False, True, False, True]
+
+
+async def test_candles_mix_stored_intervals_with_rollups_where_none_is_stored(
+    store: MarketDataStore,
+) -> None:
+    # backfill brought 1m candles for the first two hours; live stored the third hour's 1h
+    await store.upsert_candles([candle(T0 + timedelta(minutes=m), "10") for m in range(120)])
+    await store.upsert_candles([candle(T0 + timedelta(hours=2), "42", tf="1h")])
+    series = await store.candles(
+        "binance", "BTC/USDT", "1h", T0, T0 + timedelta(hours=3), now=T0 + timedelta(days=1)
+    )
+    assert series.source == "mixed"
+    assert [(c.open_time, c.close) for c in series.candles] == [
+        (T0, Decimal("10")),
+        (T0 + timedelta(hours=1), Decimal("10")),
+        (T0 + timedelta(hours=2), Decimal("42")),
+    ]
+    assert [c.base_volume for c in series.candles] == [
+        Decimal("90.0"),
+        Decimal("90.0"),
+        Decimal("1.5"),
+    ]
+    assert series.complete

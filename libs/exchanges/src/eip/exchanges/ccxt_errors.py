@@ -34,7 +34,7 @@ def map_ccxt_error(
     text = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, ExchangeError):
         return exc
-    if isinstance(exc, ccxt.DDoSProtection):  # RateLimitExceeded is a subclass
+    if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
         return RateLimited(exchange, text, retry_after_s(headers))
     if isinstance(exc, ccxt.OperationFailed):  # NetworkError, ExchangeNotAvailable, timeouts, 5xx
         return TransientExchangeError(exchange, text)

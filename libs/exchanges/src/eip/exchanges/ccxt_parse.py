@@ -57,9 +57,18 @@ def _side(value: Any) -> TakerSide | None:
     return None
 
 
+_FALLBACK_ID_KEYS = ("sequence", "seq", "tradeId", "trade_id")
+
+
 def trade(exchange: str, raw: Mapping[str, Any], received: datetime) -> Trade:
     trade_id = raw.get("id")
-    if trade_id is None:  # a few venues send none; ccxt's own fallback is no better
+    if trade_id is None:
+        # ccxt leaves the id empty where the venue names it otherwise (KuCoin's histories
+        # carry only a per-symbol "sequence"); a made-up id would collide within a millisecond
+        info = raw.get("info")
+        if isinstance(info, Mapping):
+            trade_id = next((info[k] for k in _FALLBACK_ID_KEYS if info.get(k) is not None), None)
+    if trade_id is None:
         trade_id = f"{raw.get('timestamp')}-{raw.get('price')}-{raw.get('amount')}"
     return Trade(
         exchange=exchange,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from eip.exchanges.market_data import MarketDataAdapter
 from eip.market_data.backfill.runner import AdapterFor, BackfillConfig, BackfillRunner
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.storage import MarketDataStore
@@ -70,13 +71,18 @@ class HistoryService:
                 await asyncio.sleep(5.0)
         self.store = store
         self.runner = BackfillRunner(
-            store, self._adapter_for, backfill_config(self.settings), self.clock
+            store, self.adapter, backfill_config(self.settings), self.clock
         )
         self.ready.set()
         await asyncio.gather(
             self._forever("partition maintenance", self.maintain_once, self._maintenance_pause),
             self._forever("backfill worker", self._work, lambda: 1.0),
         )
+
+    async def adapter(self, exchange: str) -> MarketDataAdapter:
+        """The exchange's adapter from ``adapter_for``, whose owner caches and closes adapters
+        (in the service: the live side, so backfill shares each exchange's rate limiter)."""
+        return await self._adapter_for(exchange)
 
     def _maintenance_pause(self) -> float:
         return self.settings.history_maintenance_interval_s

@@ -58,6 +58,7 @@ class BinanceMarketDataAdapter:
         rest_base_url: str = REST_BASE,
         ws_base_url: str = WS_BASE,
         stale_after_s: float = 30.0,
+        reconnect_when_quiet_s: float | None = None,
         retry_policy: RetryPolicy | None = None,
         reconnect_policy: RetryPolicy = RECONNECT_POLICY,
         breaker: CircuitBreaker | None = None,
@@ -66,6 +67,8 @@ class BinanceMarketDataAdapter:
         ping_timeout_s: float = 20.0,
     ) -> None:
         self.health = StreamHealth(self.exchange, stale_after_s)
+        # a socket that stays open but silent (it happens) is replaced; default 3x the alarm
+        self.reconnect_when_quiet_s = reconnect_when_quiet_s or 3 * stale_after_s
         self.limiter = WeightLimiter()
         self.breaker = breaker or CircuitBreaker(self.exchange)
         self.rest = BinanceRest(
@@ -220,7 +223,11 @@ class BinanceMarketDataAdapter:
         interval = max(0.05, min(1.0, self.health.stale_after_s / 4))
         while True:
             await asyncio.sleep(interval)
-            self.health.check_stale(bool(self._subscriptions))
+            subscribed = bool(self._subscriptions)
+            self.health.check_stale(subscribed)
+            quiet = self.health.quiet_for()
+            if subscribed and self.health.connected and quiet > self.reconnect_when_quiet_s:
+                await self.stream.force_reconnect(f"no message for {quiet:.1f}s")
 
     def status(self) -> StreamStatus:
         return self.health.status(self.breaker.is_open, self.limiter.headroom())

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 OnEvent = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 RECONNECT_POLICY = RetryPolicy(attempts=1_000_000, base_delay_s=0.25, max_delay_s=30.0)
+# Binance drops a connection that sends more than 5 messages a second
+CONTROL_INTERVAL_S = 0.25
 
 
 class BinanceStream:
@@ -49,6 +51,7 @@ class BinanceStream:
         self._lock = asyncio.Lock()
         self._next_id = 1
         self._pending: dict[int, str] = {}
+        self._last_control = 0.0
         self.connections = 0  # successful connects, for tests and status
 
     async def add(self, names: list[str]) -> None:
@@ -79,7 +82,20 @@ class BinanceStream:
             except ConnectionClosed:
                 pass  # the reader notices and reconnects with everything wanted
 
+    async def force_reconnect(self, reason: str) -> None:
+        """Close the connection; ``run`` re-opens it with every wanted stream."""
+        conn = self._conn
+        if conn is not None:
+            log.warning("binance stream reconnect forced", extra={"reason": reason})
+            self.health.error("stream", reason)
+            await conn.close()
+
     async def _control(self, conn: ClientConnection, method: str, names: list[str]) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._last_control + CONTROL_INTERVAL_S - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_control = loop.time()
         req_id = self._next_id
         self._next_id += 1
         self._pending[req_id] = f"{method} {names}"

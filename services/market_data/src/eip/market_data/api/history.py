@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from eip.config import ConfigError
+from eip.exchanges.errors import UnknownExchange
 from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe, Trade
 from eip.market_data.api.history_schemas import (
     BackfillJobOut,
@@ -240,6 +242,10 @@ def history_router(get_service: Callable[[], HistoryService]) -> APIRouter:
             )
         end = min(body.end, service.clock()) if body.end.tzinfo else body.end
         _range(body.start, end)
+        try:
+            await service.adapter(body.exchange)
+        except (UnknownExchange, ConfigError) as exc:
+            raise ApiError(400, "unknown_exchange", str(exc)) from None
         job = await store.create_job(
             body.exchange, _symbol(body.symbol), body.kind, body.timeframe, body.start, end
         )

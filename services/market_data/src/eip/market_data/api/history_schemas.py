@@ -56,7 +56,8 @@ class CandlesOut(BaseModel):
     timeframe: Timeframe
     start: datetime
     end: datetime
-    source: Literal["native", "rollup"]  # rollup: aggregated from stored 1m candles
+    # rollup: aggregated from stored 1m candles; mixed: stored ones, rollups where none is
+    source: Literal["native", "rollup", "mixed"]
     complete: bool  # every interval of the range that has ended is stored in full
     expected: int
     missing: list[datetime]  # open times of ended intervals absent or incomplete

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from psycopg import AsyncConnection, sql
 
@@ -80,9 +80,10 @@ async def candle_series(
     end: datetime,
     now: datetime,
 ) -> CandleSeries:
-    """Candles opening in [start, end): stored ones of ``timeframe`` if there are any in the
-    range, else aggregated from stored 1m candles (buckets aligned to the Unix epoch, as the
-    venues align theirs)."""
+    """Candles opening in [start, end): the stored ones of ``timeframe``, and for intervals
+    without one, candles aggregated from stored 1m candles (buckets aligned to the Unix epoch,
+    as the venues align theirs). Live candles are stored for every timeframe while backfills
+    often bring 1m only, so a range may need both."""
     table = sql.Identifier(schema, "candles")
     cur = await conn.execute(
         sql.SQL(
@@ -97,8 +98,8 @@ async def candle_series(
     ended = open_times(start, min(end, floor_to(now, timeframe)), timeframe)
     # an interval that has not ended yet cannot be missing
     ended = [t for t in ended if t + step(timeframe) <= now]
-    if native or timeframe == "1m":
-        have = {c.open_time for c in native}
+    have = {c.open_time for c in native}
+    if timeframe == "1m":
         return CandleSeries(native, "native", len(ended), [t for t in ended if t not in have])
     minutes = MINUTES_IN[timeframe]
     cur = await conn.execute(
@@ -123,10 +124,14 @@ async def candle_series(
             ceil_to(end, timeframe),
         ),
     )
-    rows = [r for r in await cur.fetchall() if r[2] < end]
+    rows = [r for r in await cur.fetchall() if r[2] < end and r[2] not in have]
     rolled = [_candle(r[:12], timeframe) for r in rows]
-    full = {r[2] for r in rows if int(r[12]) == minutes}
-    return CandleSeries(rolled, "rollup", len(ended), [t for t in ended if t not in full])
+    full = have | {r[2] for r in rows if int(r[12]) == minutes}
+    source: Literal["native", "rollup", "mixed"] = (
+        "mixed" if native and rolled else "native" if native else "rollup"
+    )
+    candles = sorted(native + rolled, key=lambda c: c.open_time)
+    return CandleSeries(candles, source, len(ended), [t for t in ended if t not in full])
 
 
 async def candle_gaps(

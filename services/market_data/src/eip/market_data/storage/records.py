@@ -36,7 +36,8 @@ class CandleSeries:
     """Candles of one range, with where they came from and what is missing."""
 
     candles: list[StoredCandle]
-    source: Literal["native", "rollup"]  # rollup: aggregated from stored 1m candles
+    # rollup: aggregated from stored 1m candles; mixed: stored ones, and rollups where none is
+    source: Literal["native", "rollup", "mixed"]
     expected: int  # intervals in the range that have ended by now
     missing: list[datetime]  # open times of ended intervals absent or (rolled up) incomplete
 
