@@ -54,9 +54,13 @@ class StoreSink:
         self._trades: list[Trade] = []
 
     async def store_trades(self, trades: Sequence[Trade]) -> None:
-        self._trades.extend(trades)
+        """Buffer; when the buffer is full it is written first, and if that fails nothing is
+        added (the caller's record is redelivered: backpressure while the database is down)."""
         if len(self._trades) >= self._max_batch:
+            if self._store() is None:
+                raise ConnectionError("market-data store not ready")
             await self.flush()
+        self._trades.extend(trades)
 
     async def store_candles(self, candles: Sequence[Candle]) -> None:
         store = self._store()

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from eip.bus import Consumer, ConsumerConfig, Producer, Record, decode
+from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, decode
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec
 from eip.events.v1 import market_data_pb2
 from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe, Trade
@@ -125,6 +125,9 @@ class CandleStream:
         self._candles_topic = candles_topic
         self._group_id = group_id or settings.candles_group_id
         self._lock = asyncio.Lock()  # the handler and the close timer share the builder
+        self._applied: dict[tuple[str, int], int] = {}  # the last offset folded in
+        self._to_publish: list[Candle] = []
+        self._to_store: list[Candle] = []
         self.ready = asyncio.Event()
         self._consumer: Consumer | None = None
         self._stopped = False
@@ -155,6 +158,10 @@ class CandleStream:
             update_interval_s=self.settings.candle_update_interval_s,
             close_grace_s=self.settings.candle_close_grace_s,
         )
+        # Uncommitted trades are replayed and rebuild what was not published; closed candles
+        # published but not yet stored stay pending (the restore marks them closed for good).
+        self._applied = {}
+        self._to_publish = []
         await self._restore()
         self._consumer = Consumer(
             ConsumerConfig(
@@ -188,48 +195,70 @@ class CandleStream:
         log.info("candle state restored", extra={"records": len(candles)})
 
     async def _handle(self, record: Record) -> None:
-        trade = trade_from_message(record.message)  # type: ignore[arg-type]
+        try:
+            trade = trade_from_message(record.message)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise PoisonMessage(str(exc)) from None
         async with self._lock:
-            late_before = self.builder.late_trades
-            candles = self.builder.add(trade, time.monotonic())
-            if self.builder.late_trades > late_before:
-                LATE_TRADES.inc()
-                log.info(
-                    "late trade for a closed candle, not counted",
-                    extra={
-                        "exchange": trade.exchange,
-                        "symbol": trade.symbol,
-                        "trade_id": trade.trade_id,
-                    },
-                )
-        sink = self._sink()
-        if sink is not None:
-            await sink.store_trades([trade])
-        await self._publish(candles)
+            # A record redelivered after a failed publish or store is folded in only once;
+            # what it produced is still waiting in the pending lists.
+            tp = (record.topic, record.partition)
+            if record.offset > self._applied.get(tp, -1):
+                sink = self._sink()
+                if sink is not None:
+                    await sink.store_trades([trade])  # refuses before changing anything
+                late_before = self.builder.late_trades
+                self._to_publish += self.builder.add(trade, time.monotonic())
+                self._applied[tp] = record.offset
+                if self.builder.late_trades > late_before:
+                    LATE_TRADES.inc()
+                    log.info(
+                        "late trade for a closed candle, not counted",
+                        extra={
+                            "exchange": trade.exchange,
+                            "symbol": trade.symbol,
+                            "trade_id": trade.trade_id,
+                        },
+                    )
+            await self._flush()
 
     async def _close_timer(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            async with self._lock:
-                candles = self.builder.close_due(datetime.now(UTC))
-            if candles:
-                await self._publish(candles)
+            try:
+                async with self._lock:
+                    self._to_publish += self.builder.close_due(datetime.now(UTC))
+                    await self._flush()
+            except Exception as exc:  # kept pending; the next record or tick retries
+                log.warning("publishing closed candles failed", extra={"error": repr(exc)})
 
-    async def _publish(self, candles: list[Candle]) -> None:
-        if not candles:
-            return
-        producer = await _wait_for(self._producer)
-        futures = [
-            await producer.publish_nowait(self._candles_topic, candle_key(c), candle_message(c))
-            for c in candles
-        ]
-        await asyncio.gather(*futures)
-        for c in candles:
-            CANDLES.labels(c.key.timeframe, "closed" if c.closed else "open").inc()
-        closed = [c for c in candles if c.closed]
+    async def _flush(self) -> None:
+        """Publish pending candles (then they are never published again), then store the
+        closed ones. Raises on failure with everything unsent still pending, in order."""
+        if self._to_publish:
+            producer = await _wait_for(self._producer)
+            candles = self._to_publish
+            futures = [
+                await producer.publish_nowait(self._candles_topic, candle_key(c), candle_message(c))
+                for c in candles
+            ]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [
+                c for c, r in zip(candles, results, strict=True) if isinstance(r, BaseException)
+            ]
+            sent = [
+                c for c, r in zip(candles, results, strict=True) if not isinstance(r, BaseException)
+            ]
+            self._to_publish = failed
+            for c in sent:
+                CANDLES.labels(c.key.timeframe, "closed" if c.closed else "open").inc()
+            self._to_store += [c for c in sent if c.closed]
+            if failed:
+                raise ConnectionError(f"{len(failed)} candles not acknowledged by Kafka")
         sink = self._sink()
-        if closed and sink is not None:
-            await sink.store_candles(closed)
+        if self._to_store and sink is not None:
+            await sink.store_candles(self._to_store)
+            self._to_store = []
 
     def stop(self) -> None:
         self._stopped = True
