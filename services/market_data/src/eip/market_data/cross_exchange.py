@@ -15,6 +15,15 @@ from decimal import Decimal
 
 from eip.exchanges.market_data import Ticker, Trade
 
+RATIO_PLACES = Decimal("1e-12")
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """A quotient cut to 12 decimal places: division would otherwise run to 28 digits."""
+    if not denominator:
+        return None
+    return (numerator / denominator).quantize(RATIO_PLACES).normalize()
+
 
 @dataclass(frozen=True, slots=True)
 class Quote:
@@ -132,8 +141,8 @@ class CrossExchangeView:
                     ask,
                     last,
                     volume,
-                    volume / total_volume if total_volume else None,
-                    notional / volume if volume else None,
+                    _ratio(volume, total_volume),
+                    _ratio(notional, volume),
                     venue.received_time,
                     venue.exchange_time,
                     age,
@@ -144,7 +153,7 @@ class CrossExchangeView:
             now,
             best_bid,
             best_ask,
-            total_notional / total_volume if total_volume else None,
+            _ratio(total_notional, total_volume),
             total_volume,
             self.window_s,
             contributions,
