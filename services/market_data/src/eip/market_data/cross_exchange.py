@@ -161,7 +161,13 @@ class CrossExchangeView:
         )
 
     def _venue(self, symbol: str, exchange: str) -> _Venue:
-        return self._venues.setdefault(symbol, {}).setdefault(exchange, _Venue())
+        venues = self._venues.get(symbol)
+        if venues is None:
+            venues = self._venues[symbol] = {}
+        venue = venues.get(exchange)
+        if venue is None:  # not setdefault: that builds a _Venue (and its deque) per event
+            venue = venues[exchange] = _Venue()
+        return venue
 
     @staticmethod
     def _touch(venue: _Venue, received: datetime, exchange_time: datetime | None) -> None:
