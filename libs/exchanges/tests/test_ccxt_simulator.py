@@ -96,6 +96,15 @@ async def test_watch_trades_streams_subscribed_symbols(clean_simulator: Simulato
         status = adapter.status()
         assert status.connected
         assert status.messages_per_second > 0
+        await adapter.unsubscribe("trades", "BTC/USDT")
+        assert adapter.subscriptions() == {("ticker", "ETH/USDT")}
+        await clean_simulator.print_trades("BTCUSDT", 2, "50050.5", "0.25")
+        tickers_before = sum(e.symbol == "ETH/USDT" for e in events)
+        await until(
+            lambda: sum(e.symbol == "ETH/USDT" for e in events) > tickers_before + 1,
+            what="ETH tickers go on",
+        )
+        assert not any(isinstance(e, Trade) and e.price == Decimal("50050.5") for e in events)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
