@@ -164,3 +164,26 @@ async def test_watch_recovers_from_a_dropped_connection(clean_simulator: Simulat
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await adapter.close()
+
+
+async def test_stall_raises_the_staleness_alarm_then_clears(
+    clean_simulator: SimulatorClient,
+) -> None:
+    adapter = make_adapter(clean_simulator, stale_after_s=0.5)
+    events: list[MarketEvent] = []
+
+    async def emit(event: MarketEvent) -> None:
+        events.append(event)
+
+    await adapter.subscribe("ticker", "BTC/USDT")
+    task = asyncio.create_task(adapter.run(emit))
+    try:
+        await until(lambda: bool(events), what="first ticker")
+        await clean_simulator.stall_streams(2.5)
+        await until(lambda: adapter.status().stale, timeout_s=5, what="stale alarm")
+        await until(lambda: not adapter.status().stale, timeout_s=10, what="alarm cleared")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await adapter.close()
