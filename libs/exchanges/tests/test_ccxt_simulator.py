@@ -96,6 +96,15 @@ async def test_watch_trades_streams_subscribed_symbols(clean_simulator: Simulato
         status = adapter.status()
         assert status.connected
         assert status.messages_per_second > 0
+        await adapter.unsubscribe("trades", "BTC/USDT")
+        assert adapter.subscriptions() == {("ticker", "ETH/USDT")}
+        await clean_simulator.print_trades("BTCUSDT", 2, "50050.5", "0.25")
+        tickers_before = sum(e.symbol == "ETH/USDT" for e in events)
+        await until(
+            lambda: sum(e.symbol == "ETH/USDT" for e in events) > tickers_before + 1,
+            what="ETH tickers go on",
+        )
+        assert not any(isinstance(e, Trade) and e.price == Decimal("50050.5") for e in events)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -150,6 +159,29 @@ async def test_watch_recovers_from_a_dropped_connection(clean_simulator: Simulat
             what="a trade after the drop",
         )
         assert adapter.status().connected
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await adapter.close()
+
+
+async def test_stall_raises_the_staleness_alarm_then_clears(
+    clean_simulator: SimulatorClient,
+) -> None:
+    adapter = make_adapter(clean_simulator, stale_after_s=0.5)
+    events: list[MarketEvent] = []
+
+    async def emit(event: MarketEvent) -> None:
+        events.append(event)
+
+    await adapter.subscribe("ticker", "BTC/USDT")
+    task = asyncio.create_task(adapter.run(emit))
+    try:
+        await until(lambda: bool(events), what="first ticker")
+        await clean_simulator.stall_streams(2.5)
+        await until(lambda: adapter.status().stale, timeout_s=5, what="stale alarm")
+        await until(lambda: not adapter.status().stale, timeout_s=10, what="alarm cleared")
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -241,8 +241,10 @@ class CcxtMarketDataAdapter:
         if market is not None and self.client.has.get(
             "unWatchTrades" if channel == "trades" else "unWatchTicker"
         ):
-            with contextlib.suppress(Exception):  # best effort: the loop has stopped anyway
-                await getattr(self.client, method)(market)
+            # best effort, bounded: the loop has stopped anyway
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await getattr(self.client, method)(market)
 
     def subscriptions(self) -> set[tuple[Channel, str]]:
         return set(self._subscriptions)
