@@ -176,9 +176,14 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
             },
         )
         assert r.status_code == 200, r.text
-        return [c for c in r.json()["candles"] if c["closed"]]
+        body = r.json()
+        assert body["freshness"]
+        seen_open.extend(c for c in body["candles"] if not c["closed"])
+        return [c for c in body["candles"] if c["closed"]]
 
+    seen_open: list[dict[str, Any]] = []
     await until(stored_closed, 100, "a closed 1m candle in storage")
+    assert seen_open, "the in-progress candle was never served"  # stored live, marked open
     closed = await stored_closed()
     trades = [
         trade_from_message(m) for m in await read_all(kafka_bootstrap_servers, topics["trades"])

@@ -252,18 +252,29 @@ class CandleStream:
             self._to_publish = failed
             for c in sent:
                 CANDLES.labels(c.key.timeframe, "closed" if c.closed else "open").inc()
-            self._to_store += [c for c in sent if c.closed]
+            self._to_store += sent
             if failed:
                 raise ConnectionError(f"{len(failed)} candles not acknowledged by Kafka")
         sink = self._sink()
         if self._to_store and sink is not None:
-            await sink.store_candles(self._to_store)
+            await sink.store_candles(_newest(self._to_store))
             self._to_store = []
 
     def stop(self) -> None:
         self._stopped = True
         if self._consumer is not None:
             self._consumer.stop()
+
+
+def _newest(candles: list[Candle]) -> list[Candle]:
+    """One version per candle: the last, and a closed one over any in-progress one."""
+    latest: dict[tuple[CandleKey, datetime], Candle] = {}
+    for c in candles:
+        key = (c.key, c.open_time)
+        held = latest.get(key)
+        if held is None or not held.closed:
+            latest[key] = c
+    return list(latest.values())
 
 
 async def _wait_for(getter: Callable[[], Producer | None], wait_s: float = 0.2) -> Producer:
