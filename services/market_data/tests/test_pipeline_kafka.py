@@ -116,7 +116,9 @@ async def test_trades_flow_to_closed_candles_once_even_across_a_restart(
         await asyncio.wait_for(stream.ready.wait(), 30)
         for t in first:
             adapter.queue.put_nowait(t)
-        await wait_until(lambda: len([c for c in sink.candles if c.key.timeframe == "1m"]) >= 4)
+        await wait_until(
+            lambda: len([c for c in sink.candles if c.key.timeframe == "1m" and c.closed]) >= 4
+        )
         stream.stop()
         await asyncio.wait_for(task, 15)
 
@@ -134,7 +136,9 @@ async def test_trades_flow_to_closed_candles_once_even_across_a_restart(
         for t in late + second:
             adapter.queue.put_nowait(t)
         await wait_until(
-            lambda: len([c for c in sink.candles if c.key.timeframe == "1m"]) >= minutes,
+            lambda: (
+                len([c for c in sink.candles if c.key.timeframe == "1m" and c.closed]) >= minutes
+            ),
             state=lambda: (
                 len(sink.trades),
                 stream2.builder.late_trades,
