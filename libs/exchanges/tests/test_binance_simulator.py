@@ -208,6 +208,8 @@ async def test_fetch_trades_pages_by_id_without_gaps(clean_simulator: SimulatorC
 
 async def test_429_retry_after_is_honoured(clean_simulator: SimulatorClient) -> None:
     adapter = make_adapter(clean_simulator, retry_policy=RetryPolicy(attempts=1))
+    # the simulator's reset forgets counters but keeps limits: restore them for later tests
+    original = await clean_simulator.set_rate_limits()
     try:
         await adapter.load_markets()  # weight 20
         await clean_simulator.set_rate_limits(weight_per_minute=30)
@@ -227,6 +229,7 @@ async def test_429_retry_after_is_honoured(clean_simulator: SimulatorClient) -> 
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(adapter.fetch_ticker("BTC/USDT"), 0.3)
     finally:
+        await clean_simulator.set_rate_limits(**original)
         await adapter.close()
 
 
