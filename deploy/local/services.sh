@@ -62,6 +62,18 @@ start_one() {
       export ORDER_BOOK_SUBSCRIPTIONS=${ORDER_BOOK_SUBSCRIPTIONS:-$subs}
       export ORDER_BOOK_EXCHANGE_URLS=${ORDER_BOOK_EXCHANGE_URLS:-$urls}
     fi
+    if [[ $name == market-data ]]; then
+      # Locally the market-data service follows the simulator (started before it, above in
+      # SERVICES), unless the operator configured something else.
+      local sim="http://$EIP_HOST:$(port_of SIMULATOR_HTTP_PORT 8300)"
+      local urls subs
+      urls=$(printf '{"binance":"%s"}' "$sim")
+      subs='[{"exchange":"binance","symbol":"BTC/USDT","channel":"trades"},'
+      subs+='{"exchange":"binance","symbol":"BTC/USDT","channel":"ticker"},'
+      subs+='{"exchange":"binance","symbol":"ETH/USDT","channel":"trades"}]'
+      export MARKET_DATA_EXCHANGE_URLS="${MARKET_DATA_EXCHANGE_URLS:-$urls}"
+      export MARKET_DATA_SUBSCRIPTIONS="${MARKET_DATA_SUBSCRIPTIONS:-$subs}"
+    fi
     nohup uv run --frozen --no-sync python -m "$module" >>"$SVC_DIR/$name.log" 2>&1 &
     echo $! >"$pidfile"
   )

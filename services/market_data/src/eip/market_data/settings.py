@@ -1,11 +1,29 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from eip.config import ServiceSettings
+
+
+class SubscriptionConfig(BaseModel):
+    """One stream: an exchange (ccxt id), a normalized symbol and a channel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    exchange: str = Field(min_length=1)
+    symbol: str
+    channel: Literal["trades", "ticker"]
+
+    @field_validator("symbol")
+    @classmethod
+    def _base_quote(cls, value: str) -> str:
+        base, sep, quote = value.partition("/")
+        if not (sep and base and quote) or "/" in quote:
+            raise ValueError(f"symbol {value!r} is not BASE/QUOTE")
+        return value
 
 
 class MarketDataSettings(ServiceSettings):
@@ -13,3 +31,47 @@ class MarketDataSettings(ServiceSettings):
     service_name: ClassVar[str] = "market-data"
 
     http_port: int = Field(default=8101, ge=0, le=65535)
+
+    # MARKET_DATA_SUBSCRIPTIONS='[{"exchange":"binance","symbol":"BTC/USDT","channel":"trades"}]'
+    subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
+    # exchange -> one host serving its REST and streams instead of production (the exchange
+    # simulator): MARKET_DATA_EXCHANGE_URLS='{"binance":"http://127.0.0.1:8300"}'
+    exchange_urls: dict[str, str] = Field(default_factory=dict)
+    # Trades and tickers waiting for Kafka. When full, new records are dropped and counted
+    # (eip_market_data_outbox_dropped_total): adapters are never held back by a slow broker.
+    outbox_size: int = Field(default=100_000, ge=10)
+    # An exchange with no message for this long is stale: shown so in status and left out of
+    # the cross-exchange view.
+    stale_after_s: float = Field(default=30.0, gt=0)
+    # Trades of the last this-many seconds make the cross-exchange volume-weighted price.
+    vwap_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    # In-progress candles are published at most this often per candle.
+    candle_update_interval_s: float = Field(default=1.0, ge=0)
+    # A candle closes once wall-clock time passes its end by this much, even with no trade
+    # after it (quiet markets still close candles); trades arriving later are late.
+    candle_close_grace_s: float = Field(default=2.0, ge=0)
+    # Build candles from md.trades.v1 in this instance (one consumer group for all instances).
+    candles_enabled: bool = True
+    candles_group_id: str = "market-data-candles"
+
+    # --- history: storage and backfill (eip.market_data.storage / .backfill) ---------------
+    # PostgreSQL schema of trades, candles and backfill jobs.
+    history_schema: str = Field(default="market_data", pattern=r"^[a-z_][a-z0-9_]*$")
+    # Partitions older than this are dropped; unset keeps everything.
+    history_trades_retention_days: int | None = Field(default=None, ge=1)
+    history_candles_retention_days: int | None = Field(default=None, ge=1)
+    # The maintenance task keeps partitions this far ahead, every interval.
+    history_partitions_ahead_days: int = Field(default=3, ge=1, le=62)
+    history_maintenance_interval_s: float = Field(default=3600.0, gt=0)
+    # Records per REST page of a backfill (the venues cap it; Binance at 1000).
+    history_backfill_page_limit: int = Field(default=1000, ge=1, le=5000)
+    # A backfill worker renews its job's lease with every page; a job whose lease ran out (its
+    # worker died) is resumed by the next worker that looks for work.
+    history_backfill_lease_s: float = Field(default=30.0, gt=0)
+    # Venues whose trade ids are consecutive integers per symbol: gaps are id jumps there.
+    history_sequential_id_exchanges: list[str] = Field(default_factory=lambda: ["binance"])
+    # Elsewhere a silence longer than this between two stored trades is reported as a gap.
+    history_trade_max_quiet_s: float = Field(default=600.0, gt=0)
+    # GET /v1/trades and /v1/candles refuse wider ranges (a clear 400 instead of a slow scan).
+    history_max_trades_range_days: float = Field(default=7.0, gt=0)
+    history_max_candles: int = Field(default=5000, ge=1)

@@ -20,12 +20,12 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 import ccxt.pro
 
 from eip.book import L2Book
+from eip.exchanges.ccxt_urls import rewrite_urls
 from eip.order_book.feeds.base import (
     BAD_LEVEL,
     Emit,
@@ -46,21 +46,6 @@ from eip.order_book.sync_events import (
 log = logging.getLogger(__name__)
 
 TICK_SIZE = 4  # ccxt.base.decimal_to_precision.TICK_SIZE; DECIMAL_PLACES is 2
-
-
-def rewrite_urls(urls: Any, base_url: str) -> Any:
-    """Every http(s)/ws(s) URL in ccxt's ``urls['api']`` tree moved to one host, paths kept."""
-    base = urlsplit(base_url)
-    if isinstance(urls, dict):
-        return {k: rewrite_urls(v, base_url) for k, v in urls.items()}
-    if isinstance(urls, list):
-        return [rewrite_urls(v, base_url) for v in urls]
-    if isinstance(urls, str) and "://" in urls:
-        parts = urlsplit(urls)
-        secure_ws = parts.scheme in ("ws", "wss")
-        scheme = ("wss" if base.scheme == "https" else "ws") if secure_ws else base.scheme
-        return urlunsplit((scheme, base.netloc, parts.path, parts.query, parts.fragment))
-    return urls
 
 
 def decimals_of(precision: Any, mode: int) -> int:

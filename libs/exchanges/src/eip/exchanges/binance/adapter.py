@@ -1,0 +1,244 @@
+"""``MarketDataAdapter`` for Binance spot on its own protocols (no ccxt).
+
+Streams: ``<s>@aggTrade`` for trades (the trade ids REST ``/api/v3/aggTrades`` pages by, so live
+and backfilled trades share one id space), ``<s>@ticker`` (24 h statistics once a second) plus
+``<s>@bookTicker`` (every top-of-book change) merged into one ``Ticker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from eip.exchanges.binance import parse
+from eip.exchanges.binance.rest import BinanceRest
+from eip.exchanges.binance.stream import RECONNECT_POLICY, BinanceStream
+from eip.exchanges.binance.weights import WeightLimiter
+from eip.exchanges.errors import BadRequest, UnknownSymbol
+from eip.exchanges.health import StreamHealth
+from eip.exchanges.market_data import (
+    TIMEFRAME_SECONDS,
+    Channel,
+    Emit,
+    Ohlcv,
+    StreamStatus,
+    Ticker,
+    Timeframe,
+    Trade,
+)
+from eip.exchanges.symbols import SymbolMap, binance_symbol_map
+from eip.resilience import CircuitBreaker, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+REST_BASE = "https://api.binance.com"
+WS_BASE = "wss://stream.binance.com:9443"
+MAX_LIMIT = 1000
+CHANNELS: tuple[Channel, ...] = ("trades", "ticker")
+
+
+def _ms(when: datetime) -> int:
+    if when.tzinfo is None:
+        raise BadRequest("binance", "times must be timezone-aware")
+    return int(when.timestamp() * 1000)
+
+
+class BinanceMarketDataAdapter:
+    exchange = "binance"
+
+    def __init__(
+        self,
+        *,
+        rest_base_url: str = REST_BASE,
+        ws_base_url: str = WS_BASE,
+        stale_after_s: float = 30.0,
+        reconnect_when_quiet_s: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        reconnect_policy: RetryPolicy = RECONNECT_POLICY,
+        breaker: CircuitBreaker | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        ping_interval_s: float = 20.0,
+        ping_timeout_s: float = 20.0,
+    ) -> None:
+        self.health = StreamHealth(self.exchange, stale_after_s)
+        # a socket that stays open but silent (it happens) is replaced; default 3x the alarm
+        self.reconnect_when_quiet_s = reconnect_when_quiet_s or 3 * stale_after_s
+        self.limiter = WeightLimiter()
+        self.breaker = breaker or CircuitBreaker(self.exchange)
+        self.rest = BinanceRest(
+            rest_base_url,
+            self.limiter,
+            self.breaker,
+            self.health,
+            retry_policy or RetryPolicy(attempts=4, base_delay_s=0.2, max_delay_s=5.0),
+            client=http_client,
+        )
+        self.stream = BinanceStream(
+            ws_base_url, self.health, reconnect_policy, ping_interval_s, ping_timeout_s
+        )
+        self._symbols: SymbolMap | None = None
+        self._subscriptions: set[tuple[Channel, str]] = set()
+        self._routes: dict[str, tuple[Channel, str]] = {}  # "btcusdt@aggTrade" -> (ch, symbol)
+        self._tickers: dict[str, parse.TickerMerger] = {}
+
+    # -- REST ---------------------------------------------------------------------------------
+
+    async def load_markets(self) -> list[str]:
+        info = await self.rest.get("/api/v3/exchangeInfo")
+        self.limiter.configure(info)
+        self._symbols = binance_symbol_map(info)
+        return sorted(self._symbols.to_exchange)
+
+    async def _instrument(self, symbol: str) -> str:
+        if self._symbols is None:
+            await self.load_markets()
+        assert self._symbols is not None
+        try:
+            return self._symbols.exchange_id(symbol)
+        except KeyError:
+            raise UnknownSymbol(self.exchange, f"unknown symbol {symbol!r}") from None
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        instrument = await self._instrument(symbol)
+        day = await self.rest.get("/api/v3/ticker/24hr", {"symbol": instrument})
+        book = await self.rest.get("/api/v3/ticker/bookTicker", {"symbol": instrument})
+        return parse.rest_ticker(symbol, day, book, datetime.now(UTC))
+
+    async def fetch_trades(
+        self, symbol: str, since: datetime | None = None, limit: int | None = None
+    ) -> list[Trade]:
+        params: dict[str, str | int] = {"limit": _limit(limit)}
+        if since is not None:
+            params["startTime"] = _ms(since)
+        return await self._agg_trades(symbol, params)
+
+    async def fetch_trades_from_id(
+        self, symbol: str, from_id: int, limit: int | None = None
+    ) -> list[Trade]:
+        """Trades whose aggregate id is ``from_id`` or later: gap-free paging by id."""
+        return await self._agg_trades(symbol, {"fromId": from_id, "limit": _limit(limit)})
+
+    async def _agg_trades(self, symbol: str, params: dict[str, str | int]) -> list[Trade]:
+        params["symbol"] = await self._instrument(symbol)
+        rows = await self.rest.get("/api/v3/aggTrades", params)
+        received = datetime.now(UTC)
+        trades = [parse.agg_trade(symbol, row, received) for row in rows]
+        trades.sort(key=lambda t: int(t.trade_id))
+        return trades
+
+    async def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Ohlcv]:
+        if timeframe not in TIMEFRAME_SECONDS:
+            raise BadRequest(self.exchange, f"unsupported timeframe {timeframe!r}")
+        params: dict[str, str | int] = {
+            "symbol": await self._instrument(symbol),
+            "interval": timeframe,
+            "limit": _limit(limit),
+        }
+        if since is not None:
+            params["startTime"] = _ms(since)
+        rows = await self.rest.get("/api/v3/klines", params)
+        now_ms = int(time.time() * 1000)
+        # the last row is the interval still in progress; only closed candles are history
+        return [parse.kline(symbol, timeframe, row) for row in rows if int(row[6]) < now_ms]
+
+    # -- streams ------------------------------------------------------------------------------
+
+    def _stream_names(self, channel: Channel, instrument: str) -> list[str]:
+        low = instrument.lower()
+        if channel == "trades":
+            return [f"{low}@aggTrade"]
+        return [f"{low}@ticker", f"{low}@bookTicker"]
+
+    async def subscribe(self, channel: Channel, symbol: str) -> None:
+        if channel not in CHANNELS:
+            raise BadRequest(self.exchange, f"unknown channel {channel!r}")
+        instrument = await self._instrument(symbol)
+        names = self._stream_names(channel, instrument)
+        for name in names:
+            self._routes[name] = (channel, symbol)
+        if channel == "ticker":
+            self._tickers.setdefault(symbol, parse.TickerMerger(symbol))
+        self._subscriptions.add((channel, symbol))
+        await self.stream.add(names)
+
+    async def unsubscribe(self, channel: Channel, symbol: str) -> None:
+        if (channel, symbol) not in self._subscriptions:
+            return
+        instrument = await self._instrument(symbol)
+        names = self._stream_names(channel, instrument)
+        self._subscriptions.discard((channel, symbol))
+        await self.stream.remove(names)
+        for name in names:
+            self._routes.pop(name, None)
+        if channel == "ticker":
+            self._tickers.pop(symbol, None)
+
+    def subscriptions(self) -> set[tuple[Channel, str]]:
+        return set(self._subscriptions)
+
+    async def run(self, emit: Emit) -> None:
+        async def on_event(stream: str, data: dict[str, Any]) -> None:
+            route = self._routes.get(stream)
+            if route is None:
+                return  # an unsubscribed stream's last frames
+            self.health.message()
+            channel, symbol = route
+            received = datetime.now(UTC)
+            try:
+                if channel == "trades":
+                    event: Trade | Ticker = parse.agg_trade(symbol, data, received)
+                else:
+                    merger = self._tickers[symbol]
+                    if stream.endswith("@bookTicker"):
+                        event = merger.on_book(data, received)
+                    else:
+                        event = merger.on_day(data, received)
+            except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
+                self.health.error("parse", f"{stream}: {exc!r}")
+                log.warning("unparseable binance event", extra={"stream": stream})
+                return
+            await emit(event)
+
+        watchdog = asyncio.create_task(self._watchdog())
+        try:
+            await self.stream.run(on_event)
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
+    async def _watchdog(self) -> None:
+        interval = max(0.05, min(1.0, self.health.stale_after_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            subscribed = bool(self._subscriptions)
+            self.health.check_stale(subscribed)
+            quiet = self.health.quiet_for()
+            if subscribed and self.health.connected and quiet > self.reconnect_when_quiet_s:
+                await self.stream.force_reconnect(f"no message for {quiet:.1f}s")
+
+    def status(self) -> StreamStatus:
+        return self.health.status(self.breaker.is_open, self.limiter.headroom())
+
+    async def close(self) -> None:
+        await self.rest.aclose()
+
+
+def _limit(limit: int | None) -> int:
+    if limit is None:
+        return 500
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest("binance", f"limit must be 1..{MAX_LIMIT}, got {limit}")
+    return limit

@@ -1,0 +1,121 @@
+"""ccxt's unified structures → the market-data contract.
+
+The ccxt instance runs with ``exchange.number = str``: every ``parse_number`` then returns the
+venue's own text (or, where the venue sent a JSON number, Python's shortest round-trip repr of
+it), so ``Decimal`` never sees a binary float's expansion. A value that is still a float is
+refused rather than rounded silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from eip.exchanges.market_data import Ohlcv, TakerSide, Ticker, Timeframe, Trade
+from eip.exchanges.symbols import normalize_asset
+
+
+def normalize_symbol(ccxt_symbol: str) -> str:
+    """ccxt's ``BASE/QUOTE[:SETTLE]`` with every asset through ``normalize_asset``."""
+    pair, _, settle = ccxt_symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    if not base or not quote:
+        raise ValueError(f"not a BASE/QUOTE symbol: {ccxt_symbol!r}")
+    symbol = f"{normalize_asset(base)}/{normalize_asset(quote)}"
+    return f"{symbol}:{normalize_asset(settle)}" if settle else symbol
+
+
+def to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"expected a decimal string, got {value!r}")
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal: {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"not a finite decimal: {value!r}")
+    return result
+
+
+def opt_decimal(value: Any) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+def ms_to_utc(ms: Any) -> datetime | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+
+def _side(value: Any) -> TakerSide | None:
+    if value == "buy":
+        return "buy"
+    if value == "sell":
+        return "sell"
+    return None
+
+
+_FALLBACK_ID_KEYS = ("sequence", "seq", "tradeId", "trade_id")
+
+
+def trade(exchange: str, raw: Mapping[str, Any], received: datetime) -> Trade:
+    trade_id = raw.get("id")
+    if trade_id is None:
+        # ccxt leaves the id empty where the venue names it otherwise (KuCoin's histories
+        # carry only a per-symbol "sequence"); a made-up id would collide within a millisecond
+        info = raw.get("info")
+        if isinstance(info, Mapping):
+            trade_id = next((info[k] for k in _FALLBACK_ID_KEYS if info.get(k) is not None), None)
+    if trade_id is None:
+        trade_id = f"{raw.get('timestamp')}-{raw.get('price')}-{raw.get('amount')}"
+    return Trade(
+        exchange=exchange,
+        symbol=normalize_symbol(raw["symbol"]),
+        trade_id=str(trade_id),
+        price=to_decimal(raw["price"]),
+        amount=to_decimal(raw["amount"]),
+        taker_side=_side(raw.get("side")),
+        exchange_time=ms_to_utc(raw.get("timestamp")),
+        received_time=received,
+    )
+
+
+def ticker(exchange: str, raw: Mapping[str, Any], received: datetime) -> Ticker:
+    return Ticker(
+        exchange=exchange,
+        symbol=normalize_symbol(raw["symbol"]),
+        bid=opt_decimal(raw.get("bid")),
+        bid_size=opt_decimal(raw.get("bidVolume")),
+        ask=opt_decimal(raw.get("ask")),
+        ask_size=opt_decimal(raw.get("askVolume")),
+        last=opt_decimal(raw.get("last")),
+        open_24h=opt_decimal(raw.get("open")),
+        high_24h=opt_decimal(raw.get("high")),
+        low_24h=opt_decimal(raw.get("low")),
+        base_volume_24h=opt_decimal(raw.get("baseVolume")),
+        quote_volume_24h=opt_decimal(raw.get("quoteVolume")),
+        exchange_time=ms_to_utc(raw.get("timestamp")),
+        received_time=received,
+    )
+
+
+def ohlcv(exchange: str, symbol: str, timeframe: Timeframe, row: Sequence[Any]) -> Ohlcv:
+    """ccxt's ``[timestamp, open, high, low, close, volume]``."""
+    open_time = ms_to_utc(row[0])
+    if open_time is None:
+        raise ValueError("candle without a time")
+    return Ohlcv(
+        exchange=exchange,
+        symbol=symbol,
+        timeframe=timeframe,
+        open_time=open_time,
+        open=to_decimal(row[1]),
+        high=to_decimal(row[2]),
+        low=to_decimal(row[3]),
+        close=to_decimal(row[4]),
+        base_volume=to_decimal(row[5]),
+        quote_volume=None,
+        trade_count=None,
+    )

@@ -1,0 +1,60 @@
+"""One call to get the right adapter for an exchange id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eip.exchanges.market_data import MarketDataAdapter
+
+# The roadmap's exchanges, by the platform's id (ccxt's, except "gateio" which ccxt calls "gate").
+ROADMAP_EXCHANGES: tuple[str, ...] = (
+    "binance",
+    "coinbase",
+    "kraken",
+    "kucoin",
+    "bitfinex",
+    "htx",
+    "bybit",
+    "okx",
+    "bitmex",
+    "gateio",
+)
+
+
+def create_market_data_adapter(
+    exchange: str,
+    *,
+    base_url: str | None = None,
+    ws_base_url: str | None = None,
+    native: bool = True,
+    **options: Any,
+) -> MarketDataAdapter:
+    """Native Binance on ``websockets`` when ``native``; ccxt for every other exchange.
+
+    ``base_url`` moves REST (and, for ccxt, the WebSocket hosts) to another host, e.g. the
+    simulator; ``ws_base_url`` defaults to ``base_url`` with ``ws``/``wss``. ``options`` go to
+    the adapter's constructor (``stale_after_s``, ``retry_policy``, ``breaker``, ...).
+    """
+    name = exchange.strip().lower()
+    if name == "binance" and native:
+        from eip.exchanges.binance import BinanceMarketDataAdapter
+
+        if base_url is not None:
+            options.setdefault("rest_base_url", base_url)
+            options.setdefault("ws_base_url", ws_base_url or _ws_of(base_url))
+        elif ws_base_url is not None:
+            options.setdefault("ws_base_url", ws_base_url)
+        return BinanceMarketDataAdapter(**options)
+
+    from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
+
+    client = new_client(name, base_url)  # raises UnknownExchange for ids ccxt lacks
+    return CcxtMarketDataAdapter(name, client=client, **options)
+
+
+def _ws_of(base_url: str) -> str:
+    if base_url.startswith("https://"):
+        return "wss://" + base_url[len("https://") :]
+    if base_url.startswith("http://"):
+        return "ws://" + base_url[len("http://") :]
+    return base_url

@@ -1,0 +1,248 @@
+"""Live endpoints: tickers, the cross-exchange price, exchange status, subscriptions.
+
+A symbol in a path is written with a dash (``BTC-USDT`` for ``BTC/USDT``), as in the
+order-book service, because a slash cannot travel in one path segment. Every answer carrying
+market data has ``freshness``: exchange time, received time, age and whether it is stale.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
+
+from eip.config import ConfigError
+from eip.exchanges.errors import BadRequest
+from eip.exchanges.market_data import Ticker
+from eip.market_data.api.schemas import (
+    ContributionOut,
+    CrossOut,
+    ExchangeStatusOut,
+    ExcludedOut,
+    Freshness,
+    QuoteOut,
+    StatusOut,
+    SubscriptionChange,
+    Subscriptions,
+    TickerOut,
+    Tickers,
+)
+from eip.market_data.live.service import LiveService
+from eip.market_data.settings import SubscriptionConfig
+from eip.observability.http import ApiError
+
+router = APIRouter(prefix="/v1", tags=["live market data"])
+
+
+def _live(request: Request) -> LiveService:
+    live: LiveService = request.app.state.live
+    return live
+
+
+def path_symbol(value: str) -> str:
+    base, sep, quote = value.partition("-")
+    if not (sep and base and quote) or "/" in value or "-" in quote:
+        raise ApiError(
+            400, "invalid_request", f"symbol {value!r} must be written BASE-QUOTE, e.g. BTC-USDT"
+        )
+    return f"{base}/{quote}"
+
+
+def query_symbol(value: str) -> str:
+    """Query strings accept both ``BTC/USDT`` and ``BTC-USDT``."""
+    return value if "/" in value else path_symbol(value)
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _freshness(
+    exchange_time: datetime | None, received_time: datetime, now: datetime, stale_after_s: float
+) -> Freshness:
+    age = (now - received_time).total_seconds()
+    return Freshness(
+        exchange_time=exchange_time,
+        received_time=received_time,
+        age_ms=int(age * 1000),
+        stale=age > stale_after_s,
+    )
+
+
+def _ticker(t: Ticker, now: datetime, stale_after_s: float) -> TickerOut:
+    return TickerOut(
+        exchange=t.exchange,
+        symbol=t.symbol,
+        bid=_opt(t.bid),
+        bid_size=_opt(t.bid_size),
+        ask=_opt(t.ask),
+        ask_size=_opt(t.ask_size),
+        last=_opt(t.last),
+        open_24h=_opt(t.open_24h),
+        high_24h=_opt(t.high_24h),
+        low_24h=_opt(t.low_24h),
+        base_volume_24h=_opt(t.base_volume_24h),
+        quote_volume_24h=_opt(t.quote_volume_24h),
+        freshness=_freshness(t.exchange_time, t.received_time, now, stale_after_s),
+    )
+
+
+@router.get("/tickers", response_model=Tickers)
+async def tickers(
+    request: Request,
+    exchange: Annotated[str | None, Query(min_length=1)] = None,
+    symbol: Annotated[str | None, Query(description="BTC/USDT or BTC-USDT")] = None,
+) -> Tickers:
+    live = _live(request)
+    wanted = None if symbol is None else query_symbol(symbol)
+    now = datetime.now(UTC)
+    return Tickers(
+        tickers=[
+            _ticker(t, now, live.settings.stale_after_s)
+            for (ex, sym), t in sorted(live.tickers.items())
+            if (exchange is None or ex == exchange) and (wanted is None or sym == wanted)
+        ]
+    )
+
+
+@router.get("/tickers/{exchange}/{symbol}", response_model=TickerOut)
+async def ticker(request: Request, exchange: str, symbol: str) -> TickerOut:
+    live = _live(request)
+    sym = path_symbol(symbol)
+    t = live.tickers.get((exchange, sym))
+    if t is None:
+        subscribed = SubscriptionConfig(exchange=exchange, symbol=sym, channel="ticker")
+        waiting = subscribed in live.subscriptions()
+        raise ApiError(
+            404,
+            "not_found",
+            f"no ticker yet for {exchange} {sym}"
+            if waiting
+            else f"no ticker for {exchange} {sym}: not subscribed (POST /v1/subscriptions)",
+            {"subscribed": waiting},
+        )
+    return _ticker(t, datetime.now(UTC), live.settings.stale_after_s)
+
+
+@router.get("/cross/{symbol}", response_model=CrossOut)
+async def cross(request: Request, symbol: str) -> CrossOut:
+    live = _live(request)
+    sym = path_symbol(symbol)
+    now = datetime.now(UTC)
+    view = live.cross.view(sym, now)
+    if view is None:
+        raise ApiError(404, "not_found", f"no exchange has sent data for {sym}")
+    stale_after = live.settings.stale_after_s
+    newest = max(view.contributions, key=lambda c: c.received_time, default=None)
+    return CrossOut(
+        symbol=view.symbol,
+        as_of=view.as_of,
+        best_bid=None
+        if view.best_bid is None
+        else QuoteOut(
+            exchange=view.best_bid.exchange,
+            price=format(view.best_bid.price, "f"),
+            size=_opt(view.best_bid.size),
+        ),
+        best_ask=None
+        if view.best_ask is None
+        else QuoteOut(
+            exchange=view.best_ask.exchange,
+            price=format(view.best_ask.price, "f"),
+            size=_opt(view.best_ask.size),
+        ),
+        vwap=_opt(view.vwap),
+        volume=format(view.volume, "f"),
+        window_s=view.window_s,
+        freshness=None
+        if newest is None
+        else _freshness(newest.exchange_time, newest.received_time, now, stale_after),
+        contributions=[
+            ContributionOut(
+                exchange=c.exchange,
+                bid=_opt(c.bid),
+                ask=_opt(c.ask),
+                last=_opt(c.last),
+                volume=format(c.volume, "f"),
+                volume_share=_opt(c.volume_share),
+                vwap=_opt(c.vwap),
+                freshness=_freshness(c.exchange_time, c.received_time, now, stale_after),
+            )
+            for c in view.contributions
+        ],
+        excluded=[
+            ExcludedOut(exchange=e.exchange, age_ms=int(e.age_s * 1000), reason=e.reason)
+            for e in view.excluded
+        ],
+    )
+
+
+@router.get("/status", response_model=StatusOut)
+async def status(request: Request) -> StatusOut:
+    live = _live(request)
+    return StatusOut(
+        exchanges=[
+            ExchangeStatusOut(
+                exchange=h.status.exchange,
+                connected=h.status.connected,
+                last_message_age_s=h.status.last_message_age_s,
+                messages_per_second=h.status.messages_per_second,
+                errors=h.status.errors,
+                stale=h.status.stale,
+                circuit_open=h.status.circuit_open,
+                rate_limit_headroom=h.status.rate_limit_headroom,
+                restarts=h.restarts,
+                last_error=h.last_error,
+                detail=h.status.detail,
+            )
+            for h in live.health()
+        ],
+        outbox_records=len(live.outbox),
+        outbox_dropped=live.outbox.dropped,
+    )
+
+
+@router.get("/subscriptions", response_model=Subscriptions)
+async def list_subscriptions(request: Request) -> Subscriptions:
+    live = _live(request)
+    return Subscriptions(subscriptions=live.subscriptions(), pending=live.pending())
+
+
+@router.post("/subscriptions", response_model=SubscriptionChange, status_code=201)
+async def add_subscription(
+    request: Request, body: SubscriptionConfig, response: Response
+) -> SubscriptionChange:
+    """201 subscribed; 202 kept as pending while the exchange cannot be reached (retried in
+    the background); 200 already subscribed."""
+    live = _live(request)
+    try:
+        changed = await live.subscribe(body)
+    except ConfigError as exc:
+        raise ApiError(400, "unsupported_exchange", str(exc), {"exchange": body.exchange}) from None
+    except BadRequest as exc:
+        raise ApiError(400, "rejected_by_exchange", str(exc), {"exchange": body.exchange}) from None
+    pending = body in live.pending()
+    if not changed:
+        response.status_code = 200
+    elif pending:
+        response.status_code = 202
+    return SubscriptionChange(subscription=body, changed=changed, pending=pending)
+
+
+@router.delete("/subscriptions", response_model=SubscriptionChange)
+async def remove_subscription(
+    request: Request,
+    exchange: Annotated[str, Query(min_length=1)],
+    symbol: Annotated[str, Query(description="BTC/USDT or BTC-USDT")],
+    channel: Annotated[Literal["trades", "ticker"], Query()],
+) -> SubscriptionChange:
+    try:
+        sub = SubscriptionConfig(exchange=exchange, symbol=query_symbol(symbol), channel=channel)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    if not await _live(request).unsubscribe(sub):
+        raise ApiError(404, "not_found", f"not subscribed: {exchange} {sub.symbol} {channel}")
+    return SubscriptionChange(subscription=sub, changed=True, pending=False)

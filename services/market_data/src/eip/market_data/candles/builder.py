@@ -1,0 +1,188 @@
+"""OHLCV candles of every timeframe from a stream of trades, as pure state.
+
+One candle per (exchange, symbol, timeframe) is open at a time. A trade in a later interval
+closes it; so does the wall clock once the interval's end plus a grace period has passed
+(``close_due``), so quiet markets still close candles. A closed candle is final: a trade for an
+interval that has already closed (for any timeframe) is *late*: counted, reported, part of no
+candle, and never reopens one.
+Intervals without trades produce no candle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from eip.exchanges.market_data import TIMEFRAME_SECONDS, TIMEFRAMES, Timeframe, Trade
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def interval_start(time: datetime, timeframe: Timeframe) -> datetime:
+    """The start of the interval holding ``time`` (aligned to the Unix epoch, UTC)."""
+    seconds = TIMEFRAME_SECONDS[timeframe]
+    elapsed = int((time - EPOCH) // timedelta(seconds=1))
+    return EPOCH + timedelta(seconds=elapsed - elapsed % seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class CandleKey:
+    exchange: str
+    symbol: str
+    timeframe: Timeframe
+
+
+@dataclass(slots=True)
+class Candle:
+    key: CandleKey
+    open_time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    base_volume: Decimal
+    quote_volume: Decimal
+    trade_count: int
+    closed: bool = False
+    # the newest trade's times: the candle's freshness
+    exchange_time: datetime | None = None
+    received_time: datetime | None = None
+
+    @property
+    def close_time(self) -> datetime:
+        return self.open_time + timedelta(seconds=TIMEFRAME_SECONDS[self.key.timeframe])
+
+    def snapshot(self, closed: bool | None = None) -> Candle:
+        c = Candle(
+            self.key,
+            self.open_time,
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.base_volume,
+            self.quote_volume,
+            self.trade_count,
+            self.closed if closed is None else closed,
+            self.exchange_time,
+            self.received_time,
+        )
+        return c
+
+
+def trade_time(trade: Trade) -> datetime:
+    """The time a trade belongs to: the exchange's when it sends one."""
+    return trade.exchange_time or trade.received_time
+
+
+@dataclass(slots=True)
+class _Slot:
+    current: Candle | None = None
+    closed_until: datetime | None = None  # every interval before this instant is closed
+    last_published: float = float("-inf")  # monotonic time of the last in-progress update
+    # After a restore: trades at or before this time are already in the restored candle (the
+    # consumer replays records after its last commit), so they are skipped, not counted twice.
+    resume_after: datetime | None = None
+
+
+@dataclass
+class CandleBuilder:
+    timeframes: tuple[Timeframe, ...] = TIMEFRAMES
+    update_interval_s: float = 1.0
+    close_grace_s: float = 2.0
+    late_trades: int = 0
+    _slots: dict[CandleKey, _Slot] = field(default_factory=dict)
+
+    def add(self, trade: Trade, now: float) -> list[Candle]:
+        """Fold one trade in; returns the candles to publish (closed ones first).
+
+        ``now`` is a monotonic clock reading that throttles in-progress updates.
+        """
+        when = trade_time(trade)
+        plan: list[tuple[CandleKey, _Slot, datetime]] = []
+        for timeframe in self.timeframes:
+            key = CandleKey(trade.exchange, trade.symbol, timeframe)
+            slot = self._slots.setdefault(key, _Slot())
+            if slot.resume_after is not None and when <= slot.resume_after:
+                continue  # already inside the restored candle
+            start = interval_start(when, timeframe)
+            current = slot.current
+            if (slot.closed_until is not None and start < slot.closed_until) or (
+                current is not None and start < current.open_time
+            ):
+                # Late for at least one timeframe: counted in none, so every timeframe's
+                # candles stay the rollup of the same trades.
+                self.late_trades += 1
+                return []
+            plan.append((key, slot, start))
+        out: list[Candle] = []
+        for key, slot, start in plan:
+            slot.resume_after = None
+            current = slot.current
+            if current is not None and start > current.open_time:
+                out.append(self._close(slot, current))
+                current = None
+            if current is None:
+                slot.current = current = Candle(
+                    key,
+                    start,
+                    trade.price,
+                    trade.price,
+                    trade.price,
+                    trade.price,
+                    Decimal(0),
+                    Decimal(0),
+                    0,
+                )
+            current.high = max(current.high, trade.price)
+            current.low = min(current.low, trade.price)
+            current.close = trade.price
+            current.base_volume += trade.amount
+            current.quote_volume += trade.amount * trade.price
+            current.trade_count += 1
+            current.exchange_time = trade.exchange_time
+            current.received_time = trade.received_time
+            if now - slot.last_published >= self.update_interval_s:
+                slot.last_published = now
+                out.append(current.snapshot())
+        return out
+
+    def close_due(self, wall: datetime) -> list[Candle]:
+        """Close every open candle whose interval ended ``close_grace_s`` before ``wall``."""
+        grace = timedelta(seconds=self.close_grace_s)
+        out = []
+        for slot in self._slots.values():
+            current = slot.current
+            if current is not None and current.close_time + grace <= wall:
+                out.append(self._close(slot, current))
+        return out
+
+    def restore(self, candles: Iterable[Candle]) -> None:
+        """Resume from published state after a restart: closed candles mark their intervals
+        done (never closed twice); the newest open candle per key becomes current again."""
+        for candle in sorted(candles, key=lambda c: c.open_time):
+            slot = self._slots.setdefault(candle.key, _Slot())
+            if candle.closed:
+                slot.closed_until = max(slot.closed_until or candle.close_time, candle.close_time)
+                if slot.current is not None and slot.current.open_time < slot.closed_until:
+                    slot.current = None
+                    slot.resume_after = None
+            elif slot.closed_until is None or candle.open_time >= slot.closed_until:
+                slot.current = candle.snapshot(closed=False)
+                slot.resume_after = candle.exchange_time or candle.received_time
+
+    def open_candles(self) -> list[Candle]:
+        return [s.current.snapshot() for s in self._slots.values() if s.current is not None]
+
+    def current(self, key: CandleKey) -> Candle | None:
+        slot = self._slots.get(key)
+        return None if slot is None or slot.current is None else slot.current.snapshot()
+
+    @staticmethod
+    def _close(slot: _Slot, candle: Candle) -> Candle:
+        slot.current = None
+        slot.closed_until = candle.close_time
+        candle.closed = True
+        return candle

@@ -1,0 +1,1 @@
+"""Live streams: subscriptions, adapters per exchange, and publishing to Kafka."""

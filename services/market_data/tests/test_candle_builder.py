@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eip.exchanges.market_data import TIMEFRAMES, Trade
+from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey, interval_start
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def trade(seconds: float, price: str, amount: str = "1", trade_id: str = "1") -> Trade:
+    when = T0 + timedelta(seconds=seconds)
+    return Trade(
+        "binance", "BTC/USDT", trade_id, Decimal(price), Decimal(amount), "buy", when, when
+    )
+
+
+def test_interval_start_aligns_to_the_timeframe() -> None:
+    t = datetime(2026, 1, 1, 13, 47, 12, 500_000, tzinfo=UTC)
+    assert interval_start(t, "1m") == datetime(2026, 1, 1, 13, 47, tzinfo=UTC)
+    assert interval_start(t, "15m") == datetime(2026, 1, 1, 13, 45, tzinfo=UTC)
+    assert interval_start(t, "4h") == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert interval_start(t, "1d") == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_in_progress_updates_are_marked_and_throttled() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=1.0)
+    first = b.add(trade(1, "100"), now=10.0)
+    assert [(c.closed, c.close) for c in first] == [(False, Decimal("100"))]
+    assert b.add(trade(2, "101"), now=10.5) == []  # within the throttle interval
+    later = b.add(trade(3, "99"), now=11.0)
+    assert [(c.closed, c.high, c.low, c.trade_count) for c in later] == [
+        (False, Decimal("101"), Decimal("99"), 3)
+    ]
+
+
+def test_a_trade_in_the_next_interval_closes_the_candle_once() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    b.add(trade(1, "100", "2"), now=0)
+    b.add(trade(30, "102", "1"), now=0)
+    out = b.add(trade(61, "105"), now=0)
+    closed = [c for c in out if c.closed]
+    assert len(closed) == 1
+    c = closed[0]
+    assert (c.open, c.high, c.low, c.close) == (
+        Decimal(100),
+        Decimal(102),
+        Decimal(100),
+        Decimal(102),
+    )
+    assert c.base_volume == Decimal(3)
+    assert c.quote_volume == Decimal(302)
+    assert c.trade_count == 2
+    assert b.close_due(T0 + timedelta(seconds=119)) == []  # the next one is still open
+
+
+def test_the_wall_clock_closes_quiet_candles_and_late_trades_never_reopen() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0, close_grace_s=2)
+    b.add(trade(10, "100"), now=0)
+    assert b.close_due(T0 + timedelta(seconds=61)) == []  # within the grace period
+    closed = b.close_due(T0 + timedelta(seconds=62))
+    assert [(c.closed, c.open_time) for c in closed] == [(True, T0)]
+    assert b.close_due(T0 + timedelta(seconds=600)) == []  # closed exactly once
+    assert b.add(trade(20, "90"), now=0) == []  # late for a closed interval
+    assert b.late_trades == 1
+    assert b.current(CandleKey("binance", "BTC/USDT", "1m")) is None
+
+
+def test_restore_keeps_closed_intervals_closed_and_resumes_the_open_candle() -> None:
+    key = CandleKey("binance", "BTC/USDT", "1m")
+    d = Decimal
+    closed = Candle(key, T0, d(1), d(2), d(1), d(2), d(1), d(2), 2, closed=True)
+    open_ = Candle(key, T0 + timedelta(minutes=1), d(5), d(6), d(5), d(6), d(2), d(11), 2)
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    b.restore([open_, closed])
+    assert b.add(trade(30, "3"), now=0) == []  # its interval was closed before the restart
+    out = b.add(trade(70, "7"), now=0)
+    assert [(c.closed, c.open, c.high, c.trade_count) for c in out] == [(False, d(5), d(7), 3)]
+
+
+prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("100000"), places=2)
+amounts = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("50"), places=4)
+trade_lists = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=3 * 86_400), prices, amounts), max_size=60
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(trade_lists)
+def test_ohlcv_of_any_trade_sequence_equals_a_naive_computation(
+    raw: list[tuple[int, Decimal, Decimal]],
+) -> None:
+    trades = [
+        trade(s, str(p), str(a), str(i))
+        for i, (s, p, a) in enumerate(sorted(raw, key=lambda r: r[0]))
+    ]
+    b = CandleBuilder(update_interval_s=3600)
+    published: list[Candle] = []
+    for t in trades:
+        published += b.add(t, now=0)
+    published += b.close_due(T0 + timedelta(days=10))
+    closed = [c for c in published if c.closed]
+    # each (timeframe, interval) closed exactly once, and nothing stays open
+    assert len({(c.key.timeframe, c.open_time) for c in closed}) == len(closed)
+    assert b.open_candles() == []
+    got = {
+        (c.key.timeframe, c.open_time): (
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+            c.base_volume,
+            c.quote_volume,
+            c.trade_count,
+        )
+        for c in closed
+    }
+    expected = {}
+    for tf in TIMEFRAMES:
+        groups: dict[datetime, list[Trade]] = {}
+        for t in trades:
+            assert t.exchange_time is not None
+            groups.setdefault(interval_start(t.exchange_time, tf), []).append(t)
+        for start, ts in groups.items():
+            expected[(tf, start)] = (
+                ts[0].price,
+                max(t.price for t in ts),
+                min(t.price for t in ts),
+                ts[-1].price,
+                sum((t.amount for t in ts), Decimal(0)),
+                sum((t.amount * t.price for t in ts), Decimal(0)),
+                len(ts),
+            )
+    assert got == expected
+    assert all(not c.closed for c in published if c not in closed)
+
+
+def test_after_restore_replayed_trades_inside_the_open_candle_are_not_counted_twice() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    first = [trade(1, "100"), trade(2, "101"), trade(3, "102")]
+    published = [c for t in first for c in b.add(t, now=0)]
+    restored = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    restored.restore([published[1]])  # the last update that reached the topic: two trades
+    out = restored.add(first[1], now=0) + restored.add(first[2], now=0)
+    assert [(c.trade_count, c.close) for c in out] == [(3, Decimal(102))]
+
+
+def test_a_closed_record_after_an_open_one_clears_the_resume_point() -> None:
+    key = CandleKey("binance", "BTC/USDT", "1m")
+    d = Decimal
+    when = T0 + timedelta(seconds=30)
+    open_ = Candle(key, T0, d(1), d(1), d(1), d(1), d(1), d(1), 1, False, when, when)
+    closed = Candle(key, T0, d(1), d(1), d(1), d(1), d(1), d(1), 1, True, when, when)
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    b.restore([open_, closed])
+    assert b.add(trade(20, "5"), now=0) == []
+    assert b.late_trades == 1
