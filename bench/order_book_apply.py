@@ -45,6 +45,7 @@ import orjson
 from sortedcontainers import SortedDict
 
 from eip.book import L2Book
+from eip.testing.recorded import find_recorded
 
 TARGET = 1_000_000  # level updates per second, native path, one core
 RECORDING = "binance-spot-2021-10.jsonl"
@@ -54,12 +55,10 @@ ROUNDS = 3
 
 
 def _find_recording() -> Path:
-    here = Path(__file__).resolve().parents[1]
-    for shared in (here.parent / "shared", Path("/work/shared")):
-        path = shared / "data" / "recorded" / RECORDING
-        if path.exists():
-            return path
-    raise SystemExit(f"{RECORDING} not found beside the repository nor in /work/shared")
+    try:
+        return find_recorded(RECORDING)
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 # -- the baseline: L2Book as it was before the native core (SortedDict, Decimal parsing) ------

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from eip.order_book.capture.replay import ReplayTransport
@@ -19,8 +18,9 @@ from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.sync_events import BookEvent
+from eip.testing.recorded import recorded_dir
 
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded"
+RECORDED = recorded_dir()
 QUIET = FeedOptions(stale_after_s=1e9)
 
 

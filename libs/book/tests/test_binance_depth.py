@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from eip.book import L2Book
+from eip.testing.recorded import recorded_dir
 
-RECORDING = Path("/work/shared/data/recorded/binance-spot-2021-10.jsonl")
-if not RECORDING.exists():  # a fresh clone of the repo sits beside shared/ in CI
-    RECORDING = Path(__file__).parents[4] / "shared/data/recorded/binance-spot-2021-10.jsonl"
+RECORDING = recorded_dir() / "binance-spot-2021-10.jsonl"
 
 
 def recorded() -> tuple[dict[str, str], list[str]]:

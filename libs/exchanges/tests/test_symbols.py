@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +9,9 @@ from eip.exchanges import (
     kraken_symbol_map,
     normalize_asset,
 )
+from eip.testing.recorded import recorded_dir
 
-RECORDED = Path("/work/shared/data/recorded")
+RECORDED = recorded_dir()
 
 
 @pytest.mark.parametrize(

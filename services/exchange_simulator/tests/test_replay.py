@@ -6,32 +6,19 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from eip.exchange_simulator.binance.replay import load_capture
 from eip.exchange_simulator.core.engine import TradeEvent
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.instruments import load_instruments
 from eip.exchange_simulator.core.market import GeneratedMarket, LiquidityProvider, replay
 from eip.exchange_simulator.settings import DEFAULT_MARKET
+from eip.testing.recorded import recorded_capture
 
 from .conftest import FakeClock
 
-CAPTURE = (
-    Path(__file__).resolve().parents[3]
-    / ".."
-    / "shared"
-    / "data"
-    / "recorded"
-    / ("binance-spot-2021-10.jsonl")
-)
-
 
 def capture_path() -> Path:
-    path = CAPTURE.resolve()
-    if not path.exists():
-        pytest.fail(f"the recorded capture is missing: expected {path} (shared/ beside the repo)")
-    return path
+    return recorded_capture("binance-spot-2021-10.jsonl")
 
 
 def reference_books(path: Path) -> dict[str, dict[str, dict[Decimal, Decimal]]]:

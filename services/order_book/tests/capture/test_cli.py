@@ -10,8 +10,9 @@ import pytest
 
 from eip.order_book.capture.cli import main, record, replay_file
 from eip.order_book.capture.format import CaptureError, read_capture
+from eip.testing.recorded import recorded_dir
 
-RECORDED = Path("/work/shared/data/recorded")
+RECORDED = recorded_dir()
 
 
 async def test_replaying_the_binance_capture_succeeds_and_writes_books(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 from eip.order_book.feeds.base import WsBookFeed
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
+from eip.testing.recorded import recorded_dir
 
-RECORDED = Path("/work/shared/data/recorded")
+RECORDED = recorded_dir()
 BINANCE_CAPTURE = RECORDED / "binance-spot-2021-10.jsonl"
 KRAKEN_CAPTURE = RECORDED / "kraken-ws1-2021-04.jsonl"
 
