@@ -29,7 +29,7 @@ def create_market_data_adapter(
     native: bool = True,
     **options: Any,
 ) -> MarketDataAdapter:
-    """Native Binance on ``websockets`` when ``native``; ccxt for every other exchange.
+    """Native Binance on ``websockets`` when ``native``, native BitMEX always; ccxt for the rest.
 
     ``base_url`` moves REST (and, for ccxt, the WebSocket hosts) to another host, e.g. the
     simulator; ``ws_base_url`` defaults to ``base_url`` with ``ws``/``wss``. ``options`` go to
@@ -45,6 +45,15 @@ def create_market_data_adapter(
         elif ws_base_url is not None:
             options.setdefault("ws_base_url", ws_base_url)
         return BinanceMarketDataAdapter(**options)
+    if name == "bitmex":
+        # ccxt 4.5.90 has no bitmex class: BitMEX is always the native adapter
+        from eip.exchanges.bitmex import BitmexMarketDataAdapter
+
+        if base_url is not None:
+            options.setdefault("rest_base_url", base_url)
+        if ws_base_url is not None or base_url is not None:
+            options.setdefault("ws_url", ws_base_url or _ws_of(base_url or ""))
+        return BitmexMarketDataAdapter(**options)
 
     from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
 
