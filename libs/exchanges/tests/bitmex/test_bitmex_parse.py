@@ -61,7 +61,9 @@ def test_trades_parse_exactly() -> None:
 
 
 def test_instrument_row_is_a_ticker() -> None:
-    ticker = parse.TickerState("BTC/USD:BTC").on_instrument(load("instrument_ticker.json")[0], RECEIVED)
+    ticker = parse.TickerState("BTC/USD:BTC").on_instrument(
+        load("instrument_ticker.json")[0], RECEIVED
+    )
     assert ticker.bid == Decimal("98949.5")
     assert ticker.ask == Decimal("98950")
     assert ticker.last == Decimal("98950")

@@ -63,6 +63,9 @@ class RequestBudget:
 
     def block(self, retry_after_s: float) -> None:
         self.blocked_until = max(self.blocked_until, self._clock() + retry_after_s)
+        if self.remaining <= 0:
+            # Retry-After is the venue's word on when the budget is back
+            self.reset_at = self.blocked_until
 
     def headroom(self) -> float:
         now = self._clock()
