@@ -146,5 +146,5 @@ async def test_unparseable_row_counts_an_error_and_emits_nothing() -> None:
 
 
 def test_naive_timestamps_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="without zone"):
         parse.utc("2024-11-25T10:35:00")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-
-import time
 
 import httpx
 import pytest
@@ -82,7 +81,7 @@ def test_a_page_all_at_one_millisecond_grows_the_offset() -> None:
     received = datetime.now(UTC)
     same = [parse.trade("BTC/USD:BTC", row, received) for _ in range(3)]
     assert next_page(same, previous_skip=3)[1] == 6
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty page"):
         next_page([])
 
 
@@ -124,7 +123,8 @@ async def test_429_blocks_for_retry_after_then_succeeds_and_headroom_follows_hea
     started = time.monotonic()
     trades = await adapter.fetch_trades("BTC/USD:BTC", datetime(2024, 11, 25, tzinfo=UTC))
     elapsed = time.monotonic() - started
-    assert calls == 2 and len(trades) == 2
+    assert calls == 2
+    assert len(trades) == 2
     assert adapter.budget.limit == 120
     assert adapter.status().rate_limit_headroom == pytest.approx(90 / 120)
     assert adapter.status().errors == 1  # the 429

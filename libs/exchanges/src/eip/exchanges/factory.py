@@ -51,8 +51,12 @@ def create_market_data_adapter(
 
         if base_url is not None:
             options.setdefault("rest_base_url", base_url)
-        if ws_base_url is not None or base_url is not None:
-            options.setdefault("ws_url", ws_base_url or _ws_of(base_url or ""))
+        if ws_base_url is not None:
+            options.setdefault("ws_url", ws_base_url)
+        elif base_url is not None:
+            # BitMEX serves REST under /api/v1 and the stream at /realtime on the same host
+            ws_host = _ws_of(base_url).rstrip("/").removesuffix("/api/v1")
+            options.setdefault("ws_url", ws_host + "/realtime")
         return BitmexMarketDataAdapter(**options)
 
     from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
