@@ -57,6 +57,7 @@ class FakeProducer:
     def __init__(self, outcome: str) -> None:
         self.outcome = outcome
         self.calls: list[tuple[str, list[Message]]] = []
+        self.singles: list[Message] = []
 
     async def publish_many(
         self, spec: TopicSpec, items: Sequence[tuple[bytes, Message]]
@@ -72,9 +73,19 @@ class FakeProducer:
             deliveries.append(
                 BatchDelivery(future, 0, list(range(start, min(start + 2, len(items)))))
             )
+        if self.outcome == "refuse":
+            raise TypeError("does not encode")
         if self.outcome == "partial":
             raise PartialSend(deliveries[:1], list(range(2, len(items))), RuntimeError("closed"))
         return deliveries
+
+    async def publish_nowait(self, spec: TopicSpec, key: bytes, message: Message) -> Any:
+        self.singles.append(message)
+        if getattr(message, "trade_id", "") == "1":
+            raise TypeError("does not encode")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
 
 
 def failures(spec: TopicSpec) -> float:
@@ -114,3 +125,10 @@ async def test_records_not_queued_are_counted_as_failures() -> None:
     before = failures(MD_TRADES)
     await run_once("partial", [trade(n) for n in range(5)])
     assert failures(MD_TRADES) == before + 3  # indices 2..4 never reached Kafka
+
+
+async def test_a_call_refused_before_queueing_falls_back_to_single_sends() -> None:
+    before = failures(MD_TRADES)
+    fake = await run_once("refuse", [trade(n) for n in range(4)])
+    assert [m.trade_id for m in fake.singles] == ["0", "1", "2", "3"]  # type: ignore[attr-defined]
+    assert failures(MD_TRADES) == before + 1  # only the record that did not go

@@ -116,11 +116,21 @@ class KafkaPublisher:
                 self._watch(exc.queued, group)
                 for index in exc.unsent:
                     self._lost(group[index], exc.cause)
-            except Exception as exc:
-                for record in group:
-                    self._lost(record, exc)
+            except Exception:
+                # Raised before anything was queued (a record that does not encode, metadata
+                # unavailable): one by one, so only the records that fail are counted.
+                await self._send_singly(producer, group)
             else:
                 self._watch(deliveries, group)
+
+    async def _send_singly(self, producer: Producer, records: list[OutboundRecord]) -> None:
+        for record in records:
+            try:
+                future = await producer.publish_nowait(record.spec, record.key, record.message)
+            except Exception as exc:
+                self._lost(record, exc)
+            else:
+                future.add_done_callback(functools.partial(self._delivered, [record]))
 
     def _watch(self, deliveries: list[BatchDelivery], group: list[OutboundRecord]) -> None:
         for delivery in deliveries:
