@@ -4,13 +4,16 @@ order as ``send``, every record once, headers on every record, failures reach th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import time
 from collections import defaultdict
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
-from eip.bus import PartialSend, Producer, ProducerConfig, decode
+from eip.bus import PartialSend, Producer, ProducerConfig, decode, headers_for
 from eip.bus.codec import CONTENT_TYPE, CONTENT_TYPE_HEADER, SCHEMA_HEADER
 from eip.events.topics import MD_TRADES, record_key
 from eip.events.v1 import common_pb2, market_data_pb2
@@ -134,3 +137,18 @@ async def test_publish_many_refuses_the_wrong_message_type_before_sending(
     spec = await make_topic(MD_TRADES)
     with pytest.raises(TypeError, match=r"carries eip\.events\.v1\.Trade"):
         await producer.publish_many(spec, [(b"k", common_pb2.Instrument(exchange="x"))])
+
+
+async def test_a_batch_the_broker_refuses_fails_its_future(
+    producer: Producer, make_topic: TopicFactory
+) -> None:
+    # A topic whose batches may not exceed 2 kB, and incompressible records worth 10 kB.
+    spec = await make_topic(
+        dataclasses.replace(MD_TRADES, extra_config={"max.message.bytes": "2000"})
+    )
+    records = [(b"k", os.urandom(200), headers_for(spec)) for _ in range(50)]
+    deliveries = await producer.send_many(spec.name, records)
+    assert [i for d in deliveries for i in d.indices] == list(range(50))
+    results = await asyncio.gather(*(d.future for d in deliveries), return_exceptions=True)
+    assert results
+    assert all(isinstance(r, KafkaError) for r in results), results
