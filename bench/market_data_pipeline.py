@@ -5,7 +5,8 @@ printed beside a baseline measured in the same run on the same machine.
 Throughput: the ``aggTrade`` frames of ``shared/data/recorded/binance-spot-2021-10.jsonl``
 (looped, with fresh ids) go through ``orjson.loads`` and the native Binance adapter's parse
 function (``eip.exchanges.binance.parse.agg_trade``), then ``LiveService.emit`` → the outbox →
-``KafkaPublisher`` → ``eip.bus.Producer`` into a fresh topic, until Kafka acknowledged all.
+``KafkaPublisher`` → ``eip.bus.Producer.publish_many`` into a fresh topic, until Kafka
+acknowledged all.
 Baseline: a bare ``AIOKafkaProducer`` with the same settings (idempotent, acks=all, lz4,
 linger 5 ms) sending one pre-serialized protobuf record per event: the ceiling of the Kafka
 client in Python here, so the ratio is the cost of parsing, the contract, the outbox and the

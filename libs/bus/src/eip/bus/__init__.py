@@ -1,19 +1,23 @@
 """Kafka for every service: one producer wrapper, one consumer wrapper, dead-letter topics."""
 
-from eip.bus.codec import DecodeError, decode, encode
+from eip.bus.codec import DecodeError, decode, encode, encode_value, headers_for
 from eip.bus.consumer import Consumer, ConsumerConfig, Record
 from eip.bus.errors import KafkaUnavailable, PoisonMessage
-from eip.bus.producer import Producer, ProducerConfig
+from eip.bus.producer import BatchDelivery, PartialSend, Producer, ProducerConfig
 
 __all__ = [
+    "BatchDelivery",
     "Consumer",
     "ConsumerConfig",
     "DecodeError",
     "KafkaUnavailable",
+    "PartialSend",
     "PoisonMessage",
     "Producer",
     "ProducerConfig",
     "Record",
     "decode",
     "encode",
+    "encode_value",
+    "headers_for",
 ]

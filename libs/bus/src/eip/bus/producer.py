@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from google.protobuf.message import Message
 
-from eip.bus.codec import Headers, encode
+from eip.bus.codec import Headers, encode, encode_value, headers_for
 from eip.bus.errors import KafkaUnavailable
 from eip.bus.metrics import PUBLISHED
 from eip.events.topics import TopicSpec
@@ -33,6 +34,32 @@ class ProducerConfig:
     request_timeout_ms: int = 30_000
 
 
+OutRecord = tuple[bytes | None, bytes | None, Headers]
+"""(key, value, headers) of one record for ``send_many``."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDelivery:
+    """One partition batch queued by ``send_many``: ``future`` resolves when the broker
+    acknowledged all of it (or fails for all of it); ``indices`` are the positions of its
+    records in the ``records`` argument."""
+
+    future: asyncio.Future[Any]
+    partition: int
+    indices: list[int]
+
+
+class PartialSend(Exception):
+    """``send_many`` could not queue every batch (producer closed, queue timeout). ``queued``
+    are on their way as usual; the records at ``unsent`` were not handed to Kafka."""
+
+    def __init__(self, queued: list[BatchDelivery], unsent: list[int], cause: BaseException):
+        super().__init__(f"{len(unsent)} records not queued: {type(cause).__name__}: {cause}")
+        self.queued = queued
+        self.unsent = unsent
+        self.cause = cause
+
+
 class Producer:
     def __init__(self, config: ProducerConfig) -> None:
         self.config = config
@@ -47,6 +74,9 @@ class Producer:
             transactional_id=config.transactional_id,
             request_timeout_ms=config.request_timeout_ms,
         )
+        # murmur2 is pure Python in aiokafka: computed once per (topic, key, partition count)
+        self._partitioner = DefaultPartitioner()
+        self._partition_cache: dict[tuple[str, bytes, int], int] = {}
 
     async def start(self) -> None:
         try:
@@ -94,6 +124,84 @@ class Producer:
         metadata = await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
         PUBLISHED.labels(topic).inc()
         return metadata
+
+    async def publish_many(
+        self, spec: TopicSpec, items: Sequence[tuple[bytes, Message]]
+    ) -> list[BatchDelivery]:
+        """``send_many`` for typed messages of one topic (key, message), in order."""
+        headers = headers_for(spec)
+        return await self.send_many(
+            spec.name, [(key, encode_value(spec, message), headers) for key, message in items]
+        )
+
+    async def send_many(self, topic: str, records: Sequence[OutRecord]) -> list[BatchDelivery]:
+        """Queue records as one batch per partition and return without waiting for the broker.
+
+        Same guarantees as ``send`` one by one: each keyed record goes to the partition
+        aiokafka's default partitioner (murmur2) picks for its key, records of a partition keep
+        their order (so per-key order holds across and within calls), and the batches go
+        through the idempotent, acks=all sender with its retries. Await every returned
+        ``future`` (or call ``flush``) before treating the records as delivered; a failed
+        future means every record of that batch was not delivered. Raises ``PartialSend`` if
+        some batches could not be queued.
+        """
+        if not records:
+            return []
+        partitions = sorted(await self._producer.partitions_for(topic))
+        by_partition: dict[int, list[int]] = {}
+        for index, (key, _, _) in enumerate(records):
+            partition = self._partition_for(topic, key, partitions)
+            by_partition.setdefault(partition, []).append(index)
+        queued: list[BatchDelivery] = []
+        pending = sorted(by_partition.items())
+        try:
+            for partition, indices in pending:
+                for builder, chunk_indices in self._batches(records, indices):
+                    future = await self._producer.send_batch(builder, topic, partition=partition)
+                    queued.append(BatchDelivery(future, partition, chunk_indices))
+                    del indices[: len(chunk_indices)]
+        except Exception as exc:
+            # queued chunks were taken off their partition's list: what is left never left
+            unsent = sorted(i for _, indices in pending for i in indices)
+            raise PartialSend(queued, unsent, exc) from exc
+        PUBLISHED.labels(topic).inc(len(records))
+        return queued
+
+    def _partition_for(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
+        if key is None:
+            return int(self._partitioner(None, partitions, partitions))
+        cache_key = (topic, key, len(partitions))
+        partition = self._partition_cache.get(cache_key)
+        if partition is None:
+            if len(self._partition_cache) > 100_000:  # keys are exchange x symbol, bounded anyway
+                self._partition_cache.clear()
+            partition = self._partition_cache[cache_key] = int(
+                self._partitioner(key, partitions, partitions)
+            )
+        return partition
+
+    def _batches(
+        self, records: Sequence[OutRecord], indices: list[int]
+    ) -> list[tuple[Any, list[int]]]:
+        # Built before any is queued: send_batch waits while the partition has a batch in
+        # flight, and a builder must not be appended to after it was handed over.
+        out: list[tuple[Any, list[int]]] = []
+        builder = self._producer.create_batch()
+        members: list[int] = []
+        for index in indices:
+            key, value, headers = records[index]
+            if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                if not members:
+                    raise ValueError(f"record {index} is larger than max_batch_bytes")
+                out.append((builder, members))
+                builder = self._producer.create_batch()
+                members = []
+                if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"record {index} is larger than max_batch_bytes")
+            members.append(index)
+        if members:
+            out.append((builder, members))
+        return out
 
     async def flush(self) -> None:
         await self._producer.flush()

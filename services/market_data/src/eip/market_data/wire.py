@@ -67,14 +67,23 @@ def trade_key(trade: Trade) -> bytes:
 
 
 def trade_message(trade: Trade) -> market_data_pb2.Trade:
-    return market_data_pb2.Trade(
-        instrument=_instrument(trade.exchange, trade.symbol),
-        times=_times(trade.exchange_time, trade.received_time),
+    # Sub-messages filled in place: building them apart and passing them in copies them, a
+    # third of this function's cost on the publishing path (bench/market_data_pipeline.py).
+    message = market_data_pb2.Trade(
         trade_id=trade.trade_id,
-        price=dec(trade.price),
-        amount=dec(trade.amount),
+        price=format(trade.price, "f"),
+        amount=format(trade.amount, "f"),
         taker_side=_SIDES[trade.taker_side],
     )
+    instrument = message.instrument
+    instrument.exchange = trade.exchange
+    instrument.symbol = trade.symbol
+    times = message.times
+    if trade.exchange_time is not None:
+        _set(times.exchange_time, trade.exchange_time)
+    if trade.received_time is not None:
+        _set(times.received_time, trade.received_time)
+    return message
 
 
 def ticker_message(ticker: Ticker) -> market_data_pb2.Ticker:

@@ -68,6 +68,7 @@ class LiveService:
         self._rest_only: dict[str, MarketDataAdapter] = {}
         self._pending: dict[SubscriptionConfig, asyncio.Task[None]] = {}
         self._counters: dict[tuple[str, str], Counter] = {}
+        self._keys: dict[tuple[str, str], bytes] = {}
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LiveService]:
@@ -211,20 +212,19 @@ class LiveService:
     async def emit(self, event: MarketEvent) -> None:
         """What adapters call for every trade and ticker; never waits for Kafka."""
         key = (event.exchange, event.symbol)
+        record = self._keys.get(key)
+        if record is None:  # record_key validates and joins: once per market, not per event
+            record = self._keys[key] = record_key(*key)
         if isinstance(event, Trade):
             self._counter(event.exchange, "trade").inc()
             self.last_trades[key] = event
             self.cross.on_trade(event)
-            self.outbox.offer(
-                OutboundRecord(self._trades_topic, record_key(*key), trade_message(event))
-            )
+            self.outbox.offer(OutboundRecord(self._trades_topic, record, trade_message(event)))
         else:
             self._counter(event.exchange, "ticker").inc()
             self.tickers[key] = event
             self.cross.on_ticker(event)
-            self.outbox.offer(
-                OutboundRecord(self._tickers_topic, record_key(*key), ticker_message(event))
-            )
+            self.outbox.offer(OutboundRecord(self._tickers_topic, record, ticker_message(event)))
 
     def _counter(self, exchange: str, kind: str) -> Counter:
         # labels() per event was a visible share of the publishing path; children are cached
