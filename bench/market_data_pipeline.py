@@ -48,9 +48,10 @@ from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import trade_from_message, trade_key, trade_message
 from eip.testing.endpoints import kafka_bootstrap_servers
+from eip.testing.recorded import recorded_dir
 from eip.testing.simulator import run_simulator
 
-CAPTURE = Path("/work/shared/data/recorded/binance-spot-2021-10.jsonl")
+CAPTURE = recorded_dir() / "binance-spot-2021-10.jsonl"
 TARGET = 50_000
 
 
