@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import urlsplit
 
 from eip.exchanges import normalize_asset
 from eip.order_book.capture.ccxt import record_ccxt, replay_ccxt
@@ -28,6 +29,7 @@ from eip.order_book.capture.format import CaptureWriter, read_capture
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
+from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.transport import LiveTransport
@@ -151,6 +153,15 @@ def _kraken_settings(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return settings
 
 
+def _coinbase_settings(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Exchange (ex-Pro) dialect when the capture connected to its feed host."""
+    hosts = coinbase_exchange.WS_HOSTS
+    for entry in entries:
+        if entry["t"] == "connect" and urlsplit(entry["addr"]).hostname in hosts:
+            return {"api": "exchange"}
+    return {}
+
+
 async def replay_file(
     path: Path,
     out: IO[str] | None,
@@ -167,7 +178,11 @@ async def replay_file(
     wanted = list(symbols) or _symbols_from_header(header)
     if not wanted:
         raise SystemExit("the capture names no book symbols; pass --symbols")
-    settings = _kraken_settings(entries) if exchange == "kraken" else {}
+    settings: dict[str, Any] = {}
+    if exchange == "kraken":
+        settings = _kraken_settings(entries)
+    elif exchange == "coinbase":
+        settings = _coinbase_settings(entries)
     writer = EventWriter(out)
     if exchange.startswith("ccxt:"):
         ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)

@@ -8,7 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.binance import feed as binance
-from eip.order_book.feeds.coinbase import CoinbaseFeed
+from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
+from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.coinbase import feed as coinbase
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.kraken import feed as kraken
@@ -38,7 +39,8 @@ def create_feed(
 ) -> WsBookFeed:
     """A native adapter; ``simulator_url`` points it at the exchange simulator instead.
 
-    ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``).
+    ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``; Coinbase: ``api``
+    ``advanced`` (default) or ``exchange``, the ex-Pro feed).
     """
     if exchange not in NATIVE:
         raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
@@ -63,6 +65,15 @@ def create_feed(
             rest_url=rest_url or kraken.REST_URL,
             ws_url=ws_url,
         )
+    api = settings.get("api", "advanced")
+    if api == "exchange":
+        if simulator_url:
+            raise ValueError("the simulator serves Coinbase Advanced Trade, not api='exchange'")
+        return CoinbaseExchangeFeed(
+            symbols, transport, options, coinbase_exchange.REST_URL, coinbase_exchange.WS_URL
+        )
+    if api != "advanced":
+        raise ValueError(f"Coinbase API must be advanced or exchange, not {api!r}")
     return CoinbaseFeed(
         symbols, transport, options, rest_url or coinbase.REST_URL, ws_url or coinbase.WS_URL
     )
