@@ -29,6 +29,7 @@ from eip.order_book.capture.format import CaptureWriter, read_capture
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
+from eip.order_book.feeds.bitmex.feed import recorded_book_symbols
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.kraken import KrakenFeed
@@ -175,7 +176,12 @@ async def replay_file(
     exchange = (exchange or str(header.get("exchange", ""))).lower()
     if not exchange:
         raise SystemExit("the capture names no exchange; pass --exchange")
-    wanted = list(symbols) or _symbols_from_header(header)
+    if symbols:
+        wanted = list(symbols)
+    elif exchange == "bitmex":
+        wanted = recorded_book_symbols(entries)
+    else:
+        wanted = _symbols_from_header(header)
     if not wanted:
         raise SystemExit("the capture names no book symbols; pass --symbols")
     settings: dict[str, Any] = {}
@@ -242,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--stale-after", type=float, default=60.0, help="seconds (recorded time)")
     rec = commands.add_parser("record", help="record live traffic while keeping books")
     rec.add_argument(
-        "--exchange", required=True, help="binance, kraken, coinbase, or ccxt:<ccxt id>"
+        "--exchange",
+        required=True,
+        help="binance, kraken, coinbase, bitmex, or ccxt:<ccxt id>",
     )
     rec.add_argument("--symbols", nargs="+", required=True)
     rec.add_argument("--out", type=Path, required=True)

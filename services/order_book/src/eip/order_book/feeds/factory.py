@@ -8,6 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.binance import feed as binance
+from eip.order_book.feeds.bitmex import BitmexFeed
+from eip.order_book.feeds.bitmex import feed as bitmex
 from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.coinbase import feed as coinbase
@@ -15,7 +17,7 @@ from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.kraken import feed as kraken
 from eip.order_book.feeds.transport import Transport
 
-NATIVE = ("binance", "kraken", "coinbase")
+NATIVE = ("binance", "kraken", "coinbase", "bitmex")
 
 
 def ws_of(http_url: str) -> str:
@@ -44,6 +46,8 @@ def create_feed(
     """
     if exchange not in NATIVE:
         raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
+    if simulator_url and exchange not in SIMULATOR_WS_PATHS:
+        raise ValueError(f"the simulator does not serve {exchange!r}")
     rest_url = ws_url = None
     if simulator_url:
         rest_url = simulator_url.rstrip("/")
@@ -52,6 +56,8 @@ def create_feed(
         return BinanceFeed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
         )
+    if exchange == "bitmex":
+        return BitmexFeed(symbols, transport, options, bitmex.REST_URL, bitmex.WS_URL)
     if exchange == "kraken":
         api = settings.get("api", "v2")
         if api not in ("v1", "v2"):
