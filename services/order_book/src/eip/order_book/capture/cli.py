@@ -31,7 +31,7 @@ from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
 from eip.order_book.feeds.bitmex.feed import recorded_book_symbols
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
-from eip.order_book.feeds.factory import create_feed
+from eip.order_book.feeds.factory import NATIVE, create_feed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.transport import LiveTransport
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
@@ -193,6 +193,12 @@ async def replay_file(
     if exchange.startswith("ccxt:"):
         ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)
         return summarize(ccxt_feed, writer, err)
+    if exchange not in NATIVE:
+        raise SystemExit(
+            f"no replay dialect for {exchange!r} captures: the native adapters are "
+            f"{', '.join(NATIVE)}; --exchange ccxt:<id> replays only captures recorded through "
+            "ccxt.pro (frames answering ccxt's own subscriptions), see docs/ORDER_BOOK.md"
+        )
     transport = ReplayTransport(entries)
     options = FeedOptions(stale_after_s=stale_after_s)
     feed = create_feed(exchange, wanted, transport, options, **settings)
