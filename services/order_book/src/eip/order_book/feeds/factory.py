@@ -15,9 +15,10 @@ from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.coinbase import feed as coinbase
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.kraken import feed as kraken
+from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.transport import Transport
 
-NATIVE = ("binance", "kraken", "coinbase", "bitmex")
+NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx")
 
 
 def ws_of(http_url: str) -> str:
@@ -42,7 +43,7 @@ def create_feed(
     """A native adapter; ``simulator_url`` points it at the exchange simulator instead.
 
     ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``; Coinbase: ``api``
-    ``advanced`` (default) or ``exchange``, the ex-Pro feed).
+    ``advanced`` (default) or ``exchange``, the ex-Pro feed; OKX: ``channel``).
     """
     if exchange not in NATIVE:
         raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
@@ -56,6 +57,8 @@ def create_feed(
         return BinanceFeed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
         )
+    if exchange == "okx":
+        return OkxFeed(symbols, transport, options, channel=settings.get("channel", "books"))
     if exchange == "bitmex":
         return BitmexFeed(symbols, transport, options, bitmex.REST_URL, bitmex.WS_URL)
     if exchange == "kraken":

@@ -1,0 +1,36 @@
+"""OKX instruments ↔ platform symbols, in ccxt's unified forms.
+
+``SPOT`` ``BTC-USDT`` is ``BTC/USDT``; ``SWAP`` ``BTC-USD-SWAP`` (underlying ``BTC-USD``,
+settled in BTC) is ``BTC/USD:BTC``; ``FUTURES`` add the expiry, ``BTC/USD:BTC-220325``;
+``OPTION`` add expiry, strike and C/P, ``BTC/USD:BTC-220325-40000-C``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from eip.exchanges import normalize_asset
+
+INST_TYPES = ("SPOT", "SWAP", "FUTURES", "OPTION")
+
+
+def instrument_symbol(row: Mapping[str, Any]) -> str | None:
+    kind = row.get("instType")
+    if kind == "SPOT":
+        return f"{normalize_asset(row['baseCcy'])}/{normalize_asset(row['quoteCcy'])}"
+    underlying = str(row.get("uly") or "")
+    base, _, quote = underlying.partition("-")
+    settle = str(row.get("settleCcy") or "")
+    if not (base and quote and settle):
+        return None
+    symbol = f"{normalize_asset(base)}/{normalize_asset(quote)}:{normalize_asset(settle)}"
+    if kind == "SWAP":
+        return symbol
+    expiry = datetime.fromtimestamp(int(row["expTime"]) / 1000, UTC).strftime("%y%m%d")
+    if kind == "FUTURES":
+        return f"{symbol}-{expiry}"
+    if kind == "OPTION":
+        return f"{symbol}-{expiry}-{row['stk']}-{row['optType']}"
+    return None
