@@ -13,12 +13,13 @@ from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.okx.checksum import checksum, checksum_string
 from eip.order_book.feeds.okx.feed import recorded_book_channel, recorded_book_symbols
+from eip.order_book.feeds.okx.instruments import instrument_queries
 
 from .captures import capture
 from .helpers import replay
 
 SPOT_URL = "https://www.okx.com/api/v5/public/instruments?instType=SPOT"
-OPTION_URL = "https://www.okx.com/api/v5/public/instruments?instType=OPTION"
+OPTION_URL = "https://www.okx.com/api/v5/public/instruments?instType=OPTION&uly=BTC-USD"
 SPOT = {
     "code": "0",
     "msg": "",
@@ -198,3 +199,14 @@ async def test_replay_command_uses_the_recorded_channel(tmp_path: Path) -> None:
     assert f"okx {ZEN}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
     assert f"okx {CALL}: snapshots=1 deltas=0 desyncs=0 in_sync=yes" in err.getvalue()
     assert "checksums: matched=3 failed=0" in err.getvalue()
+
+
+def test_instrument_queries_cover_options_per_underlying() -> None:
+    assert instrument_queries([ZEN, "SOL/USD:SOL-220325-100-P", "UNI/USD:UNI"]) == [
+        "instType=SPOT",
+        "instType=SWAP",
+        "instType=FUTURES",
+        "instType=OPTION&uly=BTC-USD",
+        "instType=OPTION&uly=ETH-USD",
+        "instType=OPTION&uly=SOL-USD",
+    ]

@@ -24,7 +24,7 @@ from eip.book import L2Book
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.metrics import CHECKSUMS
 from eip.order_book.feeds.okx.checksum import DEPTH, checksum
-from eip.order_book.feeds.okx.instruments import INST_TYPES, instrument_symbol
+from eip.order_book.feeds.okx.instruments import instrument_queries, instrument_symbol
 from eip.order_book.feeds.transport import Received, Transport, TransportError, TransportExhausted
 from eip.order_book.sync_events import BookKey
 from eip.resilience import retry_async
@@ -73,8 +73,8 @@ class OkxFeed(WsBookFeed):
         self.gaps = 0
 
     async def _prepare(self) -> None:
-        for kind in INST_TYPES:
-            url = f"{self.rest_url}/api/v5/public/instruments?instType={kind}"
+        for query in instrument_queries(self.symbols):
+            url = f"{self.rest_url}/api/v5/public/instruments?{query}"
             try:
                 response = await retry_async(
                     self._getter(url), self.options.rest_retry, retry_on=(TransportError,)

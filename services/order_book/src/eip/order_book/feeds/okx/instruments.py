@@ -7,13 +7,27 @@ settled in BTC) is ``BTC/USD:BTC``; ``FUTURES`` add the expiry, ``BTC/USD:BTC-22
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from eip.exchanges import normalize_asset
 
-INST_TYPES = ("SPOT", "SWAP", "FUTURES", "OPTION")
+INST_TYPES = ("SPOT", "SWAP", "FUTURES")
+# OKX lists options per underlying only; these two always, plus the underlyings asked for.
+OPTION_UNDERLYINGS = ("BTC-USD", "ETH-USD")
+
+
+def instrument_queries(symbols: Iterable[str]) -> list[str]:
+    """The ``/api/v5/public/instruments`` queries that cover ``symbols``."""
+    underlyings = set(OPTION_UNDERLYINGS)
+    for symbol in symbols:
+        pair, _, rest = symbol.partition(":")
+        if rest.count("-") >= 3:  # SETTLE-YYMMDD-STRIKE-C|P: an option
+            underlyings.add(pair.replace("/", "-"))
+    return [f"instType={kind}" for kind in INST_TYPES] + [
+        f"instType=OPTION&uly={u}" for u in sorted(underlyings)
+    ]
 
 
 def instrument_symbol(row: Mapping[str, Any]) -> str | None:
