@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.binance import feed as binance
+from eip.order_book.feeds.bitfinex import BitfinexFeed
 from eip.order_book.feeds.bitmex import BitmexFeed
 from eip.order_book.feeds.bitmex import feed as bitmex
 from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
@@ -18,7 +19,7 @@ from eip.order_book.feeds.kraken import feed as kraken
 from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.transport import Transport
 
-NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx")
+NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx", "bitfinex")
 
 
 def ws_of(http_url: str) -> str:
@@ -43,7 +44,8 @@ def create_feed(
     """A native adapter; ``simulator_url`` points it at the exchange simulator instead.
 
     ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``; Coinbase: ``api``
-    ``advanced`` (default) or ``exchange``, the ex-Pro feed; OKX: ``channel``).
+    ``advanced`` (default) or ``exchange``, the ex-Pro feed; OKX: ``channel``; Bitfinex:
+    ``prec``, ``length``).
     """
     if exchange not in NATIVE:
         raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
@@ -56,6 +58,14 @@ def create_feed(
     if exchange == "binance":
         return BinanceFeed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
+        )
+    if exchange == "bitfinex":
+        return BitfinexFeed(
+            symbols,
+            transport,
+            options,
+            prec=settings.get("prec", "P0"),
+            length=settings.get("length", "100"),
         )
     if exchange == "okx":
         return OkxFeed(symbols, transport, options, channel=settings.get("channel", "books"))
