@@ -31,6 +31,7 @@ from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
 from eip.order_book.feeds.bitfinex.feed import recorded_book_settings as recorded_bitfinex_books
 from eip.order_book.feeds.bitmex.feed import recorded_book_symbols as bitmex_book_symbols
+from eip.order_book.feeds.bybit.feed import recorded_book_settings as recorded_bybit_books
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.factory import NATIVE, create_feed
 from eip.order_book.feeds.okx.feed import recorded_book_channel
@@ -185,6 +186,8 @@ async def replay_file(
         wanted = okx_book_symbols(entries)
     elif exchange == "bitfinex":
         wanted = recorded_bitfinex_books(entries)[0]
+    elif exchange == "bybit":
+        wanted = recorded_bybit_books(entries)[0]
     else:
         wanted = _symbols_from_header(header)
     if not wanted:
@@ -198,6 +201,8 @@ async def replay_file(
         settings = {"channel": recorded_book_channel(entries)}
     elif exchange == "bitfinex":
         settings = dict(recorded_bitfinex_books(entries)[1])
+    elif exchange == "bybit":
+        settings = dict(recorded_bybit_books(entries)[1])
     writer = EventWriter(out)
     if exchange.startswith("ccxt:"):
         ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)
@@ -265,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rec.add_argument(
         "--exchange",
         required=True,
-        help="binance, kraken, coinbase, bitmex, okx, bitfinex, or ccxt:<ccxt id>",
+        help="binance, kraken, coinbase, bitmex, okx, bitfinex, bybit, or ccxt:<ccxt id>",
     )
     rec.add_argument("--symbols", nargs="+", required=True)
     rec.add_argument("--out", type=Path, required=True)

@@ -11,6 +11,7 @@ from eip.order_book.feeds.binance import feed as binance
 from eip.order_book.feeds.bitfinex import BitfinexFeed
 from eip.order_book.feeds.bitmex import BitmexFeed
 from eip.order_book.feeds.bitmex import feed as bitmex
+from eip.order_book.feeds.bybit import BybitFeed
 from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.coinbase import feed as coinbase
@@ -19,7 +20,7 @@ from eip.order_book.feeds.kraken import feed as kraken
 from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.transport import Transport
 
-NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx", "bitfinex")
+NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx", "bitfinex", "bybit")
 
 
 def ws_of(http_url: str) -> str:
@@ -45,7 +46,7 @@ def create_feed(
 
     ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``; Coinbase: ``api``
     ``advanced`` (default) or ``exchange``, the ex-Pro feed; OKX: ``channel``; Bitfinex:
-    ``prec``, ``length``).
+    ``prec``, ``length``; Bybit: ``topic``).
     """
     if exchange not in NATIVE:
         raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
@@ -59,6 +60,8 @@ def create_feed(
         return BinanceFeed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
         )
+    if exchange == "bybit":
+        return BybitFeed(symbols, transport, options, topic=settings.get("topic", "orderBookL2_25"))
     if exchange == "bitfinex":
         return BitfinexFeed(
             symbols,
