@@ -113,3 +113,45 @@ async def test_replay_command_reads_the_recorded_topic(tmp_path: Path) -> None:
 
     assert status == 0, err.getvalue()
     assert f"bybit {BTC}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+
+
+async def test_inverse_and_linear_connections_replay_side_by_side(tmp_path: Path) -> None:
+    inverse = capture("bybit", {}, [snapshot(1), delta(2, update=[row("60616.50", "Buy", 9)])],
+                      ADDR)  # fmt: skip
+    linear_addr = ADDR + "_public"
+    # Linear frames as documented: cross_seq a string, sizes JSON numbers with decimals.
+    linear_frames = [
+        '{"topic":"orderBookL2_25.BCHUSDT","type":"snapshot","data":{"order_book":['
+        '{"price":"1053.05","symbol":"BCHUSDT","id":"10530500","side":"Buy","size":2.63},'
+        '{"price":"1054.50","symbol":"BCHUSDT","id":"10545000","side":"Sell","size":30}]},'
+        '"cross_seq":"864131773","timestamp_e6":"1618677786389362"}',
+        '{"topic":"orderBookL2_25.BCHUSDT","type":"delta","data":{"delete":[],"update":[],'
+        '"insert":[{"price":"1053.10","symbol":"BCHUSDT","id":"10531000","side":"Buy",'
+        '"size":12.849999}]},"cross_seq":"864131802","timestamp_e6":"1618677786430132"}',
+    ]
+    linear = [
+        {**e, "conn": "BYBIT.ws.2"} | ({"addr": linear_addr} if e["t"] == "connect" else {})
+        for e in capture("bybit", {}, linear_frames, linear_addr)[1:]
+    ]
+
+    def send(conn: str, addr: str, arg: str) -> dict[str, Any]:
+        return {"t": "send", "conn": conn, "ts": 1_700_000_000.0, "addr": addr,
+                "data": json.dumps({"op": "subscribe", "args": [arg]})}  # fmt: skip
+
+    entries = [
+        *inverse[:2],
+        send("BYBIT.ws.1", ADDR, "orderBookL2_25.BTCUSD"),
+        *inverse[2:],
+        linear[0],
+        send("BYBIT.ws.2", linear_addr, "orderBookL2_25.BCHUSDT"),
+        *linear[1:],
+    ]
+    path = tmp_path / "bybit.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    err = io.StringIO()
+
+    status = await replay_file(path, None, err)
+
+    assert status == 0, err.getvalue()
+    assert f"bybit {BTC}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+    assert "bybit BCH/USDT:USDT: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()

@@ -31,6 +31,8 @@ from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
 from eip.order_book.feeds.bitfinex.feed import recorded_book_settings as recorded_bitfinex_books
 from eip.order_book.feeds.bitmex.feed import recorded_book_symbols as bitmex_book_symbols
+from eip.order_book.feeds.bybit import BybitFeed
+from eip.order_book.feeds.bybit.feed import recorded_book_groups as recorded_bybit_groups
 from eip.order_book.feeds.bybit.feed import recorded_book_settings as recorded_bybit_books
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.factory import NATIVE, create_feed
@@ -213,8 +215,15 @@ async def replay_file(
             f"{', '.join(NATIVE)}; --exchange ccxt:<id> replays only captures recorded through "
             "ccxt.pro (frames answering ccxt's own subscriptions), see docs/ORDER_BOOK.md"
         )
-    transport = ReplayTransport(entries)
     options = FeedOptions(stale_after_s=stale_after_s)
+    if exchange == "bybit" and not symbols:
+        status = 0
+        for addr, group, topic in recorded_bybit_groups(entries):
+            bybit = BybitFeed(group, ReplayTransport(entries), options, topic, addr)
+            await bybit.run(writer)
+            status |= summarize(bybit, writer, err)
+        return status
+    transport = ReplayTransport(entries)
     feed = create_feed(exchange, wanted, transport, options, **settings)
     await feed.run(writer)
     return summarize(feed, writer, err)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
@@ -29,6 +30,19 @@ WS_URL = "wss://stream.bybit.com/realtime"
 TOPICS = ("orderBookL2_25", "orderBook_200.100ms")
 PRICE_DECIMALS = 10
 SIZE_DECIMALS = 8
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _text(value: Any) -> str:
+    """Prices come as strings, sizes as JSON numbers (parsed to Decimal): plain decimal text."""
+    return format(Decimal(value) if isinstance(value, (str, int)) else value, "f")
 
 
 def platform_symbol(venue: str) -> str:
@@ -90,7 +104,7 @@ class BybitFeed(WsBookFeed):
         await self._op("subscribe", state.key.symbol)
 
     async def _on_frame(self, frame: Received) -> None:
-        message = json.loads(frame.data)
+        message = json.loads(frame.data, parse_float=Decimal)
         if not isinstance(message, dict):
             return
         if message.get("success") is False:
@@ -109,7 +123,7 @@ class BybitFeed(WsBookFeed):
             return
         if symbol not in self.symbols:
             return
-        seq = message.get("cross_seq")
+        seq = _int(message.get("cross_seq"))  # linear contracts send it as a string
         kind = message.get("type")
         if kind == "snapshot":
             await self._on_snapshot(symbol, message.get("data"), seq, frame.ts)
@@ -124,11 +138,11 @@ class BybitFeed(WsBookFeed):
             side = row.get("side")
             if side not in ("Buy", "Sell"):
                 raise ValueError(f"row without side Buy/Sell: {row!r}"[:300])
-            level = [str(row["price"]), "0" if deleted else str(row["size"])]
+            level = [_text(row["price"]), "0" if deleted else _text(row["size"])]
             (bids if side == "Buy" else asks).append(level)
         return bids, asks
 
-    async def _on_snapshot(self, symbol: str, data: Any, seq: Any, ts: float) -> None:
+    async def _on_snapshot(self, symbol: str, data: Any, seq: int | None, ts: float) -> None:
         rows = data.get("order_book", []) if isinstance(data, dict) else data or []
         state = self.books.get(symbol)
         if state is None:
@@ -142,15 +156,17 @@ class BybitFeed(WsBookFeed):
         except BAD_LEVEL as exc:
             await self._desync(state, "error", f"bad snapshot: {exc}"[:500], ts)
             return
-        if isinstance(seq, int):
+        if seq is not None:
             self._seq[symbol] = seq
         await self._synced(state, str(seq or ""), None, ts)
 
-    async def _on_delta(self, symbol: str, data: dict[str, Any], seq: Any, ts: float) -> None:
+    async def _on_delta(
+        self, symbol: str, data: dict[str, Any], seq: int | None, ts: float
+    ) -> None:
         state = self.books.get(symbol)
         if state is None or not state.in_sync:
             return
-        if isinstance(seq, int):
+        if seq is not None:
             last = self._seq.get(symbol)
             if last is not None and seq <= last:
                 await self._desync(state, "gap", f"cross_seq {seq} after {last}", ts)
@@ -188,3 +204,23 @@ def recorded_book_settings(entries: list[dict[str, Any]]) -> tuple[list[str], di
                     continue
                 settings = {"topic": prefix}
     return list(dict.fromkeys(symbols)), settings
+
+
+def recorded_book_groups(entries: list[dict[str, Any]]) -> list[tuple[str, list[str], str]]:
+    """Per recorded connection: its address, the book symbols it subscribed, and the topic.
+
+    Bybit served inverse contracts on ``/realtime`` and linear ones on ``/realtime_public``, so a
+    capture can hold books on two connections; each is replayed by its own feed.
+    """
+    addrs: dict[str, str] = {}
+    groups: dict[str, tuple[list[str], str]] = {}
+    for entry in entries:
+        if entry["t"] == "connect":
+            addrs[entry["conn"]] = entry["addr"]
+        if entry["t"] != "send":
+            continue
+        symbols, settings = recorded_book_settings([entry])
+        if symbols:
+            held, _ = groups.get(entry["conn"], ([], ""))
+            groups[entry["conn"]] = (list(dict.fromkeys(held + symbols)), settings["topic"])
+    return [(addrs.get(conn, WS_URL), symbols, topic) for conn, (symbols, topic) in groups.items()]
