@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import urlsplit
 
 from eip.exchanges import normalize_asset
 from eip.order_book.capture.ccxt import record_ccxt, replay_ccxt
@@ -28,8 +29,15 @@ from eip.order_book.capture.format import CaptureWriter, read_capture
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
-from eip.order_book.feeds.factory import create_feed
-from eip.order_book.feeds.kraken import KrakenFeed
+from eip.order_book.feeds.bitfinex.feed import recorded_book_settings as recorded_bitfinex_books
+from eip.order_book.feeds.bitmex.feed import recorded_book_symbols as bitmex_book_symbols
+from eip.order_book.feeds.bybit import BybitFeed
+from eip.order_book.feeds.bybit.feed import recorded_book_groups as recorded_bybit_groups
+from eip.order_book.feeds.bybit.feed import recorded_book_settings as recorded_bybit_books
+from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
+from eip.order_book.feeds.factory import NATIVE, create_feed
+from eip.order_book.feeds.okx.feed import recorded_book_channel
+from eip.order_book.feeds.okx.feed import recorded_book_symbols as okx_book_symbols
 from eip.order_book.feeds.transport import LiveTransport
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 
@@ -113,12 +121,11 @@ def summarize(feed: Books, writer: EventWriter, err: IO[str]) -> int:
             f"in_sync={'yes' if in_sync else 'NO'}",
             file=err,
         )
-    if isinstance(feed, KrakenFeed):
-        print(
-            f"checksums: matched={feed.checksums_matched} failed={feed.checksums_failed}",
-            file=err,
-        )
-        failed |= feed.checksums_failed > 0
+    matched = getattr(feed, "checksums_matched", None)
+    if matched is not None:  # venues whose stream carries checksums (Kraken, OKX)
+        checksums_failed = int(getattr(feed, "checksums_failed", 0))
+        print(f"checksums: matched={matched} failed={checksums_failed}", file=err)
+        failed |= checksums_failed > 0
     print("RESULT: " + ("FAILED" if failed else "ok, every book in sync"), file=err)
     return 1 if failed else 0
 
@@ -151,6 +158,15 @@ def _kraken_settings(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return settings
 
 
+def _coinbase_settings(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Exchange (ex-Pro) dialect when the capture connected to its feed host."""
+    hosts = coinbase_exchange.WS_HOSTS
+    for entry in entries:
+        if entry["t"] == "connect" and urlsplit(entry["addr"]).hostname in hosts:
+            return {"api": "exchange"}
+    return {}
+
+
 async def replay_file(
     path: Path,
     out: IO[str] | None,
@@ -164,16 +180,50 @@ async def replay_file(
     exchange = (exchange or str(header.get("exchange", ""))).lower()
     if not exchange:
         raise SystemExit("the capture names no exchange; pass --exchange")
-    wanted = list(symbols) or _symbols_from_header(header)
+    if symbols:
+        wanted = list(symbols)
+    elif exchange == "bitmex":
+        wanted = bitmex_book_symbols(entries)
+    elif exchange == "okx":
+        wanted = okx_book_symbols(entries)
+    elif exchange == "bitfinex":
+        wanted = recorded_bitfinex_books(entries)[0]
+    elif exchange == "bybit":
+        wanted = recorded_bybit_books(entries)[0]
+    else:
+        wanted = _symbols_from_header(header)
     if not wanted:
         raise SystemExit("the capture names no book symbols; pass --symbols")
-    settings = _kraken_settings(entries) if exchange == "kraken" else {}
+    settings: dict[str, Any] = {}
+    if exchange == "kraken":
+        settings = _kraken_settings(entries)
+    elif exchange == "coinbase":
+        settings = _coinbase_settings(entries)
+    elif exchange == "okx":
+        settings = {"channel": recorded_book_channel(entries)}
+    elif exchange == "bitfinex":
+        settings = dict(recorded_bitfinex_books(entries)[1])
+    elif exchange == "bybit":
+        settings = dict(recorded_bybit_books(entries)[1])
     writer = EventWriter(out)
     if exchange.startswith("ccxt:"):
         ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)
         return summarize(ccxt_feed, writer, err)
-    transport = ReplayTransport(entries)
+    if exchange not in NATIVE:
+        raise SystemExit(
+            f"no replay dialect for {exchange!r} captures: the native adapters are "
+            f"{', '.join(NATIVE)}; --exchange ccxt:<id> replays only captures recorded through "
+            "ccxt.pro (frames answering ccxt's own subscriptions), see docs/ORDER_BOOK.md"
+        )
     options = FeedOptions(stale_after_s=stale_after_s)
+    if exchange == "bybit" and not symbols:
+        status = 0
+        for addr, group, topic in recorded_bybit_groups(entries):
+            bybit = BybitFeed(group, ReplayTransport(entries), options, topic, addr)
+            await bybit.run(writer)
+            status |= summarize(bybit, writer, err)
+        return status
+    transport = ReplayTransport(entries)
     feed = create_feed(exchange, wanted, transport, options, **settings)
     await feed.run(writer)
     return summarize(feed, writer, err)
@@ -227,7 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--stale-after", type=float, default=60.0, help="seconds (recorded time)")
     rec = commands.add_parser("record", help="record live traffic while keeping books")
     rec.add_argument(
-        "--exchange", required=True, help="binance, kraken, coinbase, or ccxt:<ccxt id>"
+        "--exchange",
+        required=True,
+        help="binance, kraken, coinbase, bitmex, okx, bitfinex, bybit, or ccxt:<ccxt id>",
     )
     rec.add_argument("--symbols", nargs="+", required=True)
     rec.add_argument("--out", type=Path, required=True)

@@ -8,13 +8,19 @@ from urllib.parse import urlsplit, urlunsplit
 from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.binance import feed as binance
-from eip.order_book.feeds.coinbase import CoinbaseFeed
+from eip.order_book.feeds.bitfinex import BitfinexFeed
+from eip.order_book.feeds.bitmex import BitmexFeed
+from eip.order_book.feeds.bitmex import feed as bitmex
+from eip.order_book.feeds.bybit import BybitFeed
+from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
+from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.coinbase import feed as coinbase
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.kraken import feed as kraken
+from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.transport import Transport
 
-NATIVE = ("binance", "kraken", "coinbase")
+NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx", "bitfinex", "bybit")
 
 
 def ws_of(http_url: str) -> str:
@@ -38,10 +44,14 @@ def create_feed(
 ) -> WsBookFeed:
     """A native adapter; ``simulator_url`` points it at the exchange simulator instead.
 
-    ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``).
+    ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``; Coinbase: ``api``
+    ``advanced`` (default) or ``exchange``, the ex-Pro feed; OKX: ``channel``; Bitfinex:
+    ``prec``, ``length``; Bybit: ``topic``).
     """
     if exchange not in NATIVE:
         raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
+    if simulator_url and exchange not in SIMULATOR_WS_PATHS:
+        raise ValueError(f"the simulator does not serve {exchange!r}")
     rest_url = ws_url = None
     if simulator_url:
         rest_url = simulator_url.rstrip("/")
@@ -50,6 +60,20 @@ def create_feed(
         return BinanceFeed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
         )
+    if exchange == "bybit":
+        return BybitFeed(symbols, transport, options, topic=settings.get("topic", "orderBookL2_25"))
+    if exchange == "bitfinex":
+        return BitfinexFeed(
+            symbols,
+            transport,
+            options,
+            prec=settings.get("prec", "P0"),
+            length=settings.get("length", "100"),
+        )
+    if exchange == "okx":
+        return OkxFeed(symbols, transport, options, channel=settings.get("channel", "books"))
+    if exchange == "bitmex":
+        return BitmexFeed(symbols, transport, options, bitmex.REST_URL, bitmex.WS_URL)
     if exchange == "kraken":
         api = settings.get("api", "v2")
         if api not in ("v1", "v2"):
@@ -63,6 +87,15 @@ def create_feed(
             rest_url=rest_url or kraken.REST_URL,
             ws_url=ws_url,
         )
+    api = settings.get("api", "advanced")
+    if api == "exchange":
+        if simulator_url:
+            raise ValueError("the simulator serves Coinbase Advanced Trade, not api='exchange'")
+        return CoinbaseExchangeFeed(
+            symbols, transport, options, coinbase_exchange.REST_URL, coinbase_exchange.WS_URL
+        )
+    if api != "advanced":
+        raise ValueError(f"Coinbase API must be advanced or exchange, not {api!r}")
     return CoinbaseFeed(
         symbols, transport, options, rest_url or coinbase.REST_URL, ws_url or coinbase.WS_URL
     )
