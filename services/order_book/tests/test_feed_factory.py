@@ -5,14 +5,15 @@ import pytest
 from eip.config import ConfigError
 from eip.order_book.feed_factory import create_feed, supported_exchanges
 from eip.order_book.feeds.binance import BinanceFeed
+from eip.order_book.feeds.bitmex import BitmexFeed
 from eip.order_book.feeds.ccxt_pro.feed import CcxtProFeed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.settings import OrderBookSettings
 
 
 def test_unknown_exchange_is_a_clear_config_error() -> None:
-    with pytest.raises(ConfigError, match="no book feed for exchange 'bitmex'") as info:
-        create_feed("bitmex", OrderBookSettings())
+    with pytest.raises(ConfigError, match="no book feed for exchange 'mtgox'") as info:
+        create_feed("mtgox", OrderBookSettings())
     assert "binance" in str(info.value)
 
 
@@ -42,3 +43,10 @@ def test_roadmap_exchanges_without_a_native_adapter_use_ccxt_pro() -> None:
         ["BTC/USDT"],
         "http://127.0.0.1:1",
     )
+
+
+def test_bitmex_is_served_by_its_native_adapter_as_ccxt_has_no_bitmex() -> None:
+    feed = create_feed("bitmex", OrderBookSettings(subscriptions={"bitmex": ["BTC/USD:BTC"]}))
+    assert isinstance(feed, BitmexFeed)
+    assert feed.exchange == "bitmex"
+    assert list(feed.symbols) == ["BTC/USD:BTC"]

@@ -48,7 +48,8 @@ def _ccxt_pro(exchange: str) -> FeedBuilder:
 
 # exchange ccxt id -> builder
 FEEDS: dict[str, FeedBuilder] = {
-    **{ex: _native(ex) for ex in ("binance", "kraken", "coinbase")},
+    # BitMEX: ccxt 4.5.90 has no bitmex class, so its orderBookL2 adapter serves live too.
+    **{ex: _native(ex) for ex in ("binance", "kraken", "coinbase", "bitmex")},
     **{ex: _ccxt_pro(ex) for ex in ("kucoin", "bitfinex", "htx", "bybit", "okx", "gate")},
 }
 
