@@ -14,6 +14,7 @@ spelling (see ``_ID_FORMS``), ``symbol`` ``BASE/QUOTE``, ``base``/``quote``/``ba
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -155,6 +156,12 @@ def _is_ticker(item: Any) -> bool:
     return isinstance(item, dict) and "symbol" in item and "bid" in item and "last" in item
 
 
+def _filled(ticker: Ticker) -> int:
+    # one frame can resolve a bid/ask-only view (watchBidsAsks) beside the full ticker
+    # (OKX's tickers channel does): the fuller one is what watch_ticker hands the adapter
+    return sum(getattr(ticker, f.name) is not None for f in dataclasses.fields(ticker))
+
+
 class CcxtReplay:
     def __init__(self, exchange: str, ccxt_id: str, capture: Capture) -> None:
         self.exchange = exchange
@@ -171,7 +178,8 @@ class CcxtReplay:
         self.client.trades = {}
         self.conn.resolved.clear()
         self.client.handle_message(self.conn, message)
-        out: list[Trade | Ticker] = []
+        trades: list[Trade | Ticker] = []
+        tickers: dict[str, Ticker] = {}
         seen: set[int] = set()
         for result in self.conn.resolved:
             items: list[Any] = []
@@ -186,10 +194,13 @@ class CcxtReplay:
                     continue
                 seen.add(id(item))
                 if _is_trade(item):
-                    out.append(ccxt_parse.trade(self.exchange, item, received))
+                    trades.append(ccxt_parse.trade(self.exchange, item, received))
                 elif _is_ticker(item):
-                    out.append(ccxt_parse.ticker(self.exchange, item, received))
-        return out
+                    ticker = ccxt_parse.ticker(self.exchange, item, received)
+                    kept = tickers.get(ticker.symbol)
+                    if kept is None or _filled(ticker) > _filled(kept):
+                        tickers[ticker.symbol] = ticker
+        return trades + list(tickers.values())
 
     def close(self) -> None:
         asyncio.run(self.client.close())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eip.exchanges.bitmex.parse import loads as bitmex_loads
 from eip.exchanges.market_data import Ticker, Trade
 from eip.exchanges.replay.binance import BinanceReplay
 from eip.exchanges.replay.bitmex import BitmexReplay
@@ -36,10 +37,13 @@ VENUES: dict[str, tuple[str, str | None]] = {
 
 
 def _decoded(capture: Capture) -> list[tuple[float, Any]]:
+    # as live decodes: BitMEX's stream reads JSON numbers as Decimal, the others as json does
+    native = VENUES.get(capture.exchange.upper(), ("", None))[0] == "bitmex"
+    loads: Callable[[str], Any] = bitmex_loads if native else json.loads
     out = []
     for frame in capture.frames:
         try:
-            out.append((frame.ts, json.loads(frame.data)))
+            out.append((frame.ts, loads(frame.data)))
         except ValueError:
             out.append((frame.ts, frame.data))  # pings and other text: no venue sends trades so
     return out
