@@ -138,3 +138,23 @@ def test_unknown_exchange_and_bad_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="format-2 header"):
         replay(bad)
     assert main([str(bad)]) == 2
+
+
+def test_bitfinex_sequence_numbers_a_recording_client_asked_for_are_dropped(
+    tmp_path: Path,
+) -> None:
+    frames: list[Any] = [
+        {"event": "conf", "status": "OK", "flags": 65536},
+        {"event": "subscribed", "channel": "trades", "chanId": 7, "symbol": "tTESTBTC:TESTUSD"},
+        [7, [[670155031, 1618677442819, -0.00023057, 60410]], 1],
+        [7, "te", [670155032, 1618677442900, 0.5, 60411], 2],
+        [7, "hb", 3],
+    ]
+    config = {"trades": ["TESTBTC-TESTUSD"]}
+    result = replay(write_capture(tmp_path / "c.jsonl", "BITFINEX", config, frames))
+    assert result.summary.ok, result.summary.errors
+    got = [(r.symbol, r.trade_id, r.price, r.amount, r.taker_side) for r in result.records]
+    assert got == [
+        ("TESTBTC/TESTUSD", "670155031", Decimal("60410"), Decimal("0.00023057"), "sell"),
+        ("TESTBTC/TESTUSD", "670155032", Decimal("60411"), Decimal("0.5"), "buy"),
+    ]

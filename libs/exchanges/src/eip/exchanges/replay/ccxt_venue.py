@@ -28,6 +28,12 @@ from eip.exchanges.replay.capture import Capture
 from eip.exchanges.replay.classify import classifier
 from eip.exchanges.replay.result import Channel
 
+
+def _bitfinex_id(base: str, quote: str) -> str:
+    # Bitfinex glues two 3-letter codes (tBTCUSD) and puts a colon between longer ones
+    return f"t{base}{quote}" if len(base) == 3 and len(quote) == 3 else f"t{base}:{quote}"
+
+
 _ID_FORMS: dict[str, Callable[[str, str], str]] = {
     "coinbase": lambda b, q: f"{b}-{q}",
     "coinbaseexchange": lambda b, q: f"{b}-{q}",
@@ -36,7 +42,7 @@ _ID_FORMS: dict[str, Callable[[str, str], str]] = {
     "bybit": lambda b, q: f"{b}{q}",
     "gateio": lambda b, q: f"{b}_{q}",
     "htx": lambda b, q: f"{b}{q}".lower(),
-    "bitfinex": lambda b, q: f"t{b}{q}",
+    "bitfinex": _bitfinex_id,
     "kraken": lambda b, q: f"{b}/{q}",
 }
 
@@ -177,6 +183,9 @@ class CcxtReplay:
         # a fresh trade cache per frame: ccxt resolves its whole cache, only this frame's are new
         self.client.trades = {}
         self.conn.resolved.clear()
+        prepare = getattr(self._classify, "prepare", None)
+        if prepare is not None:
+            message = prepare(message)
         self.client.handle_message(self.conn, message)
         trades: list[Trade | Ticker] = []
         tickers: dict[str, Ticker] = {}

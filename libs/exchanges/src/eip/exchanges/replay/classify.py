@@ -102,12 +102,28 @@ def kraken(message: Any) -> tuple[Channel, str] | None:  # API v2
     return channel, str(data[0].get("symbol", "?")) if isinstance(data[0], dict) else "?"  # type: ignore[return-value]
 
 
+SEQ_ALL = 65536  # Bitfinex conf flag: every frame gets a trailing sequence number
+
+
 class Bitfinex:
     """v2 frames are ``[chanId, ...]``; the channel and pair come from the earlier
-    ``{"event": "subscribed"}`` ack. ``tu`` repeats a ``te`` trade and heartbeats are ``hb``."""
+    ``{"event": "subscribed"}`` ack. ``tu`` repeats a ``te`` trade and heartbeats are ``hb``.
+
+    A recording client may have sent ``{"event": "conf", "flags": 65536}`` (cryptofeed does):
+    Bitfinex then appends a sequence number to every channel frame. ccxt never asks for it
+    and tells a snapshot from an update by the frame's length, so ``prepare`` drops that
+    number once the venue has confirmed the flag."""
 
     def __init__(self) -> None:
         self.channels: dict[Any, tuple[Channel, str]] = {}
+        self.sequenced = False
+
+    def prepare(self, message: Any) -> Any:
+        if _get(message, "event") == "conf" and message.get("status") == "OK":
+            self.sequenced = bool(int(message.get("flags", 0)) & SEQ_ALL)
+        if self.sequenced and isinstance(message, list) and message[0] in self.channels:
+            return message[:-1] if isinstance(message[-1], int) else message
+        return message
 
     def __call__(self, message: Any) -> tuple[Channel, str] | None:
         if _get(message, "event") == "subscribed":
