@@ -153,7 +153,9 @@ def test_bitfinex_sequence_numbers_a_recording_client_asked_for_are_dropped(
     config = {"trades": ["TESTBTC-TESTUSD"]}
     result = replay(write_capture(tmp_path / "c.jsonl", "BITFINEX", config, frames))
     assert result.summary.ok, result.summary.errors
-    got = [(r.symbol, r.trade_id, r.price, r.amount, r.taker_side) for r in result.records]
+    trades = [r for r in result.records if isinstance(r, Trade)]
+    assert len(trades) == len(result.records)
+    got = [(r.symbol, r.trade_id, r.price, r.amount, r.taker_side) for r in trades]
     assert got == [
         ("TESTBTC/TESTUSD", "670155031", Decimal("60410"), Decimal("0.00023057"), "sell"),
         ("TESTBTC/TESTUSD", "670155032", Decimal("60411"), Decimal("0.5"), "buy"),
