@@ -160,3 +160,28 @@ def test_bitfinex_sequence_numbers_a_recording_client_asked_for_are_dropped(
         ("TESTBTC/TESTUSD", "670155031", Decimal("60410"), Decimal("0.00023057"), "sell"),
         ("TESTBTC/TESTUSD", "670155032", Decimal("60411"), Decimal("0.5"), "buy"),
     ]
+
+
+def test_okx_derivatives_and_tiny_prices(tmp_path: Path) -> None:
+    """Header symbols ``XMR-USDT-PERP`` / ``TRX-USDT-210924`` give OKX swap and future markets;
+    prices below 1e-6 stay fixed-point on the wire."""
+
+    def trade(inst: str, px: str) -> dict[str, Any]:
+        row = {"instId": inst, "tradeId": "1", "px": px, "sz": "8", "side": "buy", "ts": "1"}
+        return {"arg": {"channel": "trades", "instId": inst}, "data": [row]}
+
+    frames = [
+        trade("XMR-USDT-SWAP", "196.11"),
+        trade("TRX-USDT-210924", "0.0545"),
+        trade("FUN-BTC", "0.000000454"),
+    ]
+    config = {"trades": ["XMR-USDT-PERP", "TRX-USDT-210924", "FUN-BTC"]}
+    path = write_capture(tmp_path / "c.jsonl", "OKEX", config, frames)
+    out = tmp_path / "out.jsonl"
+    assert main([str(path), "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["symbol"], r["price"]) for r in rows] == [
+        ("XMR/USDT:USDT", "196.11"),
+        ("TRX/USDT:USDT-210924", "0.0545"),
+        ("FUN/BTC", "0.000000454"),
+    ]

@@ -97,8 +97,13 @@ def synthesized_markets(ccxt_id: str, capture: Capture) -> list[dict[str, Any]]:
     for symbols in capture.config.values():
         for name in symbols:
             base, _, quote = name.partition("-")
-            if not quote or "-" in quote:
-                continue  # derivatives (BTC-USD-PERP, dated futures): ids not derivable
+            if not quote:
+                continue
+            if "-" in quote:
+                derivative = _derivative(ccxt_id, base, quote)
+                if derivative is not None:
+                    seen[derivative["id"]] = derivative
+                continue
             market_id = form(base, quote)
             seen[market_id] = {
                 "id": market_id,
@@ -125,6 +130,43 @@ def synthesized_markets(ccxt_id: str, capture: Capture) -> list[dict[str, Any]]:
                 "info": {},
             }
     return list(seen.values())
+
+
+def _derivative(ccxt_id: str, base: str, rest: str) -> dict[str, Any] | None:
+    """``QUOTE-PERP`` / ``QUOTE-YYMMDD`` header symbols, for OKX only (``XMR-USDT-SWAP``,
+    ``TRX-USDT-210924``): settled in the quote when it is a stablecoin (linear), else in the
+    base (inverse). Other venues' derivative ids are not derived: their frames then fail."""
+    quote, _, kind = rest.partition("-")
+    if ccxt_id != "okx" or not (kind == "PERP" or (kind.isdigit() and len(kind) == 6)):
+        return None
+    linear = quote in ("USDT", "USDC")
+    settle = quote if linear else base
+    swap = kind == "PERP"
+    return {
+        "id": f"{base}-{quote}-SWAP" if swap else f"{base}-{quote}-{kind}",
+        "symbol": f"{base}/{quote}:{settle}" + ("" if swap else f"-{kind}"),
+        "base": base,
+        "quote": quote,
+        "settle": settle,
+        "baseId": base,
+        "quoteId": quote,
+        "settleId": settle,
+        "type": "swap" if swap else "future",
+        "spot": False,
+        "margin": False,
+        "swap": swap,
+        "future": not swap,
+        "option": False,
+        "contract": True,
+        "linear": linear,
+        "inverse": not linear,
+        "contractSize": None,
+        "expiry": None,
+        "active": True,
+        "precision": {"amount": None, "price": None},
+        "limits": {"amount": {}, "price": {}, "cost": {}},
+        "info": {},
+    }
 
 
 class _Recorded:

@@ -14,8 +14,9 @@ from eip.exchanges.market_data import Ticker, Trade
 
 Channel = Literal["trades", "ticker"]
 CHANNELS: tuple[Channel, ...] = ("trades", "ticker")
-# BASE/QUOTE, optionally :SETTLE[-YYMMDD]; upper-case assets as normalize_asset leaves them
-_SYMBOL = re.compile(r"^[A-Z0-9.]+/[A-Z0-9.]+(:[A-Z0-9.]+(-\d{6})?)?$")
+# BASE/QUOTE, optionally :SETTLE[-YYMMDD[-STRIKE-C|P]] (ccxt's unified derivative forms);
+# upper-case assets as normalize_asset leaves them
+_SYMBOL = re.compile(r"^[A-Z0-9.]+/[A-Z0-9.]+(:[A-Z0-9.]+(-\d{6}(-[0-9.]+-[CP])?)?)?$")
 UNKNOWN = "?"
 
 
@@ -77,7 +78,7 @@ class Summary:
 
 def _text(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # str() would write 0.000000454 as 4.54E-7
     if isinstance(value, datetime):
         return value.isoformat()
     return value
