@@ -29,6 +29,7 @@ class Capture:
     exchange: str  # as the header names it: "BINANCE", "OKEX", ...
     config: dict[str, list[str]]
     http: dict[str, str] = field(default_factory=dict)  # url -> body, last one wins
+    connections: dict[str, str] = field(default_factory=dict)  # conn -> addr
     frames: list[Frame] = field(default_factory=list)
 
 
@@ -62,6 +63,8 @@ def read_capture(path: Path) -> Capture:
             capture = Capture(exchange, {str(k): list(v or []) for k, v in config.items()})
         elif kind == "http":
             capture.http[str(item["url"])] = str(item["data"])
+        elif kind == "connect":
+            capture.connections[str(item["conn"])] = str(item["addr"])
         elif kind == "recv":
             capture.frames.append(Frame(str(item["conn"]), float(item["ts"]), str(item["data"])))
     if capture is None:

@@ -215,8 +215,17 @@ class CcxtReplay:
         self.exchange = exchange
         self.client = new_client(ccxt_id)
         self.markets_from = asyncio.run(_load_markets(self.client, capture))
-        self.conn = StandInClient(url="replay")
+        self.addresses = capture.connections
+        self.conns: dict[str, StandInClient] = {}
+        self.conn = StandInClient(url="")
         self._classify = classifier(ccxt_id)
+
+    def use_connection(self, conn: str) -> None:
+        """One stand-in per recorded connection, with its address: some ccxt handlers tell
+        markets apart by ``client.url`` (Bybit's spot and linear streams share ids)."""
+        if conn not in self.conns:
+            self.conns[conn] = StandInClient(url=self.addresses.get(conn, ""))
+        self.conn = self.conns[conn]
 
     def classify(self, message: Any) -> tuple[Channel, str] | None:
         return self._classify(message)

@@ -36,22 +36,24 @@ VENUES: dict[str, tuple[str, str | None]] = {
 }
 
 
-def _decoded(capture: Capture) -> list[tuple[float, Any]]:
+def _decoded(capture: Capture) -> list[tuple[str, float, Any]]:
     # as live decodes: BitMEX's stream reads JSON numbers as Decimal, the others as json does
     native = VENUES.get(capture.exchange.upper(), ("", None))[0] == "bitmex"
     loads: Callable[[str], Any] = bitmex_loads if native else json.loads
     out = []
     for frame in capture.frames:
         try:
-            out.append((frame.ts, loads(frame.data)))
+            out.append((frame.conn, frame.ts, loads(frame.data)))
         except ValueError:
-            out.append((frame.ts, frame.data))  # pings and other text: no venue sends trades so
+            out.append(
+                (frame.conn, frame.ts, frame.data)
+            )  # pings and other text: no venue sends trades so
     return out
 
 
-def _coinbase_class(frames: Iterable[tuple[float, Any]]) -> str:
+def _coinbase_class(frames: Iterable[tuple[str, float, Any]]) -> str:
     """Advanced Trade frames carry ``channel``; the older Exchange (Pro) feed only ``type``."""
-    for _, message in frames:
+    for _, _, message in frames:
         if isinstance(message, dict) and "channel" in message:
             return "coinbase"
         if isinstance(message, dict) and message.get("type") in (
@@ -63,7 +65,7 @@ def _coinbase_class(frames: Iterable[tuple[float, Any]]) -> str:
     return "coinbase"
 
 
-def parser_for(capture: Capture, frames: list[tuple[float, Any]]) -> FrameParser:
+def parser_for(capture: Capture, frames: list[tuple[str, float, Any]]) -> FrameParser:
     venue = VENUES.get(capture.exchange.upper())
     if venue is None:
         raise ValueError(f"no replay for exchange {capture.exchange!r} (known: {sorted(VENUES)})")
@@ -72,7 +74,7 @@ def parser_for(capture: Capture, frames: list[tuple[float, Any]]) -> FrameParser
         return BinanceReplay(capture)
     if exchange == "bitmex":
         return BitmexReplay(capture)
-    if exchange == "kraken" and any(is_v1(m) for _, m in frames):
+    if exchange == "kraken" and any(is_v1(m) for _, _, m in frames):
         return KrakenV1Replay()
     if exchange == "coinbase":
         ccxt_id = _coinbase_class(frames)
@@ -99,7 +101,9 @@ def replay(
     summary = Summary()
     records: list[Trade | Ticker] = []
     try:
-        for ts, message in frames:
+        for conn, ts, message in frames:
+            if isinstance(parser, CcxtReplay):
+                parser.use_connection(conn)
             found = parser.classify(message)
             received = received_at(ts)
             try:
