@@ -366,6 +366,18 @@ VENUES: dict[str, tuple[dict[str, list[str]], list[Any]]] = {
 COINBASE_PRO: list[Any] = [
     {"type": "subscriptions", "channels": [{"name": "matches", "product_ids": ["BTC-USD"]}]},
     {
+        "type": "last_match",
+        "trade_id": 9,
+        "sequence": 49,
+        "maker_order_id": "846893fc-fe64-43c4-810c-be6c1f2fb715",
+        "taker_order_id": "4b6e2af3-a78c-4406-9a2e-d1b28ed8b147",
+        "time": "2021-11-07T08:19:20.000000Z",
+        "product_id": "BTC-USD",
+        "size": "1",
+        "price": "400",
+        "side": "sell",
+    },
+    {
         "type": "match",
         "trade_id": 10,
         "sequence": 50,

@@ -61,7 +61,9 @@ def test_coinbase_exchange_feed_goes_through_ccxt_coinbaseexchange(tmp_path: Pat
     path = write_capture(tmp_path / "c.jsonl", "COINBASE", {"trades": ["BTC-USD"]}, COINBASE_PRO)
     result = replay(path)
     assert result.summary.ok, result.summary.errors
-    trade = next(r for r in result.records if isinstance(r, Trade))
+    trades = [r for r in result.records if isinstance(r, Trade)]
+    assert len(trades) == 1  # the last_match before it is not a live trade
+    trade = trades[0]
     assert (trade.trade_id, trade.price, trade.amount) == (
         "10",
         Decimal("400.23"),

@@ -86,8 +86,10 @@ def coinbase(message: Any) -> tuple[Channel, str] | None:
         rows = first.get("trades") or first.get("tickers") or [{}]
         product = rows[0].get("product_id", "?") if isinstance(rows[0], dict) else "?"
         return ("trades" if channel == "market_trades" else "ticker"), str(product)
-    kind = _get(message, "type")  # the 2021 Pro / Exchange feed
-    if kind in ("match", "last_match"):
+    # the 2021 Pro / Exchange feed; "last_match" (the trade before subscribing) is ignored by
+    # ccxt's handler, so live never publishes it: not counted as a trade frame here either
+    kind = _get(message, "type")
+    if kind == "match":
         return "trades", str(_get(message, "product_id"))
     if kind == "ticker":
         return "ticker", str(_get(message, "product_id"))
