@@ -12,6 +12,7 @@ import pytest
 from eip.exchanges.market_data import Ticker, Trade
 from eip.exchanges.replay import CaptureError, replay
 from eip.exchanges.replay.__main__ import main
+from eip.exchanges.replay.ccxt_venue import RecordedRest
 
 from .synthetic import COINBASE_PRO, VENUES, write_capture
 
@@ -187,3 +188,19 @@ def test_okx_derivatives_and_tiny_prices(tmp_path: Path) -> None:
         ("TRX/USDT:USDT-210924", "0.0545"),
         ("FUN/BTC", "0.000000454"),
     ]
+
+
+async def test_recorded_rest_bodies_are_matched_by_path_and_query() -> None:
+    recorded = RecordedRest(
+        {
+            "https://x.invalid/api/v5/public/instruments?instType=SPOT": '{"spot": 1}',
+            "https://x.invalid/api/v5/public/instruments?instType=SWAP": '{"swap": 1}',
+            "https://x.invalid/api/v1/symbols": '{"symbols": 1}',
+        }
+    )
+    fetch = recorded.fetch
+    assert await fetch("https://y.invalid/api/v5/public/instruments?instType=SWAP") == {"swap": 1}
+    assert await fetch("https://y.invalid/api/v5/public/instruments?instType=SPOT") == {"spot": 1}
+    assert await fetch("https://y.invalid/api/v1/symbols?x=1") == {"symbols": 1}
+    with pytest.raises(LookupError, match="instType=OPTION"):
+        await fetch("https://y.invalid/api/v5/public/instruments?instType=OPTION")

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from eip.exchanges import ccxt_parse
 from eip.exchanges.ccxt_adapter import new_client
@@ -169,24 +169,34 @@ def _derivative(ccxt_id: str, base: str, rest: str) -> dict[str, Any] | None:
     }
 
 
-class _Recorded:
+class RecordedRest:
+    """ccxt's REST calls answered from the capture: same path and same query parameters
+    (in any order); a path recorded once also answers a differently-queried call."""
+
     def __init__(self, http: dict[str, str]) -> None:
-        self.bodies = {urlsplit(url).path: body for url, body in http.items()}
+        self.bodies: list[tuple[str, frozenset[tuple[str, str]], str]] = []
+        for url, body in http.items():
+            parts = urlsplit(url)
+            self.bodies.append((parts.path, frozenset(parse_qsl(parts.query)), body))
 
     async def fetch(
         self, url: str, method: str = "GET", headers: Any = None, body: Any = None
     ) -> Any:
-        path = urlsplit(url).path
-        if path not in self.bodies:
-            raise LookupError(f"capture has no response for {method} {path}")
-        return json.loads(self.bodies[path])
+        parts = urlsplit(url)
+        query = frozenset(parse_qsl(parts.query))
+        same_path = [b for b in self.bodies if b[0] == parts.path]
+        exact = [b for b in same_path if b[1] == query]
+        found = exact or (same_path if len(same_path) == 1 else [])
+        if not found:
+            raise LookupError(f"capture has no response for {method} {parts.path}?{parts.query}")
+        return json.loads(found[0][2])
 
 
 async def _load_markets(client: Any, capture: Capture) -> str:
     """Where the markets came from: ``recorded``, or ``synthesized (why)``."""
     why = "no http lines"
     if capture.http:
-        client.fetch = _Recorded(capture.http).fetch
+        client.fetch = RecordedRest(capture.http).fetch
         try:
             await client.load_markets()
             return "recorded"
