@@ -36,6 +36,7 @@ from eip.order_book.feeds.bybit.feed import recorded_book_groups as recorded_byb
 from eip.order_book.feeds.bybit.feed import recorded_book_settings as recorded_bybit_books
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.factory import NATIVE, create_feed
+from eip.order_book.feeds.kucoin.feed import recorded_snapshot_path as recorded_kucoin_snapshot_path
 from eip.order_book.feeds.okx.feed import recorded_book_channel
 from eip.order_book.feeds.okx.feed import recorded_book_symbols as okx_book_symbols
 from eip.order_book.feeds.transport import LiveTransport
@@ -205,6 +206,8 @@ async def replay_file(
         settings = dict(recorded_bitfinex_books(entries)[1])
     elif exchange == "bybit":
         settings = dict(recorded_bybit_books(entries)[1])
+    elif exchange == "kucoin":
+        settings = {"snapshot_path": recorded_kucoin_snapshot_path(entries)}
     writer = EventWriter(out)
     if exchange.startswith("ccxt:"):
         ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)
