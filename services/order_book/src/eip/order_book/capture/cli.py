@@ -42,6 +42,9 @@ from eip.order_book.feeds.okx.feed import recorded_book_symbols as okx_book_symb
 from eip.order_book.feeds.transport import LiveTransport
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 
+# Venue names captures use for exchanges the platform knows by another name.
+RENAMED = {"huobi": "htx"}
+
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
@@ -179,6 +182,7 @@ async def replay_file(
     entries = read_capture(path)
     header = next((e for e in entries if e["t"] == "header"), {})
     exchange = (exchange or str(header.get("exchange", ""))).lower()
+    exchange = RENAMED.get(exchange, exchange)
     if not exchange:
         raise SystemExit("the capture names no exchange; pass --exchange")
     if symbols:
