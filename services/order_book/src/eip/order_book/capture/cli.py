@@ -43,7 +43,7 @@ from eip.order_book.feeds.transport import LiveTransport
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 
 # Venue names captures use for exchanges the platform knows by another name.
-RENAMED = {"huobi": "htx"}
+RENAMED = {"huobi": "htx", "gateio": "gate"}
 
 
 def _iso(value: Any) -> str | None:

@@ -15,6 +15,7 @@ from eip.order_book.feeds.bybit import BybitFeed
 from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.coinbase import feed as coinbase
+from eip.order_book.feeds.gateio import GateioFeed
 from eip.order_book.feeds.htx import HtxFeed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.kraken import feed as kraken
@@ -23,7 +24,18 @@ from eip.order_book.feeds.kucoin import feed as kucoin
 from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.transport import Transport
 
-NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx", "bitfinex", "bybit", "kucoin", "htx")
+NATIVE = (
+    "binance",
+    "kraken",
+    "coinbase",
+    "bitmex",
+    "okx",
+    "bitfinex",
+    "bybit",
+    "kucoin",
+    "htx",
+    "gate",
+)
 
 
 def ws_of(http_url: str) -> str:
@@ -63,6 +75,8 @@ def create_feed(
         return BinanceFeed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
         )
+    if exchange == "gate":
+        return GateioFeed(symbols, transport, options)
     if exchange == "htx":
         return HtxFeed(symbols, transport, options)
     if exchange == "kucoin":

@@ -114,8 +114,10 @@ class HtxFeed(WsBookFeed):
             await self._send(json.dumps({"pong": message["ping"]}))
             return
         if message.get("status") == "error":
-            log.error("HTX refused a request", extra={"exchange": self.exchange,
-                                                      "reply": str(message)[:500]})  # fmt: skip
+            log.error(
+                "HTX refused a request",
+                extra={"exchange": self.exchange, "reply": str(message)[:500]},
+            )
             return
         channel = str(message.get("ch", ""))
         parts = channel.split(".")
