@@ -286,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rec.add_argument(
         "--exchange",
         required=True,
-        help="binance, kraken, coinbase, bitmex, okx, bitfinex, bybit, or ccxt:<ccxt id>",
+        help="binance, kraken, coinbase, bitmex, okx, bitfinex, bybit, gate, or ccxt:<ccxt id>",
     )
     rec.add_argument("--symbols", nargs="+", required=True)
     rec.add_argument("--out", type=Path, required=True)
