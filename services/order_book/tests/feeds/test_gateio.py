@@ -11,7 +11,7 @@ from eip.order_book.capture.cli import replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.gateio import GateioFeed
-from eip.order_book.feeds.gateio.feed import SNAPSHOT_LIMIT
+from eip.order_book.feeds.gateio.feed import SNAPSHOT_LIMIT, recorded_book_venues
 
 from .captures import capture
 from .helpers import replay
@@ -117,3 +117,17 @@ async def test_a_gateio_capture_replays_through_the_gate_dialect(tmp_path: Path)
 
     assert status == 0, err.getvalue()
     assert f"gate {OMG}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+
+
+def test_book_pairs_come_from_the_recorded_subscriptions() -> None:
+    def send(channel: str, payload: list[str]) -> dict[str, Any]:
+        data = {"time": 1, "channel": channel, "event": "subscribe", "payload": payload}
+        return {"t": "send", "conn": "GATEIO.ws.1", "ts": 1.0, "addr": ADDR,
+                "data": json.dumps(data)}  # fmt: skip
+
+    lines = [
+        send("spot.trades", ["INK_USDT"]),
+        send("spot.order_book_update", ["OMG_USDT", "100ms"]),
+    ]
+
+    assert recorded_book_venues(lines) == {OMG: "OMG_USDT"}

@@ -12,6 +12,7 @@ from eip.order_book.capture.cli import replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.htx import HtxFeed
+from eip.order_book.feeds.htx.feed import recorded_book_symbols
 from eip.order_book.feeds.htx.frames import frame_text
 
 from .captures import capture
@@ -109,3 +110,11 @@ async def test_a_huobi_capture_replays_through_the_htx_dialect(tmp_path: Path) -
 
     assert status == 0, err.getvalue()
     assert f"htx {OMG}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+
+
+def test_book_symbols_come_from_the_recorded_subscriptions() -> None:
+    sends = [{"t": "send", "conn": "HUOBI.ws.1", "ts": 1_700_000_000.0, "addr": ADDR,
+              "data": json.dumps({"sub": sub, "id": 1})}
+             for sub in ("market.omgbtc.depth.step0", "market.omgbtc.trade.detail")]  # fmt: skip
+
+    assert recorded_book_symbols([*entries([]), *sends]) == [OMG]

@@ -11,6 +11,7 @@ from eip.order_book.capture.cli import replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.kucoin import KucoinFeed
+from eip.order_book.feeds.kucoin.feed import recorded_book_symbols, recorded_snapshot_path
 
 from .captures import capture
 from .helpers import replay
@@ -132,3 +133,19 @@ async def test_replay_command_uses_the_recorded_snapshot_endpoint(tmp_path: Path
 
     assert status == 0, err.getvalue()
     assert f"kucoin {BSV}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+
+
+def test_book_symbols_come_from_the_recorded_subscription() -> None:
+    topic = "/market/level2:BCHSV-USDT,NOPE-BTC"
+    message = {"id": 1, "type": "subscribe", "topic": topic, "response": True}
+    send = {
+        "t": "send",
+        "conn": "KUCOIN.ws.1",
+        "ts": 1.0,
+        "addr": ADDR,
+        "data": json.dumps(message),
+    }
+    lines = [*entries([], [book(1)]), send]
+
+    assert recorded_book_symbols(lines) == [BSV]
+    assert recorded_snapshot_path(lines) == "/api/v2/market/orderbook/level2"

@@ -76,7 +76,7 @@ def create_feed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
         )
     if exchange == "gate":
-        return GateioFeed(symbols, transport, options)
+        return GateioFeed(symbols, transport, options, venues=settings.get("venues"))
     if exchange == "htx":
         return HtxFeed(symbols, transport, options)
     if exchange == "kucoin":

@@ -70,9 +70,13 @@ class GateioFeed(WsBookFeed):
         rest_url: str = REST_URL,
         ws_url: str = WS_URL,
         interval: str = "100ms",
+        venues: dict[str, str] | None = None,
     ) -> None:
         super().__init__(symbols, transport, options)
         self.rest_url, self.ws_url, self.interval = rest_url.rstrip("/"), ws_url, interval
+        # Platform symbol -> venue pair when the two do not round-trip (asset aliases).
+        self._venues = dict(venues or {})
+        self._platforms = {v: s for s, v in self._venues.items()}
         self._id: dict[str, int] = {}
         self._first: dict[str, bool] = {}  # waiting for the update that straddles the id
         self._horizon: dict[str, tuple[Decimal | None, Decimal | None]] = {}
@@ -80,7 +84,10 @@ class GateioFeed(WsBookFeed):
 
     async def _prepare(self) -> None:
         for symbol in self.symbols:
-            venue_symbol(symbol)
+            self._venue(symbol)
+
+    def _venue(self, symbol: str) -> str:
+        return self._venues.get(symbol) or venue_symbol(symbol)
 
     def _url(self) -> str:
         return self.ws_url
@@ -98,7 +105,7 @@ class GateioFeed(WsBookFeed):
             "time": int(time.time()),
             "channel": CHANNEL,
             "event": event,
-            "payload": [venue_symbol(symbol), self.interval],
+            "payload": [self._venue(symbol), self.interval],
         }
         await self._send(json.dumps(message))
 
@@ -118,7 +125,8 @@ class GateioFeed(WsBookFeed):
                 )
             return
         result = message.get("result") or {}
-        symbol = platform_symbol(str(result.get("s", "")))
+        pair = str(result.get("s", ""))
+        symbol = self._platforms.get(pair) or platform_symbol(pair)
         if symbol not in self.symbols or symbol in self._no_snapshot:
             return
         first, last = _int(result.get("U")), _int(result.get("u"))
@@ -153,7 +161,7 @@ class GateioFeed(WsBookFeed):
 
     async def _snapshot(self, symbol: str, ts: float) -> InstrumentBook | None:
         url = (
-            f"{self.rest_url}/api/v4/spot/order_book?currency_pair={venue_symbol(symbol)}"
+            f"{self.rest_url}/api/v4/spot/order_book?currency_pair={self._venue(symbol)}"
             f"&limit={SNAPSHOT_LIMIT}&with_id=true"
         )
         try:
@@ -187,3 +195,21 @@ class GateioFeed(WsBookFeed):
         self._horizon[symbol] = (low, high)
         await self._synced(state, str(book_id), None, received.ts)
         return state if state.in_sync else None
+
+
+def recorded_book_venues(entries: list[dict[str, Any]]) -> dict[str, str]:
+    """Platform symbol → venue pair for every pair a capture subscribed books of."""
+    venues: dict[str, str] = {}
+    for entry in entries:
+        if entry["t"] != "send":
+            continue
+        try:
+            message = json.loads(entry["data"])
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(message, dict) or message.get("channel") != CHANNEL:
+            continue
+        if message.get("event") == "subscribe" and message.get("payload"):
+            pair = str(message["payload"][0])
+            venues[platform_symbol(pair)] = pair
+    return venues

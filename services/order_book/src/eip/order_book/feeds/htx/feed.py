@@ -162,3 +162,27 @@ class HtxFeed(WsBookFeed):
         bid_changes = _diff(dict(state.book.bids()), bids)
         ask_changes = _diff(dict(state.book.asks()), asks)
         await self._apply(state, bid_changes, ask_changes, sequence, exchange_time, ts)
+
+
+def recorded_book_symbols(entries: list[dict[str, Any]]) -> list[str]:
+    """The book symbols a capture subscribed (``market.omgbtc.depth.step0``), in platform form
+    through the recorded ``/v1/common/symbols``."""
+    platform: dict[str, str] = {}
+    subscribed: list[str] = []
+    for entry in entries:
+        if entry["t"] not in ("http", "send"):
+            continue
+        try:
+            body = json.loads(entry["data"])
+        except json.JSONDecodeError:
+            continue
+        if entry["t"] == "http" and SYMBOLS_PATH in entry["url"] and isinstance(body, dict):
+            for item in body.get("data") or []:
+                base = normalize_asset(str(item["base-currency"]).upper())
+                quote = normalize_asset(str(item["quote-currency"]).upper())
+                platform[item["symbol"]] = f"{base}/{quote}"
+        elif entry["t"] == "send" and isinstance(body, dict):
+            parts = str(body.get("sub", "")).split(".")
+            if len(parts) == 4 and parts[0] == "market" and parts[2:] == ["depth", "step0"]:
+                subscribed.append(parts[1])
+    return list(dict.fromkeys(platform[v] for v in subscribed if v in platform))
