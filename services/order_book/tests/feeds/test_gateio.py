@@ -131,3 +131,13 @@ def test_book_pairs_come_from_the_recorded_subscriptions() -> None:
     ]
 
     assert recorded_book_venues(lines) == {OMG: "OMG_USDT"}
+
+
+async def test_a_bad_number_in_an_update_desyncs_the_book() -> None:
+    bids = [(f"{7 - i / 1000:.3f}", "1") for i in range(SNAPSHOT_LIMIT)]
+    frames = [update(101, 101, bids=[("abc", "1")])]
+    feed = feed_of(frames, [book(100, bids=bids)])
+    events = await replay(feed)
+
+    assert [d.reason for d in events.desyncs] == ["error"]
+    assert not feed.books[OMG].in_sync

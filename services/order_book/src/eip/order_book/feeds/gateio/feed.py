@@ -151,8 +151,12 @@ class GateioFeed(WsBookFeed):
             await self._desync(state, "gap", f"U={first} after u={book_id}", frame.ts)
             return
         low, high = self._horizon[symbol]
-        bids = [lvl for lvl in result.get("b") or [] if low is None or Decimal(lvl[0]) >= low]
-        asks = [lvl for lvl in result.get("a") or [] if high is None or Decimal(lvl[0]) <= high]
+        try:
+            bids = [b for b in result.get("b") or [] if low is None or Decimal(b[0]) >= low]
+            asks = [a for a in result.get("a") or [] if high is None or Decimal(a[0]) <= high]
+        except BAD_LEVEL as exc:
+            await self._desync(state, "error", f"bad update: {exc!r}"[:500], frame.ts)
+            return
         self._id[symbol] = last
         when = _int(result.get("t"))
         await self._apply(
