@@ -72,10 +72,10 @@ def test_a_malformed_capture_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_capture_of_a_venue_without_a_replay_dialect_fails_with_the_reason(
     tmp_path: Path,
 ) -> None:
-    capture = tmp_path / "kucoin.jsonl"
-    header = {"t": "header", "format": 2, "exchange": "KUCOIN", "config": {"l2_book": ["A-B"]}}
+    capture = tmp_path / "gemini.jsonl"
+    header = {"t": "header", "format": 2, "exchange": "GEMINI", "config": {"l2_book": ["A-B"]}}
     capture.write_text(json.dumps(header) + "\n")
-    with pytest.raises(SystemExit, match="no replay dialect for 'kucoin' captures") as exc:
+    with pytest.raises(SystemExit, match="no replay dialect for 'gemini' captures") as exc:
         main(["replay", str(capture)])
     assert "bitmex" in str(exc.value)  # names what does replay
 

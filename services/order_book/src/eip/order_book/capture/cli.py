@@ -36,10 +36,17 @@ from eip.order_book.feeds.bybit.feed import recorded_book_groups as recorded_byb
 from eip.order_book.feeds.bybit.feed import recorded_book_settings as recorded_bybit_books
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.factory import NATIVE, create_feed
+from eip.order_book.feeds.gateio.feed import recorded_book_venues as gate_book_venues
+from eip.order_book.feeds.htx.feed import recorded_book_symbols as htx_book_symbols
+from eip.order_book.feeds.kucoin.feed import recorded_book_symbols as kucoin_book_symbols
+from eip.order_book.feeds.kucoin.feed import recorded_snapshot_path as recorded_kucoin_snapshot_path
 from eip.order_book.feeds.okx.feed import recorded_book_channel
 from eip.order_book.feeds.okx.feed import recorded_book_symbols as okx_book_symbols
 from eip.order_book.feeds.transport import LiveTransport
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
+
+# Venue names captures use for exchanges the platform knows by another name.
+RENAMED = {"huobi": "htx", "gateio": "gate"}
 
 
 def _iso(value: Any) -> str | None:
@@ -178,6 +185,7 @@ async def replay_file(
     entries = read_capture(path)
     header = next((e for e in entries if e["t"] == "header"), {})
     exchange = (exchange or str(header.get("exchange", ""))).lower()
+    exchange = RENAMED.get(exchange, exchange)
     if not exchange:
         raise SystemExit("the capture names no exchange; pass --exchange")
     if symbols:
@@ -190,6 +198,12 @@ async def replay_file(
         wanted = recorded_bitfinex_books(entries)[0]
     elif exchange == "bybit":
         wanted = recorded_bybit_books(entries)[0]
+    elif exchange == "kucoin":
+        wanted = kucoin_book_symbols(entries) or _symbols_from_header(header)
+    elif exchange == "htx":
+        wanted = htx_book_symbols(entries) or _symbols_from_header(header)
+    elif exchange == "gate":
+        wanted = list(gate_book_venues(entries)) or _symbols_from_header(header)
     else:
         wanted = _symbols_from_header(header)
     if not wanted:
@@ -205,6 +219,10 @@ async def replay_file(
         settings = dict(recorded_bitfinex_books(entries)[1])
     elif exchange == "bybit":
         settings = dict(recorded_bybit_books(entries)[1])
+    elif exchange == "kucoin":
+        settings = {"snapshot_path": recorded_kucoin_snapshot_path(entries)}
+    elif exchange == "gate":
+        settings = {"venues": gate_book_venues(entries)}
     writer = EventWriter(out)
     if exchange.startswith("ccxt:"):
         ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)
@@ -279,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rec.add_argument(
         "--exchange",
         required=True,
-        help="binance, kraken, coinbase, bitmex, okx, bitfinex, bybit, or ccxt:<ccxt id>",
+        help="binance, kraken, coinbase, bitmex, okx, bitfinex, bybit, gate, or ccxt:<ccxt id>",
     )
     rec.add_argument("--symbols", nargs="+", required=True)
     rec.add_argument("--out", type=Path, required=True)

@@ -15,12 +15,27 @@ from eip.order_book.feeds.bybit import BybitFeed
 from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
 from eip.order_book.feeds.coinbase import exchange as coinbase_exchange
 from eip.order_book.feeds.coinbase import feed as coinbase
+from eip.order_book.feeds.gateio import GateioFeed
+from eip.order_book.feeds.htx import HtxFeed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.feeds.kraken import feed as kraken
+from eip.order_book.feeds.kucoin import KucoinFeed
+from eip.order_book.feeds.kucoin import feed as kucoin
 from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.transport import Transport
 
-NATIVE = ("binance", "kraken", "coinbase", "bitmex", "okx", "bitfinex", "bybit")
+NATIVE = (
+    "binance",
+    "kraken",
+    "coinbase",
+    "bitmex",
+    "okx",
+    "bitfinex",
+    "bybit",
+    "kucoin",
+    "htx",
+    "gate",
+)
 
 
 def ws_of(http_url: str) -> str:
@@ -46,7 +61,7 @@ def create_feed(
 
     ``settings`` are the adapter's own keywords (Kraken: ``depth``, ``api``; Coinbase: ``api``
     ``advanced`` (default) or ``exchange``, the ex-Pro feed; OKX: ``channel``; Bitfinex:
-    ``prec``, ``length``; Bybit: ``topic``).
+    ``prec``, ``length``; Bybit: ``topic``; KuCoin: ``snapshot_path``).
     """
     if exchange not in NATIVE:
         raise ValueError(f"no native adapter for {exchange!r}; native: {', '.join(NATIVE)}")
@@ -59,6 +74,17 @@ def create_feed(
     if exchange == "binance":
         return BinanceFeed(
             symbols, transport, options, rest_url or binance.REST_URL, ws_url or binance.WS_URL
+        )
+    if exchange == "gate":
+        return GateioFeed(symbols, transport, options, venues=settings.get("venues"))
+    if exchange == "htx":
+        return HtxFeed(symbols, transport, options)
+    if exchange == "kucoin":
+        return KucoinFeed(
+            symbols,
+            transport,
+            options,
+            snapshot_path=settings.get("snapshot_path", kucoin.SNAPSHOT_PATHS[0]),
         )
     if exchange == "bybit":
         return BybitFeed(symbols, transport, options, topic=settings.get("topic", "orderBookL2_25"))
