@@ -155,12 +155,23 @@ def test_inverse_and_linear_trades(tmp_path: Path) -> None:
 
 
 def test_json_number_prices_are_read_exactly(tmp_path: Path) -> None:
-    # 0.1 + 0.2 style digits: a binary float would not round-trip 61165.3 through Decimal
-    path = _capture(tmp_path, [_inverse_trade("t1", 61165.3, 7, "Sell")])
+    # more digits than a binary float keeps: json's float would round this to 60621.5
+    path = _capture(tmp_path, [_inverse_trade("t1", 12345.678, 7, "Sell")])
+    path.write_text(path.read_text().replace("12345.678", "60621.50000000000000001"))
     (trade,) = replay(path).records
     assert isinstance(trade, Trade)
-    assert trade.price == Decimal("61165.3")
-    assert str(trade.price) == "61165.3"
+    assert trade.price == Decimal("60621.50000000000000001")
+
+
+def test_delta_replaces_both_forms_of_a_field(tmp_path: Path) -> None:
+    snapshot = json.loads(json.dumps(INVERSE_SNAPSHOT))
+    snapshot["data"]["last_price"] = "61165.50"  # the plain form beside last_price_e4
+    result = replay(_capture(tmp_path, [snapshot, INVERSE_DELTA]))
+    assert result.summary.ok, result.summary.errors
+    first, second = result.records
+    assert isinstance(first, Ticker)
+    assert isinstance(second, Ticker)
+    assert (first.last, second.last) == (Decimal("61165.50"), Decimal("61170"))
 
 
 def test_instrument_info_snapshot_then_delta(tmp_path: Path) -> None:
