@@ -12,6 +12,7 @@ from eip.exchanges.bitmex.parse import loads as bitmex_loads
 from eip.exchanges.market_data import Ticker, Trade
 from eip.exchanges.replay.binance import BinanceReplay
 from eip.exchanges.replay.bitmex import BitmexReplay
+from eip.exchanges.replay.bybit_v2 import BybitV2Replay, is_v2
 from eip.exchanges.replay.capture import Capture, read_capture
 from eip.exchanges.replay.ccxt_venue import CcxtReplay
 from eip.exchanges.replay.kraken_v1 import KrakenV1Replay, is_v1
@@ -39,7 +40,19 @@ VENUES: dict[str, tuple[str, str | None]] = {
 def _decoded(capture: Capture) -> list[tuple[str, float, Any]]:
     # as live decodes: BitMEX's stream reads JSON numbers as Decimal, the others as json does
     native = VENUES.get(capture.exchange.upper(), ("", None))[0] == "bitmex"
-    loads: Callable[[str], Any] = bitmex_loads if native else json.loads
+    out = _decode(capture, bitmex_loads if native else json.loads)
+    if not native and _bybit_v2(capture, out):
+        # v2 sends prices and sizes as JSON numbers: read them as Decimal, never binary float
+        out = _decode(capture, bitmex_loads)
+    return out
+
+
+def _bybit_v2(capture: Capture, frames: list[tuple[str, float, Any]]) -> bool:
+    venue = VENUES.get(capture.exchange.upper(), ("", None))[0]
+    return venue == "bybit" and any(is_v2(m) for _, _, m in frames)
+
+
+def _decode(capture: Capture, loads: Callable[[str], Any]) -> list[tuple[str, float, Any]]:
     out = []
     for frame in capture.frames:
         try:
@@ -76,6 +89,8 @@ def parser_for(capture: Capture, frames: list[tuple[str, float, Any]]) -> FrameP
         return BitmexReplay(capture)
     if exchange == "kraken" and any(is_v1(m) for _, _, m in frames):
         return KrakenV1Replay()
+    if _bybit_v2(capture, frames):
+        return BybitV2Replay(capture)
     if exchange == "coinbase":
         ccxt_id = _coinbase_class(frames)
     assert ccxt_id is not None
