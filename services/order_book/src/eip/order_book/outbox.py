@@ -17,6 +17,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from eip.bus import Producer
+from eip.bus.outbox import OutboxPublisher
 from eip.events.topics import TopicSpec
 from eip.order_book.metrics import OUTBOX, PUBLISH_FAILURES
 from eip.order_book.sync_events import BookKey
@@ -59,7 +60,7 @@ class Outbox:
         return self._queue.qsize()
 
 
-class KafkaPublisher:
+class KafkaPublisher(OutboxPublisher):
     def __init__(
         self,
         outbox: Outbox,
@@ -67,10 +68,9 @@ class KafkaPublisher:
         on_lost: Callable[[BookKey], None],
         wait_s: float = 0.2,
     ) -> None:
+        super().__init__(outbox.join, producer, wait_s)
         self._outbox = outbox
-        self._producer = producer
         self._on_lost = on_lost
-        self._wait_s = wait_s
 
     async def run(self) -> None:
         """Send queued records in order until cancelled."""
@@ -86,24 +86,6 @@ class KafkaPublisher:
                     future.add_done_callback(lambda f, r=record: self._delivered(r, f))
             finally:
                 self._outbox.done()
-
-    def connected(self) -> bool:
-        return self._producer() is not None
-
-    async def drain(self) -> None:
-        """Wait until every queued record was handed to Kafka and acknowledged (or lost)."""
-        await self._outbox.join()
-        producer = self._producer()
-        if producer is not None:
-            await producer.flush()
-
-    async def _wait_for_producer(self) -> Producer:
-        # The runtime opens Kafka in the background and offers no event for it; poll.
-        while True:
-            producer = self._producer()
-            if producer is not None:
-                return producer
-            await asyncio.sleep(self._wait_s)
 
     def _delivered(self, record: OutboundRecord, future: Any) -> None:
         if future.cancelled():

@@ -7,8 +7,6 @@ and backfilled trades share one id space), ``<s>@ticker`` (24 h statistics once 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -20,19 +18,18 @@ from eip.exchanges.binance import parse
 from eip.exchanges.binance.rest import BinanceRest
 from eip.exchanges.binance.stream import RECONNECT_POLICY, BinanceStream
 from eip.exchanges.binance.weights import WeightLimiter
-from eip.exchanges.errors import BadRequest, UnknownSymbol
-from eip.exchanges.health import StreamHealth
+from eip.exchanges.errors import BadRequest
 from eip.exchanges.market_data import (
     TIMEFRAME_SECONDS,
     Channel,
     Emit,
     Ohlcv,
-    StreamStatus,
     Ticker,
     Timeframe,
     Trade,
 )
-from eip.exchanges.symbols import SymbolMap, binance_symbol_map
+from eip.exchanges.native_adapter import NativeAdapter
+from eip.exchanges.symbols import binance_symbol_map
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -49,8 +46,10 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
-class BinanceMarketDataAdapter:
+class BinanceMarketDataAdapter(NativeAdapter):
     exchange = "binance"
+    rest: BinanceRest
+    stream: BinanceStream
 
     def __init__(
         self,
@@ -66,11 +65,8 @@ class BinanceMarketDataAdapter:
         ping_interval_s: float = 20.0,
         ping_timeout_s: float = 20.0,
     ) -> None:
-        self.health = StreamHealth(self.exchange, stale_after_s)
-        # a socket that stays open but silent (it happens) is replaced; default 3x the alarm
-        self.reconnect_when_quiet_s = reconnect_when_quiet_s or 3 * stale_after_s
+        super().__init__(stale_after_s, reconnect_when_quiet_s, breaker)
         self.limiter = WeightLimiter()
-        self.breaker = breaker or CircuitBreaker(self.exchange)
         self.rest = BinanceRest(
             rest_base_url,
             self.limiter,
@@ -82,8 +78,6 @@ class BinanceMarketDataAdapter:
         self.stream = BinanceStream(
             ws_base_url, self.health, reconnect_policy, ping_interval_s, ping_timeout_s
         )
-        self._symbols: SymbolMap | None = None
-        self._subscriptions: set[tuple[Channel, str]] = set()
         self._routes: dict[str, tuple[Channel, str]] = {}  # "btcusdt@aggTrade" -> (ch, symbol)
         self._tickers: dict[str, parse.TickerMerger] = {}
 
@@ -94,15 +88,6 @@ class BinanceMarketDataAdapter:
         self.limiter.configure(info)
         self._symbols = binance_symbol_map(info)
         return sorted(self._symbols.to_exchange)
-
-    async def _instrument(self, symbol: str) -> str:
-        if self._symbols is None:
-            await self.load_markets()
-        assert self._symbols is not None
-        try:
-            return self._symbols.exchange_id(symbol)
-        except KeyError:
-            raise UnknownSymbol(self.exchange, f"unknown symbol {symbol!r}") from None
 
     async def fetch_ticker(self, symbol: str) -> Ticker:
         instrument = await self._instrument(symbol)
@@ -185,9 +170,6 @@ class BinanceMarketDataAdapter:
         if channel == "ticker":
             self._tickers.pop(symbol, None)
 
-    def subscriptions(self) -> set[tuple[Channel, str]]:
-        return set(self._subscriptions)
-
     async def run(self, emit: Emit) -> None:
         async def on_event(stream: str, data: dict[str, Any]) -> None:
             route = self._routes.get(stream)
@@ -211,29 +193,10 @@ class BinanceMarketDataAdapter:
                 return
             await emit(event)
 
-        watchdog = asyncio.create_task(self._watchdog())
-        try:
-            await self.stream.run(on_event)
-        finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+        await self._run_stream(on_event)
 
-    async def _watchdog(self) -> None:
-        interval = max(0.05, min(1.0, self.health.stale_after_s / 4))
-        while True:
-            await asyncio.sleep(interval)
-            subscribed = bool(self._subscriptions)
-            self.health.check_stale(subscribed)
-            quiet = self.health.quiet_for()
-            if subscribed and self.health.connected and quiet > self.reconnect_when_quiet_s:
-                await self.stream.force_reconnect(f"no message for {quiet:.1f}s")
-
-    def status(self) -> StreamStatus:
-        return self.health.status(self.breaker.is_open, self.limiter.headroom())
-
-    async def close(self) -> None:
-        await self.rest.aclose()
+    def _headroom(self) -> float:
+        return self.limiter.headroom()
 
 
 def _limit(limit: int | None) -> int:

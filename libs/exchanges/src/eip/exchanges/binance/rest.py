@@ -1,9 +1,7 @@
-"""Binance REST GETs with the weight budget, Binance's error shapes, retries and the breaker."""
+"""Binance REST GETs: the weight budget and Binance's error shapes on the shared loop."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -12,23 +10,23 @@ import orjson
 from eip.exchanges.binance.weights import WeightLimiter
 from eip.exchanges.errors import (
     BadRequest,
-    CircuitOpen,
     ExchangeError,
     RateLimited,
     TransientExchangeError,
     UnknownSymbol,
 )
 from eip.exchanges.health import StreamHealth
-from eip.resilience import CircuitBreaker, CircuitOpenError, RetryPolicy, retry_async
-
-log = logging.getLogger(__name__)
+from eip.exchanges.venue_rest import VenueRest, retry_after_seconds
+from eip.resilience import CircuitBreaker, RetryPolicy
 
 EXCHANGE = "binance"
 # -1121 Invalid symbol; -1100..-1130 are parameter errors
 _UNKNOWN_SYMBOL_CODES = frozenset({-1121})
 
 
-class BinanceRest:
+class BinanceRest(VenueRest):
+    exchange = EXCHANGE
+
     def __init__(
         self,
         base_url: str,
@@ -39,74 +37,32 @@ class BinanceRest:
         timeout_s: float = 10.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, breaker, health, retry_policy, timeout_s, client)
         self.limiter = limiter
-        self.breaker = breaker
-        self.health = health
-        self.retry_policy = retry_policy
-        self._http = client or httpx.AsyncClient(timeout=timeout_s)
 
-    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
-        """The decoded JSON body; ``eip.exchanges.errors`` on failure after retries."""
-
-        async def attempt() -> Any:
-            try:
-                self.breaker.before_call()
-            except CircuitOpenError as exc:
-                raise CircuitOpen(EXCHANGE, exc.retry_after_s) from None
-            try:
-                body = await self._once(path, params)
-            except TransientExchangeError as exc:
-                self.breaker.record_failure()
-                self.health.error("rest", str(exc))
-                raise
-            except ExchangeError:
-                self.breaker.record_success()  # the venue answered; the request was wrong
-                raise
-            self.breaker.record_success()
-            return body
-
-        def on_retry(n: int, exc: BaseException, delay: float) -> None:
-            log.warning(
-                "binance REST retry",
-                extra={"path": path, "attempt": n, "error": str(exc), "delay_s": round(delay, 3)},
-            )
-
-        return await retry_async(
-            attempt,
-            self.retry_policy,
-            retry_on=(TransientExchangeError,),
-            give_up_on=(CircuitOpen,),
-            on_retry=on_retry,
-        )
-
-    async def _once(self, path: str, params: Mapping[str, str | int] | None) -> Any:
+    async def _acquire(self, path: str) -> None:
         await self.limiter.acquire(path)
-        try:
-            response = await self._http.get(self.base_url + path, params=dict(params or {}))
-        except httpx.TimeoutException as exc:
-            raise TransientExchangeError(EXCHANGE, f"GET {path}: timeout") from exc
-        except httpx.HTTPError as exc:
-            raise TransientExchangeError(EXCHANGE, f"GET {path}: {exc!r}") from exc
-        self.limiter.observe(response.headers)
+
+    def _observe(self, headers: httpx.Headers) -> None:
+        self.limiter.observe(headers)
+
+    def _decode(self, path: str, content: bytes) -> Any:
+        return orjson.loads(content)
+
+    def _error(self, path: str, response: httpx.Response) -> ExchangeError:
         status = response.status_code
-        if status == 200:
-            return orjson.loads(response.content)
         code, msg = _error_body(response.content)
         text = f"GET {path}: HTTP {status} {code} {msg}"
         if status in (418, 429):
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after is not None:
                 self.limiter.block(retry_after)
-            raise RateLimited(EXCHANGE, text, retry_after)
+            return RateLimited(EXCHANGE, text, retry_after)
         if status >= 500 or status == 408:
-            raise TransientExchangeError(EXCHANGE, text)
+            return TransientExchangeError(EXCHANGE, text)
         if code in _UNKNOWN_SYMBOL_CODES:
-            raise UnknownSymbol(EXCHANGE, text)
-        raise BadRequest(EXCHANGE, text)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+            return UnknownSymbol(EXCHANGE, text)
+        return BadRequest(EXCHANGE, text)
 
 
 def _error_body(content: bytes) -> tuple[int | None, str]:
@@ -118,12 +74,3 @@ def _error_body(content: bytes) -> tuple[int | None, str]:
         code = body.get("code")
         return (code if isinstance(code, int) else None), str(body.get("msg", ""))
     return None, str(body)[:200]
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -16,21 +16,25 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from eip.exchanges.health import StreamHealth
+from eip.exchanges.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
+
+__all__ = ["RECONNECT_POLICY", "BinanceStream", "OnEvent"]
 
 log = logging.getLogger(__name__)
 
 OnEvent = Callable[[str, dict[str, Any]], Awaitable[None]]
 
-RECONNECT_POLICY = RetryPolicy(attempts=1_000_000, base_delay_s=0.25, max_delay_s=30.0)
 # Binance drops a connection that sends more than 5 messages a second
 CONTROL_INTERVAL_S = 0.25
 
 
-class BinanceStream:
+class BinanceStream(VenueStream[OnEvent]):
+    exchange = "binance"
+    noun = "streams"
+
     def __init__(
         self,
         ws_base_url: str,
@@ -39,56 +43,34 @@ class BinanceStream:
         ping_interval_s: float = 20.0,
         ping_timeout_s: float = 20.0,
     ) -> None:
+        super().__init__(health, reconnect_policy)
         self.ws_base_url = ws_base_url.rstrip("/")
-        self.health = health
-        self.reconnect_policy = reconnect_policy
         self.ping_interval_s = ping_interval_s
         self.ping_timeout_s = ping_timeout_s
-        self.wanted: set[str] = set()
-        self._active: set[str] = set()
-        self._conn: ClientConnection | None = None
-        self._changed = asyncio.Event()
-        self._lock = asyncio.Lock()
         self._next_id = 1
         self._pending: dict[int, str] = {}
         self._last_control = 0.0
-        self.connections = 0  # successful connects, for tests and status
 
-    async def add(self, names: list[str]) -> None:
-        self.wanted.update(names)
-        self._changed.set()
-        await self._sync()
+    async def _open(self, wanted: list[str]) -> tuple[ClientConnection, set[str]]:
+        # every wanted stream rides in the URL: that is the resubscription
+        url = f"{self.ws_base_url}/stream?streams={'/'.join(wanted)}"
+        conn = await connect(
+            url,
+            ping_interval=self.ping_interval_s,
+            ping_timeout=self.ping_timeout_s,
+            open_timeout=10,
+            max_size=2**22,
+        )
+        return conn, set(wanted)
 
-    async def remove(self, names: list[str]) -> None:
-        self.wanted.difference_update(names)
-        self._changed.set()
-        await self._sync()
+    def _opened(self) -> None:
+        self._pending.clear()
 
-    async def _sync(self) -> None:
-        """Bring the open connection's streams in line with ``wanted``."""
-        async with self._lock:
-            conn = self._conn
-            if conn is None:
-                return
-            new = sorted(self.wanted - self._active)
-            gone = sorted(self._active - self.wanted)
-            try:
-                if new:
-                    await self._control(conn, "SUBSCRIBE", new)
-                    self._active.update(new)
-                if gone:
-                    await self._control(conn, "UNSUBSCRIBE", gone)
-                    self._active.difference_update(gone)
-            except ConnectionClosed:
-                pass  # the reader notices and reconnects with everything wanted
+    async def _subscribe(self, conn: ClientConnection, names: list[str]) -> None:
+        await self._control(conn, "SUBSCRIBE", names)
 
-    async def force_reconnect(self, reason: str) -> None:
-        """Close the connection; ``run`` re-opens it with every wanted stream."""
-        conn = self._conn
-        if conn is not None:
-            log.warning("binance stream reconnect forced", extra={"reason": reason})
-            self.health.error("stream", reason)
-            await conn.close()
+    async def _unsubscribe(self, conn: ClientConnection, names: list[str]) -> None:
+        await self._control(conn, "UNSUBSCRIBE", names)
 
     async def _control(self, conn: ClientConnection, method: str, names: list[str]) -> None:
         loop = asyncio.get_running_loop()
@@ -101,55 +83,7 @@ class BinanceStream:
         self._pending[req_id] = f"{method} {names}"
         await conn.send(orjson.dumps({"method": method, "params": names, "id": req_id}).decode())
 
-    async def run(self, on_event: OnEvent) -> None:
-        """Until cancelled: connect while anything is wanted, read, reconnect when lost."""
-        delays = self.reconnect_policy.delays()
-        while True:
-            if not self.wanted:
-                self._changed.clear()
-                await self._changed.wait()
-                continue
-            streams = sorted(self.wanted)
-            url = f"{self.ws_base_url}/stream?streams={'/'.join(streams)}"
-            try:
-                conn = await connect(
-                    url,
-                    ping_interval=self.ping_interval_s,
-                    ping_timeout=self.ping_timeout_s,
-                    open_timeout=10,
-                    max_size=2**22,
-                )
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-                self.health.set_connected(False, f"connect failed: {exc!r}")
-                self.health.error("stream", f"connect failed: {exc!r}")
-                await asyncio.sleep(next(delays, self.reconnect_policy.max_delay_s))
-                continue
-            self.connections += 1
-            delays = self.reconnect_policy.delays()  # the venue is reachable again
-            async with self._lock:
-                self._conn = conn
-                self._active = set(streams)
-                self._pending.clear()
-            self.health.set_connected(True, "")
-            log.info("binance stream connected", extra={"streams": len(streams)})
-            await self._sync()  # changes made while connecting
-            try:
-                await self._read(conn, on_event)
-                self.health.error("stream", "connection closed by the venue")
-            except ConnectionClosed as exc:
-                self.health.error("stream", f"connection lost: {exc}")
-            finally:
-                async with self._lock:
-                    self._conn = None
-                    self._active = set()
-                self.health.set_connected(False)
-                await conn.close()
-            self.health.reconnecting()
-            delay = next(delays, self.reconnect_policy.max_delay_s)
-            log.warning("binance stream reconnecting", extra={"delay_s": round(delay, 3)})
-            await asyncio.sleep(delay)
-
-    async def _read(self, conn: ClientConnection, on_event: OnEvent) -> None:
+    async def _serve(self, conn: ClientConnection, handler: OnEvent) -> None:
         async for frame in conn:
             try:
                 msg = orjson.loads(frame)
@@ -166,4 +100,4 @@ class BinanceStream:
                 continue
             stream, data = msg.get("stream"), msg.get("data")
             if isinstance(stream, str) and isinstance(data, dict):
-                await on_event(stream, data)
+                await handler(stream, data)

@@ -9,8 +9,6 @@ into one ``Ticker``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,17 +21,16 @@ from eip.exchanges.bitmex.markets import symbol_map
 from eip.exchanges.bitmex.rest import BitmexRest
 from eip.exchanges.bitmex.stream import RECONNECT_POLICY, BitmexStream
 from eip.exchanges.errors import BadRequest, UnknownSymbol
-from eip.exchanges.health import StreamHealth
 from eip.exchanges.market_data import (
     TIMEFRAME_SECONDS,
     Channel,
     Emit,
     Ohlcv,
-    StreamStatus,
     Ticker,
     Timeframe,
     Trade,
 )
+from eip.exchanges.native_adapter import NativeAdapter
 from eip.exchanges.symbols import SymbolMap
 from eip.resilience import CircuitBreaker, RetryPolicy
 
@@ -52,8 +49,10 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class BitmexMarketDataAdapter:
+class BitmexMarketDataAdapter(NativeAdapter):
     exchange = "bitmex"
+    rest: BitmexRest
+    stream: BitmexStream
 
     def __init__(
         self,
@@ -70,10 +69,8 @@ class BitmexMarketDataAdapter:
         ping_after_s: float = 5.0,
         pong_timeout_s: float = 5.0,
     ) -> None:
-        self.health = StreamHealth(self.exchange, stale_after_s)
-        self.reconnect_when_quiet_s = reconnect_when_quiet_s or 3 * stale_after_s
+        super().__init__(stale_after_s, reconnect_when_quiet_s, breaker)
         self.budget = budget or RequestBudget()
-        self.breaker = breaker or CircuitBreaker(self.exchange)
         self.rest = BitmexRest(
             rest_base_url,
             self.budget,
@@ -85,8 +82,6 @@ class BitmexMarketDataAdapter:
         self.stream = BitmexStream(
             ws_url, self.health, reconnect_policy, ping_after_s, pong_timeout_s
         )
-        self._symbols: SymbolMap | None = None
-        self._subscriptions: set[tuple[Channel, str]] = set()
         self._tickers: dict[str, parse.TickerState] = {}
 
     # -- REST ---------------------------------------------------------------------------------
@@ -95,15 +90,6 @@ class BitmexMarketDataAdapter:
         rows = await self.rest.get("/instrument/active")
         self._symbols = symbol_map(rows)
         return sorted(self._symbols.to_exchange)
-
-    async def _instrument(self, symbol: str) -> str:
-        if self._symbols is None:
-            await self.load_markets()
-        assert self._symbols is not None
-        try:
-            return self._symbols.exchange_id(symbol)
-        except KeyError:
-            raise UnknownSymbol(self.exchange, f"unknown symbol {symbol!r}") from None
 
     async def fetch_ticker(self, symbol: str) -> Ticker:
         rows = await self.rest.get("/instrument", {"symbol": await self._instrument(symbol)})
@@ -202,9 +188,6 @@ class BitmexMarketDataAdapter:
         if channel == "ticker":
             self._tickers.pop(symbol, None)
 
-    def subscriptions(self) -> set[tuple[Channel, str]]:
-        return set(self._subscriptions)
-
     async def handle_table(self, table: str, action: str, rows: list[dict[str, Any]]) -> list[Any]:
         """One realtime message → the events it carries (unsubscribed or unknown rows dropped)."""
         self.health.message()
@@ -240,29 +223,10 @@ class BitmexMarketDataAdapter:
             for event in await self.handle_table(table, action, rows):
                 await emit(event)
 
-        watchdog = asyncio.create_task(self._watchdog())
-        try:
-            await self.stream.run(on_table)
-        finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+        await self._run_stream(on_table)
 
-    async def _watchdog(self) -> None:
-        interval = max(0.05, min(1.0, self.health.stale_after_s / 4))
-        while True:
-            await asyncio.sleep(interval)
-            subscribed = bool(self._subscriptions)
-            self.health.check_stale(subscribed)
-            quiet = self.health.quiet_for()
-            if subscribed and self.health.connected and quiet > self.reconnect_when_quiet_s:
-                await self.stream.force_reconnect(f"no message for {quiet:.1f}s")
-
-    def status(self) -> StreamStatus:
-        return self.health.status(self.breaker.is_open, self.budget.headroom())
-
-    async def close(self) -> None:
-        await self.rest.aclose()
+    def _headroom(self) -> float:
+        return self.budget.headroom()
 
 
 def next_page(trades: list[Trade], previous_skip: int = 0) -> tuple[datetime, int]:

@@ -19,6 +19,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from eip.bus import BatchDelivery, PartialSend, Producer
+from eip.bus.outbox import OutboxPublisher
 from eip.events.topics import TopicSpec
 from eip.market_data.metrics import OUTBOX, OUTBOX_DROPPED, PUBLISH_FAILURES
 
@@ -75,7 +76,7 @@ class Outbox:
         return self._queue.qsize()
 
 
-class KafkaPublisher:
+class KafkaPublisher(OutboxPublisher):
     """Sends what is queued in order, in batches: whatever piled up while the previous batch
     was being queued goes in the next (``Producer.publish_many``, one Kafka batch per
     partition), which costs a fraction of a ``send`` per record."""
@@ -87,9 +88,8 @@ class KafkaPublisher:
         wait_s: float = 0.2,
         max_batch: int = 5_000,
     ) -> None:
+        super().__init__(outbox.join, producer, wait_s)
         self._outbox = outbox
-        self._producer = producer
-        self._wait_s = wait_s
         self._max_batch = max_batch
 
     async def run(self) -> None:
@@ -136,23 +136,6 @@ class KafkaPublisher:
         for delivery in deliveries:
             batch = [group[i] for i in delivery.indices]
             delivery.future.add_done_callback(functools.partial(self._delivered, batch))
-
-    def connected(self) -> bool:
-        return self._producer() is not None
-
-    async def drain(self) -> None:
-        await self._outbox.join()
-        producer = self._producer()
-        if producer is not None:
-            await producer.flush()
-
-    async def _wait_for_producer(self) -> Producer:
-        # The runtime opens Kafka in the background and offers no event for it; poll.
-        while True:
-            producer = self._producer()
-            if producer is not None:
-                return producer
-            await asyncio.sleep(self._wait_s)
 
     def _delivered(self, records: list[OutboundRecord], future: Any) -> None:
         if future.cancelled():
