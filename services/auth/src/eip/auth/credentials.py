@@ -119,6 +119,21 @@ class CredentialStore:
     def path(self, account_id: str, credential_id: str) -> str:
         return f"{self.vault_prefix}/{account_id}/{credential_id}"
 
+    async def _store_secret(self, action: str, path: str, secret: ExchangeSecret) -> int:
+        """Write the secret material to Vault (the only place it is kept); its KV version."""
+        data = {"api_key": secret.api_key, "secret": secret.secret}
+        if secret.passphrase:
+            data["passphrase"] = secret.passphrase
+        try:
+            return await self.vault.kv_put(path, data)
+        except (VaultUnavailable, VaultError) as exc:
+            CREDENTIAL_ACTIONS.labels(action, "vault_unavailable").inc()
+            log.error(
+                "credential not stored: Vault failed",
+                extra={"action": action, "error": type(exc).__name__},
+            )
+            raise vault_unavailable() from None
+
     async def _validate(
         self, validator: KeyValidator, secret: ExchangeSecret
     ) -> KeyPermissions | str:
@@ -269,15 +284,7 @@ class CredentialStore:
         warnings = self._warnings(validator, checked)
         credential_id = str(uuid.uuid4())
         path = self.path(account_id, credential_id)
-        data = {"api_key": secret.api_key, "secret": secret.secret}
-        if secret.passphrase:
-            data["passphrase"] = secret.passphrase
-        try:
-            version = await self.vault.kv_put(path, data)
-        except (VaultUnavailable, VaultError) as exc:
-            CREDENTIAL_ACTIONS.labels("create", "vault_unavailable").inc()
-            log.error("credential not stored: Vault failed", extra={"error": type(exc).__name__})
-            raise vault_unavailable() from None
+        version = await self._store_secret("create", path, secret)
         now = datetime.now(UTC)
         try:
             async with self.db.connection() as conn, conn.transaction():
@@ -483,15 +490,10 @@ class CredentialStore:
                 "the new key can withdraw or transfer funds; the current key stays active",
                 {"permissions": sorted(checked.permissions)},
             )
-        data = {"api_key": secret.api_key, "secret": secret.secret}
-        if secret.passphrase:
-            data["passphrase"] = secret.passphrase
-        path = self.path(row["account_id"], credential_id)
-        try:
-            # A new KV v2 version of the same path: the old secret stays in the history.
-            version = await self.vault.kv_put(path, data)
-        except (VaultUnavailable, VaultError):
-            raise vault_unavailable() from None
+        # A new KV v2 version of the same path: the old secret stays in the history.
+        version = await self._store_secret(
+            "rotate", self.path(row["account_id"], credential_id), secret
+        )
         try:
             async with self.db.connection() as conn, conn.transaction():
                 cursor = conn.cursor(row_factory=dict_row)
