@@ -23,6 +23,7 @@ from eip.bus import decode
 from eip.events.topics import MD_CANDLES, MD_TICKERS, MD_TRADES, TopicSpec
 from eip.events.v1 import market_data_pb2
 from eip.exchange_simulator.client import SimulatorClient
+from eip.exchanges.binance.adapter import BinanceMarketDataAdapter
 from eip.market_data.app import build_app
 from eip.market_data.candles.builder import interval_start
 from eip.market_data.live.service import LiveService
@@ -144,15 +145,26 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
     assert r.json()["pending"] is True
 
     # A dropped stream recovers by itself.
-    before = live.adapters["binance"].status().errors
+    binance = live.adapters["binance"]
+    assert isinstance(binance, BinanceMarketDataAdapter)
+    before, connections = binance.status().errors, binance.stream.connections
     dropped = await clean_simulator.drop_streams()
     assert dropped >= 1
-    seen = live.last_trades[("binance", "BTC/USDT")].received_time
+    # Trades made before the drop may still be in flight on the old connection and arrive
+    # while it is torn down; only a trade newer than the drop proves the new connection works.
+    async with httpx.AsyncClient(base_url=clean_simulator.base_url) as venue:
+        tape = (await venue.get("/api/v3/trades", params={"symbol": "BTCUSDT", "limit": 1})).json()
+    last_before_drop = int(tape[-1]["id"])
+    await until(
+        lambda: binance.stream.connections > connections and binance.status().connected,
+        30,
+        "binance reconnected",
+    )
     await clean_simulator.print_trades("BTCUSDT", 2, "50001.5", "0.25")
     await until(
-        lambda: live.last_trades[("binance", "BTC/USDT")].received_time > seen,
+        lambda: int(live.last_trades[("binance", "BTC/USDT")].trade_id) > last_before_drop,
         30,
-        "trades after the drop",
+        "a trade made after the drop",
     )
     status = {e["exchange"]: e for e in (await client.get("/v1/status")).json()["exchanges"]}
     assert status["binance"]["connected"] is True
