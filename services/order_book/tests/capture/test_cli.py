@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from eip.exchanges.capture import CaptureError, read_entries
 from eip.order_book.capture.cli import main, record, replay_file
-from eip.order_book.capture.format import CaptureError, read_capture
 from eip.testing.recorded import recorded_dir
 
 RECORDED = recorded_dir()
@@ -66,7 +66,7 @@ def test_a_malformed_capture_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"t":"header","format":2}\n{"t":"recv","conn":"x","data":"{}"}\n')
     with pytest.raises(CaptureError, match="entry 2 \\(recv\\): missing ts"):
-        read_capture(bad)
+        read_entries(bad)
 
 
 def test_a_capture_of_a_venue_without_a_replay_dialect_fails_with_the_reason(
@@ -90,7 +90,7 @@ async def test_recording_from_the_simulator_replays_to_the_same_books(
     status = await record(exchange, ["BTC/USDT", "ETH/USDT"], capture, 3.0, err, base_url, live)
     assert status == 0, err.getvalue()
 
-    entries = read_capture(capture)
+    entries = read_entries(capture)
     assert entries[0]["t"] == "header"
     assert entries[0]["exchange"] == exchange.upper()
     assert entries[0]["config"] == {"l2_book": ["BTC-USDT", "ETH-USDT"]}
@@ -119,7 +119,7 @@ async def test_ccxt_served_exchange_records_and_replays(
     capture, err, live = tmp_path / "ccxt.jsonl", io.StringIO(), io.StringIO()
     status = await record("ccxt:binance", ["BTC/USDT"], capture, 4.0, err, base_url, live)
     assert status == 0, err.getvalue()
-    entries = read_capture(capture)
+    entries = read_entries(capture)
     assert entries[0]["exchange"] == "CCXT:BINANCE"
     assert any(e["t"] == "http" and "/api/v3/depth" in e["url"] for e in entries)
     assert any(e["t"] == "send" and "SUBSCRIBE" in e["data"] for e in entries)

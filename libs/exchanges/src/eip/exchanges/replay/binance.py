@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from eip.exchanges.binance.parse import TickerMerger, agg_trade
+from eip.exchanges.capture import Capture
 from eip.exchanges.market_data import Ticker, Trade
-from eip.exchanges.replay.capture import Capture
 from eip.exchanges.replay.result import Channel
 from eip.exchanges.symbols import normalize_asset
 

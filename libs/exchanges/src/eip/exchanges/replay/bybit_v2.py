@@ -25,8 +25,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from eip.exchanges import ccxt_parse
+from eip.exchanges.capture import Capture
 from eip.exchanges.market_data import TakerSide, Ticker, Trade
-from eip.exchanges.replay.capture import Capture
 from eip.exchanges.replay.classify import bybit as v5_frame
 from eip.exchanges.replay.result import Channel
 

@@ -22,9 +22,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from eip.exchanges import ccxt_parse
+from eip.exchanges.capture import Capture
 from eip.exchanges.ccxt_adapter import new_client
 from eip.exchanges.market_data import Ticker, Trade
-from eip.exchanges.replay.capture import Capture
 from eip.exchanges.replay.classify import classifier
 from eip.exchanges.replay.result import Channel
 

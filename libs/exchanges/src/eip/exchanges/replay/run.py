@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from eip.exchanges.bitmex.parse import loads as bitmex_loads
+from eip.exchanges.capture import Capture, read_capture
 from eip.exchanges.market_data import Ticker, Trade
 from eip.exchanges.replay.binance import BinanceReplay
 from eip.exchanges.replay.bitmex import BitmexReplay
 from eip.exchanges.replay.bybit_v2 import BybitV2Replay, is_v2
-from eip.exchanges.replay.capture import Capture, read_capture
 from eip.exchanges.replay.ccxt_venue import CcxtReplay
 from eip.exchanges.replay.kraken_v1 import KrakenV1Replay, is_v1
 from eip.exchanges.replay.parser import FrameParser

@@ -1,13 +1,13 @@
 """Record raw exchange traffic and replay it offline through the live adapter code.
 
-The capture format is the one of ``shared/data/recorded/README.md`` (``format``: JSON Lines of
-header, http, connect, send, recv). ``RecordingTransport`` wraps the live transport and writes
-every REST body and frame it passes; ``ReplayTransport`` serves a capture through the same
-``Transport`` calls. The command line is in ``cli`` (``python -m eip.order_book.capture``).
+The capture format (``shared/data/recorded/README.md``) is read and written by
+``eip.exchanges.capture``, shared with the market-data replay. ``RecordingTransport`` wraps the
+live transport and writes every REST body and frame it passes; ``ReplayTransport`` serves a
+capture through the same ``Transport`` calls. The command line is in ``cli``
+(``python -m eip.order_book.capture``).
 """
 
-from eip.order_book.capture.format import CaptureError, CaptureWriter, read_capture
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
 
-__all__ = ["CaptureError", "CaptureWriter", "RecordingTransport", "ReplayTransport", "read_capture"]
+__all__ = ["RecordingTransport", "ReplayTransport"]

@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import IO, Any
 
-from eip.order_book.capture.format import CaptureWriter
+from eip.exchanges.capture import CaptureWriter
 from eip.order_book.capture.proxy import RecordingProxy, ReplayServer
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import Emit, FeedOptions, run_for, stop_task

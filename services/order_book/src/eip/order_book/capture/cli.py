@@ -24,8 +24,8 @@ from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from eip.exchanges import normalize_asset
+from eip.exchanges.capture import CaptureWriter, read_entries
 from eip.order_book.capture.ccxt import record_ccxt, replay_ccxt
-from eip.order_book.capture.format import CaptureWriter, read_capture
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
@@ -182,7 +182,7 @@ async def replay_file(
     symbols: Sequence[str] = (),
     stale_after_s: float = 60.0,
 ) -> int:
-    entries = read_capture(path)
+    entries = read_entries(path)
     header = next((e for e in entries if e["t"] == "header"), {})
     exchange = (exchange or str(header.get("exchange", ""))).lower()
     exchange = RENAMED.get(exchange, exchange)

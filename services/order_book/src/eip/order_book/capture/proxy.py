@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from eip.order_book.capture.format import CaptureWriter
+from eip.exchanges.capture import CaptureWriter
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.factory import ws_of
 from eip.order_book.feeds.transport import TransportExhausted

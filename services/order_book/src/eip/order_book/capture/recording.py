@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from itertools import count
 
-from eip.order_book.capture.format import CaptureWriter
+from eip.exchanges.capture import CaptureWriter
 from eip.order_book.feeds.transport import Connection, Received, Transport
 
 

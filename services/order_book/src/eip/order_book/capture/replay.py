@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from eip.order_book.capture.format import read_capture
+from eip.exchanges.capture import read_entries
 from eip.order_book.feeds.transport import Connection, Received, TransportExhausted
 
 
@@ -80,7 +80,7 @@ class ReplayConnection:
 
 class ReplayTransport:
     def __init__(self, capture: Path | list[dict[str, Any]]) -> None:
-        entries = read_capture(capture)
+        entries = read_entries(capture)
         self.header = next((e for e in entries if e["t"] == "header"), {})
         self._http: dict[str, deque[Received]] = defaultdict(deque)
         by_conn: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
+from eip.exchanges.capture import recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.bitfinex.symbols import platform_symbol, venue_symbol
 from eip.order_book.feeds.transport import Received, Transport
@@ -184,13 +185,7 @@ def recorded_book_settings(entries: list[dict[str, Any]]) -> tuple[list[str], di
     """The book symbols a capture subscribed, and its ``prec``/``len``."""
     symbols: list[str] = []
     settings: dict[str, str] = {}
-    for entry in entries:
-        if entry["t"] != "send":
-            continue
-        try:
-            message = json.loads(entry["data"])
-        except json.JSONDecodeError:
-            continue
+    for _, message in recorded_json(entries, "send"):
         if not (isinstance(message, dict) and message.get("event") == "subscribe"):
             continue
         if message.get("channel") != "book":

@@ -21,6 +21,7 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges.bitmex.markets import instrument_symbol
+from eip.exchanges.capture import recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.bitmex.levels import LevelTable, LevelTableError, decimal_text
 from eip.order_book.feeds.timeparse import parse_rfc3339
@@ -202,14 +203,10 @@ def recorded_book_symbols(entries: list[dict[str, Any]]) -> list[str]:
                 symbol = instrument_symbol(row)
                 if symbol is not None:
                     to_symbol[str(row["symbol"])] = symbol
-        elif entry["t"] == "send":
-            try:
-                message = json.loads(entry["data"])
-            except json.JSONDecodeError:
-                continue
-            if isinstance(message, dict) and message.get("op") == "subscribe":
-                for arg in message.get("args", []):
-                    table, _, venue = str(arg).partition(":")
-                    if table == TABLE and venue:
-                        venues.append(venue)
+    for _, message in recorded_json(entries, "send"):
+        if isinstance(message, dict) and message.get("op") == "subscribe":
+            for arg in message.get("args", []):
+                table, _, venue = str(arg).partition(":")
+                if table == TABLE and venue:
+                    venues.append(venue)
     return list(dict.fromkeys(to_symbol[v] for v in venues if v in to_symbol))

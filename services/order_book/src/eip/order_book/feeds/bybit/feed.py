@@ -20,6 +20,7 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges import normalize_asset
+from eip.exchanges.capture import recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.transport import Received, Transport
 from eip.order_book.sync_events import BookKey
@@ -186,13 +187,7 @@ def recorded_book_settings(entries: list[dict[str, Any]]) -> tuple[list[str], di
     """The book symbols a capture subscribed, and its topic."""
     symbols: list[str] = []
     settings: dict[str, str] = {}
-    for entry in entries:
-        if entry["t"] != "send":
-            continue
-        try:
-            message = json.loads(entry["data"])
-        except json.JSONDecodeError:
-            continue
+    for _, message in recorded_json(entries, "send"):
         if not (isinstance(message, dict) and message.get("op") == "subscribe"):
             continue
         for arg in message.get("args", []):

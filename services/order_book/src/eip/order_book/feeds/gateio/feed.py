@@ -29,6 +29,7 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges import normalize_asset
+from eip.exchanges.capture import recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
 from eip.order_book.feeds.transport import Received, Transport, TransportExhausted
 from eip.order_book.sync_events import BookKey
@@ -204,13 +205,7 @@ class GateioFeed(WsBookFeed):
 def recorded_book_venues(entries: list[dict[str, Any]]) -> dict[str, str]:
     """Platform symbol → venue pair for every pair a capture subscribed books of."""
     venues: dict[str, str] = {}
-    for entry in entries:
-        if entry["t"] != "send":
-            continue
-        try:
-            message = json.loads(entry["data"])
-        except json.JSONDecodeError:
-            continue
+    for _, message in recorded_json(entries, "send"):
         if not isinstance(message, dict) or message.get("channel") != CHANNEL:
             continue
         if message.get("event") == "subscribe" and message.get("payload"):

@@ -21,6 +21,7 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges import normalize_asset
+from eip.exchanges.capture import recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
 from eip.order_book.feeds.htx.frames import frame_text
 from eip.order_book.feeds.transport import Received, Transport
@@ -169,20 +170,15 @@ def recorded_book_symbols(entries: list[dict[str, Any]]) -> list[str]:
     through the recorded ``/v1/common/symbols``."""
     platform: dict[str, str] = {}
     subscribed: list[str] = []
-    for entry in entries:
-        if entry["t"] not in ("http", "send"):
-            continue
-        try:
-            body = json.loads(entry["data"])
-        except json.JSONDecodeError:
-            continue
-        if entry["t"] == "http" and SYMBOLS_PATH in entry["url"] and isinstance(body, dict):
+    for url, body in recorded_json(entries, "http"):
+        if SYMBOLS_PATH in url and isinstance(body, dict):
             for item in body.get("data") or []:
                 base = normalize_asset(str(item["base-currency"]).upper())
                 quote = normalize_asset(str(item["quote-currency"]).upper())
                 platform[item["symbol"]] = f"{base}/{quote}"
-        elif entry["t"] == "send" and isinstance(body, dict):
-            parts = str(body.get("sub", "")).split(".")
+    for _, message in recorded_json(entries, "send"):
+        if isinstance(message, dict):
+            parts = str(message.get("sub", "")).split(".")
             if len(parts) == 4 and parts[0] == "market" and parts[2:] == ["depth", "step0"]:
                 subscribed.append(parts[1])
     return list(dict.fromkeys(platform[v] for v in subscribed if v in platform))

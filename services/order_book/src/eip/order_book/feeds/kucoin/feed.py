@@ -23,6 +23,7 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges import normalize_asset
+from eip.exchanges.capture import recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
 from eip.order_book.feeds.transport import Received, Transport, TransportError, TransportExhausted
 from eip.order_book.sync_events import BookKey
@@ -211,29 +212,17 @@ def recorded_snapshot_path(entries: list[dict[str, Any]]) -> str:
     return SNAPSHOT_PATHS[0]
 
 
-def _recorded_json(entries: list[dict[str, Any]], kind: str) -> list[tuple[str, Any]]:
-    found = []
-    for entry in entries:
-        if entry["t"] != kind:
-            continue
-        try:
-            found.append((str(entry.get("url", "")), json.loads(entry["data"])))
-        except json.JSONDecodeError:
-            continue
-    return found
-
-
 def recorded_book_symbols(entries: list[dict[str, Any]]) -> list[str]:
     """The book symbols a capture subscribed (``/market/level2:A-B,C-D``), in platform form
     through the recorded ``/api/v1/symbols`` (``BCHSV-USDT`` is ``BSV/USDT``)."""
     platform: dict[str, str] = {}
-    for url, body in _recorded_json(entries, "http"):
+    for url, body in recorded_json(entries, "http"):
         if SYMBOLS_PATH in url and isinstance(body, dict):
             for item in body.get("data") or []:
                 base, quote = item["baseCurrency"], item["quoteCurrency"]
                 platform[item["symbol"]] = f"{normalize_asset(base)}/{normalize_asset(quote)}"
     symbols = []
-    for _, message in _recorded_json(entries, "send"):
+    for _, message in recorded_json(entries, "send"):
         topic = str(message.get("topic", "")) if isinstance(message, dict) else ""
         prefix, _, venues = topic.partition(":")
         if prefix == TOPIC:

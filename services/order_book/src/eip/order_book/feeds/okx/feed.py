@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
+from eip.exchanges.capture import recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.metrics import CHECKSUMS
 from eip.order_book.feeds.okx.checksum import DEPTH, checksum
@@ -233,13 +234,7 @@ def _time(data: dict[str, Any]) -> datetime | None:
 
 def recorded_book_channel(entries: list[dict[str, Any]]) -> str:
     """The book channel a capture subscribed (``books`` when it names none)."""
-    for entry in entries:
-        if entry["t"] != "send":
-            continue
-        try:
-            message = json.loads(entry["data"])
-        except json.JSONDecodeError:
-            continue
+    for _, message in recorded_json(entries, "send"):
         for arg in message.get("args", []) if isinstance(message, dict) else []:
             if isinstance(arg, dict) and arg.get("channel") in CHANNELS:
                 return str(arg["channel"])
@@ -254,18 +249,14 @@ def recorded_book_symbols(entries: list[dict[str, Any]]) -> list[str]:
     """
     to_symbol: dict[str, str] = {}
     insts: list[str] = []
-    for entry in entries:
-        if entry["t"] == "http" and "/api/v5/public/instruments" in entry["url"]:
-            for row in json.loads(entry["data"]).get("data", []):
+    for url, body in recorded_json(entries, "http"):
+        if "/api/v5/public/instruments" in url and isinstance(body, dict):
+            for row in body.get("data", []):
                 symbol = instrument_symbol(row)
                 if symbol is not None:
                     to_symbol[str(row["instId"])] = symbol
-        elif entry["t"] == "send":
-            try:
-                message = json.loads(entry["data"])
-            except json.JSONDecodeError:
-                continue
-            for arg in message.get("args", []) if isinstance(message, dict) else []:
-                if isinstance(arg, dict) and arg.get("channel") in CHANNELS:
-                    insts.append(str(arg.get("instId")))
+    for _, message in recorded_json(entries, "send"):
+        for arg in message.get("args", []) if isinstance(message, dict) else []:
+            if isinstance(arg, dict) and arg.get("channel") in CHANNELS:
+                insts.append(str(arg.get("instId")))
     return list(dict.fromkeys(to_symbol[i] for i in insts if i in to_symbol))
