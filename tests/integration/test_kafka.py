@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -158,6 +159,28 @@ async def test_create_topics_is_idempotent_and_reconciles(kafka_bootstrap_server
         changes = await ensure_topics(admin, [drifted])
         assert [c.action for c in changes] == ["config"]
         assert (await topic_config(admin, probe.name))["retention.ms"] == "1234567"
+        await admin.delete_topics([probe.name])
+
+
+async def test_create_topics_reconciles_a_topic_its_listing_missed(
+    kafka_bootstrap_servers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metadata can lag a creation (another process made the topic a moment ago): the topic is
+    then "already there" to the create call, and must still be reconciled, not called created."""
+    async with admin_client(kafka_bootstrap_servers) as admin:
+        probe = dataclasses.replace(MD_TRADES, name=f"test.lag.{uuid.uuid4().hex[:8]}")
+        await ensure_topics(admin, [probe])
+        describe = admin.describe_topics
+
+        async def stale_listing(topics: list[str] | None = None) -> list[Any]:
+            described = await describe(topics)
+            return described if topics else [t for t in described if t["topic"] != probe.name]
+
+        monkeypatch.setattr(admin, "describe_topics", stale_listing)
+        drifted = dataclasses.replace(probe, retention_ms=7654321)
+        changes = await ensure_topics(admin, [drifted])
+        assert [(c.topic, c.action) for c in changes] == [(probe.name, "config")]
+        assert (await topic_config(admin, probe.name))["retention.ms"] == "7654321"
         await admin.delete_topics([probe.name])
 
 

@@ -86,15 +86,42 @@ async def ensure_topics(
                 for s in missing
             ]
         )
+        already: set[str] = set()
         for topic, code, *rest in response.topic_errors:
-            if code and code != _TOPIC_ALREADY_EXISTS:
+            if code == _TOPIC_ALREADY_EXISTS:
+                # Metadata lags creation (KRaft, or another process created it a moment ago):
+                # the topic is there but was not described, so it still needs reconciling.
+                already.add(topic)
+            elif code:
                 raise for_code(code)(f"create {topic}: {rest[0] if rest else ''}")
-        changes += [TopicChange(s.name, "created") for s in missing]
+        changes += [TopicChange(s.name, "created") for s in missing if s.name not in already]
+        if already:
+            existing.update(await _described(client, sorted(already)))
     for spec in specs:
         if spec.name not in existing:
             continue
         changes.append(await _reconcile(client, spec, existing[spec.name]))
     return changes
+
+
+async def _described(
+    client: AIOKafkaAdminClient, topics: list[str], timeout_s: float = 15.0
+) -> dict[str, dict[str, Any]]:
+    """Metadata of topics the broker says exist, waiting until it also describes them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        found = {
+            t["topic"]: t
+            for t in await client.describe_topics(topics)
+            if not t.get("error_code") and t.get("partitions")
+        }
+        if len(found) == len(topics):
+            return found
+        if loop.time() > deadline:
+            missing = sorted(set(topics) - set(found))
+            raise TimeoutError(f"topics exist but are not described after {timeout_s}s: {missing}")
+        await asyncio.sleep(0.1)
 
 
 async def _reconcile(
