@@ -48,7 +48,7 @@ def test_trades_parse_exactly() -> None:
     assert sell == Trade(
         exchange="bitmex",
         symbol="BTC/USD:BTC",
-        trade_id="00000000-006d-1000-0000-000e8737d539",
+        trade_id="00000000-006d-1000-0000-0015c2a91f03",
         price=Decimal("98949.5"),
         amount=Decimal("0.00050535"),  # homeNotional: base quantity, not 50 USD contracts
         taker_side="sell",
@@ -126,7 +126,7 @@ async def test_ws_frames_partial_insert_update_and_quote() -> None:
     trades = [e for e in events if isinstance(e, Trade)]
     tickers = [e for e in events if isinstance(e, Ticker)]
     # the partial's trade is history (the backfill's job); only the insert is live
-    assert [t.trade_id for t in trades] == ["00000000-006d-1000-0000-000e8737d540"]
+    assert [t.trade_id for t in trades] == ["00000000-006d-1000-0000-0015c2a91f1e"]
     assert [t.last for t in tickers] == [Decimal("98950"), Decimal("98951.5"), Decimal("98951.5")]
     final = tickers[-1]
     assert (final.bid, final.ask) == (Decimal("98951"), Decimal("98951.5"))
