@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -153,6 +154,40 @@ async def test_ohlcv(exchange: str) -> None:
         Decimal(c),
     )
     assert candle.base_volume == Decimal(v)
+    await adapter.close()
+
+
+# exchange -> paths ccxt 4.5.90 requests for fetch_trades, fetch_ticker, fetch_ohlcv (the
+# endpoints payloads/README.md says each body answers)
+ENDPOINTS: dict[str, tuple[str, str, str]] = {
+    "binance": ("/api/v3/aggTrades", "/api/v3/ticker/24hr", "/api/v3/klines"),
+    "kraken": ("/0/public/Trades", "/0/public/Ticker", "/0/public/OHLC"),
+    "coinbase": (
+        "/api/v3/brokerage/market/products/BTC-USD/ticker",
+        "/api/v3/brokerage/market/products/BTC-USD/ticker",
+        "/api/v3/brokerage/market/products/BTC-USD/candles",
+    ),
+    "kucoin": ("/api/v1/market/histories", "/api/v1/market/stats", "/api/v1/market/candles"),
+    "okx": ("/api/v5/market/trades", "/api/v5/market/ticker", "/api/v5/market/candles"),
+    "bybit": ("/v5/market/recent-trade", "/v5/market/tickers", "/v5/market/kline"),
+    "gateio": ("/api/v4/spot/trades", "/api/v4/spot/tickers", "/api/v4/spot/candlesticks"),
+    "htx": ("/market/history/trade", "/market/detail/merged", "/market/history/candles"),
+    "bitfinex": (
+        "/v2/trades/tBTCUSD/hist",
+        "/v2/ticker/tBTCUSD",
+        "/v2/candles/trade:1m:tBTCUSD/hist",
+    ),
+}
+
+
+@pytest.mark.parametrize("exchange", EXCHANGES)
+async def test_each_body_answers_the_endpoint_ccxt_calls(exchange: str) -> None:
+    adapter, router = adapter_for(exchange, ROUTES[exchange])
+    symbol = MARKETS[exchange]["symbol"]
+    await adapter.fetch_trades(symbol)
+    await adapter.fetch_ticker(symbol)
+    await adapter.fetch_ohlcv(symbol, "1m")
+    assert tuple(urlsplit(url).path for url in router.requested) == ENDPOINTS[exchange]
     await adapter.close()
 
 
