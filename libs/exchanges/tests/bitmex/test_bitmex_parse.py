@@ -40,7 +40,7 @@ def test_numbers_are_decimals_from_the_json_text() -> None:
     row = load("trades.json")[0]
     assert row["price"] == Decimal("98949.5")
     assert isinstance(row["homeNotional"], Decimal)
-    assert row["homeNotional"] == Decimal("0.00050535")  # a float would be 0.000505350000...
+    assert row["homeNotional"] == Decimal("0.00060637")  # a float would be 0.000606370000...
 
 
 def test_trades_parse_exactly() -> None:
@@ -48,16 +48,16 @@ def test_trades_parse_exactly() -> None:
     assert sell == Trade(
         exchange="bitmex",
         symbol="BTC/USD:BTC",
-        trade_id="00000000-006d-1000-0000-000e8737d539",
+        trade_id="00000000-006d-1000-0000-0015c2a91f03",
         price=Decimal("98949.5"),
-        amount=Decimal("0.00050535"),  # homeNotional: base quantity, not 50 USD contracts
+        amount=Decimal("0.00060637"),  # homeNotional: base quantity, not 60 USD contracts
         taker_side="sell",
-        exchange_time=datetime(2024, 11, 25, 10, 34, 45, 234000, tzinfo=UTC),
+        exchange_time=datetime(2024, 11, 25, 10, 34, 51, 613000, tzinfo=UTC),
         received_time=RECEIVED,
     )
     assert buy.taker_side == "buy"
     assert buy.price == Decimal("98950")
-    assert buy.amount == Decimal("0.00101061")
+    assert buy.amount == Decimal("0.00202122")
 
 
 def test_instrument_row_is_a_ticker() -> None:
@@ -126,7 +126,7 @@ async def test_ws_frames_partial_insert_update_and_quote() -> None:
     trades = [e for e in events if isinstance(e, Trade)]
     tickers = [e for e in events if isinstance(e, Ticker)]
     # the partial's trade is history (the backfill's job); only the insert is live
-    assert [t.trade_id for t in trades] == ["00000000-006d-1000-0000-000e8737d540"]
+    assert [t.trade_id for t in trades] == ["00000000-006d-1000-0000-0015c2a91f1e"]
     assert [t.last for t in tickers] == [Decimal("98950"), Decimal("98951.5"), Decimal("98951.5")]
     final = tickers[-1]
     assert (final.bid, final.ask) == (Decimal("98951"), Decimal("98951.5"))

@@ -65,11 +65,11 @@ async def test_trade_pages_advance_by_time_and_offset() -> None:
     assert params["reverse"] == "false"
     assert "start" not in params
     start_time, skip = next_page(page)
-    assert start_time == datetime(2024, 11, 25, 10, 35, 0, 789000, tzinfo=UTC)
+    assert start_time == datetime(2024, 11, 25, 10, 34, 58, 402000, tzinfo=UTC)
     assert skip == 1  # one trade at that millisecond already seen
     await adapter.fetch_trades_page("BTC/USD:BTC", start_time, skip, limit=2)
     params = seen[-1].url.params
-    assert params["startTime"] == "2024-11-25T10:35:00.789Z"
+    assert params["startTime"] == "2024-11-25T10:34:58.402Z"
     assert params["start"] == "1"
     await adapter.close()
 

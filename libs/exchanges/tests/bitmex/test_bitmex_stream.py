@@ -93,7 +93,7 @@ async def test_trades_flow_and_resubscribe_after_the_venue_drops_the_connection(
         assert all(isinstance(e, Trade) and e.symbol == "BTC/USD:BTC" for e in got)
         # partial rows are history: one insert per connection
         assert [e.trade_id for e in got if isinstance(e, Trade)] == [
-            "00000000-006d-1000-0000-000e8737d540"
+            "00000000-006d-1000-0000-0015c2a91f1e"
         ] * 2
         assert adapter.stream.connections == 2
         assert adapter.status().errors >= 1  # the drop is counted
