@@ -51,7 +51,6 @@ class AuthRuntime:
         self.settings = settings
         self.deps = deps
         self.validators = validators
-        self.limiter = FailureLimiter(settings.failure_limit, settings.failure_window_s)
         self.credentials_topic = dataclasses.replace(
             AUTH_CREDENTIALS, name=settings.credentials_topic
         )
@@ -60,6 +59,7 @@ class AuthRuntime:
         self._clients: ClientRegistry | None = None
         self._signer: TokenSigner | None = None
         self._audit: AuditTrail | None = None
+        self._limiter: FailureLimiter | None = None
         self.ready = asyncio.Event()
         self.last_error = "starting"
 
@@ -89,6 +89,11 @@ class AuthRuntime:
         if self._signer is None:
             raise self._not_ready()
         return self._signer
+
+    def limiter(self) -> FailureLimiter:
+        if self._limiter is None or not self.ready.is_set():
+            raise self._not_ready()
+        return self._limiter
 
     def store(self) -> CredentialStore:
         if self._store is None or not self.ready.is_set():
@@ -137,12 +142,19 @@ class AuthRuntime:
             credentials_topic=self.credentials_topic,
             max_key_age=timedelta(days=s.max_key_age_days),
         )
+        self._limiter = FailureLimiter(
+            self.deps.db,
+            s.db_schema,
+            s.failure_limit,
+            s.failure_window_s,
+            max_sources=s.failure_max_sources,
+        )
         self._clients = ClientRegistry(
             db=self.deps.db,
             audit=self._audit,
             signer=self._signer,
             schema=s.db_schema,
-            limiter=self.limiter,
+            limiter=self._limiter,
             token_ttl_s=s.token_ttl_s,
         )
         if s.bootstrap_client_secret.get_secret_value():
@@ -203,6 +215,16 @@ class AuthRuntime:
                 interval = 60.0
             await asyncio.sleep(interval)
 
+    async def failure_cleanup_loop(self) -> None:
+        """Bound the shared failure table even when no failure comes to prune it."""
+        await self.ready.wait()
+        while True:
+            await asyncio.sleep(self.settings.failure_cleanup_interval_s)
+            try:
+                await self.limiter().cleanup()
+            except Exception as exc:  # PostgreSQL away: the next round catches up
+                log.warning("failure cleanup failed", extra={"error": type(exc).__name__})
+
     async def expiry_loop(self) -> None:
         await self.ready.wait()
         while True:
@@ -232,7 +254,7 @@ class AuthRuntime:
                 action="auth.lockout",
                 subject=kind,
                 outcome="alert",
-                details={"kind": kind, "window_s": str(self.limiter.window_s)},
+                details={"kind": kind, "window_s": str(self.limiter().window_s)},
             )
 
 
