@@ -205,8 +205,8 @@ async def auth_factory(
     audit_schema = f"{db_schema}_audit"
     credentials_topic = await make_topic(AUTH_CREDENTIALS)
     audit_topic = await make_topic(AUDIT_EVENTS)
-    # The service's own least-privilege token, as in production: never the root token.
-    service_token = await vault.create_token(["eip-auth-service"], ttl="30m")
+    # The service's own least-privilege periodic token, as `make up` gives it: never the root.
+    service_token = await vault.create_token(["eip-auth-service"], period="30m")
     admin_secret = secrets.token_urlsafe(24)
     key_name = f"eip-test-jwt-{uuid.uuid4().hex[:10]}"
 

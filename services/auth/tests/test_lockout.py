@@ -149,7 +149,7 @@ async def two_instances(
     its own lifespan; yields their clients and the bootstrap admin's secret."""
     audit_schema = f"{db_schema}_audit"
     admin_secret = uuid.uuid4().hex
-    service_token = await vault.create_token(["eip-auth-service"], ttl="30m")
+    service_token = await vault.create_token(["eip-auth-service"], period="30m")
     settings = AuthSettings(
         database_url=SecretStr(database_url),
         kafka_bootstrap_servers=kafka_bootstrap_servers,

@@ -39,6 +39,9 @@ from eip.vault import VaultClient, VaultError, VaultUnavailable
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# What a renewal asks for; a periodic token gets its period instead, any other token at most
+# what its max TTL leaves.
+RENEW_INCREMENT_S = 768 * 3600
 
 
 class AuthRuntime:
@@ -199,16 +202,31 @@ class AuthRuntime:
             await asyncio.sleep(interval_s)
 
     async def token_renewal_loop(self) -> None:
-        """Keep the service's own Vault token alive (half its TTL ahead)."""
+        """Keep the service's own Vault token alive, renewed at half its TTL.
+
+        A periodic token (``python -m eip.vault.token eip-auth-service --period 24h``) gets its
+        full period back at every renewal, so this renews it every half period for as long as
+        the service runs. Any other token grows only up to Vault's max TTL; once a renewal is
+        capped, a warning says when it will expire, since the service then needs a new token.
+        """
         interval = 3600.0
+        periodic: bool | None = None
         while True:
             vault = self.deps.vault  # opened by the dependencies' lifespan
             if vault is None:
                 await asyncio.sleep(0.5)
                 continue
             try:
-                ttl = await vault.renew_self()
+                if periodic is None:
+                    periodic = int((await vault.lookup_self()).get("period") or 0) > 0
+                    log.info("Vault token", extra={"periodic": periodic})
+                ttl = await vault.renew_self(f"{RENEW_INCREMENT_S}s")
                 interval = max(5.0, ttl / 2) if ttl > 0 else 3600.0
+                if not periodic and 0 < ttl < RENEW_INCREMENT_S:
+                    log.warning(
+                        "Vault token capped at its max TTL; give the service a periodic token",
+                        extra={"expires_in_s": ttl},
+                    )
             except (VaultUnavailable, VaultError) as exc:
                 # A root or non-renewable token: nothing to renew; an outage: try again later.
                 log.info("Vault token not renewed", extra={"error": type(exc).__name__})
