@@ -1,5 +1,5 @@
 """The failed-authentication lockout is shared through PostgreSQL: exact across instances,
-released after the window, and its table stays bounded."""
+released after the window, bounded in storage, and closed when PostgreSQL is away."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -26,6 +28,8 @@ from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec
 from eip.storage import apply_migrations
 from eip.testing.endpoints import VaultEndpoint
 from eip.vault import VaultClient
+
+from .conftest import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -135,8 +139,11 @@ async def test_expired_rows_are_pruned_on_write_and_the_cleanup_caps_sources(
 # -- two instances of the service ---------------------------------------------------------------
 
 
+Instance = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
 @pytest_asyncio.fixture
-async def two_instances(
+async def instances(
     database_url: str,
     kafka_bootstrap_servers: str,
     vault: VaultClient,
@@ -144,9 +151,10 @@ async def two_instances(
     db_pool: Pool,
     db_schema: str,
     make_topic: Callable[[TopicSpec], Awaitable[TopicSpec]],
-) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, str]]:
-    """Two ASGI apps of the auth service sharing one schema (as two pods would), each running
-    its own lifespan; yields their clients and the bootstrap admin's secret."""
+) -> AsyncIterator[tuple[Instance, str]]:
+    """Start ASGI apps of the auth service sharing one schema, topics and signing key (as pods
+    would), each running its own lifespan; yields the starter (settings may be overridden)
+    and the bootstrap admin's secret."""
     audit_schema = f"{db_schema}_audit"
     admin_secret = uuid.uuid4().hex
     service_token = await vault.create_token(["eip-auth-service"], period="30m")
@@ -162,24 +170,26 @@ async def two_instances(
         jwt_key_name=f"eip-test-jwt-{uuid.uuid4().hex[:10]}",
         bootstrap_client_id="test-admin",
         bootstrap_client_secret=SecretStr(admin_secret),
+        connect_timeout_s=3,
         failure_limit=3,
         failure_window_s=4,
     )
     async with AsyncExitStack() as stack:
-        clients = []
-        for name in ("a", "b"):
-            app: FastAPI = build_app(settings)
+
+        async def start(**overrides: Any) -> httpx.AsyncClient:
+            app: FastAPI = build_app(settings.model_copy(update=overrides))
             await stack.enter_async_context(app.router.lifespan_context(app))
             http = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://auth")
             )
 
-            async def ready(app: FastAPI = app) -> bool:
+            async def ready() -> bool:
                 return bool(app.state.auth.ready.is_set())
 
-            await until(ready, f"instance {name} ready")
-            clients.append(http)
-        yield clients[0], clients[1], admin_secret
+            await until(ready, "the instance to be ready")
+            return http
+
+        yield start, admin_secret
     async with db_pool.connection() as conn:
         await conn.execute(
             sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(audit_schema))
@@ -187,11 +197,10 @@ async def two_instances(
 
 
 async def test_failures_split_across_instances_lock_the_source_out_on_both(
-    two_instances: tuple[httpx.AsyncClient, httpx.AsyncClient, str],
-    db_pool: Pool,
-    db_schema: str,
+    instances: tuple[Instance, str], db_pool: Pool, db_schema: str
 ) -> None:
-    a, b, admin_secret = two_instances
+    start, admin_secret = instances
+    a, b = await start(), await start()
     bad = {"client_id": "test-admin", "client_secret": "wrong-" + uuid.uuid4().hex}
     good = {"client_id": "test-admin", "client_secret": admin_secret}
     first = await a.post("/v1/tokens", json=bad)
@@ -225,3 +234,30 @@ async def test_failures_split_across_instances_lock_the_source_out_on_both(
     again = await a.post("/v1/tokens", json=bad)
     assert again.status_code == 401
     assert await rows(db_pool, db_schema) == 1
+
+
+async def test_the_limiter_fails_closed_when_postgresql_is_away(
+    instances: tuple[Instance, str], database_url: str
+) -> None:
+    """No uncounted attempt gets through: with its database gone, the instance refuses token
+    requests and introspection with 503 instead of checking secrets without a limiter."""
+    url = urlsplit(database_url)
+    proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    try:
+        through_proxy = url._replace(
+            netloc=f"{url.netloc.rpartition('@')[0]}@127.0.0.1:{proxy.port}"
+        )
+        start, admin_secret = instances
+        http = await start(database_url=SecretStr(urlunsplit(through_proxy)))
+        await proxy.stop()  # PostgreSQL unreachable from the instance from here on
+        for path, body in (
+            ("/v1/tokens", {"client_id": "test-admin", "client_secret": admin_secret}),
+            ("/v1/tokens", {"client_id": "test-admin", "client_secret": "wrong"}),
+            ("/v1/tokens/introspect", {"token": "x.y.z"}),
+        ):
+            response = await http.post(path, json=body)
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "database_unavailable"
+    finally:
+        await proxy.stop()
