@@ -44,8 +44,10 @@ start_one() {
     export "$port_var=$port"
     if [[ $name == auth ]]; then
       # The auth service runs with a token limited to the eip-auth-service policy, never the
-      # operator's, and with the first admin client's secret kept in the run directory.
-      VAULT_TOKEN=$(uv run --frozen --no-sync python -m eip.vault.token eip-auth-service)
+      # operator's, and with the first admin client's secret kept in the run directory. The
+      # token is periodic: the service renews it every 12 h, and it has no max TTL to run into.
+      VAULT_TOKEN=$(uv run --frozen --no-sync python -m eip.vault.token eip-auth-service \
+        --period 24h)
       export VAULT_TOKEN
       local admin_secret="$EIP_RUN_DIR/auth-admin-secret"
       if [[ ! -s $admin_secret ]]; then

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
+import subprocess
+import sys
 import time
 import uuid
 
@@ -12,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from eip.testing.endpoints import VaultEndpoint
 from eip.vault import VaultClient, VaultError, VaultUnavailable
 
 pytestmark = pytest.mark.integration
@@ -141,3 +146,78 @@ async def test_a_service_token_renews_itself(vault: VaultClient) -> None:
     async with VaultClient(vault.addr, token) as service:
         ttl = await service.renew_self("10m")
     assert 120 < ttl <= 600
+
+
+def run_token_command(
+    vault_endpoint: VaultEndpoint, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m eip.vault.token`` as its own process with the operator's token, as
+    ``deploy/local/services.sh`` runs it."""
+    return subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "eip.vault.token", *args],
+        env={**os.environ, "VAULT_ADDR": vault_endpoint.addr, "VAULT_TOKEN": vault_endpoint.token},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_periodic_service_token_renews_to_its_period_within_its_policy(
+    vault: VaultClient, vault_endpoint: VaultEndpoint
+) -> None:
+    """The auth service's token as `make up` creates it: periodic (no max TTL to run into),
+    renewed back to its full period, and still limited to the eip-auth-service policy."""
+    made = run_token_command(vault_endpoint, "eip-auth-service", "--period", "24h")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token
+    account_path = f"exchange-credentials/{uuid.uuid4().hex}"
+    async with VaultClient(vault.addr, token) as service:
+        try:
+            described = await service.lookup_self()
+            assert described["period"] == 24 * 3600
+            assert described["explicit_max_ttl"] == 0  # nothing ends it while it is renewed
+            assert described["renewable"] is True
+            assert sorted(described["policies"]) == ["default", "eip-auth-service"]
+            assert "id" not in described  # the token itself is never handed back
+
+            async def ticked() -> bool:
+                return int((await service.lookup_self())["ttl"]) < 24 * 3600 - 1
+
+            deadline = time.monotonic() + 30
+            while not await ticked():
+                assert time.monotonic() < deadline, "the token's TTL never went down"
+                await asyncio.sleep(0.5)
+            before = int((await service.lookup_self())["ttl"])
+            # whatever the increment, a renewal gives the full period back
+            assert await service.renew_self("10s") == 24 * 3600
+            after = await service.lookup_self()
+            assert int(after["ttl"]) > before
+            assert after["last_renewal_time"]
+
+            assert await service.kv_put(account_path, {"api_key": "k"}) == 1  # its own tree
+            for denied in (
+                service.kv_get(f"tests/{uuid.uuid4().hex}"),
+                service.kv_put(f"tests/{uuid.uuid4().hex}", {"x": "y"}),
+                service.transit_create_key("someone-elses-key"),
+                service.put_policy("eip-auth-service", 'path "*" { capabilities = ["sudo"] }'),
+                service.create_token(["eip-auth-service"], period="24h"),
+            ):
+                with pytest.raises(VaultError) as info:
+                    await denied
+                assert info.value.status == 403
+        finally:
+            await vault.kv_destroy_all(account_path)
+            await service._request("POST", "auth/token/revoke-self")
+    with pytest.raises(VaultError) as gone:
+        async with VaultClient(vault.addr, token) as revoked:
+            await revoked.lookup_self()
+    assert gone.value.status == 403
+
+
+def test_token_command_takes_a_ttl_or_a_period_not_both(vault_endpoint: VaultEndpoint) -> None:
+    both = run_token_command(vault_endpoint, "eip-readonly", "--ttl", "1h", "--period", "1h")
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
+    assert both.stdout == ""  # no token made

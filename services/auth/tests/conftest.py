@@ -55,9 +55,9 @@ async def read_topic_values(bootstrap: str, spec: TopicSpec) -> list[bytes]:
         await consumer.stop()
 
 
-class VaultProxy:
-    """A TCP relay in front of the shared Vault: closing it is this test's Vault outage, and
-    the shared Vault itself is never sealed or stopped."""
+class TcpProxy:
+    """A TCP relay in front of a shared server (Vault, PostgreSQL): closing it is this test's
+    outage, and the shared server itself is never sealed or stopped."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -200,13 +200,13 @@ async def auth_factory(
     tmp_path: Path,
 ) -> AsyncIterator[AuthFactory]:
     """Start auth service processes sharing one schema, topics and signing key (a second one
-    may point at a different Vault address, e.g. a VaultProxy)."""
+    may point at a different Vault address, e.g. a TcpProxy)."""
     started: list[AuthService] = []
     audit_schema = f"{db_schema}_audit"
     credentials_topic = await make_topic(AUTH_CREDENTIALS)
     audit_topic = await make_topic(AUDIT_EVENTS)
-    # The service's own least-privilege token, as in production: never the root token.
-    service_token = await vault.create_token(["eip-auth-service"], ttl="30m")
+    # The service's own least-privilege periodic token, as `make up` gives it: never the root.
+    service_token = await vault.create_token(["eip-auth-service"], period="30m")
     admin_secret = secrets.token_urlsafe(24)
     key_name = f"eip-test-jwt-{uuid.uuid4().hex[:10]}"
 
@@ -264,9 +264,9 @@ async def auth(auth_factory: AuthFactory) -> AuthService:
 
 
 @pytest_asyncio.fixture
-async def vault_proxy(vault_endpoint: VaultEndpoint) -> AsyncIterator[VaultProxy]:
+async def vault_proxy(vault_endpoint: VaultEndpoint) -> AsyncIterator[TcpProxy]:
     url = httpx.URL(vault_endpoint.addr)
-    proxy = VaultProxy(url.host, url.port or 8200)
+    proxy = TcpProxy(url.host, url.port or 8200)
     await proxy.start()
     yield proxy
     await proxy.stop()

@@ -23,7 +23,7 @@ from eip.events.topics import TopicSpec
 from eip.exchange_simulator.client import SimulatorClient
 from eip.vault import VaultClient
 
-from .conftest import AuthService, VaultProxy
+from .conftest import AuthService, TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ async def test_canary_secret_never_leaks(
     auth_factory: Any,
     simulator: SimulatorClient,
     vault: VaultClient,
-    vault_proxy: VaultProxy,
+    vault_proxy: TcpProxy,
     kafka_bootstrap_servers: str,
     db_pool: AsyncConnectionPool[AsyncConnection],
     account_id: str,

@@ -14,7 +14,7 @@ from eip.exchange_simulator.client import SimulatorClient
 from eip.tokens import TokenVerifier
 from eip.vault import VaultClient
 
-from .conftest import AuthService, VaultProxy
+from .conftest import AuthService, TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ async def count_rows(pool: AsyncConnectionPool[AsyncConnection], schema: str, ta
 
 async def test_vault_outage_gives_503_and_writes_nothing(
     auth_factory: Any,
-    vault_proxy: VaultProxy,
+    vault_proxy: TcpProxy,
     simulator: SimulatorClient,
     vault: VaultClient,
     db_pool: AsyncConnectionPool[AsyncConnection],

@@ -4,42 +4,7 @@ from __future__ import annotations
 
 from eip.auth.exchanges import ExchangeSecret, KeyPermissions
 from eip.auth.exchanges.binance import BinanceValidator
-from eip.auth.ratelimit import FailureLimiter
 from eip.auth.secrets_hash import check_secret_sync, hash_secret_sync
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def test_limiter_locks_out_at_the_limit_and_releases_after_the_window() -> None:
-    clock = Clock()
-    limiter = FailureLimiter(limit=3, window_s=60, clock=clock)
-    assert [limiter.fail("a") for _ in range(3)] == [False, False, True]
-    assert limiter.retry_after("a") == 60
-    assert limiter.retry_after("b") is None  # other sources are unaffected
-    clock.t += 30
-    assert limiter.retry_after("a") == 30
-    clock.t += 31
-    assert limiter.retry_after("a") is None
-
-
-def test_limiter_success_clears_the_failures() -> None:
-    limiter = FailureLimiter(limit=2, window_s=60, clock=Clock())
-    limiter.fail("a")
-    limiter.succeed("a")
-    assert limiter.fail("a") is False
-
-
-def test_limiter_memory_is_bounded() -> None:
-    limiter = FailureLimiter(limit=2, window_s=60, clock=Clock(), max_sources=10)
-    for i in range(100):
-        limiter.fail(f"ip-{i}")
-    assert len(limiter._failures) <= 10
 
 
 def test_client_secret_hash_round_trip_and_no_plaintext() -> None:

@@ -6,7 +6,9 @@
         entry = await trail.append(conn, actor=..., action=..., subject=...)
     await trail.publish([entry])
 
-``python -m eip.audit verify --schema audit`` checks the chain (exit 1 at the first broken link).
+``python -m eip.audit verify --schema audit`` checks the chain (exit 1 at the first broken link);
+``python -m eip.audit compare --schema audit`` checks it against its Kafka copy, which also
+finds a truncated tail or a rewritten chain (exit 1 at the first difference).
 """
 
 from eip.audit.chain import (

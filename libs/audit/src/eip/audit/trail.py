@@ -271,6 +271,32 @@ class AuditTrail:
             prev_hash, next_seq = entries[-1].hash, entries[-1].sequence + 1
         return checked, None
 
+    async def by_sequence(
+        self, conn: AsyncConnection[Any], sequences: Sequence[int]
+    ) -> dict[int, AuditEntry]:
+        """The events with these sequence numbers that exist, by sequence."""
+        cursor = conn.cursor(row_factory=dict_row)
+        await cursor.execute(
+            sql.SQL("SELECT * FROM {} WHERE sequence = ANY(%s)").format(self._table),
+            (list(sequences),),
+        )
+        return {int(row["sequence"]): _entry(row) for row in await cursor.fetchall()}
+
+    async def count(
+        self, conn: AsyncConnection[Any], after: int = 0, up_to: int | None = None
+    ) -> int:
+        """How many events have ``after < sequence <= up_to`` (no upper bound by default)."""
+        cursor = await conn.execute(
+            sql.SQL(
+                "SELECT count(*) FROM {} WHERE sequence > %s"
+                " AND (%s::bigint IS NULL OR sequence <= %s::bigint)"
+            ).format(self._table),
+            (after, up_to, up_to),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
     async def query(self, conn: AsyncConnection[Any], q: AuditQuery) -> list[AuditEntry]:
         clauses: list[sql.Composable] = [sql.SQL("sequence > %s")]
         params: list[Any] = [q.after_sequence]

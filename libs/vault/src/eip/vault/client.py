@@ -130,19 +130,38 @@ class VaultClient:
     async def put_policy(self, name: str, hcl: str) -> None:
         await self._request("PUT", f"sys/policies/acl/{name}", json={"policy": hcl})
 
-    async def create_token(self, policies: list[str], ttl: str = "1h") -> str:
-        """A child token limited to ``policies`` (no default policy beyond Vault's own)."""
-        body = await self._request(
-            "POST",
-            "auth/token/create",
-            json={"policies": policies, "ttl": ttl},
-        )
+    async def create_token(
+        self, policies: list[str], ttl: str = "1h", *, period: str | None = None
+    ) -> str:
+        """A child token limited to ``policies`` (no default policy beyond Vault's own).
+
+        With ``period`` the token is periodic: no maximum TTL, each renewal resets its TTL to
+        the period, so it lives as long as it is renewed within every period (``ttl`` is then
+        not sent). Creating one needs a root or ``sudo`` token on ``auth/token/create``.
+        """
+        payload: dict[str, Any] = {"policies": policies}
+        if period is not None:
+            payload["period"] = period
+        else:
+            payload["ttl"] = ttl
+        body = await self._request("POST", "auth/token/create", json=payload)
         assert body is not None
         return str(body["auth"]["client_token"])
 
+    async def lookup_self(self) -> dict[str, Any]:
+        """This client's own token: ``policies``, ``ttl``, ``period`` (0 unless periodic),
+        ``explicit_max_ttl``, ``renewable``... (never the token itself: ``id`` is dropped)."""
+        body = await self._request("GET", "auth/token/lookup-self")
+        assert body is not None
+        data = dict(body["data"])
+        data.pop("id", None)
+        return data
+
     async def renew_self(self, increment: str = "768h") -> int:
-        """Extend this client's own token (up to its max TTL); returns the new TTL in seconds.
-        Needs only Vault's ``default`` policy, which every child token has."""
+        """Extend this client's own token; returns the new TTL in seconds. A periodic token's
+        TTL goes back to its period (the increment does not matter); any other token's grows
+        by the increment up to its max TTL. Needs only Vault's ``default`` policy, which every
+        child token has."""
         body = await self._request("POST", "auth/token/renew-self", json={"increment": increment})
         assert body is not None
         return int(body["auth"]["lease_duration"])

@@ -254,7 +254,7 @@ def build_router() -> APIRouter:
     async def introspect(body: Introspect, request: Request, rt: Runtime) -> dict[str, Any]:
         """``{"active": true, ...claims}`` or ``{"active": false}`` (RFC 7662 shape)."""
         source = f"introspect|{request.client.host if request.client else 'unknown'}"
-        retry = rt.limiter.retry_after(source)
+        retry = await rt.limiter().retry_after(source)
         if retry is not None:
             raise locked_out(retry)
         try:
@@ -267,10 +267,12 @@ def build_router() -> APIRouter:
             )
         except TokenError as exc:
             AUTH_FAILURES.labels("introspect").inc()
-            if rt.limiter.fail(source):
+            failure = await rt.limiter().fail(source)
+            if failure.locks:
                 AUTH_LOCKOUTS.labels("introspect").inc()
                 await rt.alert_lockout(source, "introspect")
-                raise locked_out(rt.limiter.retry_after(source) or 1) from None
+            if failure.retry_after is not None:
+                raise locked_out(failure.retry_after) from None
             return {"active": False, "reason": exc.code}
         return {"active": True, **claims.raw}
 

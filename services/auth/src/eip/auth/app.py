@@ -37,6 +37,7 @@ def build_app(settings: AuthSettings) -> FastAPI:
                 asyncio.create_task(rt.expiry_loop()),
                 asyncio.create_task(rt.audit_relay_loop()),
                 asyncio.create_task(rt.token_renewal_loop()),
+                asyncio.create_task(rt.failure_cleanup_loop()),
             ]
             try:
                 yield

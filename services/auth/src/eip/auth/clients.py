@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from eip.audit import AuditTrail
-from eip.auth.ratelimit import FailureLimiter
+from eip.auth.ratelimit import FailureLimiter, FailureOutcome
 from eip.auth.secrets_hash import DUMMY_HASH, check_secret, hash_secret, new_client_secret
 from eip.auth.signer import TokenSigner
 from eip.observability.http import ApiError
@@ -96,9 +96,11 @@ class ClientRegistry:
         await self.audit.publish([entry])
         return secret
 
-    async def _record_failure(self, source: str, client_id: str, kind: str, reason: str) -> None:
+    async def _record_failure(
+        self, source: str, client_id: str, kind: str, reason: str
+    ) -> FailureOutcome:
         AUTH_FAILURES.labels(kind).inc()
-        locked = self.limiter.fail(source)
+        outcome = await self.limiter.fail(source)
         async with self.db.connection() as conn:
             await self.audit.record(
                 conn,
@@ -108,7 +110,7 @@ class ClientRegistry:
                 outcome="denied",
                 details={"reason": reason, "source": source},
             )
-            if locked:
+            if outcome.locks:
                 AUTH_LOCKOUTS.labels(kind).inc()
                 log.warning(
                     "repeated failed authentications: source locked out",
@@ -122,6 +124,7 @@ class ClientRegistry:
                     outcome="alert",
                     details={"kind": kind, "window_s": str(self.limiter.window_s)},
                 )
+        return outcome
 
     async def issue(
         self,
@@ -133,7 +136,7 @@ class ClientRegistry:
         accounts: Sequence[str] | None,
     ) -> dict[str, Any]:
         source = f"{source_ip}|{client_id}"
-        retry = self.limiter.retry_after(source)
+        retry = await self.limiter.retry_after(source)
         if retry is not None:
             raise locked_out(retry)
         async with self.db.connection() as conn:
@@ -144,12 +147,13 @@ class ClientRegistry:
             client = await cursor.fetchone()
         stored = client["secret_hash"] if client and not client["disabled"] else DUMMY_HASH
         if not await check_secret(client_secret, stored) or client is None or client["disabled"]:
-            await self._record_failure(source, client_id, "client_secret", "bad client credentials")
-            retry = self.limiter.retry_after(source)
-            if retry is not None:
-                raise locked_out(retry)
+            failure = await self._record_failure(
+                source, client_id, "client_secret", "bad client credentials"
+            )
+            if failure.retry_after is not None:
+                raise locked_out(failure.retry_after)
             raise ApiError(401, "invalid_client", "unknown client or wrong secret")
-        self.limiter.succeed(source)
+        await self.limiter.succeed(source)
         allowed_scopes = set(client["scopes"])
         granted_scopes = sorted(allowed_scopes if scopes is None else set(scopes))
         if not set(granted_scopes) <= allowed_scopes:

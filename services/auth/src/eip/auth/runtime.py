@@ -39,6 +39,9 @@ from eip.vault import VaultClient, VaultError, VaultUnavailable
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# What a renewal asks for; a periodic token gets its period instead, any other token at most
+# what its max TTL leaves.
+RENEW_INCREMENT_S = 768 * 3600
 
 
 class AuthRuntime:
@@ -51,7 +54,6 @@ class AuthRuntime:
         self.settings = settings
         self.deps = deps
         self.validators = validators
-        self.limiter = FailureLimiter(settings.failure_limit, settings.failure_window_s)
         self.credentials_topic = dataclasses.replace(
             AUTH_CREDENTIALS, name=settings.credentials_topic
         )
@@ -60,6 +62,7 @@ class AuthRuntime:
         self._clients: ClientRegistry | None = None
         self._signer: TokenSigner | None = None
         self._audit: AuditTrail | None = None
+        self._limiter: FailureLimiter | None = None
         self.ready = asyncio.Event()
         self.last_error = "starting"
 
@@ -89,6 +92,11 @@ class AuthRuntime:
         if self._signer is None:
             raise self._not_ready()
         return self._signer
+
+    def limiter(self) -> FailureLimiter:
+        if self._limiter is None or not self.ready.is_set():
+            raise self._not_ready()
+        return self._limiter
 
     def store(self) -> CredentialStore:
         if self._store is None or not self.ready.is_set():
@@ -137,12 +145,19 @@ class AuthRuntime:
             credentials_topic=self.credentials_topic,
             max_key_age=timedelta(days=s.max_key_age_days),
         )
+        self._limiter = FailureLimiter(
+            self.deps.db,
+            s.db_schema,
+            s.failure_limit,
+            s.failure_window_s,
+            max_sources=s.failure_max_sources,
+        )
         self._clients = ClientRegistry(
             db=self.deps.db,
             audit=self._audit,
             signer=self._signer,
             schema=s.db_schema,
-            limiter=self.limiter,
+            limiter=self._limiter,
             token_ttl_s=s.token_ttl_s,
         )
         if s.bootstrap_client_secret.get_secret_value():
@@ -187,21 +202,46 @@ class AuthRuntime:
             await asyncio.sleep(interval_s)
 
     async def token_renewal_loop(self) -> None:
-        """Keep the service's own Vault token alive (half its TTL ahead)."""
+        """Keep the service's own Vault token alive, renewed at half its TTL.
+
+        A periodic token (``python -m eip.vault.token eip-auth-service --period 24h``) gets its
+        full period back at every renewal, so this renews it every half period for as long as
+        the service runs. Any other token grows only up to Vault's max TTL; once a renewal is
+        capped, a warning says when it will expire, since the service then needs a new token.
+        """
         interval = 3600.0
+        periodic: bool | None = None
         while True:
             vault = self.deps.vault  # opened by the dependencies' lifespan
             if vault is None:
                 await asyncio.sleep(0.5)
                 continue
             try:
-                ttl = await vault.renew_self()
+                if periodic is None:
+                    periodic = int((await vault.lookup_self()).get("period") or 0) > 0
+                    log.info("Vault token", extra={"periodic": periodic})
+                ttl = await vault.renew_self(f"{RENEW_INCREMENT_S}s")
                 interval = max(5.0, ttl / 2) if ttl > 0 else 3600.0
+                if not periodic and 0 < ttl < RENEW_INCREMENT_S:
+                    log.warning(
+                        "Vault token capped at its max TTL; give the service a periodic token",
+                        extra={"expires_in_s": ttl},
+                    )
             except (VaultUnavailable, VaultError) as exc:
                 # A root or non-renewable token: nothing to renew; an outage: try again later.
                 log.info("Vault token not renewed", extra={"error": type(exc).__name__})
                 interval = 60.0
             await asyncio.sleep(interval)
+
+    async def failure_cleanup_loop(self) -> None:
+        """Bound the shared failure table even when no failure comes to prune it."""
+        await self.ready.wait()
+        while True:
+            await asyncio.sleep(self.settings.failure_cleanup_interval_s)
+            try:
+                await self.limiter().cleanup()
+            except Exception as exc:  # PostgreSQL away: the next round catches up
+                log.warning("failure cleanup failed", extra={"error": type(exc).__name__})
 
     async def expiry_loop(self) -> None:
         await self.ready.wait()
@@ -232,7 +272,7 @@ class AuthRuntime:
                 action="auth.lockout",
                 subject=kind,
                 outcome="alert",
-                details={"kind": kind, "window_s": str(self.limiter.window_s)},
+                details={"kind": kind, "window_s": str(self.limiter().window_s)},
             )
 
 

@@ -35,10 +35,14 @@ class AuthSettings(ServiceSettings):
     bootstrap_client_id: str = "eip-admin"
     bootstrap_client_secret: SecretStr = SecretStr("")
 
-    # Failed authentications (bad client secret, bad token at introspection): more than
-    # `failure_limit` within `failure_window_s` from one source locks it out for the window.
+    # Failed authentications (bad client secret, bad token at introspection): `failure_limit`
+    # within `failure_window_s` from one source lock it out until the oldest of them leaves the
+    # window. Counted in PostgreSQL, shared by every instance. The table keeps at most
+    # `failure_max_sources` sources (the oldest are evicted by the periodic cleanup).
     failure_limit: int = Field(default=5, ge=1)
     failure_window_s: float = Field(default=60.0, gt=0)
+    failure_max_sources: int = Field(default=100_000, ge=1)
+    failure_cleanup_interval_s: float = Field(default=60.0, gt=0)
 
     # Exchange endpoints the validators call (the simulator locally).
     binance_base_url: str = "http://127.0.0.1:8300"
