@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, SecretStr
 
 from eip.audit import AuditEntry, AuditQuery
-from eip.auth.clients import AUTH_FAILURES, AUTH_LOCKOUTS, locked_out
+from eip.auth.clients import count_failure, locked_out
 from eip.auth.credentials import ACCOUNT_ID, public_view
 from eip.auth.exchanges import ExchangeSecret
 from eip.auth.runtime import AuthRuntime
@@ -266,11 +266,9 @@ def build_router() -> APIRouter:
                 audience=rt.settings.audience,
             )
         except TokenError as exc:
-            AUTH_FAILURES.labels("introspect").inc()
-            failure = await rt.limiter().fail(source)
-            if failure.locks:
-                AUTH_LOCKOUTS.labels("introspect").inc()
-                await rt.alert_lockout(source, "introspect")
+            failure = await count_failure(
+                rt.limiter(), rt.db(), rt.audit(), source, "introspect", subject="introspect"
+            )
             if failure.retry_after is not None:
                 raise locked_out(failure.retry_after) from None
             return {"active": False, "reason": exc.code}

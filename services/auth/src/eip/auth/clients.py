@@ -43,6 +43,36 @@ def locked_out(retry_after: int) -> ApiError:
     )
 
 
+async def count_failure(
+    limiter: FailureLimiter,
+    db: AsyncConnectionPool[AsyncConnection[Any]],
+    audit: AuditTrail,
+    source: str,
+    kind: str,
+    subject: str,
+) -> FailureOutcome:
+    """Count one failed authentication of ``source``; the failure that locks it out also raises
+    the alert: ``eip_auth_lockouts_total``, a warning log and an ``auth.lockout`` audit event."""
+    AUTH_FAILURES.labels(kind).inc()
+    outcome = await limiter.fail(source)
+    if outcome.locks:
+        AUTH_LOCKOUTS.labels(kind).inc()
+        log.warning(
+            "repeated failed authentications: source locked out",
+            extra={"source": source, "kind": kind, "subject": subject},
+        )
+        async with db.connection() as conn:
+            await audit.record(
+                conn,
+                actor=f"source:{source}",
+                action="auth.lockout",
+                subject=subject,
+                outcome="alert",
+                details={"kind": kind, "window_s": str(limiter.window_s)},
+            )
+    return outcome
+
+
 class ClientRegistry:
     def __init__(
         self,
@@ -99,8 +129,6 @@ class ClientRegistry:
     async def _record_failure(
         self, source: str, client_id: str, kind: str, reason: str
     ) -> FailureOutcome:
-        AUTH_FAILURES.labels(kind).inc()
-        outcome = await self.limiter.fail(source)
         async with self.db.connection() as conn:
             await self.audit.record(
                 conn,
@@ -110,21 +138,9 @@ class ClientRegistry:
                 outcome="denied",
                 details={"reason": reason, "source": source},
             )
-            if outcome.locks:
-                AUTH_LOCKOUTS.labels(kind).inc()
-                log.warning(
-                    "repeated failed authentications: source locked out",
-                    extra={"source": source, "client_id": client_id, "kind": kind},
-                )
-                await self.audit.record(
-                    conn,
-                    actor=f"source:{source}",
-                    action="auth.lockout",
-                    subject=f"client:{client_id}",
-                    outcome="alert",
-                    details={"kind": kind, "window_s": str(self.limiter.window_s)},
-                )
-        return outcome
+        return await count_failure(
+            self.limiter, self.db, self.audit, source, kind, subject=f"client:{client_id}"
+        )
 
     async def issue(
         self,

@@ -260,21 +260,6 @@ class AuthRuntime:
                 conn, actor=actor, action=action, subject=subject, details=details
             )
 
-    async def alert_lockout(self, source: str, kind: str) -> None:
-        log.warning(
-            "repeated failed authentications: source locked out",
-            extra={"source": source, "kind": kind},
-        )
-        async with self.db().connection() as conn:
-            await self.audit().record(
-                conn,
-                actor=f"source:{source}",
-                action="auth.lockout",
-                subject=kind,
-                outcome="alert",
-                details={"kind": kind, "window_s": str(self.limiter().window_s)},
-            )
-
 
 class LocalVerifier:
     """Verifies this service's own tokens against the signing key's public keys (from Vault,
