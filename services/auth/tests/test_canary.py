@@ -21,9 +21,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from eip.events.topics import TopicSpec
 from eip.exchange_simulator.client import SimulatorClient
+from eip.testing.proxy import TcpProxy
 from eip.vault import VaultClient
 
-from .conftest import AuthService, TcpProxy
+from .conftest import AuthService
 
 pytestmark = pytest.mark.integration
 

@@ -27,9 +27,8 @@ from eip.auth.settings import AuthSettings
 from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec
 from eip.storage import apply_migrations
 from eip.testing.endpoints import VaultEndpoint
+from eip.testing.proxy import TcpProxy
 from eip.vault import VaultClient
-
-from .conftest import TcpProxy
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,11 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from eip.exchange_simulator.client import SimulatorClient
+from eip.testing.proxy import TcpProxy
 from eip.tokens import TokenVerifier
 from eip.vault import VaultClient
 
-from .conftest import AuthService, TcpProxy
+from .conftest import AuthService
 
 pytestmark = pytest.mark.integration
 

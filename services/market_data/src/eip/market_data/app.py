@@ -17,7 +17,9 @@ from eip.market_data.history import HistoryService
 from eip.market_data.live.adapters import AdapterFactory, create_adapter
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings
+from eip.market_data.storage import MIGRATIONS
 from eip.runtime import Needs, service_app
+from eip.storage.subscriptions import SubscriptionChanges
 
 STOP_S = 5.0
 log = logging.getLogger(__name__)
@@ -33,8 +35,11 @@ def build_app(
     """The service's app; tests pass their own adapter factory or per-test topic copies."""
     app = service_app(settings, __version__, Needs(kafka=True, database=True))
     deps = app.state.deps
+    changes = SubscriptionChanges(
+        lambda: deps.db, settings.history_schema, MIGRATIONS, settings.connect_timeout_s
+    )
     live = LiveService(
-        settings, lambda: deps.producer, adapter_factory, trades_topic, tickers_topic
+        settings, lambda: deps.producer, adapter_factory, trades_topic, tickers_topic, changes
     )
     history = HistoryService(settings, lambda: deps.db, live.adapter_for)
     sink = StoreSink(lambda: history.store)

@@ -26,6 +26,7 @@ from eip.market_data.api.schemas import (
     QuoteOut,
     StatusOut,
     SubscriptionChange,
+    SubscriptionOut,
     Subscriptions,
     TickerOut,
     Tickers,
@@ -33,6 +34,7 @@ from eip.market_data.api.schemas import (
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import SubscriptionConfig
 from eip.observability.http import ApiError
+from eip.storage import DatabaseUnavailable
 
 router = APIRouter(prefix="/v1", tags=["live market data"])
 
@@ -207,8 +209,21 @@ async def status(request: Request) -> StatusOut:
 
 @router.get("/subscriptions", response_model=Subscriptions)
 async def list_subscriptions(request: Request) -> Subscriptions:
+    """Each subscription with where it comes from: ``config``, or a ``runtime`` change (stored
+    in PostgreSQL, with when and by whom)."""
     live = _live(request)
-    return Subscriptions(subscriptions=live.subscriptions(), pending=live.pending())
+    out = []
+    for sub in live.subscriptions():
+        change = live.runtime_change(sub)
+        out.append(
+            SubscriptionOut(
+                **sub.model_dump(),
+                origin="config" if change is None else "runtime",
+                updated_at=None if change is None else change.updated_at,
+                updated_by=None if change is None else change.actor,
+            )
+        )
+    return Subscriptions(subscriptions=out, pending=live.pending())
 
 
 @router.post("/subscriptions", response_model=SubscriptionChange, status_code=201)
@@ -216,14 +231,17 @@ async def add_subscription(
     request: Request, body: SubscriptionConfig, response: Response
 ) -> SubscriptionChange:
     """201 subscribed; 202 kept as pending while the exchange cannot be reached (retried in
-    the background); 200 already subscribed."""
+    the background); 200 already subscribed. The change is stored before the answer and kept
+    across restarts; 503 ``database_unavailable`` when it cannot be (nothing changed then)."""
     live = _live(request)
     try:
-        changed = await live.subscribe(body)
+        changed = await live.add(body, _actor(request))
     except ConfigError as exc:
         raise ApiError(400, "unsupported_exchange", str(exc), {"exchange": body.exchange}) from None
     except BadRequest as exc:
         raise ApiError(400, "rejected_by_exchange", str(exc), {"exchange": body.exchange}) from None
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
     pending = body in live.pending()
     if not changed:
         response.status_code = 200
@@ -239,10 +257,34 @@ async def remove_subscription(
     symbol: Annotated[str, Query(description="BTC/USDT or BTC-USDT")],
     channel: Annotated[Literal["trades", "ticker"], Query()],
 ) -> SubscriptionChange:
+    """Also removes a configured subscription, for good: the removal is stored and applied
+    at every start-up until the subscription is added again."""
     try:
         sub = SubscriptionConfig(exchange=exchange, symbol=query_symbol(symbol), channel=channel)
     except ValidationError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
-    if not await _live(request).unsubscribe(sub):
+    try:
+        removed = await _live(request).remove(sub, _actor(request))
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    if not removed:
         raise ApiError(404, "not_found", f"not subscribed: {exchange} {sub.symbol} {channel}")
     return SubscriptionChange(subscription=sub, changed=True, pending=False)
+
+
+def _actor(request: Request) -> str | None:
+    """The caller's principal when an authentication dependency put its claims on the request
+    (``eip.tokens``); this service's endpoints take none yet, so usually ``None``."""
+    claims = getattr(request.state, "claims", None)
+    subject = getattr(claims, "subject", None)
+    return subject if isinstance(subject, str) else None
+
+
+def _unavailable(exc: DatabaseUnavailable) -> ApiError:
+    return ApiError(
+        503,
+        "database_unavailable",
+        "the subscription change cannot be stored, so it was not made; retry when PostgreSQL"
+        " is back",
+        {"reason": str(exc)},
+    )

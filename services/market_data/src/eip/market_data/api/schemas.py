@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -93,8 +94,20 @@ class StatusOut(BaseModel):
     outbox_dropped: int
 
 
+class SubscriptionOut(BaseModel):
+    exchange: str
+    symbol: str
+    channel: Literal["trades", "ticker"]
+    # config: from MARKET_DATA_SUBSCRIPTIONS; runtime: added over HTTP (stored in PostgreSQL)
+    origin: Literal["config", "runtime"]
+    # of the runtime change; null for a configured subscription
+    updated_at: datetime | None
+    # the caller's principal, when the request that made the change carried one
+    updated_by: str | None
+
+
 class Subscriptions(BaseModel):
-    subscriptions: list[SubscriptionConfig]
+    subscriptions: list[SubscriptionOut]
     # kept while their exchange cannot be reached; retried in the background
     pending: list[SubscriptionConfig]
 

@@ -2,6 +2,10 @@
 the outbox (→ Kafka), the latest tickers and the cross-exchange view, and subscriptions changed
 while running.
 
+Subscriptions changed over HTTP (``add``/``remove``) are stored in PostgreSQL
+(``eip.storage.subscriptions``) before the answer, and applied on top of the configured ones at
+start-up, so a restart keeps what operators added and removed.
+
 An adapter's ``run`` reconnects by itself; if it crashes anyway it is restarted after a
 jittered backoff. One exchange failing never touches the others' tasks.
 """
@@ -13,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from prometheus_client import Counter
 
@@ -27,11 +32,17 @@ from eip.market_data.metrics import ADAPTER_RESTARTS, EVENTS
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 from eip.market_data.wire import ticker_message, trade_message
 from eip.resilience import RetryPolicy
+from eip.storage import DatabaseUnavailable
+from eip.storage.subscriptions import SubscriptionChange, SubscriptionChanges, effective
 
 log = logging.getLogger(__name__)
 
 RESTART = RetryPolicy(attempts=10, base_delay_s=1.0, max_delay_s=30.0)
 SHUTDOWN_DRAIN_S = 5.0
+# How long start-up waits for the stored subscription changes before it starts the configured
+# subscriptions alone (a database outage must not stop live data); the stored changes are
+# applied as soon as they can be read.
+RESTORE_WAIT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +60,11 @@ class LiveService:
         adapter_factory: AdapterFactory = create_adapter,
         trades_topic: TopicSpec = MD_TRADES,
         tickers_topic: TopicSpec = MD_TICKERS,
+        changes: SubscriptionChanges | None = None,
+        restore_wait_s: float = RESTORE_WAIT_S,
     ) -> None:
+        """Without ``changes`` (benchmarks, pipeline tests) only the configured subscriptions
+        run and ``add``/``remove`` answer ``DatabaseUnavailable``."""
         self.settings = settings
         self.outbox = Outbox(settings.outbox_size)
         self.publisher = KafkaPublisher(self.outbox, producer)
@@ -69,24 +84,40 @@ class LiveService:
         self._pending: dict[SubscriptionConfig, asyncio.Task[None]] = {}
         self._counters: dict[tuple[str, str], Counter] = {}
         self._keys: dict[tuple[str, str], bytes] = {}
+        self._changes = changes
+        self._restore_wait_s = restore_wait_s
+        # the runtime change behind each subscription made or kept by one; absent: from config
+        self._runtime: dict[SubscriptionConfig, SubscriptionChange] = {}
+        self._change_lock = asyncio.Lock()
+        self.restored = asyncio.Event()
+        self._restore_task: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LiveService]:
-        """Start the publisher and the configured subscriptions; one that fails is logged and
-        the others go on."""
+        """Start the publisher and the effective subscriptions (configured, plus and minus the
+        stored runtime changes); one that fails is logged and the others go on."""
         self._publisher_task = asyncio.create_task(self.publisher.run(), name="md-publisher")
         try:
-            for sub in self.settings.subscriptions:
-                try:
-                    await self.subscribe(sub)
-                except Exception as exc:
-                    self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+            if self._changes is None:
+                await self._apply(dict.fromkeys(self.settings.subscriptions))
+                self.restored.set()
+            else:
+                self._restore_task = asyncio.create_task(self._restore(), name="md-restore")
+                done, _ = await asyncio.wait({self._restore_task}, timeout=self._restore_wait_s)
+                if not done:
                     log.error(
-                        "configured subscription failed",
-                        extra={**_fields(sub), "error": self._last_error[sub.exchange]},
+                        "stored subscription changes not readable yet; starting the configured"
+                        " subscriptions alone until they are",
+                        extra={"waited_s": self._restore_wait_s},
                     )
+                    async with self._change_lock:
+                        if not self.restored.is_set():
+                            await self._apply(dict.fromkeys(self.settings.subscriptions))
             yield self
         finally:
+            if self._restore_task is not None:
+                self._restore_task.cancel()
+                await asyncio.gather(self._restore_task, return_exceptions=True)
             tasks = [*self._tasks.values(), *self._pending.values()]
             for task in tasks:
                 task.cancel()
@@ -108,8 +139,102 @@ class LiveService:
             self._publisher_task.cancel()
             await asyncio.gather(self._publisher_task, return_exceptions=True)
 
+    async def _restore(self) -> None:
+        """Read the stored changes (retrying until PostgreSQL answers) and move to the
+        effective set."""
+        assert self._changes is not None
+        delay = 0.5
+        while True:
+            try:
+                stored = await self._changes.load()
+                break
+            except DatabaseUnavailable as exc:
+                log.warning("stored subscription changes not readable", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        configured = {_key(s): s for s in self.settings.subscriptions}
+        target: dict[SubscriptionConfig, SubscriptionChange | None] = {}
+        for key, change in effective(configured, stored).items():
+            if change is None:
+                target[configured[key]] = None
+            else:
+                target[SubscriptionConfig.model_validate(change.subscription)] = change
+        async with self._change_lock:
+            await self._apply(target)
+            self.restored.set()
+        log.info(
+            "subscriptions restored",
+            extra={"configured": len(configured), "stored_changes": len(stored)},
+        )
+
+    async def _apply(self, target: dict[SubscriptionConfig, SubscriptionChange | None]) -> None:
+        """Subscribe to ``target`` (each with the runtime change behind it) and drop the rest."""
+        for sub in set(self._subscriptions) - set(target):
+            await self.unsubscribe(sub)
+        self._runtime = {s: c for s, c in target.items() if c is not None}
+        for sub in target:
+            try:
+                await self.subscribe(sub)
+            except Exception as exc:
+                self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+                log.error(
+                    "subscription failed at start-up",
+                    extra={**_fields(sub), "error": self._last_error[sub.exchange]},
+                )
+
     def subscriptions(self) -> list[SubscriptionConfig]:
         return sorted(self._subscriptions, key=lambda s: (s.exchange, s.symbol, s.channel))
+
+    def runtime_change(self, sub: SubscriptionConfig) -> SubscriptionChange | None:
+        """The stored change that made ``sub`` a subscription; ``None``: it is configured."""
+        return self._runtime.get(sub)
+
+    async def add(self, sub: SubscriptionConfig, actor: str | None) -> bool:
+        """``subscribe`` and store the change before returning; False when already subscribed.
+
+        Raises what ``subscribe`` raises (nothing is stored then) and ``DatabaseUnavailable``
+        when the change cannot be stored (the subscription is undone: nothing changed).
+        """
+        async with self._changes_ready():
+            if not await self.subscribe(sub):
+                return False
+            try:
+                self._runtime[sub] = await self._store(sub, "add", actor)
+            except DatabaseUnavailable:
+                await self.unsubscribe(sub)
+                raise
+            return True
+
+    async def remove(self, sub: SubscriptionConfig, actor: str | None) -> bool:
+        """Store the removal, then ``unsubscribe``; False when not subscribed (nothing stored).
+        Raises ``DatabaseUnavailable`` when the change cannot be stored (nothing changed)."""
+        async with self._changes_ready():
+            if sub not in self._subscriptions:
+                return False
+            await self._store(sub, "remove", actor)
+            self._runtime.pop(sub, None)
+            return await self.unsubscribe(sub)
+
+    @asynccontextmanager
+    async def _changes_ready(self) -> AsyncIterator[None]:
+        # One change at a time, and none before the stored ones were applied: otherwise the
+        # restore could undo it.
+        if self._changes is None:
+            raise DatabaseUnavailable("this instance keeps no subscription changes")
+        try:
+            await asyncio.wait_for(self.restored.wait(), self.settings.connect_timeout_s)
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                "stored subscription changes have not been read yet (PostgreSQL unreachable)"
+            ) from None
+        async with self._change_lock:
+            yield
+
+    async def _store(
+        self, sub: SubscriptionConfig, action: Literal["add", "remove"], actor: str | None
+    ) -> SubscriptionChange:
+        assert self._changes is not None
+        return await self._changes.record(_key(sub), sub.model_dump(), action, actor)
 
     async def subscribe(self, sub: SubscriptionConfig) -> bool:
         """False when already subscribed. Raises ``ConfigError`` for an unsupported exchange
@@ -263,6 +388,10 @@ class LiveService:
                     },
                 )
                 await asyncio.sleep(delay)
+
+
+def _key(sub: SubscriptionConfig) -> str:
+    return f"{sub.exchange}|{sub.symbol}|{sub.channel}"
 
 
 def _fields(sub: SubscriptionConfig) -> dict[str, str]:

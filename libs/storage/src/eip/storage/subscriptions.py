@@ -1,0 +1,128 @@
+"""Subscription changes made at run time, kept in a service's own schema so that a restart
+applies them: effective set = (configured + added) - removed, the latest change per key winning
+(an add after a remove re-adds).
+
+The table is created by each service's migration, with this shape (the contract of this
+module)::
+
+    CREATE TABLE subscription_changes (
+        key text PRIMARY KEY,          -- the service's canonical key of one subscription
+        subscription jsonb NOT NULL,   -- its fields, as the service's API takes them
+        action text NOT NULL CHECK (action IN ('add', 'remove')),
+        actor text,                    -- the caller's principal, when the request carried one
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+
+Only the latest change per key is kept: that is all a restart needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from psycopg import AsyncConnection, OperationalError, sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+
+from eip.storage.migrations import apply_migrations
+from eip.storage.pool import DatabaseUnavailable
+
+Action = Literal["add", "remove"]
+PoolGetter = Callable[[], "AsyncConnectionPool[AsyncConnection] | None"]
+TABLE = "subscription_changes"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChange:
+    key: str
+    subscription: dict[str, Any]
+    action: Action
+    actor: str | None
+    updated_at: datetime
+
+
+def effective(
+    configured: Iterable[str], changes: Mapping[str, SubscriptionChange]
+) -> dict[str, SubscriptionChange | None]:
+    """The keys subscribed after applying ``changes`` to ``configured``, each with the runtime
+    change that put it there (``None``: it comes from configuration)."""
+    out: dict[str, SubscriptionChange | None] = dict.fromkeys(configured)
+    for key, change in changes.items():
+        if change.action == "add":
+            out[key] = change
+        else:
+            out.pop(key, None)
+    return out
+
+
+class SubscriptionChanges:
+    """Reads and writes ``<schema>.subscription_changes``. Every failure to reach PostgreSQL
+    (no pool yet, pool timeout, connection lost) is raised as ``DatabaseUnavailable`` with a
+    message that names no host, user or password."""
+
+    def __init__(
+        self, pool: PoolGetter, schema: str, migrations: Path, timeout_s: float = 5.0
+    ) -> None:
+        self._pool = pool
+        self.schema = schema
+        self._migrations = migrations
+        self._timeout_s = timeout_s
+        self._table = sql.Identifier(schema, TABLE)
+
+    async def load(self) -> dict[str, SubscriptionChange]:
+        """Apply the service's pending migrations (idempotent), then read every change."""
+        try:
+            async with self._connection() as conn:
+                await apply_migrations(conn, self._migrations, self.schema)
+                cursor = await conn.execute(
+                    sql.SQL(
+                        "SELECT key, subscription, action, actor, updated_at FROM {} ORDER BY key"
+                    ).format(self._table)
+                )
+                rows = await cursor.fetchall()
+        except (OperationalError, PoolTimeout, PoolClosed, OSError) as exc:
+            raise _unavailable(exc) from None
+        return {
+            str(key): SubscriptionChange(str(key), dict(sub), action, actor, updated_at)
+            for key, sub, action, actor, updated_at in rows
+        }
+
+    async def record(
+        self, key: str, subscription: Mapping[str, Any], action: Action, actor: str | None
+    ) -> SubscriptionChange:
+        """Store the latest change of ``key``, replacing the one before; committed on return."""
+        try:
+            async with self._connection() as conn:
+                cursor = await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} AS t (key, subscription, action, actor, updated_at)"
+                        " VALUES (%s, %s, %s, %s, now())"
+                        " ON CONFLICT (key) DO UPDATE SET subscription = excluded.subscription,"
+                        " action = excluded.action, actor = excluded.actor,"
+                        " updated_at = excluded.updated_at"
+                        " RETURNING updated_at"
+                    ).format(self._table),
+                    (key, Jsonb(dict(subscription)), action, actor),
+                )
+                row = await cursor.fetchone()
+                await conn.commit()
+        except (OperationalError, PoolTimeout, PoolClosed, OSError) as exc:
+            raise _unavailable(exc) from None
+        assert row is not None
+        return SubscriptionChange(key, dict(subscription), action, actor, row[0])
+
+    def _connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        pool = self._pool()
+        if pool is None:
+            raise DatabaseUnavailable("not connected to PostgreSQL yet")
+        return pool.connection(timeout=self._timeout_s)
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    # The exception's text can carry the server's address; the type is enough to tell why.
+    return DatabaseUnavailable(f"PostgreSQL is unavailable ({type(exc).__name__})")
