@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from eip.exchanges.errors import TransientExchangeError, UnknownSymbol
 from eip.exchanges.market_data import (
     Channel,
     Emit,
@@ -33,8 +34,15 @@ def make_trade(exchange: str, symbol: str, price: str, amount: str, trade_id: st
 
 
 class ScriptedAdapter:
-    def __init__(self, exchange: str, fail_runs: int = 0) -> None:
+    """``unknown`` symbols are refused as the venue would (``UnknownSymbol``); while
+    ``unreachable`` every subscribe fails as with the venue down (``TransientExchangeError``)."""
+
+    def __init__(
+        self, exchange: str, fail_runs: int = 0, unknown: frozenset[str] = frozenset()
+    ) -> None:
         self.exchange = exchange
+        self.unknown = unknown
+        self.unreachable = False
         self.queue: asyncio.Queue[MarketEvent] = asyncio.Queue()
         self.subscribed: set[tuple[Channel, str]] = set()
         self.fail_runs = fail_runs
@@ -63,6 +71,10 @@ class ScriptedAdapter:
         raise NotImplementedError
 
     async def subscribe(self, channel: Channel, symbol: str) -> None:
+        if symbol in self.unknown:
+            raise UnknownSymbol(self.exchange, f"unknown symbol {symbol!r}")
+        if self.unreachable:
+            raise TransientExchangeError(self.exchange, "connection refused")
         self.subscribed.add((channel, symbol))
 
     async def unsubscribe(self, channel: Channel, symbol: str) -> None:

@@ -7,6 +7,8 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from eip.config import ConfigError
 from eip.exchanges.market_data import MarketDataAdapter
@@ -15,6 +17,8 @@ from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 
 from .helpers import ScriptedAdapter, make_ticker, make_trade
+
+pytestmark = pytest.mark.integration  # subscription changes are stored in PostgreSQL
 
 
 class Adapters:
@@ -35,13 +39,18 @@ def adapters() -> Adapters:
 
 
 @pytest_asyncio.fixture
-async def app(adapters: Adapters) -> AsyncIterator[FastAPI]:
+async def app(
+    adapters: Adapters, db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+) -> AsyncIterator[FastAPI]:
     settings = MarketDataSettings(
         subscriptions=[SubscriptionConfig(exchange="binance", symbol="BTC/USDT", channel="ticker")],
         candles_enabled=False,
+        history_schema=db_schema,
     )
     a = build_app(settings, adapters)
-    # Only the live side runs: no Kafka here, records wait in the outbox.
+    # Only the live side runs: no Kafka here, records wait in the outbox; subscription changes
+    # are stored through the test's pool.
+    a.state.deps.db = db_pool
     async with a.state.live.running():
         yield a
 
@@ -69,7 +78,16 @@ async def test_configured_subscription_reaches_the_adapter(
     assert adapters.made["binance"].subscribed == {("ticker", "BTC/USDT")}
     r = await client.get("/v1/subscriptions")
     assert r.json() == {
-        "subscriptions": [{"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"}],
+        "subscriptions": [
+            {
+                "exchange": "binance",
+                "symbol": "BTC/USDT",
+                "channel": "ticker",
+                "origin": "config",
+                "updated_at": None,
+                "updated_by": None,
+            }
+        ],
         "pending": [],
     }
 
@@ -142,8 +160,9 @@ async def test_bad_subscriptions_are_refused(client: httpx.AsyncClient) -> None:
         "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT", "channel": "book"}
     )
     assert r.status_code == 400
-    assert (await client.get("/v1/subscriptions")).json()["subscriptions"] == [
-        {"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"}
+    listed = (await client.get("/v1/subscriptions")).json()["subscriptions"]
+    assert [(s["exchange"], s["symbol"], s["channel"]) for s in listed] == [
+        ("binance", "BTC/USDT", "ticker")
     ]
 
 
