@@ -52,6 +52,7 @@ async def app(
     # are stored through the test's pool.
     a.state.deps.db = db_pool
     async with a.state.live.running():
+        await asyncio.wait_for(a.state.live.restored.wait(), 60)
         yield a
 
 

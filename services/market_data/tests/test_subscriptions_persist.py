@@ -5,6 +5,7 @@ a symbol the venue refuses (the exchange simulator) is not stored."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
@@ -21,7 +21,6 @@ from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.market_data import MarketDataAdapter
 from eip.market_data.app import build_app
 from eip.market_data.live.adapters import create_adapter
-from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 from eip.storage import open_pool
 from eip.testing.proxy import TcpProxy
@@ -67,19 +66,15 @@ async def instance(
     s: MarketDataSettings,
     pool: AsyncConnectionPool[AsyncConnection],
     factory: Callable[[str, MarketDataSettings], MarketDataAdapter],
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+) -> AsyncIterator[httpx.AsyncClient]:
     """One service instance: its live side on ``pool`` (what the runtime would open)."""
     app = build_app(s, factory)
     app.state.deps.db = pool
     async with app.state.live.running():
+        await asyncio.wait_for(app.state.live.restored.wait(), 60)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield app, client
-
-
-def live(app: FastAPI) -> LiveService:
-    service: LiveService = app.state.live
-    return service
+            yield client
 
 
 async def listed(client: httpx.AsyncClient) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -102,8 +97,7 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
     db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
 ) -> None:
     first = Adapters()
-    async with instance(settings(db_schema), db_pool, first) as (app, client):
-        assert live(app).restored.is_set()
+    async with instance(settings(db_schema), db_pool, first) as client:
         r = await client.post("/v1/subscriptions", json=KRAKEN_TRADES)
         assert r.status_code == 201
         r = await client.delete(
@@ -122,7 +116,7 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
     }
 
     second = Adapters()  # the restarted pod: same config, same schema
-    async with instance(settings(db_schema), db_pool, second) as (app, client):
+    async with instance(settings(db_schema), db_pool, second) as client:
         subs = await listed(client)
         assert set(subs) == {("binance", "BTC/USDT", "ticker"), ("kraken", "BTC/USDT", "trades")}
         assert subs[("kraken", "BTC/USDT", "trades")]["origin"] == "runtime"
@@ -137,7 +131,7 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
         assert (await listed(client))[("binance", "ETH/USDT", "trades")]["origin"] == "runtime"
 
     third = Adapters()
-    async with instance(settings(db_schema), db_pool, third) as (app, client):
+    async with instance(settings(db_schema), db_pool, third) as client:
         assert set(await listed(client)) == {
             ("binance", "BTC/USDT", "ticker"),
             ("binance", "ETH/USDT", "trades"),
@@ -151,7 +145,7 @@ async def test_a_pending_subscription_is_stored_as_configuration(
 ) -> None:
     adapters = Adapters()
     adapters.unreachable.add("kraken")
-    async with instance(settings(db_schema), db_pool, adapters) as (_app, client):
+    async with instance(settings(db_schema), db_pool, adapters) as client:
         r = await client.post("/v1/subscriptions", json=KRAKEN_TRADES)
         assert r.status_code == 202
         assert r.json()["pending"] is True
@@ -169,8 +163,7 @@ async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
     pool = await open_pool(proxied, max_size=2, timeout_s=2.0)
     adapters = Adapters()
     try:
-        async with instance(settings(db_schema), pool, adapters) as (app, client):
-            assert live(app).restored.is_set()
+        async with instance(settings(db_schema), pool, adapters) as client:
             await proxy.stop()  # the outage
 
             r = await client.post("/v1/subscriptions", json=KRAKEN_TRADES)
@@ -207,7 +200,7 @@ async def test_a_symbol_the_venue_refuses_is_not_stored(
 ) -> None:
     s = settings(db_schema, exchange_urls={"binance": clean_simulator.base_url})
     s = s.model_copy(update={"subscriptions": []})
-    async with instance(s, db_pool, create_adapter) as (_app, client):
+    async with instance(s, db_pool, create_adapter) as client:
         r = await client.post(
             "/v1/subscriptions",
             json={"exchange": "binance", "symbol": "NOPE/USDT", "channel": "trades"},

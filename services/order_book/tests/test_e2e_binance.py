@@ -13,6 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS, TopicSpec
 from eip.events.v1 import order_book_pb2
@@ -35,12 +36,18 @@ DEPTH = 50
 
 @pytest_asyncio.fixture
 async def running(
-    simulator: SimulatorClient, kafka_bootstrap_servers: str, make_topic: TopicFactory
+    simulator: SimulatorClient,
+    kafka_bootstrap_servers: str,
+    make_topic: TopicFactory,
+    database_url: str,
+    db_schema: str,
 ) -> AsyncIterator[tuple[FastAPI, TopicSpec, TopicSpec]]:
     deltas = await make_topic(MD_BOOK_DELTAS)
     snapshots = await make_topic(MD_BOOK_SNAPSHOTS)
     settings = OrderBookSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=SecretStr(database_url),
+        subscriptions_schema=db_schema,
         subscriptions={"binance": ["BTC/USDT"]},
         exchange_urls={"binance": simulator.base_url},
         snapshot_depth=DEPTH,

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS
 from eip.exchange_simulator.client import SimulatorClient
@@ -25,10 +26,16 @@ DEPTH = 5
 
 
 async def test_consolidated_book_of_three_venues_attributes_each_level(
-    simulator: SimulatorClient, kafka_bootstrap_servers: str, make_topic: TopicFactory
+    simulator: SimulatorClient,
+    kafka_bootstrap_servers: str,
+    make_topic: TopicFactory,
+    database_url: str,
+    db_schema: str,
 ) -> None:
     settings = OrderBookSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=SecretStr(database_url),
+        subscriptions_schema=db_schema,
         subscriptions={venue: ["BTC/USDT"] for venue in VENUES},
         exchange_urls={venue: simulator.base_url for venue in VENUES},
     )

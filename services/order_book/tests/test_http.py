@@ -2,16 +2,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from eip.config import ConfigError
+from eip.exchanges.errors import UnknownSymbol
 from eip.order_book.app import build_app
 from eip.order_book.feed_protocol import BookFeed
 from eip.order_book.service import OrderBookService
@@ -201,31 +206,78 @@ async def test_consolidated_leaves_out_books_not_in_sync(
     assert (await client.get("/v1/consolidated/DOGE-USDT")).status_code == 404
 
 
-async def test_subscriptions(app: FastAPI, client: httpx.AsyncClient) -> None:
+@asynccontextmanager
+async def stored_app(
+    pool: AsyncConnectionPool[AsyncConnection],
+    schema: str,
+    factory: Callable[[str, OrderBookSettings], BookFeed] = scripted_factory,
+    **settings: Any,
+) -> AsyncIterator[FastAPI]:
+    """An app whose books run, storing subscription changes through ``pool`` in ``schema``
+    (what the runtime would open), with a symbol check that lists ``LISTED``."""
+    app = build_app(
+        OrderBookSettings(subscriptions_schema=schema, **settings),
+        factory,
+        symbol_check=listed_symbols,
+    )
+    app.state.deps.db = pool
     async with books(app).running():
-        assert (await client.get("/v1/subscriptions")).json() == {"subscriptions": {}}
-        r = await client.post(
-            "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT"}
-        )
-        assert r.status_code == 202
-        assert r.json() == {"subscriptions": {"binance": ["BTC/USDT"]}}
-        # subscribed, no snapshot yet: known but not in sync
-        r = await client.get("/v1/books/binance/BTC-USDT")
-        assert r.status_code == 409
-        assert r.json()["error"]["details"]["reason"] == "awaiting_snapshot"
-        bad = await client.post("/v1/subscriptions", json={"exchange": "nope", "symbol": "A/B"})
-        assert bad.status_code == 400
-        assert bad.json()["error"]["code"] == "unsupported_exchange"
-        bad_symbol = await client.post(
-            "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTCUSDT"}
-        )
-        assert bad_symbol.status_code == 400
-        assert (await client.delete("/v1/subscriptions/binance/BTC-USDT")).status_code == 204
-        assert (await client.delete("/v1/subscriptions/binance/BTC-USDT")).status_code == 404
-        assert (await client.get("/v1/subscriptions")).json() == {"subscriptions": {"binance": []}}
+        await asyncio.wait_for(books(app).restored.wait(), 60)
+        yield app
 
 
-async def test_configured_subscriptions_start_their_feeds() -> None:
+LISTED = {"BTC/USDT", "ETH/USDT", "BTC/USD"}
+
+
+async def listed_symbols(exchange: str, symbol: str) -> None:
+    if symbol not in LISTED:
+        raise UnknownSymbol(exchange, f"unknown symbol {symbol!r}")
+
+
+@pytest.mark.integration
+async def test_subscriptions(db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str) -> None:
+    async with stored_app(db_pool, db_schema) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/v1/subscriptions")).json() == {
+                "subscriptions": {},
+                "entries": [],
+            }
+            r = await client.post(
+                "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT"}
+            )
+            assert r.status_code == 202
+            assert r.json()["subscriptions"] == {"binance": ["BTC/USDT"]}
+            [entry] = r.json()["entries"]
+            assert (entry["origin"], entry["updated_by"]) == ("runtime", None)
+            assert entry["updated_at"] is not None
+            again = await client.post(
+                "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT"}
+            )
+            assert again.status_code == 200
+            # subscribed, no snapshot yet: known but not in sync
+            r = await client.get("/v1/books/binance/BTC-USDT")
+            assert r.status_code == 409
+            assert r.json()["error"]["details"]["reason"] == "awaiting_snapshot"
+            bad = await client.post("/v1/subscriptions", json={"exchange": "nope", "symbol": "A/B"})
+            assert bad.status_code == 400
+            assert bad.json()["error"]["code"] == "unsupported_exchange"
+            bad_symbol = await client.post(
+                "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTCUSDT"}
+            )
+            assert bad_symbol.status_code == 400
+            assert (await client.delete("/v1/subscriptions/binance/BTC-USDT")).status_code == 204
+            assert (await client.delete("/v1/subscriptions/binance/BTC-USDT")).status_code == 404
+            assert (await client.get("/v1/subscriptions")).json() == {
+                "subscriptions": {"binance": []},
+                "entries": [],
+            }
+
+
+@pytest.mark.integration
+async def test_configured_subscriptions_start_their_feeds(
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+) -> None:
     started: list[ScriptedFeed] = []
 
     def factory(exchange: str, settings: OrderBookSettings) -> BookFeed:
@@ -236,9 +288,10 @@ async def test_configured_subscriptions_start_their_feeds() -> None:
         started.append(feed)
         return feed
 
-    app = build_app(OrderBookSettings(subscriptions={"binance": ["BTC/USDT"]}), factory)
-    async with books(app).running():
-        for _ in range(50):
+    async with stored_app(
+        db_pool, db_schema, factory, subscriptions={"binance": ["BTC/USDT"]}
+    ) as app:
+        for _ in range(500):
             if books(app).manager.states():
                 break
             await asyncio.sleep(0.01)
@@ -290,4 +343,7 @@ async def test_the_app_starts_with_no_subscriptions() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             assert (await client.get("/healthz")).status_code == 200
             assert (await client.get("/v1/books")).json() == {"books": []}
-            assert (await client.get("/v1/subscriptions")).json() == {"subscriptions": {}}
+            assert (await client.get("/v1/subscriptions")).json() == {
+                "subscriptions": {},
+                "entries": [],
+            }

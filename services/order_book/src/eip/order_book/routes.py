@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from eip.book import L2Book
 from eip.config import ConfigError
+from eip.exchanges.errors import UnknownSymbol
 from eip.observability.http import ApiError
 from eip.order_book.analysis.clustering import buckets, tick_width, walls
 from eip.order_book.analysis.consolidated import consolidate
@@ -39,6 +40,7 @@ from eip.order_book.schemas import (
     Slippage,
     Stats,
     Subscription,
+    SubscriptionOut,
     Subscriptions,
     VenueStatus,
     WallOut,
@@ -46,6 +48,7 @@ from eip.order_book.schemas import (
 )
 from eip.order_book.service import OrderBookService
 from eip.order_book.sync_events import BookKey
+from eip.storage import DatabaseUnavailable
 
 router = APIRouter(prefix="/v1", tags=["order books"])
 
@@ -365,26 +368,89 @@ async def consolidated(request: Request, symbol: str, depth: Depth = 20) -> Cons
 
 @router.get("/subscriptions", summary="The symbols each exchange feed follows")
 async def list_subscriptions(request: Request) -> Subscriptions:
-    return Subscriptions(subscriptions=_service(request).subscriptions())
+    return _subscriptions(_service(request))
 
 
-@router.post("/subscriptions", status_code=202, summary="Follow a symbol (its book syncs soon)")
-async def add_subscription(request: Request, body: Subscription) -> Subscriptions:
+@router.post(
+    "/subscriptions",
+    status_code=202,
+    summary="Follow a symbol (its book syncs soon); kept across restarts",
+    responses={200: {"description": "already subscribed"}},
+)
+async def add_subscription(
+    request: Request, body: Subscription, response: Response
+) -> Subscriptions:
+    """The change is stored in PostgreSQL before the answer and applied at every start-up;
+    400 ``unknown_symbol`` when the venue does not list the symbol, 503
+    ``database_unavailable`` when the change cannot be stored (nothing changed then)."""
     service = _service(request)
     try:
-        await service.subscribe(body.exchange, body.symbol)
+        added = await service.add(body.exchange, body.symbol, _actor(request))
     except ConfigError as exc:
         raise ApiError(400, "unsupported_exchange", "; ".join(exc.problems)) from None
-    return Subscriptions(subscriptions=service.subscriptions())
+    except UnknownSymbol as exc:
+        raise ApiError(
+            400, "unknown_symbol", str(exc), {"exchange": body.exchange, "symbol": body.symbol}
+        ) from None
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    if not added:
+        response.status_code = 200
+    return _subscriptions(service)
 
 
 @router.delete(
-    "/subscriptions/{exchange}/{symbol}", status_code=204, summary="Stop following a symbol"
+    "/subscriptions/{exchange}/{symbol}",
+    status_code=204,
+    summary="Stop following a symbol; kept across restarts",
 )
 async def remove_subscription(request: Request, exchange: str, symbol: str) -> Response:
-    if not await _service(request).unsubscribe(exchange, _symbol(symbol)):
+    """Also removes a configured symbol, for good: the removal is stored and applied at every
+    start-up until the symbol is added again. 503 ``database_unavailable`` when it cannot be
+    stored (nothing changed then)."""
+    try:
+        removed = await _service(request).remove(exchange, _symbol(symbol), _actor(request))
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    if not removed:
         raise ApiError(404, "not_found", f"{exchange} {symbol} is not subscribed")
     return Response(status_code=204)
+
+
+def _subscriptions(service: OrderBookService) -> Subscriptions:
+    current = service.subscriptions()
+    entries = []
+    for exchange, symbols in current.items():
+        for symbol in symbols:
+            change = service.runtime_change(exchange, symbol)
+            entries.append(
+                SubscriptionOut(
+                    exchange=exchange,
+                    symbol=symbol,
+                    origin="config" if change is None else "runtime",
+                    updated_at=None if change is None else change.updated_at,
+                    updated_by=None if change is None else change.actor,
+                )
+            )
+    return Subscriptions(subscriptions=current, entries=entries)
+
+
+def _actor(request: Request) -> str | None:
+    """The caller's principal when an authentication dependency put its claims on the request
+    (``eip.tokens``); this service's endpoints take none yet, so usually ``None``."""
+    claims = getattr(request.state, "claims", None)
+    subject = getattr(claims, "subject", None)
+    return subject if isinstance(subject, str) else None
+
+
+def _unavailable(exc: DatabaseUnavailable) -> ApiError:
+    return ApiError(
+        503,
+        "database_unavailable",
+        "the subscription change cannot be stored, so it was not made; retry when PostgreSQL"
+        " is back",
+        {"reason": str(exc)},
+    )
 
 
 def _int_list(raw: str, name: str) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -148,5 +149,20 @@ class Subscription(BaseModel):
     symbol: str = Field(pattern=r"^[^/\s]+/[^/\s]+$", examples=["BTC/USDT"])
 
 
+class SubscriptionOut(BaseModel):
+    exchange: str
+    symbol: str
+    origin: Literal["config", "runtime"] = Field(
+        description="config: ORDER_BOOK_SUBSCRIPTIONS; runtime: added over HTTP (stored)"
+    )
+    updated_at: datetime | None = Field(description="of the runtime change; null from config")
+    updated_by: str | None = Field(
+        description="the caller's principal, when the request that made the change carried one"
+    )
+
+
 class Subscriptions(BaseModel):
+    # exchange -> symbols followed now
     subscriptions: dict[str, list[str]]
+    # the same, one entry per symbol, with where it comes from
+    entries: list[SubscriptionOut]

@@ -17,6 +17,8 @@ class OrderBookSettings(ServiceSettings):
     # exchange ccxt id -> normalized symbols:
     # ORDER_BOOK_SUBSCRIPTIONS='{"binance":["BTC/USDT"]}'
     subscriptions: dict[str, list[str]] = Field(default_factory=dict)
+    # PostgreSQL schema of the subscription changes made over HTTP (applied at start-up).
+    subscriptions_schema: str = Field(default="order_book", pattern=r"^[a-z_][a-z0-9_]*$")
     # exchange -> one host serving its REST and streams instead of production (the exchange
     # simulator): ORDER_BOOK_EXCHANGE_URLS='{"binance":"http://127.0.0.1:8300"}'
     exchange_urls: dict[str, str] = Field(default_factory=dict)

@@ -95,24 +95,17 @@ class LiveService:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LiveService]:
         """Start the publisher and the effective subscriptions (configured, plus and minus the
-        stored runtime changes); one that fails is logged and the others go on."""
+        stored runtime changes; ``restored`` is set once they run); one that fails is logged
+        and the others go on."""
         self._publisher_task = asyncio.create_task(self.publisher.run(), name="md-publisher")
         try:
             if self._changes is None:
                 await self._apply(dict.fromkeys(self.settings.subscriptions))
                 self.restored.set()
-            else:
-                self._restore_task = asyncio.create_task(self._restore(), name="md-restore")
-                done, _ = await asyncio.wait({self._restore_task}, timeout=self._restore_wait_s)
-                if not done:
-                    log.error(
-                        "stored subscription changes not readable yet; starting the configured"
-                        " subscriptions alone until they are",
-                        extra={"waited_s": self._restore_wait_s},
-                    )
-                    async with self._change_lock:
-                        if not self.restored.is_set():
-                            await self._apply(dict.fromkeys(self.settings.subscriptions))
+            else:  # in the background: the app serves (health, status) meanwhile
+                self._restore_task = asyncio.create_task(
+                    self._start_subscriptions(), name="md-restore"
+                )
             yield self
         finally:
             if self._restore_task is not None:
@@ -138,6 +131,26 @@ class LiveService:
                     )
             self._publisher_task.cancel()
             await asyncio.gather(self._publisher_task, return_exceptions=True)
+
+    async def _start_subscriptions(self) -> None:
+        """The effective subscriptions once the stored changes are read; the configured ones
+        alone meanwhile if that takes longer than ``restore_wait_s``."""
+        restore = asyncio.create_task(self._restore(), name="md-restore-read")
+        try:
+            done, _ = await asyncio.wait({restore}, timeout=self._restore_wait_s)
+            if not done:
+                log.error(
+                    "stored subscription changes not readable yet; starting the configured"
+                    " subscriptions alone until they are",
+                    extra={"waited_s": self._restore_wait_s},
+                )
+                async with self._change_lock:
+                    if not self.restored.is_set():
+                        await self._apply(dict.fromkeys(self.settings.subscriptions))
+            await restore
+        finally:
+            restore.cancel()
+            await asyncio.gather(restore, return_exceptions=True)
 
     async def _restore(self) -> None:
         """Read the stored changes (retrying until PostgreSQL answers) and move to the

@@ -1,0 +1,63 @@
+"""Whether a venue lists a symbol, from the venue's own metadata (``load_markets`` of the
+``eip.exchanges`` adapter for it), so a subscription to a symbol the venue does not list is
+refused before it is stored.
+
+The list is loaded once per exchange and reloaded when a symbol is missing from it (the venue
+may have listed it since). A venue that cannot be reached raises ``TransientExchangeError``:
+the caller keeps the subscription, as the feed itself retries the venue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from eip.exchanges.errors import UnknownExchange, UnknownSymbol
+from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.market_data import MarketDataAdapter
+from eip.order_book.settings import OrderBookSettings
+
+log = logging.getLogger(__name__)
+
+# (exchange, symbol) -> None, or raises UnknownSymbol / TransientExchangeError
+SymbolCheck = Callable[[str, str], Awaitable[None]]
+
+
+class VenueSymbols:
+    def __init__(self, settings: OrderBookSettings) -> None:
+        self._settings = settings
+        self._adapters: dict[str, MarketDataAdapter] = {}
+        self._listed: dict[str, frozenset[str]] = {}
+
+    async def check(self, exchange: str, symbol: str) -> None:
+        if symbol in self._listed.get(exchange, frozenset()):
+            return
+        adapter = self._adapter(exchange)
+        if adapter is None:
+            return
+        self._listed[exchange] = frozenset(await adapter.load_markets())
+        if symbol not in self._listed[exchange]:
+            raise UnknownSymbol(exchange, f"unknown symbol {symbol!r}")
+
+    def _adapter(self, exchange: str) -> MarketDataAdapter | None:
+        adapter = self._adapters.get(exchange)
+        if adapter is None:
+            try:
+                adapter = create_market_data_adapter(
+                    exchange, base_url=self._settings.exchange_urls.get(exchange) or None
+                )
+            except UnknownExchange:
+                # a book feed without a metadata adapter: nothing to check against; the feed
+                # reports a symbol its venue does not serve when it starts it
+                log.warning("symbols cannot be checked", extra={"exchange": exchange})
+                return None
+            self._adapters[exchange] = adapter
+        return adapter
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            try:
+                await adapter.close()
+            except Exception as exc:
+                log.warning("metadata adapter close failed", extra={"error": repr(exc)})
+        self._adapters.clear()
