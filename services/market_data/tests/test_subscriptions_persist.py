@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,7 +23,7 @@ from eip.market_data.app import build_app
 from eip.market_data.live.adapters import create_adapter
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 from eip.storage import open_pool
-from eip.testing.proxy import TcpProxy
+from eip.testing.proxy import TcpProxy, via_proxy
 
 from .helpers import ScriptedAdapter
 
@@ -158,9 +158,7 @@ async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
     url = urlsplit(database_url)
     proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 5432)
     await proxy.start()
-    credentials = url.netloc.rpartition("@")[0]
-    proxied = urlunsplit(url._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
-    pool = await open_pool(proxied, max_size=2, timeout_s=2.0)
+    pool = await open_pool(via_proxy(database_url, proxy), max_size=2, timeout_s=2.0)
     adapters = Adapters()
     try:
         async with instance(settings(db_schema), pool, adapters) as client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
 
 from eip.testing.simulator import free_port
 
@@ -48,3 +49,11 @@ class TcpProxy:
             with contextlib.suppress(Exception):
                 w.close()
         self._writers.clear()
+
+
+def via_proxy(url: str, proxy: TcpProxy) -> str:
+    """``url`` (e.g. a PostgreSQL DSN) with its host and port replaced by the proxy's."""
+    parts = urlsplit(url)
+    credentials, _, _ = parts.netloc.rpartition("@")
+    host = f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}" if credentials else host))
