@@ -21,8 +21,11 @@ from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.market_data import MarketDataAdapter
 from eip.market_data.app import build_app
 from eip.market_data.live.adapters import create_adapter
+from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
-from eip.storage import open_pool
+from eip.market_data.storage import MIGRATIONS
+from eip.storage import DatabaseUnavailable, open_pool
+from eip.storage.subscriptions import SubscriptionChanges
 from eip.testing.proxy import TcpProxy, via_proxy
 
 from .helpers import ScriptedAdapter
@@ -210,3 +213,49 @@ async def test_a_symbol_the_venue_refuses_is_not_stored(
         assert r.status_code == 201
         assert set(await listed(client)) == {("binance", "BTC/USDT", "ticker")}
     assert await stored(db_pool, db_schema) == {"binance|BTC/USDT|ticker": "add"}
+
+
+async def test_configured_subscriptions_start_alone_while_postgresql_is_out_of_reach(
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+) -> None:
+    s = settings(db_schema)
+    changes = SubscriptionChanges(lambda: db_pool, db_schema, MIGRATIONS, 2.0)
+    await changes.load()  # creates the table
+    await changes.record("binance|ETH/USDT|trades", ETH_TRADES, "remove", None)
+
+    reachable: list[AsyncConnectionPool[AsyncConnection]] = []  # empty: not connected yet
+    adapters = Adapters()
+    live = LiveService(
+        s,
+        lambda: None,
+        adapters,
+        changes=SubscriptionChanges(
+            lambda: reachable[0] if reachable else None, db_schema, MIGRATIONS
+        ),
+        restore_wait_s=0.2,
+    )
+    async with live.running():
+        await until(
+            lambda: "binance" in adapters.made and len(adapters.made["binance"].subscribed) == 2
+        )
+        assert adapters.made["binance"].subscribed == {
+            ("ticker", "BTC/USDT"),
+            ("trades", "ETH/USDT"),
+        }
+        assert not live.restored.is_set()
+        with pytest.raises(DatabaseUnavailable):
+            await live.add(SubscriptionConfig.model_validate(KRAKEN_TRADES), None)
+
+        reachable.append(db_pool)  # PostgreSQL is back: the stored removal is applied
+        await asyncio.wait_for(live.restored.wait(), 60)
+        assert adapters.made["binance"].subscribed == {("ticker", "BTC/USDT")}
+        assert [(x.exchange, x.symbol, x.channel) for x in live.subscriptions()] == [
+            ("binance", "BTC/USDT", "ticker")
+        ]
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
