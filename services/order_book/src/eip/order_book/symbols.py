@@ -4,7 +4,9 @@ refused before it is stored.
 
 The list is loaded once per exchange and reloaded when a symbol is missing from it (the venue
 may have listed it since). A venue that cannot be reached raises ``TransientExchangeError``:
-the caller keeps the subscription, as the feed itself retries the venue.
+the caller keeps the subscription, as the feed itself retries the venue. An exchange with no
+listing to check against (no metadata adapter, or the venue refuses the listing request) is
+not checked: its feed reports a symbol it cannot follow.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from eip.exchanges.errors import UnknownExchange, UnknownSymbol
+from eip.exchanges.errors import (
+    ExchangeError,
+    TransientExchangeError,
+    UnknownExchange,
+    UnknownSymbol,
+)
 from eip.exchanges.factory import create_market_data_adapter
 from eip.exchanges.market_data import MarketDataAdapter
 from eip.order_book.settings import OrderBookSettings
@@ -35,7 +42,17 @@ class VenueSymbols:
         adapter = self._adapter(exchange)
         if adapter is None:
             return
-        self._listed[exchange] = frozenset(await adapter.load_markets())
+        try:
+            self._listed[exchange] = frozenset(await adapter.load_markets())
+        except TransientExchangeError:
+            raise
+        except ExchangeError as exc:
+            # the venue (or the simulator's dialect of it) serves no listing to check against;
+            # as with an exchange without a metadata adapter, the feed is left to report it
+            log.warning(
+                "symbols cannot be checked", extra={"exchange": exchange, "error": str(exc)}
+            )
+            return
         if symbol not in self._listed[exchange]:
             raise UnknownSymbol(exchange, f"unknown symbol {symbol!r}")
 
