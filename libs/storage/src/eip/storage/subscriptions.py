@@ -18,6 +18,8 @@ Only the latest change per key is kept: that is all a restart needs.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from eip.storage.migrations import apply_migrations
 from eip.storage.pool import DatabaseUnavailable
 
+log = logging.getLogger(__name__)
 Action = Literal["add", "remove"]
 PoolGetter = Callable[[], "AsyncConnectionPool[AsyncConnection] | None"]
 TABLE = "subscription_changes"
@@ -91,6 +94,21 @@ class SubscriptionChanges:
             str(key): SubscriptionChange(str(key), dict(sub), action, actor, updated_at)
             for key, sub, action, actor, updated_at in rows
         }
+
+    async def load_when_readable(self, max_delay_s: float = 10.0) -> dict[str, SubscriptionChange]:
+        """``load``, retried with a growing pause (logged) until it succeeds: PostgreSQL out of
+        reach, or a migration that fails, at start-up."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.load()
+            except Exception as exc:
+                log.warning(
+                    "stored subscription changes not readable",
+                    extra={"schema": self.schema, "error": f"{type(exc).__name__}: {exc}"},
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay_s)
 
     async def record(
         self, key: str, subscription: Mapping[str, Any], action: Action, actor: str | None

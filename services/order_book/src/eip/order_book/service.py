@@ -220,18 +220,10 @@ class OrderBookService:
             await asyncio.gather(restore, return_exceptions=True)
 
     async def _restore(self) -> None:
-        """Read the stored changes (retrying until PostgreSQL answers) and move to the
-        effective set."""
+        """Read the stored changes (retried until PostgreSQL answers) and move to the effective
+        set."""
         assert self._changes is not None
-        delay = 0.5
-        while True:
-            try:
-                stored = await self._changes.load()
-                break
-            except DatabaseUnavailable as exc:
-                log.warning("stored subscription changes not readable", extra={"error": str(exc)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        stored = await self._changes.load_when_readable()
         configured = {
             f"{ex}|{sym}": (ex, sym)
             for ex, symbols in self.settings.subscriptions.items()
