@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from fastapi import Request
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
@@ -58,6 +61,7 @@ async def instance(
     schema: str,
     feeds: Feeds,
     symbol_check: SymbolCheck | None = any_symbol,
+    principal: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """One service instance whose books run on ``pool`` (what the runtime would open);
@@ -69,6 +73,13 @@ async def instance(
         symbol_check=symbol_check,
     )
     app.state.deps.db = pool
+    if principal is not None:
+        # what an authentication dependency (eip.tokens) leaves on the request
+        @app.middleware("http")
+        async def authenticated(request: Request, call_next: Any) -> Any:
+            request.state.claims = SimpleNamespace(subject=principal)
+            return await call_next(request)
+
     service: OrderBookService = app.state.books
     async with service.running():
         await asyncio.wait_for(service.restored.wait(), 60)
@@ -133,6 +144,20 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
             ("kraken", "BTC/USD"): "runtime",
         }
         assert third.made["binance"].symbols == {"BTC/USDT", "ETH/USDT"}
+
+
+async def test_the_caller_and_the_time_of_a_change_are_kept(
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+) -> None:
+    async with instance(db_pool, db_schema, Feeds(), principal="ops-alice") as client:
+        before = datetime.now(UTC)
+        r = await client.post("/v1/subscriptions", json={"exchange": "kraken", "symbol": "BTC/USD"})
+        assert r.status_code == 202
+    async with instance(db_pool, db_schema, Feeds()) as client:
+        r = await client.get("/v1/subscriptions")
+        [entry] = [e for e in r.json()["entries"] if e["exchange"] == "kraken"]
+        assert entry["updated_by"] == "ops-alice"
+        assert datetime.fromisoformat(entry["updated_at"]) >= before - timedelta(seconds=5)
 
 
 async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
