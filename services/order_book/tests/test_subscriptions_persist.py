@@ -216,6 +216,8 @@ async def test_a_symbol_the_venue_does_not_list_is_refused_and_not_stored(
         assert r.json()["error"]["code"] == "unknown_symbol"
         assert r.json()["error"]["details"] == {"exchange": "binance", "symbol": "NOPE/USDT"}
         assert feeds.made["binance"].symbols == set()
+        # the refused symbol's exchange had no feed yet: none is left running for it
+        assert (await client.get("/v1/subscriptions")).json()["subscriptions"] == {}
         r = await client.post(
             "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT"}
         )

@@ -139,9 +139,9 @@ class OrderBookService:
         async with self._changes_ready():
             if symbol in self.subscriptions().get(exchange, []):
                 return False
-            if exchange not in self.feeds:
-                # an unsupported exchange raises ConfigError before the venue is asked
-                self._start_feed(exchange)
+            # Built now so an unsupported exchange raises ConfigError before the venue is
+            # asked; started only once the symbol is accepted, so a refusal leaves no feed.
+            new_feed = None if exchange in self.feeds else self._build_feed(exchange, [])
             if self._symbol_check is not None:
                 try:
                     await self._symbol_check(exchange, symbol)
@@ -150,6 +150,8 @@ class OrderBookService:
                         "symbol not checked: venue unreachable; subscribing anyway",
                         extra={"exchange": exchange, "symbol": symbol, "error": str(exc)},
                     )
+            if new_feed is not None:
+                self._launch_feed(exchange, new_feed)
             await self.subscribe(exchange, symbol)
             try:
                 self._runtime[(exchange, symbol)] = await self._store(
@@ -279,7 +281,13 @@ class OrderBookService:
         return self.settings.model_copy(update={"subscriptions": {exchange: symbols}})
 
     def _start_feed(self, exchange: str, symbols: list[str] | None = None) -> BookFeed:
-        feed = self._feed_factory(exchange, self._feed_settings(exchange, symbols or []))
+        return self._launch_feed(exchange, self._build_feed(exchange, symbols or []))
+
+    def _build_feed(self, exchange: str, symbols: list[str]) -> BookFeed:
+        """Raises ``ConfigError`` for an exchange without a feed."""
+        return self._feed_factory(exchange, self._feed_settings(exchange, symbols))
+
+    def _launch_feed(self, exchange: str, feed: BookFeed) -> BookFeed:
         self.feeds[exchange] = feed
         self._feed_tasks[exchange] = asyncio.create_task(
             self._run_feed(feed), name=f"order-book-feed-{exchange}"
