@@ -27,7 +27,9 @@ class FlakyProducer:
         self.failures = failures
         self.sent: list[Any] = []
 
-    async def publish_nowait(self, spec: TopicSpec, key: bytes, message: Any) -> Any:
+    async def publish_nowait(
+        self, spec: TopicSpec, key: bytes, message: Any, extra_headers: Any = ()
+    ) -> Any:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.failures > 0:
             self.failures -= 1
