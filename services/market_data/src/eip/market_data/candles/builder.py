@@ -205,7 +205,7 @@ class CandleBuilder:
                 out.append(slot.current.snapshot())
         return out
 
-    def keys(self) -> list[CandleKey]:
+    def held_keys(self) -> list[CandleKey]:
         return list(self._slots)
 
     def open_candles(self) -> list[Candle]:
