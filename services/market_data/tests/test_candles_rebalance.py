@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -271,3 +272,48 @@ async def _stop_quietly(*stages: Stage) -> None:
                 await asyncio.wait_for(stage.task, 30)
             except Exception:
                 stage.task.cancel()
+
+
+class SlowSink(MemorySink):
+    async def store_trades(self, trades: Sequence[Trade]) -> None:
+        await asyncio.sleep(0.05)  # a backlog takes seconds: several timer ticks
+        await super().store_trades(trades)
+
+
+async def test_the_close_timer_waits_until_a_partitions_backlog_is_handled(
+    kafka_bootstrap_servers: str, make_topic: TopicFactory, producer: Producer
+) -> None:
+    """What a taking-over instance meets: trades of a minute the wall clock says is over are
+    still unread. The minute closes once, after all of them."""
+    trades_topic = await make_topic(MD_TRADES)
+    candles_topic = await make_topic(MD_CANDLES)
+    settings = MarketDataSettings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        candle_update_interval_s=0,
+        candle_close_grace_s=0,
+    )
+    at = interval_start(datetime.now(UTC), "1m") - timedelta(minutes=2)
+    backlog = [trade("C0/USDT", at + timedelta(seconds=n % 60), n) for n in range(60)]
+    await publish(producer, trades_topic, backlog)
+    sink = SlowSink()
+    stream = CandleStream(
+        settings,
+        lambda: producer,
+        lambda: sink,
+        trades_topic,
+        candles_topic,
+        f"test-candles-backlog-{trades_topic.name}",
+    )
+    task = asyncio.create_task(stream.run())
+    try:
+        await wait_until(
+            lambda: any(c.closed and c.key.timeframe == "1m" for c in sink.candles),
+            120,
+            state=lambda: len(sink.trades),
+        )
+    finally:
+        stream.stop()
+        await asyncio.wait_for(task, 60)
+    closed = [c for c in sink.candles if c.closed and c.key.timeframe == "1m"]
+    assert [(c.open_time, c.trade_count) for c in closed] == [(at, 60)]
+    assert stream.builder.late_trades == 0

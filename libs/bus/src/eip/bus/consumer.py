@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from google.protobuf.message import Message
 
 from eip.bus.codec import DecodeError, Headers, decode
@@ -124,6 +124,7 @@ class Consumer:
         self._handling = asyncio.Lock()
         self._listener_error: BaseException | None = None
         self._releasing = False
+        self._in_hand: set[TopicPartition] = set()  # partitions of the batch being handled
         self._consumer: Any = AIOKafkaConsumer(
             *(self._specs if rebalance_listener is None else ()),
             bootstrap_servers=config.bootstrap_servers,
@@ -152,6 +153,27 @@ class Consumer:
         """Ask run() to finish the record in hand, commit, and return."""
         self._stopping.set()
 
+    async def caught_up(self, tp: TopicPartition) -> bool:
+        """Whether every record of ``tp`` up to the end seen by the last fetch was handled:
+        nothing in hand, no backlog. False while ``tp`` is not held or not fetched yet."""
+        if tp in self._in_hand or tp not in self._consumer.assignment():
+            return False
+        if self._listener is not None and tp not in self._held:
+            return False
+        # read_committed stops at the last stable offset (an open transaction's records wait)
+        end = self._consumer.last_stable_offset(tp)
+        if end is None or end < 0:
+            end = self._consumer.highwater(tp)
+        if end is None:
+            return False
+        try:
+            # The position moves past records when getmany hands them out; they were all
+            # handled unless the partition is in hand.
+            position = await self._consumer.position(tp)
+        except IllegalStateError:
+            return False
+        return tp not in self._in_hand and int(position) >= end
+
     def partitions_for(self, topic: str) -> list[int]:
         """The topic's partition ids from the consumer's metadata (sorted; empty if unknown)."""
         return sorted(self._consumer.partitions_for_topic(topic) or ())
@@ -164,10 +186,13 @@ class Consumer:
                     max_records=self.config.max_batch,
                 )
                 self._raise_listener_error()
+                self._in_hand = set(batches)
                 for tp, records in batches.items():
                     await self._process_partition(tp, records)
+                    self._in_hand.discard(tp)
                     if self._stopping.is_set():
                         break
+                self._in_hand = set()
         finally:
             try:
                 if self._listener is not None:

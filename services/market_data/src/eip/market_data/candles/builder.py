@@ -163,13 +163,16 @@ class CandleBuilder:
                 out.append(current.snapshot())
         return out
 
-    def close_due(self, wall: datetime) -> list[Candle]:
-        """Close every open candle whose interval ended ``close_grace_s`` before ``wall``."""
+    def close_due(
+        self, wall: datetime, which: Callable[[CandleKey], bool] = lambda _: True
+    ) -> list[Candle]:
+        """Close every open candle (of the keys ``which`` selects) whose interval ended
+        ``close_grace_s`` before ``wall``."""
         grace = timedelta(seconds=self.close_grace_s)
         out = []
-        for slot in self._slots.values():
+        for key, slot in self._slots.items():
             current = slot.current
-            if current is not None and current.close_time + grace <= wall:
+            if current is not None and current.close_time + grace <= wall and which(key):
                 out.append(self._close(slot, current))
         return out
 

@@ -194,6 +194,19 @@ class CandleStream:
                 self._to_store = [c for c in self._to_store if c.closed or not leaving(c.key)]
         log.info("candle partitions handed over", extra={"partitions": sorted(gone)})
 
+    def _close_due(self, partitions: set[int]) -> list[Candle]:
+        return self.builder.close_due(
+            datetime.now(UTC), lambda key: self._partition_of(key) in partitions
+        )
+
+    async def _settled(self) -> set[int]:
+        """Held partitions whose every fetched record has been handled."""
+        consumer = self._consumer
+        if consumer is None:
+            return set()
+        topic = self._trades_topic.name
+        return {p for p in self.owned if await consumer.caught_up(TopicPartition(topic, p))}
+
     def _partition_of(self, key: CandleKey) -> int:
         """The md.trades.v1 partition holding this key's trades, placed as the producer
         places them (``record_key(exchange, symbol)``, default partitioner)."""
@@ -239,9 +252,12 @@ class CandleStream:
         while True:
             await asyncio.sleep(1.0)
             try:
+                # The builder only holds keys of partitions held here (see the listener). Of
+                # those, only partitions without a backlog: after a restore or a pause their
+                # unread trades may belong to the candle the wall clock says is over.
+                settled = await self._settled()
                 async with self._lock:
-                    # The builder only holds keys of partitions held here (see the listener).
-                    self._to_publish += self.builder.close_due(datetime.now(UTC))
+                    self._to_publish += self._close_due(settled)
                     await self._flush()
             except Exception as exc:  # kept pending; the next record or tick retries
                 log.warning("publishing closed candles failed", extra={"error": repr(exc)})
