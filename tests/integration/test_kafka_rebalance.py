@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 from aiokafka import TopicPartition
+from prometheus_client import REGISTRY
 
 from eip.bus import Consumer, ConsumerConfig, Producer, RebalanceFailed, Record
 from eip.events.topics import MD_TRADES, TopicSpec
@@ -160,3 +161,58 @@ async def test_a_failed_state_load_stops_the_consumer_before_any_record(
     with pytest.raises(RebalanceFailed, match="state store down"):
         await asyncio.wait_for(consumer.run(), 60)
     assert handled == []
+
+
+async def test_a_load_longer_than_the_session_timeout_keeps_the_membership(
+    kafka_bootstrap_servers: str, make_topic: TopicFactory, producer: Producer
+) -> None:
+    """aiokafka calls the assignment hook while heartbeats are stopped; the consumer loads in
+    the background instead, so a slow load (a big state topic) does not get the member evicted
+    and start a rebalance storm."""
+    spec = await make_topic(MD_TRADES)
+    await producer.publish(spec, b"k", trade(1))
+    events: list[str] = []
+    handled: list[Record] = []
+
+    class Slow:
+        async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+            events.append("assigned")
+            await asyncio.sleep(13)  # beyond the 10 s session timeout
+
+        async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+            events.append("revoked")
+
+    async def handle(record: Record) -> None:
+        handled.append(record)
+
+    group = f"slow-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer(
+        ConsumerConfig(kafka_bootstrap_servers, group_id=group, client_id="slow"),
+        [spec],
+        handle,
+        producer,
+        rebalance_listener=Slow(),
+    )
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_until(lambda: events == ["assigned"], state=lambda: events)
+        assert handled == []  # paused while loading
+        await wait_until(lambda: len(handled) == 1, state=lambda: events)
+        # Its offset was committed (the lag is reported after a commit): the membership of the
+        # first assignment was still valid after the load (an evicted member's commit fails).
+        await wait_until(
+            lambda: (
+                REGISTRY.get_sample_value(
+                    "eip_bus_consumer_lag",
+                    {"topic": spec.name, "partition": str(handled[0].partition), "group": group},
+                )
+                == 0
+            ),
+            state=lambda: events,
+        )
+        assert events == ["assigned"]
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 60)
+    assert events == ["assigned", "revoked"]

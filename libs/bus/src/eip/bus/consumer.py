@@ -87,8 +87,9 @@ class RebalanceListener(Protocol):
 
     async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
         """Load the state of these partitions (every partition held, including ones held
-        before). If it raises, ``run()`` stops with the error instead of consuming without
-        state."""
+        before). Runs in the background while they stay paused, so a long load does not cost
+        the group membership; cancelled if they are revoked meanwhile. If it raises, ``run()``
+        stops with the error instead of consuming without state."""
 
 
 class RebalanceFailed(Exception):
@@ -125,6 +126,7 @@ class Consumer:
         self._listener_error: BaseException | None = None
         self._releasing = False
         self._in_hand: set[TopicPartition] = set()  # partitions of the batch being handled
+        self._loading: asyncio.Task[None] | None = None  # the listener loading assigned state
         self._consumer: Any = AIOKafkaConsumer(
             *(self._specs if rebalance_listener is None else ()),
             bootstrap_servers=config.bootstrap_servers,
@@ -244,13 +246,23 @@ class Consumer:
 
     async def _revoked(self, partitions: set[TopicPartition]) -> None:
         async with self._handling:
+            await self._stop_loading()
             await self._release(partitions)
+
+    async def _stop_loading(self) -> None:
+        # A load still running when its partitions go is abandoned: they were paused, so
+        # nothing of theirs was handled, and the listener hears of their revocation next.
+        task, self._loading = self._loading, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _release(self, partitions: set[TopicPartition]) -> None:
         # Called with self._handling held.
         self._held -= partitions
         offsets = {tp: self._uncommitted.pop(tp) for tp in partitions if tp in self._uncommitted}
-        if self._listener is None:
+        if self._listener is None or not partitions:  # aiokafka reports "none" at first join
             return
         try:
             await self._listener.on_partitions_revoked(partitions)
@@ -275,6 +287,7 @@ class Consumer:
     async def _release_all(self) -> None:
         async with self._handling:
             self._releasing = True  # an assignment arriving while leaving loads nothing
+            await self._stop_loading()
             held = set(self._held)
             if held:
                 await self._release(held)
@@ -283,13 +296,27 @@ class Consumer:
         async with self._handling:
             if self._releasing or self._listener_error is not None or self._listener is None:
                 return
-            try:
-                await self._listener.on_partitions_assigned(set(partitions))
-            except Exception as exc:
-                # aiokafka would log and go on fetching: run() raises this instead.
-                self._listener_error = exc
-                return
-            self._held = set(partitions)
+            # aiokafka runs this hook after joining and before it resumes heartbeats: a load
+            # longer than the session timeout here would cost the membership (and start
+            # another rebalance). So the partitions wait paused while the listener loads in
+            # the background, heartbeats going on.
+            held = set(partitions)
+            self._held = held
+            if held:
+                self._consumer.pause(*held)
+            self._loading = asyncio.create_task(self._load(held), name="eip-bus-load-assigned")
+
+    async def _load(self, partitions: set[TopicPartition]) -> None:
+        assert self._listener is not None
+        try:
+            await self._listener.on_partitions_assigned(set(partitions))
+        except Exception as exc:
+            # aiokafka would log and go on fetching: run() raises this instead.
+            self._listener_error = exc
+            return
+        ready = partitions & self._held & set(self._consumer.assignment())
+        if ready:
+            self._consumer.resume(*ready)
 
     async def _process(self, raw: Any) -> None:
         spec = self._specs[raw.topic]

@@ -134,7 +134,8 @@ class CandleStream:
 
     async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
         """Restore the keys of partitions new here from md.candles.v1 before their first
-        record is handled (the consumer waits for this)."""
+        record is handled (the consumer keeps them paused until this returns). Cancelled if
+        they are revoked meanwhile: the state changes all at once at the end."""
         assert self._consumer is not None
         ids = self._consumer.partitions_for(self._trades_topic.name)
         if not ids:
@@ -156,7 +157,8 @@ class CandleStream:
                 self.builder.restore(theirs)
                 for partition in new:
                     self._applied.pop((self._trades_topic.name, partition), None)
-            self.restored += len(theirs)
+                self.owned = mine
+                self.restored += len(theirs)
             log.info(
                 "candle state restored for assigned partitions",
                 extra={"partitions": sorted(new), "records": len(theirs)},
