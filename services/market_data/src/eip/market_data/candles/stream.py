@@ -144,7 +144,9 @@ class CandleStream:
             self._partition_ids, self._key_partitions = ids, {}
         mine = frozenset(tp.partition for tp in partitions if tp.topic == self._trades_topic.name)
         new = mine - self.owned
-        if new:
+        if not new:
+            self.owned = mine
+        else:
             # The longest interval plus the grace bounds how far back an open candle starts.
             since = datetime.now(UTC) - timedelta(
                 seconds=max(TIMEFRAME_SECONDS.values()) + self.settings.candle_close_grace_s + 60
@@ -163,14 +165,13 @@ class CandleStream:
                 "candle state restored for assigned partitions",
                 extra={"partitions": sorted(new), "records": len(theirs)},
             )
-        self.owned = mine
         self.ready.set()
 
     async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
         """Hand the keys of these partitions over: publish their open candles as they stand
         (the next owner restores exactly this state and resumes after the committed offset),
-        then forget them. If Kafka refuses, this raises and the offsets stay uncommitted, so
-        the next owner replays the trades not in the published state."""
+        then forget them. If Kafka refuses, this raises and the offsets not yet committed stay
+        so: the next owner restores what reached the topic and replays from the commit."""
         gone = (
             frozenset(tp.partition for tp in partitions if tp.topic == self._trades_topic.name)
             & self.owned
