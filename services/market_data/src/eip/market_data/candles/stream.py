@@ -188,13 +188,19 @@ class CandleStream:
             for partition in gone:
                 self._applied.pop((self._trades_topic.name, partition), None)
             try:
-                await self._flush()
+                await self._publish()
             finally:
-                # Unpublished ones are the next owner's to rebuild; an in-progress version
-                # stored late could hide a newer one the next owner stored (closed ones are
-                # final, so they are still stored).
+                # Unpublished ones are the next owner's to rebuild.
                 self._to_publish = [c for c in self._to_publish if not leaving(c.key)]
-                self._to_store = [c for c in self._to_store if c.closed or not leaving(c.key)]
+            # The hand-over hangs on Kafka only: a database outage must not hold the rebalance
+            # up or keep the offsets uncommitted (closed candles wait for the next store).
+            try:
+                await self._store()
+            except Exception as exc:
+                log.warning("storing handed-over candles failed", extra={"error": repr(exc)})
+            # An in-progress version stored late could hide a newer one the next owner stored;
+            # closed ones are final, so they are still stored.
+            self._to_store = [c for c in self._to_store if c.closed or not leaving(c.key)]
         log.info("candle partitions handed over", extra={"partitions": sorted(gone)})
 
     def _close_due(self, partitions: set[int]) -> list[Candle]:
@@ -266,8 +272,12 @@ class CandleStream:
                 log.warning("publishing closed candles failed", extra={"error": repr(exc)})
 
     async def _flush(self) -> None:
-        """Publish pending candles (then they are never published again), then store the
-        closed ones. Raises on failure with everything unsent still pending, in order."""
+        """Publish pending candles (then they are never published again), then store them.
+        Raises on failure with everything unsent still pending, in order."""
+        await self._publish()
+        await self._store()
+
+    async def _publish(self) -> None:
         if self._to_publish:
             producer = await _wait_for(self._producer)
             candles = self._to_publish
@@ -293,6 +303,8 @@ class CandleStream:
             self._to_store += sent
             if failed:
                 raise ConnectionError(f"{len(failed)} candles not acknowledged by Kafka")
+
+    async def _store(self) -> None:
         sink = self._sink()
         if self._to_store and sink is not None:
             await sink.store_candles(_newest(self._to_store))
