@@ -201,3 +201,18 @@ def test_dropping_keys_returns_their_open_candles_and_forgets_them() -> None:
     assert [k.exchange for k in b.held_keys()] == ["binance"]
     # nothing of the dropped key is closed by the wall clock any more
     assert [c.key.exchange for c in b.close_due(T0 + timedelta(days=2))] == ["binance"]
+
+
+def test_an_update_held_back_by_the_throttle_goes_out_once_it_allows() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=1.0)
+    b.add(trade(1, "100"), now=10.0)
+    assert b.add(trade(2, "101"), now=10.2) == []  # held back
+    assert b.held_back_updates(now=10.5) == []  # not yet
+    [update] = b.held_back_updates(now=11.0)
+    assert (update.closed, update.trade_count, update.close) == (False, 2, Decimal(101))
+    assert b.held_back_updates(now=20.0) == []  # nothing new since
+    b.add(trade(3, "102"), now=20.1)  # published at once: nothing held back
+    assert b.held_back_updates(now=30.0) == []
+    b.add(trade(4, "103"), now=20.2)
+    b.close_due(T0 + timedelta(minutes=5))  # closing publishes everything
+    assert b.held_back_updates(now=30.0) == []

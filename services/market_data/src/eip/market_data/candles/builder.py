@@ -92,6 +92,7 @@ class _Slot:
     current: Candle | None = None
     closed_until: datetime | None = None  # every interval before this instant is closed
     last_published: float = float("-inf")  # monotonic time of the last in-progress update
+    held_back: bool = False  # the open candle has trades its last published version lacks
     # After a restore: trades already folded into the restored state (the consumer replays
     # records after its last commit) are skipped, not counted twice: by position when the
     # restored record carries one, else (records published before positions) by time.
@@ -160,6 +161,26 @@ class CandleBuilder:
             current.position = position
             if now - slot.last_published >= self.update_interval_s:
                 slot.last_published = now
+                slot.held_back = False
+                out.append(current.snapshot())
+            else:
+                slot.held_back = True
+        return out
+
+    def held_back_updates(self, now: float) -> list[Candle]:
+        """In-progress versions the throttle held back, once it allows them: a candle's last
+        trades reach the topic within about ``update_interval_s`` even when no trade follows
+        (so the topic, which a restore starts from, lags the state by no more than that)."""
+        out = []
+        for slot in self._slots.values():
+            current = slot.current
+            if (
+                current is not None
+                and slot.held_back
+                and now - slot.last_published >= self.update_interval_s
+            ):
+                slot.last_published = now
+                slot.held_back = False
                 out.append(current.snapshot())
         return out
 
@@ -221,6 +242,7 @@ class CandleBuilder:
     @staticmethod
     def _close(slot: _Slot, candle: Candle) -> Candle:
         slot.current = None
+        slot.held_back = False
         slot.closed_until = candle.close_time
         candle.closed = True
         return candle

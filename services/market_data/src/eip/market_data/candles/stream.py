@@ -267,6 +267,7 @@ class CandleStream:
                 settled = await self._settled()
                 async with self._lock:
                     self._to_publish += self._close_due(settled)
+                    self._to_publish += self.builder.held_back_updates(time.monotonic())
                     await self._flush()
             except Exception as exc:  # kept pending; the next record or tick retries
                 log.warning("publishing closed candles failed", extra={"error": repr(exc)})
