@@ -216,3 +216,17 @@ def test_an_update_held_back_by_the_throttle_goes_out_once_it_allows() -> None:
     b.add(trade(4, "103"), now=20.2)
     b.close_due(T0 + timedelta(minutes=5))  # closing publishes everything
     assert b.held_back_updates(now=30.0) == []
+
+
+def test_the_oldest_unpublished_trade_bounds_what_may_be_committed() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=1.0)
+    everything = lambda _: True  # noqa: E731
+    [first] = b.add(trade(1, "100"), now=10.0, position=(0, 5))
+    assert (first.since, b.unpublished_from(everything)) == (5, None)
+    b.add(trade(2, "101"), now=10.1, position=(0, 6))  # held back
+    b.add(trade(3, "102"), now=10.2, position=(0, 7))
+    assert b.unpublished_from(everything) == 6
+    assert b.unpublished_from(lambda key: key.exchange == "kraken") is None
+    [update] = b.held_back_updates(now=11.0)
+    assert (update.trade_count, update.since) == (3, 6)  # pending until Kafka acknowledges it
+    assert b.unpublished_from(everything) is None

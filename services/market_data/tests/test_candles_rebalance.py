@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 import pytest
 
@@ -317,3 +318,88 @@ async def test_the_close_timer_waits_until_a_partitions_backlog_is_handled(
     closed = [c for c in sink.candles if c.closed and c.key.timeframe == "1m"]
     assert [(c.open_time, c.trade_count) for c in closed] == [(at, 60)]
     assert stream.builder.late_trades == 0
+
+
+class BreakableProducer:
+    """The test's producer until ``broken``: then Kafka refuses everything this instance sends,
+    so its hand-over fails and it leaves no more than a crashed instance would."""
+
+    def __init__(self, real: Producer) -> None:
+        self.real = real
+        self.broken = False
+
+    async def publish_nowait(
+        self, spec: TopicSpec, key: bytes, message: Any, extra_headers: Any = ()
+    ) -> Any:
+        if self.broken:
+            refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            refused.set_exception(ConnectionError("Kafka unreachable"))
+            return refused
+        return await self.real.publish_nowait(spec, key, message, extra_headers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def test_an_instance_that_could_not_hand_over_loses_no_trade(
+    kafka_bootstrap_servers: str, make_topic: TopicFactory, producer: Producer
+) -> None:
+    """Throttled in-progress updates leave trades in no published candle for a while; their
+    offsets are not committed until one is, so the next holder replays them."""
+    trades_topic = await make_topic(MD_TRADES)
+    candles_topic = await make_topic(MD_CANDLES)
+    settings = MarketDataSettings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        candle_update_interval_s=3600,
+        candle_close_grace_s=3600,
+    )
+    group = f"test-candles-crash-{trades_topic.name}"
+    start = interval_start(datetime.now(UTC), "1m") - timedelta(minutes=10)
+
+    def minute(m: int, seconds: list[int]) -> list[Trade]:
+        return [
+            trade(s, start + timedelta(minutes=m, seconds=sec), m * 100 + i)
+            for s in SYMBOLS
+            for i, sec in enumerate(seconds)
+        ]
+
+    # Minute 1 is open with three trades of which only the first was published.
+    first = minute(0, [5, 20, 35, 50]) + minute(1, [5, 20, 35])
+    rest = minute(1, [50]) + minute(2, [1])  # the last closes minute 1 on trade time
+    breakable = BreakableProducer(producer)
+    a = Stage(settings, cast(Producer, breakable), (trades_topic, candles_topic), group)
+    b = Stage(settings, producer, (trades_topic, candles_topic), group)
+    async with AsyncExitStack() as cleanup:
+        a.start()
+        cleanup.push_async_callback(_stop_quietly, a, b)
+        await asyncio.wait_for(a.stream.ready.wait(), 60)
+        await publish(producer, trades_topic, first)
+        await wait_until(lambda: len(a.sink.trades) == len(first), state=lambda: len(a.sink.trades))
+        breakable.broken = True
+        await a.stop()  # its hand-over is refused
+        b.start()
+        await asyncio.wait_for(b.stream.ready.wait(), 60)
+        await publish(producer, trades_topic, rest)
+        await wait_until(
+            lambda: (
+                sum(1 for c in b.sink.candles if c.closed and c.key.timeframe == "1m")
+                >= len(SYMBOLS)
+            ),
+            120,
+            state=lambda: len(b.sink.trades),
+        )
+        # b replayed what a had handled but no published candle held (every timeframe counts:
+        # the 1h candles were published at their first trade only)
+        assert len(b.sink.trades) > len(rest)
+        await b.stop()
+
+    records = await read_topic(kafka_bootstrap_servers, candles_topic)
+    closed = [r for r in records if r.closed and r.timeframe == "1m"]
+    assert max(Counter((r.instrument.symbol, _open(r)) for r in closed).values()) == 1
+    got = {
+        (r.instrument.symbol, _open(r)): (
+            r.open, r.high, r.low, r.close, Decimal(r.base_volume), r.trade_count
+        )
+        for r in closed
+    }  # fmt: skip
+    assert got == naive_1m(first + rest[: -len(SYMBOLS)])

@@ -53,6 +53,9 @@ class Record:
 
 Handler = Callable[[Record], Awaitable[None]]
 Validator = Callable[[Message], None]  # raises ValueError to reject
+CommitLimit = Callable[[TopicPartition], int | None]
+"""The offset a partition may be committed up to at most (None: no limit), for a handler whose
+effects reach their destination after it returns (state published in batches)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class Consumer:
         dlq_producer: Producer,
         validator: Validator | None = None,
         rebalance_listener: RebalanceListener | None = None,
+        commit_limit: CommitLimit | None = None,
     ) -> None:
         self.config = config
         self._specs = {t.name: t for t in topics}
@@ -117,6 +121,7 @@ class Consumer:
         self._dlq = dlq_producer
         self._stopping = asyncio.Event()
         self._listener = rebalance_listener
+        self._commit_limit = commit_limit
         # With a listener: the partitions whose records may be handled, the next offset to
         # commit per partition, and a lock held while a record is in hand so that a rebalance
         # waits for it.
@@ -231,8 +236,15 @@ class Consumer:
         async with self._handling:
             next_offset = self._uncommitted.pop(tp, None)
             if next_offset is not None and self._holds(tp):
-                await self._consumer.commit({tp: next_offset})
-                self._report_lag(tp, next_offset)
+                offset = self._committable(tp, next_offset)
+                if offset < next_offset:
+                    self._uncommitted[tp] = next_offset  # the rest with a later batch
+                await self._consumer.commit({tp: offset})
+                self._report_lag(tp, offset)
+
+    def _committable(self, tp: TopicPartition, offset: int) -> int:
+        limit = None if self._commit_limit is None else self._commit_limit(tp)
+        return offset if limit is None else min(offset, limit)
 
     def _holds(self, tp: TopicPartition) -> bool:
         return self._listener is None or tp in self._held
@@ -272,6 +284,8 @@ class Consumer:
                 extra={"partitions": _names(partitions), "error": f"{type(exc).__name__}: {exc}"},
             )
             return
+        # after the listener: what it published on the way out no longer holds commits back
+        offsets = {tp: self._committable(tp, offset) for tp, offset in offsets.items()}
         if offsets:
             try:
                 await self._consumer.commit(offsets)

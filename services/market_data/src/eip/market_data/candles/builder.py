@@ -54,6 +54,9 @@ class Candle:
     received_time: datetime | None = None
     # (partition, offset) of the newest trade in md.trades.v1, when it came from there
     position: Position | None = None
+    # offset of the oldest trade in this version that no earlier version emitted holds: while
+    # this version is unpublished, offsets from here on must not be committed
+    since: int | None = None
 
     @property
     def close_time(self) -> datetime:
@@ -93,6 +96,7 @@ class _Slot:
     closed_until: datetime | None = None  # every interval before this instant is closed
     last_published: float = float("-inf")  # monotonic time of the last in-progress update
     held_back: bool = False  # the open candle has trades its last published version lacks
+    unpublished_from: int | None = None  # offset of the oldest of those trades
     # After a restore: trades already folded into the restored state (the consumer replays
     # records after its last commit) are skipped, not counted twice: by position when the
     # restored record carries one, else (records published before positions) by time.
@@ -159,10 +163,11 @@ class CandleBuilder:
             current.exchange_time = trade.exchange_time
             current.received_time = trade.received_time
             current.position = position
+            if position is not None and slot.unpublished_from is None:
+                slot.unpublished_from = position[1]
             if now - slot.last_published >= self.update_interval_s:
                 slot.last_published = now
-                slot.held_back = False
-                out.append(current.snapshot())
+                out.append(_emit(slot, current.snapshot()))
             else:
                 slot.held_back = True
         return out
@@ -180,8 +185,7 @@ class CandleBuilder:
                 and now - slot.last_published >= self.update_interval_s
             ):
                 slot.last_published = now
-                slot.held_back = False
-                out.append(current.snapshot())
+                out.append(_emit(slot, current.snapshot()))
         return out
 
     def close_due(
@@ -226,8 +230,18 @@ class CandleBuilder:
         for key in gone:
             slot = self._slots.pop(key)
             if slot.current is not None:
-                out.append(slot.current.snapshot())
+                out.append(_emit(slot, slot.current.snapshot()))
         return out
+
+    def unpublished_from(self, which: Callable[[CandleKey], bool]) -> int | None:
+        """The oldest offset among the trades of the keys ``which`` selects that no emitted
+        version holds (None: every trade folded in was emitted)."""
+        marks = [
+            slot.unpublished_from
+            for key, slot in self._slots.items()
+            if slot.unpublished_from is not None and which(key)
+        ]
+        return min(marks, default=None)
 
     def held_keys(self) -> list[CandleKey]:
         return list(self._slots)
@@ -242,10 +256,17 @@ class CandleBuilder:
     @staticmethod
     def _close(slot: _Slot, candle: Candle) -> Candle:
         slot.current = None
-        slot.held_back = False
         slot.closed_until = candle.close_time
         candle.closed = True
-        return candle
+        return _emit(slot, candle)
+
+
+def _emit(slot: _Slot, candle: Candle) -> Candle:
+    """``candle`` leaves the builder to be published: it now carries what was unpublished."""
+    candle.since = slot.unpublished_from
+    slot.unpublished_from = None
+    slot.held_back = False
+    return candle
 
 
 def _already_folded(slot: _Slot, when: datetime, position: Position | None) -> bool:

@@ -15,7 +15,10 @@ current state of their open candles, waits for Kafka's acknowledgement and forge
 only then are their offsets committed. The close timer only sees keys held here.
 
 Delivery: the handler awaits Kafka's acknowledgement of every candle it publishes before the
-trade's offset is committed, so a closed candle is published once per interval and key.
+trade's offset is committed, and no offset is committed past a trade that no acknowledged
+candle holds yet (``commit_limit``: in-progress updates are throttled), so after a crash the
+next holder replays what the topic lacks. A closed candle is published once per interval and
+key.
 """
 
 from __future__ import annotations
@@ -123,6 +126,7 @@ class CandleStream:
             self._handle,
             producer,
             rebalance_listener=self,
+            commit_limit=self.commit_limit,
         )
         await self._consumer.start()
         timer = asyncio.create_task(self._close_timer(), name="md-candle-timer")
@@ -202,6 +206,23 @@ class CandleStream:
             # closed ones are final, so they are still stored.
             self._to_store = [c for c in self._to_store if c.closed or not leaving(c.key)]
         log.info("candle partitions handed over", extra={"partitions": sorted(gone)})
+
+    def commit_limit(self, tp: TopicPartition) -> int | None:
+        """Trades of this partition from the returned offset on are in no candle Kafka has
+        acknowledged yet (in-progress updates are throttled): committing past it would let a
+        crash lose them, the next holder restoring from md.candles.v1."""
+        if tp.topic != self._trades_topic.name:
+            return None
+        partition: int = tp.partition
+
+        def here(key: CandleKey) -> bool:
+            return self._partition_of(key) == partition
+
+        marks = [c.since for c in self._to_publish if c.since is not None and here(c.key)]
+        held = self.builder.unpublished_from(here)
+        if held is not None:
+            marks.append(held)
+        return min(marks, default=None)
 
     def _close_due(self, partitions: set[int]) -> list[Candle]:
         return self.builder.close_due(
