@@ -13,7 +13,8 @@ A consumer given a ``RebalanceListener`` lets its owner keep per-partition state
 rebalances: the listener hears of every partition this member gives up (also at ``stop()``,
 which aiokafka itself does not report) before its handled offsets are committed, and of every
 partition it gains before any of its records is handled; no record of a partition is handled
-after it was given up.
+after it was given up. A ``commit_limit`` holds commits back for a handler whose effects reach
+their destination only later.
 """
 
 from __future__ import annotations
