@@ -1,11 +1,19 @@
-"""A scripted MarketDataAdapter: emits what a test queues, reports a status it is told."""
+"""Test helpers: a scripted MarketDataAdapter (emits what a test queues, reports a status it is
+told), an in-memory candle sink, a condition wait and a topic reader."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from eip.bus import decode
+from eip.events.topics import TopicSpec
+from eip.events.v1 import market_data_pb2
 from eip.exchanges.errors import TransientExchangeError, UnknownSymbol
 from eip.exchanges.market_data import (
     Channel,
@@ -17,6 +25,7 @@ from eip.exchanges.market_data import (
     Timeframe,
     Trade,
 )
+from eip.market_data.candles.builder import Candle
 
 
 def make_ticker(exchange: str, symbol: str, bid: str, ask: str) -> Ticker:
@@ -92,3 +101,49 @@ class ScriptedAdapter:
 
     async def close(self) -> None:
         self.closed = True
+
+
+async def read_topic(bootstrap: str, spec: TopicSpec) -> list[market_data_pb2.Candle]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    out: list[market_data_pb2.Candle] = []
+    try:
+        partitions = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + 60
+        while True:
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            if all(positions[tp] >= ends[tp] for tp in partitions):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{spec.name} not read to its end in 60 s")
+            batch = await consumer.getmany(*partitions, timeout_ms=300)
+            for records in batch.values():
+                out.extend(decode(spec, r.value, list(r.headers)) for r in records)  # type: ignore[misc]
+    finally:
+        await consumer.stop()
+    return out
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.trades: list[Trade] = []
+        self.candles: list[Candle] = []
+
+    async def store_trades(self, trades: Sequence[Trade]) -> None:
+        self.trades.extend(trades)
+
+    async def store_candles(self, candles: Sequence[Candle]) -> None:
+        self.candles.extend(candles)
+
+
+async def wait_until(predicate: object, timeout_s: float = 90.0, state: object = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in time; {state() if callable(state) else ''}")
+        await asyncio.sleep(0.2)

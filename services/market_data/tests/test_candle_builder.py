@@ -159,3 +159,74 @@ def test_a_closed_record_after_an_open_one_clears_the_resume_point() -> None:
     b.restore([open_, closed])
     assert b.add(trade(20, "5"), now=0) == []
     assert b.late_trades == 1
+
+
+def test_a_restore_by_position_skips_exactly_the_trades_it_holds() -> None:
+    """Several trades share a millisecond: the position, not the time, tells which of them the
+    restored candle already holds."""
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    same_ms = [trade(5, "100", trade_id="a"), trade(5, "101", trade_id="b")]
+    published = b.add(same_ms[0], now=0, position=(3, 40))
+    assert [c.position for c in published] == [(3, 40)]
+    restored = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    restored.restore(published)
+    # replayed from an older commit: offset 40 is held, offset 41 (same time) is new
+    assert restored.add(same_ms[0], now=0, position=(3, 40)) == []
+    out = restored.add(same_ms[1], now=0, position=(3, 41))
+    assert [(c.trade_count, c.close, c.position) for c in out] == [(2, Decimal(101), (3, 41))]
+    # the same time without positions (records published before them) is skipped by time
+    by_time = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    published[0].position = None
+    by_time.restore(published)
+    assert by_time.add(same_ms[1], now=0) == []
+
+
+def test_a_replayed_trade_of_a_closed_interval_is_skipped_not_late() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    b.add(trade(1, "100"), now=0, position=(0, 7))
+    closed = [c for c in b.add(trade(61, "101"), now=0, position=(0, 8)) if c.closed]
+    restored = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    restored.restore(closed)
+    assert restored.add(trade(1, "100"), now=0, position=(0, 7)) == []
+    assert restored.late_trades == 0
+
+
+def test_dropping_keys_returns_their_open_candles_and_forgets_them() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+    b.add(trade(1, "100"), now=0, position=(0, 1))
+    other = Trade("kraken", "ETH/EUR", "9", Decimal(7), Decimal(1), None, T0, T0)
+    b.add(other, now=0, position=(1, 1))
+    gone = b.drop(lambda key: key.exchange == "kraken")
+    assert [(c.key.symbol, c.closed, c.trade_count) for c in gone] == [("ETH/EUR", False, 1)]
+    assert [k.exchange for k in b.held_keys()] == ["binance"]
+    # nothing of the dropped key is closed by the wall clock any more
+    assert [c.key.exchange for c in b.close_due(T0 + timedelta(days=2))] == ["binance"]
+
+
+def test_an_update_held_back_by_the_throttle_goes_out_once_it_allows() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=1.0)
+    b.add(trade(1, "100"), now=10.0)
+    assert b.add(trade(2, "101"), now=10.2) == []  # held back
+    assert b.held_back_updates(now=10.5) == []  # not yet
+    [update] = b.held_back_updates(now=11.0)
+    assert (update.closed, update.trade_count, update.close) == (False, 2, Decimal(101))
+    assert b.held_back_updates(now=20.0) == []  # nothing new since
+    b.add(trade(3, "102"), now=20.1)  # published at once: nothing held back
+    assert b.held_back_updates(now=30.0) == []
+    b.add(trade(4, "103"), now=20.2)
+    b.close_due(T0 + timedelta(minutes=5))  # closing publishes everything
+    assert b.held_back_updates(now=30.0) == []
+
+
+def test_the_oldest_unpublished_trade_bounds_what_may_be_committed() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=1.0)
+    everything = lambda _: True  # noqa: E731
+    [first] = b.add(trade(1, "100"), now=10.0, position=(0, 5))
+    assert (first.since, b.unpublished_from(everything)) == (5, None)
+    b.add(trade(2, "101"), now=10.1, position=(0, 6))  # held back
+    b.add(trade(3, "102"), now=10.2, position=(0, 7))
+    assert b.unpublished_from(everything) == 6
+    assert b.unpublished_from(lambda key: key.exchange == "kraken") is None
+    [update] = b.held_back_updates(now=11.0)
+    assert (update.trade_count, update.since) == (3, 6)  # pending until Kafka acknowledges it
+    assert b.unpublished_from(everything) is None

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 
 from eip.bus import PoisonMessage, Record
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec
@@ -27,7 +28,9 @@ class FlakyProducer:
         self.failures = failures
         self.sent: list[Any] = []
 
-    async def publish_nowait(self, spec: TopicSpec, key: bytes, message: Any) -> Any:
+    async def publish_nowait(
+        self, spec: TopicSpec, key: bytes, message: Any, extra_headers: Any = ()
+    ) -> Any:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.failures > 0:
             self.failures -= 1
@@ -95,3 +98,29 @@ async def test_an_undecodable_trade_is_poison() -> None:
     bad.message.price = "one hundred"  # type: ignore[attr-defined]
     with pytest.raises(PoisonMessage, match="price"):
         await s._handle(bad)
+
+
+class DownSink(Sink):
+    down = False
+
+    async def store_candles(self, candles: Sequence[Candle]) -> None:
+        if self.down:
+            raise ConnectionError("database down")
+        await super().store_candles(candles)
+
+
+async def test_a_hand_over_publishes_open_candles_even_with_the_database_down() -> None:
+    producer, sink = FlakyProducer(failures=0), DownSink()
+    s = stage(producer, sink)
+    s.builder.update_interval_s = 3600
+    s._partition_ids = list(range(MD_TRADES.partitions))  # as an assignment sets them
+    s.owned = frozenset(range(MD_TRADES.partitions))
+    await s._handle(record(0, 1))
+    await s._handle(record(1, 2, "103"))  # throttled: nothing new published
+    assert [m.trade_count for m in producer.sent] == [1]
+    sink.down = True
+    revoked = {TopicPartition(MD_TRADES.name, p) for p in range(MD_TRADES.partitions)}
+    await s.on_partitions_revoked(revoked)  # does not raise: the offsets get committed
+    assert [(m.trade_count, m.close, m.closed) for m in producer.sent[1:]] == [(2, "103", False)]
+    assert s.builder.held_keys() == []
+    assert s.owned == frozenset()

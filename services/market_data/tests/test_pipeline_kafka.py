@@ -4,71 +4,23 @@ closed candles equal to a naive computation, each closed once, also across a res
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from eip.bus import Producer, decode
-from eip.events.topics import MD_CANDLES, MD_TICKERS, MD_TRADES, TopicSpec
-from eip.events.v1 import market_data_pb2
+from eip.bus import Producer
+from eip.events.topics import MD_CANDLES, MD_TICKERS, MD_TRADES
 from eip.exchanges.market_data import MarketDataAdapter, Trade
-from eip.market_data.candles.builder import Candle, interval_start
+from eip.market_data.candles.builder import interval_start
 from eip.market_data.candles.stream import CandleStream
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 from eip.testing.plugin import TopicFactory
 
-from .helpers import ScriptedAdapter
+from .helpers import MemorySink, ScriptedAdapter, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-async def read_topic(bootstrap: str, spec: TopicSpec) -> list[market_data_pb2.Candle]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    out: list[market_data_pb2.Candle] = []
-    try:
-        partitions = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            positions = {tp: await consumer.position(tp) for tp in partitions}
-            if all(positions[tp] >= ends[tp] for tp in partitions):
-                break
-            batch = await consumer.getmany(*partitions, timeout_ms=300)
-            for records in batch.values():
-                out.extend(decode(spec, r.value, list(r.headers)) for r in records)  # type: ignore[misc]
-    finally:
-        await consumer.stop()
-    return out
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.trades: list[Trade] = []
-        self.candles: list[Candle] = []
-
-    async def store_trades(self, trades: Sequence[Trade]) -> None:
-        self.trades.extend(trades)
-
-    async def store_candles(self, candles: Sequence[Candle]) -> None:
-        self.candles.extend(candles)
-
-
-async def wait_until(predicate: object, timeout_s: float = 90.0, state: object = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in time; {state() if callable(state) else ''}")
-        await asyncio.sleep(0.2)
 
 
 def trades_at(start: datetime, n: int, step_s: int, first_id: int = 0) -> list[Trade]:

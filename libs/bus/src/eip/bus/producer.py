@@ -34,6 +34,16 @@ class ProducerConfig:
     request_timeout_ms: int = 30_000
 
 
+def partition_for_key(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition a keyed record goes to: aiokafka's default partitioner (murmur2 over the
+    sorted partition ids), as ``send`` and ``send_many`` place records. Consumers that keep
+    per-key state use it to tell which keys a partition holds."""
+    ordered = sorted(partitions)
+    return int(_PARTITIONER(key, ordered, ordered))
+
+
+_PARTITIONER = DefaultPartitioner()
+
 OutRecord = tuple[bytes | None, bytes | None, Headers]
 """(key, value, headers) of one record for ``send_many``."""
 
@@ -104,12 +114,21 @@ class Producer:
         value, headers = encode(spec, message)
         return await self.send_raw(spec.name, key, value, headers)
 
-    async def publish_nowait(self, spec: TopicSpec, key: bytes, message: Message) -> Any:
+    async def publish_nowait(
+        self,
+        spec: TopicSpec,
+        key: bytes,
+        message: Message,
+        extra_headers: Sequence[tuple[str, bytes]] = (),
+    ) -> Any:
         """Queue a record and return a future of its acknowledgement, for high-rate publishing.
 
         Await the returned future (or call flush) before treating the record as delivered.
+        ``extra_headers`` go after the ``schema`` and ``content-type`` headers.
         """
         value, headers = encode(spec, message)
+        if extra_headers:
+            headers = [*headers, *extra_headers]
         future = await self._producer.send(spec.name, value=value, key=key, headers=headers)
         PUBLISHED.labels(spec.name).inc()
         return future
@@ -175,9 +194,7 @@ class Producer:
         if partition is None:
             if len(self._partition_cache) > 100_000:  # keys are exchange x symbol, bounded anyway
                 self._partition_cache.clear()
-            partition = self._partition_cache[cache_key] = int(
-                self._partitioner(key, partitions, partitions)
-            )
+            partition = self._partition_cache[cache_key] = partition_for_key(key, partitions)
         return partition
 
     def _batches(

@@ -1,15 +1,24 @@
 """The candle stage: the service's own consumer (``eip.bus.Consumer``) on md.trades.v1, the
-candle builder, md.candles.v1 and the store.
+candle builder, md.candles.v1 and the store. Any number of instances share one consumer group.
 
 Why our consumer and not faust-streaming: faust brings its own consumer, producer, offset
 commits and RocksDB tables beside the platform's wrappers; ``eip.bus.Consumer`` already gives
 at-least-once with commit after handling, a dead-letter topic for poison records and lag
 metrics, and the builder's state is small (one open candle per key and timeframe).
 
+Ownership: trades are keyed ``exchange:symbol``, so each key's trades are in one partition and
+the instance holding that partition owns the key's candles (every timeframe). The stage is the
+consumer's rebalance listener: when partitions arrive it restores their keys from md.candles.v1
+(the last record per key: closed intervals stay closed, the open candle resumes, replayed
+trades already inside it are skipped by their position); when they leave it publishes the
+current state of their open candles, waits for Kafka's acknowledgement and forgets them, and
+only then are their offsets committed. The close timer only sees keys held here.
+
 Delivery: the handler awaits Kafka's acknowledgement of every candle it publishes before the
-trade's offset is committed. After a restart the builder is restored from md.candles.v1 (the
-last record per key: closed intervals stay closed, the open candle resumes, and replayed trades
-already inside it are skipped), so a closed candle is published once per interval and key.
+trade's offset is committed, and no offset is committed past a trade that no acknowledged
+candle holds yet (``commit_limit``: in-progress updates are throttled), so after a crash the
+next holder replays what the topic lacks. A closed candle is published once per interval and
+key.
 """
 
 from __future__ import annotations
@@ -19,16 +28,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, decode
-from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec
-from eip.events.v1 import market_data_pb2
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe, Trade
+from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
+from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec, record_key
+from eip.exchanges.market_data import TIMEFRAME_SECONDS, Trade
 from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey
+from eip.market_data.candles.restore import position_header, read_recent_candles
 from eip.market_data.metrics import CANDLES, LATE_TRADES
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import candle_key, candle_message, trade_from_message
@@ -44,66 +52,6 @@ class CandleSink(Protocol):
     async def store_candles(self, candles: Sequence[Candle]) -> None: ...
 
 
-def candle_from_message(message: market_data_pb2.Candle) -> Candle:
-    timeframe: Timeframe = message.timeframe  # type: ignore[assignment]
-    if timeframe not in TIMEFRAME_SECONDS:
-        raise ValueError(f"unknown timeframe {message.timeframe!r}")
-    times = message.times
-    return Candle(
-        CandleKey(message.instrument.exchange, message.instrument.symbol, timeframe),
-        message.open_time.ToDatetime(tzinfo=UTC),
-        Decimal(message.open),
-        Decimal(message.high),
-        Decimal(message.low),
-        Decimal(message.close),
-        Decimal(message.base_volume),
-        Decimal(message.quote_volume or "0"),
-        message.trade_count,
-        message.closed,
-        times.exchange_time.ToDatetime(tzinfo=UTC) if times.HasField("exchange_time") else None,
-        times.received_time.ToDatetime(tzinfo=UTC) if times.HasField("received_time") else None,
-    )
-
-
-async def read_recent_candles(
-    bootstrap_servers: str, topic: TopicSpec, since: datetime, timeout_s: float = 10.0
-) -> list[Candle]:
-    """Every candle record published since ``since`` (to the topic's end at call time)."""
-    consumer: Any = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
-    )
-    await asyncio.wait_for(consumer.start(), timeout_s)
-    try:
-        # The registry's count, not the consumer's metadata: an unassigned consumer has none yet.
-        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.offsets_for_times(
-            {tp: int(since.timestamp() * 1000) for tp in partitions}
-        )
-        pending = {}
-        for tp in partitions:
-            start = starts.get(tp)
-            if start is None or start.offset >= ends[tp]:
-                continue
-            consumer.seek(tp, start.offset)
-            pending[tp] = ends[tp]
-        candles: list[Candle] = []
-        deadline = time.monotonic() + timeout_s
-        while pending and time.monotonic() < deadline:
-            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
-            for tp, records in batches.items():
-                for raw in records:
-                    if raw.offset < pending.get(tp, 0):
-                        message = decode(topic, raw.value, list(raw.headers or []))
-                        candles.append(candle_from_message(message))  # type: ignore[arg-type]
-                if records and records[-1].offset + 1 >= pending.get(tp, 0):
-                    pending.pop(tp, None)
-        return candles
-    finally:
-        await consumer.stop()
-
-
 class CandleStream:
     def __init__(
         self,
@@ -115,23 +63,29 @@ class CandleStream:
         group_id: str | None = None,
     ) -> None:
         self.settings = settings
-        self.builder = CandleBuilder(
-            update_interval_s=settings.candle_update_interval_s,
-            close_grace_s=settings.candle_close_grace_s,
-        )
+        self.builder = self._new_builder()
         self._producer = producer
         self._sink = sink
         self._trades_topic = trades_topic
         self._candles_topic = candles_topic
         self._group_id = group_id or settings.candles_group_id
-        self._lock = asyncio.Lock()  # the handler and the close timer share the builder
+        self._lock = asyncio.Lock()  # the handler, the close timer and rebalances share state
         self._applied: dict[tuple[str, int], int] = {}  # the last offset folded in
         self._to_publish: list[Candle] = []
         self._to_store: list[Candle] = []
-        self.ready = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the first assignment is restored
         self._consumer: Consumer | None = None
         self._stopped = False
-        self.restored = 0  # candle records the last start restored its state from
+        self.owned: frozenset[int] = frozenset()  # md.trades.v1 partitions held here
+        self._partition_ids: list[int] = []  # md.trades.v1's partitions at the last assignment
+        self._key_partitions: dict[tuple[str, str], int] = {}
+        self.restored = 0  # candle records restored into state since the stage started
+
+    def _new_builder(self) -> CandleBuilder:
+        return CandleBuilder(
+            update_interval_s=self.settings.candle_update_interval_s,
+            close_grace_s=self.settings.candle_close_grace_s,
+        )
 
     async def supervise(self) -> None:
         """``run`` until ``stop``; a crash (Kafka unreachable at start, a bug) is logged and
@@ -152,17 +106,16 @@ class CandleStream:
                 delay = min(delay * 2, 30.0)
 
     async def run(self) -> None:
-        """Restore, then consume and close candles on the wall clock, until cancelled."""
+        """Consume (state is restored per assigned partition) and close candles on the wall
+        clock, until cancelled or stopped."""
         producer = await _wait_for(self._producer)
-        self.builder = CandleBuilder(
-            update_interval_s=self.settings.candle_update_interval_s,
-            close_grace_s=self.settings.candle_close_grace_s,
-        )
         # Uncommitted trades are replayed and rebuild what was not published; closed candles
         # published but not yet stored stay pending (the restore marks them closed for good).
+        self.builder = self._new_builder()
         self._applied = {}
         self._to_publish = []
-        await self._restore()
+        self.owned = frozenset()
+        self.restored = 0
         self._consumer = Consumer(
             ConsumerConfig(
                 self.settings.kafka_bootstrap_servers,
@@ -172,27 +125,128 @@ class CandleStream:
             [self._trades_topic],
             self._handle,
             producer,
+            rebalance_listener=self,
+            commit_limit=self.commit_limit,
         )
         await self._consumer.start()
         timer = asyncio.create_task(self._close_timer(), name="md-candle-timer")
-        self.ready.set()
         try:
             await self._consumer.run()
         finally:
             timer.cancel()
             await asyncio.gather(timer, return_exceptions=True)
 
-    async def _restore(self) -> None:
-        # The longest interval plus the grace bounds how far back an open candle can start.
-        since = datetime.now(UTC) - timedelta(
-            seconds=max(TIMEFRAME_SECONDS.values()) + self.settings.candle_close_grace_s + 60
+    async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        """Restore the keys of partitions new here from md.candles.v1 before their first
+        record is handled (the consumer keeps them paused until this returns). Cancelled if
+        they are revoked meanwhile: the state changes all at once at the end."""
+        assert self._consumer is not None
+        ids = self._consumer.partitions_for(self._trades_topic.name)
+        if not ids:
+            raise RuntimeError(f"no metadata for {self._trades_topic.name} at assignment")
+        if ids != self._partition_ids:
+            self._partition_ids, self._key_partitions = ids, {}
+        mine = frozenset(tp.partition for tp in partitions if tp.topic == self._trades_topic.name)
+        new = mine - self.owned
+        if not new:
+            self.owned = mine
+        else:
+            # The longest interval plus the grace bounds how far back an open candle starts.
+            since = datetime.now(UTC) - timedelta(
+                seconds=max(TIMEFRAME_SECONDS.values()) + self.settings.candle_close_grace_s + 60
+            )
+            candles = await read_recent_candles(
+                self.settings.kafka_bootstrap_servers, self._candles_topic, since
+            )
+            theirs = [c for c in candles if self._partition_of(c.key) in new]
+            async with self._lock:
+                self.builder.restore(theirs)
+                for partition in new:
+                    self._applied.pop((self._trades_topic.name, partition), None)
+                self.owned = mine
+                self.restored += len(theirs)
+            log.info(
+                "candle state restored for assigned partitions",
+                extra={"partitions": sorted(new), "records": len(theirs)},
+            )
+        self.ready.set()
+
+    async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+        """Hand the keys of these partitions over: publish their open candles as they stand
+        (the next owner restores exactly this state and resumes after the committed offset),
+        then forget them. If Kafka refuses, this raises and the offsets not yet committed stay
+        so: the next owner restores what reached the topic and replays from the commit."""
+        gone = (
+            frozenset(tp.partition for tp in partitions if tp.topic == self._trades_topic.name)
+            & self.owned
         )
-        candles = await read_recent_candles(
-            self.settings.kafka_bootstrap_servers, self._candles_topic, since
+        self.owned -= gone
+        if not gone:
+            return
+        async with self._lock:
+
+            def leaving(key: CandleKey) -> bool:
+                return self._partition_of(key) in gone
+
+            self._to_publish += self.builder.drop(leaving)
+            for partition in gone:
+                self._applied.pop((self._trades_topic.name, partition), None)
+            try:
+                await self._publish()
+            finally:
+                # Unpublished ones are the next owner's to rebuild.
+                self._to_publish = [c for c in self._to_publish if not leaving(c.key)]
+            # The hand-over hangs on Kafka only: a database outage must not hold the rebalance
+            # up or keep the offsets uncommitted (closed candles wait for the next store).
+            try:
+                await self._store()
+            except Exception as exc:
+                log.warning("storing handed-over candles failed", extra={"error": repr(exc)})
+            # An in-progress version stored late could hide a newer one the next owner stored;
+            # closed ones are final, so they are still stored.
+            self._to_store = [c for c in self._to_store if c.closed or not leaving(c.key)]
+        log.info("candle partitions handed over", extra={"partitions": sorted(gone)})
+
+    def commit_limit(self, tp: TopicPartition) -> int | None:
+        """Trades of this partition from the returned offset on are in no candle Kafka has
+        acknowledged yet (in-progress updates are throttled): committing past it would let a
+        crash lose them, the next holder restoring from md.candles.v1."""
+        if tp.topic != self._trades_topic.name:
+            return None
+        partition: int = tp.partition
+
+        def here(key: CandleKey) -> bool:
+            return self._partition_of(key) == partition
+
+        marks = [c.since for c in self._to_publish if c.since is not None and here(c.key)]
+        held = self.builder.unpublished_from(here)
+        if held is not None:
+            marks.append(held)
+        return min(marks, default=None)
+
+    def _close_due(self, partitions: set[int]) -> list[Candle]:
+        return self.builder.close_due(
+            datetime.now(UTC), lambda key: self._partition_of(key) in partitions
         )
-        self.builder.restore(candles)
-        self.restored = len(candles)
-        log.info("candle state restored", extra={"records": len(candles)})
+
+    async def _settled(self) -> set[int]:
+        """Held partitions whose every fetched record has been handled."""
+        consumer = self._consumer
+        if consumer is None:
+            return set()
+        topic = self._trades_topic.name
+        return {p for p in self.owned if await consumer.caught_up(TopicPartition(topic, p))}
+
+    def _partition_of(self, key: CandleKey) -> int:
+        """The md.trades.v1 partition holding this key's trades, placed as the producer
+        places them (``record_key(exchange, symbol)``, default partitioner)."""
+        market = (key.exchange, key.symbol)
+        partition = self._key_partitions.get(market)
+        if partition is None:
+            partition = self._key_partitions[market] = partition_for_key(
+                record_key(*market), self._partition_ids
+            )
+        return partition
 
     async def _handle(self, record: Record) -> None:
         try:
@@ -208,7 +262,9 @@ class CandleStream:
                 if sink is not None:
                     await sink.store_trades([trade])  # refuses before changing anything
                 late_before = self.builder.late_trades
-                self._to_publish += self.builder.add(trade, time.monotonic())
+                self._to_publish += self.builder.add(
+                    trade, time.monotonic(), (record.partition, record.offset)
+                )
                 self._applied[tp] = record.offset
                 if self.builder.late_trades > late_before:
                     LATE_TRADES.inc()
@@ -226,20 +282,34 @@ class CandleStream:
         while True:
             await asyncio.sleep(1.0)
             try:
+                # The builder only holds keys of partitions held here (see the listener). Of
+                # those, only partitions without a backlog: after a restore or a pause their
+                # unread trades may belong to the candle the wall clock says is over.
+                settled = await self._settled()
                 async with self._lock:
-                    self._to_publish += self.builder.close_due(datetime.now(UTC))
+                    self._to_publish += self._close_due(settled)
+                    self._to_publish += self.builder.held_back_updates(time.monotonic())
                     await self._flush()
             except Exception as exc:  # kept pending; the next record or tick retries
                 log.warning("publishing closed candles failed", extra={"error": repr(exc)})
 
     async def _flush(self) -> None:
-        """Publish pending candles (then they are never published again), then store the
-        closed ones. Raises on failure with everything unsent still pending, in order."""
+        """Publish pending candles (then they are never published again), then store them.
+        Raises on failure with everything unsent still pending, in order."""
+        await self._publish()
+        await self._store()
+
+    async def _publish(self) -> None:
         if self._to_publish:
             producer = await _wait_for(self._producer)
             candles = self._to_publish
             futures = [
-                await producer.publish_nowait(self._candles_topic, candle_key(c), candle_message(c))
+                await producer.publish_nowait(
+                    self._candles_topic,
+                    candle_key(c),
+                    candle_message(c),
+                    () if c.position is None else (position_header(c.position),),
+                )
                 for c in candles
             ]
             results = await asyncio.gather(*futures, return_exceptions=True)
@@ -255,12 +325,16 @@ class CandleStream:
             self._to_store += sent
             if failed:
                 raise ConnectionError(f"{len(failed)} candles not acknowledged by Kafka")
+
+    async def _store(self) -> None:
         sink = self._sink()
         if self._to_store and sink is not None:
             await sink.store_candles(_newest(self._to_store))
             self._to_store = []
 
     def stop(self) -> None:
+        """Finish the record in hand, hand every held partition over (as on a rebalance),
+        commit and leave the group."""
         self._stopped = True
         if self._consumer is not None:
             self._consumer.stop()
