@@ -297,16 +297,17 @@ async def test_transient_handler_failure_is_retried_not_dead_lettered(
     assert await read_all(kafka_bootstrap_servers, spec.dlq_name, 0, timeout_s=1) == []
 
 
-async def test_unreachable_kafka_fails_fast_with_a_clear_error() -> None:
-    started = time.monotonic()
+async def test_unreachable_kafka_gives_a_clear_error_instead_of_hanging() -> None:
+    # The outer timeouts only catch a hang (the connect timeouts are 3 s); how fast is not
+    # asserted, as a loaded machine may take longer.
     producer = Producer(ProducerConfig("127.0.0.1:1", client_id="nowhere", connect_timeout_s=3))
-    with pytest.raises(KafkaUnavailable, match=r"127\.0\.0\.1:1 did not answer.*make up"):
-        await producer.start()
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):
+        with pytest.raises(KafkaUnavailable, match=r"127\.0\.0\.1:1 did not answer.*make up"):
+            await producer.start()
+    async with asyncio.timeout(60):
         with pytest.raises(KafkaUnavailable, match="make up"):
             async with admin_client("127.0.0.1:1", timeout_s=3):
                 pass
-    assert time.monotonic() - started < 10
 
 
 async def test_dependency_outage_redelivers_instead_of_dead_lettering(

@@ -18,7 +18,7 @@ def quick_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simula
     env = {
         "SIMULATOR_WS_PING_INTERVAL_S": "0.5",
         "SIMULATOR_WS_PING_TIMEOUT_S": "1",
-        "SIMULATOR_CONNECTION_LIFETIME_S": "3",
+        "SIMULATOR_CONNECTION_LIFETIME_S": "8",  # far from the ~1.5 s a silent client gets
         "SIMULATOR_MARKET": "none",
     }
     log_dir: Path = tmp_path_factory.mktemp("quick-simulator")
@@ -49,13 +49,13 @@ async def test_server_pings_and_drops_a_client_that_never_pongs(
                 aiohttp.WSMsgType.CLOSING,
             ):
                 break
-        assert time.monotonic() - started < 2.9  # the pong timeout, not the lifetime, ended it
+        assert time.monotonic() - started < 7  # the pong timeout, not the lifetime, ended it
 
 
 async def test_connection_lifetime_is_enforced(quick_simulator: SimulatorProcess) -> None:
     url = quick_simulator.base_url.replace("http", "ws") + "/ws/btcusdt@trade"
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:  # pongs
         started = time.monotonic()
-        message = await asyncio.wait_for(ws.receive(), 10)
+        message = await asyncio.wait_for(ws.receive(), 30)
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-        assert 2.5 < time.monotonic() - started < 6
+        assert 7.5 < time.monotonic() - started < 20
