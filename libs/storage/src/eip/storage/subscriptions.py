@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +139,29 @@ class SubscriptionChanges:
         if pool is None:
             raise DatabaseUnavailable("not connected to PostgreSQL yet")
         return pool.connection(timeout=self._timeout_s)
+
+
+@asynccontextmanager
+async def change_slot(
+    changes: SubscriptionChanges | None,
+    restored: asyncio.Event,
+    lock: asyncio.Lock,
+    wait_s: float,
+) -> AsyncIterator[SubscriptionChanges]:
+    """Where a service makes one runtime change: one at a time (``lock``, which the service's
+    restore also holds), and none before the stored changes were applied (``restored``), since
+    the restore could undo it. ``DatabaseUnavailable`` when the service keeps no changes or they
+    were not read within ``wait_s``."""
+    if changes is None:
+        raise DatabaseUnavailable("this instance keeps no subscription changes")
+    try:
+        await asyncio.wait_for(restored.wait(), wait_s)
+    except TimeoutError:
+        raise DatabaseUnavailable(
+            "stored subscription changes have not been read yet (PostgreSQL unreachable)"
+        ) from None
+    async with lock:
+        yield changes
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:

@@ -48,6 +48,7 @@ from eip.order_book.schemas import (
 )
 from eip.order_book.service import OrderBookService
 from eip.order_book.sync_events import BookKey
+from eip.runtime.change_requests import change_not_stored, request_actor
 from eip.storage import DatabaseUnavailable
 
 router = APIRouter(prefix="/v1", tags=["order books"])
@@ -385,7 +386,7 @@ async def add_subscription(
     ``database_unavailable`` when the change cannot be stored (nothing changed then)."""
     service = _service(request)
     try:
-        added = await service.add(body.exchange, body.symbol, _actor(request))
+        added = await service.add(body.exchange, body.symbol, request_actor(request))
     except ConfigError as exc:
         raise ApiError(400, "unsupported_exchange", "; ".join(exc.problems)) from None
     except UnknownSymbol as exc:
@@ -393,7 +394,7 @@ async def add_subscription(
             400, "unknown_symbol", str(exc), {"exchange": body.exchange, "symbol": body.symbol}
         ) from None
     except DatabaseUnavailable as exc:
-        raise _unavailable(exc) from None
+        raise change_not_stored(exc) from None
     if not added:
         response.status_code = 200
     return _subscriptions(service)
@@ -409,9 +410,9 @@ async def remove_subscription(request: Request, exchange: str, symbol: str) -> R
     start-up until the symbol is added again. 503 ``database_unavailable`` when it cannot be
     stored (nothing changed then)."""
     try:
-        removed = await _service(request).remove(exchange, _symbol(symbol), _actor(request))
+        removed = await _service(request).remove(exchange, _symbol(symbol), request_actor(request))
     except DatabaseUnavailable as exc:
-        raise _unavailable(exc) from None
+        raise change_not_stored(exc) from None
     if not removed:
         raise ApiError(404, "not_found", f"{exchange} {symbol} is not subscribed")
     return Response(status_code=204)
@@ -433,24 +434,6 @@ def _subscriptions(service: OrderBookService) -> Subscriptions:
                 )
             )
     return Subscriptions(subscriptions=current, entries=entries)
-
-
-def _actor(request: Request) -> str | None:
-    """The caller's principal when an authentication dependency put its claims on the request
-    (``eip.tokens``); this service's endpoints take none yet, so usually ``None``."""
-    claims = getattr(request.state, "claims", None)
-    subject = getattr(claims, "subject", None)
-    return subject if isinstance(subject, str) else None
-
-
-def _unavailable(exc: DatabaseUnavailable) -> ApiError:
-    return ApiError(
-        503,
-        "database_unavailable",
-        "the subscription change cannot be stored, so it was not made; retry when PostgreSQL"
-        " is back",
-        {"reason": str(exc)},
-    )
 
 
 def _int_list(raw: str, name: str) -> list[int]:

@@ -34,6 +34,7 @@ from eip.market_data.api.schemas import (
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import SubscriptionConfig
 from eip.observability.http import ApiError
+from eip.runtime.change_requests import change_not_stored, request_actor
 from eip.storage import DatabaseUnavailable
 
 router = APIRouter(prefix="/v1", tags=["live market data"])
@@ -235,13 +236,13 @@ async def add_subscription(
     across restarts; 503 ``database_unavailable`` when it cannot be (nothing changed then)."""
     live = _live(request)
     try:
-        changed = await live.add(body, _actor(request))
+        changed = await live.add(body, request_actor(request))
     except ConfigError as exc:
         raise ApiError(400, "unsupported_exchange", str(exc), {"exchange": body.exchange}) from None
     except BadRequest as exc:
         raise ApiError(400, "rejected_by_exchange", str(exc), {"exchange": body.exchange}) from None
     except DatabaseUnavailable as exc:
-        raise _unavailable(exc) from None
+        raise change_not_stored(exc) from None
     pending = body in live.pending()
     if not changed:
         response.status_code = 200
@@ -264,27 +265,9 @@ async def remove_subscription(
     except ValidationError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
     try:
-        removed = await _live(request).remove(sub, _actor(request))
+        removed = await _live(request).remove(sub, request_actor(request))
     except DatabaseUnavailable as exc:
-        raise _unavailable(exc) from None
+        raise change_not_stored(exc) from None
     if not removed:
         raise ApiError(404, "not_found", f"not subscribed: {exchange} {sub.symbol} {channel}")
     return SubscriptionChange(subscription=sub, changed=True, pending=False)
-
-
-def _actor(request: Request) -> str | None:
-    """The caller's principal when an authentication dependency put its claims on the request
-    (``eip.tokens``); this service's endpoints take none yet, so usually ``None``."""
-    claims = getattr(request.state, "claims", None)
-    subject = getattr(claims, "subject", None)
-    return subject if isinstance(subject, str) else None
-
-
-def _unavailable(exc: DatabaseUnavailable) -> ApiError:
-    return ApiError(
-        503,
-        "database_unavailable",
-        "the subscription change cannot be stored, so it was not made; retry when PostgreSQL"
-        " is back",
-        {"reason": str(exc)},
-    )

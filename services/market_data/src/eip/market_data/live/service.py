@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -33,7 +33,12 @@ from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 from eip.market_data.wire import ticker_message, trade_message
 from eip.resilience import RetryPolicy
 from eip.storage import DatabaseUnavailable
-from eip.storage.subscriptions import SubscriptionChange, SubscriptionChanges, effective
+from eip.storage.subscriptions import (
+    SubscriptionChange,
+    SubscriptionChanges,
+    change_slot,
+    effective,
+)
 
 log = logging.getLogger(__name__)
 
@@ -220,20 +225,10 @@ class LiveService:
             self._runtime.pop(sub, None)
             return await self.unsubscribe(sub)
 
-    @asynccontextmanager
-    async def _changes_ready(self) -> AsyncIterator[None]:
-        # One change at a time, and none before the stored ones were applied: otherwise the
-        # restore could undo it.
-        if self._changes is None:
-            raise DatabaseUnavailable("this instance keeps no subscription changes")
-        try:
-            await asyncio.wait_for(self.restored.wait(), self.settings.connect_timeout_s)
-        except TimeoutError:
-            raise DatabaseUnavailable(
-                "stored subscription changes have not been read yet (PostgreSQL unreachable)"
-            ) from None
-        async with self._change_lock:
-            yield
+    def _changes_ready(self) -> AbstractAsyncContextManager[SubscriptionChanges]:
+        return change_slot(
+            self._changes, self.restored, self._change_lock, self.settings.connect_timeout_s
+        )
 
     async def _store(
         self, sub: SubscriptionConfig, action: Literal["add", "remove"], actor: str | None
