@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -162,6 +162,36 @@ async def change_slot(
         ) from None
     async with lock:
         yield changes
+
+
+async def restore_or_fall_back(
+    restore: Callable[[], Coroutine[Any, Any, None]],
+    fall_back: Callable[[], Coroutine[Any, Any, None]],
+    restored: asyncio.Event,
+    lock: asyncio.Lock,
+    wait_s: float,
+    service: str,
+) -> None:
+    """Start a service's subscriptions: ``restore`` reads the stored changes (retried until
+    PostgreSQL answers), applies the effective set and sets ``restored``; if that takes longer
+    than ``wait_s``, ``fall_back`` applies the configured set alone meanwhile, since a database
+    outage must not stop the service's data. Returns once the restore has run."""
+    task = asyncio.create_task(restore(), name=f"{service}-restore-read")
+    try:
+        done, _ = await asyncio.wait({task}, timeout=wait_s)
+        if not done:
+            log.error(
+                "stored subscription changes not readable yet; starting the configured"
+                " subscriptions alone until they are",
+                extra={"service": service, "waited_s": wait_s},
+            )
+            async with lock:
+                if not restored.is_set():
+                    await fall_back()
+        await task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:

@@ -31,6 +31,7 @@ from eip.storage.subscriptions import (
     SubscriptionChanges,
     change_slot,
     effective,
+    restore_or_fall_back,
 )
 
 log = logging.getLogger(__name__)
@@ -199,22 +200,18 @@ class OrderBookService:
     async def _start_subscriptions(self) -> None:
         """The effective subscriptions once the stored changes are read; the configured ones
         alone meanwhile if that takes longer than ``restore_wait_s``."""
-        restore = asyncio.create_task(self._restore(), name="order-book-restore-read")
-        try:
-            done, _ = await asyncio.wait({restore}, timeout=self._restore_wait_s)
-            if not done:
-                log.error(
-                    "stored subscription changes not readable yet; starting the configured"
-                    " books alone until they are",
-                    extra={"waited_s": self._restore_wait_s},
-                )
-                async with self._change_lock:
-                    if not self.restored.is_set():
-                        await self._apply(self._configured())
-            await restore
-        finally:
-            restore.cancel()
-            await asyncio.gather(restore, return_exceptions=True)
+
+        async def configured_only() -> None:
+            await self._apply(self._configured())
+
+        await restore_or_fall_back(
+            self._restore,
+            configured_only,
+            self.restored,
+            self._change_lock,
+            self._restore_wait_s,
+            "order-book",
+        )
 
     async def _restore(self) -> None:
         """Read the stored changes (retried until PostgreSQL answers) and move to the effective
