@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -176,7 +176,9 @@ class CcxtMarketDataAdapter:
         since_ms = _ms(self.exchange, since)
         rows = await self._call(lambda: self.client.fetch_trades(market, since_ms, limit))
         received = _now()
-        trades = self._parse(lambda: [ccxt_parse.trade(self.exchange, r, received) for r in rows])
+        trades = self._parse(
+            lambda: [ccxt_parse.trade(self.exchange, r, received, self._market(r)) for r in rows]
+        )
         if since is not None:
             trades = [t for t in trades if t.exchange_time is None or t.exchange_time >= since]
         # ccxt orders by timestamp only; within a millisecond numeric ids give venue order
@@ -209,6 +211,12 @@ class CcxtMarketDataAdapter:
         if since is not None:
             closed = [c for c in closed if c.open_time >= since]
         return closed
+
+    def _market(self, row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """ccxt's market of a parsed row's symbol (contract size, linear or inverse)."""
+        markets = self.client.markets or {}
+        market = markets.get(row.get("symbol"))
+        return market if isinstance(market, Mapping) else None
 
     def _parse(self, fn: Callable[[], T]) -> T:
         try:
@@ -266,7 +274,9 @@ class CcxtMarketDataAdapter:
                     received = _now()
                     for row in rows:
                         self.health.message()
-                        await emit(ccxt_parse.trade(self.exchange, row, received))
+                        await emit(
+                            ccxt_parse.trade(self.exchange, row, received, self._market(row))
+                        )
                 else:
                     raw = await self.client.watch_ticker(market)
                     self.health.set_connected(True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from eip.exchanges.market_data import Ohlcv, TakerSide, Ticker, Timeframe, Trade
@@ -60,7 +60,35 @@ def _side(value: Any) -> TakerSide | None:
 _FALLBACK_ID_KEYS = ("sequence", "seq", "tradeId", "trade_id")
 
 
-def trade(exchange: str, raw: Mapping[str, Any], received: datetime) -> Trade:
+# An inverse contract's base quantity (contracts x size / price) rarely ends; kept to 12 places,
+# as the native BitMEX and the Bybit v2 replay paths keep theirs.
+BASE_AMOUNT_QUANTUM = Decimal("1e-12")
+
+
+def base_amount(amount: Decimal, price: Decimal, market: Mapping[str, Any] | None) -> Decimal:
+    """The base quantity of a trade of ``amount`` at ``price``. ccxt counts a contract market's
+    trade amount in contracts; the platform's vocabulary is base quantity: a linear contract
+    holds ``contractSize`` base, an inverse one is worth ``contractSize`` quote."""
+    if market is None or not market.get("contract"):
+        return amount
+    if market.get("contractSize") is None:
+        raise ValueError(f"contract market {market.get('symbol')!r} has no contractSize")
+    size = to_decimal(market["contractSize"])
+    if not market.get("inverse"):
+        return amount * size
+    if price <= 0:
+        raise ValueError(f"inverse contract trade at a non-positive price {price}")
+    return (amount * size / price).quantize(BASE_AMOUNT_QUANTUM, ROUND_HALF_EVEN)
+
+
+def trade(
+    exchange: str,
+    raw: Mapping[str, Any],
+    received: datetime,
+    market: Mapping[str, Any] | None = None,
+) -> Trade:
+    """``market``: ccxt's market of the trade's symbol, to turn contracts into base quantity
+    (spot when ``None``)."""
     trade_id = raw.get("id")
     if trade_id is None:
         # ccxt leaves the id empty where the venue names it otherwise (KuCoin's histories
@@ -70,12 +98,13 @@ def trade(exchange: str, raw: Mapping[str, Any], received: datetime) -> Trade:
             trade_id = next((info[k] for k in _FALLBACK_ID_KEYS if info.get(k) is not None), None)
     if trade_id is None:
         trade_id = f"{raw.get('timestamp')}-{raw.get('price')}-{raw.get('amount')}"
+    price = to_decimal(raw["price"])
     return Trade(
         exchange=exchange,
         symbol=normalize_symbol(raw["symbol"]),
         trade_id=str(trade_id),
-        price=to_decimal(raw["price"]),
-        amount=to_decimal(raw["amount"]),
+        price=price,
+        amount=base_amount(to_decimal(raw["amount"]), price, market),
         taker_side=_side(raw.get("side")),
         exchange_time=ms_to_utc(raw.get("timestamp")),
         received_time=received,

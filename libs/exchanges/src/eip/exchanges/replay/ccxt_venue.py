@@ -264,7 +264,12 @@ class CcxtReplay:
                     continue
                 seen.add(id(item))
                 if _is_trade(item):
-                    trades.append(ccxt_parse.trade(self.exchange, item, received))
+                    market = (self.client.markets or {}).get(item.get("symbol"))
+                    if market is not None and market.get("contractSize") is None:
+                        # synthesized from the header's names: the contract size is unknown, so
+                        # the amount stays in contracts (docs/MARKET_DATA.md, replay)
+                        market = None
+                    trades.append(ccxt_parse.trade(self.exchange, item, received, market))
                 elif _is_ticker(item):
                     ticker = ccxt_parse.ticker(self.exchange, item, received)
                     kept = tickers.get(ticker.symbol)
