@@ -4,15 +4,17 @@ cancellation with an in-memory venue."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from prometheus_client import REGISTRY
 
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.errors import RateLimited
 from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe
+from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe, Trade
 from eip.market_data.backfill import BackfillConfig, BackfillRunner
 from eip.market_data.storage import JobNotRunning, MarketDataStore, StoredCandle
 from eip.resilience import RetryPolicy
@@ -242,3 +244,56 @@ async def test_a_worker_that_lost_its_lease_writes_nothing(store: MarketDataStor
         2,
         T0 + timedelta(minutes=2),
     )
+
+
+class CrowdedTradeVenue:
+    """A venue that pages trades only by time, with more trades at one millisecond than a page
+    holds (venues like this exist: the page limit is the venue's, not ours)."""
+
+    exchange = "memvenue"
+
+    def __init__(self) -> None:
+        crowded = [T0 + timedelta(seconds=1)] * 5
+        spread = [T0 + timedelta(seconds=2 + n) for n in range(3)]
+        self.history = [
+            Trade("memvenue", "ETH/USDT", str(n), Decimal("100.5"), Decimal("1"), "buy", t, t)
+            for n, t in enumerate(crowded + spread)
+        ]
+
+    async def fetch_trades(
+        self, symbol: str, since: datetime | None = None, limit: int | None = None
+    ) -> list[Trade]:
+        found = [t for t in self.history if since is None or t.exchange_time >= since]  # type: ignore[operator]
+        return found[: limit or 500]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_crowded_instant_on_a_time_paged_venue_is_counted_and_logged(
+    store: MarketDataStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = CrowdedTradeVenue()
+
+    async def adapter_for(exchange: str) -> MarketDataAdapter:
+        return venue  # type: ignore[return-value]  # history only
+
+    config = dataclasses.replace(FAST, page_limit=3)
+    runner = BackfillRunner(store, adapter_for, config, clock=lambda: T0 + timedelta(days=30))
+    before = REGISTRY.get_sample_value(
+        "eip_market_data_backfill_crowded_instants_total", {"exchange": "memvenue"}
+    )
+    job = await store.create_job(
+        "memvenue", "ETH/USDT", "trades", None, T0, T0 + timedelta(minutes=1)
+    )
+    await runner.run_pending(until_idle=True)
+    done = await store.job(job.id)
+    assert done is not None
+    assert done.status == "done"
+    # three of the five trades at the crowded millisecond, then everything after it
+    assert done.rows_inserted == 3 + 3
+    after = REGISTRY.get_sample_value(
+        "eip_market_data_backfill_crowded_instants_total", {"exchange": "memvenue"}
+    )
+    assert (after or 0) - (before or 0) == 1
+    assert any("more trades at one instant than a page holds" in r.message for r in caplog.records)

@@ -26,3 +26,9 @@ LATE_TRADES = Counter(
     "eip_market_data_late_trades_total",
     "Trades for a candle interval that had already closed (not counted in any candle)",
 )
+BACKFILL_CROWDED_INSTANTS = Counter(
+    "eip_market_data_backfill_crowded_instants_total",
+    "Instants with more trades than a page holds on a venue that pages only by time: the trades"
+    " of that millisecond beyond the first page are not backfilled",
+    ["exchange"],
+)

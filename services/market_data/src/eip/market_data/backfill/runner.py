@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from eip.exchanges.errors import BadRequest, TransientExchangeError
 from eip.exchanges.market_data import MarketDataAdapter, Timeframe, Trade
+from eip.market_data.metrics import BACKFILL_CROWDED_INSTANTS
 from eip.market_data.storage import (
     BackfillJob,
     Gap,
@@ -208,6 +209,15 @@ class BackfillRunner:
                 # the next page starts at the newest instant seen (its trades come back and
                 # are skipped); when a page brings nothing newer, step past that instant
                 next_id = None
+                if newest <= since and len(page) >= limit:
+                    # a full page, all at one instant: a venue paging only by time cannot show
+                    # what lies beyond it, so the rest of that millisecond is missing
+                    BACKFILL_CROWDED_INSTANTS.labels(job.exchange).inc()
+                    log.warning(
+                        "backfill: more trades at one instant than a page holds; the rest of"
+                        " that millisecond is missing",
+                        extra={"job": job.id, "exchange": job.exchange, "instant": str(since)},
+                    )
                 since = newest if newest > since else since + _MS
             await self.store.store_trades_page(job.id, self.owner, rows, min(since, job.end), lease)
 
