@@ -89,20 +89,23 @@ class FailureLimiter:
         """Count a failure of ``source``."""
         async with self.pool.connection() as conn:
             # Keep the failures still in the window, at most `limit` of them, then add this one:
-            # at most limit + 1 times, so "exactly limit" marks the failure that locks.
+            # at most limit + 1 times, so "exactly limit" marks the failure that locks. Its time
+            # is clock_timestamp(), read once the row lock is held, not the transaction's start
+            # (now()): a failure that waited for the lock still lands last, keeping the array
+            # in order.
             cursor = await conn.execute(
                 sql.SQL(
                     "INSERT INTO {} AS f (source, failed_at, last_failed_at)"
-                    " VALUES (%(source)s, ARRAY[now()], now())"
+                    " VALUES (%(source)s, ARRAY[clock_timestamp()], clock_timestamp())"
                     " ON CONFLICT (source) DO UPDATE SET"
                     " failed_at = ARRAY("
                     "   SELECT t FROM ("
                     "     SELECT t FROM unnest(f.failed_at) AS t WHERE t > now() - %(window)s"
                     "     ORDER BY t DESC LIMIT %(limit)s"
                     "   ) AS recent ORDER BY t"
-                    " ) || now(),"
-                    " last_failed_at = now()"
-                    " RETURNING failed_at, now()"
+                    " ) || clock_timestamp(),"
+                    " last_failed_at = clock_timestamp()"
+                    " RETURNING failed_at, clock_timestamp()"
                 ).format(self._table),
                 {"source": source, "window": self._window, "limit": self.limit},
             )

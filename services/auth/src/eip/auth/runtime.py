@@ -216,10 +216,15 @@ class AuthRuntime:
             if vault is None:
                 await asyncio.sleep(0.5)
                 continue
-            try:
-                if periodic is None:
+            if periodic is None:
+                # Only for the log and the max-TTL warning: a token that may not look itself
+                # up is still renewed below.
+                try:
                     periodic = int((await vault.lookup_self()).get("period") or 0) > 0
                     log.info("Vault token", extra={"periodic": periodic})
+                except (VaultUnavailable, VaultError) as exc:
+                    log.info("Vault token not looked up", extra={"error": type(exc).__name__})
+            try:
                 ttl = await vault.renew_self(f"{RENEW_INCREMENT_S}s")
                 interval = max(5.0, ttl / 2) if ttl > 0 else 3600.0
                 if not periodic and 0 < ttl < RENEW_INCREMENT_S:
