@@ -180,6 +180,9 @@ async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
             assert body["code"] == "database_unavailable"
             assert "not made" in body["message"]
             assert feeds.made["kraken"].symbols == set()
+            # and no feed left running for the exchange the refused change would have added
+            subscriptions = (await client.get("/v1/subscriptions")).json()["subscriptions"]
+            assert "kraken" not in subscriptions
 
             r = await client.delete("/v1/subscriptions/binance/ETH-USDT")
             assert r.status_code == 503

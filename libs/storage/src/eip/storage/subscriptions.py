@@ -188,7 +188,19 @@ async def restore_or_fall_back(
             async with lock:
                 if not restored.is_set():
                     await fall_back()
-        await task
+        try:
+            await task
+        except Exception as exc:
+            # Never a service left following nothing: the configured set runs, and runtime
+            # changes stay refused (503) rather than overwrite changes that were not applied.
+            log.error(
+                "stored subscription changes could not be applied; following the configured"
+                " subscriptions only",
+                extra={"service": service, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            async with lock:
+                if not restored.is_set():
+                    await fall_back()
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

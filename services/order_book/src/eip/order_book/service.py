@@ -165,6 +165,8 @@ class OrderBookService:
                 )
             except DatabaseUnavailable:
                 await self.unsubscribe(exchange, symbol)
+                if new_feed is not None:
+                    await self._stop_feed(exchange)  # nothing changed: no feed left behind
                 raise
             return True
 
@@ -228,7 +230,16 @@ class OrderBookService:
             if change is None:
                 target[configured[key]] = None
             else:
-                target[(change.subscription["exchange"], change.subscription["symbol"])] = change
+                exchange, symbol = (
+                    change.subscription.get("exchange"),
+                    change.subscription.get("symbol"),
+                )
+                if not isinstance(exchange, str) or not isinstance(symbol, str):
+                    log.error(
+                        "stored subscription change not understood; skipped", extra={"key": key}
+                    )
+                    continue
+                target[(exchange, symbol)] = change
         async with self._change_lock:
             await self._apply(target)
             self.restored.set()
@@ -241,7 +252,17 @@ class OrderBookService:
         """Follow ``target`` (each with the runtime change behind it) and drop the rest."""
         current = {(ex, sym) for ex, symbols in self.subscriptions().items() for sym in symbols}
         for exchange, symbol in current - set(target):
-            await self.unsubscribe(exchange, symbol)
+            try:
+                await self.unsubscribe(exchange, symbol)
+            except Exception as exc:
+                log.error(
+                    "unsubscribe failed at start-up",
+                    extra={
+                        "exchange": exchange,
+                        "symbol": symbol,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    },
+                )
         self._runtime = {k: c for k, c in target.items() if c is not None}
         wanted: dict[str, list[str]] = {}
         for exchange, symbol in target:
@@ -278,6 +299,13 @@ class OrderBookService:
     def _build_feed(self, exchange: str, symbols: list[str]) -> BookFeed:
         """Raises ``ConfigError`` for an exchange without a feed."""
         return self._feed_factory(exchange, self._feed_settings(exchange, symbols))
+
+    async def _stop_feed(self, exchange: str) -> None:
+        self.feeds.pop(exchange, None)
+        task = self._feed_tasks.pop(exchange, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def _launch_feed(self, exchange: str, feed: BookFeed) -> BookFeed:
         self.feeds[exchange] = feed

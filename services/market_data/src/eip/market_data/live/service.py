@@ -165,7 +165,13 @@ class LiveService:
             if change is None:
                 target[configured[key]] = None
             else:
-                target[SubscriptionConfig.model_validate(change.subscription)] = change
+                try:
+                    target[SubscriptionConfig.model_validate(change.subscription)] = change
+                except ValueError as exc:  # a row an older version stored, or edited by hand
+                    log.error(
+                        "stored subscription change not understood; skipped",
+                        extra={"key": key, "error": str(exc)[:300]},
+                    )
         async with self._change_lock:
             await self._apply(target)
             self.restored.set()
@@ -177,7 +183,13 @@ class LiveService:
     async def _apply(self, target: dict[SubscriptionConfig, SubscriptionChange | None]) -> None:
         """Subscribe to ``target`` (each with the runtime change behind it) and drop the rest."""
         for sub in set(self._subscriptions) - set(target):
-            await self.unsubscribe(sub)
+            try:
+                await self.unsubscribe(sub)
+            except Exception as exc:
+                log.error(
+                    "unsubscribe failed at start-up",
+                    extra={**_fields(sub), "error": f"{type(exc).__name__}: {exc}"},
+                )
         self._runtime = {s: c for s, c in target.items() if c is not None}
         for sub in target:
             try:
