@@ -76,5 +76,7 @@ def test_spot_amounts_are_left_alone() -> None:
 def test_a_contract_market_without_a_size_is_refused_not_guessed() -> None:
     with pytest.raises(ValueError, match="no contractSize"):
         base_amount(Decimal("1"), Decimal("100"), {**LINEAR, "contractSize": None})
+    with pytest.raises(ValueError, match="quanto"):
+        base_amount(Decimal("1"), Decimal("100"), {**LINEAR, "quanto": True})
     with pytest.raises(ValueError, match="non-positive price"):
         base_amount(Decimal("1"), Decimal("0"), INVERSE)

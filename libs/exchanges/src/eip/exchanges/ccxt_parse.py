@@ -73,6 +73,9 @@ def base_amount(amount: Decimal, price: Decimal, market: Mapping[str, Any] | Non
         return amount
     if market.get("contractSize") is None:
         raise ValueError(f"contract market {market.get('symbol')!r} has no contractSize")
+    if market.get("quanto"):
+        # settled in a third currency: neither formula gives its base quantity
+        raise ValueError(f"quanto contract market {market.get('symbol')!r} is not supported")
     size = to_decimal(market["contractSize"])
     if not market.get("inverse"):
         return amount * size
