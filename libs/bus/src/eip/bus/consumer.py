@@ -123,10 +123,12 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._listener = rebalance_listener
         self._commit_limit = commit_limit
-        # With a listener: the partitions whose records may be handled, the next offset to
+        # With a listener: the partitions assigned to this member, those of them whose state
+        # the listener has loaded (only their records may be handled), the next offset to
         # commit per partition, and a lock held while a record is in hand so that a rebalance
         # waits for it.
         self._held: set[TopicPartition] = set()
+        self._ready: set[TopicPartition] = set()
         self._uncommitted: dict[TopicPartition, int] = {}
         self._handling = asyncio.Lock()
         self._listener_error: BaseException | None = None
@@ -166,7 +168,7 @@ class Consumer:
         nothing in hand, no backlog. False while ``tp`` is not held or not fetched yet."""
         if tp in self._in_hand or tp not in self._consumer.assignment():
             return False
-        if self._listener is not None and tp not in self._held:
+        if self._listener is not None and tp not in self._ready:
             return False
         # read_committed stops at the last stable offset (an open transaction's records wait)
         end = self._consumer.last_stable_offset(tp)
@@ -240,15 +242,28 @@ class Consumer:
                 offset = self._committable(tp, next_offset)
                 if offset < next_offset:
                     self._uncommitted[tp] = next_offset  # the rest with a later batch
-                await self._consumer.commit({tp: offset})
-                self._report_lag(tp, offset)
+                try:
+                    await self._consumer.commit({tp: offset})
+                except (KafkaError, IllegalStateError) as exc:
+                    # Evicted from the group meanwhile (a record held longer than the session
+                    # timeout): keep the offset for a later commit; the rejoin revokes and the
+                    # listener hands over as usual, instead of run() failing.
+                    self._uncommitted[tp] = max(next_offset, self._uncommitted.get(tp, 0))
+                    log.warning(
+                        "commit failed; kept for the next one",
+                        extra={"topic": tp.topic, "partition": tp.partition, "error": repr(exc)},
+                    )
+                else:
+                    self._report_lag(tp, offset)
 
     def _committable(self, tp: TopicPartition, offset: int) -> int:
         limit = None if self._commit_limit is None else self._commit_limit(tp)
         return offset if limit is None else min(offset, limit)
 
     def _holds(self, tp: TopicPartition) -> bool:
-        return self._listener is None or tp in self._held
+        # Not merely held: a partition handed back while its state still loads must wait
+        # (records of a batch fetched before the rebalance are left; they are fetched again).
+        return self._listener is None or tp in self._ready
 
     def _raise_listener_error(self) -> None:
         if self._listener_error is not None:
@@ -274,6 +289,7 @@ class Consumer:
     async def _release(self, partitions: set[TopicPartition]) -> None:
         # Called with self._handling held.
         self._held -= partitions
+        self._ready -= partitions
         offsets = {tp: self._uncommitted.pop(tp) for tp in partitions if tp in self._uncommitted}
         if self._listener is None or not partitions:  # aiokafka reports "none" at first join
             return
@@ -317,6 +333,7 @@ class Consumer:
             # the background, heartbeats going on.
             held = set(partitions)
             self._held = held
+            self._ready = set()  # eager rebalancing: every assigned partition loads anew
             if held:
                 self._consumer.pause(*held)
             self._loading = asyncio.create_task(self._load(held), name="eip-bus-load-assigned")
@@ -330,6 +347,7 @@ class Consumer:
             self._listener_error = exc
             return
         ready = partitions & self._held & set(self._consumer.assignment())
+        self._ready |= ready
         if ready:
             self._consumer.resume(*ready)
 
