@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from eip.exchanges.market_data import TIMEFRAMES, Trade
 from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey, interval_start
+from eip.market_data.candles.restore import RestoreState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -230,3 +231,28 @@ def test_the_oldest_unpublished_trade_bounds_what_may_be_committed() -> None:
     [update] = b.held_back_updates(now=11.0)
     assert (update.trade_count, update.since) == (3, 6)  # pending until Kafka acknowledges it
     assert b.unpublished_from(everything) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4 * 3600), st.integers(1, 50)), min_size=1, max_size=60),
+    st.integers(0, 4 * 3600),
+)
+def test_restoring_from_the_newest_records_per_key_equals_restoring_from_all(
+    raw: list[tuple[int, int]], close_at: int
+) -> None:
+    """What the restore keeps of a day of records (``RestoreState``) gives the same builder
+    state as every record would."""
+    b = CandleBuilder(update_interval_s=0)
+    published: list[Candle] = []
+    for i, (s, p) in enumerate(sorted(raw)):
+        published += b.add(trade(s, str(p), "1", str(i)), now=float(i), position=(0, i))
+        if s >= close_at:
+            published += b.close_due(T0 + timedelta(seconds=close_at))
+    state = RestoreState()
+    for candle in published:
+        state.add(candle)
+    everything, newest = CandleBuilder(), CandleBuilder()
+    everything.restore(published)
+    newest.restore(state.candles())
+    assert newest._slots == everything._slots

@@ -53,6 +53,9 @@ class MarketDataSettings(ServiceSettings):
     # Build candles from md.trades.v1 in this instance (one consumer group for all instances).
     candles_enabled: bool = True
     candles_group_id: str = "market-data-candles"
+    # How long reading a day of md.candles.v1 back (at start and at each rebalance) may take
+    # before the stage gives up and restarts rather than resume from part of its state.
+    candles_restore_timeout_s: float = Field(default=300.0, gt=0)
 
     # --- history: storage and backfill (eip.market_data.storage / .backfill) ---------------
     # PostgreSQL schema of trades, candles and backfill jobs.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -65,12 +66,44 @@ def candle_from_message(
     )
 
 
+class RestoreState:
+    """Of the candle records a builder is restored from, only what ``CandleBuilder.restore``
+    uses: per key, the newest closed and the newest open record, in publication order. It gives
+    the same state as every record would, without holding a day of in-progress updates."""
+
+    def __init__(self) -> None:
+        self._newest: dict[tuple[CandleKey, bool], tuple[int, Candle]] = {}
+        self._seen = 0
+
+    def add(self, candle: Candle) -> None:
+        """``candle`` published after every candle of its key added before."""
+        self._seen += 1
+        self._newest[(candle.key, candle.closed)] = (self._seen, candle)
+
+    def candles(self) -> list[Candle]:
+        return [candle for _, candle in sorted(self._newest.values(), key=lambda item: item[0])]
+
+
+def key_parts(raw_key: bytes) -> CandleKey | None:
+    """A candle record's key (``exchange:symbol:timeframe``; symbols may hold ``:``)."""
+    exchange, _, rest = raw_key.decode(errors="replace").partition(":")
+    symbol, _, timeframe = rest.rpartition(":")
+    if not exchange or not symbol or timeframe not in TIMEFRAME_SECONDS:
+        return None
+    return CandleKey(exchange, symbol, timeframe)
+
+
 async def read_recent_candles(
-    bootstrap_servers: str, topic: TopicSpec, since: datetime, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    topic: TopicSpec,
+    since: datetime,
+    timeout_s: float = 30.0,
+    keep: Callable[[CandleKey], bool] | None = None,
 ) -> list[Candle]:
-    """Every candle record published since ``since`` up to the topic's end at call time, in
-    publication order per key. Raises ``TimeoutError`` rather than return part of them: a
-    builder restored from part of its state would publish wrong candles."""
+    """What a builder needs (``RestoreState``) of the candle records published since ``since``
+    up to the topic's end at call time. ``keep`` selects keys, by the record key before
+    decoding. Raises ``TimeoutError`` rather than return part of the state: a builder
+    restored from part of it would publish wrong candles."""
     consumer: Any = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
     )
@@ -90,7 +123,7 @@ async def read_recent_candles(
                 continue
             consumer.seek(tp, start.offset)
             pending[tp] = ends[tp]
-        candles: list[Candle] = []
+        state = RestoreState()
         deadline = time.monotonic() + timeout_s
         while pending:
             if time.monotonic() > deadline:
@@ -101,17 +134,23 @@ async def read_recent_candles(
             batches = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
             for tp, records in batches.items():
                 for raw in records:
-                    if raw.offset < pending.get(tp, 0):
-                        headers: Headers = list(raw.headers or [])
-                        message = decode(topic, raw.value, headers)
-                        candles.append(
-                            candle_from_message(
-                                message,  # type: ignore[arg-type]
-                                position_from_headers(headers),
-                            )
-                        )
+                    if raw.offset >= pending.get(tp, 0):
+                        continue
+                    if keep is not None and raw.key is not None:
+                        key = key_parts(raw.key)
+                        if key is not None and not keep(key):
+                            continue  # another instance's key: not even decoded
+                    headers: Headers = list(raw.headers or [])
+                    message = decode(topic, raw.value, headers)
+                    candle = candle_from_message(
+                        message,  # type: ignore[arg-type]
+                        position_from_headers(headers),
+                    )
+                    if keep is not None and not keep(candle.key):
+                        continue
+                    state.add(candle)  # a key's records share a partition: in their order
                 if records and records[-1].offset + 1 >= pending.get(tp, 0):
                     pending.pop(tp, None)
-        return candles
+        return state.candles()
     finally:
         await consumer.stop()

@@ -155,10 +155,13 @@ class CandleStream:
             since = datetime.now(UTC) - timedelta(
                 seconds=max(TIMEFRAME_SECONDS.values()) + self.settings.candle_close_grace_s + 60
             )
-            candles = await read_recent_candles(
-                self.settings.kafka_bootstrap_servers, self._candles_topic, since
+            theirs = await read_recent_candles(
+                self.settings.kafka_bootstrap_servers,
+                self._candles_topic,
+                since,
+                timeout_s=self.settings.candles_restore_timeout_s,
+                keep=lambda key: self._partition_of(key) in new,
             )
-            theirs = [c for c in candles if self._partition_of(c.key) in new]
             async with self._lock:
                 self.builder.restore(theirs)
                 for partition in new:
