@@ -9,7 +9,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter
+from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
 from eip.exchanges.errors import BadRequest, CircuitOpen, ExchangeError, RateLimited
 from eip.resilience import CircuitBreaker, RetryPolicy
 
@@ -107,3 +107,21 @@ async def test_a_binary_float_is_refused_not_rounded() -> None:
     with pytest.raises(ExchangeError, match="unparseable"):
         await a.fetch_ticker("BTC/USDT")
     assert a.status().errors == 1
+
+
+async def test_load_markets_asks_the_venue_again_once_loaded() -> None:
+    """ccxt caches markets; the adapter's ``load_markets`` is what the venue lists now, so a
+    symbol listed since start-up becomes known (the order book checks symbols with it)."""
+    adapter = CcxtMarketDataAdapter("binance", client=new_client("binance"))
+    asked: list[bool] = []
+    listings = [{"BTC/USDT": {}}, {"BTC/USDT": {}, "NEW/USDT": {}}]
+
+    async def load_markets(reload: bool = False) -> dict[str, Any]:
+        asked.append(reload)
+        return listings[len(asked) - 1]
+
+    adapter.client.load_markets = load_markets
+    assert await adapter.load_markets() == ["BTC/USDT"]
+    assert await adapter.load_markets() == ["BTC/USDT", "NEW/USDT"]
+    assert asked == [False, True]
+    await adapter.close()

@@ -136,7 +136,10 @@ class CcxtMarketDataAdapter:
     # -- REST ---------------------------------------------------------------------------------
 
     async def load_markets(self) -> list[str]:
-        markets = await self._call(lambda: self.client.load_markets())
+        # ccxt caches its markets: once loaded, ask again, since the contract is what the venue
+        # lists now (a symbol listed since start-up must become known).
+        reload = self._symbols is not None
+        markets = await self._call(lambda: self.client.load_markets(reload))
         self._index(markets)
         assert self._symbols is not None
         return sorted(self._symbols)
