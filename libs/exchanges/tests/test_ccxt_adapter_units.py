@@ -114,7 +114,7 @@ async def test_load_markets_asks_the_venue_again_once_loaded() -> None:
     symbol listed since start-up becomes known (the order book checks symbols with it)."""
     adapter = CcxtMarketDataAdapter("binance", client=new_client("binance"))
     asked: list[bool] = []
-    listings = [{"BTC/USDT": {}}, {"BTC/USDT": {}, "NEW/USDT": {}}]
+    listings: list[dict[str, Any]] = [{"BTC/USDT": {}}, {"BTC/USDT": {}, "NEW/USDT": {}}]
 
     async def load_markets(reload: bool = False) -> dict[str, Any]:
         asked.append(reload)
