@@ -80,3 +80,15 @@ def test_a_contract_market_without_a_size_is_refused_not_guessed() -> None:
         base_amount(Decimal("1"), Decimal("100"), {**LINEAR, "quanto": True})
     with pytest.raises(ValueError, match="non-positive price"):
         base_amount(Decimal("1"), Decimal("0"), INVERSE)
+
+
+async def test_inverse_swap_ticker_sizes_are_base_quantity() -> None:
+    client = new_client("okx")
+    client.fetch = Router("okx", {"/api/v5/market/ticker": "swap_ticker_inverse.json"}).fetch
+    adapter = CcxtMarketDataAdapter("okx", client=client)
+    adapter.use_markets([LINEAR, INVERSE])
+    ticker = await adapter.fetch_ticker("BTC/USD:BTC")
+    assert (ticker.bid, ticker.ask) == (Decimal("98950"), Decimal("98950.5"))
+    assert ticker.bid_size == Decimal("0.025265285498")  # 25 x 100 USD / 98950
+    assert ticker.ask_size == Decimal("0.040424252530")  # 40 x 100 USD / 98950.5
+    await adapter.close()

@@ -170,7 +170,7 @@ class CcxtMarketDataAdapter:
     async def fetch_ticker(self, symbol: str) -> Ticker:
         market = await self._ccxt_symbol(symbol)
         raw = await self._call(lambda: self.client.fetch_ticker(market))
-        return self._parse(lambda: ccxt_parse.ticker(self.exchange, raw, _now()))
+        return self._parse(lambda: ccxt_parse.ticker(self.exchange, raw, _now(), self._market(raw)))
 
     async def fetch_trades(
         self, symbol: str, since: datetime | None = None, limit: int | None = None
@@ -284,7 +284,7 @@ class CcxtMarketDataAdapter:
                     raw = await self.client.watch_ticker(market)
                     self.health.set_connected(True)
                     self.health.message()
-                    await emit(ccxt_parse.ticker(self.exchange, raw, _now()))
+                    await emit(ccxt_parse.ticker(self.exchange, raw, _now(), self._market(raw)))
                 delays = self.stream_retry.delays()
             except asyncio.CancelledError:
                 raise

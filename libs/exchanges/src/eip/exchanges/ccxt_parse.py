@@ -114,14 +114,35 @@ def trade(
     )
 
 
-def ticker(exchange: str, raw: Mapping[str, Any], received: datetime) -> Ticker:
+def _level_size(
+    size: Any, price: Decimal | None, market: Mapping[str, Any] | None
+) -> Decimal | None:
+    """A best bid/ask size in base quantity (ccxt gives contracts for contract markets)."""
+    amount = opt_decimal(size)
+    if amount is None:
+        return None
+    if market is not None and market.get("contract"):
+        if price is None:
+            return None  # an inverse size without its price has no base quantity
+        return base_amount(amount, price, market)
+    return amount
+
+
+def ticker(
+    exchange: str,
+    raw: Mapping[str, Any],
+    received: datetime,
+    market: Mapping[str, Any] | None = None,
+) -> Ticker:
+    """``market`` as for ``trade``: best bid/ask sizes of contract markets in base quantity."""
+    bid, ask = opt_decimal(raw.get("bid")), opt_decimal(raw.get("ask"))
     return Ticker(
         exchange=exchange,
         symbol=normalize_symbol(raw["symbol"]),
-        bid=opt_decimal(raw.get("bid")),
-        bid_size=opt_decimal(raw.get("bidVolume")),
-        ask=opt_decimal(raw.get("ask")),
-        ask_size=opt_decimal(raw.get("askVolume")),
+        bid=bid,
+        bid_size=_level_size(raw.get("bidVolume"), bid, market),
+        ask=ask,
+        ask_size=_level_size(raw.get("askVolume"), ask, market),
         last=opt_decimal(raw.get("last")),
         open_24h=opt_decimal(raw.get("open")),
         high_24h=opt_decimal(raw.get("high")),

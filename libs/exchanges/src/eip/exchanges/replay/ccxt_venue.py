@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -240,6 +240,14 @@ class CcxtReplay:
     def classify(self, message: Any) -> tuple[Channel, str] | None:
         return self._classify(message)
 
+    def _market(self, item: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        market = (self.client.markets or {}).get(item.get("symbol"))
+        if market is not None and market.get("contractSize") is None:
+            # synthesized from the header's names: the contract size is unknown, so amounts
+            # stay in contracts (docs/MARKET_DATA.md, replay)
+            return None
+        return market if isinstance(market, Mapping) else None
+
     def parse(self, message: Any, received: datetime) -> list[Trade | Ticker]:
         # a fresh trade cache per frame: ccxt resolves its whole cache, only this frame's are new
         self.client.trades = {}
@@ -264,14 +272,11 @@ class CcxtReplay:
                     continue
                 seen.add(id(item))
                 if _is_trade(item):
-                    market = (self.client.markets or {}).get(item.get("symbol"))
-                    if market is not None and market.get("contractSize") is None:
-                        # synthesized from the header's names: the contract size is unknown, so
-                        # the amount stays in contracts (docs/MARKET_DATA.md, replay)
-                        market = None
-                    trades.append(ccxt_parse.trade(self.exchange, item, received, market))
+                    trades.append(
+                        ccxt_parse.trade(self.exchange, item, received, self._market(item))
+                    )
                 elif _is_ticker(item):
-                    ticker = ccxt_parse.ticker(self.exchange, item, received)
+                    ticker = ccxt_parse.ticker(self.exchange, item, received, self._market(item))
                     kept = tickers.get(ticker.symbol)
                     if kept is None or _filled(ticker) > _filled(kept):
                         tickers[ticker.symbol] = ticker
