@@ -36,6 +36,17 @@ def trades_at(start: datetime, n: int, step_s: int, first_id: int = 0) -> list[T
     return out
 
 
+async def trades_of_this_minute(first_id: int) -> list[Trade]:
+    """Three trades of the last three seconds, all inside the current minute with time to spare
+    before it ends: with no close grace, a minute the wall clock has passed is closed and a
+    trade of it is late, so trades straddling a boundary would make the count flaky."""
+    now = datetime.now(UTC)
+    into = (now - interval_start(now, "1m")).total_seconds()
+    if into < 4 or into > 40:
+        await asyncio.sleep((64 - into) % 60)  # four seconds into the next minute
+    return trades_at(datetime.now(UTC) - timedelta(seconds=3), 3, 1, first_id=first_id)
+
+
 async def test_trades_flow_to_closed_candles_once_even_across_a_restart(
     kafka_bootstrap_servers: str, make_topic: TopicFactory, producer: Producer
 ) -> None:
@@ -77,14 +88,14 @@ async def test_trades_flow_to_closed_candles_once_even_across_a_restart(
         # Restart: one trade late for a closed minute, then trades of now (every older interval
         # of every timeframe has closed on the wall clock meanwhile).
         late = trades_at(start + timedelta(seconds=5), 1, 0, first_id=100)
-        second = trades_at(datetime.now(UTC) - timedelta(seconds=3), 3, 1, first_id=200)
-        minutes = 4 + len({interval_start(t.received_time, "1m") for t in second})
         stream2 = CandleStream(
             settings, lambda: producer, lambda: sink, trades_topic, candles_topic, group
         )
         task2 = asyncio.create_task(stream2.run())
         await asyncio.wait_for(stream2.ready.wait(), 30)
         assert stream2.restored > 0
+        second = await trades_of_this_minute(first_id=200)
+        minutes = 4 + 1
         for t in late + second:
             adapter.queue.put_nowait(t)
         await wait_until(
