@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
+from eip.exchanges.replay.ccxt_venue import spot_market
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -41,27 +42,7 @@ MARKETS: dict[str, dict[str, Any]] = {
 
 def market(exchange: str) -> dict[str, Any]:
     m = MARKETS[exchange]
-    return {
-        "baseId": m["base"],
-        "quoteId": m["quote"],
-        "settle": None,
-        "settleId": None,
-        "type": "spot",
-        "spot": True,
-        "margin": False,
-        "swap": False,
-        "future": False,
-        "option": False,
-        "contract": False,
-        "linear": None,
-        "inverse": None,
-        "contractSize": None,
-        "active": True,
-        "precision": {"amount": None, "price": None},
-        "limits": {"amount": {}, "price": {}, "cost": {}},
-        "info": {},
-        **m,
-    }
+    return {**spot_market(m["id"], m["base"], m["quote"]), **m}
 
 
 def load(exchange: str, name: str) -> Any:

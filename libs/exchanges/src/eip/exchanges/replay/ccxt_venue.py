@@ -105,31 +105,37 @@ def synthesized_markets(ccxt_id: str, capture: Capture) -> list[dict[str, Any]]:
                     seen[derivative["id"]] = derivative
                 continue
             market_id = form(base, quote)
-            seen[market_id] = {
-                "id": market_id,
-                "symbol": f"{base}/{quote}",
-                "base": base,
-                "quote": quote,
-                "baseId": base,
-                "quoteId": quote,
-                "settle": None,
-                "settleId": None,
-                "type": "spot",
-                "spot": True,
-                "margin": False,
-                "swap": False,
-                "future": False,
-                "option": False,
-                "contract": False,
-                "linear": None,
-                "inverse": None,
-                "contractSize": None,
-                "active": True,
-                "precision": {"amount": None, "price": None},
-                "limits": {"amount": {}, "price": {}, "cost": {}},
-                "info": {},
-            }
+            seen[market_id] = spot_market(market_id, base, quote)
     return list(seen.values())
+
+
+def spot_market(market_id: str, base: str, quote: str) -> dict[str, Any]:
+    """ccxt's unified market structure for a spot pair known only by its codes: ids equal to
+    the codes, no precision, no limits."""
+    return {
+        "id": market_id,
+        "symbol": f"{base}/{quote}",
+        "base": base,
+        "quote": quote,
+        "baseId": base,
+        "quoteId": quote,
+        "settle": None,
+        "settleId": None,
+        "type": "spot",
+        "spot": True,
+        "margin": False,
+        "swap": False,
+        "future": False,
+        "option": False,
+        "contract": False,
+        "linear": None,
+        "inverse": None,
+        "contractSize": None,
+        "active": True,
+        "precision": {"amount": None, "price": None},
+        "limits": {"amount": {}, "price": {}, "cost": {}},
+        "info": {},
+    }
 
 
 def _derivative(ccxt_id: str, base: str, rest: str) -> dict[str, Any] | None:
@@ -143,29 +149,18 @@ def _derivative(ccxt_id: str, base: str, rest: str) -> dict[str, Any] | None:
     settle = quote if linear else base
     swap = kind == "PERP"
     return {
-        "id": f"{base}-{quote}-SWAP" if swap else f"{base}-{quote}-{kind}",
+        **spot_market(f"{base}-{quote}-SWAP" if swap else f"{base}-{quote}-{kind}", base, quote),
         "symbol": f"{base}/{quote}:{settle}" + ("" if swap else f"-{kind}"),
-        "base": base,
-        "quote": quote,
         "settle": settle,
-        "baseId": base,
-        "quoteId": quote,
         "settleId": settle,
         "type": "swap" if swap else "future",
         "spot": False,
-        "margin": False,
         "swap": swap,
         "future": not swap,
-        "option": False,
         "contract": True,
         "linear": linear,
         "inverse": not linear,
-        "contractSize": None,
         "expiry": None,
-        "active": True,
-        "precision": {"amount": None, "price": None},
-        "limits": {"amount": {}, "price": {}, "cost": {}},
-        "info": {},
     }
 
 
