@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from eip.exchange_simulator.core.accounts import KEY_PROFILES
 from eip.exchange_simulator.core.faults import RestFault
+from eip.exchange_simulator.core.key_formats import Venue
 from eip.exchange_simulator.core.market import PrintTrade, apply
 from eip.exchange_simulator.core.orders import Rejection, Side
 from eip.exchange_simulator.simulator import Simulator
@@ -30,6 +31,8 @@ class Deposit(BaseModel):
 class NewKey(BaseModel):
     profile: Literal["read-only", "trading", "trading+withdrawal"] = "trading"
     ip_allowlist: list[str] = Field(default_factory=list)
+    # The dialect the key is for, in that venue's format (see core/key_formats.py).
+    venue: Venue = "binance"
 
 
 class RestFaultSpec(BaseModel):
@@ -145,10 +148,13 @@ def admin_router(sim: Simulator) -> APIRouter:
     @router.post("/accounts/{account_id}/keys", status_code=201)
     async def create_key(account_id: str, body: NewKey) -> dict[str, Any]:
         account_of(account_id)
-        key = ex.create_api_key(account_id, body.profile, tuple(body.ip_allowlist))
+        key = ex.create_api_key(
+            account_id, body.profile, tuple(body.ip_allowlist), venue=body.venue
+        )
         return {
             "api_key": key.key,
             "secret": key.secret,
+            "venue": key.venue,
             "profile": body.profile,
             "permissions": sorted(p.value for p in KEY_PROFILES[body.profile]),
             "ip_allowlist": body.ip_allowlist,

@@ -58,13 +58,16 @@ class SimulatorClient:
         account_id: str,
         profile: str = "trading",
         ip_allowlist: list[str] | None = None,
+        venue: str = "binance",
     ) -> ApiCredentials:
+        """A key of ``venue``'s dialect (binance | kraken | coinbase) in that venue's format."""
         body = await self._call(
             "POST",
             f"/accounts/{account_id}/keys",
             {
                 "profile": profile,
                 "ip_allowlist": ip_allowlist or [],
+                "venue": venue,
             },
         )
         return ApiCredentials(body["api_key"], body["secret"], account_id)

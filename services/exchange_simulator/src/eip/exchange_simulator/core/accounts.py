@@ -51,6 +51,7 @@ class ApiKey:
     permissions: frozenset[Permission]
     ip_allowlist: tuple[str, ...] = ()  # addresses or CIDR networks; empty = any address
     created_ms: int = 0  # exchange time of creation, as apiRestrictions reports it
+    venue: str = "binance"  # the dialect whose format the key has, and the only one taking it
 
     def allows_ip(self, address: str) -> bool:
         if not self.ip_allowlist:

@@ -18,6 +18,7 @@ from eip.exchange_simulator.core.accounts import KEY_PROFILES, Account, ApiKey, 
 from eip.exchange_simulator.core.candles import TradeHistory
 from eip.exchange_simulator.core.engine import MatchingEngine, OrderUpdate, Outcome, TradeEvent
 from eip.exchange_simulator.core.instruments import Instrument
+from eip.exchange_simulator.core.key_formats import Venue, new_key
 from eip.exchange_simulator.core.orders import (
     Order,
     OrderType,
@@ -122,18 +123,21 @@ class Exchange:
         ip_allowlist: tuple[str, ...] = (),
         key: str | None = None,
         secret: str | None = None,
+        venue: Venue = "binance",
     ) -> ApiKey:
         if account_id not in self.accounts:
             raise ValueError(f"no account {account_id!r}")
         if profile not in KEY_PROFILES:
             raise ValueError(f"profile must be one of {sorted(KEY_PROFILES)}")
+        fresh_key, fresh_secret = new_key(venue)
         api_key = ApiKey(
-            key or secrets.token_hex(32),
-            secret or secrets.token_hex(32),
+            key or fresh_key,
+            secret or fresh_secret,
             account_id,
             KEY_PROFILES[profile],
             tuple(ip_allowlist),
             created_ms=self.now_ms(),
+            venue=venue,
         )
         self.api_keys[api_key.key] = api_key
         return api_key
@@ -299,8 +303,10 @@ class Exchange:
             engine.book.asks.depth(limit),
         )
 
-    def key_for(self, key: str) -> ApiKey | None:
-        return self.api_keys.get(key)
+    def key_for(self, key: str, venue: Venue = "binance") -> ApiKey | None:
+        """``key`` if it exists and is a key of ``venue``'s dialect."""
+        api_key = self.api_keys.get(key)
+        return api_key if api_key is not None and api_key.venue == venue else None
 
 
 def can(api_key: ApiKey, permission: Permission) -> bool:
