@@ -250,12 +250,12 @@ async def test_instrument_channel_gives_the_checksum_precisions(
     assert snapshot["channel"] == "instrument"
     assert snapshot["type"] == "snapshot"
     pairs = {p["symbol"]: p for p in snapshot["data"]["pairs"]}
-    assert set(pairs) == {"BTC/USDT", "ETH/USDT", "ETH/BTC", "SOL/USDT"}
+    assert set(pairs) == {"BTC/USDT", "ETH/USDT", "ETH/BTC", "SOL/USDT", "BTC/USD", "ETH/USD"}
     btc = pairs["BTC/USDT"]
     assert (btc["price_precision"], btc["qty_precision"]) == (2, 5)
     assert (btc["price_increment"], btc["qty_increment"]) == (D("0.01"), D("0.00001"))
     assert btc["cost_min"] == D(5)
-    assert {a["id"] for a in snapshot["data"]["assets"]} == {"BTC", "ETH", "SOL", "USDT"}
+    assert {a["id"] for a in snapshot["data"]["assets"]} == {"BTC", "ETH", "SOL", "USDT", "USD"}
 
 
 async def test_heartbeat_once_subscribed(clean_simulator: SimulatorClient) -> None:

@@ -18,7 +18,14 @@ async def test_kraken_asset_pairs(clean_simulator: SimulatorClient) -> None:
         one = (await http.get("/0/public/AssetPairs", params={"pair": "BTC/USDT"})).json()
         unknown = await http.get("/0/public/AssetPairs", params={"pair": "BTCXYZ"})
     assert every["error"] == []
-    assert set(every["result"]) == {"BTCUSDT", "ETHUSDT", "ETHBTC", "SOLUSDT"}
+    assert set(every["result"]) == {
+        "BTCUSDT",
+        "ETHUSDT",
+        "ETHBTC",
+        "SOLUSDT",
+        "BTCUSD",
+        "ETHUSD",
+    }
     btc = one["result"]["BTCUSDT"]
     assert btc["wsname"] == "BTC/USDT"
     assert btc["altname"] == "BTCUSDT"
@@ -92,8 +99,8 @@ async def test_coinbase_products(clean_simulator: SimulatorClient) -> None:
     async with httpx.AsyncClient(base_url=clean_simulator.base_url) as http:
         listed = (await http.get("/api/v3/brokerage/market/products")).json()
         one = (await http.get("/api/v3/brokerage/market/products/SOL-USDT")).json()
-    assert listed["num_products"] == 4
-    assert {p["product_id"] for p in listed["products"]} >= {"BTC-USDT", "ETH-BTC"}
+    assert listed["num_products"] == 6  # config/default-market.toml
+    assert {p["product_id"] for p in listed["products"]} >= {"BTC-USDT", "ETH-BTC", "BTC-USD"}
     assert one["base_increment"] == "0.001"
     assert one["quote_increment"] == "0.01"
     assert one["status"] == "online"
