@@ -141,16 +141,8 @@ format_storage() {
   "${KAFKA_CMD[@]}" >>"$KAFKA_DIR/format.log" 2>&1 || die "storage format failed; see $KAFKA_DIR/format.log"
 }
 
-# kafka_running — the pid file names our broker: alive, not a zombie awaiting its reaper, and
-# running this server.properties (a pid file that outlived a reboot may name another process).
-kafka_running() {
-  [[ -f $KAFKA_PIDFILE ]] || return 1
-  local pid stat
-  pid=$(cat "$KAFKA_PIDFILE")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  stat=$(ps -o stat= -p "$pid" 2>/dev/null) && [[ -n $stat && $stat != Z* ]] || return 1
-  ps -ww -o args= -p "$pid" 2>/dev/null | grep -qF "kafka.Kafka $KAFKA_CONFIG"
-}
+# kafka_running — the pid file names our broker (this run directory's server.properties).
+kafka_running() { pid_running "$KAFKA_PIDFILE" "kafka.Kafka $KAFKA_CONFIG"; }
 
 # A Kafka protocol round trip: ApiVersions v0 (api key 18) with correlation id 0x45495021;
 # healthy when the reply carries that correlation id and error code 0.
@@ -184,9 +176,12 @@ start() {
     log "already starting (pid $(cat "$KAFKA_PIDFILE")), waiting"
   else
     rm -f "$KAFKA_PIDFILE"
-    if port_open "$EIP_HOST" "$EIP_KAFKA_PORT" || port_open "$EIP_HOST" "$EIP_KAFKA_CONTROLLER_PORT"; then
-      die "port $EIP_KAFKA_PORT or $EIP_KAFKA_CONTROLLER_PORT on $EIP_HOST is taken by another process"
-    fi
+    local port
+    for port in "$EIP_KAFKA_PORT" "$EIP_KAFKA_CONTROLLER_PORT"; do
+      if port_open "$EIP_HOST" "$port"; then
+        die "port $port on $EIP_HOST is taken by $(port_taken_by "$port") (set EIP_KAFKA_PORT and EIP_KAFKA_CONTROLLER_PORT)"
+      fi
+    done
     write_config
     format_storage
     log "starting Kafka $KAFKA_VERSION on $EIP_HOST:$EIP_KAFKA_PORT (controller $EIP_KAFKA_CONTROLLER_PORT)"
@@ -211,26 +206,12 @@ start() {
   log "healthy"
 }
 
-# Like common.sh's stop_pidfile (SIGTERM, up to 60 s for Kafka's controlled shutdown, then
-# SIGKILL), but a zombie counts as stopped and a pid that is not our broker is never signalled.
-stop() {
-  if ! kafka_running; then rm -f "$KAFKA_PIDFILE"; return 0; fi
-  local pid; pid=$(cat "$KAFKA_PIDFILE")
-  log "stopping (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$(( $(date +%s) + 60 ))
-  while kafka_running; do
-    if (( $(date +%s) >= deadline )); then
-      log "pid $pid did not stop in 60s, killing"; kill -KILL "$pid" 2>/dev/null || true; break
-    fi
-    sleep 0.3
-  done
-  rm -f "$KAFKA_PIDFILE"
-}
+# Up to 60 s for Kafka's controlled shutdown, then SIGKILL.
+stop() { stop_pidfile "$KAFKA_PIDFILE" "kafka.Kafka $KAFKA_CONFIG" 60; }
 
 status() { healthy; }
 
-env_vars() { echo "export KAFKA_BOOTSTRAP_SERVERS=$EIP_HOST:$EIP_KAFKA_PORT"; }
+env_vars() { echo "export KAFKA_BOOTSTRAP_SERVERS=$(kafka_servers)"; }
 
 case "${1:-}" in
   install) install ;;

@@ -23,8 +23,8 @@ VAULT_DIR="$EIP_RUN_DIR/vault"
 VAULT_CONFIG="$VAULT_DIR/vault.hcl"
 VAULT_PIDFILE="$VAULT_DIR/vault.pid"
 VAULT_LOG="$VAULT_DIR/vault.log"
-VAULT_INIT="$VAULT_DIR/init.json"
-VAULT_ADDR="http://$EIP_HOST:$EIP_VAULT_PORT"
+VAULT_INIT="$EIP_VAULT_INIT_FILE"
+VAULT_ADDR=$(vault_addr)
 export PATH="$PATH:/usr/local/go/bin"
 
 install() {
@@ -80,6 +80,8 @@ listener "tcp" {
   tls_disable = true
 }
 api_addr      = "$VAULT_ADDR"
+# One node on file storage: no cluster listener (it would take EIP_VAULT_PORT + 1 too).
+disable_clustering = true
 disable_mlock = true
 ui            = false
 log_level     = "warn"
@@ -109,22 +111,30 @@ provision() {
     uv run --project "$EIP_ROOT" --frozen --no-sync python -m eip.vault.provision >/dev/null
 }
 
+# Our server: the pid file names a live `vault server` of this run directory's config.
+vault_running() { pid_running "$VAULT_PIDFILE" "server -config=$VAULT_CONFIG"; }
+
 start() {
   install
-  if pid_alive "$VAULT_PIDFILE" && healthy; then return 0; fi
-  port_open "$EIP_HOST" "$EIP_VAULT_PORT" && ! pid_alive "$VAULT_PIDFILE" &&
-    die "port $EIP_VAULT_PORT is taken by another process (set EIP_VAULT_PORT)"
-  write_config
-  log "starting Vault $VAULT_VERSION on $VAULT_ADDR"
-  nohup "$VAULT_BIN" server -config="$VAULT_CONFIG" >>"$VAULT_LOG" 2>&1 &
-  echo $! >"$VAULT_PIDFILE"
+  if vault_running && healthy; then return 0; fi
+  if ! vault_running; then
+    rm -f "$VAULT_PIDFILE"
+    if port_open "$EIP_HOST" "$EIP_VAULT_PORT"; then
+      die "port $EIP_VAULT_PORT on $EIP_HOST is taken by $(port_taken_by "$EIP_VAULT_PORT") (set EIP_VAULT_PORT)"
+    fi
+    write_config
+    log "starting Vault $VAULT_VERSION on $VAULT_ADDR"
+    # setsid: its own session, so the server outlives the shell (and a Ctrl-C) that started it.
+    setsid "$VAULT_BIN" server -config="$VAULT_CONFIG" </dev/null >>"$VAULT_LOG" 2>&1 &
+    echo $! >"$VAULT_PIDFILE"
+  fi
   wait_until 60 "vault (listening)" answering
   initialize_and_unseal
   provision
   log "healthy"
 }
 
-stop() { stop_pidfile "$VAULT_PIDFILE" 30; }
+stop() { stop_pidfile "$VAULT_PIDFILE" "server -config=$VAULT_CONFIG" 30; }
 
 status() { healthy; }
 
