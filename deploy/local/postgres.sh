@@ -52,10 +52,11 @@ pg_bindir() {
   [[ -n $dir && -x $dir/initdb ]] && echo "$dir"
 }
 
-# initdb and the server refuse to run as root; as root we run them as the `postgres` user.
+# initdb and the server refuse to run as root; as root we run them as the `postgres` user,
+# from a directory it may enter (the current one may be the checkout it cannot).
 as_owner() {
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
