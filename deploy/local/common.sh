@@ -61,6 +61,26 @@ wait_until() {
   done
 }
 
+# wait_started TIMEOUT WHAT LOG PIDFILE ALIVE HEALTHY [ARG...] — polls `HEALTHY ARG...` until
+# it succeeds; fails at once, with the tail of LOG, when `ALIVE ARG...` says the process that
+# PIDFILE names has exited, and after TIMEOUT seconds.
+wait_started() {
+  local timeout=$1 what=$2 logfile=$3 pidfile=$4 alive=$5 healthy=$6
+  shift 6
+  local deadline=$(( $(date +%s) + timeout ))
+  until "$healthy" "$@"; do
+    if ! "$alive" "$@"; then
+      tail -n 30 "$logfile" >&2 || true
+      rm -f "$pidfile"
+      die "$what exited during startup; see $logfile"
+    fi
+    if (( $(date +%s) >= deadline )); then
+      die "$what not healthy after ${timeout}s; see $logfile"
+    fi
+    sleep 0.5
+  done
+}
+
 # pid_running PIDFILE PATTERN — the process recorded in PIDFILE is alive, not a zombie awaiting
 # its reaper, and its command line contains PATTERN.
 pid_running() {

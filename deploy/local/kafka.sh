@@ -190,18 +190,8 @@ start() {
     setsid "${KAFKA_CMD[@]}" </dev/null >"$KAFKA_LOG" 2>&1 9>&- &
     echo $! >"$KAFKA_PIDFILE"
   fi
-  local deadline=$(( $(date +%s) + START_TIMEOUT ))
-  until healthy; do
-    if ! kafka_running; then
-      tail -n 30 "$KAFKA_LOG" >&2 || true
-      rm -f "$KAFKA_PIDFILE"
-      die "broker exited during startup; see $KAFKA_LOG and $KAFKA_DIR/logs/server.log"
-    fi
-    if (( $(date +%s) >= deadline )); then
-      die "broker not healthy after ${START_TIMEOUT}s; see $KAFKA_LOG and $KAFKA_DIR/logs/server.log"
-    fi
-    sleep 0.5
-  done
+  wait_started "$START_TIMEOUT" "the broker (logs also in $KAFKA_DIR/logs)" "$KAFKA_LOG" \
+    "$KAFKA_PIDFILE" kafka_running healthy
   exec 9>&-
   log "healthy"
 }

@@ -192,7 +192,7 @@ status_one() {
 }
 
 start_one() {
-  local name=$1 module port pidfile log lines pid
+  local name=$1 module port pidfile log lines
   module=$(module_of "$name")
   port=$(port_of "$name")
   pidfile=$(pidfile_of "$name")
@@ -214,21 +214,12 @@ start_one() {
     while IFS= read -r line; do export "${line?}"; done <<<"$lines"
     exec setsid "$PYTHON_BIN" -m "$module" </dev/null >>"$log" 2>&1
   ) &
-  pid=$!
-  echo "$pid" >"$pidfile"
-  local deadline=$(( $(date +%s) + 60 ))
-  until status_one "$name"; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$log" >&2 || true
-      rm -f "$pidfile"
-      die "$name exited during startup; see $log"
-    fi
-    if (( $(date +%s) >= deadline )); then
-      die "$name not healthy after 60s; see $log"
-    fi
-    sleep 0.5
-  done
+  echo $! >"$pidfile"
+  wait_started 60 "$name" "$log" "$pidfile" started status_one "$name"
 }
+# The process start_one spawned is alive (whatever it runs yet: bash until its exec) and not a
+# zombie (this shell, its parent, reaps it only at exit).
+started() { pid_running "$(pidfile_of "$1")" ""; }
 
 stop_one() { stop_pidfile "$(pidfile_of "$1")" "-m $(module_of "$1")" 20; }
 

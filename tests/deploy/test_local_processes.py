@@ -127,3 +127,17 @@ def test_endpoints_json_lists_the_services_that_run_whichever_script_writes_it(
     endpoints = json.loads(endpoints_file.read_text())
     assert endpoints["services"] == {}
     assert endpoints["simulator"] is None
+
+
+def test_a_service_that_exits_during_startup_fails_start_at_once_with_its_log(
+    local_scripts: LocalScripts,
+) -> None:
+    local_scripts.env["SIMULATOR_HTTP_PORT"] = str(free_port())
+    local_scripts.env["SIMULATOR_MARKET"] = "no-such-market"  # refused by its settings class
+    began = time.monotonic()
+    result = local_scripts.run("services", "start", SERVICE)
+    assert result.returncode != 0
+    assert "SIMULATOR_MARKET" in result.stderr  # the tail of the service's own log
+    assert f"{SERVICE} exited during startup" in result.stderr
+    assert time.monotonic() - began < 30  # not the 60 s a health wait would give it
+    assert not local_scripts.pid_file(SERVICE).exists()
