@@ -223,9 +223,6 @@ started() { pid_running "$(pidfile_of "$1")" ""; }
 
 stop_one() { stop_pidfile "$(pidfile_of "$1")" "-m $(module_of "$1")" 20; }
 
-# The selected services: the names given, or every service.
-selected() { if [[ $# -eq 0 ]]; then names; else printf '%s\n' "$@"; fi; }
-
 # up.sh's endpoints.json lists what runs: keep it true when a service starts or stops alone.
 refresh_endpoints() {
   if [[ -f $EIP_RUN_DIR/endpoints.json ]]; then bash "$here/endpoints.sh" write; fi
@@ -234,39 +231,39 @@ refresh_endpoints() {
 mkdir -p "$SVC_DIR"
 verb=${1:-}
 shift || true
+only_running=0
+if [[ $verb == endpoints && ${1:-} == --running ]]; then only_running=1; shift; fi
+# An array, not a `while read` loop: what a verb runs must not read the list off its stdin.
+mapfile -t chosen < <(if [[ $# -eq 0 ]]; then names; else printf '%s\n' "$@"; fi)
+for name in "${chosen[@]}"; do entry_of "$name" >/dev/null; done
 case "$verb" in
   start)
-    while read -r name; do start_one "$name"; done < <(selected "$@")
+    for name in "${chosen[@]}"; do start_one "$name"; done
     refresh_endpoints
     ;;
   stop)
-    while read -r name; do stop_one "$name"; done < <(selected "$@")
+    for name in "${chosen[@]}"; do stop_one "$name"; done
     refresh_endpoints
     ;;
   status)
     rc=0
-    while read -r name; do
+    for name in "${chosen[@]}"; do
       status_one "$name" || { log "$name not running"; rc=1; }
-    done < <(selected "$@")
+    done
     exit $rc
     ;;
   env)
     RENDER=1
-    while read -r name; do
-      entry_of "$name" >/dev/null
-      service_env "$name"
-    done < <(selected "$@")
+    for name in "${chosen[@]}"; do service_env "$name"; done
     ;;
   endpoints)
-    only_running=0
-    if [[ ${1:-} == --running ]]; then only_running=1; shift; fi
-    while read -r name; do
+    for name in "${chosen[@]}"; do
       if (( only_running )) && ! running "$name"; then continue; fi
       printf '%s\t%s\n' "$name" "$(url_of "$name")"
-    done < <(selected "$@")
+    done
     ;;
   list)
-    while read -r name; do entry_of "$name" | tr : '\t'; done < <(selected "$@")
+    for name in "${chosen[@]}"; do entry_of "$name" | tr : '\t'; done
     ;;
   *) die "usage: $0 start|stop|status|env|endpoints [--running]|list [service...]" ;;
 esac
