@@ -20,6 +20,25 @@ def limit(account: str, side: Side, qty: str, price: str, tif: TimeInForce = GTC
     )
 
 
+def stop_limit_sell(qty: str, price: str, stop: str) -> OrderRequest:
+    return OrderRequest(
+        "alice",
+        "BTCUSDT",
+        Side.SELL,
+        OrderType.STOP_LOSS_LIMIT,
+        D(qty),
+        D(price),
+        stop_price=D(stop),
+        time_in_force=GTC,
+    )
+
+
+def alice_sells_at_50000_to_bob(exchange: Exchange) -> None:
+    """Alice asks 1 BTC at 50,000, bob buys 0.1 of it: the last price is 50,000."""
+    exchange.place(limit("alice", Side.SELL, "1", "50000"))
+    exchange.place(limit("bob", Side.BUY, "0.1", "50000"))
+
+
 def totals(ex: Exchange) -> dict[str, D]:
     out: dict[str, D] = {}
     for account in ex.accounts.values():
@@ -110,20 +129,8 @@ def test_ioc_fok_and_limit_maker(exchange: Exchange) -> None:
 
 
 def test_stop_loss_limit_triggers_on_last_price(exchange: Exchange) -> None:
-    exchange.place(limit("alice", Side.SELL, "1", "50000"))
-    exchange.place(limit("bob", Side.BUY, "0.1", "50000"))  # last price 50000
-    stop = exchange.place(
-        OrderRequest(
-            "alice",
-            "BTCUSDT",
-            Side.SELL,
-            OrderType.STOP_LOSS_LIMIT,
-            D("0.5"),
-            D("48900"),
-            stop_price=D("49000"),
-            time_in_force=GTC,
-        )
-    )
+    alice_sells_at_50000_to_bob(exchange)
+    stop = exchange.place(stop_limit_sell("0.5", "48900", "49000"))
     assert stop.status is OrderStatus.NEW
     assert not stop.is_working
     with pytest.raises(Rejection) as info:  # a buy stop below the market would fire at once

@@ -1,6 +1,12 @@
 """The exchange: instruments, one engine each, accounts and keys, ids, the clock, history, and
 the fan-out of everything that happens to the dialects' streams.
 
+The dialects' trading API is here, in the core's vocabulary: ``place`` (``OrderRequest``, with
+trailing stops and self-trade prevention), ``place_list`` (``ListRequest``: two legs, one
+quantity, one-cancels-the-other), ``amend`` (in place, with an ``AmendPriority``), ``cancel``,
+``cancel_list`` and the lookups. Listeners hear of every order change (``OrderUpdate``: NEW,
+TRADE, CANCELED, EXPIRED, REPLACED for an amendment) and list change (``ListUpdate``).
+
 All state is touched from one asyncio thread, so no locks: every operation runs to completion
 before the next starts, which is also what makes book update ids and snapshots consistent.
 """
@@ -16,16 +22,27 @@ from decimal import Decimal
 
 from eip.exchange_simulator.core.accounts import KEY_PROFILES, Account, ApiKey, Permission
 from eip.exchange_simulator.core.candles import TradeHistory
-from eip.exchange_simulator.core.engine import MatchingEngine, OrderUpdate, Outcome, TradeEvent
+from eip.exchange_simulator.core.engine import (
+    ListUpdate,
+    MatchingEngine,
+    OrderUpdate,
+    Outcome,
+    TradeEvent,
+)
 from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.core.key_formats import Venue, new_key
 from eip.exchange_simulator.core.orders import (
+    AmendPriority,
+    ListStatus,
     Order,
+    OrderList,
     OrderType,
     Rejection,
+    SelfTradePrevention,
     Side,
     TimeInForce,
 )
+from eip.exchange_simulator.core.trailing import Trailing
 
 FEE_ACCOUNT = "exchange-fees"
 
@@ -52,6 +69,7 @@ class Listeners:
     book: list[Callable[[BookUpdate], None]] = field(default_factory=list)
     trade: list[Callable[[TradeEvent], None]] = field(default_factory=list)
     order: list[Callable[[str, OrderUpdate], None]] = field(default_factory=list)
+    order_list: list[Callable[[str, ListUpdate], None]] = field(default_factory=list)
     balance: list[Callable[[BalanceChange], None]] = field(default_factory=list)
 
 
@@ -67,6 +85,22 @@ class OrderRequest:
     quote_quantity: Decimal | None = None
     time_in_force: TimeInForce | None = None
     client_order_id: str | None = None
+    trailing: Trailing | None = None  # a trailing stop (the type must be a stop type)
+    # The dialect passes its venue's default (Binance: the symbol's defaultSelfTradePrevention).
+    self_trade_prevention: SelfTradePrevention = SelfTradePrevention.NONE
+
+
+@dataclass
+class ListRequest:
+    """An OCO: two legs of one account, symbol and side with the same quantity (e.g. a
+    LIMIT_MAKER above the market and a STOP_LOSS_LIMIT below it, for a sell)."""
+
+    legs: list[OrderRequest]
+    client_list_id: str | None = None
+
+
+def _new_client_id() -> str:
+    return secrets.token_urlsafe(16)[:22]
 
 
 class Exchange:
@@ -77,6 +111,7 @@ class Exchange:
         self.accounts: dict[str, Account] = {FEE_ACCOUNT: Account(FEE_ACCOUNT)}
         self.api_keys: dict[str, ApiKey] = {}
         self._order_ids = itertools.count(1)
+        self._list_ids = itertools.count(1)
         self._trade_ids = {s: itertools.count(1) for s in self.instruments}
         self.update_ids = dict.fromkeys(self.instruments, 1)
         self.engines = {
@@ -91,6 +126,7 @@ class Exchange:
         }
         self.history = {s: TradeHistory() for s in self.instruments}
         self.orders: dict[int, Order] = {}  # every order ever accepted, open or closed
+        self.lists: dict[int, OrderList] = {}  # every order list ever accepted
         # Accounts whose closed orders are forgotten: the market's own participants place and
         # cancel orders forever, and nobody queries their history.
         self.untracked_accounts: set[str] = set()
@@ -170,10 +206,63 @@ class Exchange:
         self._publish(request.symbol, outcome)
         return order
 
+    def place_list(self, request: ListRequest) -> OrderList:
+        """Place an OCO: both legs or neither (see ``OrderList``)."""
+        if not request.legs:
+            raise Rejection("invalid_list", "An order list has exactly two orders.")
+        symbol = request.legs[0].symbol
+        engine = self.engine(symbol)
+        legs = [self._order(leg, next(self._order_ids)) for leg in request.legs]
+        quantity = legs[0].quantity
+        if quantity is None:
+            raise Rejection("invalid_list", "The orders of a list share one quantity.")
+        order_list = OrderList(
+            next(self._list_ids),
+            request.client_list_id or _new_client_id(),
+            legs[0].account_id,
+            symbol,
+            quantity,
+            legs,
+        )
+        outcome = engine.submit_list(order_list)
+        if order_list.account_id not in self.untracked_accounts:
+            self.lists[order_list.list_id] = order_list
+            for leg in legs:
+                self.orders[leg.order_id] = leg
+        self._publish(symbol, outcome)
+        return order_list
+
+    def amend(
+        self,
+        account_id: str,
+        symbol: str,
+        order_id: int,
+        *,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        client_order_id: str | None = None,
+        priority: AmendPriority = AmendPriority.KEEP_ON_DECREASE,
+    ) -> Order:
+        """Change an open order in place (``MatchingEngine.amend``); listeners hear REPLACED."""
+        order = self.find_order(account_id, symbol, order_id=order_id)
+        if order is None or not order.status.is_open:
+            raise Rejection("unknown_order", "Unknown order sent.")
+        outcome = self.engine(symbol).amend(
+            order.order_id,
+            quantity=quantity,
+            price=price,
+            stop_price=stop_price,
+            client_order_id=client_order_id,
+            priority=priority,
+        )
+        self._publish(symbol, outcome)
+        return order
+
     def _order(self, request: OrderRequest, order_id: int) -> Order:
         return Order(
             order_id=order_id,
-            client_order_id=request.client_order_id or secrets.token_urlsafe(16)[:22],
+            client_order_id=request.client_order_id or _new_client_id(),
             account_id=request.account_id,
             symbol=request.symbol,
             side=request.side,
@@ -183,6 +272,8 @@ class Exchange:
             price=request.price,
             stop_price=request.stop_price,
             quote_quantity=request.quote_quantity,
+            trailing=request.trailing,
+            self_trade_prevention=request.self_trade_prevention,
         )
 
     def cancel(self, account_id: str, symbol: str, order_id: int) -> Order:
@@ -194,6 +285,44 @@ class Exchange:
         outcome = self.engine(symbol).cancel(order.order_id)
         self._publish(symbol, outcome)
         return order
+
+    def cancel_list(self, account_id: str, symbol: str, list_id: int) -> OrderList:
+        order_list = self.find_list(account_id, list_id=list_id)
+        if (
+            order_list is None
+            or order_list.symbol != symbol
+            or list_id not in self.engine(symbol).lists
+        ):
+            raise Rejection("unknown_list", "Order list does not exist.")
+        self._publish(symbol, self.engine(symbol).cancel_list(list_id))
+        return order_list
+
+    def find_list(
+        self,
+        account_id: str,
+        list_id: int | None = None,
+        client_list_id: str | None = None,
+    ) -> OrderList | None:
+        """By id, else by client id (the newest list with it)."""
+        if list_id is not None:
+            found = self.lists.get(list_id)
+            if found is None or found.account_id != account_id:
+                return None
+            if client_list_id is not None and found.client_list_id != client_list_id:
+                return None
+            return found
+        for order_list in reversed(self.lists.values()):
+            if order_list.account_id == account_id and order_list.client_list_id == client_list_id:
+                return order_list
+        return None
+
+    def account_lists(self, account_id: str, open_only: bool = False) -> list[OrderList]:
+        wanted = (ListStatus.EXECUTING,) if open_only else tuple(ListStatus)
+        return [
+            lst
+            for lst in self.lists.values()
+            if lst.account_id == account_id and lst.status in wanted
+        ]
 
     def find_order(
         self,
@@ -245,10 +374,8 @@ class Exchange:
             taker_side,
             -1,
         )
-        engine.last_price = price
-        outcome = Outcome(None)
-        outcome.trades.append(trade)
-        engine._trigger_stops(outcome)
+        outcome = engine.observe_trade(price)
+        outcome.trades.insert(0, trade)
         self._publish(symbol, outcome)
 
     def set_status(self, symbol: str, status: str) -> None:
@@ -276,6 +403,9 @@ class Exchange:
         for order_update in outcome.order_updates:
             for on_order in self.listeners.order:
                 on_order(order_update.order.account_id, order_update)
+        for list_update in outcome.list_updates:
+            for on_list in self.listeners.order_list:
+                on_list(list_update.order_list.account_id, list_update)
         self._balances_changed(outcome.accounts)
 
     def _balances_changed(self, account_ids: Iterable[str]) -> None:
