@@ -35,26 +35,35 @@ class NewKey(BaseModel):
     venue: Venue = "binance"
 
 
+VenueName = Literal["binance", "kraken", "coinbase"]
+
+
 class RestFaultSpec(BaseModel):
-    mode: Literal["error", "timeout"] = "error"
+    # error: a 5xx, not executed; timeout: no answer, not executed; drop-response: executed,
+    # the answer lost (the client times out; see rest_faults.py)
+    mode: Literal["error", "timeout", "drop-response"] = "error"
     count: int = Field(default=1, ge=1, le=10_000)
     status: int = Field(default=503, ge=500, le=599)
     path_prefix: str = ""
+    method: Literal["GET", "POST", "PUT", "DELETE"] | None = None  # None: any method
+    venue: VenueName | None = None  # only this dialect's endpoints; None: any
 
 
 class SymbolCount(BaseModel):
     symbol: str
     count: int = Field(default=1, ge=1, le=10_000)
     # Only this dialect's stream; None: whichever dialect next sends a diff of the symbol.
-    venue: Literal["binance", "kraken", "coinbase"] | None = None
+    venue: VenueName | None = None
 
 
 class Seconds(BaseModel):
     seconds: float = Field(gt=0, le=3600)
+    venue: VenueName | None = None  # only this dialect's sockets (public and private); None: all
 
 
 class Millis(BaseModel):
     ms: int = Field(ge=0, le=60_000)
+    venue: VenueName | None = None
 
 
 class Skew(BaseModel):
@@ -63,6 +72,7 @@ class Skew(BaseModel):
 
 class Drop(BaseModel):
     stream: str | None = None  # a substring of stream names; None drops every connection
+    venue: VenueName | None = None  # only this dialect's connections, user data ones included
 
 
 class Limits(BaseModel):
@@ -215,22 +225,27 @@ def admin_router(sim: Simulator) -> APIRouter:
 
     @router.post("/faults/rest")
     async def rest_fault(body: RestFaultSpec) -> dict[str, Any]:
-        sim.faults.rest.append(RestFault(body.mode, body.count, body.status, body.path_prefix))
+        """The next ``count`` requests whose path starts with ``path_prefix`` (of ``method``,
+        on ``venue``'s endpoints, when given) fail: ``error`` answers a 5xx, ``timeout`` holds
+        the request unanswered, ``drop-response`` executes it and loses the answer."""
+        sim.faults.rest.append(
+            RestFault(body.mode, body.count, body.status, body.path_prefix, body.method, body.venue)
+        )
         return body.model_dump()
 
     @router.post("/faults/streams/drop")
     async def drop(body: Drop) -> dict[str, int]:
-        return {"dropped": sim.faults.drop(body.stream)}
+        return {"dropped": sim.faults.drop(body.stream, body.venue)}
 
     @router.post("/faults/streams/stall")
-    async def stall(body: Seconds) -> dict[str, float]:
-        sim.faults.stall(body.seconds)
-        return {"stalled_for_s": body.seconds}
+    async def stall(body: Seconds) -> dict[str, Any]:
+        sim.faults.stall(body.seconds, body.venue)
+        return {"stalled_for_s": body.seconds, "venue": body.venue}
 
     @router.post("/faults/streams/delay")
-    async def delay(body: Millis) -> dict[str, int]:
-        sim.faults.delay_ms = body.ms
-        return {"delay_ms": body.ms}
+    async def delay(body: Millis) -> dict[str, Any]:
+        sim.faults.delay(body.ms, body.venue)
+        return {"delay_ms": body.ms, "venue": body.venue}
 
     @router.post("/faults/streams/skip-sequence")
     async def skip(body: SymbolCount) -> dict[str, Any]:
@@ -250,10 +265,10 @@ def admin_router(sim: Simulator) -> APIRouter:
 
     @router.delete("/faults", status_code=204)
     async def clear_faults() -> None:
-        sim.faults.clear()
-        ex.clock_skew_ms = 0
-        for inst in ex.instruments.values():
-            inst.status = "TRADING"
+        """Clear everything a test can inject: REST and stream faults, tightened rate limits
+        (back to the configured values, counters and bans forgotten), the clock's skew and
+        halted symbols."""
+        sim.clear_faults()
 
     @router.post("/rate-limits")
     async def set_limits(body: Limits) -> dict[str, Any]:

@@ -135,7 +135,12 @@ class SimulatorClient:
         status: int = 503,
         path_prefix: str = "",
         mode: str = "error",
+        method: str | None = None,
+        venue: str | None = None,
     ) -> None:
+        """The next ``count`` matching REST requests fail: ``mode`` "error" (a 5xx), "timeout"
+        (held unanswered) or "drop-response" (executed, the answer lost). ``method`` ("POST")
+        and ``venue`` ("binance", "kraken", "coinbase") narrow what matches."""
         await self._call(
             "POST",
             "/faults/rest",
@@ -144,18 +149,33 @@ class SimulatorClient:
                 "count": count,
                 "status": status,
                 "path_prefix": path_prefix,
+                "method": method,
+                "venue": venue,
             },
         )
 
-    async def drop_streams(self, stream: str | None = None) -> int:
-        body = await self._call("POST", "/faults/streams/drop", {"stream": stream})
+    async def drop_responses(
+        self,
+        path_prefix: str,
+        count: int = 1,
+        method: str | None = None,
+        venue: str | None = None,
+    ) -> None:
+        """The next ``count`` matching requests are executed but never answered: e.g. an
+        order the venue has while the client sees a timeout."""
+        await self.fail_requests(count, 504, path_prefix, "drop-response", method, venue)
+
+    async def drop_streams(self, stream: str | None = None, venue: str | None = None) -> int:
+        """Close stream connections now (private ones too): all, or those of ``venue``, or
+        those carrying ``stream`` (``userData`` for Binance's user data sockets)."""
+        body = await self._call("POST", "/faults/streams/drop", {"stream": stream, "venue": venue})
         return int(body["dropped"])
 
-    async def stall_streams(self, seconds: float) -> None:
-        await self._call("POST", "/faults/streams/stall", {"seconds": seconds})
+    async def stall_streams(self, seconds: float, venue: str | None = None) -> None:
+        await self._call("POST", "/faults/streams/stall", {"seconds": seconds, "venue": venue})
 
-    async def delay_streams(self, ms: int) -> None:
-        await self._call("POST", "/faults/streams/delay", {"ms": ms})
+    async def delay_streams(self, ms: int, venue: str | None = None) -> None:
+        await self._call("POST", "/faults/streams/delay", {"ms": ms, "venue": venue})
 
     async def skip_sequence(self, symbol: str, count: int = 1, venue: str | None = None) -> None:
         """Lose the next ``count`` diffs of ``symbol`` in transit: a gap in Binance's ``U``/``u``
@@ -193,6 +213,7 @@ class SimulatorClient:
         await self._call("POST", "/clock", {"skew_ms": skew_ms})
 
     async def clear_faults(self) -> None:
+        """Every fault, tightened rate limit, clock skew and halt gone."""
         await self._call("DELETE", "/faults")
 
     async def set_rate_limits(self, **limits: int) -> dict[str, Any]:

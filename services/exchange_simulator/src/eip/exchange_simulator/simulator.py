@@ -55,6 +55,7 @@ class Simulator:
                 ws_messages_per_second=settings.ws_messages_per_second,
             )
         )
+        self.faults.on_clear(self.limiter.restore)
         self.venue = Venue(self.exchange, self.limiter, self.faults)
         self.user_streams = UserStreams(self.exchange)
         self.streams = MarketStreams(
@@ -89,6 +90,14 @@ class Simulator:
         for _ in range(steps):
             for generator in self.generators:
                 generator.step()
+
+    def clear_faults(self) -> None:
+        """Every fault gone: REST and stream faults, rate limits back to their configured
+        values (counters and bans forgotten), the clock's skew, halted symbols."""
+        self.faults.clear()
+        self.exchange.clock_skew_ms = 0
+        for inst in self.exchange.instruments.values():
+            inst.status = "TRADING"
 
     async def _drive_market(self, stop: asyncio.Event) -> None:
         if self.replay_actions:

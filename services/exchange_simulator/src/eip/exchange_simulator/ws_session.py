@@ -20,9 +20,10 @@ QUEUE_LIMIT = 200_000
 
 
 class WsSession:
-    def __init__(self, ws: WebSocket, faults: Faults) -> None:
+    def __init__(self, ws: WebSocket, faults: Faults, venue: str | None = None) -> None:
         self.ws = ws
         self.faults = faults
+        self.venue = venue  # the dialect, whose stream faults apply besides everyone's
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.closed = False
 
@@ -48,7 +49,7 @@ class WsSession:
 
     async def _write(self) -> None:
         while (text := await self.queue.get()) is not None:
-            await self.faults.before_send()
+            await self.faults.before_send(self.venue)
             await self.ws.send_text(text)
 
     async def run(self, on_text: Callable[[str], None]) -> None:

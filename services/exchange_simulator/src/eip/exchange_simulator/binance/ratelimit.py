@@ -7,6 +7,7 @@ an IP that sends more than ``ban_after_violations`` requests while limited is ba
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
@@ -39,6 +40,10 @@ class RateLimiter:
     _ips: dict[str, _IpState] = field(default_factory=lambda: defaultdict(_IpState))
     _orders: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
     _ws_connects: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
+    configured: RateLimits = field(init=False)  # the limits at start, which restore() brings back
+
+    def __post_init__(self) -> None:
+        self.configured = dataclasses.replace(self.limits)
 
     def charge(self, ip: str, weight: int, now_ms: int) -> int:
         """Count a request's weight; return the weight used this minute, or raise 429/418."""
@@ -117,6 +122,14 @@ class RateLimiter:
         return True
 
     def reset(self) -> None:
+        """Forget counters and bans."""
         self._ips.clear()
         self._orders.clear()
         self._ws_connects.clear()
+
+    def restore(self) -> None:
+        """The configured limits again (in place: streams hold the same object), no counters,
+        no bans: what clearing every fault means for rate limits."""
+        for limit in dataclasses.fields(RateLimits):
+            setattr(self.limits, limit.name, getattr(self.configured, limit.name))
+        self.reset()

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from eip.exchange_simulator.binance import errors, wire
 from eip.exchange_simulator.binance.errors import BinanceError
@@ -74,21 +74,21 @@ def public_router(venue: Venue) -> APIRouter:
         return out
 
     @router.get("/api/v3/ping")
-    async def ping(request: Request) -> JSONResponse:
+    async def ping(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return {}
 
         return await venue.call(request, handle)
 
     @router.get("/api/v3/time")
-    async def server_time(request: Request) -> JSONResponse:
+    async def server_time(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return {"serverTime": ctx.now_ms}
 
         return await venue.call(request, handle)
 
     @router.get("/api/v3/exchangeInfo")
-    async def exchange_info(request: Request) -> JSONResponse:
+    async def exchange_info(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             chosen = selected(ctx) or list(ex.instruments.values())
             limits = venue.limiter.limits
@@ -122,7 +122,7 @@ def public_router(venue: Venue) -> APIRouter:
         return await venue.call(request, handle, weight=20)
 
     @router.get("/api/v3/depth")
-    async def depth(request: Request) -> JSONResponse:
+    async def depth(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             inst = instrument(ctx)
             limit = ctx.integer("limit", 100, lo=1, hi=5000)
@@ -137,7 +137,7 @@ def public_router(venue: Venue) -> APIRouter:
         return await venue.call(request, handle, weight=_depth_weight)
 
     @router.get("/api/v3/trades")
-    async def trades(request: Request) -> JSONResponse:
+    async def trades(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             inst = instrument(ctx)
             limit = ctx.integer("limit", 500, lo=1, hi=1000)
@@ -148,7 +148,7 @@ def public_router(venue: Venue) -> APIRouter:
         return await venue.call(request, handle, weight=25)
 
     @router.get("/api/v3/aggTrades")
-    async def agg_trades(request: Request) -> JSONResponse:
+    async def agg_trades(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             inst = instrument(ctx)
             limit = ctx.integer("limit", 500, lo=1, hi=1000)
@@ -170,7 +170,7 @@ def public_router(venue: Venue) -> APIRouter:
         return await venue.call(request, handle, weight=4)
 
     @router.get("/api/v3/klines")
-    async def klines(request: Request) -> JSONResponse:
+    async def klines(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             inst = instrument(ctx)
             interval = ctx.require("interval")
@@ -189,7 +189,7 @@ def public_router(venue: Venue) -> APIRouter:
         return await venue.call(request, handle, weight=2)
 
     @router.get("/api/v3/ticker/24hr")
-    async def ticker(request: Request) -> JSONResponse:
+    async def ticker(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             mini = (ctx.get("type") or "FULL") == "MINI"
             if ctx.get("symbol"):
@@ -200,7 +200,7 @@ def public_router(venue: Venue) -> APIRouter:
         return await venue.call(request, handle, weight=_ticker_weight)
 
     @router.get("/api/v3/ticker/price")
-    async def ticker_price(request: Request) -> JSONResponse:
+    async def ticker_price(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             def one(inst: Instrument) -> dict[str, Any]:
                 last = ex.history[inst.symbol].last
@@ -213,7 +213,7 @@ def public_router(venue: Venue) -> APIRouter:
         return await venue.call(request, handle, weight=lambda c: 2 if c.get("symbol") else 4)
 
     @router.get("/api/v3/ticker/bookTicker")
-    async def book_ticker_endpoint(request: Request) -> JSONResponse:
+    async def book_ticker_endpoint(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             if ctx.get("symbol"):
                 return book_ticker(ex, instrument(ctx))
@@ -225,7 +225,7 @@ def public_router(venue: Venue) -> APIRouter:
 
     @router.get("/fapi/v1/exchangeInfo")
     @router.get("/dapi/v1/exchangeInfo")
-    async def no_derivatives(request: Request) -> JSONResponse:
+    async def no_derivatives(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return {
                 "timezone": "UTC",

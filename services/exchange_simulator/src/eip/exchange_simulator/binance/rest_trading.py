@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from eip.exchange_simulator.binance import errors, wire
 from eip.exchange_simulator.binance.errors import BinanceError
@@ -165,14 +165,14 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return body
 
     @router.post("/api/v3/order")
-    async def new_order(request: Request) -> JSONResponse:
+    async def new_order(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return place(ctx)
 
         return await venue.call(request, handle, signed=True, permission=TRADE)
 
     @router.post("/api/v3/order/test")
-    async def test_order(request: Request) -> JSONResponse:
+    async def test_order(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             order_request, _ = parse_order(ctx)
             ex.check(order_request)
@@ -181,14 +181,14 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, signed=True, permission=TRADE)
 
     @router.get("/api/v3/order")
-    async def get_order(request: Request) -> JSONResponse:
+    async def get_order(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return wire.order_json(lookup(ctx))
 
         return await venue.call(request, handle, weight=4, signed=True, permission=READ)
 
     @router.delete("/api/v3/order")
-    async def cancel_order(request: Request) -> JSONResponse:
+    async def cancel_order(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             try:
                 order = lookup(ctx)
@@ -201,7 +201,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, signed=True, permission=TRADE)
 
     @router.post("/api/v3/order/cancelReplace")
-    async def cancel_replace(request: Request) -> JSONResponse:
+    async def cancel_replace(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             mode = ctx.require("cancelReplaceMode")
             if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
@@ -245,7 +245,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, signed=True, permission=TRADE)
 
     @router.get("/api/v3/openOrders")
-    async def open_orders(request: Request) -> JSONResponse:
+    async def open_orders(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             symbol = known_symbol(ctx) if ctx.get("symbol") else None
             return [wire.order_json(o) for o in ex.open_orders(ctx.account_id, symbol)]
@@ -259,7 +259,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         )
 
     @router.delete("/api/v3/openOrders")
-    async def cancel_all(request: Request) -> JSONResponse:
+    async def cancel_all(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             symbol = known_symbol(ctx)
             orders = ex.open_orders(ctx.account_id, symbol)
@@ -270,7 +270,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, signed=True, permission=TRADE)
 
     @router.get("/api/v3/allOrders")
-    async def all_orders(request: Request) -> JSONResponse:
+    async def all_orders(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             symbol = known_symbol(ctx)
             from_id = ctx.integer("orderId")
@@ -290,7 +290,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, weight=20, signed=True, permission=READ)
 
     @router.get("/api/v3/account")
-    async def account(request: Request) -> JSONResponse:
+    async def account(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             assert ctx.key is not None
             acct = ex.accounts[ctx.account_id]
@@ -339,7 +339,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, weight=20, signed=True, permission=READ)
 
     @router.get("/api/v3/myTrades")
-    async def my_trades(request: Request) -> JSONResponse:
+    async def my_trades(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             symbol = known_symbol(ctx)
             order_id = ctx.integer("orderId")
@@ -377,14 +377,14 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
     # -- legacy user data stream (listenKey) --------------------------------------------------
 
     @router.post("/api/v3/userDataStream")
-    async def create_listen_key(request: Request) -> JSONResponse:
+    async def create_listen_key(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return {"listenKey": user_streams.create_listen_key(ctx.account_id, ctx.now_ms)}
 
         return await venue.call(request, handle, weight=2, api_key_only=True)
 
     @router.put("/api/v3/userDataStream")
-    async def keepalive_listen_key(request: Request) -> JSONResponse:
+    async def keepalive_listen_key(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             user_streams.keepalive(ctx.require("listenKey"), ctx.account_id, ctx.now_ms)
             return {}
@@ -392,7 +392,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, weight=2, api_key_only=True)
 
     @router.delete("/api/v3/userDataStream")
-    async def close_listen_key(request: Request) -> JSONResponse:
+    async def close_listen_key(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             user_streams.close(ctx.require("listenKey"), ctx.account_id)
             return {}
@@ -400,7 +400,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, weight=2, api_key_only=True)
 
     @router.get("/sapi/v1/capital/config/getall")
-    async def coins(request: Request) -> JSONResponse:
+    async def coins(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             acct = ex.accounts[ctx.account_id]
             assets = sorted({a for i in ex.instruments.values() for a in (i.base, i.quote)})
@@ -422,7 +422,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
         return await venue.call(request, handle, weight=10, signed=True, permission=READ)
 
     @router.get("/sapi/v1/account/apiRestrictions")
-    async def api_restrictions(request: Request) -> JSONResponse:
+    async def api_restrictions(request: Request) -> Response:
         # What a key may do, as Binance reports it (USER_DATA). A spot-only venue: margin,
         # futures, options, transfers are always off.
         async def handle(ctx: Ctx) -> Any:
@@ -446,7 +446,7 @@ def trading_router(venue: Venue, user_streams: UserStreams) -> APIRouter:
 
     @router.get("/sapi/v1/margin/allPairs")
     @router.get("/sapi/v1/margin/isolated/allPairs")
-    async def margin_pairs(request: Request) -> JSONResponse:
+    async def margin_pairs(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return []  # a spot-only venue: nothing is marginable
 

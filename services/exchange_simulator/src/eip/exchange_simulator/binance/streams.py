@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from eip.exchange_simulator.binance import wire
 from eip.exchange_simulator.binance.ratelimit import RateLimits
 from eip.exchange_simulator.binance.tickers import best, ticker_event
+from eip.exchange_simulator.binance.venue import VENUE
 from eip.exchange_simulator.core.candles import INTERVAL_MS
 from eip.exchange_simulator.core.engine import TradeEvent
 from eip.exchange_simulator.core.exchange import BookUpdate, Exchange
@@ -84,7 +85,7 @@ class Connection:
             text = await self.queue.get()
             if text is None:
                 break
-            await faults.before_send()
+            await faults.before_send(VENUE)
             await self.ws.send_text(text)
 
 
@@ -114,7 +115,7 @@ class MarketStreams:
         self._kline_open: dict[str, int] = {}
         exchange.listeners.book.append(self._on_book)
         exchange.listeners.trade.append(self._on_trade)
-        faults.drop_listeners.append(self.drop)
+        faults.on_drop(VENUE, self.drop)
 
     # -- subscriptions -------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """The Binance dialect's request pipeline: faults, rate limits, authentication, error shapes.
 
-Every REST call goes through ``Venue.call``: an injected fault first, then the request weight
-(429/418), then for signed endpoints the API key, the key's IP allow-list and permission, the
-timestamp window and the HMAC signature — in that order, as Binance checks them.
+Every REST call goes through ``Venue.call``: an injected fault first (``rest_faults``, the one
+function all dialects share; a dropped response runs everything below and loses the answer),
+then the request weight (429/418), then for signed endpoints the API key, the key's IP
+allow-list and permission, the timestamp window and the HMAC signature — in that order, as
+Binance checks them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from eip.exchange_simulator.binance import errors
 from eip.exchange_simulator.binance.errors import BinanceError
@@ -27,13 +28,14 @@ from eip.exchange_simulator.core.accounts import ApiKey, Permission
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.faults import Faults
 from eip.exchange_simulator.core.orders import Rejection
+from eip.exchange_simulator.rest_faults import answer_with_faults
 
 log = logging.getLogger(__name__)
 
 _DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _API_KEY = re.compile(r"^[A-Za-z0-9]{1,128}$")
 MAX_RECV_WINDOW = 60_000
-TIMEOUT_FAULT_SECONDS = 120
+VENUE = "binance"  # the dialect's name in faults and API keys
 
 
 @dataclass
@@ -113,21 +115,37 @@ class Venue:
         signed: bool = False,
         permission: Permission | None = None,
         api_key_only: bool = False,
-    ) -> JSONResponse:
+    ) -> Response:
         ip = request.client.host if request.client else "unknown"
+
+        async def answer() -> Response:
+            return await self._answer(
+                request, ip, handler, weight, signed, permission, api_key_only
+            )
+
+        def failure(status: int) -> Response:
+            return JSONResponse(
+                {"code": -1000, "msg": "An unknown error occurred while processing the request."},
+                status,
+                headers={"X-MBX-USED-WEIGHT-1M": str(self.limiter.used_weight(ip))},
+            )
+
+        return await answer_with_faults(self.faults, request, VENUE, answer, failure)
+
+    async def _answer(
+        self,
+        request: Request,
+        ip: str,
+        handler: Handler,
+        weight: int | Callable[[Ctx], int],
+        signed: bool,
+        permission: Permission | None,
+        api_key_only: bool,
+    ) -> Response:
         headers: dict[str, str] = {}
         try:
             params = await _params(request)
             ctx = Ctx(params, self.exchange.now_ms(), ip)
-            fault = self.faults.take_rest_fault(request.url.path)
-            if fault is not None:
-                if fault.mode == "timeout":
-                    await asyncio.sleep(TIMEOUT_FAULT_SECONDS)
-                raise BinanceError(
-                    fault.status,
-                    -1000,
-                    "An unknown error occurred while processing the request.",
-                )
             cost = weight(ctx) if callable(weight) else weight
             used = self.limiter.charge(ip, cost, ctx.now_ms)
             headers["X-MBX-USED-WEIGHT-1M"] = str(used)

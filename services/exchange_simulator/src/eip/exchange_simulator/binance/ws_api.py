@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from eip.exchange_simulator.binance.errors import BinanceError
 from eip.exchange_simulator.binance.signing import verify, ws_api_payload
 from eip.exchange_simulator.binance.user_streams import Sink, UserStreams
-from eip.exchange_simulator.binance.venue import MAX_RECV_WINDOW
+from eip.exchange_simulator.binance.venue import MAX_RECV_WINDOW, VENUE
 from eip.exchange_simulator.core.accounts import Permission
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.faults import Faults
@@ -38,7 +38,7 @@ class _Socket:
 
     async def writer(self) -> None:
         while (text := await self.queue.get()) is not None:
-            await self.faults.before_send()
+            await self.faults.before_send(VENUE)
             await self.ws.send_text(text)
 
 
@@ -49,7 +49,7 @@ class WsApi:
         self.faults = faults
         self._subscription_ids = itertools.count(0)
         self._sockets: set[_Socket] = set()
-        faults.drop_listeners.append(self._drop)
+        faults.on_drop(VENUE, self._drop)
 
     def _drop(self, stream_filter: str | None) -> int:
         if stream_filter not in (None, "userData"):

@@ -72,7 +72,7 @@ class CoinbaseStreams:
         self._flush_scheduled = False
         self._started = time.monotonic()
         exchange.listeners.book.append(self._on_book)
-        faults.drop_listeners.append(self.drop)
+        faults.on_drop(VENUE, self.drop)
 
     # -- the feed ------------------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class CoinbaseStreams:
     # -- connections ---------------------------------------------------------------------------
 
     async def serve(self, ws: WebSocket) -> None:
-        conn = CoinbaseConnection(WsSession(ws, self.faults))
+        conn = CoinbaseConnection(WsSession(ws, self.faults, VENUE))
         self.connections.add(conn)
         deadline = asyncio.get_running_loop().call_later(
             SUBSCRIBE_WITHIN_S, lambda: None if conn.subscribed else conn.session.drop()

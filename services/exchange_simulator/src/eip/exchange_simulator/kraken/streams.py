@@ -62,7 +62,7 @@ class KrakenStreams:
         self._dirty: dict[str, int] = {}  # symbol -> time of its latest change
         self._flush_scheduled = False
         exchange.listeners.book.append(self._on_book)
-        faults.drop_listeners.append(self.drop)
+        faults.on_drop(VENUE, self.drop)
 
     # -- the feed ------------------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class KrakenStreams:
     # -- connections ---------------------------------------------------------------------------
 
     async def serve(self, ws: WebSocket) -> None:
-        conn = KrakenConnection(WsSession(ws, self.faults), secrets.randbits(62))
+        conn = KrakenConnection(WsSession(ws, self.faults, VENUE), secrets.randbits(62))
         self.connections.add(conn)
         conn.session.push(
             wire.dumps(
