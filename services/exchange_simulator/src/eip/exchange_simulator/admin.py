@@ -196,7 +196,9 @@ def admin_router(sim: Simulator) -> APIRouter:
 
     @router.post("/market/step")
     async def step(steps: int = Query(1, ge=1, le=10_000)) -> dict[str, int]:
-        sim.step_market(steps)
+        """Run ``steps`` steps of the generated market now; the simulator keeps answering
+        meanwhile (the steps run in slices of about 10 ms)."""
+        await sim.run_steps(steps)
         return {"steps": steps}
 
     @router.post("/market/prints")

@@ -1,5 +1,9 @@
 """Assembles one simulator: the exchange core, its market, its faults, and the dialects (Binance
-REST and streams; Kraken v2 and Coinbase Advanced Trade market data)."""
+REST and streams; Kraken v2 and Coinbase Advanced Trade market data).
+
+Everything runs on one event loop, so long admin work (``run_steps``) gives the loop back
+every few milliseconds: health checks, streams and orders go on while it runs.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from eip.exchange_simulator.kraken.streams import KrakenStreams
 from eip.exchange_simulator.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
+STEP_SLICE_S = 0.01  # market steps run at most this long before the loop gets a turn
 
 
 class Simulator:
@@ -90,6 +95,17 @@ class Simulator:
         for _ in range(steps):
             for generator in self.generators:
                 generator.step()
+
+    async def run_steps(self, steps: int) -> None:
+        """``steps`` market steps in slices of STEP_SLICE_S, yielding to the loop between
+        slices (each step is atomic; other work sees the market between steps)."""
+        loop = asyncio.get_running_loop()
+        slice_end = loop.time() + STEP_SLICE_S
+        for _ in range(steps):
+            self.step_market()
+            if loop.time() >= slice_end:
+                await asyncio.sleep(0)
+                slice_end = loop.time() + STEP_SLICE_S
 
     def clear_faults(self) -> None:
         """Every fault gone: REST and stream faults, rate limits back to their configured

@@ -115,6 +115,11 @@ class LiquidityProvider:
 
     def _clear_crossing(self, action: SetLevel) -> None:
         """Our own opposite levels that this one would cross are stale: withdraw them first."""
+        best = self.exchange.engine(action.symbol).book.opposite(action.side).best()
+        if best is None or (
+            best.price > action.price if action.side is Side.BUY else best.price < action.price
+        ):
+            return  # nothing on the other side crosses, ours included
         for (symbol, side, price), order in list(self.orders.items()):
             if symbol != action.symbol or side is action.side or not order.status.is_open:
                 continue
