@@ -50,6 +50,9 @@ lint: install ## ruff (lint + format check), mypy (strict on libs/), rustfmt and
 	uv run --frozen --no-sync ruff check .
 	uv run --frozen --no-sync ruff format --check .
 	uv run --frozen --no-sync mypy libs services tests bench conftest.py
+# Kubernetes manifests (docs/DEPLOY.md): every kustomization rendered, validated against the
+# Kubernetes schemas offline, and checked against each service's settings, port and routes.
+	uv run --frozen --no-sync pytest tests/k8s -q -p no:cacheprovider
 	cargo fmt $(BOOK_CRATE) --check
 	cargo clippy $(BOOK_CRATE) --all-targets --quiet -- -D warnings
 
