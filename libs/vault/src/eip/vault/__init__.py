@@ -1,4 +1,5 @@
-"""Async client for the parts of the Vault HTTP API the platform uses."""
+"""The platform's Vault client: an async facade over hvac for the parts of the Vault API the
+platform uses (see ``eip.vault.client``)."""
 
 from eip.vault.client import VaultClient, VaultError, VaultUnavailable
 
