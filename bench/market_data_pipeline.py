@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import statistics
 import tempfile
 import time
@@ -42,27 +41,33 @@ from eip.bus.admin import admin_client, ensure_topics
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.binance import parse
+from eip.exchanges.capture import frame_payload, iter_entries, payload_text
 from eip.exchanges.factory import create_market_data_adapter
 from eip.exchanges.market_data import MarketEvent, Trade
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import trade_from_message, trade_key, trade_message
 from eip.testing.endpoints import kafka_bootstrap_servers
-from eip.testing.recorded import recorded_dir
+from eip.testing.recorded import find_recorded
 from eip.testing.simulator import run_simulator
 
-CAPTURE = recorded_dir() / "binance-spot-2021-10.jsonl"
+CAPTURE = "binance-spot-2021-10.jsonl"
 TARGET = 50_000
 
 
 def recorded_frames() -> list[bytes]:
     frames = []
-    for line in CAPTURE.read_text().splitlines():
-        record = json.loads(line)
-        if record.get("t") == "recv" and "@aggTrade" in record["data"]:
-            frames.append(record["data"].encode())
+    try:
+        path = find_recorded(CAPTURE)
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
+    for _, record in iter_entries(path):
+        if record["t"] == "recv":
+            frame = payload_text(frame_payload(record))
+            if "@aggTrade" in frame:
+                frames.append(frame.encode())
     if not frames:
-        raise SystemExit(f"no aggTrade frames in {CAPTURE}")
+        raise SystemExit(f"no aggTrade frames in {path}")
     return frames
 
 

@@ -45,6 +45,7 @@ import orjson
 from sortedcontainers import SortedDict
 
 from eip.book import L2Book
+from eip.exchanges.capture import frame_payload, iter_entries, payload_text
 from eip.testing.recorded import find_recorded
 
 TARGET = 1_000_000  # level updates per second, native path, one core
@@ -128,16 +129,15 @@ def load(path: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """REST snapshot bodies by symbol, and (symbol, raw frame) for every depth diff."""
     snapshots: dict[str, str] = {}
     frames: list[tuple[str, str]] = []
-    with path.open() as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record["t"] == "http" and "/depth?symbol=" in record["url"]:
-                symbol = record["url"].split("symbol=")[1].split("&")[0]
-                snapshots[symbol] = record["data"]
-            elif record["t"] == "recv":
-                message = json.loads(record["data"])
-                if message.get("stream", "").endswith("@depth@100ms"):
-                    frames.append((message["data"]["s"], record["data"]))
+    for _, record in iter_entries(path):
+        if record["t"] == "http" and "/depth?symbol=" in record["url"]:
+            symbol = record["url"].split("symbol=")[1].split("&")[0]
+            snapshots[symbol] = record["data"]
+        elif record["t"] == "recv":
+            frame = payload_text(frame_payload(record))
+            message = json.loads(frame)
+            if message.get("stream", "").endswith("@depth@100ms"):
+                frames.append((message["data"]["s"], frame))
     return snapshots, frames
 
 

@@ -13,19 +13,22 @@ import json
 import time
 from typing import Any
 
+from eip.exchanges.capture import frame_payload, payload_text, read_entries
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.sync_events import BookEvent
-from eip.testing.recorded import recorded_dir
+from eip.testing.recorded import find_recorded
 
-RECORDED = recorded_dir()
 QUIET = FeedOptions(stale_after_s=1e9)
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (RECORDED / name).open()]
+    try:
+        return read_entries(find_recorded(name))
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def feeds(entries: list[dict[str, Any]], name: str) -> WsBookFeed:
@@ -51,7 +54,7 @@ async def through_adapter(entries: list[dict[str, Any]], name: str) -> tuple[flo
 
 
 def baseline(entries: list[dict[str, Any]]) -> float:
-    frames = [e["data"] for e in entries if e["t"] == "recv"]
+    frames = [payload_text(frame_payload(e)) for e in entries if e["t"] == "recv"]
     started = time.perf_counter()
     for frame in frames:
         json.loads(frame)

@@ -7,22 +7,23 @@ import json
 import pytest
 
 from eip.book import L2Book
-from eip.testing.recorded import recorded_dir
+from eip.exchanges.capture import frame_payload, iter_entries, payload_text
+from eip.testing.recorded import recorded_capture
 
-RECORDING = recorded_dir() / "binance-spot-2021-10.jsonl"
+RECORDING = "binance-spot-2021-10.jsonl"
 
 
 def recorded() -> tuple[dict[str, str], list[str]]:
     snapshots: dict[str, str] = {}
     frames: list[str] = []
-    with RECORDING.open() as lines:
-        for line in lines:
-            record = json.loads(line)
-            if record["t"] == "http" and "/depth?symbol=" in record["url"]:
-                symbol = record["url"].split("symbol=")[1].split("&")[0]
-                snapshots[symbol] = record["data"]
-            elif record["t"] == "recv" and "@depth@" in record["data"][:64]:
-                frames.append(record["data"])
+    for _, record in iter_entries(recorded_capture(RECORDING)):
+        if record["t"] == "http" and "/depth?symbol=" in record["url"]:
+            symbol = record["url"].split("symbol=")[1].split("&")[0]
+            snapshots[symbol] = record["data"]
+        elif record["t"] == "recv":
+            frame = payload_text(frame_payload(record))
+            if "@depth@" in frame[:64]:
+                frames.append(frame)
     return snapshots, frames
 
 

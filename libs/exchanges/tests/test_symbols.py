@@ -9,9 +9,8 @@ from eip.exchanges import (
     kraken_symbol_map,
     normalize_asset,
 )
-from eip.testing.recorded import recorded_dir
-
-RECORDED = recorded_dir()
+from eip.exchanges.capture import iter_entries
+from eip.testing.recorded import recorded_capture
 
 
 @pytest.mark.parametrize(
@@ -38,8 +37,7 @@ def test_empty_asset_is_refused() -> None:
 
 
 def _first_http(name: str, needle: str) -> dict:  # type: ignore[type-arg]
-    for line in (RECORDED / name).open():
-        row = json.loads(line)
+    for _, row in iter_entries(recorded_capture(name)):
         if row["t"] == "http" and needle in row["url"]:
             return json.loads(row["data"])  # type: ignore[no-any-return]
     raise AssertionError(f"no {needle} in {name}")

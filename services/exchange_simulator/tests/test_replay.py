@@ -12,6 +12,7 @@ from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.instruments import load_instruments
 from eip.exchange_simulator.core.market import GeneratedMarket, LiquidityProvider, replay
 from eip.exchange_simulator.settings import DEFAULT_MARKET
+from eip.exchanges.capture import iter_entries
 from eip.testing.recorded import recorded_capture
 
 from .conftest import FakeClock
@@ -25,8 +26,7 @@ def reference_books(path: Path) -> dict[str, dict[str, dict[Decimal, Decimal]]]:
     """The books the capture describes, rebuilt independently of the simulator."""
     books: dict[str, dict[str, dict[Decimal, Decimal]]] = {}
     last_ids: dict[str, int] = {}
-    for line in path.read_text().splitlines():
-        frame = json.loads(line)
+    for _, frame in iter_entries(path):
         if frame["t"] == "http" and "/depth" in frame["url"]:
             symbol = frame["url"].split("symbol=")[1].split("&")[0]
             body = json.loads(frame["data"])

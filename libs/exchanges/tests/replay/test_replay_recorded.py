@@ -1,5 +1,6 @@
-"""The shared real captures through the replay: the live parse code must read every trade and
-ticker frame, exactly. Any capture dropped into ``recorded_dir()`` is checked too."""
+"""The real captures through the replay: the live parse code must read every trade and ticker
+frame, exactly. Every capture of ``data/recorded`` and of the folders ``EIP_RECORDED_DIR``
+names is checked too (``eip.testing.recorded``)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ from typing import Any
 
 import pytest
 
+from eip.exchanges.capture import frame_payload, iter_entries, payload_text
 from eip.exchanges.ccxt_adapter import new_client
 from eip.exchanges.market_data import Ticker, Trade
 from eip.exchanges.replay import replay
 from eip.exchanges.replay.ccxt_venue import StandInClient
-from eip.testing.recorded import recorded_capture, recorded_dir
+from eip.testing.recorded import IN_REPO, capture_name, recorded_capture, recorded_captures
 
 BINANCE = "binance-spot-2021-10.jsonl"
 KRAKEN = "kraken-ws1-2021-04.jsonl"
 
 
 def recv_frames(path: Path) -> list[tuple[float, Any]]:
-    lines = (json.loads(line) for line in path.read_text().splitlines())
-    return [(rec["ts"], json.loads(rec["data"])) for rec in lines if rec["t"] == "recv"]
+    return [
+        (rec["ts"], json.loads(payload_text(frame_payload(rec))))
+        for _, rec in iter_entries(path)
+        if rec["t"] == "recv"
+    ]
 
 
 def test_binance_trades_and_tickers_carry_the_frames_exact_decimals() -> None:
@@ -78,15 +83,13 @@ def test_ccxt_kraken_no_longer_reads_v1_frames() -> None:
     assert conn.resolved == []
 
 
-def _captures() -> list[Path]:
-    found = sorted(recorded_dir().glob("*.jsonl"))
-    # a missing folder must fail, not collect zero cases
-    return found or [recorded_dir() / "NO-CAPTURES-FOUND.jsonl"]
+def test_the_shipped_captures_are_among_those_replayed() -> None:
+    names = {capture_name(p) for p in recorded_captures() if p.parent == IN_REPO}
+    assert {BINANCE, KRAKEN} <= names
 
 
-@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", recorded_captures(), ids=capture_name)
 def test_every_recorded_capture_replays_cleanly(path: Path) -> None:
-    assert path.is_file(), f"no captures in {recorded_dir()}"
     result = replay(path)
     assert result.summary.ok, result.summary.errors
     assert result.records, f"{path.name}: no trades or tickers replayed"

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from eip.exchanges.capture import CaptureError, read_entries
+from eip.exchanges.capture import CaptureError, open_text, read_entries
 from eip.order_book.capture.cli import main, record, replay_file
-from eip.testing.recorded import recorded_dir
+from eip.testing.recorded import recorded_capture
 
-RECORDED = recorded_dir()
+BINANCE = "binance-spot-2021-10.jsonl"
+KRAKEN = "kraken-ws1-2021-04.jsonl"
 
 
 async def test_replaying_the_binance_capture_succeeds_and_writes_books(tmp_path: Path) -> None:
     out_path, err = tmp_path / "books.jsonl", io.StringIO()
     with out_path.open("w") as out:
-        status = await replay_file(RECORDED / "binance-spot-2021-10.jsonl", out, err)
+        status = await replay_file(recorded_capture(BINANCE), out, err)
 
     assert status == 0, err.getvalue()
     assert "RESULT: ok" in err.getvalue()
@@ -35,7 +36,7 @@ async def test_replaying_the_binance_capture_succeeds_and_writes_books(tmp_path:
 
 async def test_replaying_the_kraken_capture_verifies_every_checksum() -> None:
     err = io.StringIO()
-    status = await replay_file(RECORDED / "kraken-ws1-2021-04.jsonl", None, err)
+    status = await replay_file(recorded_capture(KRAKEN), None, err)
     assert status == 0, err.getvalue()
     assert "checksums: matched=4269 failed=0" in err.getvalue()
 
@@ -43,7 +44,8 @@ async def test_replaying_the_kraken_capture_verifies_every_checksum() -> None:
 def test_a_tampered_capture_fails_the_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lines = (RECORDED / "binance-spot-2021-10.jsonl").read_text().splitlines()
+    with open_text(recorded_capture(BINANCE)) as text:
+        lines = text.read().splitlines()
     frames = [i for i, line in enumerate(lines) if "nknusdt@depth" in line and '"recv"' in line]
     del lines[frames[10]]  # a lost diff: a gap no recorded snapshot can heal
     tampered = tmp_path / "tampered.jsonl"

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from eip.exchanges.capture import read_entries
 from eip.order_book.feeds.base import WsBookFeed
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
-from eip.testing.recorded import recorded_dir
+from eip.testing.recorded import find_recorded
 
-RECORDED = recorded_dir()
-BINANCE_CAPTURE = RECORDED / "binance-spot-2021-10.jsonl"
-KRAKEN_CAPTURE = RECORDED / "kraken-ws1-2021-04.jsonl"
+BINANCE_CAPTURE = find_recorded("binance-spot-2021-10.jsonl")
+KRAKEN_CAPTURE = find_recorded("kraken-ws1-2021-04.jsonl")
 
 
 def load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.open()]
+    return read_entries(path)
 
 
 class Events:

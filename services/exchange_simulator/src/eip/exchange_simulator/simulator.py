@@ -34,9 +34,14 @@ from eip.exchange_simulator.core.market import (
 )
 from eip.exchange_simulator.kraken.streams import KrakenStreams
 from eip.exchange_simulator.settings import SimulatorSettings
+from eip.exchanges.capture import CaptureError
 
 log = logging.getLogger(__name__)
 STEP_SLICE_S = 0.01  # market steps run at most this long before the loop gets a turn
+
+
+class ReplayFileError(ValueError):
+    """The replay capture cannot be used; the simulator refuses to start, saying why."""
 
 
 class Simulator:
@@ -46,7 +51,13 @@ class Simulator:
         if settings.market == "replay":
             if settings.replay_file is None:
                 raise ValueError("SIMULATOR_REPLAY_FILE is required when SIMULATOR_MARKET=replay")
-            capture = load_capture(settings.replay_file)
+            try:
+                capture = load_capture(settings.replay_file)
+            except (CaptureError, OSError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise ReplayFileError(
+                    f"SIMULATOR_REPLAY_FILE {settings.replay_file}: {why}"
+                ) from None
             instruments, self.replay_actions = capture.instruments, capture.actions
         else:
             instruments = load_instruments(settings.instruments_file)

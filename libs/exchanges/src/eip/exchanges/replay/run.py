@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eip.exchanges.bitmex.parse import loads as bitmex_loads
-from eip.exchanges.capture import Capture, read_capture
+from eip.exchanges.capture import Capture, CaptureError, payload_text, read_capture
 from eip.exchanges.market_data import Ticker, Trade
 from eip.exchanges.replay.binance import BinanceReplay
 from eip.exchanges.replay.bitmex import BitmexReplay
@@ -56,11 +56,14 @@ def _decode(capture: Capture, loads: Callable[[str], Any]) -> list[tuple[str, fl
     out = []
     for frame in capture.frames:
         try:
-            out.append((frame.conn, frame.ts, loads(frame.data)))
-        except ValueError:
-            out.append(
-                (frame.conn, frame.ts, frame.data)
-            )  # pings and other text: no venue sends trades so
+            # a binary frame is read as live clients read it: gzip (HTX) inflated, then text
+            text = payload_text(frame.data)
+        except ValueError as exc:
+            raise CaptureError(f"entry {frame.entry} (recv): {exc}") from None
+        try:
+            out.append((frame.conn, frame.ts, loads(text)))
+        except (ValueError, RecursionError):
+            out.append((frame.conn, frame.ts, text))  # pings and other text: no trades in them
     return out
 
 
