@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from eip.exchanges.capture import recv_entry
+
 
 def capture(
     exchange: str,
@@ -16,7 +18,8 @@ def capture(
 ) -> list[dict[str, Any]]:
     """Header, one http line per url, then ``frames`` on one connection ``step`` s apart.
 
-    A frame is a JSON-able message, or ``(message, ts)`` to place it at an exact time.
+    A frame is a JSON-able message, text, or ``bytes`` (a binary frame, kept as ``b64``), or
+    ``(frame, ts)`` to place it at an exact time.
     """
     conn = f"{exchange.upper()}.ws.1"
     entries: list[dict[str, Any]] = [
@@ -32,6 +35,6 @@ def capture(
             message, ts = frame
         else:
             message, ts = frame, ts + step
-        data = message if isinstance(message, str) else json.dumps(message)
-        entries.append({"t": "recv", "conn": conn, "ts": ts, "data": data})
+        payload = message if isinstance(message, str | bytes) else json.dumps(message)
+        entries.append(recv_entry(conn, ts, payload))
     return entries

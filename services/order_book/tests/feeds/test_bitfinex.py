@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from eip.exchanges.capture import header_symbol
 from eip.order_book.capture.cli import replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.bitfinex import BitfinexFeed
-from eip.order_book.feeds.bitfinex.symbols import platform_symbol, venue_symbol
+from eip.order_book.feeds.bitfinex.symbols import header_book_symbol, platform_symbol, venue_symbol
 
 from .captures import capture
 from .helpers import replay
@@ -132,3 +133,15 @@ async def test_replay_command_takes_books_and_length_from_the_recorded_subscript
 
     assert status == 0, err.getvalue()
     assert "bitfinex IOTA/ETH: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+
+
+def test_perpetuals_and_header_names() -> None:
+    assert platform_symbol("tBTCF0:USTF0") == "BTC/USDT:USDT"
+    assert venue_symbol("BTC/USDT:USDT") == "tBTCF0:USTF0"
+    assert venue_symbol("TESTBTC/TESTUSDT:TESTUSDT") == "tTESTBTCF0:TESTUSDTF0"
+    assert header_book_symbol(header_symbol("BTC-USDT-PERP")) == "BTC/USDT:USDT"
+    assert header_book_symbol(header_symbol("BTC-USD")) == "BTC/USD"
+    with pytest.raises(ValueError, match="settled in its quote"):
+        venue_symbol("BTC/USD:BTC")
+    with pytest.raises(ValueError, match="Bitfinex lists no futures"):
+        header_book_symbol(header_symbol("BTC-USD-22K27"))

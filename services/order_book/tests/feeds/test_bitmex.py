@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from eip.exchanges.capture import header_symbol
 from eip.order_book.capture.cli import replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.bitmex import BitmexFeed
-from eip.order_book.feeds.bitmex.feed import recorded_book_symbols
+from eip.order_book.feeds.bitmex.feed import header_book_symbol, recorded_book_symbols
 
 from .captures import capture
 from .helpers import replay
@@ -198,3 +199,26 @@ async def test_unknown_symbol_fails_before_connecting() -> None:
     feed = feed_of([partial()], ["ETH/USD:BTC"])
     with pytest.raises(KeyError, match="ETH/USD:BTC"):
         await replay(feed)
+
+
+def test_header_names_are_bitmex_perpetuals_and_futures() -> None:
+    assert header_book_symbol(header_symbol("XBT-USD-PERP")) == XBT
+    assert header_book_symbol(header_symbol("ETH-USD-PERP")) == "ETH/USD:BTC"  # quanto, in XBt
+    assert header_book_symbol(header_symbol("BTC-USDT-PERP")) == "BTC/USDT:USDT"
+    assert header_book_symbol(header_symbol("TRX-BTC-21M25")) == TRX
+    with pytest.raises(ValueError, match="spot pairs, perpetuals and futures"):
+        header_book_symbol(header_symbol("BTC-USD-50000-21M25-call"))
+
+
+async def test_a_capture_naming_its_books_only_in_the_header_replays_them(tmp_path: Path) -> None:
+    entries = bx_capture([partial(), rows("update", row(8799000100, "Buy", 350))])
+    entries[0]["config"] = {"l2_book": ["BTC-USD-PERP", "TRX-BTC-21M25"]}
+    path = tmp_path / "bitmex.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    err = io.StringIO()
+
+    status = await replay_file(path, None, err)
+
+    assert status == 0, err.getvalue()
+    assert f"bitmex {XBT}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+    assert f"bitmex {TRX}: no data" in err.getvalue()

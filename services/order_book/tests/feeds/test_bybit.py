@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from eip.order_book.capture.cli import replay_file
+from eip.exchanges.capture import header_symbol
+from eip.order_book.capture.cli import main, replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.bybit import BybitFeed
-from eip.order_book.feeds.bybit.feed import platform_symbol, venue_symbol
+from eip.order_book.feeds.bybit.feed import header_book_symbol, platform_symbol, venue_symbol
 
 from .captures import capture
 from .helpers import replay
@@ -155,3 +156,79 @@ async def test_inverse_and_linear_connections_replay_side_by_side(tmp_path: Path
     assert status == 0, err.getvalue()
     assert f"bybit {BTC}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
     assert "bybit BCH/USDT:USDT: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+
+
+def _write(path: Path, entries: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return path
+
+
+def perp_capture(tmp_path: Path, l2_book: list[str], sends: tuple[str, ...] = ()) -> Path:
+    """BTCUSD book frames; the header names ``l2_book``; the client sent ``sends`` (topics)."""
+    entries = capture("bybit", {}, [snapshot(1), delta(2, update=[row("60616.50", "Buy", 9)])],
+                      ADDR)  # fmt: skip
+    entries[0]["config"] = {"l2_book": l2_book, "trades": l2_book}
+    subscriptions = [{"t": "send", "conn": "BYBIT.ws.1", "ts": 1_700_000_000.0, "addr": ADDR,
+                      "data": json.dumps({"op": "subscribe", "args": [topic]})}
+                     for topic in sends]  # fmt: skip
+    return _write(tmp_path / "bybit.jsonl", [*entries[:2], *subscriptions, *entries[2:]])
+
+
+def test_header_perp_names_are_the_venues_perpetuals() -> None:
+    assert header_book_symbol(header_symbol("BTC-USD-PERP")) == BTC
+    assert header_book_symbol(header_symbol("ETH-USDT-PERP")) == "ETH/USDT:USDT"
+    for name in ("BTC-USDC-PERP", "BTC-USD-22K27", "BTC-USDT"):
+        with pytest.raises(ValueError, match="USD \\(inverse\\) and USDT \\(linear\\)"):
+            header_book_symbol(header_symbol(name))
+
+
+async def test_a_capture_naming_its_books_only_in_the_header_replays_them(tmp_path: Path) -> None:
+    # The client subscribed only trades: the books come from the header's -PERP names.
+    path = perp_capture(tmp_path, ["BTC-USD-PERP"], sends=("trade.BTCUSD",))
+    err = io.StringIO()
+
+    status = await replay_file(path, None, err)
+
+    assert status == 0, err.getvalue()
+    assert f"bybit {BTC}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+
+
+def test_symbols_may_be_given_in_the_headers_perp_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = perp_capture(tmp_path, [])
+
+    assert main(["replay", str(path), "--symbols", "BTC-USD-PERP"]) == 0
+    assert f"bybit {BTC}: snapshots=1 deltas=1" in capsys.readouterr().err
+
+    assert main(["replay", str(path), "--symbols", "BTC-USDC-PERP"]) == 2
+    err = capsys.readouterr().err
+    assert "--symbols BTC-USDC-PERP: BTC-USDC-PERP: the Bybit book adapter follows" in err
+    assert "Traceback" not in err
+
+
+def test_a_subscribed_symbol_without_book_messages_is_no_data_not_a_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = perp_capture(tmp_path, ["BTC-USD-PERP", "EOS-USD-PERP"])
+
+    assert main(["replay", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"bybit {BTC}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err
+    assert "bybit EOS/USD:EOS: no data (subscribed; no book message in the capture)" in err
+    assert "RESULT: ok (1 in sync, 0 lost sync, 1 no data)" in err
+
+    assert main(["replay", str(path), "--strict"]) == 1
+    assert "RESULT: FAILED (1 in sync, 0 lost sync, 1 no data; --strict" in capsys.readouterr().err
+
+
+def test_a_v5_capture_is_refused_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = perp_capture(tmp_path, ["BTC-USDT-PERP"], sends=("orderbook.200.BTCUSDT",))
+
+    assert main(["replay", str(path)]) == 2
+
+    err = capsys.readouterr().err
+    assert "(orderbook.200.BTCUSDT) are of the v5 API" in err
+    assert "Traceback" not in err

@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eip.order_book.capture.cli import replay_file
+import pytest
+
+from eip.order_book.capture.cli import main, replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.htx import HtxFeed
@@ -118,3 +120,47 @@ def test_book_symbols_come_from_the_recorded_subscriptions() -> None:
              for sub in ("market.omgbtc.depth.step0", "market.omgbtc.trade.detail")]  # fmt: skip
 
     assert recorded_book_symbols([*entries([]), *sends]) == [OMG]
+
+
+async def test_a_capture_of_binary_gzip_frames_replays_through_the_same_htx_code(
+    tmp_path: Path,
+) -> None:
+    """Binary frames recorded as ``b64`` reach the adapter as the gzip bytes the venue sent."""
+    lines = entries(
+        [
+            gzip.compress(b'{"id":"1","status":"ok","subbed":"market.omgbtc.depth.step0","ts":1}'),
+            gzip.compress(book(1, [[0.000137, 1]], [[0.000138, 1]]).encode()),
+            gzip.compress(b'{"ping":1618678075000}'),
+            gzip.compress(book(2, [[0.000137, 2]], [[0.000138, 1]]).encode()),
+        ]
+    )
+    assert sum("b64" in e for e in lines) == 4
+    assert not any("data" in e for e in lines[2:])
+    lines[0]["config"] = {"l2_book": ["OMG-BTC"]}
+    path = tmp_path / "htx.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    out, err = io.StringIO(), io.StringIO()
+
+    status = await replay_file(path, out, err)
+
+    assert status == 0, err.getvalue()
+    assert f"htx {OMG}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+    (final,) = [json.loads(x) for x in out.getvalue().splitlines() if '"type":"book"' in x]
+    assert final["bids"][0][1].rstrip("0").rstrip(".") == "2"
+
+
+def test_a_b64_frame_that_is_not_gzip_stops_the_replay_naming_its_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = entries([gzip.compress(book(1, [[0.000137, 1]], [[0.000138, 1]]).encode()),
+                     b"\x8b\x00\xff not gzip, not UTF-8"])  # fmt: skip
+    lines[0]["config"] = {"l2_book": ["OMG-BTC"]}
+    path = tmp_path / "htx.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines))
+
+    assert main(["replay", str(path)]) == 2
+
+    err = capsys.readouterr().err
+    assert "the htx adapter stopped after entry 5 (recv)" in err
+    assert "neither gzip nor UTF-8" in err
+    assert "Traceback" not in err

@@ -7,13 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from eip.exchanges.capture import header_symbol
 from eip.order_book.capture.cli import replay_file
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.okx.checksum import checksum, checksum_string
 from eip.order_book.feeds.okx.feed import recorded_book_channel, recorded_book_symbols
-from eip.order_book.feeds.okx.instruments import instrument_queries
+from eip.order_book.feeds.okx.instruments import header_book_symbol, instrument_queries
 
 from .captures import capture
 from .helpers import replay
@@ -210,3 +213,17 @@ def test_instrument_queries_cover_options_per_underlying() -> None:
         "instType=OPTION&uly=ETH-USD",
         "instType=OPTION&uly=SOL-USD",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("ZEN-USDT", ZEN),
+        ("BTC-USDT-PERP", "BTC/USDT:USDT"),  # BTC-USDT-SWAP
+        ("BTC-USD-PERP", "BTC/USD:BTC"),  # BTC-USD-SWAP, inverse
+        ("BTC-USD-22K27", "BTC/USD:BTC-220527"),  # BTC-USD-220527
+        ("BTC-USD-40000-22H25-call", CALL),
+    ],
+)
+def test_header_names_are_okx_instruments(name: str, symbol: str) -> None:
+    assert header_book_symbol(header_symbol(name)) == symbol

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from eip.exchanges.capture import CaptureWriter
+from eip.exchanges.capture import CaptureWriter, recv_entry
 from eip.order_book.capture.replay import ReplayTransport
 from eip.order_book.feeds.factory import ws_of
 from eip.order_book.feeds.transport import TransportExhausted
@@ -103,10 +103,11 @@ class RecordingProxy(_LocalServer):
             async def downstream() -> None:
                 async for message in upstream:
                     if message.type == aiohttp.WSMsgType.TEXT:
-                        self.writer.write(
-                            {"t": "recv", "conn": conn, "ts": time.time(), "data": message.data}
-                        )
+                        self.writer.write(recv_entry(conn, time.time(), message.data))
                         await client.send_str(message.data)
+                    elif message.type == aiohttp.WSMsgType.BINARY:  # kept as b64
+                        self.writer.write(recv_entry(conn, time.time(), message.data))
+                        await client.send_bytes(message.data)
                 await client.close()
 
             pump = asyncio.create_task(downstream())
@@ -154,7 +155,10 @@ class ReplayServer(_LocalServer):
         except TransportExhausted as exc:
             return web.json_response({"error": str(exc)}, status=404)
         self.http_served += 1
-        return web.Response(text=response.data, content_type="application/json")
+        body = response.data
+        if isinstance(body, bytes):  # REST bodies are recorded as text; never bytes
+            return web.Response(body=body, content_type="application/json")
+        return web.Response(text=body, content_type="application/json")
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
@@ -177,7 +181,10 @@ class ReplayServer(_LocalServer):
                     frame = await conn.recv()
                 except TransportExhausted:
                     break
-                await ws.send_str(frame.data)
+                if isinstance(frame.data, bytes):
+                    await ws.send_bytes(frame.data)
+                else:
+                    await ws.send_str(frame.data)
                 self.frames_sent += 1
             self.idle.set()
             await reader  # keep the socket open until the client leaves

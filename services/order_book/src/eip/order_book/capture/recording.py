@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from itertools import count
 
-from eip.exchanges.capture import CaptureWriter
+from eip.exchanges.capture import CaptureWriter, recv_entry
 from eip.order_book.feeds.transport import Connection, Received, Transport
 
 
@@ -24,7 +24,7 @@ class RecordingConnection:
 
     async def recv(self) -> Received:
         frame = await self._inner.recv()
-        self._writer.write({"t": "recv", "conn": self._conn, "ts": frame.ts, "data": frame.data})
+        self._writer.write(recv_entry(self._conn, frame.ts, frame.data))
         return frame
 
     async def close(self) -> None:

@@ -7,6 +7,10 @@ message picks the one whose recorded subscription looks most like it (a book ada
 book connection, not the trade one). Messages the adapter sends are kept in ``sent``, not
 answered. When the frames or bodies run out the transport raises ``TransportExhausted`` and the
 feed's ``run`` returns.
+
+Frames are served as recorded: text as ``str``, binary frames (``b64``) as ``bytes``, as the live
+transport hands them over. ``last_entry`` names the capture entry served last, so whoever runs a
+replay can say which line an adapter stopped at.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from eip.exchanges.capture import read_entries
+from eip.exchanges.capture import frame_payload, iter_entries
 from eip.order_book.feeds.transport import Connection, Received, TransportExhausted
 
 
@@ -42,13 +46,16 @@ def _similarity(a: str, b: str) -> int:
         return int(a == b)
 
 
+Numbered = tuple[int, dict[str, Any]]  # (entry number, entry)
+
+
 class RecordedConnection:
-    def __init__(self, conn: str, addr: str, entries: list[dict[str, Any]]) -> None:
+    def __init__(self, conn: str, addr: str, entries: list[Numbered]) -> None:
         self.conn = conn
         self.addr = addr
-        self.sends = [e["data"] for e in entries if e["t"] == "send"]
+        self.sends = [e["data"] for _, e in entries if e["t"] == "send"]
         self.frames = deque(
-            Received(e["data"], float(e["ts"])) for e in entries if e["t"] == "recv"
+            (n, Received(frame_payload(e), float(e["ts"]))) for n, e in entries if e["t"] == "recv"
         )
 
 
@@ -72,7 +79,9 @@ class ReplayConnection:
         if not self.recorded.frames:
             raise TransportExhausted(f"capture connection {self.recorded.conn} has no more frames")
         self._transport.frames_served += 1
-        return self.recorded.frames.popleft()
+        number, frame = self.recorded.frames.popleft()
+        self._transport.last_entry = (number, "recv")
+        return frame
 
     async def close(self) -> None:
         return None
@@ -80,27 +89,29 @@ class ReplayConnection:
 
 class ReplayTransport:
     def __init__(self, capture: Path | list[dict[str, Any]]) -> None:
-        entries = read_entries(capture)
-        self.header = next((e for e in entries if e["t"] == "header"), {})
-        self._http: dict[str, deque[Received]] = defaultdict(deque)
-        by_conn: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.header: dict[str, Any] = {}
+        self._http: dict[str, deque[tuple[int, Received]]] = defaultdict(deque)
+        by_conn: dict[str, list[Numbered]] = defaultdict(list)
         addrs: dict[str, str] = {}
-        for entry in entries:
-            if entry["t"] == "http":
+        for number, entry in iter_entries(capture):
+            if entry["t"] == "header":
+                self.header = entry
+            elif entry["t"] == "http":
                 self._http[_resource(entry["url"])].append(
-                    Received(entry["data"], float(entry["ts"]))
+                    (number, Received(entry["data"], float(entry["ts"])))
                 )
             elif entry["t"] == "connect":
                 addrs[entry["conn"]] = entry["addr"]
                 by_conn[entry["conn"]]  # keeps the order of connect lines
             elif entry["t"] in ("send", "recv"):
-                by_conn[entry["conn"]].append(entry)
+                by_conn[entry["conn"]].append((number, entry))
         self._unclaimed = [
             RecordedConnection(conn, addrs.get(conn, ""), items) for conn, items in by_conn.items()
         ]
         self.sent: list[str] = []
         self.frames_served = 0
         self.connects = 0
+        self.last_entry: tuple[int, str] | None = None  # (number, kind) served last
 
     async def connect(self, url: str) -> Connection:
         if not self._unclaimed:
@@ -128,7 +139,9 @@ class ReplayTransport:
         queue = self._http.get(_resource(url))
         if not queue:
             raise TransportExhausted(f"no recorded response left for {_resource(url)}")
-        return queue.popleft()
+        number, response = queue.popleft()
+        self.last_entry = (number, "http")
+        return response
 
     async def aclose(self) -> None:
         return None

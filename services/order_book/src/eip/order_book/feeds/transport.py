@@ -20,7 +20,9 @@ from websockets.exceptions import ConnectionClosed
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    data: str  # the frame or response body, byte for byte as text
+    # The frame as it came off the socket: a text frame as text, a binary frame (HTX's gzip) as
+    # its bytes; a REST body is always text.
+    data: str | bytes
     ts: float  # unix seconds when it arrived (the recorded time when replaying)
 
 
@@ -40,7 +42,8 @@ class Connection(Protocol):
     async def send(self, text: str) -> None: ...
 
     async def recv(self) -> Received:
-        """The next text frame; raises ``TransportClosed`` when the connection is gone."""
+        """The next frame (text or bytes); raises ``TransportClosed`` when the connection is
+        gone."""
         ...
 
     async def close(self) -> None: ...
@@ -71,8 +74,7 @@ class LiveConnection:
             data = await self._ws.recv()
         except ConnectionClosed as exc:
             raise TransportClosed(str(exc)) from exc
-        text = data if isinstance(data, str) else data.decode()
-        return Received(text, time.time())
+        return Received(data, time.time())
 
     async def close(self) -> None:
         await self._ws.close()

@@ -21,7 +21,7 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges.bitmex.markets import instrument_symbol
-from eip.exchanges.capture import recorded_json
+from eip.exchanges.capture import HeaderSymbol, recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.bitmex.levels import LevelTable, LevelTableError, decimal_text
 from eip.order_book.feeds.timeparse import parse_rfc3339
@@ -42,7 +42,7 @@ def decimals_of(value: Any) -> int:
     return max(0, -exponent)
 
 
-def parse(text: str) -> Any:
+def parse(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
@@ -74,7 +74,7 @@ class BitmexFeed(WsBookFeed):
         rows = parse(response.data)
         if not isinstance(rows, list):
             raise ValueError(
-                f"GET {url}: expected a list of instruments, got {response.data[:200]}"
+                f"GET {url}: expected a list of instruments, got {response.data[:200]!r}"
             )
         for row in rows:
             symbol = instrument_symbol(row)
@@ -210,3 +210,15 @@ def recorded_book_symbols(entries: list[dict[str, Any]]) -> list[str]:
                 if table == TABLE and venue:
                     venues.append(venue)
     return list(dict.fromkeys(to_symbol[v] for v in venues if v in to_symbol))
+
+
+def header_book_symbol(symbol: HeaderSymbol) -> str:
+    """The platform symbol a capture header's name means on BitMEX: ``BTC-USD-PERP`` is
+    ``XBTUSD`` (``BTC/USD:BTC``), ``ETH-USD-PERP`` the quanto ``ETHUSD`` (also settled in XBt),
+    ``BTC-USDT-PERP`` the linear ``XBTUSDT``; futures add their expiry. The instrument list
+    then finds the BitMEX symbol, as for any platform symbol."""
+    if symbol.kind == "spot":
+        return symbol.unified()
+    if symbol.kind == "option":
+        raise ValueError(f"{symbol.name}: BitMEX books are spot pairs, perpetuals and futures")
+    return symbol.unified(settle=symbol.quote if symbol.quote in ("USDT", "USDC") else "BTC")

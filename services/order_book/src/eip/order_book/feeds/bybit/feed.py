@@ -20,7 +20,7 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges import normalize_asset
-from eip.exchanges.capture import recorded_json
+from eip.exchanges.capture import HeaderSymbol, recorded_json
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.transport import Received, Transport
 from eip.order_book.sync_events import BookKey
@@ -219,3 +219,32 @@ def recorded_book_groups(entries: list[dict[str, Any]]) -> list[tuple[str, list[
             held, _ = groups.get(entry["conn"], ([], ""))
             groups[entry["conn"]] = (list(dict.fromkeys(held + symbols)), settings["topic"])
     return [(addrs.get(conn, WS_URL), symbols, topic) for conn, (symbols, topic) in groups.items()]
+
+
+def header_book_symbol(symbol: HeaderSymbol) -> str:
+    """The platform symbol a capture header's name means on Bybit: ``BTC-USD-PERP`` is the
+    inverse ``BTCUSD`` (``BTC/USD:BTC``), ``BTC-USDT-PERP`` the linear ``BTCUSDT``
+    (``BTC/USDT:USDT``). This adapter (the 2021 realtime API) follows nothing else."""
+    if symbol.kind == "perpetual" and symbol.quote == "USD":
+        return symbol.unified(settle=symbol.base)
+    if symbol.kind == "perpetual" and symbol.quote == "USDT":
+        return symbol.unified(settle="USDT")
+    raise ValueError(
+        f"{symbol.name}: the Bybit book adapter follows USD (inverse) and USDT (linear) "
+        "perpetuals only (BASE-USD-PERP, BASE-USDT-PERP)"
+    )
+
+
+def unread_book_topics(entries: list[dict[str, Any]]) -> list[str]:
+    """Book subscriptions a capture holds that this adapter cannot read: Bybit's v5 API
+    (``orderbook.50.BTCUSDT``) names its book topics ``orderbook.<depth>``."""
+    found: list[str] = []
+    for _, message in recorded_json(entries, "send"):
+        if not (isinstance(message, dict) and message.get("op") == "subscribe"):
+            continue
+        args = message.get("args")
+        for arg in args if isinstance(args, list) else []:
+            prefix = str(arg).rpartition(".")[0]
+            if prefix.lower().startswith("orderbook") and prefix not in TOPICS:
+                found.append(str(arg))
+    return list(dict.fromkeys(found))

@@ -60,7 +60,7 @@ class CoinbaseExchangeFeed(WsBookFeed):
         )
         products = json.loads(response.data)
         if not isinstance(products, list):
-            raise ValueError(f"GET {url}: expected a list of products, got {response.data[:200]}")
+            raise ValueError(f"GET {url}: expected a list of products, got {response.data[:200]!r}")
         for product in products:
             self._decimals[product["id"]] = (
                 decimals_of(product["quote_increment"]),

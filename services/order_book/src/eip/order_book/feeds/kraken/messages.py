@@ -59,7 +59,7 @@ def _v1_time(levels: list[list[str]]) -> datetime | None:
     return _latest([datetime.fromtimestamp(float(lv[2]), UTC) for lv in levels if len(lv) > 2])
 
 
-def loads_v2(text: str) -> Any:
+def loads_v2(text: str | bytes) -> Any:
     """v2 sends prices as JSON numbers; read them as exact decimals, never binary floats."""
     return json.loads(text, parse_float=Decimal)
 

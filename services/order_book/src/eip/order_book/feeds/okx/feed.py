@@ -84,7 +84,7 @@ class OkxFeed(WsBookFeed):
                 continue  # a replay that recorded only some instrument types
             body = json.loads(response.data)
             if str(body.get("code")) != "0":
-                raise ValueError(f"GET {url}: {response.data[:200]}")
+                raise ValueError(f"GET {url}: {response.data[:200]!r}")
             for row in body.get("data", []):
                 symbol = instrument_symbol(row)
                 if symbol is None:

@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eip.exchanges import normalize_asset
+from eip.exchanges.capture import HeaderSymbol
 
 INST_TYPES = ("SPOT", "SWAP", "FUTURES")
+# OKX settles swaps and futures quoted in these in the quote (linear), others in the base
+STABLE_QUOTES = ("USDT", "USDC")
 # OKX lists options per underlying only; these two always, plus the underlyings asked for.
 OPTION_UNDERLYINGS = ("BTC-USD", "ETH-USD")
 
@@ -48,3 +51,13 @@ def instrument_symbol(row: Mapping[str, Any]) -> str | None:
     if kind == "OPTION":
         return f"{symbol}-{expiry}-{row['stk']}-{row['optType']}"
     return None
+
+
+def header_book_symbol(symbol: HeaderSymbol) -> str:
+    """The platform symbol a capture header's name means on OKX: ``BTC-USDT-PERP`` is the swap
+    ``BTC-USDT-SWAP`` (settled in USDT, ``BTC/USDT:USDT``), ``BTC-USD-PERP`` the inverse
+    ``BTC-USD-SWAP`` (``BTC/USD:BTC``); futures and options add their expiry the same way."""
+    if symbol.kind == "spot":
+        return symbol.unified()
+    linear = symbol.quote in STABLE_QUOTES and symbol.kind != "option"
+    return symbol.unified(settle=symbol.quote if linear else symbol.base)
