@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
 
 from eip.exchange_simulator.binance.replay import load_capture
 from eip.exchange_simulator.core.engine import TradeEvent
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.instruments import load_instruments
-from eip.exchange_simulator.core.market import GeneratedMarket, LiquidityProvider, replay
-from eip.exchange_simulator.settings import DEFAULT_MARKET
+from eip.exchange_simulator.core.market import (
+    GeneratedMarket,
+    LiquidityProvider,
+    PrintTrade,
+    replay,
+)
+from eip.exchange_simulator.settings import DEFAULT_MARKET, SimulatorSettings
+from eip.exchange_simulator.simulator import ReplayFileError, Simulator
 from eip.exchanges.capture import iter_entries
+from eip.testing.captures import Corrupted, corrupt_captures
 from eip.testing.recorded import recorded_capture
 
 from .conftest import FakeClock
@@ -111,3 +125,78 @@ def test_generated_market_is_deterministic_per_seed() -> None:
         assert bids
         assert asks
         assert bids[0][0] < asks[0][0]
+
+
+# -- a capture the replay cannot use stops the simulator at start-up, saying why ---------------
+
+FILTERS = [
+    {"filterType": "PRICE_FILTER", "tickSize": "0.0001", "minPrice": "0.0001", "maxPrice": "1000"},
+    {"filterType": "LOT_SIZE", "stepSize": "0.1", "minQty": "0.1", "maxQty": "90000"},
+]
+INFO = {
+    "symbols": [{"symbol": "NKNUSDT", "baseAsset": "NKN", "quoteAsset": "USDT", "filters": FILTERS}]
+}
+DEPTH = {"lastUpdateId": 10, "bids": [["0.3000", "100.0"]], "asks": [["0.3010", "50.0"]]}
+STREAM = "wss://stream.binance.com:9443/stream?streams=nknusdt@depth@100ms"
+SMALL: list[dict[str, Any]] = [
+    {"t": "header", "format": 2, "exchange": "BINANCE", "config": {"l2_book": ["NKN-USDT"]},
+     "recorded": 1.7e9},
+    {"t": "http", "conn": "B.http.0", "ts": 1.7e9, "url": "https://api.binance.com/api/v3/exchangeInfo",
+     "data": json.dumps(INFO)},
+    {"t": "http", "conn": "B.http.0", "ts": 1.7e9 + 0.1,
+     "url": "https://api.binance.com/api/v3/depth?symbol=NKNUSDT&limit=1000",
+     "data": json.dumps(DEPTH)},
+    {"t": "connect", "conn": "B.ws.1", "ts": 1.7e9 + 0.2, "addr": STREAM},
+    {"t": "recv", "conn": "B.ws.1", "ts": 1.7e9 + 0.3, "data": json.dumps(
+        {"stream": "nknusdt@depth@100ms", "data": {"e": "depthUpdate", "s": "NKNUSDT", "U": 11,
+         "u": 12, "b": [["0.3001", "5.0"]], "a": []}})},
+    {"t": "recv", "conn": "B.ws.1", "ts": 1.7e9 + 0.4, "data": json.dumps(
+        {"stream": "nknusdt@aggTrade", "data": {"e": "aggTrade", "s": "NKNUSDT", "a": 1,
+         "p": "0.3005", "q": "2.0", "m": False}})},
+]  # fmt: skip
+
+
+def test_a_small_capture_loads(tmp_path: Path) -> None:
+    path = tmp_path / "small.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in SMALL))
+    capture = load_capture(path)
+    assert [i.symbol for i in capture.instruments] == ["NKNUSDT"]
+    assert sum(isinstance(a, PrintTrade) for a in capture.actions) == 1
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corrupt_captures(SMALL))
+def test_a_corrupt_capture_is_refused_with_its_entry_never_a_traceback(
+    corrupted: Corrupted,
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = corrupted.write(Path(folder))
+        settings_ = SimulatorSettings(market="replay", replay_file=path)
+        refusal = None
+        try:
+            Simulator(settings_)
+        except ReplayFileError as exc:
+            refusal = str(exc)
+    if refusal is None:
+        assert not corrupted.refused, corrupted.how
+    else:
+        assert refusal.startswith(f"SIMULATOR_REPLAY_FILE {path}: entry "), corrupted.how
+
+
+def test_the_simulator_will_not_start_on_an_unreadable_capture(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(SMALL[0]) + "\n" + json.dumps({**SMALL[4], "b64": "@@"}) + "\n")
+    env = {**os.environ, "SIMULATOR_MARKET": "replay", "SIMULATOR_REPLAY_FILE": str(path),
+           "SIMULATOR_HTTP_PORT": "0"}  # fmt: skip
+
+    done = subprocess.run(
+        [sys.executable, "-m", "eip.exchange_simulator"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr == f"SIMULATOR_REPLAY_FILE {path}: entry 2 (recv): both data and b64\n"

@@ -3,9 +3,12 @@ made up), written as format-2 files so the replay's dispatch is exercised per ve
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
+
+from eip.exchanges.capture import recv_entry
 
 # exchange header -> (config, frames); each frame a JSON value as the venue sends it
 VENUES: dict[str, tuple[dict[str, list[str]], list[Any]]] = {
@@ -412,15 +415,34 @@ COINBASE_PRO: list[Any] = [
 
 
 def write_capture(
-    path: Path, exchange: str, config: dict[str, list[str]], frames: list[Any]
+    path: Path,
+    exchange: str,
+    config: dict[str, list[str]],
+    frames: list[Any],
+    addr: str = "wss://example.invalid",
+    gzipped: bool = False,
 ) -> Path:
+    """A capture of ``frames`` (JSON values) on one connection to ``addr``; ``gzipped``: each
+    frame sent as a binary gzip frame, as HTX sends them (kept as ``b64``)."""
+    lines = capture_entries(exchange, config, frames, addr, gzipped)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def capture_entries(
+    exchange: str,
+    config: dict[str, list[str]],
+    frames: list[Any],
+    addr: str = "wss://example.invalid",
+    gzipped: bool = False,
+) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = [
         {"t": "header", "format": 2, "exchange": exchange, "config": config, "recorded": 1.7e9}
     ]
     conn = f"{exchange}.ws.1"
-    lines.append({"t": "connect", "conn": conn, "ts": 1.7e9, "addr": "wss://example.invalid"})
+    lines.append({"t": "connect", "conn": conn, "ts": 1.7e9, "addr": addr})
     for i, frame in enumerate(frames):
-        data = json.dumps(frame)
-        lines.append({"t": "recv", "conn": conn, "ts": 1.7e9 + i / 10, "data": data})
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
+        text = json.dumps(frame)
+        payload = gzip.compress(text.encode()) if gzipped else text
+        lines.append(recv_entry(conn, 1.7e9 + i / 10, payload))
+    return lines

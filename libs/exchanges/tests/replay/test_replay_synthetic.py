@@ -204,3 +204,40 @@ async def test_recorded_rest_bodies_are_matched_by_path_and_query() -> None:
     assert await fetch("https://y.invalid/api/v1/symbols?x=1") == {"symbols": 1}
     with pytest.raises(LookupError, match="instType=OPTION"):
         await fetch("https://y.invalid/api/v5/public/instruments?instType=OPTION")
+
+
+def test_htx_binary_gzip_frames_replay_like_text_ones(tmp_path: Path) -> None:
+    """HTX sends gzip binary frames; a capture keeps them as ``b64`` and the replay inflates
+    them as ccxt's client does live."""
+    config, frames = VENUES["HUOBI"]
+    text = replay(write_capture(tmp_path / "t.jsonl", "HTX", config, frames))
+    binary = replay(write_capture(tmp_path / "b.jsonl", "HTX", config, frames, gzipped=True))
+    assert '"b64"' in (tmp_path / "b.jsonl").read_text()
+    assert binary.summary.ok, binary.summary.errors
+    assert binary.records == text.records
+    assert {(type(r).__name__, r.symbol) for r in binary.records} == {
+        ("Trade", "BTC/USDT"),
+        ("Ticker", "BTC/USDT"),
+    }
+
+
+def test_bybit_perp_header_names_give_linear_and_inverse_swaps(tmp_path: Path) -> None:
+    """No instrument list recorded: ``BTC-USDT-PERP`` in the header is Bybit's linear
+    ``BTCUSDT`` swap, so its trades are ``BTC/USDT:USDT``, not the spot pair."""
+    _, frames = VENUES["BYBIT"]
+    config = {"trades": ["BTC-USDT-PERP", "BTC-USD-PERP"], "ticker": ["BTC-USDT-PERP"]}
+    addr = "wss://stream.bybit.com/v5/public/linear"
+    result = replay(write_capture(tmp_path / "c.jsonl", "BYBIT", config, frames, addr))
+    assert result.summary.ok, result.summary.errors
+    trades = [r for r in result.records if isinstance(r, Trade)]
+    assert [(t.symbol, t.price) for t in trades] == [("BTC/USDT:USDT", Decimal("16578.50"))]
+
+
+def test_a_capture_without_trade_or_ticker_frames_is_no_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {"trades": ["BTC-USDT"]}
+    path = write_capture(tmp_path / "c.jsonl", "KUCOIN", config, [{"id": "1", "type": "welcome"}])
+    assert main([str(path), "--out", str(tmp_path / "o.jsonl")]) == 0
+    assert "no data: the capture holds no trades or ticker frame" in capsys.readouterr().err
+    assert main([str(path), "--out", str(tmp_path / "o.jsonl"), "--strict"]) == 1

@@ -50,7 +50,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 _TEXT, _NUMBER = "a string", "a number"
 # kind -> (field, JSON type) every entry of that kind must have
-_REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
+REQUIRED_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "header": (),
     "http": (("conn", _TEXT), ("ts", _NUMBER), ("url", _TEXT), ("data", _TEXT)),
     "connect": (("conn", _TEXT), ("ts", _NUMBER), ("addr", _TEXT)),
@@ -71,7 +71,7 @@ def _check(number: int, entry: dict[str, Any], first: bool) -> None:
     kind = entry.get("t")
     if first and kind != "header":
         raise CaptureError(f"entry {number}: the first line must be a format-2 header")
-    needed = _REQUIRED.get(kind) if isinstance(kind, str) else None
+    needed = REQUIRED_FIELDS.get(kind) if isinstance(kind, str) else None
     if needed is None:
         raise CaptureError(f"entry {number}: unknown type {kind!r}")
     missing = [name for name, _ in needed if name not in entry]
@@ -153,14 +153,53 @@ def payload_text(payload: str | bytes) -> str:
     return payload if isinstance(payload, str) else binary_frame_text(payload)
 
 
+class _Unzstd(io.RawIOBase):
+    """A zstd file's decompressed bytes, read as a stream. Unlike zstandard's own stream reader
+    it notices a stream cut short (a copy that stopped early): ``ZstdError`` at its end rather
+    than a quietly shorter capture. Concatenated frames are read one after the other."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._raw.read(self.CHUNK)
+            if not chunk:
+                if self._started and not self._frame.eof:
+                    raise zstandard.ZstdError("the compressed stream ends inside a frame")
+                if not self._started:
+                    raise zstandard.ZstdError("the file holds no zstd frame")
+                return 0
+            self._started = True
+            self._pending = self._decompress(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _decompress(self, chunk: bytes) -> bytes:
+        out = b""
+        while chunk:
+            if self._frame.eof:  # the next frame starts here
+                self._frame = zstandard.ZstdDecompressor().decompressobj()
+            out += self._frame.decompress(chunk)
+            chunk = self._frame.unused_data if self._frame.eof else b""
+        return out
+
+
 @contextmanager
 def open_text(path: Path) -> Iterator[IO[str]]:
     """The capture's text, decompressed on the fly when the file is ``*.zst``."""
     with path.open("rb") as raw:
-        if path.suffix == ".zst":
-            reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(raw)
-        else:
-            reader = raw
+        reader: IO[bytes] = io.BufferedReader(_Unzstd(raw)) if path.suffix == ".zst" else raw
         with io.TextIOWrapper(reader, encoding="utf-8", newline="\n") as text:
             yield text
 
@@ -205,7 +244,7 @@ def _parsed(path: Path) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, json.loads(line.rstrip("\r\n"))  # so columns count in this line
         except json.JSONDecodeError as exc:
             raise CaptureError(
                 f"entry {number}: not JSON ({exc.msg}, column {exc.colno})"

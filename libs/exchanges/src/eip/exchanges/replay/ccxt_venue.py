@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from eip.exchanges import ccxt_parse
-from eip.exchanges.capture import Capture
+from eip.exchanges.capture import Capture, header_symbol
 from eip.exchanges.ccxt_adapter import new_client
 from eip.exchanges.market_data import Ticker, Trade
 from eip.exchanges.replay.classify import classifier
@@ -100,7 +100,7 @@ def synthesized_markets(ccxt_id: str, capture: Capture) -> list[dict[str, Any]]:
             if not quote:
                 continue
             if "-" in quote:
-                derivative = _derivative(ccxt_id, base, quote)
+                derivative = _derivative(ccxt_id, name)
                 if derivative is not None:
                     seen[derivative["id"]] = derivative
                 continue
@@ -138,19 +138,30 @@ def spot_market(market_id: str, base: str, quote: str) -> dict[str, Any]:
     }
 
 
-def _derivative(ccxt_id: str, base: str, rest: str) -> dict[str, Any] | None:
-    """``QUOTE-PERP`` / ``QUOTE-YYMMDD`` header symbols, for OKX only (``XMR-USDT-SWAP``,
-    ``TRX-USDT-210924``): settled in the quote when it is a stablecoin (linear), else in the
-    base (inverse). Other venues' derivative ids are not derived: their frames then fail."""
-    quote, _, kind = rest.partition("-")
-    if ccxt_id != "okx" or not (kind == "PERP" or (kind.isdigit() and len(kind) == 6)):
+def _derivative(ccxt_id: str, name: str) -> dict[str, Any] | None:
+    """A header's perpetual (``BASE-QUOTE-PERP``) or dated future (``BASE-QUOTE-22K27`` or
+    ``-YYMMDD``), settled in the quote when it is a stablecoin (linear), else in the base
+    (inverse), with the venue's id: OKX ``XMR-USDT-SWAP`` / ``TRX-USDT-210924``; Bybit
+    perpetuals ``BTCUSDT`` (linear, USDT), ``BTCPERP`` (linear, USDC), ``BTCUSD`` (inverse).
+    Other venues' derivative ids are not derived: their frames then fail."""
+    try:
+        symbol = header_symbol(name)
+    except ValueError:
         return None
+    base, quote = symbol.base, symbol.quote
     linear = quote in ("USDT", "USDC")
+    swap = symbol.kind == "perpetual"
+    if ccxt_id == "okx" and symbol.kind in ("perpetual", "future"):
+        suffix = "SWAP" if symbol.expiry is None else symbol.expiry.strftime("%y%m%d")
+        market_id = f"{base}-{quote}-{suffix}"
+    elif ccxt_id == "bybit" and swap and quote in ("USDT", "USDC", "USD"):
+        market_id = f"{base}PERP" if quote == "USDC" else f"{base}{quote}"
+    else:
+        return None
     settle = quote if linear else base
-    swap = kind == "PERP"
     return {
-        **spot_market(f"{base}-{quote}-SWAP" if swap else f"{base}-{quote}-{kind}", base, quote),
-        "symbol": f"{base}/{quote}:{settle}" + ("" if swap else f"-{kind}"),
+        **spot_market(market_id, base, quote),
+        "symbol": symbol.unified(settle),
         "settle": settle,
         "settleId": settle,
         "type": "swap" if swap else "future",

@@ -91,6 +91,8 @@ def load_capture(path: Path) -> Capture:
                 f"entry {number} ({kind}): not a Binance {'body' if kind == 'http' else 'frame'} "
                 f"the replay can read ({type(exc).__name__}: {exc})"[:300]
             ) from None
+    if last_ts is None and not instruments:
+        raise CaptureError("entry 1: nothing to replay (an empty file, or a header alone)")
     used = {a.symbol for a in actions if isinstance(a, SetLevel | PrintTrade)}
     return Capture([i for s, i in instruments.items() if s in used], actions)
 
