@@ -2,7 +2,7 @@
 path into the real Kafka, and end-to-end latency from the simulator to a consumer, each
 printed beside a baseline measured in the same run on the same machine.
 
-Throughput: the ``aggTrade`` frames of ``shared/data/recorded/binance-spot-2021-10.jsonl``
+Throughput: the ``aggTrade`` frames of ``data/recorded/binance-spot-2021-10.jsonl.zst``
 (looped, with fresh ids) go through ``orjson.loads`` and the native Binance adapter's parse
 function (``eip.exchanges.binance.parse.agg_trade``), then ``LiveService.emit`` → the outbox →
 ``KafkaPublisher`` → ``eip.bus.Producer.publish_many`` into a fresh topic, until Kafka

@@ -1,5 +1,5 @@
 """Real frames recorded from Binance and Kraken (``payloads/*/ws_frames.jsonl``, excerpts of
-``shared/data/recorded``) through the native Binance parser and through ccxt's parsers."""
+``data/recorded``) through the native Binance parser and through ccxt's parsers."""
 
 from __future__ import annotations
 

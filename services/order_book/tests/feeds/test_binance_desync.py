@@ -201,3 +201,19 @@ async def test_diffs_are_buffered_while_the_snapshot_loads() -> None:
     assert int(snapshot.exchange_sequence) == 499869752
     assert nkn[0] == 499869754  # U=499869753: the first diff past the snapshot, from the buffer
     assert_final_book_is_true(feed)
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", '{"bids": [], "asks": []}'])
+async def test_a_snapshot_body_that_is_no_depth_snapshot_desyncs_the_book(body: str) -> None:
+    """The snapshot loads in its own task: a body it cannot read must still say so (a desync),
+    not vanish with the book silently unsynced."""
+    entries = load(BINANCE_CAPTURE)
+    snapshot = next(i for i, e in enumerate(entries) if f"symbol={EXCHANGE_ID}" in e.get("url", ""))
+    entries[snapshot] = {**entries[snapshot], "data": body}
+    feed = BinanceFeed([SYMBOL], ReplayTransport(entries), QUIET)
+
+    events = await replay(feed)
+
+    assert [d.reason for d in events.desyncs] == ["error"]
+    assert "bad snapshot" in events.desyncs[0].detail
+    assert not feed.books[SYMBOL].in_sync

@@ -1,6 +1,6 @@
 """Record raw exchange traffic and replay it offline through the live adapter code.
 
-The capture format (``shared/data/recorded/README.md``) is read and written by
+The capture format (``data/recorded/README.md``) is read and written by
 ``eip.exchanges.capture``, shared with the market-data replay. ``RecordingTransport`` wraps the
 live transport and writes every REST body and frame it passes; ``ReplayTransport`` serves a
 capture through the same ``Transport`` calls. The command line is in ``cli``

@@ -157,14 +157,18 @@ class BinanceFeed(WsBookFeed):
                 await asyncio.sleep(self.options.reconnect.max_delay_s)
         if self.books.get(symbol) is not state:
             return  # unsubscribed while the snapshot loaded
-        snapshot = json.loads(response.data)
         try:
+            # a body that is no depth snapshot (not JSON, fields missing) is a bad snapshot too:
+            # this runs in its own task, where an exception would vanish with the book unsynced
+            snapshot = json.loads(response.data)
+            last_update_id = int(snapshot["lastUpdateId"])
             state.book.replace(snapshot["bids"], snapshot["asks"])
         except BAD_LEVEL as exc:
             self._buffers.pop(symbol, None)
-            await self._desync(state, "error", f"bad snapshot: {exc!r}", response.ts, resync=False)
+            await self._desync(
+                state, "error", f"bad snapshot: {exc!r}"[:500], response.ts, resync=False
+            )
             return
-        last_update_id = int(snapshot["lastUpdateId"])
         self._sync[symbol] = DepthSync(last_update_id)
         buffered = self._buffers.get(symbol, [])
         await self._synced(state, str(last_update_id), None, response.ts)
