@@ -43,8 +43,8 @@ import zstandard
 from eip.exchanges.symbols import normalize_asset
 
 FORMAT_VERSION = 2
-# A line this long is no capture line (the largest real one, a full-depth snapshot, is ~100 kB):
-# refusing it keeps a corrupt or hostile file from being read into memory whole.
+# A line this long is no capture line (the largest shipped one, Binance's exchangeInfo body, is
+# 2 MB): refusing it keeps a corrupt or hostile file from being read into memory whole.
 MAX_LINE_CHARS = 64 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 

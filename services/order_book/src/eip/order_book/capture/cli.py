@@ -282,7 +282,9 @@ async def replay_file(
             f"{', '.join(NATIVE)}; --exchange ccxt:<id> replays only captures recorded through "
             "ccxt.pro (frames answering ccxt's own subscriptions), see docs/ORDER_BOOK.md"
         )
-    if exchange == "bybit" and not recorded_bybit_groups(entries):
+    # Bybit books may live on several recorded connections (inverse and linear): one feed each
+    bybit_groups = recorded_bybit_groups(entries) if exchange == "bybit" else []
+    if exchange == "bybit" and not bybit_groups:
         unread = bybit_unread_topics(entries)
         if unread:
             raise ReplayRefused(
@@ -298,9 +300,9 @@ async def replay_file(
         raise ReplayRefused("the capture names no book symbols; pass --symbols")
     writer = EventWriter(out)
     options = FeedOptions(stale_after_s=stale_after_s)
-    if exchange == "bybit" and not symbols and recorded_bybit_groups(entries):
+    if bybit_groups and not symbols:
         status = 0
-        for addr, group, topic in recorded_bybit_groups(entries):
+        for addr, group, topic in bybit_groups:
             transport = ReplayTransport(entries)
             bybit = BybitFeed(group, transport, options, topic, addr)
             await _run(bybit.run(writer), exchange, transport)
