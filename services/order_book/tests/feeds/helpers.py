@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from eip.exchanges.capture import read_entries
+from eip.order_book.capture.cli import replay_file
 from eip.order_book.feeds.base import WsBookFeed
 from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 from eip.testing.recorded import find_recorded
@@ -50,3 +53,14 @@ async def replay(feed: WsBookFeed) -> Events:
 
 def side(levels: list[tuple[Decimal, Decimal]]) -> dict[Decimal, Decimal]:
     return dict(levels)
+
+
+def write_capture(path: Path, entries: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return path
+
+
+async def replay_command(path: Path) -> tuple[int, str]:
+    """The replay command's exit status and summary (stderr) for a capture file."""
+    err = io.StringIO()
+    return await replay_file(path, None, err), err.getvalue()

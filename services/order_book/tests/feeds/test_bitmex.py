@@ -20,7 +20,7 @@ from eip.order_book.feeds.bitmex import BitmexFeed
 from eip.order_book.feeds.bitmex.feed import header_book_symbol, recorded_book_symbols
 
 from .captures import capture
-from .helpers import replay
+from .helpers import replay, replay_command, write_capture
 
 INSTRUMENTS_URL = "https://www.bitmex.com/api/v1/instrument/active"
 ADDR = "wss://www.bitmex.com/realtime"
@@ -213,12 +213,9 @@ def test_header_names_are_bitmex_perpetuals_and_futures() -> None:
 async def test_a_capture_naming_its_books_only_in_the_header_replays_them(tmp_path: Path) -> None:
     entries = bx_capture([partial(), rows("update", row(8799000100, "Buy", 350))])
     entries[0]["config"] = {"l2_book": ["BTC-USD-PERP", "TRX-BTC-21M25"]}
-    path = tmp_path / "bitmex.jsonl"
-    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    err = io.StringIO()
 
-    status = await replay_file(path, None, err)
+    status, err = await replay_command(write_capture(tmp_path / "bitmex.jsonl", entries))
 
-    assert status == 0, err.getvalue()
-    assert f"bitmex {XBT}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
-    assert f"bitmex {TRX}: no data" in err.getvalue()
+    assert status == 0, err
+    assert f"bitmex {XBT}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err
+    assert f"bitmex {TRX}: no data" in err

@@ -17,7 +17,7 @@ from eip.order_book.feeds.bybit import BybitFeed
 from eip.order_book.feeds.bybit.feed import header_book_symbol, platform_symbol, venue_symbol
 
 from .captures import capture
-from .helpers import replay
+from .helpers import replay, replay_command, write_capture
 
 ADDR = "wss://stream.bybit.com/realtime"
 BTC = "BTC/USD:BTC"
@@ -158,11 +158,6 @@ async def test_inverse_and_linear_connections_replay_side_by_side(tmp_path: Path
     assert "bybit BCH/USDT:USDT: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
 
 
-def _write(path: Path, entries: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    return path
-
-
 def perp_capture(tmp_path: Path, l2_book: list[str], sends: tuple[str, ...] = ()) -> Path:
     """BTCUSD book frames; the header names ``l2_book``; the client sent ``sends`` (topics)."""
     entries = capture("bybit", {}, [snapshot(1), delta(2, update=[row("60616.50", "Buy", 9)])],
@@ -171,7 +166,7 @@ def perp_capture(tmp_path: Path, l2_book: list[str], sends: tuple[str, ...] = ()
     subscriptions = [{"t": "send", "conn": "BYBIT.ws.1", "ts": 1_700_000_000.0, "addr": ADDR,
                       "data": json.dumps({"op": "subscribe", "args": [topic]})}
                      for topic in sends]  # fmt: skip
-    return _write(tmp_path / "bybit.jsonl", [*entries[:2], *subscriptions, *entries[2:]])
+    return write_capture(tmp_path / "bybit.jsonl", [*entries[:2], *subscriptions, *entries[2:]])
 
 
 def test_header_perp_names_are_the_venues_perpetuals() -> None:
@@ -185,12 +180,11 @@ def test_header_perp_names_are_the_venues_perpetuals() -> None:
 async def test_a_capture_naming_its_books_only_in_the_header_replays_them(tmp_path: Path) -> None:
     # The client subscribed only trades: the books come from the header's -PERP names.
     path = perp_capture(tmp_path, ["BTC-USD-PERP"], sends=("trade.BTCUSD",))
-    err = io.StringIO()
 
-    status = await replay_file(path, None, err)
+    status, err = await replay_command(path)
 
-    assert status == 0, err.getvalue()
-    assert f"bybit {BTC}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err.getvalue()
+    assert status == 0, err
+    assert f"bybit {BTC}: snapshots=1 deltas=1 desyncs=0 in_sync=yes" in err
 
 
 def test_symbols_may_be_given_in_the_headers_perp_form(

@@ -18,7 +18,7 @@ from eip.order_book.feeds.htx.feed import recorded_book_symbols
 from eip.order_book.feeds.htx.frames import frame_text
 
 from .captures import capture
-from .helpers import replay
+from .helpers import replay, write_capture
 
 ADDR = "wss://api.huobi.pro/ws"
 REST = "https://api.huobi.pro"
@@ -137,8 +137,7 @@ async def test_a_capture_of_binary_gzip_frames_replays_through_the_same_htx_code
     assert sum("b64" in e for e in lines) == 4
     assert not any("data" in e for e in lines[2:])
     lines[0]["config"] = {"l2_book": ["OMG-BTC"]}
-    path = tmp_path / "htx.jsonl"
-    path.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    path = write_capture(tmp_path / "htx.jsonl", lines)
     out, err = io.StringIO(), io.StringIO()
 
     status = await replay_file(path, out, err)
@@ -155,8 +154,7 @@ def test_a_b64_frame_that_is_not_gzip_stops_the_replay_naming_its_entry(
     lines = entries([gzip.compress(book(1, [[0.000137, 1]], [[0.000138, 1]]).encode()),
                      b"\x8b\x00\xff not gzip, not UTF-8"])  # fmt: skip
     lines[0]["config"] = {"l2_book": ["OMG-BTC"]}
-    path = tmp_path / "htx.jsonl"
-    path.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    path = write_capture(tmp_path / "htx.jsonl", lines)
 
     assert main(["replay", str(path)]) == 2
 
