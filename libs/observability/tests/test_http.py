@@ -52,7 +52,7 @@ async def test_readiness_reports_each_dependency(client: httpx.AsyncClient) -> N
 
 async def test_errors_are_machine_readable(client: httpx.AsyncClient) -> None:
     bad = await client.get("/v1/things/abc", params={"limit": 0})
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_request"
     fields = {d["field"] for d in bad.json()["error"]["details"]}
     assert fields == {"path.thing_id", "query.limit"}

@@ -31,6 +31,7 @@ from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import trade_from_message
 from eip.testing.plugin import TopicFactory
 from eip.testing.simulator import free_port
+from eip.testing.tokens import TokenIssuer
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +79,7 @@ async def service(
     kafka_bootstrap_servers: str,
     database_url: str,
     db_schema: str,
+    token_issuer: TokenIssuer,
     make_topic: TopicFactory,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, dict[str, TopicSpec]]]:
     topics = {
@@ -97,6 +99,7 @@ async def service(
         candle_close_grace_s=1.0,
         stale_after_s=5.0,
         candles_group_id=f"test-{topics['trades'].name}",
+        **token_issuer.settings(),
     )
     app = build_app(
         settings,
@@ -106,7 +109,9 @@ async def service(
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=token_issuer.headers()
+        ) as client:
             yield app, client, topics
 
 

@@ -15,6 +15,7 @@ from eip.exchanges.market_data import MarketDataAdapter
 from eip.market_data.app import build_app
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
+from eip.testing.tokens import TokenIssuer
 
 from .helpers import ScriptedAdapter, make_ticker, make_trade
 
@@ -40,12 +41,16 @@ def adapters() -> Adapters:
 
 @pytest_asyncio.fixture
 async def app(
-    adapters: Adapters, db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+    adapters: Adapters,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    token_issuer: TokenIssuer,
 ) -> AsyncIterator[FastAPI]:
     settings = MarketDataSettings(
         subscriptions=[SubscriptionConfig(exchange="binance", symbol="BTC/USDT", channel="ticker")],
         candles_enabled=False,
         history_schema=db_schema,
+        **token_issuer.settings(),
     )
     a = build_app(settings, adapters)
     # Only the live side runs: no Kafka here, records wait in the outbox; subscription changes
@@ -57,9 +62,11 @@ async def app(
 
 
 @pytest_asyncio.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, token_issuer: TokenIssuer) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=token_issuer.headers()
+    ) as c:
         yield c
 
 
@@ -114,7 +121,7 @@ async def test_ticker_with_freshness(
 
 async def test_bad_symbols_and_unknown_tickers_get_clear_4xx(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/tickers/binance/BTCUSDT")
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert "BASE-QUOTE" in r.json()["error"]["message"]
     r = await client.get("/v1/tickers/binance/BTC-USDT")
     assert r.status_code == 404
@@ -151,16 +158,16 @@ async def test_bad_subscriptions_are_refused(client: httpx.AsyncClient) -> None:
     r = await client.post(
         "/v1/subscriptions", json={"exchange": "nowhere", "symbol": "BTC/USDT", "channel": "trades"}
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["error"]["code"] == "unsupported_exchange"
     r = await client.post(
         "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTCUSDT", "channel": "trades"}
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     r = await client.post(
         "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT", "channel": "book"}
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     listed = (await client.get("/v1/subscriptions")).json()["subscriptions"]
     assert [(s["exchange"], s["symbol"], s["channel"]) for s in listed] == [
         ("binance", "BTC/USDT", "ticker")
@@ -202,3 +209,37 @@ async def test_one_failing_exchange_leaves_the_others_flowing_and_shows_in_statu
     assert "unreachable" in status["broken"]["last_error"]
     assert status["binance"]["restarts"] == 0
     assert status["binance"]["rate_limit_headroom"] == 0.9
+
+
+async def test_reads_need_market_read_and_changes_market_admin_recorded_by_subject(
+    app: FastAPI, token_issuer: TokenIssuer
+) -> None:
+    sub = {"exchange": "kraken", "symbol": "ETH/USDT", "channel": "trades"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as anonymous:
+        r = await anonymous.post("/v1/subscriptions", json=sub)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "unauthorized"
+        assert (await anonymous.get("/v1/subscriptions")).status_code == 401
+        reader = token_issuer.headers(["market:read"], subject="svc-reader")
+        assert (await anonymous.get("/v1/subscriptions", headers=reader)).status_code == 200
+        r = await anonymous.post("/v1/subscriptions", json=sub, headers=reader)
+        assert r.status_code == 403
+        assert r.json()["error"]["details"] == {"missing": ["market:admin"]}
+        r = await anonymous.delete(
+            "/v1/subscriptions",
+            params={"exchange": "binance", "symbol": "BTC-USDT", "channel": "ticker"},
+            headers=reader,
+        )
+        assert r.status_code == 403
+        admin = token_issuer.headers(["market:admin"], subject="svc-operator")
+        assert (
+            await anonymous.post("/v1/subscriptions", json=sub, headers=admin)
+        ).status_code == 201
+        listed = (await anonymous.get("/v1/subscriptions", headers=reader)).json()
+    added = [s for s in listed["subscriptions"] if s["symbol"] == "ETH/USDT"]
+    assert [(s["origin"], s["updated_by"]) for s in added] == [("runtime", "svc-operator")]
+    # nothing the refused requests asked for was done
+    assert ("binance", "BTC/USDT", "ticker") in {
+        (s["exchange"], s["symbol"], s["channel"]) for s in listed["subscriptions"]
+    }

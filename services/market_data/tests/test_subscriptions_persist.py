@@ -27,6 +27,7 @@ from eip.market_data.storage import MIGRATIONS
 from eip.storage import DatabaseUnavailable, open_pool
 from eip.storage.subscriptions import SubscriptionChanges
 from eip.testing.proxy import TcpProxy, via_proxy
+from eip.testing.tokens import TokenIssuer
 
 from .helpers import ScriptedAdapter
 
@@ -66,17 +67,21 @@ def settings(schema: str, **overrides: Any) -> MarketDataSettings:
 
 @asynccontextmanager
 async def instance(
+    issuer: TokenIssuer,
     s: MarketDataSettings,
     pool: AsyncConnectionPool[AsyncConnection],
     factory: Callable[[str, MarketDataSettings], MarketDataAdapter],
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """One service instance: its live side on ``pool`` (what the runtime would open)."""
-    app = build_app(s, factory)
+    """One service instance: its live side on ``pool`` (what the runtime would open), called
+    with a token of ``issuer``."""
+    app = build_app(s.model_copy(update=issuer.settings()), factory)
     app.state.deps.db = pool
     async with app.state.live.running():
         await asyncio.wait_for(app.state.live.restored.wait(), 60)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=issuer.headers()
+        ) as client:
             yield client
 
 
@@ -97,10 +102,12 @@ async def stored(pool: AsyncConnectionPool[AsyncConnection], schema: str) -> dic
 
 
 async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    token_issuer: TokenIssuer,
 ) -> None:
     first = Adapters()
-    async with instance(settings(db_schema), db_pool, first) as client:
+    async with instance(token_issuer, settings(db_schema), db_pool, first) as client:
         r = await client.post("/v1/subscriptions", json=KRAKEN_TRADES)
         assert r.status_code == 201
         r = await client.delete(
@@ -119,7 +126,7 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
     }
 
     second = Adapters()  # the restarted pod: same config, same schema
-    async with instance(settings(db_schema), db_pool, second) as client:
+    async with instance(token_issuer, settings(db_schema), db_pool, second) as client:
         subs = await listed(client)
         assert set(subs) == {("binance", "BTC/USDT", "ticker"), ("kraken", "BTC/USDT", "trades")}
         assert subs[("kraken", "BTC/USDT", "trades")]["origin"] == "runtime"
@@ -134,7 +141,7 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
         assert (await listed(client))[("binance", "ETH/USDT", "trades")]["origin"] == "runtime"
 
     third = Adapters()
-    async with instance(settings(db_schema), db_pool, third) as client:
+    async with instance(token_issuer, settings(db_schema), db_pool, third) as client:
         assert set(await listed(client)) == {
             ("binance", "BTC/USDT", "ticker"),
             ("binance", "ETH/USDT", "trades"),
@@ -144,11 +151,13 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
 
 
 async def test_a_pending_subscription_is_stored_as_configuration(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    token_issuer: TokenIssuer,
 ) -> None:
     adapters = Adapters()
     adapters.unreachable.add("kraken")
-    async with instance(settings(db_schema), db_pool, adapters) as client:
+    async with instance(token_issuer, settings(db_schema), db_pool, adapters) as client:
         r = await client.post("/v1/subscriptions", json=KRAKEN_TRADES)
         assert r.status_code == 202
         assert r.json()["pending"] is True
@@ -156,7 +165,10 @@ async def test_a_pending_subscription_is_stored_as_configuration(
 
 
 async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str, database_url: str
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    database_url: str,
+    token_issuer: TokenIssuer,
 ) -> None:
     url = urlsplit(database_url)
     proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 5432)
@@ -164,7 +176,7 @@ async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
     pool = await open_pool(via_proxy(database_url, proxy), max_size=2, timeout_s=2.0)
     adapters = Adapters()
     try:
-        async with instance(settings(db_schema), pool, adapters) as client:
+        async with instance(token_issuer, settings(db_schema), pool, adapters) as client:
             await proxy.stop()  # the outage
 
             r = await client.post("/v1/subscriptions", json=KRAKEN_TRADES)
@@ -198,16 +210,17 @@ async def test_a_symbol_the_venue_refuses_is_not_stored(
     db_pool: AsyncConnectionPool[AsyncConnection],
     db_schema: str,
     clean_simulator: SimulatorClient,
+    token_issuer: TokenIssuer,
 ) -> None:
     s = settings(db_schema, exchange_urls={"binance": clean_simulator.base_url})
     s = s.model_copy(update={"subscriptions": []})
-    async with instance(s, db_pool, create_adapter) as client:
+    async with instance(token_issuer, s, db_pool, create_adapter) as client:
         r = await client.post(
             "/v1/subscriptions",
             json={"exchange": "binance", "symbol": "NOPE/USDT", "channel": "trades"},
         )
-        assert r.status_code == 400
-        assert r.json()["error"]["code"] == "rejected_by_exchange"
+        assert r.status_code == 422
+        assert r.json()["error"]["code"] == "unknown_symbol"
         assert "NOPE/USDT" in r.json()["error"]["message"]
         r = await client.post("/v1/subscriptions", json=BTC_TICKER)
         assert r.status_code == 201

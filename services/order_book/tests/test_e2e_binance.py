@@ -25,6 +25,7 @@ from eip.order_book.service import OrderBookService
 from eip.order_book.settings import OrderBookSettings
 from eip.order_book.sync_events import BookKey
 from eip.testing.plugin import TopicFactory
+from eip.testing.tokens import TokenIssuer
 
 from .test_kafka_rebuild import read_topic
 
@@ -41,6 +42,7 @@ async def running(
     make_topic: TopicFactory,
     database_url: str,
     db_schema: str,
+    token_issuer: TokenIssuer,
 ) -> AsyncIterator[tuple[FastAPI, TopicSpec, TopicSpec]]:
     deltas = await make_topic(MD_BOOK_DELTAS)
     snapshots = await make_topic(MD_BOOK_SNAPSHOTS)
@@ -52,6 +54,7 @@ async def running(
         exchange_urls={"binance": simulator.base_url},
         snapshot_depth=DEPTH,
         snapshot_interval_s=1.0,
+        **token_issuer.settings(),
     )
     app = build_app(settings, deltas_topic=deltas, snapshots_topic=snapshots)
     async with app.router.lifespan_context(app):
@@ -106,6 +109,7 @@ async def test_simulator_to_kafka_rebuild_and_http(
     running: tuple[FastAPI, TopicSpec, TopicSpec],
     clean_simulator: SimulatorClient,
     kafka_bootstrap_servers: str,
+    token_issuer: TokenIssuer,
 ) -> None:
     simulator = clean_simulator
     app, deltas_topic, snapshots_topic = running
@@ -134,7 +138,9 @@ async def test_simulator_to_kafka_rebuild_and_http(
         assert state.deltas > 0  # the live market did change the book before the pause
 
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=token_issuer.headers()
+        ) as client:
             book = (await client.get("/v1/books/binance/BTC-USDT", params={"depth": 5})).json()
             assert book["in_sync"] is True
             assert numeric(book["bids"]) == numeric(truth["bids"])[:5]

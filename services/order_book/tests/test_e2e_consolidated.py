@@ -18,6 +18,7 @@ from eip.order_book.service import OrderBookService
 from eip.order_book.settings import OrderBookSettings
 from eip.order_book.sync_events import BookKey
 from eip.testing.plugin import TopicFactory
+from eip.testing.tokens import TokenIssuer
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +32,7 @@ async def test_consolidated_book_of_three_venues_attributes_each_level(
     make_topic: TopicFactory,
     database_url: str,
     db_schema: str,
+    token_issuer: TokenIssuer,
 ) -> None:
     settings = OrderBookSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
@@ -38,6 +40,7 @@ async def test_consolidated_book_of_three_venues_attributes_each_level(
         subscriptions_schema=db_schema,
         subscriptions={venue: ["BTC/USDT"] for venue in VENUES},
         exchange_urls={venue: simulator.base_url for venue in VENUES},
+        **token_issuer.settings(),
     )
     app = build_app(
         settings,
@@ -59,7 +62,9 @@ async def test_consolidated_book_of_three_venues_attributes_each_level(
             await asyncio.sleep(1.5)  # in-flight updates of every venue arrive
             truth = await simulator.book("BTCUSDT", limit=DEPTH)
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", headers=token_issuer.headers()
+            ) as client:
                 r = await client.get("/v1/consolidated/BTC-USDT", params={"depth": DEPTH})
         finally:
             await simulator.resume_market()

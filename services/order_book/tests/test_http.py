@@ -21,6 +21,7 @@ from eip.order_book.app import build_app
 from eip.order_book.feed_protocol import BookFeed
 from eip.order_book.service import OrderBookService
 from eip.order_book.settings import OrderBookSettings
+from eip.testing.tokens import TokenIssuer
 
 from .helpers import ScriptedBook, ScriptedFeed
 
@@ -35,14 +36,16 @@ def scripted_factory(exchange: str, settings: OrderBookSettings) -> BookFeed:
 
 
 @pytest.fixture
-def app() -> FastAPI:
-    return build_app(OrderBookSettings(), scripted_factory)
+def app(token_issuer: TokenIssuer) -> FastAPI:
+    return build_app(OrderBookSettings(**token_issuer.settings()), scripted_factory)
 
 
 @pytest_asyncio.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, token_issuer: TokenIssuer) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers=token_issuer.headers(["books:read"])
+    ) as c:
         yield c
 
 
@@ -84,14 +87,14 @@ async def test_list_books(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert listed["ETH/USDT"]["desync_reason"] == "checksum"
 
 
-async def test_unknown_book_is_404_and_bad_symbol_400(
+async def test_unknown_book_is_404_and_bad_symbol_422(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     r = await client.get("/v1/books/binance/DOGE-USDT")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found"
     r = await client.get("/v1/books/binance/BTCUSDT")
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert "BASE-QUOTE" in r.json()["error"]["message"]
 
 
@@ -127,10 +130,10 @@ async def test_bad_depths_use_the_platform_error_body(
     synced(app)
     for bad in ("a,b", "0", ""):
         r = await client.get("/v1/books/binance/BTC-USDT/stats", params={"depths": bad})
-        assert r.status_code == 400
+        assert r.status_code == 422
         assert r.json()["error"]["code"] == "invalid_request"
     r = await client.get("/v1/books/binance/BTC-USDT", params={"depth": 0})
-    assert r.status_code == 400
+    assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "query.depth"
 
 
@@ -155,11 +158,11 @@ async def test_slippage(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert Decimal(by_notional.json()["filled_notional"]) == 100
     for params in ({"side": "buy"}, {"side": "buy", "size": "1", "notional": "1"}):
         r = await client.get("/v1/books/binance/BTC-USDT/slippage", params=params)
-        assert r.status_code == 400
+        assert r.status_code == 422
     r = await client.get(
         "/v1/books/binance/BTC-USDT/slippage", params={"side": "hold", "size": "1"}
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
 
 
 async def test_depth_chart_clusters_and_walls(app: FastAPI, client: httpx.AsyncClient) -> None:
@@ -180,7 +183,7 @@ async def test_depth_chart_clusters_and_walls(app: FastAPI, client: httpx.AsyncC
     by_ticks = await client.get("/v1/books/binance/BTC-USDT/clusters?ticks=100")
     assert by_ticks.json()["width"] == "1.00"
     neither = await client.get("/v1/books/binance/BTC-USDT/clusters")
-    assert neither.status_code == 400
+    assert neither.status_code == 422
     found = (await client.get("/v1/books/binance/BTC-USDT/walls?window=3&factor=5")).json()
     assert [w["price"] for w in found["bids"]] == ["97.00"]
     assert found["asks"] == []
@@ -208,6 +211,7 @@ async def test_consolidated_leaves_out_books_not_in_sync(
 
 @asynccontextmanager
 async def stored_app(
+    issuer: TokenIssuer,
     pool: AsyncConnectionPool[AsyncConnection],
     schema: str,
     factory: Callable[[str, OrderBookSettings], BookFeed] = scripted_factory,
@@ -216,7 +220,7 @@ async def stored_app(
     """An app whose books run, storing subscription changes through ``pool`` in ``schema``
     (what the runtime would open), with a symbol check that lists ``LISTED``."""
     app = build_app(
-        OrderBookSettings(subscriptions_schema=schema, **settings),
+        OrderBookSettings(subscriptions_schema=schema, **issuer.settings(), **settings),
         factory,
         symbol_check=listed_symbols,
     )
@@ -235,10 +239,15 @@ async def listed_symbols(exchange: str, symbol: str) -> None:
 
 
 @pytest.mark.integration
-async def test_subscriptions(db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str) -> None:
-    async with stored_app(db_pool, db_schema) as app:
+async def test_subscriptions(
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str, token_issuer: TokenIssuer
+) -> None:
+    async with stored_app(token_issuer, db_pool, db_schema) as app:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        headers = token_issuer.headers(["books:read", "books:admin"])
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as client:
             assert (await client.get("/v1/subscriptions")).json() == {
                 "subscriptions": {},
                 "entries": [],
@@ -249,7 +258,7 @@ async def test_subscriptions(db_pool: AsyncConnectionPool[AsyncConnection], db_s
             assert r.status_code == 202
             assert r.json()["subscriptions"] == {"binance": ["BTC/USDT"]}
             [entry] = r.json()["entries"]
-            assert (entry["origin"], entry["updated_by"]) == ("runtime", None)
+            assert (entry["origin"], entry["updated_by"]) == ("runtime", "test-client")
             assert entry["updated_at"] is not None
             again = await client.post(
                 "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTC/USDT"}
@@ -260,12 +269,12 @@ async def test_subscriptions(db_pool: AsyncConnectionPool[AsyncConnection], db_s
             assert r.status_code == 409
             assert r.json()["error"]["details"]["reason"] == "awaiting_snapshot"
             bad = await client.post("/v1/subscriptions", json={"exchange": "nope", "symbol": "A/B"})
-            assert bad.status_code == 400
+            assert bad.status_code == 422
             assert bad.json()["error"]["code"] == "unsupported_exchange"
             bad_symbol = await client.post(
                 "/v1/subscriptions", json={"exchange": "binance", "symbol": "BTCUSDT"}
             )
-            assert bad_symbol.status_code == 400
+            assert bad_symbol.status_code == 422
             assert (await client.delete("/v1/subscriptions/binance/BTC-USDT")).status_code == 204
             assert (await client.delete("/v1/subscriptions/binance/BTC-USDT")).status_code == 404
             assert (await client.get("/v1/subscriptions")).json() == {
@@ -276,7 +285,7 @@ async def test_subscriptions(db_pool: AsyncConnectionPool[AsyncConnection], db_s
 
 @pytest.mark.integration
 async def test_configured_subscriptions_start_their_feeds(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str, token_issuer: TokenIssuer
 ) -> None:
     started: list[ScriptedFeed] = []
 
@@ -289,7 +298,7 @@ async def test_configured_subscriptions_start_their_feeds(
         return feed
 
     async with stored_app(
-        db_pool, db_schema, factory, subscriptions={"binance": ["BTC/USDT"]}
+        token_issuer, db_pool, db_schema, factory, subscriptions={"binance": ["BTC/USDT"]}
     ) as app:
         for _ in range(500):
             if books(app).manager.states():
@@ -336,11 +345,13 @@ async def test_a_quiet_book_is_served_stale_and_left_out_of_consolidated(
     assert body["bids"][0]["venues"] == {"binance": "1.0000"}
 
 
-async def test_the_app_starts_with_no_subscriptions() -> None:
-    app = build_app(OrderBookSettings(connect_timeout_s=0.5))
+async def test_the_app_starts_with_no_subscriptions(token_issuer: TokenIssuer) -> None:
+    app = build_app(OrderBookSettings(connect_timeout_s=0.5, **token_issuer.settings()))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=token_issuer.headers()
+        ) as client:
             assert (await client.get("/healthz")).status_code == 200
             assert (await client.get("/v1/books")).json() == {"books": []}
             assert (await client.get("/v1/subscriptions")).json() == {

@@ -10,13 +10,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from fastapi import Request
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
@@ -29,6 +27,7 @@ from eip.order_book.settings import OrderBookSettings
 from eip.order_book.symbols import SymbolCheck
 from eip.storage import open_pool
 from eip.testing.proxy import TcpProxy, via_proxy
+from eip.testing.tokens import TokenIssuer
 
 from .helpers import ScriptedFeed
 
@@ -57,6 +56,7 @@ async def any_symbol(exchange: str, symbol: str) -> None:
 
 @asynccontextmanager
 async def instance(
+    issuer: TokenIssuer,
     pool: AsyncConnectionPool[AsyncConnection],
     schema: str,
     feeds: Feeds,
@@ -64,27 +64,27 @@ async def instance(
     principal: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """One service instance whose books run on ``pool`` (what the runtime would open);
-    ``symbol_check=None`` checks symbols against the venues' own metadata."""
+    """One service instance whose books run on ``pool`` (what the runtime would open), called
+    with a token of ``issuer`` for ``principal``; ``symbol_check=None`` checks symbols against
+    the venues' own metadata."""
     settings.setdefault("subscriptions", CONFIGURED)
     app = build_app(
-        OrderBookSettings(subscriptions_schema=schema, connect_timeout_s=2.0, **settings),
+        OrderBookSettings(
+            subscriptions_schema=schema, connect_timeout_s=2.0, **issuer.settings(), **settings
+        ),
         feeds,
         symbol_check=symbol_check,
     )
     app.state.deps.db = pool
-    if principal is not None:
-        # what an authentication dependency (eip.tokens) leaves on the request
-        @app.middleware("http")
-        async def authenticated(request: Request, call_next: Any) -> Any:
-            request.state.claims = SimpleNamespace(subject=principal)
-            return await call_next(request)
 
     service: OrderBookService = app.state.books
     async with service.running():
         await asyncio.wait_for(service.restored.wait(), 60)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        headers = issuer.headers(subject=principal or "test-client")
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as client:
             yield client
 
 
@@ -105,9 +105,11 @@ async def stored(pool: AsyncConnectionPool[AsyncConnection], schema: str) -> dic
 
 
 async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    token_issuer: TokenIssuer,
 ) -> None:
-    async with instance(db_pool, db_schema, Feeds()) as client:
+    async with instance(token_issuer, db_pool, db_schema, Feeds()) as client:
         r = await client.post("/v1/subscriptions", json={"exchange": "kraken", "symbol": "BTC/USD"})
         assert r.status_code == 202
         assert (await client.delete("/v1/subscriptions/binance/ETH-USDT")).status_code == 204
@@ -121,7 +123,7 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
     }
 
     second = Feeds()  # the restarted pod: same config, same schema
-    async with instance(db_pool, db_schema, second) as client:
+    async with instance(token_issuer, db_pool, db_schema, second) as client:
         assert await entries(client) == {
             ("binance", "BTC/USDT"): "config",
             ("kraken", "BTC/USD"): "runtime",
@@ -137,7 +139,7 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
         assert r.status_code == 202
 
     third = Feeds()
-    async with instance(db_pool, db_schema, third) as client:
+    async with instance(token_issuer, db_pool, db_schema, third) as client:
         assert await entries(client) == {
             ("binance", "BTC/USDT"): "config",
             ("binance", "ETH/USDT"): "runtime",
@@ -147,13 +149,15 @@ async def test_a_fresh_instance_starts_with_config_plus_added_minus_removed(
 
 
 async def test_the_caller_and_the_time_of_a_change_are_kept(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    token_issuer: TokenIssuer,
 ) -> None:
-    async with instance(db_pool, db_schema, Feeds(), principal="ops-alice") as client:
+    async with instance(token_issuer, db_pool, db_schema, Feeds(), principal="ops-alice") as client:
         before = datetime.now(UTC)
         r = await client.post("/v1/subscriptions", json={"exchange": "kraken", "symbol": "BTC/USD"})
         assert r.status_code == 202
-    async with instance(db_pool, db_schema, Feeds()) as client:
+    async with instance(token_issuer, db_pool, db_schema, Feeds()) as client:
         r = await client.get("/v1/subscriptions")
         [entry] = [e for e in r.json()["entries"] if e["exchange"] == "kraken"]
         assert entry["updated_by"] == "ops-alice"
@@ -161,7 +165,10 @@ async def test_the_caller_and_the_time_of_a_change_are_kept(
 
 
 async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str, database_url: str
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    database_url: str,
+    token_issuer: TokenIssuer,
 ) -> None:
     url = urlsplit(database_url)
     proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 5432)
@@ -169,7 +176,7 @@ async def test_postgresql_out_of_reach_answers_503_and_changes_nothing(
     pool = await open_pool(via_proxy(database_url, proxy), max_size=2, timeout_s=2.0)
     feeds = Feeds()
     try:
-        async with instance(pool, db_schema, feeds) as client:
+        async with instance(token_issuer, pool, db_schema, feeds) as client:
             await proxy.stop()  # the outage
 
             r = await client.post(
@@ -202,9 +209,11 @@ async def test_a_symbol_the_venue_does_not_list_is_refused_and_not_stored(
     db_pool: AsyncConnectionPool[AsyncConnection],
     db_schema: str,
     clean_simulator: SimulatorClient,
+    token_issuer: TokenIssuer,
 ) -> None:
     feeds = Feeds()
     async with instance(
+        token_issuer,
         db_pool,
         db_schema,
         feeds,
@@ -215,7 +224,7 @@ async def test_a_symbol_the_venue_does_not_list_is_refused_and_not_stored(
         r = await client.post(
             "/v1/subscriptions", json={"exchange": "binance", "symbol": "NOPE/USDT"}
         )
-        assert r.status_code == 400
+        assert r.status_code == 422
         assert r.json()["error"]["code"] == "unknown_symbol"
         assert r.json()["error"]["details"] == {"exchange": "binance", "symbol": "NOPE/USDT"}
         assert feeds.made["binance"].symbols == set()

@@ -21,6 +21,8 @@ from eip.market_data.api.history import history_router
 from eip.market_data.history import HistoryService
 from eip.market_data.settings import MarketDataSettings
 from eip.observability.http import create_app
+from eip.testing.tokens import TokenIssuer
+from eip.tokens import TokenVerifier
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +32,9 @@ T0 = NOW - timedelta(hours=3)
 
 class CandleVenue:
     exchange = "memvenue"
+
+    async def load_markets(self) -> list[str]:
+        return ["BTC/USDT", "ETH/USDT"]
 
     async def fetch_ohlcv(
         self,
@@ -60,7 +65,7 @@ class CandleVenue:
 
 @pytest.fixture
 async def api(
-    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str, token_issuer: TokenIssuer
 ) -> AsyncIterator[tuple[httpx.AsyncClient, HistoryService]]:
     settings = MarketDataSettings(
         history_schema=db_schema, history_max_trades_range_days=1, history_backfill_page_limit=60
@@ -73,11 +78,16 @@ async def api(
 
     service = HistoryService(settings, lambda: db_pool, adapter_for, clock=lambda: NOW)
     app = create_app("market-data", "test")
+    app.state.token_verifier = TokenVerifier(
+        token_issuer.jwks_url, issuer=token_issuer.issuer, audience=token_issuer.audience
+    )
     app.include_router(history_router(lambda: service))
     task = asyncio.create_task(service.supervise())
     await asyncio.wait_for(service.ready.wait(), 10)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://md"
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://md",
+        headers=token_issuer.headers(["market:read", "market:admin"]),
     ) as client:
         yield client, service
     task.cancel()
@@ -207,13 +217,15 @@ async def test_backfill_job_runs_in_the_service_and_candles_roll_up(
         ("/v1/trades", {"limit": "0"}, "invalid_request", "limit"),
         ("/v1/trades", {"limit": "1001"}, "invalid_request", "limit"),
         ("/v1/trades", {"start": "2026-11-20T00:00:00Z"}, "range_too_large", "at most"),
-        ("/v1/trades", {"start": "2026-11-26T10:00:00"}, "invalid_request", "UTC offset"),
+        ("/v1/trades", {"start": "2026-11-26T10:00:00"}, "invalid_request", "timezone"),
+        ("/v1/trades", {"start": "5908"}, "invalid_request", "ISO 8601"),
+        ("/v1/candles", {"end": "1700000000", "timeframe": "1m"}, "invalid_request", "ISO 8601"),
         ("/v1/trades", {"cursor": "bm90LWEtY3Vyc29y"}, "invalid_request", "cursor"),
         ("/v1/trades", {"symbol": "BTCUSDT"}, "invalid_request", "BASE/QUOTE"),
         ("/v1/gaps", {"kind": "ohlcv"}, "invalid_request", "timeframe"),
     ],
 )
-async def test_bad_parameters_get_a_clear_400(
+async def test_bad_parameters_get_a_clear_422(
     api: tuple[httpx.AsyncClient, HistoryService],
     path: str,
     params: dict[str, str],
@@ -230,7 +242,7 @@ async def test_bad_parameters_get_a_clear_400(
         **params,
     }
     response = await client.get(path, params=query)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == code
     assert words in response.text
@@ -247,9 +259,13 @@ async def test_backfill_requests_are_checked_before_anything_is_queued(
         ({**base, "kind": "candles"}, "kind"),
         ({**base, "kind": "trades", "start": iso(NOW), "end": iso(T0)}, "start must be before end"),
         ({**base, "kind": "trades", "exchange": "nosuchvenue"}, "unknown_exchange"),
+        ({**base, "kind": "trades", "symbol": "NOPE/USDT"}, "unknown_symbol"),
+        ({**base, "kind": "trades", "symbol": "0/0"}, "unknown_symbol"),
+        ({**base, "kind": "trades", "start": "5908"}, "ISO 8601"),
+        ({**base, "kind": "trades", "symbol": "ETH/\u0000USDT"}, "NUL"),
     ]:
         response = await client.post("/v1/backfill", json=body)
-        assert response.status_code == 400, response.text
+        assert response.status_code == 422, response.text
         assert words in response.text
     assert (await client.get("/v1/backfill")).json() == {"jobs": []}
     assert (await client.get("/v1/backfill/999")).status_code == 404

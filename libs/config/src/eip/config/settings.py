@@ -74,6 +74,19 @@ class ServiceSettings(BaseSettings):
         return tuple(sources)
 
 
+class ProtectedServiceSettings(ServiceSettings):
+    """Settings of a service whose API takes the auth service's tokens (every service but auth
+    itself, which checks its own): where the auth service's public keys are and what a token
+    must say. ``eip.runtime.service_app`` builds the service's verifier from them.
+    ``<PREFIX>AUTH_JWKS_URL``, ``<PREFIX>AUTH_ISSUER``, ``<PREFIX>AUTH_AUDIENCE``."""
+
+    auth_jwks_url: str = Field(
+        default="http://127.0.0.1:8105/v1/.well-known/jwks.json", pattern=r"^https?://"
+    )
+    auth_issuer: str = Field(default="eip-auth", min_length=1)
+    auth_audience: str = Field(default="eip", min_length=1)
+
+
 def _config_file(prefix: str) -> Path | None:
     raw = os.environ.get(f"{prefix}CONFIG_FILE") or os.environ.get("EIP_CONFIG_FILE")
     if not raw:

@@ -3,6 +3,21 @@ machine-readable error body.
 
 Errors always have the shape ``{"error": {"code": str, "message": str, "details": ...}}``; a bug
 in a handler becomes a 500 with a request id, never a traceback.
+
+What is subtle:
+
+- Invalid input of any kind answers **422** (FastAPI's convention, and what its documents
+  promise): a request that fails the schema (``invalid_request``, one detail per field) or a
+  check in the handler (``invalid_request``, ``unknown_symbol``, ...). Nothing answers 400.
+- Error bodies never amplify a request: validation details name the field and the problem,
+  never the input; ``excerpt`` is the one way a handler quotes bad input (a short prefix); and
+  every string of an error body is capped here as a last resort, so a 1 MB field gets a small
+  answer.
+- The OpenAPI document tells the truth about errors: every error status uses the one
+  ``ErrorResponse`` model; an operation behind a token (``security`` in its document, from
+  ``eip.tokens``) also documents 401, 403 and 503 and names its scopes in its description;
+  422 replaces FastAPI's own validation body. Other statuses are declared by the route with
+  ``error_responses(404, 409, ...)``.
 """
 
 from __future__ import annotations
@@ -11,14 +26,18 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eip.observability.metrics import render
@@ -29,6 +48,11 @@ log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 READINESS_TIMEOUT_S = 3.0
+# How much of a bad input an error quotes (excerpt), and the caps every error body is held to.
+EXCERPT_CHARS = 64
+MAX_MESSAGE_CHARS = 500
+MAX_DETAIL_CHARS = 200
+MAX_DETAILS = 20
 
 
 class ApiError(Exception):
@@ -48,10 +72,67 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable; callers branch on it, never on the text")
+    message: str
+    details: Any = Field(default=None, description="what the code needs said, if anything")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer of every service."""
+
+    error: ErrorDetail
+
+
+# The usual meaning of each error status in this platform's APIs, for the documents.
+ERROR_DESCRIPTIONS = {
+    401: "No token, or a token that is not valid (expired, wrong issuer, bad signature ...)",
+    403: "The token lacks a scope or an account this operation needs",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    410: "Gone",
+    422: "The request is invalid (invalid_request with one detail per field, or a code saying"
+    " which value was refused)",
+    429: "Too many requests; retry after Retry-After seconds",
+    502: "An exchange did not answer",
+    503: "A dependency is unavailable; nothing was changed, retry later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route for the error statuses it answers besides the ones every
+    operation documents by itself (422, and 401/403/503 behind a token)."""
+    return {
+        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS.get(status, "Error")}
+        for status in statuses
+    }
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """The way an error quotes a caller's input: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+def _capped(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= MAX_DETAIL_CHARS else excerpt(value, MAX_DETAIL_CHARS)
+    if depth > 4:
+        return "..."
+    if isinstance(value, Mapping):
+        items = list(value.items())[:MAX_DETAILS]
+        return {_capped(str(k)): _capped(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple):
+        return [_capped(v, depth + 1) for v in value[:MAX_DETAILS]]
+    return value
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + "..."
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
-        body["details"] = details
+        body["details"] = _capped(details)
     return {"error": body}
 
 
@@ -102,11 +183,12 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never the input: a field is named and its problem said, and that is all.
         details = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
-            for e in exc.errors()
+            for e in exc.errors()[:MAX_DETAILS]
         ]
-        return JSONResponse(error_body("invalid_request", "request is invalid", details), 400)
+        return JSONResponse(error_body("invalid_request", "request is invalid", details), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -130,7 +212,78 @@ def create_app(
             500,
         )
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = truthful_errors(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    openapi_version=app.openapi_version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def served_routes(app: FastAPI) -> Iterator[tuple[str, str, Dependant | None]]:
+    """``(methods, path, dependant)`` of every route the app serves, included routers' routes
+    with their routers' dependencies; ``dependant`` is None for routes that are no operation
+    (FastAPI's own /docs, /openapi.json, ...)."""
+    for route in iter_route_contexts(app.routes):
+        methods = ",".join(sorted(route.methods or {"WEBSOCKET"}))
+        yield methods, str(route.path), getattr(route, "dependant", None)
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+def truthful_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Shape an app's OpenAPI document as the module docstring says."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in (("ErrorResponse", ErrorResponse), ("ErrorDetail", ErrorDetail)):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        model_schema.pop("$defs", None)
+        components.setdefault(name, model_schema)
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = _error_response(422)
+            security = operation.get("security")
+            if security and len(security) > 1:
+                # a route's documented alternatives (openapi_extra) are merged with FastAPI's
+                # own requirement of the dependency, which names no scope: drop that one
+                security = operation["security"] = [
+                    r for r in security if any(r.values())
+                ] or security[:1]
+            if security:
+                for status in (401, 403, 503):
+                    responses.setdefault(str(status), _error_response(status))
+                alternatives = [
+                    " and ".join(f"`{s}`" for s in scopes) or "any valid token"
+                    for requirement in security
+                    for scopes in requirement.values()
+                ]
+                line = "**Token scopes:** " + " or ".join(alternatives) + "."
+                description = operation.get("description", "")
+                operation["description"] = f"{description}\n\n{line}" if description else line
+    return schema
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    return {
+        "description": ERROR_DESCRIPTIONS.get(status, "Error"),
+        "content": {"application/json": {"schema": _ERROR_REF}},
+    }
 
 
 async def _run_check(check: ReadinessCheck) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from eip.exchange_simulator.client import SimulatorClient
 from eip.storage import DatabaseUnavailable, open_pool
 from eip.testing import endpoints
 from eip.testing.simulator import SimulatorProcess, run_simulator
+from eip.testing.tokens import TokenIssuer, serve_issuer
 from eip.vault import VaultClient, VaultUnavailable
 from eip.vault.provision import provision
 
@@ -126,6 +127,14 @@ async def vault(vault_endpoint: endpoints.VaultEndpoint) -> AsyncIterator[VaultC
         _fail("Vault", exc)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> Iterator[TokenIssuer]:
+    """Tokens a service under test accepts once built with ``token_issuer.settings()``; see
+    ``eip.testing.tokens``."""
+    with serve_issuer() as issuer:
+        yield issuer
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,15 @@
 """Service tokens: verify the auth service's ES256 JWTs and enforce scopes on endpoints."""
 
-from eip.tokens.fastapi import authenticate, bearer_token, require_scope
+from eip.tokens.fastapi import (
+    PUBLIC_PATHS,
+    any_scope_openapi,
+    authenticate,
+    bearer_token,
+    dependant_scopes,
+    require_any_scope,
+    require_scope,
+    unprotected_routes,
+)
 from eip.tokens.jwt import (
     ALGORITHM,
     SCOPES,
@@ -14,15 +23,20 @@ from eip.tokens.verifier import JwksUnavailable, TokenVerifier
 
 __all__ = [
     "ALGORITHM",
+    "PUBLIC_PATHS",
     "SCOPES",
     "Claims",
     "JwksUnavailable",
     "TokenError",
     "TokenVerifier",
+    "any_scope_openapi",
     "authenticate",
     "bearer_token",
+    "dependant_scopes",
     "jwk_from_pem",
+    "require_any_scope",
     "require_scope",
     "signing_input",
+    "unprotected_routes",
     "verify_token",
 ]

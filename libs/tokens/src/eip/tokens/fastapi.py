@@ -1,26 +1,64 @@
-"""Scope enforcement for FastAPI endpoints, with the platform's error body.
+"""Scope enforcement for FastAPI endpoints, with the platform's error body: the one way an
+endpoint asks for a token.
 
-    app.state.token_verifier = TokenVerifier(jwks_url, issuer=..., audience=...)
+    @router.get("/v1/things")
+    async def things(claims: Annotated[Claims, Depends(require_scope("market:read"))]): ...
 
-    @app.get("/v1/things", dependencies=[Depends(require_scope("market:read"))])
-    async def things(claims: Claims = Depends(require_scope("market:read"))): ...
+``eip.runtime.service_app`` puts the service's verifier on ``app.state.token_verifier`` (the
+auth service puts its own). No or a bad token: 401 ``unauthorized``; a good token without the
+scope: 403 ``forbidden``; keys unreachable: 503 ``auth_unavailable``.
 
-No or a bad token: 401 ``unauthorized``; a good token without the scope: 403 ``forbidden``;
-JWKS unreachable: 503 ``auth_unavailable``.
+What is subtle:
+
+- Every route of a service is either behind one of these dependencies or on ``PUBLIC_PATHS``;
+  ``unprotected_routes`` finds the others, and a test walks every service's routes with it, so
+  an endpoint added without a token is a failing test, not an open door.
+- The dependency declares the bearer scheme through FastAPI's ``Security`` with the scopes, so
+  the OpenAPI document says for each operation which token it takes
+  (``security: [{"bearer": ["books:admin"]}]``); ``require_any_scope`` documents its
+  alternatives through ``any_scope_openapi``. The token itself is still read here, so a missing
+  or malformed header answers with the platform's body, not FastAPI's.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the dependency's signature names the scopes of the
+# closure that makes it, which FastAPI can only read from an evaluated annotation.
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Any, Protocol
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from fastapi import FastAPI, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from fastapi import Request
-
-from eip.observability.http import ApiError
+from eip.observability.http import ApiError, served_routes
 from eip.tokens.jwt import Claims, TokenError
 from eip.tokens.verifier import JwksUnavailable
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+SCHEME = "bearer"
+# Documents the scheme (components.securitySchemes.bearer); never answers by itself.
+bearer_scheme = HTTPBearer(
+    scheme_name=SCHEME,
+    bearerFormat="JWT",
+    description="A token from the auth service: POST /v1/tokens (client-credentials grant).",
+    auto_error=False,
+)
+
+# Every service's routes that need no token: operations, and what FastAPI serves about them.
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/v1/tokens",
+        "/v1/.well-known/jwks.json",
+    }
+)
+# Marks a dependency as a token check, for unprotected_routes.
+_MARK = "__eip_scopes__"
 
 
 class Verifier(Protocol):
@@ -52,14 +90,76 @@ async def authenticate(request: Request) -> Claims:
     return claims
 
 
-def require_scope(*scopes: str) -> Callable[[Request], Awaitable[Claims]]:
-    """A dependency that yields the token's claims if it carries every one of ``scopes``."""
+ScopeDependency = Callable[..., Awaitable[Claims]]
 
-    async def dependency(request: Request) -> Claims:
+
+def _scoped(scopes: Iterable[str], check: Callable[[Claims], None]) -> ScopeDependency:
+    documented = list(scopes)
+
+    async def dependency(
+        request: Request,
+        _: Annotated[
+            HTTPAuthorizationCredentials | None, Security(bearer_scheme, scopes=documented)
+        ],
+    ) -> Claims:
         claims = await authenticate(request)
+        check(claims)
+        return claims
+
+    setattr(dependency, _MARK, tuple(documented))
+    return dependency
+
+
+def require_scope(*scopes: str) -> ScopeDependency:
+    """A dependency that yields the token's claims if it carries every one of ``scopes``
+    (none: any valid token)."""
+
+    def check(claims: Claims) -> None:
         missing = sorted(set(scopes) - claims.scopes)
         if missing:
             raise ApiError(403, "forbidden", "token lacks a required scope", {"missing": missing})
-        return claims
 
-    return dependency
+    return _scoped(scopes, check)
+
+
+def require_any_scope(*scopes: str) -> ScopeDependency:
+    """Claims of a token that carries at least one of ``scopes``; the endpoint decides what each
+    one allows. Document it with ``openapi_extra=any_scope_openapi(*scopes)``."""
+    if not scopes:
+        raise ValueError("require_any_scope needs at least one scope")
+
+    def check(claims: Claims) -> None:
+        if not claims.scopes & set(scopes):
+            raise ApiError(
+                403, "forbidden", "token lacks a required scope", {"one_of": sorted(scopes)}
+            )
+
+    return _scoped((), check)
+
+
+def any_scope_openapi(*scopes: str) -> dict[str, Any]:
+    """The operation's OpenAPI ``security``: one alternative per scope."""
+    return {"security": [{SCHEME: [scope]} for scope in scopes]}
+
+
+def dependant_scopes(dependant: Dependant) -> tuple[str, ...] | None:
+    """The scopes an operation's token check asks for (``()``: any valid token, or one of
+    several documented ones), or ``None`` when it checks no token."""
+    for sub in dependant.dependencies:
+        marked = getattr(sub.call, _MARK, None)
+        if marked is not None:
+            return tuple(marked)
+        found = dependant_scopes(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def unprotected_routes(app: FastAPI, public: Iterable[str] = PUBLIC_PATHS) -> list[str]:
+    """``"METHODS path"`` of every route that neither checks a token nor is public."""
+    allowed = set(public)
+    return [
+        f"{methods} {path}"
+        for methods, path, dependant in served_routes(app)
+        if path not in allowed and (dependant is None or dependant_scopes(dependant) is None)
+    ]

@@ -24,8 +24,21 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 ALGORITHM = "ES256"
+# Every scope a client may be given; reads and changes apart (docs/ARCHITECTURE.md, HTTP
+# security, has the table of which operation asks for which).
 SCOPES = frozenset(
-    {"market:read", "orders:write", "accounts:read", "credentials:use", "credentials:admin"}
+    {
+        "market:read",
+        "market:admin",
+        "books:read",
+        "books:admin",
+        "accounts:read",
+        "orders:write",
+        "credentials:use",
+        "credentials:admin",
+        "audit:read",
+        "tokens:introspect",
+    }
 )
 
 

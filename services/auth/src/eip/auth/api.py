@@ -1,13 +1,14 @@
-"""The auth service's HTTP API (/v1). Every admin route needs ``credentials:admin``; a trading
-service reads a credential only with ``credentials:use`` and the account in its token."""
+"""The auth service's HTTP API (/v1). Every admin route (credentials, clients, the signing key)
+needs ``credentials:admin``; a trading service reads a credential only with ``credentials:use``
+and the account in its token; the audit trail needs ``audit:read``, introspection
+``tokens:introspect``. Only the token endpoint and the JWKS take no token."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from eip.audit import AuditEntry, AuditQuery
@@ -15,14 +16,36 @@ from eip.auth.clients import count_failure, locked_out
 from eip.auth.credentials import ACCOUNT_ID, public_view
 from eip.auth.exchanges import ExchangeSecret
 from eip.auth.runtime import AuthRuntime
-from eip.observability.http import ApiError
-from eip.tokens import Claims, TokenError, require_scope, verify_token
+from eip.observability.http import ApiError, error_responses
+from eip.observability.inputs import Instant, Text
+from eip.tokens import (
+    SCOPES,
+    Claims,
+    TokenError,
+    any_scope_openapi,
+    require_any_scope,
+    require_scope,
+    verify_token,
+)
 
 ADMIN = "credentials:admin"
 USE = "credentials:use"
+AUDIT = "audit:read"
+INTROSPECT = "tokens:introspect"
 
 Admin = Annotated[Claims, Depends(require_scope(ADMIN))]
 User = Annotated[Claims, Depends(require_scope(USE))]
+AdminOrUser = Annotated[Claims, Depends(require_any_scope(ADMIN, USE))]
+Auditor = Annotated[Claims, Depends(require_scope(AUDIT))]
+Introspector = Annotated[Claims, Depends(require_scope(INTROSPECT))]
+
+ACCOUNT = r"^[A-Za-z0-9_.-]{1,64}$"
+CLIENT_ID = r"^[a-z0-9][a-z0-9_.-]{0,127}$"
+CredentialId = Annotated[Text, Path(min_length=1, max_length=64)]
+ClientId = Annotated[Text, Path(pattern=CLIENT_ID)]
+Scope = Literal[tuple(sorted(SCOPES))]  # type: ignore[valid-type]
+# Limits on free text fields keep every request small enough to audit.
+Label = Annotated[Text, Field(max_length=200)]
 
 
 def runtime(request: Request) -> AuthRuntime:
@@ -38,9 +61,9 @@ def actor(claims: Claims) -> str:
 
 
 class NewCredential(BaseModel):
-    account_id: str = Field(pattern=ACCOUNT_ID.pattern)
-    exchange: str = Field(min_length=1, max_length=32)
-    label: str = Field(default="", max_length=200)
+    account_id: Text = Field(pattern=ACCOUNT_ID.pattern)
+    exchange: Text = Field(min_length=1, max_length=32)
+    label: Label = ""
     api_key: SecretStr = Field(min_length=1, max_length=512)
     secret: SecretStr = Field(min_length=1, max_length=512)
     passphrase: SecretStr | None = Field(default=None, max_length=512)
@@ -70,23 +93,26 @@ class RotateCredential(BaseModel):
 
 
 class Revoke(BaseModel):
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 class Use(BaseModel):
-    purpose: str = Field(default="", max_length=200)
+    purpose: Label = ""
 
 
 class SignRequest(BaseModel):
-    payload: str = Field(max_length=65536)
-    purpose: str = Field(default="", max_length=200)
+    payload: Text = Field(max_length=65536)
+    purpose: Label = ""
 
 
 class TokenRequest(BaseModel):
-    client_id: str = Field(min_length=1, max_length=128)
+    client_id: Text = Field(min_length=1, max_length=128)
     client_secret: SecretStr = Field(min_length=1, max_length=512)
-    scope: str | None = Field(default=None, max_length=1000)  # space-separated, as in OAuth
-    accounts: list[str] | None = None
+    # space-separated, as in OAuth
+    scope: Text | None = Field(default=None, max_length=1000)
+    accounts: list[Annotated[Text, Field(max_length=64)]] | None = Field(
+        default=None, max_length=1000
+    )
 
 
 class Introspect(BaseModel):
@@ -94,9 +120,23 @@ class Introspect(BaseModel):
 
 
 class NewClient(BaseModel):
-    client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")
-    scopes: list[str]
-    accounts: list[str] = Field(default_factory=list)
+    client_id: Text = Field(pattern=CLIENT_ID)
+    scopes: list[Scope] = Field(max_length=len(SCOPES))  # type: ignore[valid-type]
+    # account ids, or "*" for any
+    accounts: list[Annotated[Text, Field(pattern=r"^(\*|[A-Za-z0-9_.-]{1,64})$")]] = Field(
+        default_factory=list, max_length=1000
+    )
+
+
+def _client(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "client_id": row["client_id"],
+        "scopes": list(row["scopes"]),
+        "accounts": list(row["accounts"]),
+        "created_at": row["created_at"].isoformat(),
+        "disabled": row["disabled"],
+        "disabled_at": row["disabled_at"].isoformat() if row["disabled_at"] else None,
+    }
 
 
 def _entry(e: AuditEntry) -> dict[str, Any]:
@@ -125,7 +165,9 @@ def build_router() -> APIRouter:
 
     # -- credentials ---------------------------------------------------------------------------
 
-    @router.post("/credentials", status_code=201, tags=["credentials"])
+    @router.post(
+        "/credentials", status_code=201, tags=["credentials"], responses=error_responses(502)
+    )
     async def create_credential(body: NewCredential, claims: Admin, rt: Runtime) -> dict[str, Any]:
         """Validate the key at the exchange, store the secret in Vault, the metadata here."""
         row, warnings = await rt.store().create(
@@ -138,35 +180,49 @@ def build_router() -> APIRouter:
         )
         return {"credential": public_view(row), "warnings": warnings}
 
-    @router.get("/credentials", tags=["credentials"])
+    @router.get("/credentials", tags=["credentials"], openapi_extra=any_scope_openapi(ADMIN, USE))
     async def list_credentials(
         rt: Runtime,
-        claims: Annotated[Claims, Depends(require_scope())],
-        account_id: str | None = None,
+        claims: AdminOrUser,
+        account_id: Annotated[Text | None, Query(max_length=64)] = None,
     ) -> dict[str, Any]:
         """Metadata only. ``credentials:admin`` sees all; ``credentials:use`` its accounts."""
-        if ADMIN not in claims.scopes and USE not in claims.scopes:
-            raise ApiError(403, "forbidden", "token lacks a required scope", {"missing": [ADMIN]})
         rows = await rt.store().list_credentials(account_id)
         return {"credentials": [public_view(r) for r in rows if _may_see(claims, r)]}
 
-    @router.get("/credentials/{credential_id}", tags=["credentials"])
+    @router.get(
+        "/credentials/{credential_id}",
+        tags=["credentials"],
+        responses=error_responses(404),
+        openapi_extra=any_scope_openapi(ADMIN, USE),
+    )
     async def get_credential(
-        credential_id: str, rt: Runtime, claims: Annotated[Claims, Depends(require_scope())]
+        credential_id: CredentialId, rt: Runtime, claims: AdminOrUser
     ) -> dict[str, Any]:
+        """Metadata only; ``credentials:use`` sees its accounts' credentials."""
         row = await rt.store().get(credential_id)
         if not _may_see(claims, row):
             raise ApiError(403, "forbidden", "token does not cover this credential's account")
         return {"credential": public_view(row)}
 
-    @router.post("/credentials/{credential_id}/validate", tags=["credentials"])
-    async def validate_credential(credential_id: str, claims: Admin, rt: Runtime) -> dict[str, Any]:
+    @router.post(
+        "/credentials/{credential_id}/validate",
+        tags=["credentials"],
+        responses=error_responses(404, 409, 410, 502),
+    )
+    async def validate_credential(
+        credential_id: CredentialId, claims: Admin, rt: Runtime
+    ) -> dict[str, Any]:
         row, warnings = await rt.store().validate(actor=actor(claims), credential_id=credential_id)
         return {"credential": public_view(row), "warnings": warnings}
 
-    @router.post("/credentials/{credential_id}/rotate", tags=["credentials"])
+    @router.post(
+        "/credentials/{credential_id}/rotate",
+        tags=["credentials"],
+        responses=error_responses(404, 409, 410, 502),
+    )
     async def rotate_credential(
-        credential_id: str, body: RotateCredential, claims: Admin, rt: Runtime
+        credential_id: CredentialId, body: RotateCredential, claims: Admin, rt: Runtime
     ) -> dict[str, Any]:
         """The new key is validated first; the old one stays active if it fails."""
         row, warnings = await rt.store().rotate(
@@ -177,9 +233,13 @@ def build_router() -> APIRouter:
         )
         return {"credential": public_view(row), "warnings": warnings}
 
-    @router.post("/credentials/{credential_id}/revoke", tags=["credentials"])
+    @router.post(
+        "/credentials/{credential_id}/revoke",
+        tags=["credentials"],
+        responses=error_responses(404, 409),
+    )
     async def revoke_credential(
-        credential_id: str, body: Revoke, claims: Admin, rt: Runtime
+        credential_id: CredentialId, body: Revoke, claims: Admin, rt: Runtime
     ) -> dict[str, Any]:
         row = await rt.store().revoke(
             actor=actor(claims), credential_id=credential_id, reason=body.reason
@@ -198,9 +258,13 @@ def build_router() -> APIRouter:
             )
             raise ApiError(403, "forbidden", "token does not cover this credential's account")
 
-    @router.post("/credentials/{credential_id}/use", tags=["credentials"])
+    @router.post(
+        "/credentials/{credential_id}/use",
+        tags=["credentials"],
+        responses=error_responses(404, 409, 410),
+    )
     async def use_credential(
-        credential_id: str, body: Use, claims: User, rt: Runtime
+        credential_id: CredentialId, body: Use, claims: User, rt: Runtime
     ) -> dict[str, Any]:
         """The secret itself, for a trading service that signs its own requests. Audited.
         Prefer /sign, which keeps the secret here."""
@@ -218,9 +282,13 @@ def build_router() -> APIRouter:
             "passphrase": secret.passphrase,
         }
 
-    @router.post("/credentials/{credential_id}/sign", tags=["credentials"])
+    @router.post(
+        "/credentials/{credential_id}/sign",
+        tags=["credentials"],
+        responses=error_responses(404, 409, 410),
+    )
     async def sign_with_credential(
-        credential_id: str, body: SignRequest, claims: User, rt: Runtime
+        credential_id: CredentialId, body: SignRequest, claims: User, rt: Runtime
     ) -> dict[str, Any]:
         """Sign an exchange request payload with the credential's secret, which never leaves
         this service: the caller gets the API key (a public identifier) and the signature."""
@@ -239,9 +307,12 @@ def build_router() -> APIRouter:
 
     # -- tokens --------------------------------------------------------------------------------
 
-    @router.post("/tokens", tags=["tokens"])
+    @router.post("/tokens", tags=["tokens"], responses=error_responses(401, 403, 429, 503))
     async def issue_token(body: TokenRequest, request: Request, rt: Runtime) -> dict[str, Any]:
-        """Client-credentials grant: a short-lived ES256 JWT with the granted scopes."""
+        """Client-credentials grant: a short-lived ES256 JWT with the granted scopes. Takes no
+        token. 401 ``invalid_client`` (unknown, disabled or deleted client, or a wrong secret),
+        403 when asking for more scopes or accounts than the client has, 429 after repeated
+        failures from one source."""
         return await rt.clients().issue(
             source_ip=request.client.host if request.client else "unknown",
             client_id=body.client_id,
@@ -250,9 +321,14 @@ def build_router() -> APIRouter:
             accounts=body.accounts,
         )
 
-    @router.post("/tokens/introspect", tags=["tokens"])
-    async def introspect(body: Introspect, request: Request, rt: Runtime) -> dict[str, Any]:
-        """``{"active": true, ...claims}`` or ``{"active": false}`` (RFC 7662 shape)."""
+    @router.post("/tokens/introspect", tags=["tokens"], responses=error_responses(429))
+    async def introspect(
+        body: Introspect, request: Request, rt: Runtime, caller: Introspector
+    ) -> dict[str, Any]:
+        """``{"active": true, ...claims}`` or ``{"active": false, "reason": ...}`` (RFC 7662
+        shape). A token whose client was disabled, deleted or reset since is inactive at once.
+        The caller authenticates with a token of its own (``tokens:introspect``), as RFC 7662
+        asks, so tokens cannot be probed anonymously."""
         source = f"introspect|{request.client.host if request.client else 'unknown'}"
         retry = await rt.limiter().retry_after(source)
         if retry is not None:
@@ -272,9 +348,12 @@ def build_router() -> APIRouter:
             if failure.retry_after is not None:
                 raise locked_out(failure.retry_after) from None
             return {"active": False, "reason": exc.code}
+        refusal = await rt.clients().token_refusal(claims)
+        if refusal is not None:
+            return {"active": False, "reason": refusal}
         return {"active": True, **claims.raw}
 
-    @router.get("/.well-known/jwks.json", tags=["tokens"])
+    @router.get("/.well-known/jwks.json", tags=["tokens"], responses=error_responses(503))
     async def jwks(rt: Runtime) -> dict[str, Any]:
         """Public keys of every signing key version still valid; ``kid`` = version."""
         return await rt.signer().jwks()
@@ -287,30 +366,54 @@ def build_router() -> APIRouter:
         )
         return {"kid": str(version)}
 
-    @router.post("/clients", status_code=201, tags=["tokens"])
+    @router.post("/clients", status_code=201, tags=["clients"])
     async def create_client(body: NewClient, claims: Admin, rt: Runtime) -> dict[str, Any]:
-        """Create (or reset) a service client; its secret is shown once, stored hashed."""
+        """Create (or reset, or enable again) a service client; its secret is shown once,
+        stored hashed. A reset ends the client's earlier tokens at this service at once."""
         secret = await rt.clients().upsert(
             actor=actor(claims),
             client_id=body.client_id,
-            scopes=body.scopes,
+            scopes=list(body.scopes),
             accounts=body.accounts,
         )
         return {"client_id": body.client_id, "client_secret": secret}
+
+    @router.get("/clients", tags=["clients"])
+    async def list_clients(claims: Admin, rt: Runtime) -> dict[str, Any]:
+        """Every service client: scopes, accounts, whether disabled (never a secret)."""
+        return {"clients": [_client(row) for row in await rt.clients().list_clients()]}
+
+    @router.post("/clients/{client_id}/disable", tags=["clients"], responses=error_responses(404))
+    async def disable_client(client_id: ClientId, claims: Admin, rt: Runtime) -> dict[str, Any]:
+        """No new token for the client from now on, and its tokens stop working here and at
+        introspection at once; services that verify with the JWKS alone accept them until
+        they expire (at most the token lifetime, ``AUTH_TOKEN_TTL_S``). Audited
+        (``client.disable``). Creating the client again enables it with a new secret."""
+        row = await rt.clients().disable(actor=actor(claims), client_id=client_id)
+        return {"client": _client(row)}
+
+    @router.delete(
+        "/clients/{client_id}", status_code=204, tags=["clients"], responses=error_responses(404)
+    )
+    async def delete_client(client_id: ClientId, claims: Admin, rt: Runtime) -> Response:
+        """Remove the client; as ``disable`` for its tokens, and for good: creating the same id
+        again makes a new client whose earlier tokens stay dead. Audited (``client.delete``)."""
+        await rt.clients().delete(actor=actor(claims), client_id=client_id)
+        return Response(status_code=204)
 
     # -- audit ---------------------------------------------------------------------------------
 
     @router.get("/audit", tags=["audit"])
     async def query_audit(
-        claims: Admin,
+        claims: Auditor,
         rt: Runtime,
-        actor_: Annotated[str | None, Query(alias="actor")] = None,
-        action: str | None = None,
-        subject: str | None = None,
-        outcome: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        after_sequence: Annotated[int, Query(ge=0)] = 0,
+        actor_: Annotated[Text | None, Query(alias="actor", max_length=200)] = None,
+        action: Annotated[Text | None, Query(max_length=200)] = None,
+        subject: Annotated[Text | None, Query(max_length=200)] = None,
+        outcome: Annotated[Text | None, Query(max_length=200)] = None,
+        since: Annotated[Instant | None, Query(description="ISO 8601 with offset")] = None,
+        until: Annotated[Instant | None, Query(description="ISO 8601 with offset")] = None,
+        after_sequence: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         """Events in chain order; page with ``after_sequence`` = the last one's sequence."""
@@ -323,7 +426,7 @@ def build_router() -> APIRouter:
         }
 
     @router.get("/audit/verify", tags=["audit"])
-    async def verify_audit(claims: Admin, rt: Runtime) -> dict[str, Any]:
+    async def verify_audit(claims: Auditor, rt: Runtime) -> dict[str, Any]:
         started = time.perf_counter()
         async with rt.db().connection() as conn:
             checked, broken = await rt.audit().verify(conn)

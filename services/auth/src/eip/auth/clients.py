@@ -4,6 +4,14 @@ A client is a service identity: ``client_id``, a secret stored only as a scrypt 
 scopes it may ask for and the accounts it may act on (``*`` = any). A token request names the
 client and its secret (client-credentials grant) and may narrow the scopes and accounts; the
 token says exactly what was granted. Failed authentications are rate-limited per source.
+
+Clients are listed, disabled and deleted by an admin (each change audited). A disabled or
+deleted client gets no new token from that moment. Its live tokens end in two ways: every
+service that checks tokens against the JWKS alone accepts them until they expire (their
+lifetime, ``AUTH_TOKEN_TTL_S``, 300 s by default, plus the verifiers' 30 s leeway); the auth
+service itself, and introspection, look the client up for every token (``token_refusal``) and
+refuse them at once. A token carries its client's generation (claim ``gen``, new at every
+creation or reset), so re-creating a deleted client id does not bring its old tokens back.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from eip.auth.ratelimit import FailureLimiter, FailureOutcome
 from eip.auth.secrets_hash import DUMMY_HASH, check_secret, hash_secret, new_client_secret
 from eip.auth.signer import TokenSigner
 from eip.observability.http import ApiError
-from eip.tokens import SCOPES
+from eip.tokens import SCOPES, Claims
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +97,7 @@ class ClientRegistry:
         self.signer = signer
         self.limiter = limiter
         self.token_ttl_s = token_ttl_s
+        self._schema = schema
         self._table = sql.Identifier(schema, "clients")
 
     async def upsert(
@@ -103,7 +112,7 @@ class ClientRegistry:
         """Create (or reset) a client; returns its secret, which is stored only hashed."""
         unknown = sorted(set(scopes) - SCOPES)
         if unknown:
-            raise ApiError(400, "invalid_scope", "unknown scopes", {"unknown": unknown})
+            raise ApiError(422, "invalid_scope", "unknown scopes", {"unknown": unknown[:20]})
         secret = secret or new_client_secret()
         hashed = await hash_secret(secret)
         async with self.db.connection() as conn, conn.transaction():
@@ -112,8 +121,9 @@ class ClientRegistry:
                     "INSERT INTO {} (client_id, secret_hash, scopes, accounts)"
                     " VALUES (%s, %s, %s, %s) ON CONFLICT (client_id) DO UPDATE SET"
                     " secret_hash = excluded.secret_hash, scopes = excluded.scopes,"
-                    " accounts = excluded.accounts, disabled = false"
-                ).format(self._table),
+                    " accounts = excluded.accounts, disabled = false, disabled_at = NULL,"
+                    " generation = nextval({})"
+                ).format(self._table, sql.Literal(f"{self._schema}.client_generation")),
                 (client_id, hashed, sorted(scopes), sorted(accounts)),
             )
             entry = await self.audit.append(
@@ -192,7 +202,11 @@ class ClientRegistry:
                     {"not_allowed": sorted(set(granted_accounts) - allowed_accounts)},
                 )
         token, claims = await self.signer.issue(
-            client_id, granted_scopes, granted_accounts, self.token_ttl_s
+            client_id,
+            granted_scopes,
+            granted_accounts,
+            self.token_ttl_s,
+            generation=int(client["generation"]),
         )
         async with self.db.connection() as conn:
             await self.audit.record(
@@ -210,3 +224,75 @@ class ClientRegistry:
             "scope": claims["scope"],
             "accounts": granted_accounts,
         }
+
+    async def list_clients(self) -> list[dict[str, Any]]:
+        """Every client, without its secret hash."""
+        async with self.db.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(
+                sql.SQL(
+                    "SELECT client_id, scopes, accounts, created_at, disabled, disabled_at"
+                    " FROM {} ORDER BY client_id"
+                ).format(self._table)
+            )
+            return list(await cursor.fetchall())
+
+    async def disable(self, *, actor: str, client_id: str) -> dict[str, Any]:
+        """Stop the client getting tokens (and its tokens working at this service) from now;
+        creating it again (POST /v1/clients) enables it with a new secret. 404 if unknown."""
+        async with self.db.connection() as conn, conn.transaction():
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(
+                sql.SQL(
+                    "UPDATE {} SET disabled = true, disabled_at = coalesce(disabled_at, now())"
+                    " WHERE client_id = %s"
+                    " RETURNING client_id, scopes, accounts, created_at, disabled, disabled_at"
+                ).format(self._table),
+                (client_id,),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                raise ApiError(404, "not_found", "no such client")
+            entry = await self.audit.append(
+                conn, actor=actor, action="client.disable", subject=f"client:{client_id}"
+            )
+        await self.audit.publish([entry])
+        return row
+
+    async def delete(self, *, actor: str, client_id: str) -> None:
+        """Remove the client for good (its id may be created again, its tokens stay dead).
+        404 if unknown."""
+        async with self.db.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                sql.SQL("DELETE FROM {} WHERE client_id = %s RETURNING client_id").format(
+                    self._table
+                ),
+                (client_id,),
+            )
+            if await cursor.fetchone() is None:
+                raise ApiError(404, "not_found", "no such client")
+            entry = await self.audit.append(
+                conn, actor=actor, action="client.delete", subject=f"client:{client_id}"
+            )
+        await self.audit.publish([entry])
+
+    async def token_refusal(self, claims: Claims) -> str | None:
+        """Why a validly signed token must be refused now (``client_deleted``,
+        ``client_disabled``, ``client_reset``), or None while its client stands as it did when
+        the token was issued."""
+        async with self.db.connection() as conn:
+            cursor = await conn.execute(
+                sql.SQL("SELECT disabled, generation FROM {} WHERE client_id = %s").format(
+                    self._table
+                ),
+                (claims.subject,),
+            )
+            row = await cursor.fetchone()
+        if row is None:
+            return "client_deleted"
+        disabled, generation = row
+        if disabled:
+            return "client_disabled"
+        if claims.raw.get("gen") != generation:
+            return "client_reset"
+        return None

@@ -44,7 +44,7 @@ from eip.auth.exchanges import (
 from eip.bus import Producer
 from eip.events.topics import AUTH_CREDENTIALS, TopicSpec
 from eip.events.v1 import auth_pb2
-from eip.observability.http import ApiError
+from eip.observability.http import ApiError, excerpt
 from eip.observability.redaction import register_secret
 from eip.vault import VaultClient, VaultError, VaultUnavailable
 
@@ -109,9 +109,9 @@ class CredentialStore:
         validator = self.validators.get(exchange)
         if validator is None:
             raise ApiError(
-                400,
+                422,
                 "unsupported_exchange",
-                f"no validator for exchange {exchange!r}",
+                f"no validator for exchange {excerpt(exchange)}",
                 {"supported": sorted(self.validators)},
             )
         return validator
@@ -250,10 +250,10 @@ class CredentialStore:
         register_secret(secret.secret)
         register_secret(secret.passphrase)
         if not ACCOUNT_ID.match(account_id):
-            raise ApiError(400, "invalid_request", "account_id must match [A-Za-z0-9_.-]{1,64}")
+            raise ApiError(422, "invalid_request", "account_id must match [A-Za-z0-9_.-]{1,64}")
         validator = self.validator(exchange)
         if validator.needs_passphrase and not secret.passphrase:
-            raise ApiError(400, "invalid_request", f"{exchange} keys need a passphrase")
+            raise ApiError(422, "invalid_request", f"{exchange} keys need a passphrase")
         subject = f"account:{account_id}"
         checked = await self._validate(validator, secret)
         if isinstance(checked, str):

@@ -33,7 +33,7 @@ from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS
 from eip.observability.http import ApiError
 from eip.runtime import Dependencies
 from eip.storage import apply_migrations
-from eip.tokens import SCOPES, Claims, verify_token
+from eip.tokens import SCOPES, Claims, TokenError, verify_token
 from eip.vault import VaultClient, VaultError, VaultUnavailable
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,9 @@ class AuthRuntime:
 class LocalVerifier:
     """Verifies this service's own tokens against the signing key's public keys (from Vault,
     cached), without an HTTP round trip to itself. If Vault is briefly away the cached keys
-    keep working."""
+    keep working. A token whose client was disabled, deleted or reset since it was issued is
+    refused at once (``ClientRegistry.token_refusal``): this service reads the client table
+    anyway, unlike the services that only hold the JWKS."""
 
     def __init__(self, rt: AuthRuntime) -> None:
         self.rt = rt
@@ -279,6 +281,13 @@ class LocalVerifier:
         return self.rt.signer().cached_key(kid)
 
     async def verify(self, token: str) -> Claims:
+        claims = await self._verify_signed(token)
+        refusal = await self.rt.clients().token_refusal(claims)
+        if refusal is not None:
+            raise TokenError(refusal, "the token's client was disabled, deleted or reset")
+        return claims
+
+    async def _verify_signed(self, token: str) -> Claims:
         signer = self.rt.signer()
         try:
             await signer.jwks()

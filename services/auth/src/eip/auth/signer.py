@@ -60,8 +60,15 @@ class TokenSigner:
         return version
 
     async def issue(
-        self, subject: str, scopes: list[str], accounts: list[str], ttl_s: int
+        self,
+        subject: str,
+        scopes: list[str],
+        accounts: list[str],
+        ttl_s: int,
+        generation: int | None = None,
     ) -> tuple[str, dict[str, Any]]:
+        """A token for ``subject``; ``generation`` (claim ``gen``) ties it to one creation of
+        its client, so the auth service refuses it once the client is reset or deleted."""
         if self._latest is None:
             await self.refresh()
         assert self._latest is not None
@@ -77,6 +84,8 @@ class TokenSigner:
             "exp": now + ttl_s,
             "jti": str(uuid.uuid4()),
         }
+        if generation is not None:
+            claims["gen"] = generation
         header = {"alg": ALGORITHM, "typ": "JWT", "kid": str(self._latest)}
         signed = signing_input(header, claims)
         version, signature = await self.vault.transit_sign(

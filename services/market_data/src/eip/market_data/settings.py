@@ -5,7 +5,8 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from eip.config import ServiceSettings
+from eip.config import ProtectedServiceSettings
+from eip.observability.inputs import Text
 
 
 class SubscriptionConfig(BaseModel):
@@ -13,8 +14,8 @@ class SubscriptionConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    exchange: str = Field(min_length=1)
-    symbol: str
+    exchange: Text = Field(min_length=1, max_length=40, examples=["binance"])
+    symbol: Text = Field(min_length=3, max_length=40, examples=["BTC/USDT"])
     channel: Literal["trades", "ticker"]
 
     @field_validator("symbol")
@@ -22,11 +23,11 @@ class SubscriptionConfig(BaseModel):
     def _base_quote(cls, value: str) -> str:
         base, sep, quote = value.partition("/")
         if not (sep and base and quote) or "/" in quote:
-            raise ValueError(f"symbol {value!r} is not BASE/QUOTE")
+            raise ValueError("symbol is not BASE/QUOTE")
         return value
 
 
-class MarketDataSettings(ServiceSettings):
+class MarketDataSettings(ProtectedServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MARKET_DATA_", extra="ignore", frozen=True)
     service_name: ClassVar[str] = "market-data"
 

@@ -4,6 +4,9 @@
 A book that is not in sync is never served: its levels may be wrong, so every endpoint that
 reads levels answers 409 ``book_not_in_sync`` with the reason and the book's times. A book in
 sync but quiet for longer than ``stale_after_s`` is served with ``stale: true``.
+
+Reads take a token with ``books:read``, subscription changes one with ``books:admin``; the
+token's subject is stored as who made a change (``updated_by``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from eip.book import L2Book
 from eip.config import ConfigError
 from eip.exchanges.errors import UnknownSymbol
-from eip.observability.http import ApiError
+from eip.observability.http import ApiError, error_responses, excerpt
+from eip.observability.inputs import Text
 from eip.order_book.analysis.clustering import buckets, tick_width, walls
 from eip.order_book.analysis.consolidated import consolidate
 from eip.order_book.analysis.depth import cumulative
@@ -50,11 +54,18 @@ from eip.order_book.service import OrderBookService
 from eip.order_book.sync_events import BookKey
 from eip.runtime.change_requests import change_not_stored, request_actor
 from eip.storage import DatabaseUnavailable
+from eip.tokens import require_scope
 
 router = APIRouter(prefix="/v1", tags=["order books"])
 
 MAX_DEPTH = 5000
 Depth = Annotated[int, Query(ge=1, le=MAX_DEPTH, description="levels per side")]
+ExchangePath = Annotated[Text, Path(min_length=1, max_length=40)]
+SymbolPath = Annotated[Text, Path(min_length=3, max_length=40, description="BTC-USDT")]
+READ = [Depends(require_scope("books:read"))]
+ADMIN = [Depends(require_scope("books:admin"))]
+# What an operation that reads one book answers besides its levels (see _readable).
+BOOK_ERRORS = error_responses(404, 409)
 
 
 def dec(value: Decimal) -> str:
@@ -74,9 +85,9 @@ def _symbol(path_symbol: str) -> str:
     base, sep, quote = path_symbol.partition("-")
     if not (sep and base and quote) or "/" in path_symbol:
         raise ApiError(
-            400,
+            422,
             "invalid_request",
-            f"symbol {path_symbol!r} must be written BASE-QUOTE, e.g. BTC-USDT",
+            f"symbol {excerpt(path_symbol)} must be written BASE-QUOTE, e.g. BTC-USDT",
         )
     return f"{base}/{quote}"
 
@@ -137,7 +148,9 @@ def opt_time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-@router.get("/books", summary="Every book the service keeps, with its sync status")
+@router.get(
+    "/books", summary="Every book the service keeps, with its sync status", dependencies=READ
+)
 async def list_books(request: Request) -> BookList:
     service = _service(request)
     return BookList(
@@ -158,17 +171,29 @@ async def list_books(request: Request) -> BookList:
     )
 
 
-@router.get("/books/{exchange}/{symbol}", summary="The book's top levels")
-async def get_book(request: Request, exchange: str, symbol: str, depth: Depth = 20) -> BookLevels:
+@router.get(
+    "/books/{exchange}/{symbol}",
+    summary="The book's top levels",
+    dependencies=READ,
+    responses=BOOK_ERRORS,
+)
+async def get_book(
+    request: Request, exchange: ExchangePath, symbol: SymbolPath, depth: Depth = 20
+) -> BookLevels:
     fresh, book = _readable(request, exchange, symbol)
     return BookLevels(
         **fresh, depth=depth, bids=book.bid_strings(depth), asks=book.ask_strings(depth)
     )
 
 
-@router.get("/books/{exchange}/{symbol}/depth-chart", summary="Cumulative depth per side")
+@router.get(
+    "/books/{exchange}/{symbol}/depth-chart",
+    summary="Cumulative depth per side",
+    dependencies=READ,
+    responses=BOOK_ERRORS,
+)
 async def depth_chart(
-    request: Request, exchange: str, symbol: str, depth: Depth = 100
+    request: Request, exchange: ExchangePath, symbol: SymbolPath, depth: Depth = 100
 ) -> DepthChart:
     fresh, book = _readable(request, exchange, symbol)
 
@@ -186,13 +211,23 @@ async def depth_chart(
     return DepthChart(**fresh, bids=side(book.bids(depth)), asks=side(book.asks(depth)))
 
 
-@router.get("/books/{exchange}/{symbol}/stats", summary="Spread, mid, micro-price, imbalance")
+@router.get(
+    "/books/{exchange}/{symbol}/stats",
+    summary="Spread, mid, micro-price, imbalance",
+    dependencies=READ,
+    responses=BOOK_ERRORS,
+)
 async def stats(
     request: Request,
-    exchange: str,
-    symbol: str,
+    exchange: ExchangePath,
+    symbol: SymbolPath,
     depths: Annotated[
-        str, Query(description="comma-separated depths for the imbalance", examples=["1,5,10"])
+        Text,
+        Query(
+            max_length=200,
+            description="comma-separated depths for the imbalance",
+            examples=["1,5,10"],
+        ),
     ] = "1,5,10",
 ) -> Stats:
     wanted = _int_list(depths, "depths")
@@ -222,17 +257,19 @@ async def stats(
 @router.get(
     "/books/{exchange}/{symbol}/slippage",
     summary="Average fill price and slippage of a market order of a given size or notional",
+    dependencies=READ,
+    responses=BOOK_ERRORS,
 )
 async def slippage(
     request: Request,
-    exchange: str,
-    symbol: str,
+    exchange: ExchangePath,
+    symbol: SymbolPath,
     side: Literal["buy", "sell"],
     size: Annotated[Decimal | None, Query(gt=0, description="base amount")] = None,
     notional: Annotated[Decimal | None, Query(gt=0, description="quote amount")] = None,
 ) -> Slippage:
     if (size is None) == (notional is None):
-        raise ApiError(400, "invalid_request", "give exactly one of size or notional")
+        raise ApiError(422, "invalid_request", "give exactly one of size or notional")
     fresh, book = _readable(request, exchange, symbol)
     f = estimate_fill(book.bids(), book.asks(), side, size=size, notional=notional)
     return Slippage(
@@ -255,11 +292,16 @@ async def slippage(
     )
 
 
-@router.get("/books/{exchange}/{symbol}/clusters", summary="Levels aggregated into price buckets")
+@router.get(
+    "/books/{exchange}/{symbol}/clusters",
+    summary="Levels aggregated into price buckets",
+    dependencies=READ,
+    responses=BOOK_ERRORS,
+)
 async def clusters(
     request: Request,
-    exchange: str,
-    symbol: str,
+    exchange: ExchangePath,
+    symbol: SymbolPath,
     bucket: Annotated[Decimal | None, Query(gt=0, description="bucket width in price")] = None,
     ticks: Annotated[
         int | None, Query(ge=1, description="bucket width in the book's price increments")
@@ -267,7 +309,7 @@ async def clusters(
     depth: Depth = 500,
 ) -> Clusters:
     if (bucket is None) == (ticks is None):
-        raise ApiError(400, "invalid_request", "give exactly one of bucket or ticks")
+        raise ApiError(422, "invalid_request", "give exactly one of bucket or ticks")
     fresh, book = _readable(request, exchange, symbol)
     width = bucket if bucket is not None else tick_width(book.price_decimals, ticks or 1)
 
@@ -292,11 +334,13 @@ async def clusters(
 @router.get(
     "/books/{exchange}/{symbol}/walls",
     summary="Levels at least factor x the median size of their window neighbours on each side",
+    dependencies=READ,
+    responses=BOOK_ERRORS,
 )
 async def book_walls(
     request: Request,
-    exchange: str,
-    symbol: str,
+    exchange: ExchangePath,
+    symbol: SymbolPath,
     window: Annotated[int, Query(ge=1, le=100)] = 5,
     factor: Annotated[Decimal, Query(gt=0)] = Decimal(5),
     depth: Depth = 200,
@@ -326,8 +370,10 @@ async def book_walls(
 @router.get(
     "/consolidated/{symbol}",
     summary="One book across exchanges; out-of-sync and stale exchanges are left out",
+    dependencies=READ,
+    responses=error_responses(404),
 )
-async def consolidated(request: Request, symbol: str, depth: Depth = 20) -> Consolidated:
+async def consolidated(request: Request, symbol: SymbolPath, depth: Depth = 20) -> Consolidated:
     service = _service(request)
     normalized = _symbol(symbol)
     states = service.manager.for_symbol(normalized)
@@ -367,7 +413,7 @@ async def consolidated(request: Request, symbol: str, depth: Depth = 20) -> Cons
     )
 
 
-@router.get("/subscriptions", summary="The symbols each exchange feed follows")
+@router.get("/subscriptions", summary="The symbols each exchange feed follows", dependencies=READ)
 async def list_subscriptions(request: Request) -> Subscriptions:
     return _subscriptions(_service(request))
 
@@ -376,22 +422,29 @@ async def list_subscriptions(request: Request) -> Subscriptions:
     "/subscriptions",
     status_code=202,
     summary="Follow a symbol (its book syncs soon); kept across restarts",
-    responses={200: {"description": "already subscribed"}},
+    dependencies=ADMIN,
+    responses={200: {"model": Subscriptions, "description": "already subscribed"}},
 )
 async def add_subscription(
     request: Request, body: Subscription, response: Response
 ) -> Subscriptions:
     """The change is stored in PostgreSQL before the answer and applied at every start-up;
-    400 ``unknown_symbol`` when the venue does not list the symbol, 503
-    ``database_unavailable`` when the change cannot be stored (nothing changed then)."""
+    422 ``unsupported_exchange``, or ``unknown_symbol`` when the venue does not list the symbol
+    (nothing is stored then); 503 ``database_unavailable`` when the change cannot be stored
+    (nothing changed then)."""
     service = _service(request)
     try:
         added = await service.add(body.exchange, body.symbol, request_actor(request))
-    except ConfigError as exc:
-        raise ApiError(400, "unsupported_exchange", "; ".join(exc.problems)) from None
-    except UnknownSymbol as exc:
+    except ConfigError:
         raise ApiError(
-            400, "unknown_symbol", str(exc), {"exchange": body.exchange, "symbol": body.symbol}
+            422, "unsupported_exchange", f"no book feed for exchange {excerpt(body.exchange)}"
+        ) from None
+    except UnknownSymbol:
+        raise ApiError(
+            422,
+            "unknown_symbol",
+            f"{excerpt(body.exchange)} does not list {excerpt(body.symbol)}",
+            {"exchange": body.exchange, "symbol": body.symbol},
         ) from None
     except DatabaseUnavailable as exc:
         raise change_not_stored(exc) from None
@@ -404,8 +457,12 @@ async def add_subscription(
     "/subscriptions/{exchange}/{symbol}",
     status_code=204,
     summary="Stop following a symbol; kept across restarts",
+    dependencies=ADMIN,
+    responses=error_responses(404),
 )
-async def remove_subscription(request: Request, exchange: str, symbol: str) -> Response:
+async def remove_subscription(
+    request: Request, exchange: ExchangePath, symbol: SymbolPath
+) -> Response:
     """Also removes a configured symbol, for good: the removal is stored and applied at every
     start-up until the symbol is added again. 503 ``database_unavailable`` when it cannot be
     stored (nothing changed then)."""
@@ -443,10 +500,10 @@ def _int_list(raw: str, name: str) -> list[int]:
         values = []
     if not values or any(not 1 <= v <= MAX_DEPTH for v in values):
         raise ApiError(
-            400,
+            422,
             "invalid_request",
             f"{name} must be comma-separated integers between 1 and {MAX_DEPTH}",
-            [{"field": f"query.{name}", "problem": f"got {raw!r}"}],
+            [{"field": f"query.{name}", "problem": f"got {excerpt(raw)}"}],
         )
     return values
 

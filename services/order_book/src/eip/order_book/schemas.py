@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from eip.observability.inputs import Text
+
 Money = str
 
 
@@ -145,8 +147,10 @@ class Consolidated(BaseModel):
 
 
 class Subscription(BaseModel):
-    exchange: str = Field(min_length=1, examples=["binance"])
-    symbol: str = Field(pattern=r"^[^/\s]+/[^/\s]+$", examples=["BTC/USDT"])
+    exchange: Text = Field(min_length=1, max_length=40, examples=["binance"])
+    symbol: Text = Field(
+        min_length=3, max_length=40, pattern=r"^[^/\s]+/[^/\s]+$", examples=["BTC/USDT"]
+    )
 
 
 class SubscriptionOut(BaseModel):

@@ -5,10 +5,10 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from eip.config import ServiceSettings
+from eip.config import ProtectedServiceSettings
 
 
-class OrderBookSettings(ServiceSettings):
+class OrderBookSettings(ProtectedServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_BOOK_", extra="ignore", frozen=True)
     service_name: ClassVar[str] = "order-book"
 

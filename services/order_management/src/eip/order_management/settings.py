@@ -5,10 +5,10 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from eip.config import ServiceSettings
+from eip.config import ProtectedServiceSettings
 
 
-class OrderManagementSettings(ServiceSettings):
+class OrderManagementSettings(ProtectedServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_MANAGEMENT_", extra="ignore", frozen=True)
     service_name: ClassVar[str] = "order-management"
 

@@ -2,7 +2,9 @@
 
 ``history_router(get_service)`` is included by the app; ``get_service`` returns the running
 ``HistoryService`` (503 until its database is ready). Symbols are accepted as ``BTC/USDT`` or
-``BTC-USDT``. Times are ISO 8601 with an offset; ranges are half-open [start, end).
+``BTC-USDT``. Times are ISO 8601 with an offset; ranges are half-open [start, end). Reads take
+a token with ``market:read``; creating, cancelling and repairing backfill jobs one with
+``market:admin``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from eip.config import ConfigError
-from eip.exchanges.errors import UnknownExchange
+from eip.exchanges.errors import ExchangeError, TransientExchangeError, UnknownExchange
 from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe, Trade
 from eip.market_data.api.history_schemas import (
     BackfillJobOut,
@@ -35,29 +37,36 @@ from eip.market_data.api.history_schemas import (
 from eip.market_data.backfill import BackfillRunner
 from eip.market_data.history import HistoryService
 from eip.market_data.storage import BackfillJob, Gap, JobStatus, MarketDataStore
-from eip.observability.http import ApiError
+from eip.observability.http import ApiError, error_responses, excerpt
+from eip.observability.inputs import Instant, Text
+from eip.tokens import require_scope
 
-Exchange = Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9_.-]+$")]
-Symbol = Annotated[str, Query(min_length=3, max_length=40)]
-Start = Annotated[datetime, Query(description="inclusive, ISO 8601 with offset")]
-End = Annotated[datetime, Query(description="exclusive, ISO 8601 with offset")]
+Exchange = Annotated[Text, Query(min_length=1, max_length=40, pattern=r"^[a-z0-9_.-]+$")]
+Symbol = Annotated[Text, Query(min_length=3, max_length=40)]
+Start = Annotated[Instant, Query(description="inclusive, ISO 8601 with offset")]
+End = Annotated[Instant, Query(description="exclusive, ISO 8601 with offset")]
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+READ = [Depends(require_scope("market:read"))]
+ADMIN = [Depends(require_scope("market:admin"))]
 
 
 def _symbol(value: str) -> str:
     base, sep, quote = value.replace("-", "/", 1).partition("/")
     if not (sep and base and quote) or "/" in quote or "-" in quote:
-        raise ApiError(400, "invalid_request", f"symbol {value!r} must be BASE/QUOTE or BASE-QUOTE")
+        raise ApiError(
+            422, "invalid_request", f"symbol {excerpt(value)} must be BASE/QUOTE or BASE-QUOTE"
+        )
     return f"{base.upper()}/{quote.upper()}"
 
 
 def _range(start: datetime, end: datetime, widest: timedelta | None = None) -> None:
     if start.tzinfo is None or end.tzinfo is None:
-        raise ApiError(400, "invalid_request", "start and end need a UTC offset, e.g. Z")
+        raise ApiError(422, "invalid_request", "start and end need a UTC offset, e.g. Z")
     if start >= end:
-        raise ApiError(400, "invalid_request", "start must be before end")
+        raise ApiError(422, "invalid_request", "start must be before end")
     if widest is not None and end - start > widest:
         raise ApiError(
-            400,
+            422,
             "range_too_large",
             f"the range may span at most {widest}; page through smaller ranges",
             {"max_seconds": widest.total_seconds()},
@@ -92,9 +101,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment, _, trade_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         at = datetime.fromisoformat(moment)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_request", "cursor is not one this API returned") from None
+        raise ApiError(422, "invalid_request", "cursor is not one this API returned") from None
     if at.tzinfo is None or not trade_id:
-        raise ApiError(400, "invalid_request", "cursor is not one this API returned")
+        raise ApiError(422, "invalid_request", "cursor is not one this API returned")
     return at, trade_id
 
 
@@ -143,14 +152,14 @@ def history_router(get_service: Callable[[], HistoryService]) -> APIRouter:
             raise ApiError(404, "not_found", f"no backfill job {job_id}")
         return job
 
-    @router.get("/trades", response_model=TradesOut)
+    @router.get("/trades", response_model=TradesOut, dependencies=READ)
     async def trades(
         exchange: Exchange,
         symbol: Symbol,
         start: Start,
         end: End,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Annotated[Text | None, Query(max_length=200)] = None,
     ) -> TradesOut:
         """Stored trades with time (the venue's, else received) in [start, end), oldest first;
         ``next_cursor`` pages on."""
@@ -184,7 +193,7 @@ def history_router(get_service: Callable[[], HistoryService]) -> APIRouter:
             ),
         )
 
-    @router.get("/candles", response_model=CandlesOut)
+    @router.get("/candles", response_model=CandlesOut, dependencies=READ)
     async def candles(
         exchange: Exchange,
         symbol: Symbol,
@@ -232,26 +241,52 @@ def history_router(get_service: Callable[[], HistoryService]) -> APIRouter:
             ),
         )
 
-    @router.post("/backfill", response_model=BackfillJobOut, status_code=201)
+    @router.post(
+        "/backfill",
+        response_model=BackfillJobOut,
+        status_code=201,
+        dependencies=ADMIN,
+        responses=error_responses(502),
+    )
     async def create_backfill(body: BackfillRequest) -> BackfillJobOut:
-        """Queue a backfill job; the range's end is capped at now (history cannot run ahead)."""
+        """Queue a backfill job; the range's end is capped at now (history cannot run ahead).
+        422 ``unknown_exchange`` or ``unknown_symbol`` (the venue does not list it): no job is
+        made; 502 ``exchange_unavailable`` when the venue cannot be asked."""
         service, store, _ = ready()
         if (body.kind == "ohlcv") != (body.timeframe is not None):
             raise ApiError(
-                400, "invalid_request", "ohlcv jobs need a timeframe; trades jobs take none"
+                422, "invalid_request", "ohlcv jobs need a timeframe; trades jobs take none"
             )
-        end = min(body.end, service.clock()) if body.end.tzinfo else body.end
+        end = min(body.end, service.clock())
         _range(body.start, end)
+        name = _symbol(body.symbol)
         try:
-            await service.adapter(body.exchange)
-        except (UnknownExchange, ConfigError) as exc:
-            raise ApiError(400, "unknown_exchange", str(exc)) from None
+            adapter = await service.adapter(body.exchange)
+        except (UnknownExchange, ConfigError):
+            raise ApiError(
+                422, "unknown_exchange", f"no market-data adapter for {excerpt(body.exchange)}"
+            ) from None
+        try:
+            listed: list[str] | None = await adapter.load_markets()
+        except TransientExchangeError:
+            raise ApiError(
+                502, "exchange_unavailable", f"{body.exchange} cannot be asked for its markets now"
+            ) from None
+        except ExchangeError:
+            listed = None  # the venue serves no listing to check against: the job reports it
+        if listed is not None and name not in listed:
+            raise ApiError(
+                422,
+                "unknown_symbol",
+                f"{body.exchange} does not list {name}",
+                {"exchange": body.exchange, "symbol": name},
+            )
         job = await store.create_job(
-            body.exchange, _symbol(body.symbol), body.kind, body.timeframe, body.start, end
+            body.exchange, name, body.kind, body.timeframe, body.start, end
         )
         return job_out(job)
 
-    @router.get("/backfill", response_model=BackfillJobsOut)
+    @router.get("/backfill", response_model=BackfillJobsOut, dependencies=READ)
     async def list_backfill(
         status: JobStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -259,21 +294,36 @@ def history_router(get_service: Callable[[], HistoryService]) -> APIRouter:
         _, store, _ = ready()
         return BackfillJobsOut(jobs=[job_out(j) for j in await store.jobs(status, limit)])
 
-    @router.get("/backfill/{job_id}", response_model=BackfillJobOut)
-    async def get_backfill(job_id: int) -> BackfillJobOut:
+    @router.get(
+        "/backfill/{job_id}",
+        response_model=BackfillJobOut,
+        dependencies=READ,
+        responses=error_responses(404),
+    )
+    async def get_backfill(job_id: JobId) -> BackfillJobOut:
         _, store, _ = ready()
         return job_out(await existing_job(store, job_id))
 
-    @router.post("/backfill/{job_id}/cancel", response_model=BackfillJobOut)
-    async def cancel_backfill(job_id: int) -> BackfillJobOut:
+    @router.post(
+        "/backfill/{job_id}/cancel",
+        response_model=BackfillJobOut,
+        dependencies=ADMIN,
+        responses=error_responses(404, 409),
+    )
+    async def cancel_backfill(job_id: JobId) -> BackfillJobOut:
         _, store, _ = ready()
         job = await existing_job(store, job_id)
         if not await store.cancel_job(job_id):
             raise ApiError(409, "conflict", f"backfill job {job_id} already ended ({job.status})")
         return job_out(await existing_job(store, job_id))
 
-    @router.post("/backfill/{job_id}/repair", response_model=RepairOut)
-    async def repair_backfill(job_id: int) -> RepairOut:
+    @router.post(
+        "/backfill/{job_id}/repair",
+        response_model=RepairOut,
+        dependencies=ADMIN,
+        responses=error_responses(404, 409),
+    )
+    async def repair_backfill(job_id: JobId) -> RepairOut:
         """Look for gaps in the job's range and queue a repair job for each."""
         _, store, runner = ready()
         job = await existing_job(store, job_id)
@@ -287,7 +337,7 @@ def history_router(get_service: Callable[[], HistoryService]) -> APIRouter:
             repair_jobs=[job_out(j) for j in repairs],
         )
 
-    @router.get("/gaps", response_model=GapsOut)
+    @router.get("/gaps", response_model=GapsOut, dependencies=READ)
     async def gaps(
         exchange: Exchange,
         symbol: Symbol,
@@ -300,7 +350,7 @@ def history_router(get_service: Callable[[], HistoryService]) -> APIRouter:
         sequential ids (venues configured so) or silences longer than the configured limit."""
         service, store, runner = ready()
         if (kind == "ohlcv") != (timeframe is not None):
-            raise ApiError(400, "invalid_request", "kind=ohlcv needs a timeframe; trades none")
+            raise ApiError(422, "invalid_request", "kind=ohlcv needs a timeframe; trades none")
         widest = timedelta(days=service.settings.history_max_trades_range_days)
         if timeframe is not None:
             widest = timedelta(seconds=TIMEFRAME_SECONDS[timeframe]) * 50_000

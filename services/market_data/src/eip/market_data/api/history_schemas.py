@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from eip.exchanges.market_data import Timeframe
+from eip.observability.inputs import Instant, Text
 
 
 class HistoryFreshness(BaseModel):
@@ -68,12 +69,12 @@ class CandlesOut(BaseModel):
 class BackfillRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    exchange: str = Field(min_length=1, max_length=40)
-    symbol: str = Field(min_length=3, max_length=40)
+    exchange: Text = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_.-]+$")
+    symbol: Text = Field(min_length=3, max_length=40, examples=["BTC/USDT"])
     kind: Literal["trades", "ohlcv"]
     timeframe: Timeframe | None = None
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
 
 
 class BackfillJobOut(BaseModel):

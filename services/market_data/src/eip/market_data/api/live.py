@@ -3,6 +3,9 @@
 A symbol in a path is written with a dash (``BTC-USDT`` for ``BTC/USDT``), as in the
 order-book service, because a slash cannot travel in one path segment. Every answer carrying
 market data has ``freshness``: exchange time, received time, age and whether it is stale.
+
+Reads take a token with ``market:read``, subscription changes one with ``market:admin``; the
+token's subject is stored as who made a change (``updated_by``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from eip.config import ConfigError
-from eip.exchanges.errors import BadRequest
+from eip.exchanges.errors import BadRequest, UnknownSymbol
 from eip.exchanges.market_data import Ticker
 from eip.market_data.api.schemas import (
     ContributionOut,
@@ -33,11 +36,18 @@ from eip.market_data.api.schemas import (
 )
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import SubscriptionConfig
-from eip.observability.http import ApiError
+from eip.observability.http import ApiError, error_responses, excerpt
+from eip.observability.inputs import Text
 from eip.runtime.change_requests import change_not_stored, request_actor
 from eip.storage import DatabaseUnavailable
+from eip.tokens import require_scope
 
 router = APIRouter(prefix="/v1", tags=["live market data"])
+
+READ = [Depends(require_scope("market:read"))]
+ADMIN = [Depends(require_scope("market:admin"))]
+ExchangePath = Annotated[Text, Path(min_length=1, max_length=40)]
+SymbolPath = Annotated[Text, Path(min_length=3, max_length=40, description="BTC-USDT")]
 
 
 def _live(request: Request) -> LiveService:
@@ -49,7 +59,9 @@ def path_symbol(value: str) -> str:
     base, sep, quote = value.partition("-")
     if not (sep and base and quote) or "/" in value or "-" in quote:
         raise ApiError(
-            400, "invalid_request", f"symbol {value!r} must be written BASE-QUOTE, e.g. BTC-USDT"
+            422,
+            "invalid_request",
+            f"symbol {excerpt(value)} must be written BASE-QUOTE, e.g. BTC-USDT",
         )
     return f"{base}/{quote}"
 
@@ -93,11 +105,13 @@ def _ticker(t: Ticker, now: datetime, stale_after_s: float) -> TickerOut:
     )
 
 
-@router.get("/tickers", response_model=Tickers)
+@router.get("/tickers", response_model=Tickers, dependencies=READ)
 async def tickers(
     request: Request,
-    exchange: Annotated[str | None, Query(min_length=1)] = None,
-    symbol: Annotated[str | None, Query(description="BTC/USDT or BTC-USDT")] = None,
+    exchange: Annotated[Text | None, Query(min_length=1, max_length=40)] = None,
+    symbol: Annotated[
+        Text | None, Query(min_length=3, max_length=40, description="BTC/USDT or BTC-USDT")
+    ] = None,
 ) -> Tickers:
     live = _live(request)
     wanted = None if symbol is None else query_symbol(symbol)
@@ -111,8 +125,13 @@ async def tickers(
     )
 
 
-@router.get("/tickers/{exchange}/{symbol}", response_model=TickerOut)
-async def ticker(request: Request, exchange: str, symbol: str) -> TickerOut:
+@router.get(
+    "/tickers/{exchange}/{symbol}",
+    response_model=TickerOut,
+    dependencies=READ,
+    responses=error_responses(404),
+)
+async def ticker(request: Request, exchange: ExchangePath, symbol: SymbolPath) -> TickerOut:
     live = _live(request)
     sym = path_symbol(symbol)
     t = live.tickers.get((exchange, sym))
@@ -130,8 +149,10 @@ async def ticker(request: Request, exchange: str, symbol: str) -> TickerOut:
     return _ticker(t, datetime.now(UTC), live.settings.stale_after_s)
 
 
-@router.get("/cross/{symbol}", response_model=CrossOut)
-async def cross(request: Request, symbol: str) -> CrossOut:
+@router.get(
+    "/cross/{symbol}", response_model=CrossOut, dependencies=READ, responses=error_responses(404)
+)
+async def cross(request: Request, symbol: SymbolPath) -> CrossOut:
     live = _live(request)
     sym = path_symbol(symbol)
     now = datetime.now(UTC)
@@ -183,7 +204,7 @@ async def cross(request: Request, symbol: str) -> CrossOut:
     )
 
 
-@router.get("/status", response_model=StatusOut)
+@router.get("/status", response_model=StatusOut, dependencies=READ)
 async def status(request: Request) -> StatusOut:
     live = _live(request)
     return StatusOut(
@@ -208,7 +229,7 @@ async def status(request: Request) -> StatusOut:
     )
 
 
-@router.get("/subscriptions", response_model=Subscriptions)
+@router.get("/subscriptions", response_model=Subscriptions, dependencies=READ)
 async def list_subscriptions(request: Request) -> Subscriptions:
     """Each subscription with where it comes from: ``config``, or a ``runtime`` change (stored
     in PostgreSQL, with when and by whom)."""
@@ -227,20 +248,41 @@ async def list_subscriptions(request: Request) -> Subscriptions:
     return Subscriptions(subscriptions=out, pending=live.pending())
 
 
-@router.post("/subscriptions", response_model=SubscriptionChange, status_code=201)
+@router.post(
+    "/subscriptions",
+    response_model=SubscriptionChange,
+    status_code=201,
+    dependencies=ADMIN,
+    responses={
+        200: {"model": SubscriptionChange, "description": "already subscribed"},
+        202: {"model": SubscriptionChange, "description": "pending: the exchange is unreachable"},
+    },
+)
 async def add_subscription(
     request: Request, body: SubscriptionConfig, response: Response
 ) -> SubscriptionChange:
     """201 subscribed; 202 kept as pending while the exchange cannot be reached (retried in
     the background); 200 already subscribed. The change is stored before the answer and kept
-    across restarts; 503 ``database_unavailable`` when it cannot be (nothing changed then)."""
+    across restarts; 503 ``database_unavailable`` when it cannot be (nothing changed then).
+    422 ``unsupported_exchange``, ``unknown_symbol`` (the venue does not list it) or
+    ``rejected_by_exchange``: nothing is stored."""
     live = _live(request)
+    exchange = {"exchange": body.exchange}  # at most 40 characters (SubscriptionConfig)
     try:
         changed = await live.add(body, request_actor(request))
-    except ConfigError as exc:
-        raise ApiError(400, "unsupported_exchange", str(exc), {"exchange": body.exchange}) from None
+    except ConfigError:
+        raise ApiError(
+            422, "unsupported_exchange", f"no market-data adapter for {excerpt(body.exchange)}"
+        ) from None
+    except UnknownSymbol:
+        raise ApiError(
+            422,
+            "unknown_symbol",
+            f"{excerpt(body.exchange)} does not list {excerpt(body.symbol)}",
+            {**exchange, "symbol": body.symbol},
+        ) from None
     except BadRequest as exc:
-        raise ApiError(400, "rejected_by_exchange", str(exc), {"exchange": body.exchange}) from None
+        raise ApiError(422, "rejected_by_exchange", str(exc), exchange) from None
     except DatabaseUnavailable as exc:
         raise change_not_stored(exc) from None
     pending = body in live.pending()
@@ -251,23 +293,32 @@ async def add_subscription(
     return SubscriptionChange(subscription=body, changed=changed, pending=pending)
 
 
-@router.delete("/subscriptions", response_model=SubscriptionChange)
+@router.delete(
+    "/subscriptions",
+    response_model=SubscriptionChange,
+    dependencies=ADMIN,
+    responses=error_responses(404),
+)
 async def remove_subscription(
     request: Request,
-    exchange: Annotated[str, Query(min_length=1)],
-    symbol: Annotated[str, Query(description="BTC/USDT or BTC-USDT")],
+    exchange: Annotated[Text, Query(min_length=1, max_length=40)],
+    symbol: Annotated[Text, Query(min_length=3, max_length=40, description="BTC/USDT or BTC-USDT")],
     channel: Annotated[Literal["trades", "ticker"], Query()],
 ) -> SubscriptionChange:
     """Also removes a configured subscription, for good: the removal is stored and applied
     at every start-up until the subscription is added again."""
     try:
         sub = SubscriptionConfig(exchange=exchange, symbol=query_symbol(symbol), channel=channel)
-    except ValidationError as exc:
-        raise ApiError(400, "invalid_request", str(exc)) from None
+    except ValidationError:
+        raise ApiError(
+            422, "invalid_request", f"symbol {excerpt(symbol)} is not BASE/QUOTE"
+        ) from None
     try:
         removed = await _live(request).remove(sub, request_actor(request))
     except DatabaseUnavailable as exc:
         raise change_not_stored(exc) from None
     if not removed:
-        raise ApiError(404, "not_found", f"not subscribed: {exchange} {sub.symbol} {channel}")
+        raise ApiError(
+            404, "not_found", f"not subscribed: {excerpt(exchange)} {excerpt(sub.symbol)} {channel}"
+        )
     return SubscriptionChange(subscription=sub, changed=True, pending=False)
