@@ -90,7 +90,9 @@ class AuthService:
         return str(response.json()["access_token"])
 
     async def admin_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {await self.token(scope='credentials:admin')}"}
+        """An operator's token: credentials and clients, the audit trail, introspection."""
+        scope = "credentials:admin audit:read tokens:introspect"
+        return {"Authorization": f"Bearer {await self.token(scope=scope)}"}
 
     async def create_client(self, client_id: str, scopes: list[str], accounts: list[str]) -> str:
         response = await self.http.post(

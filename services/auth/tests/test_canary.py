@@ -120,11 +120,11 @@ async def test_canary_secret_never_leaks(
     r = await call(
         "POST", "/v1/credentials", json={**body(canary.secret), "account_id": "x/y"}, headers=admin
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     r = await call(
         "POST", "/v1/credentials", json={**body(canary.secret), "label": ["not str"]}, headers=admin
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     r = await call("POST", "/v1/credentials", json=body(canary.secret))  # no token
     assert r.status_code == 401
     r = await call(
@@ -174,7 +174,7 @@ async def test_canary_secret_never_leaks(
     # tokens: a secret used as a client secret, and as a token at introspection
     r = await call("POST", "/v1/tokens", json={"client_id": trader, "client_secret": canary.secret})
     assert r.status_code == 401
-    r = await call("POST", "/v1/tokens/introspect", json={"token": canary.secret})
+    r = await call("POST", "/v1/tokens/introspect", json={"token": canary.secret}, headers=admin)
     assert r.json() == {"active": False, "reason": "malformed_token"}
     r = await call("GET", "/v1/credentials", headers={"Authorization": f"Bearer {canary.secret}"})
     assert r.status_code == 401

@@ -215,15 +215,15 @@ async def test_unknown_exchange_and_bad_input_get_the_error_body(
 ) -> None:
     admin = await auth.admin_headers()
     for body, status, code in (
-        ({"account_id": account_id}, 400, "invalid_request"),
+        ({"account_id": account_id}, 422, "invalid_request"),
         (
             {"account_id": "bad/../id", "exchange": "binance", "api_key": "k", "secret": "s"},
-            400,
+            422,
             "invalid_request",
         ),
         (
             {"account_id": account_id, "exchange": "ftx", "api_key": "k", "secret": "s"},
-            400,
+            422,
             "unsupported_exchange",
         ),
     ):

@@ -249,13 +249,22 @@ async def test_the_limiter_fails_closed_when_postgresql_is_away(
         )
         start, admin_secret = instances
         http = await start(database_url=SecretStr(urlunsplit(through_proxy)))
+        issued = await http.post(
+            "/v1/tokens",
+            json={
+                "client_id": "test-admin",
+                "client_secret": admin_secret,
+                "scope": "tokens:introspect",
+            },
+        )
+        caller = {"Authorization": f"Bearer {issued.json()['access_token']}"}
         await proxy.stop()  # PostgreSQL unreachable from the instance from here on
         for path, body in (
             ("/v1/tokens", {"client_id": "test-admin", "client_secret": admin_secret}),
             ("/v1/tokens", {"client_id": "test-admin", "client_secret": "wrong"}),
             ("/v1/tokens/introspect", {"token": "x.y.z"}),
         ):
-            response = await http.post(path, json=body)
+            response = await http.post(path, json=body, headers=caller)
             assert response.status_code == 503, response.text
             assert response.json()["error"]["code"] == "database_unavailable"
     finally:

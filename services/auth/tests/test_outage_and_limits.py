@@ -84,6 +84,7 @@ async def test_repeated_bad_client_secrets_are_locked_out(
     auth_factory: Any, db_pool: AsyncConnectionPool[AsyncConnection]
 ) -> None:
     auth: AuthService = await auth_factory(AUTH_FAILURE_LIMIT="3", AUTH_FAILURE_WINDOW_S="30")
+    caller = await auth.admin_headers()  # for introspection below, before the lockout
     bad = {"client_id": auth.admin_id, "client_secret": "wrong-" + uuid.uuid4().hex}
     statuses = []
     for _ in range(4):
@@ -111,8 +112,11 @@ async def test_repeated_bad_client_secrets_are_locked_out(
     assert events.count(("token.issue", "denied")) == 3
     # introspection of bad tokens is limited per source too
     codes = []
+    # introspection takes a token of the caller's own
     for _ in range(4):
-        r = await auth.http.post(f"{auth.base_url}/v1/tokens/introspect", json={"token": "x.y.z"})
+        r = await auth.http.post(
+            f"{auth.base_url}/v1/tokens/introspect", json={"token": "x.y.z"}, headers=caller
+        )
         codes.append(r.status_code)
     assert codes == [200, 200, 429, 429]
 
@@ -136,7 +140,9 @@ async def test_signing_key_rotation_keeps_old_tokens_valid(auth: AuthService) ->
         await verifier.aclose()
     assert new_claims.subject == auth.admin_id
     introspected = await auth.http.post(
-        f"{auth.base_url}/v1/tokens/introspect", json={"token": new_token}
+        f"{auth.base_url}/v1/tokens/introspect",
+        json={"token": new_token},
+        headers=await auth.admin_headers(),
     )
     assert introspected.json()["active"] is True
     assert introspected.json()["sub"] == auth.admin_id
