@@ -158,7 +158,13 @@ class OrderBookService:
                     )
             if new_feed is not None:
                 self._launch_feed(exchange, new_feed)
-            await self.subscribe(exchange, symbol)
+            try:
+                # the feed checks the symbol too where it holds the venue's listing
+                await self.subscribe(exchange, symbol)
+            except Exception:
+                if new_feed is not None:
+                    await self._stop_feed(exchange)  # refused: no feed left behind
+                raise
             try:
                 self._runtime[(exchange, symbol)] = await self._store(
                     exchange, symbol, "add", actor

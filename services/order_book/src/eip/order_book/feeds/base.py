@@ -202,11 +202,18 @@ class WsBookFeed(ABC):
             await asyncio.sleep(delay)
 
     async def subscribe(self, symbol: str) -> None:
+        """Raises ``UnknownSymbol`` when the venue's listing (where the feed keeps one) does not
+        have the symbol; the feed is left as it was."""
         if symbol in self.symbols:
             return
+        await self._check_symbol(symbol)
         self.symbols.append(symbol)
         if self._conn is not None:
-            await self._send_subscribe([symbol])
+            try:
+                await self._send_subscribe([symbol])
+            except Exception:
+                self.symbols.remove(symbol)  # all or nothing: not followed, not kept
+                raise
 
     async def unsubscribe(self, symbol: str) -> None:
         if symbol not in self.symbols:
@@ -224,6 +231,11 @@ class WsBookFeed(ABC):
 
     @abstractmethod
     def _url(self) -> str: ...
+
+    async def _check_symbol(self, symbol: str) -> None:
+        """Raise ``UnknownSymbol`` if the venue does not list ``symbol``; feeds that hold the
+        venue's listing check it (one that cannot be loaded now checks nothing)."""
+        return None
 
     async def _settle(self) -> None:
         """A replay ran out of frames: finish work still in flight (time would have gone on)."""

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
+from eip.exchanges.errors import UnknownSymbol
 from eip.exchanges import coinbase_product_id, coinbase_symbol
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.timeparse import parse_rfc3339
@@ -55,6 +56,11 @@ class CoinbaseFeed(WsBookFeed):
         self.gaps = 0
 
     async def _prepare(self) -> None:
+        await self._load_products()
+        for symbol in self.symbols:
+            self._product(symbol)  # unknown symbols fail before connecting
+
+    async def _load_products(self) -> None:
         url = f"{self.rest_url}/api/v3/brokerage/market/products"
         response = await retry_async(
             lambda: self.transport.get(url), self.options.rest_retry, retry_on=(TransportError,)
@@ -64,13 +70,29 @@ class CoinbaseFeed(WsBookFeed):
                 decimals_of(product["quote_increment"]),
                 decimals_of(product["base_increment"]),
             )
-        for symbol in self.symbols:
-            self._product(symbol)  # unknown symbols fail before connecting
+
+    async def _check_symbol(self, symbol: str) -> None:
+        """The product listing this feed's books need anyway decides (loaded once, and again
+        for a symbol it lacks: the venue may have listed it since); a venue that cannot be
+        asked now checks nothing, as for any other venue."""
+        try:
+            product = coinbase_product_id(symbol)
+        except ValueError:
+            raise UnknownSymbol(self.exchange, f"unknown symbol {symbol!r}") from None
+        if product not in self._decimals:
+            try:
+                await self._load_products()
+            except TransportError:
+                return
+        self._product(symbol)
 
     def _product(self, symbol: str) -> str:
-        product = coinbase_product_id(symbol)
+        try:
+            product = coinbase_product_id(symbol)
+        except ValueError:
+            product = ""
         if product not in self._decimals:
-            raise KeyError(f"unknown symbol {symbol!r}")
+            raise UnknownSymbol(self.exchange, f"unknown symbol {symbol!r}")
         return product
 
     def _url(self) -> str:
@@ -87,8 +109,17 @@ class CoinbaseFeed(WsBookFeed):
                 await self._control("subscribe", channel, products)
 
     async def _send_unsubscribe(self, symbols: list[str]) -> None:
-        if symbols:
-            await self._control("unsubscribe", "level2", [self._product(s) for s in symbols])
+        # a symbol the venue does not list was never subscribed there: nothing to undo
+        products = [coinbase_product_id(s) for s in symbols if self._listed(s)]
+        if products:
+            await self._control("unsubscribe", "level2", products)
+
+    def _listed(self, symbol: str) -> bool:
+        try:
+            self._product(symbol)
+        except UnknownSymbol:
+            return False
+        return True
 
     async def _control(self, kind: str, channel: str, products: list[str]) -> None:
         await self._send(json.dumps({"type": kind, "product_ids": products, "channel": channel}))
