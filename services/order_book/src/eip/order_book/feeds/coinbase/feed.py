@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
-from eip.exchanges.errors import UnknownSymbol
 from eip.exchanges import coinbase_product_id, coinbase_symbol
+from eip.exchanges.errors import UnknownSymbol
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.timeparse import parse_rfc3339
 from eip.order_book.feeds.transport import Received, Transport, TransportError
