@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypedDict
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,6 +31,12 @@ from eip.tokens.jwt import b64url_encode, der_to_jws
 ISSUER = "eip-auth"
 AUDIENCE = "eip"
 JWKS_PATH = "/v1/.well-known/jwks.json"
+
+
+class VerifierSettings(TypedDict):
+    auth_jwks_url: str
+    auth_issuer: str
+    auth_audience: str
 
 
 class TokenIssuer:
@@ -45,7 +51,7 @@ class TokenIssuer:
         )
         self.jwks: dict[str, Any] = {"keys": [jwk_from_pem(pem.decode(), kid)]}
 
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> VerifierSettings:
         """Keyword arguments of a ``ProtectedServiceSettings`` that trust this issuer."""
         return {
             "auth_jwks_url": self.jwks_url,
@@ -55,7 +61,7 @@ class TokenIssuer:
 
     def environment(self, prefix: str) -> dict[str, str]:
         """The same, as the environment of a service process with settings prefix ``prefix``."""
-        return {f"{prefix}{name.upper()}": value for name, value in self.settings().items()}
+        return {f"{prefix}{name.upper()}": str(value) for name, value in self.settings().items()}
 
     def token(
         self,
