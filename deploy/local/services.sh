@@ -130,6 +130,7 @@ auth_admin_secret() {
 env_market_data() {
   http MARKET_DATA_ market-data
   infrastructure postgres
+  wire MARKET_DATA_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
   local sim subs
   sim=$(url_of exchange-simulator)
   subs='[{"exchange":"binance","symbol":"BTC/USDT","channel":"trades"},'
@@ -142,6 +143,7 @@ env_market_data() {
 env_order_book() {
   http ORDER_BOOK_ order-book
   infrastructure postgres
+  wire ORDER_BOOK_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
   local sim
   sim=$(url_of exchange-simulator)
   default ORDER_BOOK_EXCHANGE_URLS "{\"binance\":\"$sim\",\"kraken\":\"$sim\",\"coinbase\":\"$sim\"}"
@@ -158,6 +160,7 @@ env_account() {
 env_order_management() {
   http ORDER_MANAGEMENT_ order-management
   infrastructure postgres
+  wire ORDER_MANAGEMENT_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
 }
 
 service_env() { "env_${1//-/_}"; }
