@@ -170,8 +170,10 @@ def admin_router(sim: Simulator) -> APIRouter:
             "ip_allowlist": body.ip_allowlist,
         }
 
-    @router.delete("/keys/{api_key}", status_code=204)
+    @router.delete("/keys/{api_key:path}", status_code=204)
     async def revoke_key(api_key: str) -> None:
+        # A path: Coinbase key names (organizations/{org}/apiKeys/{key}) and base64 Kraken
+        # keys hold slashes.
         ex.revoke_api_key(api_key)
 
     @router.get("/books/{symbol}")
