@@ -252,6 +252,21 @@ class SimulatorClient:
         exchange.urls = simulator_urls(exchange.urls, self.base_url)
         return exchange
 
+    def ccxt_coinbase(self, credentials: ApiCredentials | None = None, pro: bool = False) -> Any:
+        """An unmodified ccxt coinbase (async, or pro for WebSocket) aimed at this simulator's
+        Coinbase Advanced Trade dialect; ``credentials`` from ``create_key(..., venue="coinbase")``
+        (the key name and its EC private key in PEM, which ccxt signs its JWTs with)."""
+        if pro:
+            import ccxt.pro as ccxt_module
+        else:
+            import ccxt.async_support as ccxt_module
+        config: dict[str, Any] = {}
+        if credentials is not None:
+            config = {"apiKey": credentials.api_key, "secret": credentials.secret}
+        exchange = ccxt_module.coinbase(config)
+        exchange.urls = simulator_urls(exchange.urls, self.base_url)
+        return exchange
+
     def ccxt_kraken(self) -> Any:
         """An unmodified ccxt.pro kraken aimed at this simulator's Kraken dialect: public REST
         (``load_markets``, ``fetch_order_book``) and WebSocket v2 (``watch_order_book``). The
