@@ -173,7 +173,9 @@ async def test_errors(clean_simulator: SimulatorClient) -> None:
         error = await feed.recv()
         assert error["type"] == "error"
         assert "BTC-XYZ" in error["message"]
-        await feed.send({"type": "subscribe", "product_ids": ["BTC-USDT"], "channel": "candles"})
+        await feed.send(
+            {"type": "subscribe", "product_ids": ["BTC-USDT"], "channel": "futures_balance_summary"}
+        )
         assert (await feed.recv())["type"] == "error"
         await feed.send({"type": "subscribe", "channel": "heartbeats"})
         assert (await feed.recv())["channel"] == "subscriptions"

@@ -7,7 +7,11 @@ from eip.exchange_simulator.admin import admin_router
 from eip.exchange_simulator.binance.rest_public import public_router
 from eip.exchange_simulator.binance.rest_trading import trading_router
 from eip.exchange_simulator.binance.streams import parse_stream
-from eip.exchange_simulator.coinbase.rest import coinbase_rest_router
+from eip.exchange_simulator.coinbase.rest import market_router as coinbase_market_router
+from eip.exchange_simulator.coinbase.rest_accounts import (
+    accounts_router as coinbase_accounts_router,
+)
+from eip.exchange_simulator.coinbase.rest_trading import trading_router as coinbase_trading_router
 from eip.exchange_simulator.kraken.rest import kraken_rest_router
 from eip.exchange_simulator.settings import SimulatorSettings
 from eip.exchange_simulator.simulator import Simulator
@@ -21,7 +25,9 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
     app.include_router(public_router(sim.venue))
     app.include_router(trading_router(sim.venue, sim.user_streams))
     app.include_router(kraken_rest_router(sim.exchange, sim.faults))
-    app.include_router(coinbase_rest_router(sim.exchange, sim.faults))
+    app.include_router(coinbase_market_router(sim.coinbase_venue))
+    app.include_router(coinbase_trading_router(sim.coinbase_venue))
+    app.include_router(coinbase_accounts_router(sim.coinbase_venue))
     app.include_router(admin_router(sim))
 
     async def refuse_if_limited(ws: WebSocket) -> bool:
@@ -77,7 +83,8 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
 
     @app.websocket("/coinbase/ws")
     async def coinbase_ws(ws: WebSocket) -> None:
-        """Coinbase Advanced Trade market data (real: ``wss://advanced-trade-ws.coinbase.com``)."""
+        """Coinbase Advanced Trade (real: ``wss://advanced-trade-ws.coinbase.com``, and
+        ``advanced-trade-ws-user`` for the user channel): market data and the user channel."""
         await ws.accept()
         await sim.coinbase.serve(ws)
 

@@ -1,5 +1,5 @@
 """Assembles one simulator: the exchange core, its market, its faults, and the dialects (Binance
-REST and streams; Kraken v2 and Coinbase Advanced Trade market data).
+REST and streams; Kraken v2 market data; Coinbase Advanced Trade REST and WebSocket).
 
 Everything runs on one event loop, so long admin work (``run_steps``) gives the loop back
 every few milliseconds: health checks, streams and orders go on while it runs.
@@ -22,6 +22,7 @@ from eip.exchange_simulator.binance.user_streams import UserStreams
 from eip.exchange_simulator.binance.venue import Venue
 from eip.exchange_simulator.binance.ws_api import WsApi
 from eip.exchange_simulator.coinbase.streams import CoinbaseStreams
+from eip.exchange_simulator.coinbase.venue import CoinbaseVenue
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.faults import Faults
 from eip.exchange_simulator.core.instruments import load_instruments
@@ -82,7 +83,8 @@ class Simulator:
         )
         self.ws_api = WsApi(self.exchange, self.user_streams, self.faults)
         self.kraken = KrakenStreams(self.exchange, self.faults)
-        self.coinbase = CoinbaseStreams(self.exchange, self.faults)
+        self.coinbase_venue = CoinbaseVenue(self.exchange, self.faults)
+        self.coinbase = CoinbaseStreams(self.coinbase_venue, self.faults)
         self.provider = LiquidityProvider(self.exchange)
         self.generators = (
             [
