@@ -1,9 +1,11 @@
 """Exchange simulator throughput: stream messages per second to one client, and order requests
-per second, each printed beside a baseline measured in the same run on the same machine.
+per second per dialect (Binance, Coinbase), each printed beside a baseline measured in the same
+run on the same machine.
 
 Baselines: a bare ``websockets`` server pushing pre-serialized messages of the same size (the
 ceiling of Python WebSockets here), and a bare uvicorn/Starlette endpoint answering the same
-client (the ceiling of Python HTTP here). Targets: 20,000 messages/s and 1,000 orders/s.
+client doing the same work (signing included: Coinbase's client signs an ES256 JWT per
+request), the ceiling of Python HTTP here. Targets: 20,000 messages/s and 1,000 orders/s.
 
     uv run python bench/simulator_throughput.py [--messages 100000] [--orders 3000]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import socket
 import sys
 import tempfile
@@ -22,10 +25,14 @@ from pathlib import Path
 
 import aiohttp
 import websockets
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from eip.exchange_simulator.binance.signing import sign
-from eip.exchange_simulator.client import SimulatorClient
+from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
+from eip.exchange_simulator.core.key_formats import new_key
 from eip.testing.simulator import run_simulator
+from eip.tokens.jwt import b64url_encode, der_to_jws, signing_input
 
 WS_TARGET = 20_000
 ORDER_TARGET = 1_000
@@ -64,7 +71,12 @@ def _bare_http_server(port: int) -> None:
     async def order(_: object) -> JSONResponse:
         return JSONResponse({"orderId": 1, "status": "NEW"})
 
-    app = Starlette(routes=[Route("/api/v3/order", order, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/api/v3/order", order, methods=["POST"]),
+            Route("/api/v3/brokerage/orders", order, methods=["POST"]),
+        ]
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
 
 
@@ -152,13 +164,63 @@ async def _post_orders(base_url: str, count: int, key: str, secret: str) -> floa
     return count / elapsed
 
 
-async def baseline_orders(count: int) -> float:
+def _coinbase_jwt(key: ApiCredentials, private: ec.EllipticCurvePrivateKey, uri: str) -> str:
+    now = int(time.time())
+    header = {"alg": "ES256", "kid": key.api_key, "nonce": os.urandom(16).hex()}
+    claims = {"sub": key.api_key, "iss": "cdp", "nbf": now, "exp": now + 120, "uri": uri}
+    signed = signing_input(header, claims)
+    signature = der_to_jws(private.sign(signed, ec.ECDSA(hashes.SHA256())))
+    return f"{signed.decode()}.{b64url_encode(signature)}"
+
+
+async def _post_coinbase_orders(base_url: str, count: int, key: ApiCredentials) -> float:
+    """Coinbase limit orders (JSON, a fresh ES256 JWT each) from CONCURRENCY workers."""
+    private = serialization.load_pem_private_key(key.secret.encode(), password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    path = "/api/v3/brokerage/orders"
+    uri = f"POST {urllib.parse.urlsplit(base_url).netloc}{path}"
+    next_order = iter(range(count))
+    failures: list[str] = []
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(base_url, connector=connector) as http:
+
+        async def worker() -> None:
+            for n in next_order:
+                body = {
+                    "client_order_id": f"bench-{n}",
+                    "product_id": "BTC-USDT",
+                    "side": "BUY" if n % 2 else "SELL",
+                    "order_configuration": {
+                        "limit_limit_gtc": {
+                            "base_size": "0.001",
+                            "limit_price": f"{(40000 if n % 2 else 90000) + n % 500}.00",
+                        }
+                    },
+                }
+                headers = {"Authorization": f"Bearer {_coinbase_jwt(key, private, uri)}"}
+                async with http.post(path, json=body, headers=headers) as response:
+                    answer = await response.json()
+                    if response.status != 200 or answer.get("success") is False:
+                        failures.append(f"{response.status} {answer}")
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - began
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {count} orders failed: {failures[:3]}")
+    return count / elapsed
+
+
+async def baseline_orders(count: int, coinbase_key: ApiCredentials) -> tuple[float, float]:
+    """The bare endpoint's rates for the Binance client and for the Coinbase client."""
     port = _free_port()
     server = multiprocessing.Process(target=_bare_http_server, args=(port,), daemon=True)
     server.start()
     try:
         _wait_port(port)
-        return await _post_orders(f"http://127.0.0.1:{port}", count, "k", "s")
+        base_url = f"http://127.0.0.1:{port}"
+        binance = await _post_orders(base_url, count, "k", "s")
+        return binance, await _post_coinbase_orders(base_url, count, coinbase_key)
     finally:
         server.terminate()
 
@@ -181,13 +243,18 @@ async def run(messages: int, orders: int) -> int:
                 "bench",
                 {"USDT": "100000000000", "BTC": "100000"},
             )
+            coinbase_key = await sim.create_key("bench", venue="coinbase")
             sim_ws, sample = await simulator_ws(sim, messages)
             base_ws = await baseline_ws(messages, sample)
             sim_orders = await _post_orders(process.base_url, orders, creds.api_key, creds.secret)
-            base_orders = await baseline_orders(orders)
+            sim_cb = await _post_coinbase_orders(process.base_url, orders, coinbase_key)
+            _, bare_key = new_key("coinbase")
+            base_orders, base_cb = await baseline_orders(
+                orders, ApiCredentials("bare", bare_key, "bench")
+            )
         finally:
             await sim.aclose()
-    ok = sim_ws >= WS_TARGET and sim_orders >= ORDER_TARGET
+    ok = sim_ws >= WS_TARGET and sim_orders >= ORDER_TARGET and sim_cb >= ORDER_TARGET
     print(f"{'measure':<34}{'simulator':>12}{'baseline':>12}{'ratio':>8}{'target':>10}")
     print(
         f"{'stream messages/s to one client':<34}{sim_ws:>12,.0f}{base_ws:>12,.0f}"
@@ -196,6 +263,10 @@ async def run(messages: int, orders: int) -> int:
     print(
         f"{'order requests/s (' + str(CONCURRENCY) + ' in flight)':<34}{sim_orders:>12,.0f}"
         f"{base_orders:>12,.0f}{sim_orders / base_orders:>8.2f}{ORDER_TARGET:>10,}"
+    )
+    print(
+        f"{'Coinbase orders/s (JWT each)':<34}{sim_cb:>12,.0f}"
+        f"{base_cb:>12,.0f}{sim_cb / base_cb:>8.2f}{ORDER_TARGET:>10,}"
     )
     print("baselines: bare websockets server pushing the same message; bare uvicorn endpoint")
     print("result:", "targets met" if ok else "BELOW TARGET")
