@@ -63,87 +63,94 @@ async def test_public_market_data(clean_simulator: SimulatorClient) -> None:
 async def test_balances_are_normalized(clean_simulator: SimulatorClient) -> None:
     key = await new_coinbase_trader(clean_simulator, {"USD": "2500", "BTC": "1.5", "USDT": "900"})
     async with coinbase(clean_simulator, key) as ex:
-        await ex.create_order("BTC/USDT", "limit", "buy", 0.01, 30000)
+        await ex.create_order("BTC/USD", "limit", "buy", 0.01, 30000)
+        await ex.create_order("BTC/USDT", "limit", "sell", 0.5, 150000)
         v2 = await ex.fetch_balance()  # ccxt's default: the v2 accounts, totals only
         v3 = await ex.fetch_balance({"v3": True})  # Advanced Trade accounts: free and hold
     assert v2["BTC"]["total"] == 1.5
     assert v2["USD"]["total"] == 2500
     assert v2["USDT"]["total"] == 900
-    assert v3["USD"] == {"free": 2500, "used": 0, "total": 2500}
-    assert v3["USDT"] == {"free": 600, "used": 300, "total": 900}
-    assert v3["BTC"]["free"] == 1.5
+    assert v3["USD"] == {"free": 2200, "used": 300, "total": 2500}
+    assert v3["BTC"] == {"free": 1.0, "used": 0.5, "total": 1.5}
+    assert v3["USDT"] == {"free": 900, "used": 0, "total": 900}
 
 
 async def test_order_lifecycle(clean_simulator: SimulatorClient) -> None:
-    key = await new_coinbase_trader(clean_simulator)
+    key = await new_coinbase_trader(clean_simulator, {"USD": "5000", "BTC": "2"})
     async with coinbase(clean_simulator, key) as ex:
-        limit = await ex.create_order("BTC/USDT", "limit", "buy", 0.01, 30000)
+        limit = await ex.create_order("BTC/USD", "limit", "buy", 0.01, 30000)
         assert limit["clientOrderId"].startswith("ccxt-")
-        fetched = await ex.fetch_order(limit["id"], "BTC/USDT")
+        fetched = await ex.fetch_order(limit["id"], "BTC/USD")
         assert (fetched["status"], fetched["type"], fetched["side"]) == ("open", "limit", "buy")
         assert (fetched["price"], fetched["amount"], fetched["filled"]) == (30000, 0.01, 0)
         assert fetched["timeInForce"] == "GTC"
         assert fetched["clientOrderId"] == limit["clientOrderId"]
         post_only = await ex.create_order(
-            "BTC/USDT", "limit", "buy", 0.001, 31000, {"postOnly": True}
+            "BTC/USD", "limit", "buy", 0.001, 31000, {"postOnly": True}
         )
-        open_orders = await ex.fetch_open_orders("BTC/USDT")
+        open_orders = await ex.fetch_open_orders("BTC/USD")
         assert [o["id"] for o in open_orders] == [limit["id"], post_only["id"]]  # oldest first
         assert open_orders[1]["postOnly"] is True
 
-        cancelled = await ex.cancel_order(limit["id"], "BTC/USDT")
+        await ex.edit_order(limit["id"], "BTC/USD", "limit", "buy", 0.02, 29000.5)
+        edited = await ex.fetch_order(limit["id"], "BTC/USD")  # edited in place: the same id
+        assert (edited["status"], edited["price"], edited["amount"]) == ("open", 29000.5, 0.02)
+        assert len(edited["info"]["edit_history"]) == 1
+        assert (await ex.fetch_balance({"v3": True}))["USD"]["used"] == pytest.approx(580.01 + 31)
+
+        cancelled = await ex.cancel_order(limit["id"], "BTC/USD")
         assert cancelled["id"] == limit["id"]
         assert (await ex.fetch_order(limit["id"]))["status"] == "canceled"
         with pytest.raises(ccxt.BadRequest):  # ccxt's answer to a failed cancel
-            await ex.cancel_order(limit["id"], "BTC/USDT")
+            await ex.cancel_order(limit["id"], "BTC/USD")
 
-        sold = await ex.create_order("BTC/USDT", "market", "sell", 0.02)
-        last = (await ex.fetch_ticker("BTC/USDT"))["last"]
-        bought = await ex.create_order("BTC/USDT", "market", "buy", 0.01, last)  # cost 0.01*last
-        by_cost = await ex.create_market_buy_order_with_cost("BTC/USDT", 100)
-        closed = {o["id"]: o for o in await ex.fetch_closed_orders("BTC/USDT")}
+        sold = await ex.create_order("BTC/USD", "market", "sell", 0.02)
+        last = (await ex.fetch_ticker("BTC/USD"))["last"]
+        bought = await ex.create_order("BTC/USD", "market", "buy", 0.01, last)  # cost 0.01*last
+        by_cost = await ex.create_market_buy_order_with_cost("BTC/USD", 100)
+        closed = {o["id"]: o for o in await ex.fetch_closed_orders("BTC/USD")}
         assert set(closed) == {sold["id"], bought["id"], by_cost["id"]}
         assert closed[sold["id"]]["filled"] == 0.02
         assert closed[sold["id"]]["average"] > 0
         assert closed[by_cost["id"]]["status"] == "closed"
-        assert closed[by_cost["id"]]["fee"]["currency"] == "USDT"
+        assert closed[by_cost["id"]]["fee"]["currency"] == "USD"
 
-        mine = await ex.fetch_my_trades("BTC/USDT")
+        mine = await ex.fetch_my_trades("BTC/USD")
         assert {t["order"] for t in mine} == set(closed)
-        assert all(t["fee"]["currency"] == "USDT" and t["fee"]["cost"] > 0 for t in mine)
+        assert all(t["fee"]["currency"] == "USD" and t["fee"]["cost"] > 0 for t in mine)
         sold_amount = sum(t["amount"] for t in mine if t["order"] == sold["id"])
         assert sold_amount == pytest.approx(0.02)
         assert {t["side"] for t in mine if t["order"] == sold["id"]} == {"sell"}
 
         # ccxt: stopLossPrice on a sell is a stop-down, stopPrice on a sell a stop-up
         stop_loss = await ex.create_order(
-            "BTC/USDT",
+            "BTC/USD",
             "limit",
             "sell",
             0.001,
-            round(last * 0.7, 2),
-            {"stopLossPrice": round(last * 0.71, 2)},
+            round(last * 0.7, 1),
+            {"stopLossPrice": round(last * 0.71, 1)},
         )
         take_profit = await ex.create_order(
-            "BTC/USDT",
+            "BTC/USD",
             "limit",
             "sell",
             0.001,
-            round(last * 1.3, 2),
-            {"stopPrice": round(last * 1.29, 2)},
+            round(last * 1.3, 1),
+            {"stopPrice": round(last * 1.29, 1)},
         )
         for placed, trigger in ((stop_loss, last * 0.71), (take_profit, last * 1.29)):
             fetched_stop = await ex.fetch_order(placed["id"])
-            assert fetched_stop["triggerPrice"] == pytest.approx(round(trigger, 2))
+            assert fetched_stop["triggerPrice"] == pytest.approx(round(trigger, 1))
             assert fetched_stop["status"] == "open"
         with pytest.raises(ccxt.ExchangeError, match="PREVIEW_STOP_PRICE_BELOW_LAST_TRADE_PRICE"):
             await ex.create_order(  # a stop-up below the last trade would trigger at once
-                "BTC/USDT",
+                "BTC/USD",
                 "limit",
                 "sell",
                 0.001,
-                round(last * 0.7, 2),
-                {"stopPrice": round(last * 0.71, 2)},
+                round(last * 0.7, 1),
+                {"stopPrice": round(last * 0.71, 1)},
             )
 
 

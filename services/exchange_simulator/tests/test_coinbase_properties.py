@@ -1,6 +1,6 @@
 """Property tests of the Coinbase dialect's order entry (the same functions its endpoints call):
 whatever Coinbase requests arrive — every order configuration, repeated client order ids,
-batch cancels — no asset is created or destroyed, holds are exactly the open orders'
+batch cancels, edits — no asset is created or destroyed, holds are exactly the open orders'
 reservations, a client order id never places a second order, and Coinbase's accounts and orders
 say what the core holds."""
 
@@ -64,6 +64,7 @@ actions = st.one_of(
         st.integers(min_value=0, max_value=12),  # client order ids: few values, so some repeat
     ),
     st.tuples(st.just("cancel"), st.sampled_from(ACCOUNTS), st.integers(0, 40)),
+    st.tuples(st.just("edit"), st.sampled_from(ACCOUNTS), st.integers(0, 40), sizes, prices),
 )
 
 
@@ -84,6 +85,7 @@ def test_coinbase_order_entry_keeps_every_balance_invariant(script: list[Any]) -
         ex.create_account(name, dict(START))
     before = totals(ex)
     order_ids: list[str] = []
+    owned: dict[str, list[str]] = {name: [] for name in ACCOUNTS}
     for action in script:
         if action[0] == "order":
             _, account, side, config, client_n = action
@@ -96,12 +98,23 @@ def test_coinbase_order_entry_keeps_every_balance_invariant(script: list[Any]) -
             answer = rest_trading.place(venue, account, body, ex.now_ms())
             if answer["success"]:
                 order_ids.append(answer["order_id"])
+                owned[account].append(answer["order_id"])
             else:
                 assert answer["error_response"]["error"]
-        else:
+        elif action[0] == "cancel":
             _, account, n = action
             if order_ids:
                 rest_trading.cancel(venue, account, {"order_ids": [order_ids[n % len(order_ids)]]})
+        else:
+            _, account, n, size, price = action
+            if owned[account]:  # mostly its own orders; others' are ORDER_NOT_FOUND
+                body = {
+                    "order_id": owned[account][n % len(owned[account])],
+                    "size": size,
+                    "price": price,
+                }
+                answer = rest_trading.edit(venue, account, body, apply=True)
+                assert answer["success"] or answer["errors"][0]["edit_failure_reason"]
 
         assert totals(ex) == before  # fees move to the exchange's account, nothing else
         for name in ACCOUNTS:
@@ -112,9 +125,7 @@ def test_coinbase_order_entry_keeps_every_balance_invariant(script: list[Any]) -
             for asset, balance in account.balances.items():
                 assert balance.free >= 0
                 assert balance.locked == held[asset]
-            shown = {
-                code: v3_account(venue, account, code) for code in wallets(venue, account)
-            }
+            shown = {code: v3_account(venue, account, code) for code in wallets(venue, account)}
             for asset, balance in account.balances.items():
                 assert D(shown[asset]["available_balance"]["value"]) == balance.free
                 assert D(shown[asset]["hold"]["value"]) == balance.locked

@@ -10,6 +10,9 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import httpx
+import pytest
+
 from eip.exchange_simulator.client import SimulatorClient
 
 from .coinbase_helpers import API, CoinbaseHttp, coinbase_http, new_coinbase_trader
@@ -477,3 +480,108 @@ async def test_rest_faults_apply_to_the_coinbase_endpoints(
     assert failed.status_code == 503
     assert failed.json()["error"] == "INTERNAL"
     assert fine.status_code == 200
+
+
+async def test_an_edit_changes_the_order_in_place_and_each_refusal_says_why(
+    clean_simulator: SimulatorClient,
+) -> None:
+    key = await new_coinbase_trader(clean_simulator, {"USDT": "1000", "BTC": "1"})
+    async with coinbase_http(clean_simulator, key) as cb:
+        placed = (await cb.limit_order("BUY", "0.01", "30000"))["order_id"]
+
+        async def edit(body: dict[str, Any], path: str = "edit") -> Any:
+            return await cb.post(f"{API}/orders/{path}", {"order_id": placed, **body})
+
+        smaller = await edit({"size": "0.005"})
+        held_after_decrease = (await clean_simulator.balances(key.account_id))["USDT"]["locked"]
+        moved = await edit({"size": "0.02", "price": "30500.00"})
+        order = await get_order(cb, placed)
+        same = await edit({"size": "0.02", "price": "30500.00"})
+        too_big = await edit({"size": "0.05"})
+        previewed = await edit({"price": "30100.00"}, "edit_preview")
+        off_tick = await edit({"price": "30100.005"})
+        unknown = await cb.post(f"{API}/orders/edit", {"order_id": str(uuid.uuid4()), "size": "1"})
+        nothing = await cb.request("POST", f"{API}/orders/edit", json={"order_id": placed})
+        await cb.post(f"{API}/orders/batch_cancel", {"order_ids": [placed]})
+        closed = await edit({"size": "0.01"})
+
+    assert smaller == {"success": True, "errors": []}
+    assert held_after_decrease == D("150")
+    assert moved["success"] is True
+    assert order["order_id"] == placed
+    assert order["order_configuration"]["limit_limit_gtc"]["limit_price"] == "30500.00"
+    assert order["order_configuration"]["limit_limit_gtc"]["base_size"] == "0.02000"
+    assert [e["size"] for e in order["edit_history"]] == ["0.00500", "0.02000"]
+    assert order["outstanding_hold_amount"] == "610"
+
+    def refusal(body: Any) -> tuple[str, str]:
+        assert body["success"] is False
+        (error,) = body["errors"]
+        return error["edit_failure_reason"], error["preview_failure_reason"]
+
+    unknown_preview = "UNKNOWN_PREVIEW_FAILURE_REASON"
+    assert refusal(same) == ("EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST", unknown_preview)
+    assert refusal(too_big) == ("COMMANDER_REJECTED_EDIT_ORDER", "PREVIEW_INSUFFICIENT_FUND")
+    assert refusal(off_tick) == ("INVALID_EDITED_PRICE", unknown_preview)
+    assert refusal(unknown) == ("ORDER_NOT_FOUND", unknown_preview)
+    assert refusal(closed) == ("ONLY_OPEN_ORDERS_CAN_BE_EDITED", unknown_preview)
+    assert previewed["errors"] == []
+    assert D(previewed["quote_size"]) == D("0.02") * D("30100")
+    assert nothing.status_code == 400
+
+
+async def test_an_edit_may_not_go_below_the_filled_size(clean_simulator: SimulatorClient) -> None:
+    sim = clean_simulator
+    key = await new_coinbase_trader(sim)
+    await sim.pause_market()
+    try:
+        async with coinbase_http(sim, key) as cb:
+            book = await cb.get(f"{API}/product_book", product_id="BTC-USDT", limit=1)
+            best_ask = book["pricebook"]["asks"][0]
+            size = D(best_ask["size"]) + D("0.01")  # takes the level, the rest rests there
+            placed = await cb.limit_order("BUY", str(size), best_ask["price"])
+            order = await get_order(cb, placed["order_id"])
+            below = await cb.post(
+                f"{API}/orders/edit", {"order_id": placed["order_id"], "size": "0.00001"}
+            )
+            down_to_filled = await cb.post(
+                f"{API}/orders/edit",
+                {"order_id": placed["order_id"], "size": order["filled_size"]},
+            )
+            done = await get_order(cb, placed["order_id"])
+    finally:
+        await sim.resume_market()
+    assert order["status"] == "OPEN"
+    assert D(order["filled_size"]) == D(best_ask["size"])
+    assert below["errors"][0]["edit_failure_reason"] == "CANNOT_EDIT_TO_BELOW_FILLED_SIZE"
+    assert down_to_filled["success"] is True  # the filled size is the whole order now
+    assert done["status"] == "FILLED"
+
+
+async def test_a_dropped_answer_leaves_the_order_placed(clean_simulator: SimulatorClient) -> None:
+    sim = clean_simulator
+    key = await new_coinbase_trader(sim)
+    await sim.drop_responses(f"{API}/orders", method="POST", venue="coinbase")
+    async with coinbase_http(sim, key) as cb:
+        cb.http.timeout = httpx.Timeout(2.0)
+        with pytest.raises(httpx.ReadTimeout):
+            await cb.limit_order("BUY", "0.01", "30000", client_order_id="lost-answer")
+        cb.http.timeout = httpx.Timeout(10.0)
+        listed = await cb.get(f"{API}/orders/historical/batch", order_status="OPEN")
+        again = await cb.limit_order("BUY", "0.01", "30000", client_order_id="lost-answer")
+    (order,) = listed["orders"]
+    assert order["client_order_id"] == "lost-answer"
+    assert again["order_id"] == order["order_id"]  # the retry with the same id places nothing
+
+
+async def test_a_rest_fault_scoped_to_binance_leaves_coinbase_alone(
+    clean_simulator: SimulatorClient,
+) -> None:
+    key = await new_coinbase_trader(clean_simulator)
+    await clean_simulator.fail_requests(count=1, path_prefix="/api/v3", venue="binance")
+    async with coinbase_http(clean_simulator, key) as cb:
+        untouched = await cb.request("GET", f"{API}/accounts")
+        await clean_simulator.fail_requests(count=1, path_prefix="/api/v3", venue="coinbase")
+        failed = await cb.request("GET", f"{API}/accounts")
+    assert untouched.status_code == 200
+    assert failed.status_code == 503

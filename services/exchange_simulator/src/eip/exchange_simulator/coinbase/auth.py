@@ -35,15 +35,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from eip.exchange_simulator.coinbase.wire import VENUE
 from eip.exchange_simulator.core.accounts import ApiKey
 from eip.exchange_simulator.core.exchange import Exchange
-from eip.exchange_simulator.core.key_formats import Venue, coinbase_public_key
+from eip.exchange_simulator.core.key_formats import coinbase_public_key
 from eip.tokens.jwt import TokenError, jws_to_der, parse
 
 ISSUERS = frozenset({"cdp", "coinbase-cloud"})
 MAX_LIFETIME_S = 120
 LEEWAY_S = 5
-VENUE: Venue = "coinbase"
 
 
 class Unauthenticated(Exception):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +62,7 @@ class Extras:
 
     end_time_ms: int | None = None  # GTD
     expired: bool = False  # cancelled because its end_time came
+    edits: list[dict[str, str]] = field(default_factory=list)  # edit_history, oldest first
 
 
 def stop_is_up(order_type: OrderType, side: Side) -> bool:
@@ -111,6 +112,16 @@ class CoinbaseOrders:
         self.extras.setdefault(order.order_id, Extras()).end_time_ms = end_time_ms
         delay_s = max(0.0, (end_time_ms - self.exchange.now_ms()) / 1000)
         asyncio.get_running_loop().call_later(delay_s, self._expire, order)
+
+    def edited(self, order: Order, now_ms: int) -> None:
+        """Record an accepted edit for the order's ``edit_history``."""
+        inst = self.exchange.instruments[order.symbol]
+        entry = {
+            "price": "" if order.price is None else fixed(order.price, inst.price_decimals),
+            "size": "" if order.quantity is None else fixed(order.quantity, inst.qty_decimals),
+            "replace_accept_timestamp": wire.timestamp_us(now_ms),
+        }
+        self.extras.setdefault(order.order_id, Extras()).edits.append(entry)
 
     def _expire(self, order: Order) -> None:
         if not order.status.is_open:
@@ -236,6 +247,7 @@ class CoinbaseOrders:
         figures = self.figures(order, inst)
         fills = self.fills_until(order)
         quote_sized = order.quantity is None
+        extras = self.extras.get(order.order_id)
         return {
             "order_id": self.ids.order(order.order_id),
             "product_id": wire.product_id(inst),
@@ -268,7 +280,7 @@ class CoinbaseOrders:
             "outstanding_hold_amount": figures["outstanding_hold_amount"],
             "is_liquidation": False,
             "last_fill_time": wire.timestamp_us(fills[-1].time_ms) if fills else None,
-            "edit_history": [],
+            "edit_history": list(extras.edits) if extras else [],
             "leverage": "",
             "margin_type": "UNKNOWN_MARGIN_TYPE",
             "retail_portfolio_id": self.ids.portfolio(order.account_id),

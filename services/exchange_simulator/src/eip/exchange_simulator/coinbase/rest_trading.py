@@ -1,6 +1,9 @@
 """Coinbase Advanced Trade order endpoints (``/api/v3/brokerage/orders...``): create (and
 preview), batch cancel, edit (and preview), one order, lists of orders and of fills.
 
+An edit that is refused is ``success: false`` with ``errors: [{edit_failure_reason,
+preview_failure_reason}]`` (ccxt 4.5.90 does not raise on it: it reads no ``id`` in ``errors``).
+
 Lists are newest first and paged with an opaque ``cursor`` that points just past the last item
 returned (keyset paging: orders placed between two pages neither repeat nor shift a page), with
 ``has_next`` saying whether more match.
@@ -18,11 +21,19 @@ from fastapi.responses import Response
 
 from eip.exchange_simulator.coinbase import errors, order_config, wire
 from eip.exchange_simulator.coinbase.errors import OrderFailure
-from eip.exchange_simulator.coinbase.orders import plain
-from eip.exchange_simulator.coinbase.venue import CoinbaseVenue, Ctx
+from eip.exchange_simulator.coinbase.orders import plain, stop_is_up
+from eip.exchange_simulator.coinbase.venue import CoinbaseVenue, Ctx, decimal_field
 from eip.exchange_simulator.core.accounts import Permission
 from eip.exchange_simulator.core.exchange import OrderRequest
-from eip.exchange_simulator.core.orders import Fill, Order, Rejection, Side
+from eip.exchange_simulator.core.orders import (
+    AmendPriority,
+    Fill,
+    Order,
+    OrderType,
+    Rejection,
+    Side,
+    TimeInForce,
+)
 
 PREFIX = "/api/v3/brokerage"
 TRADE = Permission.TRADE
@@ -110,6 +121,124 @@ def cancel(venue: CoinbaseVenue, account_id: str, body: dict[str, Any]) -> Any:
     return {"results": results}
 
 
+EDITABLE = (
+    OrderType.LIMIT,
+    OrderType.LIMIT_MAKER,
+    OrderType.STOP_LOSS_LIMIT,
+    OrderType.TAKE_PROFIT_LIMIT,
+)
+_EDIT_REFUSALS = {
+    "quantity_below_executed": ("CANNOT_EDIT_TO_BELOW_FILLED_SIZE", errors.UNKNOWN_PREVIEW),
+    "insufficient_balance": ("COMMANDER_REJECTED_EDIT_ORDER", "PREVIEW_INSUFFICIENT_FUND"),
+    "would_match": ("COMMANDER_REJECTED_EDIT_ORDER", "PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY"),
+    "unknown_order": ("ORDER_NOT_FOUND", errors.UNKNOWN_PREVIEW),
+}
+
+
+def edit(venue: CoinbaseVenue, account_id: str, body: dict[str, Any], apply: bool) -> Any:
+    """``POST /orders/edit`` (``apply``) and ``/orders/edit_preview``: a new ``size`` (the
+    total, filled part included), ``price`` or ``stop_price`` for an open GTC limit or stop-limit
+    order, in place (same order id). Priority is kept when only the size goes down, lost when
+    the price changes or the size goes up, as on Coinbase."""
+    order_uuid = body.get("order_id")
+    if not isinstance(order_uuid, str) or not order_uuid:
+        raise errors.invalid("order_id is required")
+    changes = {
+        name: decimal_field(body[name], name)
+        for name in ("size", "price", "stop_price")
+        if body.get(name) not in (None, "")
+    }
+    if not changes:
+        raise errors.invalid("an edit needs a size, a price or a stop_price")
+    order = venue.orders.find(account_id, order_uuid)
+    refusal = edit_refusal(venue, order, changes)
+    if refusal is None and apply:
+        assert order is not None
+        try:
+            venue.exchange.amend(
+                account_id,
+                order.symbol,
+                order.order_id,
+                quantity=changes.get("size"),
+                price=changes.get("price"),
+                stop_price=changes.get("stop_price"),
+                priority=AmendPriority.KEEP_ON_DECREASE,
+            )
+        except Rejection as exc:
+            stop_up = stop_is_up(order.type, order.side) if order.type.is_conditional else None
+            preview = errors.from_rejection(exc, stop_up).preview_failure_reason
+            refusal = _EDIT_REFUSALS.get(exc.reason, ("UNKNOWN_EDIT_ORDER_FAILURE_REASON", preview))
+        else:
+            venue.orders.edited(order, venue.exchange.now_ms())
+    errs = (
+        []
+        if refusal is None
+        else [{"edit_failure_reason": refusal[0], "preview_failure_reason": refusal[1]}]
+    )
+    if apply:
+        return {"success": refusal is None, "errors": errs}
+    return edit_preview_body(venue, order, changes, errs)
+
+
+def edit_refusal(
+    venue: CoinbaseVenue, order: Order | None, changes: dict[str, Decimal]
+) -> tuple[str, str] | None:
+    """What Coinbase refuses before the order is touched: (edit reason, preview reason)."""
+    unknown = errors.UNKNOWN_PREVIEW
+    if order is None:
+        return "ORDER_NOT_FOUND", unknown
+    if not order.status.is_open:
+        return "ONLY_OPEN_ORDERS_CAN_BE_EDITED", unknown
+    if (
+        order.type not in EDITABLE
+        or order.time_in_force not in (None, TimeInForce.GTC)
+        or venue.orders.end_time_ms(order) is not None
+    ):
+        return "ONLY_LIMIT_ORDER_EDITS_SUPPORTED", unknown
+    inst = venue.exchange.instruments[order.symbol]
+    size, price, stop = changes.get("size"), changes.get("price"), changes.get("stop_price")
+    if size is not None:
+        if size < order.executed_qty:
+            return "CANNOT_EDIT_TO_BELOW_FILLED_SIZE", unknown
+        if not inst.on_step(size) or size < inst.min_qty or size > inst.max_qty:
+            return "INVALID_EDITED_SIZE", unknown
+    for new in (price, stop):
+        if new is not None and not inst.on_tick(new):
+            return "INVALID_EDITED_PRICE", unknown
+    if stop is not None and not order.type.is_conditional:
+        return "INVALID_EDITED_PRICE", unknown
+    if (
+        (size in (None, order.quantity))
+        and (price in (None, order.price))
+        and (stop in (None, order.stop_price))
+    ):
+        return "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST", unknown
+    return None
+
+
+def edit_preview_body(
+    venue: CoinbaseVenue, order: Order | None, changes: dict[str, Decimal], errs: list[Any]
+) -> dict[str, Any]:
+    size = price = ZERO
+    if order is not None:
+        size = changes.get("size", order.quantity or ZERO)
+        price = changes.get("price", order.price or ZERO)
+    commission = ZERO
+    if order is not None:
+        commission = size * price * venue.exchange.instruments[order.symbol].maker_fee
+    return {
+        "errors": errs,
+        "slippage": "0",
+        "order_total": plain(size * price + commission),
+        "commission_total": plain(commission),
+        "quote_size": plain(size * price),
+        "base_size": plain(size),
+        "best_bid": "",
+        "best_ask": "",
+        "average_filled_price": "0",
+    }
+
+
 def trading_router(venue: CoinbaseVenue) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["coinbase trading"])
     ex, book = venue.exchange, venue.orders
@@ -172,6 +301,20 @@ def trading_router(venue: CoinbaseVenue) -> APIRouter:
     async def batch_cancel(request: Request) -> Response:
         async def handle(ctx: Ctx) -> Any:
             return cancel(venue, ctx.account_id, ctx.body())
+
+        return await venue.call(request, handle, private=True, permission=TRADE)
+
+    @router.post("/orders/edit")
+    async def edit_order(request: Request) -> Response:
+        async def handle(ctx: Ctx) -> Any:
+            return edit(venue, ctx.account_id, ctx.body(), apply=True)
+
+        return await venue.call(request, handle, private=True, permission=TRADE)
+
+    @router.post("/orders/edit_preview")
+    async def edit_preview(request: Request) -> Response:
+        async def handle(ctx: Ctx) -> Any:
+            return edit(venue, ctx.account_id, ctx.body(), apply=False)
 
         return await venue.call(request, handle, private=True, permission=TRADE)
 

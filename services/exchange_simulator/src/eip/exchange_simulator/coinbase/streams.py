@@ -41,6 +41,7 @@ from starlette.websockets import WebSocket
 from eip.exchange_simulator.coinbase import market_channels, wire
 from eip.exchange_simulator.coinbase.auth import Unauthenticated
 from eip.exchange_simulator.coinbase.venue import CoinbaseVenue
+from eip.exchange_simulator.coinbase.wire import VENUE
 from eip.exchange_simulator.core.engine import OrderUpdate, TradeEvent
 from eip.exchange_simulator.core.exchange import BookUpdate
 from eip.exchange_simulator.core.faults import Faults
@@ -48,7 +49,6 @@ from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.core.orders import Side
 from eip.exchange_simulator.ws_session import WsSession
 
-VENUE = "coinbase"
 SUBSCRIBE_WITHIN_S = 5.0  # Coinbase disconnects a client that has not subscribed by then
 TICKER_BATCH_S = 5.0
 USER_SNAPSHOT_CHUNK = 50  # orders per user snapshot message, as Coinbase splits them

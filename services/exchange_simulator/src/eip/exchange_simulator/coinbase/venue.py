@@ -1,10 +1,12 @@
 """The Coinbase dialect's request pipeline: faults, authentication, permission, error shapes.
 
-Every Coinbase REST call goes through ``CoinbaseVenue.call``: an injected fault first, then for a
-private endpoint the JWT (``auth.py``), the key's IP allow-list and its permission (a read-only
-key gets ``403 PERMISSION_DENIED`` on order entry), then the handler. The handler answers a JSON
-body or raises a ``CoinbaseError``; the core's refusals that reach here become Coinbase errors
-too, and anything else a 500 ``INTERNAL`` (logged: a simulator bug) — never a traceback.
+Every Coinbase REST call goes through ``CoinbaseVenue.call``: an injected fault first
+(``rest_faults``, the one function every dialect shares; a dropped response runs everything
+below and loses the answer), then for a private endpoint the JWT (``auth.py``), the key's IP
+allow-list and its permission (a read-only key gets ``403 PERMISSION_DENIED`` on order entry),
+then the handler. The handler answers a JSON body or raises a ``CoinbaseError``; the core's
+refusals that reach here become Coinbase errors too, and anything else a 500 ``INTERNAL``
+(logged: a simulator bug) — never a traceback.
 
 The venue also holds the dialect's state shared by REST and WebSocket: the JWT verifier, the
 UUIDs, and what Coinbase knows about orders beyond the core (``orders.py``).
@@ -12,7 +14,6 @@ UUIDs, and what Coinbase knows about orders beyond the core (``orders.py``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -28,15 +29,15 @@ from eip.exchange_simulator.coinbase.auth import JwtVerifier, Unauthenticated
 from eip.exchange_simulator.coinbase.errors import Api, CoinbaseError
 from eip.exchange_simulator.coinbase.ids import CoinbaseIds
 from eip.exchange_simulator.coinbase.orders import CoinbaseOrders
+from eip.exchange_simulator.coinbase.wire import VENUE
 from eip.exchange_simulator.core.accounts import ApiKey, Permission
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.faults import Faults
 from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.core.orders import Rejection
+from eip.exchange_simulator.rest_faults import answer_with_faults
 
 log = logging.getLogger(__name__)
-
-TIMEOUT_FAULT_SECONDS = 120.0
 
 
 @dataclass
@@ -140,12 +141,20 @@ class CoinbaseVenue:
         permission: Permission = Permission.READ,
         api: Api = "v3",
     ) -> Response:
+        async def answer() -> Response:
+            return await self._answer(request, handler, private, permission, api)
+
+        def failure(status: int) -> Response:
+            return JSONResponse(
+                CoinbaseError(status, "INTERNAL", "internal error").body(api), status
+            )
+
+        return await answer_with_faults(self.faults, request, VENUE, answer, failure)
+
+    async def _answer(
+        self, request: Request, handler: Handler, private: bool, permission: Permission, api: Api
+    ) -> Response:
         try:
-            fault = self.faults.take_rest_fault(request.url.path)
-            if fault is not None:
-                if fault.mode == "timeout":
-                    await asyncio.sleep(TIMEOUT_FAULT_SECONDS)
-                raise CoinbaseError(fault.status, "INTERNAL", "internal error")
             ctx = Ctx(request, self.exchange.now_ms(), await request.body())
             if private:
                 ctx.key = self._authenticate(request, ctx)

@@ -12,8 +12,10 @@ from typing import Any
 from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.engine import TradeEvent
 from eip.exchange_simulator.core.instruments import Instrument
+from eip.exchange_simulator.core.key_formats import Venue
 from eip.exchange_simulator.core.orders import Side
 
+VENUE: Venue = "coinbase"  # the dialect's name in faults and API keys
 SNAPSHOT_EVENT_TIME = "1970-01-01T00:00:00Z"  # what real snapshots carry in event_time
 
 
