@@ -585,3 +585,22 @@ async def test_a_rest_fault_scoped_to_binance_leaves_coinbase_alone(
         failed = await cb.request("GET", f"{API}/accounts")
     assert untouched.status_code == 200
     assert failed.status_code == 503
+
+
+async def test_a_cursor_survives_its_order_leaving_the_listing(
+    clean_simulator: SimulatorClient,
+) -> None:
+    key = await new_coinbase_trader(clean_simulator)
+    async with coinbase_http(clean_simulator, key) as cb:
+        ids = [(await cb.limit_order("BUY", "0.001", str(30000 + n)))["order_id"] for n in range(5)]
+        path = f"{API}/orders/historical/batch"
+        first = await cb.get(path, order_status="OPEN", limit=2)
+        await cb.post(
+            f"{API}/orders/batch_cancel", {"order_ids": [first["orders"][-1]["order_id"]]}
+        )
+        rest = await cb.get(path, order_status="OPEN", limit=10, cursor=first["cursor"])
+        bad = await cb.request("GET", path, params={"cursor": "not-ours"})
+    assert [o["order_id"] for o in first["orders"]] == [ids[4], ids[3]]
+    assert [o["order_id"] for o in rest["orders"]] == [ids[2], ids[1], ids[0]]
+    assert (rest["has_next"], rest["cursor"]) == (False, "")
+    assert bad.status_code == 400

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from eip.exchange_simulator.coinbase import currencies, errors, wire
 from eip.exchange_simulator.coinbase.orders import plain
-from eip.exchange_simulator.coinbase.rest_trading import page
+from eip.exchange_simulator.coinbase.paging import page
 from eip.exchange_simulator.coinbase.venue import CoinbaseVenue, Ctx
 from eip.exchange_simulator.core.accounts import Account, Permission
 from eip.exchange_simulator.core.decimals import fixed
@@ -102,6 +102,16 @@ def v2_account(venue: CoinbaseVenue, account: Account, code: str) -> dict[str, A
     }
 
 
+def code_of(venue: CoinbaseVenue, account: Account, codes: list[str], uuid: str | None) -> Any:
+    """The currency of the account ``uuid`` names (a cursor or ``starting_after``)."""
+    if not uuid:
+        return None
+    for code in codes:
+        if venue.ids.account(account.account_id, code) == uuid:
+            return code
+    raise errors.invalid("cursor is not one this API returned")
+
+
 def accounts_router(venue: CoinbaseVenue) -> APIRouter:
     router = APIRouter(tags=["coinbase accounts"])
     ex, ids = venue.exchange, venue.ids
@@ -113,17 +123,14 @@ def accounts_router(venue: CoinbaseVenue) -> APIRouter:
         async def handle(ctx: Ctx) -> Any:
             account = ex.accounts[ctx.account_id]
             limit = ctx.query_int("limit", 49, 1, 250)
-            codes, cursor, more = page(
-                wallets(venue, account),
-                lambda code: ids.account(account.account_id, code),
-                ctx.query("cursor"),
-                limit,
-            )
+            codes = wallets(venue, account)
+            after = code_of(venue, account, codes, ctx.query("cursor"))
+            found, last = page(codes, str, after, limit, descending=False)
             return {
-                "accounts": [v3_account(venue, account, code) for code in codes],
-                "has_next": more,
-                "cursor": cursor,
-                "size": len(codes),
+                "accounts": [v3_account(venue, account, code) for code in found],
+                "has_next": last is not None,
+                "cursor": "" if last is None else ids.account(account.account_id, last),
+                "size": len(found),
             }
 
         return await venue.call(request, handle, private=True)
@@ -229,25 +236,24 @@ def accounts_router(venue: CoinbaseVenue) -> APIRouter:
             account = ex.accounts[ctx.account_id]
             limit = ctx.query_int("limit", 25, 1, 300)
             after = ctx.query("starting_after")
-            codes, last, more = page(
-                wallets(venue, account),
-                lambda code: ids.account(account.account_id, code),
-                after,
-                limit,
+            codes = wallets(venue, account)
+            found, last_code = page(
+                codes, str, code_of(venue, account, codes, after), limit, descending=False
             )
-            next_uri = f"/v2/accounts?limit={limit}&starting_after={last}" if more else None
+            last = None if last_code is None else ids.account(account.account_id, last_code)
+            next_uri = f"/v2/accounts?limit={limit}&starting_after={last}" if last else None
             return {
                 "pagination": {
                     "ending_before": None,
                     "starting_after": after,
                     "previous_ending_before": None,
-                    "next_starting_after": last if more else None,
+                    "next_starting_after": last,
                     "limit": limit,
                     "order": "desc",
                     "previous_uri": None,
                     "next_uri": next_uri,
                 },
-                "data": [v2_account(venue, account, code) for code in codes],
+                "data": [v2_account(venue, account, code) for code in found],
             }
 
         return await venue.call(request, handle, private=True, api="v2")

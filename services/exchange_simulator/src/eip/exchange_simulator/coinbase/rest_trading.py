@@ -4,17 +4,15 @@ preview), batch cancel, edit (and preview), one order, lists of orders and of fi
 An edit that is refused is ``success: false`` with ``errors: [{edit_failure_reason,
 preview_failure_reason}]`` (ccxt 4.5.90 does not raise on it: it reads no ``id`` in ``errors``).
 
-Lists are newest first and paged with an opaque ``cursor`` that points just past the last item
-returned (keyset paging: orders placed between two pages neither repeat nor shift a page), with
-``has_next`` saying whether more match.
+Lists are newest first and paged with an opaque ``cursor`` (``paging.py``), with ``has_next``
+saying whether more match.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -22,6 +20,7 @@ from fastapi.responses import Response
 from eip.exchange_simulator.coinbase import errors, order_config, wire
 from eip.exchange_simulator.coinbase.errors import OrderFailure
 from eip.exchange_simulator.coinbase.orders import plain, stop_is_up
+from eip.exchange_simulator.coinbase.paging import page
 from eip.exchange_simulator.coinbase.venue import CoinbaseVenue, Ctx, decimal_field
 from eip.exchange_simulator.core.accounts import Permission
 from eip.exchange_simulator.core.exchange import OrderRequest
@@ -39,27 +38,25 @@ PREFIX = "/api/v3/brokerage"
 TRADE = Permission.TRADE
 MAX_CANCEL_IDS = 100
 STATUSES = {"OPEN", "FILLED", "CANCELLED", "EXPIRED", "FAILED", "PENDING", "UNKNOWN_ORDER_STATUS"}
-T = TypeVar("T")
 ZERO = Decimal(0)
 
 
-def page(
-    items: Iterable[T], cursor_of: Callable[[T], str], cursor: str | None, limit: int
-) -> tuple[list[T], str, bool]:
-    """A page of ``items`` (newest first) after ``cursor``: (page, next cursor, has_next)."""
-    it = iter(items)
-    if cursor is not None:
-        for item in it:
-            if cursor_of(item) == cursor:
-                break
-        else:
-            return [], "", False
-    out: list[T] = []
-    for item in it:
-        if len(out) == limit:
-            return out, cursor_of(out[-1]), True
-        out.append(item)
-    return out, "", False
+def cursor_key(cursor: str | None, parts: int) -> Any:
+    """The key a cursor of ours carries: an order id, or a fill's (time, order, trade)."""
+    if not cursor:
+        return None
+    try:
+        numbers = tuple(int(n) for n in cursor.split("-"))
+    except ValueError:
+        raise errors.invalid("cursor is not one this API returned") from None
+    if len(numbers) != parts:
+        raise errors.invalid("cursor is not one this API returned")
+    return numbers[0] if parts == 1 else numbers
+
+
+def fill_key(pair: tuple[Order, Fill]) -> tuple[int, int, int]:
+    order, fill = pair
+    return fill.time_ms, order.order_id, fill.trade_id
 
 
 def place(venue: CoinbaseVenue, account_id: str, body: dict[str, Any], now_ms: int) -> Any:
@@ -346,17 +343,18 @@ def trading_router(venue: CoinbaseVenue) -> APIRouter:
                     and (end is None or order.created_ms <= end)
                 )
 
-            found, cursor, more = page(
+            found, last = page(
                 (o for o in book.of_account(ctx.account_id) if wanted(o)),
-                lambda o: str(o.order_id),
-                ctx.query("cursor"),
+                lambda o: o.order_id,
+                cursor_key(ctx.query("cursor"), 1),
                 limit,
+                descending=True,
             )
             return {
                 "orders": [book.order_json(o) for o in found],
                 "sequence": "0",
-                "has_next": more,
-                "cursor": cursor,
+                "has_next": last is not None,
+                "cursor": "" if last is None else str(last),
             }
 
         return await venue.call(request, handle, private=True)
@@ -382,15 +380,17 @@ def trading_router(venue: CoinbaseVenue) -> APIRouter:
 
             fills = sorted(
                 ((o, f) for o in book.of_account(ctx.account_id) for f in o.fills if wanted(o, f)),
-                key=lambda pair: (pair[1].time_ms, pair[0].order_id, pair[1].trade_id),
+                key=fill_key,
                 reverse=True,
             )
-            found, cursor, _ = page(
+            found, last = page(
                 fills,
-                lambda pair: f"{pair[1].time_ms}-{pair[0].order_id}-{pair[1].trade_id}",
-                ctx.query("cursor"),
+                fill_key,
+                cursor_key(ctx.query("cursor"), 3),
                 limit,
+                descending=True,
             )
+            cursor = "" if last is None else "-".join(map(str, last))
             return {"fills": [book.fill_json(o, f) for o, f in found], "cursor": cursor}
 
         return await venue.call(request, handle, private=True)
