@@ -125,6 +125,11 @@ async def test_order_refusals_come_in_coinbase_shapes(clean_simulator: Simulator
                 "client_order_id": "",
             },
         )
+        exponent = await cb.request(
+            "POST",
+            f"{API}/orders",
+            json=order_body({"limit_limit_gtc": {"base_size": "1e99999", "limit_price": "3"}}),
+        )
         not_json = await cb.request("POST", f"{API}/orders", content="{")
         missing = await cb.request("GET", f"{API}/orders/historical/{uuid.uuid4()}")
     assert poor == {
@@ -141,7 +146,7 @@ async def test_order_refusals_come_in_coinbase_shapes(clean_simulator: Simulator
     assert unknown["error"] == "INVALID_PRODUCT_ID"
     assert bracket["error"] == "UNSUPPORTED_ORDER_CONFIGURATION"
     assert stop_above["preview_failure_reason"] == "PREVIEW_STOP_PRICE_ABOVE_LAST_TRADE_PRICE"
-    for bad in (malformed, no_client_id, not_json):
+    for bad in (malformed, no_client_id, exponent, not_json):
         assert bad.status_code == 400
         assert bad.json()["error"] == "INVALID_ARGUMENT"
         assert set(bad.json()) == {"error", "error_details", "message"}

@@ -45,6 +45,16 @@ PUBLIC, PRIVATE = "/api/v3/brokerage/market", "/api/v3/brokerage"
 Handler = Callable[[Ctx, dict[str, str]], Awaitable[Any]]
 
 
+def unix_ms(ctx: Ctx, name: str) -> int | None:
+    """A unix-seconds query parameter, in milliseconds."""
+    raw = ctx.query(name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise errors.invalid(f"{name} must be a unix time in seconds")
+    return int(raw) * 1000
+
+
 def market_router(venue: CoinbaseVenue) -> APIRouter:
     router = APIRouter(tags=["coinbase market data"])
     ex = venue.exchange
@@ -195,9 +205,7 @@ def market_router(venue: CoinbaseVenue) -> APIRouter:
     async def market_trades(ctx: Ctx, path: dict[str, str]) -> Any:
         inst = venue.instrument(path["product_id"])
         limit = ctx.query_int("limit", 100, 1, 1000)
-        start, end = ctx.query("start"), ctx.query("end")
-        start_ms = int(start) * 1000 if start and start.isdigit() else None
-        end_ms = int(end) * 1000 if end and end.isdigit() else None
+        start_ms, end_ms = (unix_ms(ctx, name) for name in ("start", "end"))
         trades: list[dict[str, str]] = []
         for trade in reversed(ex.history[inst.symbol].trades):
             if end_ms is not None and trade.time_ms >= end_ms:

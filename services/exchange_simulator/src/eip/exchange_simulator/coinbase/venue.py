@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
@@ -38,6 +39,8 @@ from eip.exchange_simulator.core.orders import Rejection
 from eip.exchange_simulator.rest_faults import answer_with_faults
 
 log = logging.getLogger(__name__)
+
+_DECIMAL = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
 
 
 @dataclass
@@ -102,14 +105,14 @@ class Ctx:
 
 def decimal_field(raw: Any, name: str) -> Decimal:
     """A decimal sent as a string (as Coinbase's API takes every amount); a JSON number is
-    refused, so a client that sends floats finds out here."""
+    refused, so a client that sends floats finds out here, and so is anything but plain digits
+    (no exponent, no sign, at most 20 digits each side of the point)."""
     if not isinstance(raw, str):
         raise errors.invalid(f"{name} must be a decimal string")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise errors.invalid(f"{name} is not a decimal: {raw!r}") from None
-    if not value.is_finite() or value <= 0:
+    if not _DECIMAL.fullmatch(raw):
+        raise errors.invalid(f"{name} is not a decimal: {raw[:40]!r}")
+    value = Decimal(raw)
+    if value <= 0:
         raise errors.invalid(f"{name} must be a positive decimal")
     return value
 
