@@ -1,8 +1,8 @@
 """Property tests of the Coinbase dialect's order entry (the same functions its endpoints call):
-whatever Coinbase requests arrive — every order configuration, repeated client order ids,
-batch cancels, edits — no asset is created or destroyed, holds are exactly the open orders'
-reservations, a client order id never places a second order, and Coinbase's accounts and orders
-say what the core holds."""
+whatever Coinbase requests arrive — every order configuration (brackets included), repeated
+client order ids, batch cancels, edits — no asset is created or destroyed, holds are exactly
+the open orders' reservations, a client order id never places a second order, and Coinbase's
+accounts and orders say what the core holds."""
 
 from __future__ import annotations
 
@@ -40,6 +40,20 @@ configs = st.one_of(
     ),
     st.builds(lambda s, p: {"sor_limit_ioc": {"base_size": s, "limit_price": p}}, sizes, prices),
     st.builds(lambda s, p: {"limit_limit_fok": {"base_size": s, "limit_price": p}}, sizes, prices),
+    st.builds(
+        lambda s, p, offset, above: {
+            "trigger_bracket_gtc": {
+                "base_size": s,
+                "limit_price": p,
+                # beyond the limit on the losing side for one side, refused for the other
+                "stop_trigger_price": str(D(p) + offset if above else D(p) - offset),
+            }
+        },
+        sizes,
+        prices,
+        st.integers(min_value=1, max_value=150),
+        st.booleans(),
+    ),
     st.builds(
         lambda s, p, stop, up: {
             "stop_limit_stop_limit_gtc": {
@@ -133,6 +147,8 @@ def test_coinbase_order_entry_keeps_every_balance_invariant(script: list[Any]) -
             assert max(client_ids.values(), default=1) == 1
             for order in venue.orders.of_account(name):
                 shown_order = venue.orders.order_json(order)
-                assert (shown_order["status"] == "OPEN") == order.status.is_open
-                assert D(shown_order["filled_size"]) == order.executed_qty
-                assert D(shown_order["filled_value"]) == order.cumulative_quote
+                legs = venue.orders.legs(order)  # a bracket has two
+                assert (shown_order["status"] == "OPEN") == any(o.status.is_open for o in legs)
+                assert D(shown_order["filled_size"]) == sum(o.executed_qty for o in legs)
+                assert D(shown_order["filled_value"]) == sum(o.cumulative_quote for o in legs)
+                assert order.quantity is None or D(shown_order["filled_size"]) <= order.quantity

@@ -609,3 +609,55 @@ async def test_a_cursor_survives_its_order_leaving_the_listing(
     assert [o["order_id"] for o in rest["orders"]] == [ids[2], ids[1], ids[0]]
     assert (rest["has_next"], rest["cursor"]) == (False, "")
     assert bad.status_code == 400
+
+
+async def test_a_bracket_is_one_order_whose_stop_exits_the_position(
+    clean_simulator: SimulatorClient,
+) -> None:
+    sim = clean_simulator
+    key = await new_coinbase_trader(sim, {"SOL": "10", "USDT": "1000"})
+    async with coinbase_http(sim, key) as cb:
+        config = {
+            "trigger_bracket_gtc": {
+                "base_size": "2.000",
+                "limit_price": "400.00",
+                "stop_trigger_price": "60.00",
+            }
+        }
+        resting = await cb.post(f"{API}/orders", order_body(config, "SELL", "SOL-USDT"))
+        before = await get_order(cb, resting["order_id"])
+        held = (await sim.balances(key.account_id))["SOL"]["locked"]
+        listed = await cb.get(f"{API}/orders/historical/batch", order_status="OPEN")
+        await cb.post(f"{API}/orders/batch_cancel", {"order_ids": [resting["order_id"]]})
+        cancelled = await get_order(cb, resting["order_id"])
+
+        wrong_side = await cb.post(
+            f"{API}/orders",
+            order_body(
+                {
+                    "trigger_bracket_gtc": {
+                        **config["trigger_bracket_gtc"],
+                        "stop_trigger_price": "500.00",
+                    }
+                },
+                "SELL",
+                "SOL-USDT",
+            ),
+        )
+        stopped = await cb.post(f"{API}/orders", order_body(config, "SELL", "SOL-USDT"))
+        await sim.print_trades("SOLUSDT", 1, "55.00", "0.001")  # the stop triggers
+        exited = await get_order(cb, stopped["order_id"])
+        fills = await cb.get(f"{API}/orders/historical/fills", order_ids=stopped["order_id"])
+    assert before["order_type"] == "BRACKET"
+    assert before["order_configuration"] == config
+    assert (before["status"], before["trigger_status"]) == ("OPEN", "STOP_PENDING")
+    assert held == D("2")  # one reservation for both legs
+    assert [o["order_id"] for o in listed["orders"]] == [resting["order_id"]]
+    assert cancelled["status"] == "CANCELLED"
+    assert wrong_side["error_response"]["preview_failure_reason"] == "PREVIEW_INVALID_STOP_PRICE"
+    assert (exited["status"], exited["trigger_status"]) == ("FILLED", "STOP_TRIGGERED")
+    assert exited["filled_size"] == "2.000"
+    assert D(exited["average_filled_price"]) >= D("57")  # a limit 5 % below the trigger
+    assert {f["order_id"] for f in fills["fills"]} == {stopped["order_id"]}
+    balances = await sim.balances(key.account_id)
+    assert balances["SOL"] == {"free": D("8"), "locked": D("0")}

@@ -9,9 +9,10 @@ post-only crossing, no funds) is ``success: false`` with an ``OrderFailure``.
 ``order_configuration`` holds exactly one of: ``market_market_ioc`` (``base_size`` or
 ``quote_size``), ``sor_limit_ioc``, ``limit_limit_gtc`` / ``limit_limit_gtd`` (``post_only``,
 ``end_time``), ``limit_limit_fok``, ``stop_limit_stop_limit_gtc`` / ``_gtd`` (``stop_price``,
-``stop_direction``). A stop's direction says whether it triggers on a rise or a fall; with the
-side it names the core's stop type (a buy that triggers on a rise is a stop-loss). Any other
-configuration (brackets, TWAP, scaled, quote-sized limits) is ``UNSUPPORTED_ORDER_CONFIGURATION``.
+``stop_direction``), ``trigger_bracket_gtc`` / ``_gtd`` (``stop_trigger_price``: a core order list,
+see ``bracket``). A stop's direction says whether it triggers on a rise or a fall; with the side
+it names the core's stop type (a buy that triggers on a rise is a stop-loss). Any other
+configuration (TWAP, scaled, quote-sized limits) is ``UNSUPPORTED_ORDER_CONFIGURATION``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ _LIMITS = {
     "limit_limit_fok": TimeInForce.FOK,
 }
 _STOPS = ("stop_limit_stop_limit_gtc", "stop_limit_stop_limit_gtd")
-SUPPORTED = ("market_market_ioc", *_LIMITS, *_STOPS)
+_BRACKETS = ("trigger_bracket_gtc", "trigger_bracket_gtd")
+SUPPORTED = ("market_market_ioc", *_LIMITS, *_STOPS, *_BRACKETS)
+# A bracket's stop leg becomes a limit order this far beyond its trigger, as Coinbase places it
+BRACKET_STOP_SLIPPAGE = Decimal("0.05")
+BRACKET_STOP_SUFFIX = ":bracket-stop"  # the hidden stop leg's client order id
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class NewOrder:
     request: OrderRequest
     end_time_ms: int | None  # GTD
     stop_up: bool | None  # a stop's direction
+    bracket_stop: OrderRequest | None = None  # a bracket's second leg (the first is request)
 
 
 def client_order_id(body: dict[str, Any]) -> str:
@@ -115,6 +121,10 @@ def parse_new_order(
     end_ms = None
     if name.endswith("_gtd"):
         end_ms = end_time(fields.get("end_time"), now_ms)
+    if name in _BRACKETS:
+        trigger = amount("stop_trigger_price")
+        assert trigger is not None
+        return bracket(inst, account_id, client_id, side, size, price, trigger, end_ms)
     if name in _STOPS:
         stop = amount("stop_price")
         assert stop is not None
@@ -149,6 +159,52 @@ def parse_new_order(
         client_order_id=client_id,
     )
     return NewOrder(request, end_ms, None)
+
+
+def bracket(
+    inst: Instrument,
+    account_id: str,
+    client_id: str,
+    side: Side,
+    size: Decimal,
+    price: Decimal,
+    trigger: Decimal,
+    end_ms: int | None,
+) -> NewOrder:
+    """``trigger_bracket_*``: a take-profit limit at ``limit_price`` and a stop-loss that, at
+    ``stop_trigger_price``, becomes a limit order 5 % beyond it (above for a buy, below for a
+    sell), one cancelling the other — two legs of one core order list, one Coinbase order."""
+    check_price(inst, trigger)
+    buy = side is Side.BUY
+    if (trigger <= price) if buy else (trigger >= price):
+        raise errors.preview(
+            "PREVIEW_INVALID_STOP_PRICE",
+            "a bracket's stop_trigger_price must be beyond its limit_price, on the losing side",
+        )
+    slipped = trigger * (1 + BRACKET_STOP_SLIPPAGE if buy else 1 - BRACKET_STOP_SLIPPAGE)
+    stop_limit = (slipped / inst.tick_size).to_integral_value() * inst.tick_size
+    take_profit = OrderRequest(
+        account_id,
+        inst.symbol,
+        side,
+        OrderType.LIMIT,
+        size,
+        price,
+        time_in_force=TimeInForce.GTC,
+        client_order_id=client_id,
+    )
+    stop_loss = OrderRequest(
+        account_id,
+        inst.symbol,
+        side,
+        OrderType.STOP_LOSS_LIMIT,
+        size,
+        stop_limit,
+        trigger,
+        time_in_force=TimeInForce.GTC,
+        client_order_id=client_id + BRACKET_STOP_SUFFIX,
+    )
+    return NewOrder(take_profit, end_ms, buy, stop_loss)
 
 
 def end_time(raw: Any, now_ms: int) -> int:

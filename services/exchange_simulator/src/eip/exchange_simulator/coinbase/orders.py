@@ -17,12 +17,16 @@ What is subtle:
 - Statuses: open and partially filled orders are ``OPEN``; an IOC/FOK/market remainder the core
   expires is ``CANCELLED`` (as Coinbase ends them); a GTD order reaching its ``end_time`` is
   ``EXPIRED``. A stop waiting for its trigger is ``OPEN`` with ``trigger_status: STOP_PENDING``.
+- A bracket (``trigger_bracket_*``) is one Coinbase order over two core legs of an order list
+  (the take-profit limit, whose id it has, and a hidden stop-limit): it is shown with both
+  legs' fills, open while either leg is, filled when one is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -85,6 +89,8 @@ class CoinbaseOrders:
         self.ids = ids
         self.extras: dict[int, Extras] = {}
         self._by_client_id: dict[tuple[str, str], int] = {}
+        self._stops: dict[int, int] = {}  # a bracket's take-profit leg -> its stop leg
+        self._brackets: dict[int, int] = {}  # a bracket's stop leg -> its take-profit leg
         exchange.listeners.order.append(self._on_order)
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -96,7 +102,20 @@ class CoinbaseOrders:
 
     def by_client_id(self, account_id: str, client_order_id: str) -> Order | None:
         order_id = self._by_client_id.get((account_id, client_order_id))
-        return None if order_id is None else self.exchange.orders.get(order_id)
+        if order_id is None:
+            return None
+        return self.exchange.orders.get(self._brackets.get(order_id, order_id))
+
+    def open_of(self, account_id: str) -> list[Order]:
+        """The account's open orders as Coinbase lists them, oldest first (a bracket once)."""
+        seen: set[int] = set()
+        out = []
+        for order in self.exchange.open_orders(account_id):
+            primary_id = self._brackets.get(order.order_id, order.order_id)
+            if primary_id not in seen:
+                seen.add(primary_id)
+                out.append(self.exchange.orders.get(primary_id, order))
+        return out
 
     def find(self, account_id: str, order_uuid: str) -> Order | None:
         order_id = self.ids.order_id(order_uuid)
@@ -104,8 +123,66 @@ class CoinbaseOrders:
         return order if order is not None and order.account_id == account_id else None
 
     def of_account(self, account_id: str) -> Iterator[Order]:
-        """The account's orders, newest first."""
-        return (o for o in reversed(self.exchange.orders.values()) if o.account_id == account_id)
+        """The account's orders as Coinbase lists them, newest first (a bracket once)."""
+        return (
+            o
+            for o in reversed(self.exchange.orders.values())
+            if o.account_id == account_id and o.order_id not in self._brackets
+        )
+
+    # -- brackets: one Coinbase order over a core order list -----------------------------------
+
+    def bracket(self, take_profit: Order, stop: Order) -> None:
+        self._stops[take_profit.order_id] = stop.order_id
+        self._brackets[stop.order_id] = take_profit.order_id
+
+    def is_bracket(self, order: Order) -> bool:
+        return order.order_id in self._stops or order.order_id in self._brackets
+
+    def shown(self, order: Order) -> Order:
+        """The order Coinbase shows for ``order``: itself, or for either leg of a bracket the
+        bracket as it stands (both legs' fills, open while either is)."""
+        primary_id = self._brackets.get(order.order_id, order.order_id)
+        stop_id = self._stops.get(primary_id)
+        if stop_id is None:
+            return order
+        take_profit, stop = self.exchange.orders[primary_id], self.exchange.orders[stop_id]
+        legs = (take_profit, stop)
+        executed = sum((leg.executed_qty for leg in legs), ZERO)
+        if any(leg.status is OrderStatus.FILLED for leg in legs):
+            status = OrderStatus.FILLED
+        elif any(leg.status.is_open for leg in legs):
+            status = OrderStatus.PARTIALLY_FILLED if executed else OrderStatus.NEW
+        elif any(leg.status is OrderStatus.CANCELED for leg in legs):
+            status = OrderStatus.CANCELED
+        else:
+            status = OrderStatus.EXPIRED
+        return dataclasses.replace(
+            take_profit,
+            status=status,
+            executed_qty=executed,
+            cumulative_quote=sum((leg.cumulative_quote for leg in legs), ZERO),
+            reserved=sum((leg.reserved for leg in legs), ZERO),
+            fills=sorted((f for leg in legs for f in leg.fills), key=lambda f: f.trade_id),
+            stop_price=stop.stop_price,
+            working_ms=stop.working_ms,
+        )
+
+    def legs(self, order: Order) -> list[Order]:
+        stop_id = self._stops.get(order.order_id)
+        return [order] if stop_id is None else [order, self.exchange.orders[stop_id]]
+
+    def is_open(self, order: Order) -> bool:
+        return any(leg.status.is_open for leg in self.legs(order))
+
+    def cancel(self, order: Order) -> None:
+        """Cancel the order (a bracket: through whichever leg is still open)."""
+        leg = next(leg for leg in self.legs(order) if leg.status.is_open)
+        self.exchange.cancel(leg.account_id, leg.symbol, leg.order_id)
+
+    def order_uuid(self, leg: Order) -> str:
+        """The Coinbase order id of ``leg`` (a bracket's stop leg has its bracket's)."""
+        return self.ids.order(self._brackets.get(leg.order_id, leg.order_id))
 
     def expire_at(self, order: Order, end_time_ms: int) -> None:
         """Cancel ``order`` as EXPIRED when ``end_time`` comes (GTD)."""
@@ -124,11 +201,11 @@ class CoinbaseOrders:
         self.extras.setdefault(order.order_id, Extras()).edits.append(entry)
 
     def _expire(self, order: Order) -> None:
-        if not order.status.is_open:
+        if not self.is_open(order):
             return
         self.extras[order.order_id].expired = True
         with contextlib.suppress(Rejection):  # closed meanwhile
-            self.exchange.cancel(order.account_id, order.symbol, order.order_id)
+            self.cancel(order)
 
     # -- what an order looks like --------------------------------------------------------------
 
@@ -164,6 +241,10 @@ class CoinbaseOrders:
         end_ms = self.end_time_ms(order)
         end = {} if end_ms is None else {"end_time": wire.timestamp_us(end_ms)}
         gtd = "gtd" if end_ms is not None else "gtc"
+        if order.order_id in self._stops:
+            trigger = fixed(order.stop_price or ZERO, inst.price_decimals)
+            bracket = {"base_size": size, "limit_price": price, "stop_trigger_price": trigger}
+            return {f"trigger_bracket_{gtd}": {**bracket, **end}}
         if order.type is OrderType.MARKET:
             if order.quantity is None:
                 assert order.quote_quantity is not None
@@ -188,6 +269,8 @@ class CoinbaseOrders:
         return {f"limit_limit_{gtd}": limit}
 
     def order_type(self, order: Order, ws: bool = False) -> str:
+        if order.order_id in self._stops:
+            return "Bracket" if ws else "BRACKET"
         if order.type is OrderType.MARKET:
             return "Market" if ws else "MARKET"
         if order.type.is_conditional:
@@ -197,6 +280,8 @@ class CoinbaseOrders:
         return "Limit" if ws else "LIMIT"
 
     def trigger_status(self, order: Order) -> str:
+        if order.order_id in self._stops:  # shown(): working_ms is the stop leg's
+            return "STOP_TRIGGERED" if order.is_working else "STOP_PENDING"
         if not order.type.is_conditional:
             return "INVALID_ORDER_TYPE"
         return "STOP_TRIGGERED" if order.is_working else "STOP_PENDING"
@@ -243,6 +328,7 @@ class CoinbaseOrders:
 
     def order_json(self, order: Order) -> dict[str, Any]:
         """An order as ``orders/historical/*`` returns it."""
+        order = self.shown(order)
         inst = self.exchange.instruments[order.symbol]
         figures = self.figures(order, inst)
         fills = self.fills_until(order)
@@ -289,7 +375,9 @@ class CoinbaseOrders:
         }
 
     def ws_order(self, order: Order) -> dict[str, Any]:
-        """An order as the ``user`` channel sends it."""
+        """An order as the ``user`` channel sends it (a change of either leg of a bracket shows
+        the bracket as it stands)."""
+        order = self.shown(order)
         inst = self.exchange.instruments[order.symbol]
         figures = self.figures(order, inst)
         end_ms = self.end_time_ms(order)
@@ -335,7 +423,7 @@ class CoinbaseOrders:
         return {
             "entry_id": self.ids.entry(order.order_id, fill.trade_id),
             "trade_id": self.ids.fill(order.symbol, fill.trade_id),
-            "order_id": self.ids.order(order.order_id),
+            "order_id": self.order_uuid(order),
             "trade_time": wire.timestamp_us(fill.time_ms),
             "trade_type": "FILL",
             "price": fixed(fill.price, inst.price_decimals),

@@ -23,7 +23,7 @@ from eip.exchange_simulator.coinbase.orders import plain, stop_is_up
 from eip.exchange_simulator.coinbase.paging import page
 from eip.exchange_simulator.coinbase.venue import CoinbaseVenue, Ctx, decimal_field
 from eip.exchange_simulator.core.accounts import Permission
-from eip.exchange_simulator.core.exchange import OrderRequest
+from eip.exchange_simulator.core.exchange import ListRequest, OrderRequest
 from eip.exchange_simulator.core.orders import (
     AmendPriority,
     Fill,
@@ -70,7 +70,12 @@ def place(venue: CoinbaseVenue, account_id: str, body: dict[str, Any], now_ms: i
     new: order_config.NewOrder | None = None
     try:
         new = order_config.parse_new_order(body, account_id, venue.by_product, now_ms)
-        order = venue.exchange.place(new.request)
+        if new.bracket_stop is None:
+            order = venue.exchange.place(new.request)
+        else:
+            legs = [new.request, new.bracket_stop]
+            order, stop = venue.exchange.place_list(ListRequest(legs, client_id)).orders
+            book.bracket(order, stop)
     except OrderFailure as failure:
         return refused(failure, echo)
     except Rejection as exc:
@@ -110,9 +115,9 @@ def cancel(venue: CoinbaseVenue, account_id: str, body: dict[str, Any]) -> Any:
     results = []
     for order_uuid in ids:
         order = venue.orders.find(account_id, order_uuid)
-        ok = order is not None and order.status.is_open
+        ok = order is not None and venue.orders.is_open(order)
         if order is not None and ok:
-            venue.exchange.cancel(account_id, order.symbol, order.order_id)
+            venue.orders.cancel(order)
         reason = "UNKNOWN_CANCEL_FAILURE_REASON" if ok else "UNKNOWN_CANCEL_ORDER"
         results.append({"success": ok, "failure_reason": reason, "order_id": order_uuid})
     return {"results": results}
@@ -190,6 +195,7 @@ def edit_refusal(
         order.type not in EDITABLE
         or order.time_in_force not in (None, TimeInForce.GTC)
         or venue.orders.end_time_ms(order) is not None
+        or venue.orders.is_bracket(order)
     ):
         return "ONLY_LIMIT_ORDER_EDITS_SUPPORTED", unknown
     inst = venue.exchange.instruments[order.symbol]
@@ -371,7 +377,7 @@ def trading_router(venue: CoinbaseVenue) -> APIRouter:
 
             def wanted(order: Order, fill: Fill) -> bool:
                 return (
-                    (not order_ids or venue.ids.order(order.order_id) in order_ids)
+                    (not order_ids or book.order_uuid(order) in order_ids)
                     and (not trade_ids or venue.ids.fill(order.symbol, fill.trade_id) in trade_ids)
                     and (not products or wire.product_id(ex.instruments[order.symbol]) in products)
                     and (start is None or fill.time_ms >= start)
@@ -379,7 +385,13 @@ def trading_router(venue: CoinbaseVenue) -> APIRouter:
                 )
 
             fills = sorted(
-                ((o, f) for o in book.of_account(ctx.account_id) for f in o.fills if wanted(o, f)),
+                (
+                    (leg, f)
+                    for o in book.of_account(ctx.account_id)
+                    for leg in book.legs(o)
+                    for f in leg.fills
+                    if wanted(leg, f)
+                ),
                 key=fill_key,
                 reverse=True,
             )

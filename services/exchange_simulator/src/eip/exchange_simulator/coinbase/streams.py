@@ -386,7 +386,7 @@ class CoinbaseStreams:
         wanted = set(symbols)
         open_orders = [
             self.venue.orders.ws_order(o)
-            for o in self.exchange.open_orders(account_id)
+            for o in self.venue.orders.open_of(account_id)
             if not wanted or o.symbol in wanted
         ]
         for start in range(0, max(len(open_orders), 1), USER_SNAPSHOT_CHUNK):
