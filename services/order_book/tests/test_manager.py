@@ -260,3 +260,22 @@ def test_forgetting_a_book_tells_consumers() -> None:
     [marker] = snapshots(drain(outbox))
     assert marker.out_of_sync
     assert marker.desync_reason == "unsubscribed"
+
+
+def test_a_restarted_manager_starts_above_every_epoch_of_the_one_before() -> None:
+    """A consumer ignores epochs below the highest it has seen: counting from 1 again after a
+    restart would leave it holding the old book, marked in sync."""
+    first = BookManager(Outbox(100), 10, epoch_floor=1_000)
+    feed = ScriptedBook("binance", "BTC/USDT")
+    first.handle(feed.snapshot(BIDS, ASKS))
+    first.handle(feed.desync("gap"))
+    first.handle(feed.snapshot(BIDS, ASKS))
+    before = first.get(feed.key)
+    assert before is not None
+    assert before.epoch == 1_002
+
+    restarted = BookManager(Outbox(100), 10, epoch_floor=2_000)
+    restarted.handle(feed.snapshot(BIDS, ASKS))
+    after = restarted.get(feed.key)
+    assert after is not None
+    assert after.epoch > before.epoch

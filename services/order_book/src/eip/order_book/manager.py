@@ -60,9 +60,15 @@ class BookManager:
         depth: int,
         deltas_topic: TopicSpec = MD_BOOK_DELTAS,
         snapshots_topic: TopicSpec = MD_BOOK_SNAPSHOTS,
+        epoch_floor: int = 0,
     ) -> None:
+        """``epoch_floor``: every epoch this manager starts is above it. A consumer keeps the
+        highest epoch it has seen and ignores older ones, so a restarted service must not count
+        from 1 again: the service passes its start time in milliseconds, which exceeds every
+        epoch an earlier process reached (one epoch per resync, far fewer than milliseconds)."""
         self.outbox = outbox
         self.depth = depth
+        self.epoch_floor = epoch_floor
         self.deltas_topic = deltas_topic
         self.snapshots_topic = snapshots_topic
         self._books: dict[BookKey, BookState] = {}
@@ -236,7 +242,7 @@ class BookManager:
 
     def _start_epoch(self, state: BookState) -> None:
         assert state.book is not None
-        state.epoch += 1
+        state.epoch = max(state.epoch, self.epoch_floor) + 1
         state.sequence = 0
         state.view.reset(state.book)
         state.republish = False

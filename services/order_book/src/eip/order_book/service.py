@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Literal
@@ -66,7 +67,11 @@ class OrderBookService:
         self.settings = settings
         self.outbox = Outbox(settings.outbox_size)
         self.manager = BookManager(
-            self.outbox, settings.snapshot_depth, deltas_topic, snapshots_topic
+            self.outbox,
+            settings.snapshot_depth,
+            deltas_topic,
+            snapshots_topic,
+            epoch_floor=int(time.time() * 1000),
         )
         self.publisher = KafkaPublisher(self.outbox, producer, self.manager.publication_lost)
         self._feed_factory = feed_factory
