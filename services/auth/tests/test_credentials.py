@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from typing import Any
@@ -259,8 +260,34 @@ async def test_old_keys_raise_an_expiring_alert(
             ).format(sql.Identifier(auth.schema, "credentials")),
             (cid,),
         )
-    check = await auth.http.post(f"{auth.base_url}/v1/credentials/expiry-check", headers=admin)
-    assert check.json()["alerted"] == [cid]
+    # Checks that run at the same moment (instances started together) both find the key not yet
+    # alerted; a row lock held here makes both reach the update before either commits.
+    table = sql.Identifier(auth.schema, "credentials")
+    async with db_pool.connection() as locker, locker.transaction():
+        await locker.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE").format(table), (cid,)
+        )
+        pending = [
+            asyncio.create_task(
+                auth.http.post(f"{auth.base_url}/v1/credentials/expiry-check", headers=admin)
+            )
+            for _ in range(2)
+        ]
+        for _ in range(200):
+            # (activity is snapshotted once per transaction: clear it to see the waits)
+            await locker.execute("SELECT pg_stat_clear_snapshot()")
+            waiting = await locker.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%%expiring_alerted_at%%'"
+            )
+            row = await waiting.fetchone()
+            if row is not None and row[0] == 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the two checks never reached the update together")
+    checks = await asyncio.gather(*pending)
+    assert [c for check in checks for c in check.json()["alerted"]] == [cid]
     again = await auth.http.post(f"{auth.base_url}/v1/credentials/expiry-check", headers=admin)
     assert again.json()["alerted"] == []  # alerted once, not on every check
     metrics = (await auth.http.get(f"{auth.base_url}/metrics")).text

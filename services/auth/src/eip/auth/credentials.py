@@ -631,12 +631,17 @@ class CredentialStore:
                 if row["expiring_alerted_at"] is not None:
                     continue
                 async with conn.transaction():
-                    await conn.execute(
-                        sql.SQL("UPDATE {} SET expiring_alerted_at = now() WHERE id = %s").format(
-                            self._table
-                        ),
+                    # Instances checking at the same moment all saw the key unalerted: the
+                    # conditional update lets exactly one of them raise the alert.
+                    claimed = await conn.execute(
+                        sql.SQL(
+                            "UPDATE {} SET expiring_alerted_at = now()"
+                            " WHERE id = %s AND expiring_alerted_at IS NULL"
+                        ).format(self._table),
                         (row["id"],),
                     )
+                    if claimed.rowcount != 1:
+                        continue
                     entry = await self.audit.append(
                         conn,
                         actor=actor,
