@@ -49,6 +49,10 @@ class ServiceSettings(BaseSettings):
     )
     # How long a client waits for an infrastructure component before it reports it unreachable.
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # PostgreSQL connections the service's pool may hold. Every request that writes the audit
+    # chain holds one while it waits for the chain's lock, so a service answering bursts of
+    # audited requests (auth's token endpoint) needs more than one that mostly reads.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
     # WebSocket keep-alive of the HTTP server: a ping every interval, a client that does not
     # answer within the timeout is disconnected.
     ws_ping_interval_s: float = Field(default=20.0, gt=0)

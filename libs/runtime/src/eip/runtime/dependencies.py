@@ -101,6 +101,7 @@ class Dependencies:
             self.db = await open_pool(
                 s.database_url.get_secret_value(),
                 timeout_s=s.connect_timeout_s,
+                max_size=s.db_pool_size,
                 name=s.service_name,
             )
 
