@@ -1,9 +1,13 @@
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
 import pytest
+import pytest_asyncio
 
+from eip.exchange_simulator.client import SimulatorClient
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.instruments import Instrument
+from eip.testing.simulator import SimulatorProcess, run_simulator
 
 
 def btcusdt() -> Instrument:
@@ -38,3 +42,20 @@ def exchange() -> Exchange:
     ex.create_account("alice", {"USDT": Decimal("100000"), "BTC": Decimal("10")})
     ex.create_account("bob", {"USDT": Decimal("100000"), "BTC": Decimal("10")})
     return ex
+
+
+@pytest.fixture(scope="module")
+def quiet_simulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorProcess]:
+    """A simulator with no background market (``SIMULATOR_MARKET=none``): only what the test
+    does moves its books and last prices, so triggers and fills are deterministic."""
+    with run_simulator(tmp_path_factory.mktemp("quiet"), {"SIMULATOR_MARKET": "none"}) as process:
+        yield process
+
+
+@pytest_asyncio.fixture(scope="module")
+async def quiet_simulator(
+    quiet_simulator_process: SimulatorProcess,
+) -> AsyncIterator[SimulatorClient]:
+    client = SimulatorClient(quiet_simulator_process.base_url)
+    yield client
+    await client.aclose()

@@ -23,7 +23,7 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
     app = create_app(settings.service_name, __version__, lifespan=sim.lifespan)
     app.state.simulator = sim
     app.include_router(public_router(sim.venue))
-    app.include_router(trading_router(sim.venue, sim.user_streams))
+    app.include_router(trading_router(sim.venue, sim.trading, sim.user_streams))
     app.include_router(kraken_rest_router(sim.exchange, sim.faults))
     app.include_router(coinbase_market_router(sim.coinbase_venue))
     app.include_router(coinbase_trading_router(sim.coinbase_venue))

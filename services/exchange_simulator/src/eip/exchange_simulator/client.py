@@ -88,6 +88,12 @@ class SimulatorClient:
         body = await self._call("GET", f"/accounts/{account_id}")
         return {a: {k: Decimal(v) for k, v in b.items()} for a, b in body["balances"].items()}
 
+    async def cancel_all(self, account_id: str, symbol: str) -> int:
+        """Cancel every open order of an account on ``symbol`` (as the simulator spells it);
+        returns how many."""
+        body = await self._call("POST", f"/orders/{symbol}/cancel-all", account_id=account_id)
+        return int(body["cancelled"])
+
     async def deposit(self, account_id: str, asset: str, amount: str | Decimal) -> None:
         await self._call(
             "POST", f"/accounts/{account_id}/deposit", {"asset": asset, "amount": str(amount)}

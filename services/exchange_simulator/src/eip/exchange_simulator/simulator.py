@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from eip.exchange_simulator.binance.ratelimit import RateLimiter, RateLimits
 from eip.exchange_simulator.binance.replay import load_capture
 from eip.exchange_simulator.binance.streams import MarketStreams, StreamSettings
+from eip.exchange_simulator.binance.trading import Trading
 from eip.exchange_simulator.binance.user_streams import UserStreams
 from eip.exchange_simulator.binance.venue import Venue
 from eip.exchange_simulator.binance.ws_api import WsApi
@@ -74,6 +75,7 @@ class Simulator:
         )
         self.faults.on_clear(self.limiter.restore)
         self.venue = Venue(self.exchange, self.limiter, self.faults)
+        self.trading = Trading(self.exchange, self.limiter)
         self.user_streams = UserStreams(self.exchange)
         self.streams = MarketStreams(
             self.exchange,
@@ -81,7 +83,7 @@ class Simulator:
             self.limiter.limits,
             StreamSettings(connection_lifetime_s=settings.connection_lifetime_s),
         )
-        self.ws_api = WsApi(self.exchange, self.user_streams, self.faults)
+        self.ws_api = WsApi(self.exchange, self.user_streams, self.faults, self.trading)
         self.kraken = KrakenStreams(self.exchange, self.faults)
         self.coinbase_venue = CoinbaseVenue(self.exchange, self.faults)
         self.coinbase = CoinbaseStreams(self.coinbase_venue, self.faults)

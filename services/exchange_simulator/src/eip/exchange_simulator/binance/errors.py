@@ -36,6 +36,12 @@ def mandatory(name: str) -> BinanceError:
     )
 
 
+def either(first: str, second: str) -> BinanceError:
+    return BinanceError(
+        400, -1102, f"Param '{first}' or '{second}' must be sent, but both were empty/null!"
+    )
+
+
 def invalid(name: str) -> BinanceError:
     return BinanceError(400, -1130, f"Data sent for parameter '{name}' is not valid.")
 
@@ -47,6 +53,9 @@ def not_required(name: str) -> BinanceError:
 BAD_SYMBOL = (400, -1121, "Invalid symbol.")
 UNKNOWN_ORDER_CANCEL = (400, -2011, "Unknown order sent.")
 NO_SUCH_ORDER = (400, -2013, "Order does not exist.")
+UNKNOWN_LIST_CANCEL = (400, -2011, "Unknown order list sent.")
+NO_SUCH_LIST = (400, -2013, "Order list does not exist.")
+AMEND_REJECTED = -2038  # ORDER_AMEND_REJECTED
 BAD_SIGNATURE = (400, -1022, "Signature for this request is not valid.")
 BAD_API_KEY_FORMAT = (401, -2014, "API-key format invalid.")
 REJECTED_KEY = (401, -2015, "Invalid API-key, IP, or permissions for action.")
@@ -64,4 +73,10 @@ def from_rejection(rejection: Rejection) -> BinanceError:
         return error(BAD_SYMBOL)
     if rejection.reason == "unknown_order":
         return error(UNKNOWN_ORDER_CANCEL)
+    if rejection.reason == "unknown_list":
+        return error(UNKNOWN_LIST_CANCEL)
+    if rejection.reason in ("quantity_below_executed", "invalid_amend"):
+        return BinanceError(400, AMEND_REJECTED, rejection.message)
+    if rejection.reason == "invalid_list":
+        return BinanceError(400, -1128, rejection.message)
     return BinanceError(400, -2010, rejection.message)

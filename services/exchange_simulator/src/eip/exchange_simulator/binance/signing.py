@@ -33,10 +33,11 @@ def verify(secret: str, payload: str, signature: str) -> bool:
 
 
 def ws_api_payload(params: Mapping[str, Any]) -> str:
-    return "&".join(f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+    return "&".join(f"{k}={ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")
 
 
-def _ws_value(value: Any) -> str:
+def ws_value(value: Any) -> str:
+    """A WebSocket API parameter as text, as it is signed (JSON booleans as true/false)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -1,4 +1,5 @@
-"""Account events (order updates, balances) fanned out to whoever listens for an account:
+"""Account events (``executionReport`` per order change, ``listStatus`` per order-list change,
+``outboundAccountPosition`` per balance change) fanned out to whoever listens for an account:
 legacy listenKey connections and WebSocket-API ``userDataStream.subscribe`` subscriptions."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from eip.exchange_simulator.binance import wire
 from eip.exchange_simulator.binance.errors import BinanceError
-from eip.exchange_simulator.core.engine import OrderUpdate
+from eip.exchange_simulator.core.engine import ListUpdate, OrderUpdate
 from eip.exchange_simulator.core.exchange import BalanceChange, Exchange
 
 Sink = Callable[[dict[str, Any]], None]
@@ -30,6 +31,7 @@ class UserStreams:
         self.listen_keys: dict[str, ListenKey] = {}
         self._sinks: dict[str, set[Sink]] = defaultdict(set)
         exchange.listeners.order.append(self._on_order)
+        exchange.listeners.order_list.append(self._on_list)
         exchange.listeners.balance.append(self._on_balance)
 
     # -- listenKey management ------------------------------------------------------------------
@@ -71,23 +73,28 @@ class UserStreams:
     def detach(self, account_id: str, sink: Sink) -> None:
         self._sinks[account_id].discard(sink)
 
-    def _on_order(self, account_id: str, update: OrderUpdate) -> None:
+    def _send(self, account_id: str, event: Callable[[], dict[str, Any]]) -> None:
+        """``event()`` (built only when someone listens) to every sink of the account."""
         sinks = self._sinks.get(account_id)
         if not sinks:
             return
-        event = wire.execution_report(update)
+        payload = event()
         for sink in list(sinks):
-            sink(event)
+            sink(payload)
+
+    def _on_order(self, account_id: str, update: OrderUpdate) -> None:
+        self._send(account_id, lambda: wire.execution_report(update))
+
+    def _on_list(self, account_id: str, update: ListUpdate) -> None:
+        self._send(account_id, lambda: wire.list_status_event(update))
 
     def _on_balance(self, change: BalanceChange) -> None:
-        sinks = self._sinks.get(change.account_id)
-        if not sinks:
-            return
-        event = {
-            "e": "outboundAccountPosition",
-            "E": change.time_ms,
-            "u": change.time_ms,
-            "B": [{"a": a, "f": wire.d8(f), "l": wire.d8(lk)} for a, f, lk in change.balances],
-        }
-        for sink in list(sinks):
-            sink(event)
+        self._send(
+            change.account_id,
+            lambda: {
+                "e": "outboundAccountPosition",
+                "E": change.time_ms,
+                "u": change.time_ms,
+                "B": [{"a": a, "f": wire.d8(f), "l": wire.d8(lk)} for a, f, lk in change.balances],
+            },
+        )
