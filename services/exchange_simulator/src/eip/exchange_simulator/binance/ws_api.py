@@ -159,6 +159,17 @@ class WsApi:
         except Rejection as exc:
             err = errors.from_rejection(exc)
             answer.update({"status": err.status, "error": err.body()})
+        except Exception:  # a simulator bug: answered as REST answers it, the socket lives on
+            log.exception("simulator bug while serving %s", method)
+            answer.update(
+                {
+                    "status": 500,
+                    "error": {
+                        "code": -1000,
+                        "msg": "An unknown error occurred while processing the request.",
+                    },
+                }
+            )
         if ctx.get("returnRateLimits") != "false":
             answer["rateLimits"] = self._rate_limits(sock.ip, ctx)
         return answer
