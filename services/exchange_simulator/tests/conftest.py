@@ -1,9 +1,14 @@
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+import pytest_asyncio
 
+from eip.exchange_simulator.client import SimulatorClient
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.instruments import Instrument
+
+from .kraken_client import reset_kraken_limits, set_kraken_limits
 
 
 def btcusdt() -> Instrument:
@@ -38,3 +43,19 @@ def exchange() -> Exchange:
     ex.create_account("alice", {"USDT": Decimal("100000"), "BTC": Decimal("10")})
     ex.create_account("bob", {"USDT": Decimal("100000"), "BTC": Decimal("10")})
     return ex
+
+
+@pytest_asyncio.fixture
+async def kraken_sim(clean_simulator: SimulatorClient) -> AsyncIterator[SimulatorClient]:
+    """The session's simulator with Kraken's rate limits at their defaults (the starter tier)."""
+    await reset_kraken_limits(clean_simulator)
+    yield clean_simulator
+    await reset_kraken_limits(clean_simulator)
+
+
+@pytest_asyncio.fixture
+async def kraken_wire(kraken_sim: SimulatorClient) -> AsyncIterator[SimulatorClient]:
+    """As ``kraken_sim``, with the API counter out of the way of tests that send bursts (the
+    rate-limit tests set their own numbers)."""
+    await set_kraken_limits(kraken_sim, api_max=100_000)
+    yield kraken_sim

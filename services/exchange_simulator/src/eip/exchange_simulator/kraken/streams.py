@@ -1,5 +1,5 @@
 """Kraken WebSocket v2 public feed (``/kraken/v2``): the ``book`` and ``instrument`` channels,
-``ping``, heartbeats.
+``ticker``, ``trade`` and ``ohlc`` (market_channels.py), ``ping``, heartbeats.
 
 Every (symbol, depth) subscription shares one ``DepthView``: book changes of one exchange
 operation batch are coalesced (flushed on the next loop turn) into one ``update`` per view with
@@ -19,13 +19,19 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from eip.exchange_simulator.core.exchange import BookUpdate, Exchange
-from eip.exchange_simulator.core.faults import Faults
+from eip.exchange_simulator.core.exchange import BookUpdate
 from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.kraken import wire
 from eip.exchange_simulator.kraken.checksum import book_checksum
 from eip.exchange_simulator.kraken.depth_view import DepthView
+from eip.exchange_simulator.kraken.dialect import KrakenDialect
 from eip.exchange_simulator.kraken.instruments import instrument_snapshot
+from eip.exchange_simulator.kraken.market_channels import (
+    CHANNELS,
+    ChannelError,
+    MarketChannels,
+    Sub,
+)
 from eip.exchange_simulator.ws_session import WsSession
 
 VENUE = "kraken"
@@ -41,10 +47,11 @@ class KrakenConnection:
     connection_id: int
     books: dict[str, int] = field(default_factory=dict)  # instrument symbol -> depth
     instrument: bool = False
+    market: set[Sub] = field(default_factory=set)  # ticker, trade, ohlc
 
     @property
     def subscribed(self) -> bool:
-        return bool(self.books) or self.instrument
+        return bool(self.books) or self.instrument or bool(self.market)
 
 
 class RequestError(Exception):
@@ -52,9 +59,11 @@ class RequestError(Exception):
 
 
 class KrakenStreams:
-    def __init__(self, exchange: Exchange, faults: Faults) -> None:
+    def __init__(self, dialect: KrakenDialect) -> None:
+        exchange, faults = dialect.exchange, dialect.faults
         self.exchange = exchange
         self.faults = faults
+        self.market = MarketChannels(dialect)
         self.by_ws_symbol = {wire.ws_symbol(i): i for i in exchange.instruments.values()}
         self.views: dict[tuple[str, int], DepthView] = {}
         self.subscribers: dict[tuple[str, int], set[KrakenConnection]] = defaultdict(set)
@@ -128,13 +137,10 @@ class KrakenStreams:
         checksum = book_checksum(asks, bids, inst.price_decimals, inst.qty_decimals)
         return wire.book_message("snapshot", inst, bids, asks, checksum, self.exchange.now_ms())
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Heartbeats: once a second to every connection with a subscription."""
-        while not stop.is_set():
-            await asyncio.sleep(1.0)
-            for conn in list(self.connections):
-                if conn.subscribed:
-                    conn.session.push(HEARTBEAT)
+    def heartbeat(self) -> None:
+        for conn in list(self.connections):
+            if conn.subscribed:
+                conn.session.push(HEARTBEAT)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -162,6 +168,8 @@ class KrakenStreams:
         finally:
             for symbol in list(conn.books):
                 self._unsubscribe(conn, symbol)
+            for sub in list(conn.market):
+                self.market.remove(conn, sub)
             self.connections.discard(conn)
 
     def drop(self, stream_filter: str | None) -> int:
@@ -169,8 +177,9 @@ class KrakenStreams:
         form, ``BTCUSDT`` or ``BTC/USDT``); ``kraken`` matches every Kraken connection."""
         dropped = 0
         for conn in list(self.connections):
+            symbols = set(conn.books) | {sub.symbol for sub in conn.market}
             names = {"kraken"} | {
-                n for s in conn.books for n in (s, wire.ws_symbol(self.exchange.instruments[s]))
+                n for s in symbols for n in (s, wire.ws_symbol(self.exchange.instruments[s]))
             }
             if stream_filter is None or any(stream_filter.upper() in n.upper() for n in names):
                 conn.session.drop()
@@ -227,6 +236,9 @@ class KrakenStreams:
         if channel == "instrument":
             self._instrument(conn, method, params, head, time_in)
             return
+        if channel in CHANNELS:
+            self._market(conn, method, channel, params, head, time_in)
+            return
         if channel != "book":
             raise RequestError(f"Channel not supported by the simulator: {channel}")
         symbols = params.get("symbol")
@@ -253,6 +265,45 @@ class KrakenStreams:
                 self._subscribe_one(conn, inst, depth, snapshot, head, time_in)
             else:
                 self._unsubscribe_one(conn, inst, head, time_in)
+
+    def _market(
+        self,
+        conn: KrakenConnection,
+        method: str,
+        channel: str,
+        params: dict[str, Any],
+        head: dict[str, Any],
+        time_in: str,
+    ) -> None:
+        """``ticker``, ``trade`` and ``ohlc``: one ack (or error) per symbol, then its snapshot."""
+        symbols = params.get("symbol")
+        if not isinstance(symbols, list) or not symbols:
+            raise RequestError("EGeneral:Invalid arguments:symbol")
+        snapshot = params.get("snapshot", self.market.default_snapshot(channel))
+        if not isinstance(snapshot, bool):
+            raise RequestError("EGeneral:Invalid arguments:snapshot")
+        for name in symbols:
+            inst = self.by_ws_symbol.get(name) if isinstance(name, str) else None
+            if inst is None:
+                error = {"error": f"Currency pair not supported {name}", **head, "symbol": name}
+                conn.session.push(self._reply(error, time_in, ok=False))
+                continue
+            try:
+                if method == "subscribe":
+                    sub = self.market.sub_for(channel, inst, params)
+                    text = self.market.subscribe(conn, sub, snapshot)
+                    result = self.market.ack_result(sub, snapshot, name)
+                    conn.session.push(self._reply({**head, "result": result}, time_in, ok=True))
+                    if text is not None:
+                        conn.session.push(text)
+                else:
+                    sub = self.market.unsubscribe(conn, channel, inst)
+                    result = self.market.ack_result(sub, snapshot, name)
+                    result.pop("snapshot")
+                    conn.session.push(self._reply({**head, "result": result}, time_in, ok=True))
+            except ChannelError as exc:
+                error = {"error": str(exc), **head, "symbol": name}
+                conn.session.push(self._reply(error, time_in, ok=False))
 
     def _instrument(
         self,

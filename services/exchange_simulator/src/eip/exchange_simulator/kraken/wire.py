@@ -56,3 +56,27 @@ def book_message(
         f'"bids":[{_levels(bids, inst)}],"asks":[{_levels(asks, inst)}],'
         f'"checksum":{checksum},"timestamp":"{timestamp(time_ms)}"}}]}}'
     )
+
+
+class Num:
+    """A decimal written as a JSON number literal with at least ``places`` decimals (more if it
+    has them): v2 numbers are JSON numbers, and a float would lose digits."""
+
+    __slots__ = ("places", "value")
+
+    def __init__(self, value: Decimal, places: int) -> None:
+        self.value = value
+        self.places = places
+
+
+def encode(payload: Any) -> str:
+    """JSON text of ``payload`` with ``Num`` values as exact number literals."""
+    if isinstance(payload, Num):
+        return fixed(payload.value, payload.places)
+    if isinstance(payload, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{encode(v)}" for k, v in payload.items()) + "}"
+    if isinstance(payload, (list, tuple)):
+        return "[" + ",".join(encode(v) for v in payload) + "]"
+    if isinstance(payload, Decimal):
+        return fixed(payload, 0)
+    return json.dumps(payload)

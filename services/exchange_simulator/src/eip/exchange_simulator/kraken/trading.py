@@ -1,0 +1,78 @@
+"""Kraken's order actions over the core — placing, cancelling, editing — shared by the REST API
+and WebSocket v2 trading, so both count the same rate limits and keep the same records."""
+
+from __future__ import annotations
+
+from eip.exchange_simulator.core.orders import Order, Rejection
+from eip.exchange_simulator.kraken import errors
+from eip.exchange_simulator.kraken.dialect import KrakenDialect
+from eip.exchange_simulator.kraken.errors import KrakenError
+from eip.exchange_simulator.kraken.ids import order_id_of
+from eip.exchange_simulator.kraken.order_params import NewOrder
+
+USER_REQUESTED = "User requested"
+
+
+def place(dialect: KrakenDialect, new: NewOrder, now_ms: int) -> Order | None:
+    """Place (or with ``validate`` only check) a new order; None when only validated."""
+    ex, request = dialect.exchange, new.request
+    try:
+        if new.validate_only:
+            ex.check(request)
+            return None
+        open_here = len(ex.open_orders(request.account_id, request.symbol))
+        dialect.limiter.charge_order(request.account_id, request.symbol, now_ms, open_here)
+        order = ex.place(request)
+    except Rejection as exc:
+        raise errors.from_rejection(exc) from None
+    dialect.extras[order.order_id] = new.extras
+    return order
+
+
+def find_open(dialect: KrakenDialect, account_id: str, ident: str) -> list[Order]:
+    """Open orders named by a txid, a ``cl_ord_id`` or a ``userref`` (which may name several),
+    as ``CancelOrder`` takes them."""
+    ident = ident.strip()
+    open_orders = dialect.exchange.open_orders(account_id)
+    order_id = order_id_of(ident)
+    if order_id is not None:
+        return [o for o in open_orders if o.order_id == order_id]
+    by_client = [o for o in open_orders if dialect.extras_of(o).cl_ord_id == ident]
+    if by_client:
+        return by_client
+    if ident.lstrip("-").isdigit():
+        userref = int(ident)
+        return [o for o in open_orders if dialect.extras_of(o).userref == userref]
+    return []
+
+
+def cancel(
+    dialect: KrakenDialect, account_id: str, order: Order, now_ms: int, reason: str = USER_REQUESTED
+) -> None:
+    if not order.status.is_open:
+        raise KrakenError(errors.UNKNOWN_ORDER)
+    dialect.limiter.charge_cancel(account_id, order.symbol, now_ms, now_ms - order.created_ms)
+    extras = dialect.extras.get(order.order_id)
+    if extras is None:
+        extras = dialect.extras[order.order_id] = dialect.extras_of(order)
+    extras.reason = reason
+    try:
+        dialect.exchange.cancel(account_id, order.symbol, order.order_id)
+    except Rejection as exc:
+        raise errors.from_rejection(exc) from None
+
+
+def cancel_matching(dialect: KrakenDialect, account_id: str, ident: str, now_ms: int) -> int:
+    found = find_open(dialect, account_id, ident)
+    if not found:
+        raise KrakenError(errors.UNKNOWN_ORDER)
+    for order in found:
+        cancel(dialect, account_id, order, now_ms)
+    return len(found)
+
+
+def cancel_all(dialect: KrakenDialect, account_id: str, now_ms: int) -> int:
+    orders = dialect.exchange.open_orders(account_id)
+    for order in orders:
+        cancel(dialect, account_id, order, now_ms)
+    return len(orders)
