@@ -343,6 +343,14 @@ async def test_edit_order_replaces_the_order(kraken_wire: SimulatorClient) -> No
         assert await kraken.error("EditOrder", {"txid": old, "volume": "0.003"}) == (
             "EOrder:Unknown order"
         )
+        # Only the volume: the price stays.
+        again = await kraken.result("EditOrder", {"txid": new, "volume": "0.003"})
+        kept = await kraken.result("QueryOrders", {"txid": again["txid"]})
+        assert kept[again["txid"]]["descr"]["price"] == lower
+        assert D(kept[again["txid"]]["vol"]) == D("0.003")
+        assert await kraken.error("EditOrder", {"txid": again["txid"], "volume": "x"}) == (
+            "EGeneral:Invalid arguments:volume"
+        )
 
 
 async def test_cancel_all_and_closed_orders_paging(kraken_wire: SimulatorClient) -> None:

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from eip.exchange_simulator.core.accounts import Permission
 from eip.exchange_simulator.core.decimals import fixed
-from eip.exchange_simulator.core.orders import Fill, Order, Rejection
+from eip.exchange_simulator.core.orders import Fill, Order, Rejection, Side
 from eip.exchange_simulator.kraken import errors, names, trading
 from eip.exchange_simulator.kraken.dialect import TOKEN_TTL_MS, KrakenDialect
 from eip.exchange_simulator.kraken.errors import KrakenError
@@ -23,6 +23,7 @@ from eip.exchange_simulator.kraken.order_params import (
     OrderFields,
     boolean,
     check_cl_ord_id,
+    decimal,
     integer,
     parse_new_order,
     rest_fields,
@@ -137,8 +138,9 @@ class PrivateEndpoints:
         return {"orders": results}
 
     def edit_order(self, call: PrivateCall) -> dict[str, Any]:
-        """The legacy edit: the order is cancelled and a new one placed with what changed (a new
-        txid, queue priority lost). The new order is checked before the old one goes."""
+        """The older edit: the order is cancelled and a new one placed with what changed (a new
+        txid, queue priority lost). ``volume`` is the edited order's whole size: what the old
+        one already filled counts towards it. The new order is checked before the old goes."""
         ident = text(call.get("txid"))
         if ident is None:
             raise errors.invalid("txid")
@@ -151,48 +153,49 @@ class PrivateEndpoints:
         given_pair = text(call.get("pair"))
         if given_pair is not None and self.dialect.pairs.find(given_pair) is not pair:
             raise errors.invalid("pair")
+        total = decimal("volume", call.get("volume"))
+        total = total if total is not None else old.quantity
+        if total is None or total <= old.executed_qty:
+            raise errors.invalid("volume")
+        conditional = old.type.is_conditional
+        first = old.stop_price if conditional else old.price
+        second = old.price if conditional and old.type.has_limit_price else None
         flags = text(call.get("oflags"))
         fields = OrderFields(
             pair=pair.altname,
-            side="buy" if old.side.value == "BUY" else "sell",
+            side="buy" if old.side is Side.BUY else "sell",
             ordertype=extras.ordertype,
-            volume=call.get("volume") or (old.quantity if old.quantity is not None else None),
-            price=call.get("price") or extras.price_text,
-            price2=call.get("price2") or extras.price2_text,
+            volume=format(total - old.executed_qty, "f"),
+            price=call.get("price") or extras.price_text or _plain(first),
+            price2=call.get("price2") or extras.price2_text or _plain(second),
             flags=tuple(f for f in (flags.split(",") if flags else extras.oflags) if f),
             time_in_force=(old.time_in_force.value if old.time_in_force else None),
-            cl_ord_id=None,
             userref=call.get("userref") if call.get("userref") is not None else extras.userref,
             validate=boolean("validate", call.get("validate")),
             trigger=extras.trigger,
         )
-        if fields.volume is None:
-            raise errors.invalid("volume")
-        if old.executed_qty and Decimal(str(fields.volume)) <= old.executed_qty:
-            raise errors.invalid("volume")
         new = self._new_order(call, fields)
-        if not new.validate_only:
-            self.dialect.limiter.charge_edit(
-                call.account_id, old.symbol, call.now_ms, call.now_ms - old.created_ms
-            )
         try:
             self.ex.check(new.request)
         except Rejection as exc:
             raise errors.from_rejection(exc) from None
-        described = description(new.request, pair, new.extras)
         result: dict[str, Any] = {
             "status": "ok",
-            "descr": {"order": described},
-            "volume": text(fields.volume),
-            "price": text(new.extras.price_text) or "0",
-            "price2": text(new.extras.price2_text) or "0",
+            "descr": {"order": description(new.request, pair, new.extras)},
+            "volume": format(total, "f"),
+            "price": text(fields.price) or "0",
+            "price2": text(fields.price2) or "0",
             "orders_cancelled": 0,
             "originaltxid": order_txid(old.order_id),
         }
         if new.validate_only:
             return result
-        trading.cancel(self.dialect, call.account_id, old, call.now_ms, reason="Order replaced")
-        order = trading.place(self.dialect, new, call.now_ms)
+        age = call.now_ms - old.created_ms
+        self.dialect.limiter.charge_edit(call.account_id, old.symbol, call.now_ms, age)
+        trading.cancel(
+            self.dialect, call.account_id, old, call.now_ms, reason="Order replaced", charge=False
+        )
+        order = trading.place(self.dialect, new, call.now_ms, charge=False)
         assert order is not None
         result["orders_cancelled"] = 1
         result["txid"] = order_txid(order.order_id)
@@ -348,6 +351,10 @@ class PrivateEndpoints:
             "CancelOrderBatch": Endpoint(trade, self.cancel_order_batch),
             "CancelAll": Endpoint(trade, self.cancel_all),
         }
+
+
+def _plain(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 def _within(order: Order, start: Decimal | None, end: Decimal | None, closetime: str) -> bool:

@@ -13,15 +13,17 @@ from eip.exchange_simulator.kraken.order_params import NewOrder
 USER_REQUESTED = "User requested"
 
 
-def place(dialect: KrakenDialect, new: NewOrder, now_ms: int) -> Order | None:
-    """Place (or with ``validate`` only check) a new order; None when only validated."""
+def place(dialect: KrakenDialect, new: NewOrder, now_ms: int, charge: bool = True) -> Order | None:
+    """Place (or with ``validate`` only check) a new order; None when only validated.
+    ``charge``: count it on the trading counter (an edit counts itself once, as an edit)."""
     ex, request = dialect.exchange, new.request
     try:
         if new.validate_only:
             ex.check(request)
             return None
-        open_here = len(ex.open_orders(request.account_id, request.symbol))
-        dialect.limiter.charge_order(request.account_id, request.symbol, now_ms, open_here)
+        if charge:
+            open_here = len(ex.open_orders(request.account_id, request.symbol))
+            dialect.limiter.charge_order(request.account_id, request.symbol, now_ms, open_here)
         order = ex.place(request)
     except Rejection as exc:
         raise errors.from_rejection(exc) from None
@@ -47,11 +49,17 @@ def find_open(dialect: KrakenDialect, account_id: str, ident: str) -> list[Order
 
 
 def cancel(
-    dialect: KrakenDialect, account_id: str, order: Order, now_ms: int, reason: str = USER_REQUESTED
+    dialect: KrakenDialect,
+    account_id: str,
+    order: Order,
+    now_ms: int,
+    reason: str = USER_REQUESTED,
+    charge: bool = True,
 ) -> None:
     if not order.status.is_open:
         raise KrakenError(errors.UNKNOWN_ORDER)
-    dialect.limiter.charge_cancel(account_id, order.symbol, now_ms, now_ms - order.created_ms)
+    if charge:
+        dialect.limiter.charge_cancel(account_id, order.symbol, now_ms, now_ms - order.created_ms)
     extras = dialect.extras.get(order.order_id)
     if extras is None:
         extras = dialect.extras[order.order_id] = dialect.extras_of(order)
