@@ -10,7 +10,6 @@ only when asked, as Kraken documents.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,6 +22,7 @@ from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.core.orders import Side
 from eip.exchange_simulator.kraken import wire
 from eip.exchange_simulator.kraken.dialect import KrakenDialect
+from eip.exchange_simulator.kraken.next_turn import NextTurn
 from eip.exchange_simulator.kraken.rest import INTERVALS, taker_order_type
 from eip.exchange_simulator.kraken.wire import Num
 
@@ -55,7 +55,7 @@ class MarketChannels:
         self._trades: dict[str, list[TradeEvent]] = defaultdict(list)
         self._books: set[str] = set()
         self._bbo: dict[str, tuple[Any, ...]] = {}
-        self._scheduled = False
+        self._next_turn = NextTurn(self.flush)
         self.exchange.listeners.trade.append(self._on_trade)
         self.exchange.listeners.book.append(self._on_book)
 
@@ -128,26 +128,14 @@ class MarketChannels:
         if not any(s.symbol == trade.symbol for s in self.subscribers):
             return
         self._trades[trade.symbol].append(trade)
-        self._schedule()
+        self._next_turn.request()
 
     def _on_book(self, update: BookUpdate) -> None:
         if any(s.symbol == update.symbol and s.bbo for s in self.subscribers):
             self._books.add(update.symbol)
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if self._scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._scheduled = True
-        loop.call_soon(self.flush)
+            self._next_turn.request()
 
     def flush(self) -> None:
-        self._scheduled = False
         trades, self._trades = self._trades, defaultdict(list)
         books, self._books = self._books, set()
         for symbol, batch in trades.items():

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from eip.exchange_simulator.kraken import errors, names, trading, wire
 from eip.exchange_simulator.kraken.dialect import VENUE, KrakenDialect
 from eip.exchange_simulator.kraken.errors import KrakenError
 from eip.exchange_simulator.kraken.ids import encode, order_txid
+from eip.exchange_simulator.kraken.next_turn import NextTurn
 from eip.exchange_simulator.kraken.order_params import OrderFields, parse_new_order
 from eip.exchange_simulator.kraken.wire import Num
 from eip.exchange_simulator.ws_session import WsSession
@@ -82,7 +82,7 @@ class KrakenPrivateStreams:
         self._orders: list[OrderUpdate] = []
         self._balances: list[BalanceChange] = []
         self._traded: set[str] = set()  # accounts whose next balance change came from a fill
-        self._scheduled = False
+        self._next_turn = NextTurn(self.flush)
         self._exec_ids = 0
         self._ledger_ids = 0
         self.exchange.listeners.order.append(self._on_order)
@@ -97,26 +97,14 @@ class KrakenPrivateStreams:
     def _on_order(self, account_id: str, update: OrderUpdate) -> None:
         if self._listening(account_id):
             self._orders.append(update)
-            self._schedule()
+            self._next_turn.request()
 
     def _on_balance(self, change: BalanceChange) -> None:
         if self._listening(change.account_id):
             self._balances.append(change)
-            self._schedule()
-
-    def _schedule(self) -> None:
-        if self._scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._scheduled = True
-        loop.call_soon(self.flush)
+            self._next_turn.request()
 
     def flush(self) -> None:
-        self._scheduled = False
         orders, self._orders = self._orders, []
         balances, self._balances = self._balances, []
         for update in orders:
@@ -367,22 +355,7 @@ class KrakenPrivateStreams:
     async def serve(self, ws: WebSocket) -> None:
         conn = PrivateConnection(WsSession(ws, self.dialect.faults), secrets.randbits(62))
         self.connections.add(conn)
-        conn.session.push(
-            wire.dumps(
-                {
-                    "channel": "status",
-                    "type": "update",
-                    "data": [
-                        {
-                            "version": "2.0.0",
-                            "system": "online",
-                            "api_version": "v2",
-                            "connection_id": conn.connection_id,
-                        }
-                    ],
-                }
-            )
-        )
+        conn.session.push(wire.status_message(conn.connection_id))
         try:
             await conn.session.run(lambda text: self._handle(conn, text))
         finally:
@@ -411,12 +384,7 @@ class KrakenPrivateStreams:
     # -- requests ------------------------------------------------------------------------------
 
     def _reply(self, body: dict[str, Any], time_in: str, ok: bool | None) -> str:
-        reply = dict(body)
-        if ok is not None:
-            reply["success"] = ok
-        reply["time_in"] = time_in
-        reply["time_out"] = wire.timestamp(self.exchange.now_ms())
-        return wire.encode(reply)
+        return wire.reply(body, time_in, self.exchange.now_ms(), ok)
 
     def _handle(self, conn: PrivateConnection, text: str) -> None:
         time_in = wire.timestamp(self.exchange.now_ms())

@@ -10,7 +10,6 @@ update in transit (v2 has no sequence numbers, so the client notices through the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections import defaultdict
@@ -32,13 +31,13 @@ from eip.exchange_simulator.kraken.market_channels import (
     MarketChannels,
     Sub,
 )
+from eip.exchange_simulator.kraken.next_turn import NextTurn
 from eip.exchange_simulator.ws_session import WsSession
 
 VENUE = "kraken"
 DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_DEPTH = 10
 HEARTBEAT = wire.dumps({"channel": "heartbeat"})
-API_VERSION = "2.0.0"
 
 
 @dataclass(eq=False)
@@ -69,7 +68,7 @@ class KrakenStreams:
         self.subscribers: dict[tuple[str, int], set[KrakenConnection]] = defaultdict(set)
         self.connections: set[KrakenConnection] = set()
         self._dirty: dict[str, int] = {}  # symbol -> time of its latest change
-        self._flush_scheduled = False
+        self._next_turn = NextTurn(self.flush)
         exchange.listeners.book.append(self._on_book)
         faults.on_drop(VENUE, self.drop)
 
@@ -79,18 +78,9 @@ class KrakenStreams:
         if not any(symbol == update.symbol for symbol, _ in self.views):
             return
         self._dirty[update.symbol] = update.time_ms
-        if self._flush_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._flush_scheduled = True
-        loop.call_soon(self.flush)
+        self._next_turn.request()
 
     def flush(self) -> None:
-        self._flush_scheduled = False
         dirty, self._dirty = self._dirty, {}
         for symbol, time_ms in dirty.items():
             self._flush_symbol(symbol, time_ms)
@@ -147,22 +137,7 @@ class KrakenStreams:
     async def serve(self, ws: WebSocket) -> None:
         conn = KrakenConnection(WsSession(ws, self.faults, VENUE), secrets.randbits(62))
         self.connections.add(conn)
-        conn.session.push(
-            wire.dumps(
-                {
-                    "channel": "status",
-                    "type": "update",
-                    "data": [
-                        {
-                            "version": API_VERSION,
-                            "system": "online",
-                            "api_version": "v2",
-                            "connection_id": conn.connection_id,
-                        }
-                    ],
-                }
-            )
-        )
+        conn.session.push(wire.status_message(conn.connection_id))
         try:
             await conn.session.run(lambda text: self._handle(conn, text))
         finally:
@@ -366,9 +341,4 @@ class KrakenStreams:
         conn.session.push(self._reply({**head, "result": result}, time_in, ok=True))
 
     def _reply(self, body: dict[str, Any], time_in: str, ok: bool | None = False) -> str:
-        reply = dict(body)
-        if ok is not None:
-            reply["success"] = ok
-        reply["time_in"] = time_in
-        reply["time_out"] = wire.timestamp(self.exchange.now_ms())
-        return wire.dumps(reply)
+        return wire.reply(body, time_in, self.exchange.now_ms(), ok)

@@ -16,6 +16,8 @@ from typing import Any
 from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.instruments import Instrument
 
+API_VERSION = "2.0.0"
+
 
 def ws_symbol(inst: Instrument) -> str:
     """v2 symbol form: BTCUSDT -> ``BTC/USDT``."""
@@ -80,3 +82,32 @@ def encode(payload: Any) -> str:
     if isinstance(payload, Decimal):
         return fixed(payload, 0)
     return json.dumps(payload)
+
+
+def status_message(connection_id: int) -> str:
+    """What a v2 endpoint sends first on every connection."""
+    return dumps(
+        {
+            "channel": "status",
+            "type": "update",
+            "data": [
+                {
+                    "version": API_VERSION,
+                    "system": "online",
+                    "api_version": "v2",
+                    "connection_id": connection_id,
+                }
+            ],
+        }
+    )
+
+
+def reply(body: dict[str, Any], time_in: str, now_ms: int, ok: bool | None) -> str:
+    """A v2 method's answer: ``success`` (unless None, as for ``pong``), ``time_in`` and
+    ``time_out``."""
+    answer = dict(body)
+    if ok is not None:
+        answer["success"] = ok
+    answer["time_in"] = time_in
+    answer["time_out"] = timestamp(now_ms)
+    return encode(answer)
