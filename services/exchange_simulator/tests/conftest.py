@@ -8,7 +8,7 @@ from eip.exchange_simulator.client import SimulatorClient
 from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.instruments import Instrument
 
-from .kraken_client import reset_kraken_limits, set_kraken_limits
+from .kraken_client import set_kraken_limits
 
 
 def btcusdt() -> Instrument:
@@ -46,16 +46,9 @@ def exchange() -> Exchange:
 
 
 @pytest_asyncio.fixture
-async def kraken_sim(clean_simulator: SimulatorClient) -> AsyncIterator[SimulatorClient]:
-    """The session's simulator with Kraken's rate limits at their defaults (the starter tier)."""
-    await reset_kraken_limits(clean_simulator)
+async def kraken_wire(clean_simulator: SimulatorClient) -> AsyncIterator[SimulatorClient]:
+    """The clean simulator with Kraken's API counter out of the way of tests that send bursts
+    (clearing faults afterwards restores the default tier; the rate-limit tests set their own
+    numbers)."""
+    await set_kraken_limits(clean_simulator, api_max=100_000)
     yield clean_simulator
-    await reset_kraken_limits(clean_simulator)
-
-
-@pytest_asyncio.fixture
-async def kraken_wire(kraken_sim: SimulatorClient) -> AsyncIterator[SimulatorClient]:
-    """As ``kraken_sim``, with the API counter out of the way of tests that send bursts (the
-    rate-limit tests set their own numbers)."""
-    await set_kraken_limits(kraken_sim, api_max=100_000)
-    yield kraken_sim

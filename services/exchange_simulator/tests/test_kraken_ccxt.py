@@ -32,9 +32,9 @@ async def resting_buy_price(ex: Any, symbol: str) -> float:
     return float(ex.price_to_precision(symbol, book["bids"][0][0] * 0.9))
 
 
-async def test_trading_lifecycle(kraken_sim: SimulatorClient) -> None:
-    creds = await kraken_trader(kraken_sim, {"USD": "100000", "BTC": "2"})
-    async with kraken(kraken_sim, creds) as ex:
+async def test_trading_lifecycle(clean_simulator: SimulatorClient) -> None:
+    creds = await kraken_trader(clean_simulator, {"USD": "100000", "BTC": "2"})
+    async with kraken(clean_simulator, creds) as ex:
         balance = await ex.fetch_balance()
         assert balance["USD"] == {"free": 100000.0, "used": 0.0, "total": 100000.0}
         assert balance["BTC"]["total"] == 2
@@ -84,11 +84,11 @@ async def test_trading_lifecycle(kraken_sim: SimulatorClient) -> None:
         assert balance["USD"]["total"] < 100000
 
 
-async def test_edit_order_replaces_it_at_the_new_price(kraken_sim: SimulatorClient) -> None:
+async def test_edit_order_replaces_it_at_the_new_price(clean_simulator: SimulatorClient) -> None:
     """ccxt's edit_order is Kraken's AmendOrder (see test_kraken_amend.py once the core amends);
     with EditOrder, the older endpoint, the order is replaced under a new txid."""
-    creds = await kraken_trader(kraken_sim)
-    async with kraken(kraken_sim, creds) as ex:
+    creds = await kraken_trader(clean_simulator)
+    async with kraken(clean_simulator, creds) as ex:
         price = await resting_buy_price(ex, "ETH/USD")
         order = await ex.create_order("ETH/USD", "limit", "buy", 0.01, price)
         edited = await ex.private_post_editorder(
@@ -100,23 +100,23 @@ async def test_edit_order_replaces_it_at_the_new_price(kraken_sim: SimulatorClie
         assert (replacement["amount"], replacement["price"]) == (0.02, price - 1)
 
 
-async def test_exchange_errors_map_to_ccxt_exceptions(kraken_sim: SimulatorClient) -> None:
-    poor = await kraken_trader(kraken_sim, {"USD": "10"})
-    async with kraken(kraken_sim, poor) as ex:
+async def test_exchange_errors_map_to_ccxt_exceptions(clean_simulator: SimulatorClient) -> None:
+    poor = await kraken_trader(clean_simulator, {"USD": "10"})
+    async with kraken(clean_simulator, poor) as ex:
         with pytest.raises(ccxt.InsufficientFunds):
             await ex.create_order("BTC/USD", "limit", "buy", 1, 30000)
         with pytest.raises(ccxt.InvalidOrder, match="Order minimum not met"):
             await ex.create_order("BTC/USD", "limit", "buy", 0.00001, 30000)
-    reader = await kraken_trader(kraken_sim, profile="read-only")
-    async with kraken(kraken_sim, reader) as ex:
+    reader = await kraken_trader(clean_simulator, profile="read-only")
+    async with kraken(clean_simulator, reader) as ex:
         assert (await ex.fetch_balance())["BTC"]["total"] == 2
         with pytest.raises(ccxt.PermissionDenied):
             await ex.create_order("BTC/USD", "limit", "buy", 0.001, 30000)
     forged = ApiCredentials(reader.api_key, "A" * 86 + "==", reader.account_id)
-    async with kraken(kraken_sim, forged) as ex:
+    async with kraken(clean_simulator, forged) as ex:
         with pytest.raises(ccxt.ExchangeError, match="EAPI:Invalid signature"):
             await ex.fetch_balance()
     unknown = ApiCredentials("bm9ib2R5", reader.secret, reader.account_id)
-    async with kraken(kraken_sim, unknown) as ex:
+    async with kraken(clean_simulator, unknown) as ex:
         with pytest.raises(ccxt.AuthenticationError):
             await ex.fetch_balance()

@@ -13,8 +13,8 @@ from .kraken_client import kraken_trader
 from .test_kraken_ccxt import kraken, resting_buy_price
 
 
-async def test_public_channels(kraken_sim: SimulatorClient) -> None:
-    async with kraken(kraken_sim, pro=True) as ex:
+async def test_public_channels(clean_simulator: SimulatorClient) -> None:
+    async with kraken(clean_simulator, pro=True) as ex:
         book = await ex.watch_order_book("BTC/USD")
         assert book["bids"][0][0] < book["asks"][0][0]
         ticker = await ex.watch_ticker("BTC/USD")
@@ -32,9 +32,11 @@ async def test_public_channels(kraken_sim: SimulatorClient) -> None:
         assert v > 0
 
 
-async def test_watch_orders_sees_a_new_order_and_its_cancel(kraken_sim: SimulatorClient) -> None:
-    creds = await kraken_trader(kraken_sim)
-    async with kraken(kraken_sim, creds, pro=True) as ex:
+async def test_watch_orders_sees_a_new_order_and_its_cancel(
+    clean_simulator: SimulatorClient,
+) -> None:
+    creds = await kraken_trader(clean_simulator)
+    async with kraken(clean_simulator, creds, pro=True) as ex:
         watching = asyncio.ensure_future(ex.watch_orders())
         await asyncio.sleep(0.5)  # subscribed: the snapshot (no open orders) has come
         price = await resting_buy_price(ex, "BTC/USD")
@@ -52,9 +54,9 @@ async def test_watch_orders_sees_a_new_order_and_its_cancel(kraken_sim: Simulato
                     break
 
 
-async def test_watch_balance_follows_fills(kraken_sim: SimulatorClient) -> None:
-    creds = await kraken_trader(kraken_sim, {"USD": "50000", "BTC": "1"})
-    async with kraken(kraken_sim, creds, pro=True) as ex:
+async def test_watch_balance_follows_fills(clean_simulator: SimulatorClient) -> None:
+    creds = await kraken_trader(clean_simulator, {"USD": "50000", "BTC": "1"})
+    async with kraken(clean_simulator, creds, pro=True) as ex:
         snapshot = await ex.watch_balance()
         assert snapshot["BTC"]["total"] == 1
         assert snapshot["USD"]["total"] == 50000
@@ -66,9 +68,9 @@ async def test_watch_balance_follows_fills(kraken_sim: SimulatorClient) -> None:
         assert updated["USD"]["total"] < 50000
 
 
-async def test_trading_over_the_websocket(kraken_sim: SimulatorClient) -> None:
-    creds = await kraken_trader(kraken_sim)
-    async with kraken(kraken_sim, creds, pro=True) as ex:
+async def test_trading_over_the_websocket(clean_simulator: SimulatorClient) -> None:
+    creds = await kraken_trader(clean_simulator)
+    async with kraken(clean_simulator, creds, pro=True) as ex:
         price = await resting_buy_price(ex, "ETH/USD")
         placed = await ex.create_order_ws("ETH/USD", "limit", "buy", 0.05, price)
         assert placed["id"].startswith("O")

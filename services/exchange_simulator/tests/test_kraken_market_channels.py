@@ -24,8 +24,8 @@ async def subscribe(feed: Feed, params: dict[str, Any], req_id: int = 1) -> dict
     return await feed.reply("subscribe")
 
 
-async def test_ticker_snapshot_then_updates_on_trades(kraken_sim: SimulatorClient) -> None:
-    async with kraken(kraken_sim) as feed:
+async def test_ticker_snapshot_then_updates_on_trades(clean_simulator: SimulatorClient) -> None:
+    async with kraken(clean_simulator) as feed:
         ack = await subscribe(feed, {"channel": "ticker", "symbol": ["BTC/USD"]}, req_id=9)
         assert ack["success"] is True
         assert ack["req_id"] == 9
@@ -47,8 +47,8 @@ async def test_ticker_snapshot_then_updates_on_trades(kraken_sim: SimulatorClien
     assert tick["timestamp"].endswith("Z")
 
 
-async def test_ticker_on_best_bid_and_ask(kraken_sim: SimulatorClient) -> None:
-    async with kraken(kraken_sim) as feed:
+async def test_ticker_on_best_bid_and_ask(clean_simulator: SimulatorClient) -> None:
+    async with kraken(clean_simulator) as feed:
         params = {"channel": "ticker", "symbol": ["ETH/USD"], "event_trigger": "bbo"}
         ack = await subscribe(feed, params)
         assert ack["result"]["event_trigger"] == "bbo"
@@ -57,8 +57,8 @@ async def test_ticker_on_best_bid_and_ask(kraken_sim: SimulatorClient) -> None:
     assert all(a != b for a, b in itertools.pairwise(tops[1:]))  # only changes are sent
 
 
-async def test_trades_are_sent_as_they_print(kraken_sim: SimulatorClient) -> None:
-    async with kraken(kraken_sim) as feed:
+async def test_trades_are_sent_as_they_print(clean_simulator: SimulatorClient) -> None:
+    async with kraken(clean_simulator) as feed:
         ack = await subscribe(feed, {"channel": "trade", "symbol": ["BTC/USDT"]})
         assert ack["result"] == {"channel": "trade", "snapshot": False, "symbol": "BTC/USDT"}
         (update,) = await channel_messages(feed, "trade", 1)
@@ -81,8 +81,8 @@ async def test_trades_are_sent_as_they_print(kraken_sim: SimulatorClient) -> Non
     assert ids == sorted(ids)
 
 
-async def test_ohlc_snapshot_and_current_candle(kraken_sim: SimulatorClient) -> None:
-    async with kraken(kraken_sim) as feed:
+async def test_ohlc_snapshot_and_current_candle(clean_simulator: SimulatorClient) -> None:
+    async with kraken(clean_simulator) as feed:
         ack = await subscribe(feed, {"channel": "ohlc", "symbol": ["BTC/USD"], "interval": 5})
         assert ack["result"] == {
             "channel": "ohlc",
@@ -104,8 +104,8 @@ async def test_ohlc_snapshot_and_current_candle(kraken_sim: SimulatorClient) -> 
     assert candle["trades"] > 0
 
 
-async def test_unsubscribe_and_its_errors(kraken_sim: SimulatorClient) -> None:
-    async with kraken(kraken_sim) as feed:
+async def test_unsubscribe_and_its_errors(clean_simulator: SimulatorClient) -> None:
+    async with kraken(clean_simulator) as feed:
         await subscribe(feed, {"channel": "ticker", "symbol": ["SOL/USDT"]})
         again = await subscribe(feed, {"channel": "ticker", "symbol": ["SOL/USDT"]})
         assert again["error"] == "Already subscribed"
@@ -127,8 +127,10 @@ async def test_unsubscribe_and_its_errors(kraken_sim: SimulatorClient) -> None:
         assert unknown["error"] == "Currency pair not supported XBT/USD"  # v2 speaks BTC/USD
 
 
-async def test_prices_keep_the_pairs_precision_as_json_numbers(kraken_sim: SimulatorClient) -> None:
-    async with websockets.connect(kraken_sim.kraken_ws_url) as ws:
+async def test_prices_keep_the_pairs_precision_as_json_numbers(
+    clean_simulator: SimulatorClient,
+) -> None:
+    async with websockets.connect(clean_simulator.kraken_ws_url) as ws:
         await ws.recv()  # status
         await ws.send(
             json.dumps(

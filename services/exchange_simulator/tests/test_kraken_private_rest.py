@@ -9,10 +9,18 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from eip.exchange_simulator.client import SimulatorClient
 
 from .helpers import binance
-from .kraken_client import KrakenRest, kraken_rest, kraken_trader, set_kraken_limits
+from .kraken_client import (
+    KrakenRest,
+    kraken_rest,
+    kraken_trader,
+    reset_kraken_limits,
+    set_kraken_limits,
+)
 
 D = Decimal
 
@@ -389,11 +397,11 @@ async def test_trades_history_and_query_trades(kraken_wire: SimulatorClient) -> 
 
 
 async def test_api_counter_refuses_calls_past_the_tier_maximum(
-    kraken_sim: SimulatorClient,
+    clean_simulator: SimulatorClient,
 ) -> None:
-    creds = await kraken_trader(kraken_sim)
-    await set_kraken_limits(kraken_sim, api_max=4, api_decay_per_s=0.5)
-    async with kraken_rest(kraken_sim, creds) as kraken:
+    creds = await kraken_trader(clean_simulator)
+    await set_kraken_limits(clean_simulator, api_max=4, api_decay_per_s=0.5)
+    async with kraken_rest(clean_simulator, creds) as kraken:
         answers = [(await kraken.private("Balance")).json()["error"] for _ in range(5)]
         assert answers == [[], [], [], [], ["EAPI:Rate limit exceeded"]]
         # Order entry has its own limiter: it still works while the counter is full.
@@ -406,11 +414,11 @@ async def test_api_counter_refuses_calls_past_the_tier_maximum(
 
 
 async def test_order_counter_refuses_new_orders_and_counts_young_cancels(
-    kraken_sim: SimulatorClient,
+    clean_simulator: SimulatorClient,
 ) -> None:
-    creds = await kraken_trader(kraken_sim)
-    await set_kraken_limits(kraken_sim, api_max=1000, order_max=10, order_decay_per_s=0.01)
-    async with kraken_rest(kraken_sim, creds) as kraken:
+    creds = await kraken_trader(clean_simulator)
+    await set_kraken_limits(clean_simulator, api_max=1000, order_max=10, order_decay_per_s=0.01)
+    async with kraken_rest(clean_simulator, creds) as kraken:
         price = await far_below(kraken)
         order = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.0001"}
         placed = await kraken.result("AddOrder", {**order, "price": price})
@@ -425,10 +433,10 @@ async def test_order_counter_refuses_new_orders_and_counts_young_cancels(
         assert "txid" in await kraken.result("AddOrder", eth)
 
 
-async def test_open_orders_per_pair_are_capped(kraken_sim: SimulatorClient) -> None:
-    creds = await kraken_trader(kraken_sim)
-    await set_kraken_limits(kraken_sim, api_max=1000, open_orders_max=2)
-    async with kraken_rest(kraken_sim, creds) as kraken:
+async def test_open_orders_per_pair_are_capped(clean_simulator: SimulatorClient) -> None:
+    creds = await kraken_trader(clean_simulator)
+    await set_kraken_limits(clean_simulator, api_max=1000, open_orders_max=2)
+    async with kraken_rest(clean_simulator, creds) as kraken:
         price = await far_below(kraken)
         order = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.0001"}
         for _ in range(2):
@@ -471,3 +479,41 @@ async def test_a_binance_fill_shows_in_krakens_balance(kraken_wire: SimulatorCli
     assert order["descr"]["pair"] == "XBTUSDT"
     assert order["descr"]["ordertype"] == "market"
     assert trades["count"] >= 1
+
+
+async def test_clearing_faults_restores_krakens_limits(clean_simulator: SimulatorClient) -> None:
+    tightened = await set_kraken_limits(clean_simulator, tier="pro", api_max=2)
+    assert (tightened["tier"], tightened["api_max"]) == ("pro", 2)
+    await clean_simulator.clear_faults()
+    restored = await set_kraken_limits(clean_simulator)
+    assert (restored["tier"], restored["api_max"], restored["order_max"]) == ("starter", 15, 60)
+    await set_kraken_limits(clean_simulator, open_orders_max=1)
+    await reset_kraken_limits(clean_simulator)
+    assert (await set_kraken_limits(clean_simulator))["open_orders_max"] == 60
+
+
+async def test_a_dropped_answer_leaves_the_order_placed(kraken_wire: SimulatorClient) -> None:
+    """drop-response: Kraken has the order, the client only sees its request time out — and
+    finds the order by its cl_ord_id."""
+    creds = await kraken_trader(kraken_wire)
+    await kraken_wire.drop_responses("/0/private/AddOrder", method="POST", venue="kraken")
+    async with kraken_rest(kraken_wire, creds) as kraken:
+        price = await far_below(kraken)
+        order = {
+            "pair": "XBTUSD",
+            "type": "buy",
+            "ordertype": "limit",
+            "volume": "0.001",
+            "price": price,
+            "cl_ord_id": "lost-answer-1",
+        }
+        kraken.http.timeout = httpx.Timeout(2.0)
+        try:
+            await kraken.private("AddOrder", order)
+            raise AssertionError("the answer came back")
+        except httpx.ReadTimeout:
+            pass
+        kraken.http.timeout = httpx.Timeout(10.0)
+        found = await kraken.result("OpenOrders", {"cl_ord_id": "lost-answer-1"})
+    (placed,) = found["open"].values()
+    assert placed["descr"]["order"] == f"buy 0.00100000 XBTUSD @ limit {price}"

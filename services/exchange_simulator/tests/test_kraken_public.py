@@ -13,8 +13,8 @@ from .kraken_client import kraken_rest
 D = Decimal
 
 
-async def test_asset_pairs_carry_krakens_legacy_names(kraken_sim: SimulatorClient) -> None:
-    async with kraken_rest(kraken_sim) as kraken:
+async def test_asset_pairs_carry_krakens_legacy_names(clean_simulator: SimulatorClient) -> None:
+    async with kraken_rest(clean_simulator) as kraken:
         every = await kraken.public("AssetPairs")
         by_altname = await kraken.public("AssetPairs", pair="XBTUSD")
         by_wsname = await kraken.public("AssetPairs", pair="XBT/USDT,ETH/XBT")
@@ -40,8 +40,8 @@ async def test_asset_pairs_carry_krakens_legacy_names(kraken_sim: SimulatorClien
     assert unknown == {"error": ["EQuery:Unknown asset pair"]}
 
 
-async def test_assets_are_keyed_by_kraken_ids(kraken_sim: SimulatorClient) -> None:
-    async with kraken_rest(kraken_sim) as kraken:
+async def test_assets_are_keyed_by_kraken_ids(clean_simulator: SimulatorClient) -> None:
+    async with kraken_rest(clean_simulator) as kraken:
         assets = (await kraken.public("Assets"))["result"]
         one = (await kraken.public("Assets", asset="XBT"))["result"]
     assert set(assets) == {"XXBT", "XETH", "ZUSD", "USDT", "SOL"}
@@ -50,8 +50,8 @@ async def test_assets_are_keyed_by_kraken_ids(kraken_sim: SimulatorClient) -> No
     assert list(one) == ["XXBT"]
 
 
-async def test_depth_is_the_true_book_under_the_rest_key(kraken_sim: SimulatorClient) -> None:
-    sim = kraken_sim
+async def test_depth_is_the_true_book_under_the_rest_key(clean_simulator: SimulatorClient) -> None:
+    sim = clean_simulator
     await sim.pause_market()
     try:
         async with kraken_rest(sim) as kraken:
@@ -68,8 +68,8 @@ async def test_depth_is_the_true_book_under_the_rest_key(kraken_sim: SimulatorCl
     assert bad["error"] == ["EGeneral:Invalid arguments:count"]
 
 
-async def test_ticker_trades_and_ohlc_describe_the_tape(kraken_sim: SimulatorClient) -> None:
-    async with kraken_rest(kraken_sim) as kraken:
+async def test_ticker_trades_and_ohlc_describe_the_tape(clean_simulator: SimulatorClient) -> None:
+    async with kraken_rest(clean_simulator) as kraken:
         ticker = (await kraken.public("Ticker", pair="XBTUSDT"))["result"]["XBTUSDT"]
         trades = (await kraken.public("Trades", pair="XBTUSDT", count=10))["result"]
         candles = (await kraken.public("OHLC", pair="XBTUSDT", interval=1))["result"]
@@ -98,19 +98,19 @@ async def test_ticker_trades_and_ohlc_describe_the_tape(kraken_sim: SimulatorCli
     assert abs(clock["unixtime"] - time.time()) < 5
 
 
-async def test_a_halted_pair_is_cancel_only(kraken_sim: SimulatorClient) -> None:
-    await kraken_sim.halt("ETHUSD")
+async def test_a_halted_pair_is_cancel_only(clean_simulator: SimulatorClient) -> None:
+    await clean_simulator.halt("ETHUSD")
     try:
-        async with kraken_rest(kraken_sim) as kraken:
+        async with kraken_rest(clean_simulator) as kraken:
             pair = (await kraken.public("AssetPairs", pair="ETHUSD"))["result"]["XETHZUSD"]
     finally:
-        await kraken_sim.resume_symbol("ETHUSD")
+        await clean_simulator.resume_symbol("ETHUSD")
     assert pair["status"] == "cancel_only"
 
 
-async def test_public_rest_faults_apply(kraken_sim: SimulatorClient) -> None:
-    await kraken_sim.fail_requests(count=1, status=502, path_prefix="/0/public")
-    async with kraken_rest(kraken_sim) as kraken:
+async def test_public_rest_faults_apply(clean_simulator: SimulatorClient) -> None:
+    await clean_simulator.fail_requests(count=1, status=502, path_prefix="/0/public")
+    async with kraken_rest(clean_simulator) as kraken:
         first = await kraken.http.get("/0/public/AssetPairs")
         second = await kraken.http.get("/0/public/AssetPairs")
     assert first.status_code == 502
@@ -118,8 +118,8 @@ async def test_public_rest_faults_apply(kraken_sim: SimulatorClient) -> None:
     assert second.json()["error"] == []
 
 
-async def test_unmodified_ccxt_reads_markets_and_books(kraken_sim: SimulatorClient) -> None:
-    sim = kraken_sim
+async def test_unmodified_ccxt_reads_markets_and_books(clean_simulator: SimulatorClient) -> None:
+    sim = clean_simulator
     kraken = sim.ccxt_kraken(pro=True)
     try:
         markets = await kraken.load_markets()
@@ -148,9 +148,9 @@ async def test_unmodified_ccxt_reads_markets_and_books(kraken_sim: SimulatorClie
 
 
 async def test_unmodified_ccxt_fetches_ticker_trades_and_candles(
-    kraken_sim: SimulatorClient,
+    clean_simulator: SimulatorClient,
 ) -> None:
-    kraken = kraken_sim.ccxt_kraken()
+    kraken = clean_simulator.ccxt_kraken()
     try:
         ticker = await kraken.fetch_ticker("BTC/USD")
         trades = await kraken.fetch_trades("BTC/USD", limit=20)

@@ -5,12 +5,13 @@ accepted one), the key's IP allow-list and permission, the API rate counter, and
 
 Every refusal is ``{"error": ["<text>"]}`` with HTTP 200, as Kraken answers; a nonce is only
 remembered once the signature proved the key's owner sent it, so a forged request cannot burn
-nonces of a real client.
+nonces of a real client. Injected faults come through ``rest_faults.answer_with_faults``, the
+one function of every dialect: an ``error`` or ``timeout`` answers Kraken's 5xx body
+(``EService:Unavailable``), a ``drop-response`` executes the call and loses its answer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -22,15 +23,14 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from eip.exchange_simulator.core.accounts import ApiKey, Permission
-from eip.exchange_simulator.core.faults import Faults
 from eip.exchange_simulator.kraken import errors
 from eip.exchange_simulator.kraken.dialect import VENUE, KrakenDialect
 from eip.exchange_simulator.kraken.errors import KrakenError
 from eip.exchange_simulator.kraken.signing import verify
+from eip.exchange_simulator.rest_faults import answer_with_faults
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_FAULT_SECONDS = 120.0
 MAX_NONCE = 2**64 - 1
 
 
@@ -63,14 +63,9 @@ def error_body(text: str) -> dict[str, Any]:
     return {"error": [text]}
 
 
-async def injected_fault(faults: Faults, path: str) -> Response | None:
-    """A REST fault aimed at this path: a 5xx in Kraken's shape, or no answer in time."""
-    fault = faults.take_rest_fault(path)
-    if fault is None:
-        return None
-    if fault.mode == "timeout":
-        await asyncio.sleep(TIMEOUT_FAULT_SECONDS)
-    return JSONResponse(error_body(errors.UNAVAILABLE), status_code=fault.status)
+def unavailable(status: int) -> Response:
+    """Kraken's answer to an injected 5xx (and to a ``timeout`` fault the client outwaited)."""
+    return JSONResponse(error_body(errors.UNAVAILABLE), status_code=status)
 
 
 def parse_body(raw: str, content_type: str) -> dict[str, Any]:
@@ -91,11 +86,14 @@ class PrivateApi:
         self.endpoints = endpoints
 
     async def call(self, request: Request, method: str) -> Response:
+        async def answer() -> Response:
+            return await self._answer(request, method)
+
+        return await answer_with_faults(self.dialect.faults, request, VENUE, answer, unavailable)
+
+    async def _answer(self, request: Request, method: str) -> Response:
         ex = self.dialect.exchange
         try:
-            faulted = await injected_fault(self.dialect.faults, request.url.path)
-            if faulted is not None:
-                return faulted
             raw = (await request.body()).decode(errors="replace")
             endpoint = self.endpoints.get(method)
             if endpoint is None:

@@ -87,7 +87,7 @@ class KrakenPrivateStreams:
         self._ledger_ids = 0
         self.exchange.listeners.order.append(self._on_order)
         self.exchange.listeners.balance.append(self._on_balance)
-        dialect.faults.drop_listeners.append(self.drop)
+        dialect.faults.on_drop(VENUE, self.drop)
 
     def _listening(self, account_id: str) -> bool:
         return any(c.account_id == account_id and c.subscribed for c in self.connections)
@@ -353,7 +353,7 @@ class KrakenPrivateStreams:
     # -- connections ---------------------------------------------------------------------------
 
     async def serve(self, ws: WebSocket) -> None:
-        conn = PrivateConnection(WsSession(ws, self.dialect.faults), secrets.randbits(62))
+        conn = PrivateConnection(WsSession(ws, self.dialect.faults, VENUE), secrets.randbits(62))
         self.connections.add(conn)
         conn.session.push(wire.status_message(conn.connection_id))
         try:

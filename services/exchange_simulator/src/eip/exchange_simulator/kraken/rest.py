@@ -22,10 +22,11 @@ from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.engine import TradeEvent
 from eip.exchange_simulator.core.orders import OrderType, Side
 from eip.exchange_simulator.kraken import errors, names
-from eip.exchange_simulator.kraken.dialect import KrakenDialect
+from eip.exchange_simulator.kraken.dialect import VENUE, KrakenDialect
 from eip.exchange_simulator.kraken.errors import KrakenError
 from eip.exchange_simulator.kraken.names import PairNames
-from eip.exchange_simulator.kraken.private_api import error_body, injected_fault
+from eip.exchange_simulator.kraken.private_api import error_body, unavailable
+from eip.exchange_simulator.rest_faults import answer_with_faults
 
 MAX_DEPTH = 500
 MAX_TRADES = 1000
@@ -147,13 +148,13 @@ def kraken_rest_router(dialect: KrakenDialect) -> APIRouter:
         return [p for p in found if p is not None]
 
     async def answer(request: Request, compute: Callable[[], Any]) -> Response:
-        faulted = await injected_fault(dialect.faults, request.url.path)
-        if faulted is not None:
-            return faulted
-        try:
-            return JSONResponse({"error": [], "result": compute()})
-        except KrakenError as exc:
-            return JSONResponse(error_body(exc.text))
+        async def respond() -> Response:
+            try:
+                return JSONResponse({"error": [], "result": compute()})
+            except KrakenError as exc:
+                return JSONResponse(error_body(exc.text))
+
+        return await answer_with_faults(dialect.faults, request, VENUE, respond, unavailable)
 
     @router.get("/Time")
     async def time(request: Request) -> Response:

@@ -23,7 +23,7 @@ from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.kraken import wire
 from eip.exchange_simulator.kraken.checksum import book_checksum
 from eip.exchange_simulator.kraken.depth_view import DepthView
-from eip.exchange_simulator.kraken.dialect import KrakenDialect
+from eip.exchange_simulator.kraken.dialect import VENUE, KrakenDialect
 from eip.exchange_simulator.kraken.instruments import instrument_snapshot
 from eip.exchange_simulator.kraken.market_channels import (
     CHANNELS,
@@ -34,7 +34,6 @@ from eip.exchange_simulator.kraken.market_channels import (
 from eip.exchange_simulator.kraken.next_turn import NextTurn
 from eip.exchange_simulator.ws_session import WsSession
 
-VENUE = "kraken"
 DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_DEPTH = 10
 HEARTBEAT = wire.dumps({"channel": "heartbeat"})

@@ -38,6 +38,8 @@ class KrakenLimitsSpec(BaseModel):
 class KrakenVenue:
     def __init__(self, exchange: Exchange, faults: Faults) -> None:
         self.dialect = KrakenDialect(exchange, faults)
+        # DELETE /admin/v1/faults restores what a test tightened: Kraken's limits too.
+        faults.on_clear(self.dialect.limiter.reset)
         self.public = KrakenStreams(self.dialect)
         self.private = KrakenPrivateStreams(self.dialect)
 
