@@ -1,6 +1,7 @@
-"""Property test: whatever Kraken requests arrive (orders of every supported type, batches,
-edits, cancels — accepted or refused), no asset is created or destroyed and every account's
-locked funds are exactly what its open orders still reserve."""
+"""Property test: whatever Kraken requests arrive (orders of every supported type, trailing
+stops included, batches, edits, amendments, cancels, self-trades — accepted or refused), no
+asset is created or destroyed and every account's locked funds are exactly what its open orders
+still reserve."""
 
 from __future__ import annotations
 
@@ -31,7 +32,16 @@ add_order = st.fixed_dictionaries(
     {
         "type": sides,
         "ordertype": st.sampled_from(
-            ["limit", "limit", "market", "stop-loss", "stop-loss-limit", "take-profit-limit"]
+            [
+                "limit",
+                "limit",
+                "market",
+                "stop-loss",
+                "stop-loss-limit",
+                "take-profit-limit",
+                "trailing-stop",
+                "trailing-stop-limit",
+            ]
         ),
         "volume": volumes,
         "price": prices,
@@ -39,11 +49,13 @@ add_order = st.fixed_dictionaries(
         "post": st.booleans(),
         "viqc": st.booleans(),
         "ioc": st.booleans(),
+        "offset": st.sampled_from(["+5", "+20", "+0.1%"]),
+        "stp": st.sampled_from([None, "cancel-newest", "cancel-oldest", "cancel-both"]),
     }
 )
 actions = st.tuples(
     st.sampled_from(ACCOUNTS),
-    st.sampled_from(["add", "add", "add", "batch", "edit", "cancel", "cancel_all"]),
+    st.sampled_from(["add", "add", "add", "batch", "edit", "amend", "cancel", "cancel_all"]),
     add_order,
     st.lists(add_order, min_size=2, max_size=4),
 )
@@ -53,6 +65,14 @@ def order_params(raw: dict[str, Any]) -> dict[str, Any]:
     kind = raw["ordertype"]
     params: dict[str, Any] = {"pair": "XBTUSDT", "type": raw["type"], "ordertype": kind}
     flags = []
+    if raw.get("stp"):
+        params["stptype"] = raw["stp"]
+    if kind.startswith("trailing"):
+        params["volume"] = raw["volume"]
+        params["price"] = raw["offset"]
+        if kind.endswith("-limit"):
+            params["price2"] = "-10"
+        return params
     if kind == "market":
         if raw["viqc"]:
             flags.append("viqc")
@@ -104,6 +124,11 @@ def run(steps: list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]) -> E
                 txid = next(iter(call(account, "OpenOrders", {})["open"]))
                 if action == "cancel":
                     call(account, "CancelOrder", {"txid": txid})
+                elif action == "amend":
+                    change = {"order_qty": raw["volume"]}
+                    if raw["ioc"]:
+                        change["limit_price"] = raw["price"]
+                    call(account, "AmendOrder", {"txid": txid, **change})
                 else:
                     call(account, "EditOrder", {"txid": txid, "volume": raw["volume"]})
         except KrakenError:
@@ -137,7 +162,7 @@ def test_balances_are_conserved_through_the_kraken_dialect(
 def test_the_actions_reach_the_book_and_fill() -> None:
     """The property is not vacuous: its actions rest, cross and fill through the dialect."""
     sell = {"type": "sell", "ordertype": "limit", "volume": "2.00", "price": "50000.00"}
-    defaults = {"price2": "50000.00", "post": False, "viqc": False, "ioc": False}
+    defaults = {"price2": "50000.00", "post": False, "viqc": False, "ioc": False, "stp": None}
     buy = {**sell, "type": "buy", "price": "50010.00", "volume": "0.40"}
     ex = run(
         [

@@ -13,7 +13,8 @@ import pytest
 from eip.exchange_simulator.ccxt_urls import simulator_urls
 from eip.exchange_simulator.core.exchange import Exchange, OrderRequest
 from eip.exchange_simulator.core.instruments import Instrument
-from eip.exchange_simulator.core.orders import OrderType, Side, TimeInForce
+from eip.exchange_simulator.core.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from eip.exchange_simulator.core.trailing import Offset, OffsetUnit, Trailing
 from eip.exchange_simulator.kraken import ids, names
 from eip.exchange_simulator.kraken.dialect import OrderExtras
 from eip.exchange_simulator.kraken.errors import KrakenError
@@ -204,7 +205,11 @@ def test_order_fields_become_core_orders(market: Exchange) -> None:
         ({"price": "59000", "cl_ord_id": "x" * 19}, "cl_ord_id"),
         ({"price": "59000", "cl_ord_id": "a", "userref": "1"}, "mutually exclusive"),
         ({"price": "59000", "userref": str(2**31)}, "userref"),
-        ({"ordertype": "trailing-stop", "price": "+100"}, "ordertype"),
+        ({"ordertype": "iceberg", "price": "59000"}, "ordertype"),
+        ({"ordertype": "trailing-stop", "price": "-100"}, "price"),
+        ({"ordertype": "trailing-stop", "price": "+100", "price2": "-5"}, "price2"),
+        ({"ordertype": "trailing-stop-limit", "price": "+100", "price2": "59000"}, "price2"),
+        ({"price": "59000", "stp_type": "cancel-none"}, "stptype"),
         ({"ordertype": "market", "price": "1"}, "price"),
         ({"ordertype": "stop-loss-limit", "price": "59000"}, "price2"),
         ({"price": "59000", "flags": ("post",), "time_in_force": "IOC"}, "timeinforce"),
@@ -217,6 +222,25 @@ def test_bad_order_fields_get_krakens_errors(
 ) -> None:
     with pytest.raises(KrakenError, match=error):
         order(market, **fields)
+
+
+def test_trailing_stops_become_core_trailing_stops(market: Exchange) -> None:
+    request, extras = order(market, ordertype="trailing-stop", side="sell", price="+50")
+    assert request.type is OrderType.STOP_LOSS
+    assert request.stop_price is None
+    assert request.trailing == Trailing(Offset(D(50), OffsetUnit.PRICE))
+    assert extras.price_text == "+50"
+    request, _ = order(
+        market, ordertype="trailing-stop-limit", side="buy", price="+2%", price2="+0.5%"
+    )
+    assert request.trailing == Trailing(
+        Offset(D(200), OffsetUnit.BPS), None, Offset(D(50), OffsetUnit.BPS)
+    )
+    assert request.price is None  # set from the level that fires it
+    request, _ = order(market, price="59000", stp_type="cancel-both")
+    assert request.self_trade_prevention is SelfTradePrevention.EXPIRE_BOTH
+    request, _ = order(market, price="59000")
+    assert request.self_trade_prevention is SelfTradePrevention.EXPIRE_TAKER  # cancel-newest
 
 
 def test_uuid_client_ids_are_accepted(market: Exchange) -> None:

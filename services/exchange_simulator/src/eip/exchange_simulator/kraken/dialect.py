@@ -69,6 +69,7 @@ class KrakenDialect:
     nonces: dict[str, int] = field(default_factory=dict)  # API key -> last accepted nonce
     extras: dict[int, OrderExtras] = field(default_factory=dict)  # core order id ->
     tokens: dict[str, WsToken] = field(default_factory=dict)
+    amends: int = 0  # amendments made, numbering their amend ids
 
     def __post_init__(self) -> None:
         self.pairs = Pairs(self.exchange.instruments.values())

@@ -45,7 +45,7 @@ def invalid(argument: str) -> KrakenError:
 
 def from_rejection(rejection: Rejection) -> KrakenError:
     """The core's reasons in Kraken's words. Filter failures are mostly caught before the core
-    with Kraken's own checks (see orders.parse_add_order); these are the fallbacks."""
+    with Kraken's own checks (order_params.parse_new_order); these are the fallbacks."""
     reason = rejection.reason
     if reason == "insufficient_balance":
         return KrakenError(INSUFFICIENT_FUNDS)
@@ -61,6 +61,10 @@ def from_rejection(rejection: Rejection) -> KrakenError:
         return KrakenError(POST_ONLY)
     if reason == "would_trigger":
         return KrakenError(f"{INVALID_PRICE}:trigger price would trigger immediately")
+    if reason == "quantity_below_executed":
+        return invalid("order_qty")
+    if reason == "invalid_amend":
+        return invalid(rejection.message)
     if reason == "filter":
         return {
             "PRICE_FILTER": KrakenError(TICK_SIZE),

@@ -4,7 +4,9 @@ Kraken keeps.
 
 Prices may be absolute or relative to the last trade (``+10``, ``-1.5``, ``#2``, ``+2%``),
 as Kraken allows for every priced order type; a relative price is resolved once, on arrival,
-and the text the client sent is kept for the order's description. Kraken's own checks come
+and the text the client sent is kept for the order's description. Trailing stops take their
+``price`` (``+50``, ``+2%``) as the distance the market must come back and ``price2`` as the
+limit's offset from the level that fired them. Kraken's own checks come
 before the core's so their errors are Kraken's: decimals of price and volume, ``ordermin``,
 ``costmin``, tick size.
 """
@@ -18,7 +20,8 @@ from typing import Any
 
 from eip.exchange_simulator.core.exchange import Exchange, OrderRequest
 from eip.exchange_simulator.core.instruments import Instrument
-from eip.exchange_simulator.core.orders import OrderType, Side, TimeInForce
+from eip.exchange_simulator.core.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from eip.exchange_simulator.core.trailing import Offset, OffsetUnit, Trailing
 from eip.exchange_simulator.kraken import errors
 from eip.exchange_simulator.kraken.dialect import OrderExtras
 from eip.exchange_simulator.kraken.errors import KrakenError
@@ -31,9 +34,18 @@ ORDER_TYPES = {
     "stop-loss-limit": OrderType.STOP_LOSS_LIMIT,
     "take-profit": OrderType.TAKE_PROFIT,
     "take-profit-limit": OrderType.TAKE_PROFIT_LIMIT,
+    # A trailing stop is a stop whose trigger follows the market (core/trailing.py).
+    "trailing-stop": OrderType.STOP_LOSS,
+    "trailing-stop-limit": OrderType.STOP_LOSS_LIMIT,
 }
-# Known to Kraken, not simulated: refused with Kraken's invalid-arguments error.
-UNSUPPORTED_TYPES = {"iceberg", "settle-position", "trailing-stop", "trailing-stop-limit"}
+TRAILING_TYPES = {"trailing-stop", "trailing-stop-limit"}
+# Kraken's self-trade prevention (``stptype``; default cancel-newest): the arriving order, the
+# resting one, or both are cancelled.
+STP_TYPES = {
+    "cancel-newest": SelfTradePrevention.EXPIRE_TAKER,
+    "cancel-oldest": SelfTradePrevention.EXPIRE_MAKER,
+    "cancel-both": SelfTradePrevention.EXPIRE_BOTH,
+}
 OFLAGS = {"post", "fcib", "fciq", "nompp", "viqc"}
 _DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _RELATIVE = re.compile(r"^([+\-#])([0-9]+(?:\.[0-9]+)?)(%?)$")
@@ -200,6 +212,90 @@ class OrderFields:
     validate: bool = False
     trigger: str | None = None
     quote_volume: Any = None  # v2 cash_order_qty
+    stp_type: str | None = None
+
+
+@dataclass
+class _Prices:
+    limit: Decimal | None = None
+    stop: Decimal | None = None
+    trailing: Trailing | None = None
+    price_text: str | None = None  # kept for the description when relative
+    price2_text: str | None = None
+
+
+def _offset(name: str, raw: Any, signs: str) -> tuple[Offset, str]:
+    """A trailing offset: ``+50`` (a price distance) or ``+2%`` (200 basis points), with one of
+    ``signs``; the text is kept as sent."""
+    given = text(raw)
+    match = _RELATIVE.match(given or "")
+    if given is None or match is None or match.group(1) not in signs:
+        raise errors.invalid(name)
+    sign, amount, percent = match.groups()
+    value = Decimal(amount) if sign == "+" else -Decimal(amount)
+    if percent:
+        return Offset(value * 100, OffsetUnit.BPS), given
+    return Offset(value, OffsetUnit.PRICE), given
+
+
+def _trailing_prices(fields: OrderFields, pair: PairNames, limit: bool) -> _Prices:
+    """``trailing-stop(-limit)``: ``price`` is how far the market must come back from its
+    extreme (``+`` only), ``price2`` the limit's offset from the level that fired it."""
+    offset, price_text = _offset("price", fields.price, "+")
+    if offset.amount <= 0:
+        raise errors.invalid("price")
+    if (
+        offset.unit is OffsetUnit.PRICE
+        and _decimals(offset.amount) > pair.instrument.price_decimals
+    ):
+        raise errors.invalid("price")
+    limit_offset, price2_text = None, None
+    if limit:
+        limit_offset, price2_text = _offset("price2", fields.price2, "+-")
+    elif fields.price2 not in (None, ""):
+        raise errors.invalid("price2")
+    return _Prices(
+        trailing=Trailing(offset, None, limit_offset),
+        price_text=price_text,
+        price2_text=price2_text,
+    )
+
+
+def _prices(
+    fields: OrderFields, pair: PairNames, core_type: OrderType, side: Side, exchange: Exchange
+) -> _Prices:
+    """The order's prices: absolute or relative to the last trade (``price`` the limit, or the
+    trigger of conditional orders; ``price2`` the limit of their -limit variants)."""
+    inst = pair.instrument
+    reference = _reference(exchange, inst.symbol)
+    # '#': a resting buy (or a sell's stop) belongs below the market, a resting sell above.
+    below = (side is Side.BUY) != (core_type in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT))
+    first, first_text = resolve_price("price", fields.price, inst, reference, "-" if below else "+")
+    second, second_text = resolve_price(
+        "price2", fields.price2, inst, reference, "-" if side is Side.BUY else "+"
+    )
+    prices = _Prices(price_text=first_text, price2_text=second_text)
+    if core_type is OrderType.MARKET:
+        if first is not None or second is not None:
+            raise errors.invalid("price")
+    elif core_type is OrderType.LIMIT:
+        if first is None:
+            raise errors.invalid("price")
+        prices.limit = first
+    else:
+        if first is None:
+            raise errors.invalid("price")
+        prices.stop = first
+        if core_type.has_limit_price:
+            if second is None:
+                raise errors.invalid("price2")
+            prices.limit = second
+        elif second is not None:
+            raise errors.invalid("price2")
+    for price in (prices.limit, prices.stop):
+        if price is not None:
+            _check_price(pair, price)
+    return prices
 
 
 def parse_new_order(
@@ -210,13 +306,13 @@ def parse_new_order(
         raise errors.invalid("pair")
     if pair is None:
         raise KrakenError(errors.UNKNOWN_PAIR)
-    inst = pair.instrument
     if fields.side not in ("buy", "sell"):
         raise errors.invalid("type")
     side = Side.BUY if fields.side == "buy" else Side.SELL
-    if fields.ordertype in UNSUPPORTED_TYPES or fields.ordertype not in ORDER_TYPES:
+    if fields.ordertype not in ORDER_TYPES:
         raise errors.invalid("ordertype")
     core_type = ORDER_TYPES[fields.ordertype]
+    trailing = fields.ordertype in TRAILING_TYPES
     unknown = set(fields.flags) - OFLAGS
     if unknown:
         raise errors.invalid("oflags")
@@ -230,35 +326,10 @@ def parse_new_order(
     if viqc and core_type is not OrderType.MARKET:
         raise errors.invalid("viqc")
 
-    reference = _reference(exchange, inst.symbol)
-    # '#': a resting buy (or a sell's stop) belongs below the market, a resting sell above.
-    below = (side is Side.BUY) != (core_type in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT))
-    first, first_text = resolve_price("price", fields.price, inst, reference, "-" if below else "+")
-    second, second_text = resolve_price(
-        "price2", fields.price2, inst, reference, "-" if side is Side.BUY else "+"
-    )
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    if core_type is OrderType.MARKET:
-        if first is not None or second is not None:
-            raise errors.invalid("price")
-    elif core_type is OrderType.LIMIT:
-        if first is None:
-            raise errors.invalid("price")
-        limit_price = first
-    else:  # conditional: price is the trigger, price2 the limit of the -limit variants
-        if first is None:
-            raise errors.invalid("price")
-        stop_price = first
-        if core_type.has_limit_price:
-            if second is None:
-                raise errors.invalid("price2")
-            limit_price = second
-        elif second is not None:
-            raise errors.invalid("price2")
-    for price in (limit_price, stop_price):
-        if price is not None:
-            _check_price(pair, price)
+    if trailing:
+        prices = _trailing_prices(fields, pair, core_type.has_limit_price)
+    else:
+        prices = _prices(fields, pair, core_type, side, exchange)
 
     volume = decimal("volume", fields.volume)
     quote_volume = decimal("cash_order_qty", fields.quote_volume)
@@ -266,7 +337,8 @@ def parse_new_order(
         quote_volume, volume = volume, None
     if volume is None and quote_volume is None:
         raise errors.invalid("volume")
-    _check_size(pair, volume, quote_volume, limit_price or stop_price or reference)
+    reference = prices.limit or prices.stop or _reference(exchange, pair.symbol)
+    _check_size(pair, volume, quote_volume, reference)
 
     tif_raw = (fields.time_in_force or "GTC").upper()
     if tif_raw == "GTD":
@@ -278,6 +350,9 @@ def parse_new_order(
         raise errors.invalid("timeinforce")
     if fields.trigger not in (None, "last", "index"):
         raise errors.invalid("trigger")
+    stp = STP_TYPES.get(fields.stp_type or "cancel-newest")
+    if stp is None:
+        raise errors.invalid("stptype")
 
     cl_ord_id = check_cl_ord_id(fields.cl_ord_id)
     userref = integer("userref", fields.userref, *USERREF_RANGE)
@@ -286,15 +361,17 @@ def parse_new_order(
 
     request = OrderRequest(
         account_id,
-        inst.symbol,
+        pair.symbol,
         side,
         OrderType.LIMIT_MAKER if post else core_type,
         volume,
-        limit_price,
-        stop_price,
+        prices.limit,
+        prices.stop,
         quote_volume,
         None if post or core_type is OrderType.MARKET else tif,
         cl_ord_id,
+        trailing=prices.trailing,
+        self_trade_prevention=stp,
     )
     # The fee is taken from what the order receives (see docs/SIMULATOR.md): the flag shown
     # says which asset that is, whatever the client preferred.
@@ -309,8 +386,8 @@ def parse_new_order(
         cl_ord_id=cl_ord_id,
         oflags=tuple(shown),
         viqc=viqc,
-        price_text=first_text,
-        price2_text=second_text,
+        price_text=prices.price_text,
+        price2_text=prices.price2_text,
         trigger=fields.trigger or "last",
     )
     return NewOrder(pair, request, extras, fields.validate)
@@ -347,4 +424,42 @@ def rest_fields(params: dict[str, Any]) -> OrderFields:
         userref=params.get("userref"),
         validate=boolean("validate", params.get("validate")),
         trigger=text(params.get("trigger")),
+        stp_type=text(params.get("stptype")),
     )
+
+
+@dataclass
+class Amendment:
+    """What an amend request changes (REST ``AmendOrder``, v2 ``amend_order``)."""
+
+    ident: str  # txid or cl_ord_id
+    quantity: Decimal | None
+    limit_price: Decimal | None
+    trigger_price: Decimal | None
+    post_only: bool
+
+
+def parse_amendment(
+    params: dict[str, Any], order_ident: str | None, pair: PairNames, exchange: Exchange
+) -> Amendment:
+    """The fields of an amendment, checked as a new order's (decimals, tick, ``ordermin``);
+    prices may be relative to the last trade, as in ``AddOrder``."""
+    ident = order_ident or check_cl_ord_id(params.get("cl_ord_id"))
+    if ident is None:
+        raise errors.invalid("txid")
+    if params.get("display_qty") not in (None, ""):
+        raise errors.invalid("display_qty")
+    for name in ("limit_price_type", "trigger_price_type"):  # relative amends: not simulated
+        if params.get(name) not in (None, "", "static"):
+            raise errors.invalid(name)
+    inst = pair.instrument
+    reference = _reference(exchange, inst.symbol)
+    quantity = decimal("order_qty", params.get("order_qty"))
+    limit, _ = resolve_price("limit_price", params.get("limit_price"), inst, reference, "-")
+    trigger, _ = resolve_price("trigger_price", params.get("trigger_price"), inst, reference, "-")
+    for price in (limit, trigger):
+        if price is not None:
+            _check_price(pair, price)
+    if quantity is not None:
+        _check_size(pair, quantity, None, limit)
+    return Amendment(ident, quantity, limit, trigger, boolean("post_only", params.get("post_only")))

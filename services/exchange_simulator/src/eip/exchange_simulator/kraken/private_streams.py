@@ -30,12 +30,18 @@ from eip.exchange_simulator.core.accounts import Permission
 from eip.exchange_simulator.core.engine import OrderUpdate
 from eip.exchange_simulator.core.exchange import BalanceChange
 from eip.exchange_simulator.core.orders import ExecType, Fill, Order, OrderStatus, OrderType, Side
+from eip.exchange_simulator.core.trailing import OffsetUnit
 from eip.exchange_simulator.kraken import errors, names, trading, wire
 from eip.exchange_simulator.kraken.dialect import VENUE, KrakenDialect
 from eip.exchange_simulator.kraken.errors import KrakenError
 from eip.exchange_simulator.kraken.ids import encode, order_txid
 from eip.exchange_simulator.kraken.next_turn import NextTurn
-from eip.exchange_simulator.kraken.order_params import OrderFields, parse_new_order
+from eip.exchange_simulator.kraken.order_params import (
+    OrderFields,
+    parse_amendment,
+    parse_new_order,
+)
+from eip.exchange_simulator.kraken.views import status_and_reason
 from eip.exchange_simulator.kraken.wire import Num
 from eip.exchange_simulator.ws_session import WsSession
 
@@ -177,15 +183,31 @@ class KrakenPrivateStreams:
         if order.price is not None:
             fields["limit_price_type"] = "static"
             fields["limit_price"] = Num(order.price, inst.price_decimals)
-        if order.stop_price is not None:
-            fields["triggers"] = {
-                "reference": extras.trigger,
-                "price": Num(order.stop_price, inst.price_decimals),
-                "price_type": "static",
-                "actual_price": Num(order.stop_price, inst.price_decimals),
-                "status": "triggered" if order.is_working else "untriggered",
-            }
+        if order.type.is_conditional:
+            fields["triggers"] = self._triggers(order)
         return fields
+
+    def _triggers(self, order: Order) -> dict[str, Any]:
+        inst = self.exchange.instruments[order.symbol]
+        pdp = inst.price_decimals
+        trigger = order.trigger_price
+        out: dict[str, Any] = {
+            "reference": self.dialect.extras_of(order).trigger,
+            "price_type": "static",
+            "status": "triggered" if order.is_working else "untriggered",
+        }
+        if order.trailing is None:
+            assert order.stop_price is not None
+            out["price"] = Num(order.stop_price, pdp)
+        else:
+            offset = order.trailing.offset
+            in_pct = offset.unit is OffsetUnit.BPS
+            out["price"] = Num(offset.amount / 100 if in_pct else offset.amount, pdp)
+            out["price_type"] = "pct" if in_pct else "quote"
+            if order.trail_extreme is not None:
+                out["peak_price"] = Num(order.trail_extreme, pdp)
+        out["actual_price"] = Num(trigger if trigger is not None else ZERO, pdp)
+        return out
 
     def _execution_items(self, update: OrderUpdate, all_statuses: bool) -> list[dict[str, Any]]:
         order, now = update.order, update.time_ms
@@ -207,13 +229,33 @@ class KrakenPrivateStreams:
                 items.append(filled)
             return items
         if update.exec_type in (ExecType.CANCELED, ExecType.EXPIRED):
-            status = _STATUS[order.status]
+            status, reason = status_and_reason(order, self.dialect.extras_of(order))
             item = {**self._base(order, status, status, now), **self._cumulative(order)}
             item["exec_id"] = self._next_exec_id()
-            if order.status is OrderStatus.CANCELED:
-                item["cancel_reason"] = self.dialect.extras_of(order).reason or "User requested"
+            if status == "canceled":
+                item["cancel_reason"] = reason or "User requested"
+            return [item]
+        if update.exec_type is ExecType.REPLACED:
+            if not all_statuses:  # an amendment opens or closes nothing
+                return []
+            status = _STATUS[order.status]
+            item = {**self._base(order, "amended", status, now), **self._amended_fields(order)}
+            item["exec_id"] = self._next_exec_id()
+            item["reason"] = "User requested"
             return [item]
         return []
+
+    def _amended_fields(self, order: Order) -> dict[str, Any]:
+        """What an amendment can change, as it now stands."""
+        inst = self.exchange.instruments[order.symbol]
+        fields: dict[str, Any] = self._cumulative(order)
+        if order.quantity is not None:
+            fields["order_qty"] = Num(order.quantity, inst.qty_decimals)
+        if order.price is not None:
+            fields["limit_price"] = Num(order.price, inst.price_decimals)
+        if order.type.is_conditional:
+            fields["triggers"] = self._triggers(order)
+        return fields
 
     def _trade_item(self, order: Order, fill: Fill) -> dict[str, Any]:
         inst = self.exchange.instruments[order.symbol]
@@ -410,6 +452,7 @@ class KrakenPrivateStreams:
                 "subscribe": self._subscribe,
                 "unsubscribe": self._unsubscribe,
                 "add_order": self._add_order,
+                "amend_order": self._amend_order,
                 "cancel_order": self._cancel_order,
                 "cancel_all": self._cancel_all,
             }.get(method if isinstance(method, str) else "")
@@ -502,6 +545,31 @@ class KrakenPrivateStreams:
             result["order_userref"] = new.extras.userref
         return [{"result": result}]
 
+    def _amend_order(self, conn: PrivateConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        account_id = self._authorize(conn, params, trade=True)
+        order_id, cl_ord_id = params.get("order_id"), params.get("cl_ord_id")
+        ident = order_id if isinstance(order_id, str) else cl_ord_id
+        found = trading.find_open(self.dialect, account_id, ident) if isinstance(ident, str) else []
+        if len(found) != 1:
+            raise KrakenError(errors.UNKNOWN_ORDER)
+        order = found[0]
+        change = parse_amendment(params, ident, self.dialect.pairs[order.symbol], self.exchange)
+        amended = trading.amend(
+            self.dialect,
+            account_id,
+            order,
+            self.exchange.now_ms(),
+            quantity=change.quantity,
+            limit_price=change.limit_price,
+            trigger_price=change.trigger_price,
+            post_only=change.post_only,
+        )
+        result: dict[str, Any] = {"amend_id": amended, "order_id": order_txid(order.order_id)}
+        cl_ord = self.dialect.extras_of(order).cl_ord_id
+        if cl_ord is not None:
+            result["cl_ord_id"] = cl_ord
+        return [{"result": result}]
+
     def _cancel_order(
         self, conn: PrivateConnection, params: dict[str, Any]
     ) -> list[dict[str, Any]]:
@@ -558,8 +626,11 @@ def v2_fields(params: dict[str, Any]) -> OrderFields:
         trigger_text = _relative(triggers["price"], price_type)
         reference = triggers.get("reference", "last")
     limit = params.get("limit_price")
-    if params.get("limit_price_type", "static") != "static":
+    limit_type = params.get("limit_price_type", "static")
+    if limit_type not in ("static", "pct", "quote"):
         raise errors.invalid("limit_price_type")
+    if limit is not None and limit_type != "static":  # a trailing-stop-limit's limit offset
+        limit = _relative(limit, limit_type)
     flags: list[str] = []
     if params.get("post_only") is True:
         flags.append("post")
@@ -586,4 +657,5 @@ def v2_fields(params: dict[str, Any]) -> OrderFields:
         validate=params.get("validate") is True,
         trigger=reference,
         quote_volume=params.get("cash_order_qty"),
+        stp_type=params.get("stp_type"),
     )

@@ -25,6 +25,7 @@ from eip.exchange_simulator.kraken.order_params import (
     check_cl_ord_id,
     decimal,
     integer,
+    parse_amendment,
     parse_new_order,
     rest_fields,
     text,
@@ -141,13 +142,7 @@ class PrivateEndpoints:
         """The older edit: the order is cancelled and a new one placed with what changed (a new
         txid, queue priority lost). ``volume`` is the edited order's whole size: what the old
         one already filled counts towards it. The new order is checked before the old goes."""
-        ident = text(call.get("txid"))
-        if ident is None:
-            raise errors.invalid("txid")
-        found = trading.find_open(self.dialect, call.account_id, ident)
-        if len(found) != 1:
-            raise KrakenError(errors.UNKNOWN_ORDER)
-        old = found[0]
+        old = self._one_open(call, text(call.get("txid")))
         extras = self.dialect.extras_of(old)
         pair = self.dialect.pairs[old.symbol]
         given_pair = text(call.get("pair"))
@@ -200,6 +195,33 @@ class PrivateEndpoints:
         result["orders_cancelled"] = 1
         result["txid"] = order_txid(order.order_id)
         return result
+
+    def amend_order(self, call: PrivateCall) -> dict[str, Any]:
+        """In place, same txid (ccxt's ``edit_order``): ``order_qty`` (the new total),
+        ``limit_price``, ``trigger_price``, ``post_only`` → ``{"amend_id": …}``."""
+        order = self._one_open(call, text(call.get("txid")) or text(call.get("cl_ord_id")))
+        change = parse_amendment(
+            call.params, text(call.get("txid")), self.dialect.pairs[order.symbol], self.ex
+        )
+        amended = trading.amend(
+            self.dialect,
+            call.account_id,
+            order,
+            call.now_ms,
+            quantity=change.quantity,
+            limit_price=change.limit_price,
+            trigger_price=change.trigger_price,
+            post_only=change.post_only,
+        )
+        return {"amend_id": amended}
+
+    def _one_open(self, call: PrivateCall, ident: str | None) -> Order:
+        if ident is None:
+            raise errors.invalid("txid")
+        found = trading.find_open(self.dialect, call.account_id, ident)
+        if len(found) != 1:
+            raise KrakenError(errors.UNKNOWN_ORDER)
+        return found[0]
 
     def cancel_order(self, call: PrivateCall) -> dict[str, Any]:
         ident = text(call.get("txid")) or check_cl_ord_id(call.get("cl_ord_id"))
@@ -346,6 +368,7 @@ class PrivateEndpoints:
             "QueryTrades": Endpoint(read, self.query_trades),
             "AddOrder": Endpoint(trade, self.add_order),
             "AddOrderBatch": Endpoint(trade, self.add_order_batch),
+            "AmendOrder": Endpoint(trade, self.amend_order),
             "EditOrder": Endpoint(trade, self.edit_order),
             "CancelOrder": Endpoint(trade, self.cancel_order),
             "CancelOrderBatch": Endpoint(trade, self.cancel_order_batch),

@@ -1,13 +1,15 @@
-"""Kraken's order actions over the core — placing, cancelling, editing — shared by the REST API
+"""Kraken's order actions over the core — placing, amending, cancelling — shared by the REST API
 and WebSocket v2 trading, so both count the same rate limits and keep the same records."""
 
 from __future__ import annotations
 
-from eip.exchange_simulator.core.orders import Order, Rejection
+from decimal import Decimal
+
+from eip.exchange_simulator.core.orders import AmendPriority, Order, OrderType, Rejection
 from eip.exchange_simulator.kraken import errors
 from eip.exchange_simulator.kraken.dialect import KrakenDialect
 from eip.exchange_simulator.kraken.errors import KrakenError
-from eip.exchange_simulator.kraken.ids import order_id_of
+from eip.exchange_simulator.kraken.ids import amend_id, order_id_of
 from eip.exchange_simulator.kraken.order_params import NewOrder
 
 USER_REQUESTED = "User requested"
@@ -84,3 +86,56 @@ def cancel_all(dialect: KrakenDialect, account_id: str, now_ms: int) -> int:
     for order in orders:
         cancel(dialect, account_id, order, now_ms)
     return len(orders)
+
+
+def amend(
+    dialect: KrakenDialect,
+    account_id: str,
+    order: Order,
+    now_ms: int,
+    *,
+    quantity: Decimal | None = None,
+    limit_price: Decimal | None = None,
+    trigger_price: Decimal | None = None,
+    post_only: bool = False,
+) -> str:
+    """``AmendOrder`` / ``amend_order``: the order changes in place (same txid); it keeps its
+    place in the queue when only its quantity goes down, as on Kraken. ``quantity`` is the new
+    total, what already filled included. ``post_only``: a new limit price that would take is
+    refused. Returns the amend id."""
+    if quantity is None and limit_price is None and trigger_price is None:
+        raise errors.invalid("order_qty, limit_price or trigger_price")
+    if not order.status.is_open:
+        raise KrakenError(errors.UNKNOWN_ORDER)
+    if post_only and limit_price is not None and order.effective_type is OrderType.LIMIT:
+        best = dialect.exchange.engine(order.symbol).book.opposite(order.side).best()
+        if best is not None and (
+            best.price <= limit_price if order.side.value == "BUY" else best.price >= limit_price
+        ):
+            raise KrakenError(errors.POST_ONLY)
+    dialect.limiter.charge_edit(account_id, order.symbol, now_ms, now_ms - order.created_ms)
+    try:
+        dialect.exchange.amend(
+            account_id,
+            order.symbol,
+            order.order_id,
+            quantity=quantity,
+            price=limit_price,
+            stop_price=trigger_price,
+            priority=AmendPriority.KEEP_ON_DECREASE,
+        )
+    except Rejection as exc:
+        raise errors.from_rejection(exc) from None
+    extras = dialect.extras.get(order.order_id)
+    if extras is None:
+        extras = dialect.extras[order.order_id] = dialect.extras_of(order)
+    conditional = order.type.is_conditional
+    if trigger_price is not None:
+        extras.price_text = None  # absolute now: the description shows the new trigger
+    if limit_price is not None:
+        if conditional:
+            extras.price2_text = None
+        else:
+            extras.price_text = None
+    dialect.amends += 1
+    return amend_id(dialect.amends)

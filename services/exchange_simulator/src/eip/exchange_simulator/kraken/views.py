@@ -15,7 +15,14 @@ from typing import Any
 
 from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.exchange import OrderRequest
-from eip.exchange_simulator.core.orders import Fill, Order, OrderStatus, OrderType, Side
+from eip.exchange_simulator.core.orders import (
+    ExpiryReason,
+    Fill,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+)
 from eip.exchange_simulator.kraken import names
 from eip.exchange_simulator.kraken.dialect import KrakenDialect, OrderExtras
 from eip.exchange_simulator.kraken.ids import encode, order_txid
@@ -32,6 +39,15 @@ STATUS = {
     OrderStatus.EXPIRED: "expired",
     OrderStatus.REJECTED: "canceled",
 }
+SELF_TRADE = "Self trade prevention"
+
+
+def status_and_reason(order: Order, extras: OrderExtras) -> tuple[str, str | None]:
+    """Kraken's status of an order and why it closed. Self-trade prevention *cancels* on
+    Kraken (``stptype`` cancel-newest / -oldest / -both), where the core expires."""
+    if order.expiry_reason is ExpiryReason.SELF_TRADE:
+        return "canceled", SELF_TRADE
+    return STATUS[order.status], extras.reason
 
 
 def seconds(time_ms: int) -> float:
@@ -82,8 +98,9 @@ def order_json(dialect: KrakenDialect, order: Order, with_trades: bool = False) 
     pair = dialect.pairs[order.symbol]
     extras = dialect.extras_of(order)
     conditional = order.type.is_conditional
+    status, reason = status_and_reason(order, extras)
     descr_price = (
-        extras.price_text or price(pair, order.stop_price if conditional else order.price)
+        extras.price_text or price(pair, order.trigger_price if conditional else order.price)
         if order.type is not OrderType.MARKET
         else "0"
     )
@@ -97,7 +114,7 @@ def order_json(dialect: KrakenDialect, order: Order, with_trades: bool = False) 
     body: dict[str, Any] = {
         "refid": None,
         "userref": extras.userref,
-        "status": STATUS[order.status],
+        "status": status,
         "opentm": seconds(order.created_ms),
         "starttm": 0,
         "expiretm": 0,
@@ -118,7 +135,7 @@ def order_json(dialect: KrakenDialect, order: Order, with_trades: bool = False) 
         "cost": cost(pair, order.cumulative_quote),
         "fee": (volume(fee) if fee_asset == pair.instrument.base else cost(pair, fee)),
         "price": price(pair, _average(order)) if order.executed_qty else price(pair, ZERO),
-        "stopprice": price(pair, order.stop_price) if conditional else price(pair, ZERO),
+        "stopprice": price(pair, order.trigger_price if conditional else None),
         "limitprice": (
             price(pair, order.price)
             if conditional and order.price is not None
@@ -133,7 +150,7 @@ def order_json(dialect: KrakenDialect, order: Order, with_trades: bool = False) 
         body["trigger"] = extras.trigger
     if not order.status.is_open:
         body["closetm"] = seconds(order.updated_ms)
-        body["reason"] = extras.reason
+        body["reason"] = reason
     if with_trades and order.fills:
         body["trades"] = [dialect.trade_ids.txid(order.symbol, f.trade_id) for f in order.fills]
     return body
