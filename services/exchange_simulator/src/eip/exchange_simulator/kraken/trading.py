@@ -24,13 +24,22 @@ def place(dialect: KrakenDialect, new: NewOrder, now_ms: int, charge: bool = Tru
             ex.check(request)
             return None
         if charge:
-            open_here = len(ex.open_orders(request.account_id, request.symbol))
+            open_here = _open_count(dialect, request.account_id, request.symbol)
             dialect.limiter.charge_order(request.account_id, request.symbol, now_ms, open_here)
         order = ex.place(request)
     except Rejection as exc:
         raise errors.from_rejection(exc) from None
     dialect.extras[order.order_id] = new.extras
     return order
+
+
+def _open_count(dialect: KrakenDialect, account_id: str, symbol: str) -> int:
+    """The account's open orders on the pair, counted only when the pair holds enough open
+    orders of anyone for the cap to matter (a count per new order would cost O(open orders))."""
+    engine_orders = dialect.exchange.engine(symbol).open_orders
+    if len(engine_orders) < dialect.limiter.limits.open_orders_max:
+        return 0
+    return sum(1 for order in engine_orders.values() if order.account_id == account_id)
 
 
 def find_open(dialect: KrakenDialect, account_id: str, ident: str) -> list[Order]:
