@@ -84,9 +84,9 @@ async def test_trading_lifecycle(clean_simulator: SimulatorClient) -> None:
         assert balance["USD"]["total"] < 100000
 
 
-async def test_edit_order_replaces_it_at_the_new_price(clean_simulator: SimulatorClient) -> None:
-    """ccxt's edit_order is Kraken's AmendOrder (see test_kraken_amend.py once the core amends);
-    with EditOrder, the older endpoint, the order is replaced under a new txid."""
+async def test_the_older_edit_replaces_the_order(clean_simulator: SimulatorClient) -> None:
+    """ccxt's edit_order is Kraken's AmendOrder (test_kraken_amend_trailing.py); with EditOrder,
+    the older endpoint ccxt still exposes, the order is replaced under a new txid."""
     creds = await kraken_trader(clean_simulator)
     async with kraken(clean_simulator, creds) as ex:
         price = await resting_buy_price(ex, "ETH/USD")
