@@ -89,6 +89,7 @@ class KrakenPrivateStreams:
         self._balances: list[BalanceChange] = []
         self._traded: set[str] = set()  # accounts whose next balance change came from a fill
         self._next_turn = NextTurn(self.flush)
+        self._listeners: set[str] = set()  # accounts some connection subscribed for
         self._exec_ids = 0
         self._ledger_ids = 0
         self.exchange.listeners.order.append(self._on_order)
@@ -96,7 +97,13 @@ class KrakenPrivateStreams:
         dialect.faults.on_drop(VENUE, self.drop)
 
     def _listening(self, account_id: str) -> bool:
-        return any(c.account_id == account_id and c.subscribed for c in self.connections)
+        return account_id in self._listeners
+
+    def _subscriptions_changed(self) -> None:
+        """The market's own accounts make most events: they are dropped with one set lookup."""
+        self._listeners = {
+            c.account_id for c in self.connections if c.subscribed and c.account_id is not None
+        }
 
     # -- events --------------------------------------------------------------------------------
 
@@ -402,6 +409,7 @@ class KrakenPrivateStreams:
             await conn.session.run(lambda text: self._handle(conn, text))
         finally:
             self.connections.discard(conn)
+            self._subscriptions_changed()
 
     def heartbeat(self) -> None:
         for conn in list(self.connections):
@@ -503,6 +511,7 @@ class KrakenPrivateStreams:
             if "snapshot" in params:  # the deprecated switch for both
                 snap_orders = snap_trades = self._flag(params, "snapshot", True)
             conn.executions = Executions(self._flag(params, "order_status", True))
+            self._subscriptions_changed()
             self._executions_snapshot(conn, snap_orders, snap_trades)
             result = {
                 "channel": "executions",
@@ -515,6 +524,7 @@ class KrakenPrivateStreams:
             raise KrakenError("Already subscribed")
         snapshot = self._flag(params, "snapshot", True)
         conn.balances = True
+        self._subscriptions_changed()
         if snapshot:
             self._balances_snapshot(conn)
         else:
@@ -530,6 +540,7 @@ class KrakenPrivateStreams:
             conn.balances = False
         else:
             raise KrakenError("Subscription Not Found")
+        self._subscriptions_changed()
         return [{"result": {"channel": channel}}]
 
     def _add_order(self, conn: PrivateConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
