@@ -97,7 +97,8 @@ async def test_the_older_edit_replaces_the_order(clean_simulator: SimulatorClien
         assert edited["result"]["originaltxid"] == order["id"]
         (replacement,) = await ex.fetch_open_orders("ETH/USD")
         assert replacement["id"] == edited["result"]["txid"]
-        assert (replacement["amount"], replacement["price"]) == (0.02, price - 1)
+        assert replacement["amount"] == 0.02
+        assert replacement["price"] == pytest.approx(price - 1)
 
 
 async def test_exchange_errors_map_to_ccxt_exceptions(clean_simulator: SimulatorClient) -> None:

@@ -463,3 +463,63 @@ def parse_amendment(
     if quantity is not None:
         _check_size(pair, quantity, None, limit)
     return Amendment(ident, quantity, limit, trigger, boolean("post_only", params.get("post_only")))
+
+
+def _relative(value: Any, price_type: str) -> str:
+    """A v2 trigger price as REST text: ``static`` is absolute, ``quote`` an offset in the
+    quote currency, ``pct`` an offset in percent (negative offsets below the reference)."""
+    amount = Decimal(str(value))
+    if price_type == "static":
+        return str(amount)
+    sign = "-" if amount < 0 else "+"
+    return f"{sign}{abs(amount)}{'%' if price_type == 'pct' else ''}"
+
+
+def v2_fields(params: dict[str, Any]) -> OrderFields:
+    """``add_order``'s params in the fields REST's ``AddOrder`` uses."""
+    order_type = params.get("order_type")
+    triggers = params.get("triggers")
+    trigger_text: str | None = None
+    reference: str | None = None
+    if triggers is not None:
+        if not isinstance(triggers, dict) or "price" not in triggers:
+            raise errors.invalid("triggers")
+        price_type = triggers.get("price_type", "static")
+        if price_type not in ("static", "pct", "quote"):
+            raise errors.invalid("triggers")
+        trigger_text = _relative(triggers["price"], price_type)
+        reference = triggers.get("reference", "last")
+    limit = params.get("limit_price")
+    limit_type = params.get("limit_price_type", "static")
+    if limit_type not in ("static", "pct", "quote"):
+        raise errors.invalid("limit_price_type")
+    if limit is not None and limit_type != "static":  # a trailing-stop-limit's limit offset
+        limit = _relative(limit, limit_type)
+    flags: list[str] = []
+    if params.get("post_only") is True:
+        flags.append("post")
+    fee_pref = params.get("fee_preference")
+    if fee_pref is not None:
+        if fee_pref not in ("base", "quote"):
+            raise errors.invalid("fee_preference")
+        flags.append("fcib" if fee_pref == "base" else "fciq")
+    for name in ("margin", "reduce_only"):
+        if params.get(name) is True:
+            raise errors.invalid(name)
+    conditional = isinstance(order_type, str) and order_type not in ("market", "limit")
+    return OrderFields(
+        pair=params.get("symbol") if isinstance(params.get("symbol"), str) else None,
+        side=params.get("side") if isinstance(params.get("side"), str) else None,
+        ordertype=order_type if isinstance(order_type, str) else None,
+        volume=params.get("order_qty"),
+        price=trigger_text if conditional else limit,
+        price2=limit if conditional else None,
+        flags=tuple(flags),
+        time_in_force=params.get("time_in_force"),
+        cl_ord_id=params.get("cl_ord_id"),
+        userref=params.get("order_userref"),
+        validate=params.get("validate") is True,
+        trigger=reference,
+        quote_volume=params.get("cash_order_qty"),
+        stp_type=params.get("stp_type"),
+    )

@@ -29,33 +29,24 @@ from starlette.websockets import WebSocket
 from eip.exchange_simulator.core.accounts import Permission
 from eip.exchange_simulator.core.engine import OrderUpdate
 from eip.exchange_simulator.core.exchange import BalanceChange
-from eip.exchange_simulator.core.orders import ExecType, Fill, Order, OrderStatus, OrderType, Side
-from eip.exchange_simulator.core.trailing import OffsetUnit
+from eip.exchange_simulator.core.orders import ExecType
 from eip.exchange_simulator.kraken import errors, names, trading, wire
 from eip.exchange_simulator.kraken.dialect import VENUE, KrakenDialect
 from eip.exchange_simulator.kraken.errors import KrakenError
+from eip.exchange_simulator.kraken.executions import ExecutionReports
 from eip.exchange_simulator.kraken.ids import encode, order_txid
 from eip.exchange_simulator.kraken.next_turn import NextTurn
 from eip.exchange_simulator.kraken.order_params import (
-    OrderFields,
     parse_amendment,
     parse_new_order,
+    v2_fields,
 )
-from eip.exchange_simulator.kraken.views import status_and_reason
 from eip.exchange_simulator.kraken.wire import Num
 from eip.exchange_simulator.ws_session import WsSession
 
 TRADE_SNAPSHOT = 50
 ZERO = Decimal(0)
 HEARTBEAT = wire.dumps({"channel": "heartbeat"})
-_STATUS = {
-    OrderStatus.NEW: "new",
-    OrderStatus.PARTIALLY_FILLED: "partially_filled",
-    OrderStatus.FILLED: "filled",
-    OrderStatus.CANCELED: "canceled",
-    OrderStatus.EXPIRED: "expired",
-    OrderStatus.REJECTED: "canceled",
-}
 
 
 @dataclass
@@ -90,7 +81,7 @@ class KrakenPrivateStreams:
         self._traded: set[str] = set()  # accounts whose next balance change came from a fill
         self._next_turn = NextTurn(self.flush)
         self._listeners: set[str] = set()  # accounts some connection subscribed for
-        self._exec_ids = 0
+        self.reports = ExecutionReports(dialect)
         self._ledger_ids = 0
         self.exchange.listeners.order.append(self._on_order)
         self.exchange.listeners.balance.append(self._on_balance)
@@ -126,7 +117,7 @@ class KrakenPrivateStreams:
                 self._traded.add(account_id)
             for conn in self._subscribed(account_id, executions=True):
                 assert conn.executions is not None
-                for item in self._execution_items(update, conn.executions.order_status):
+                for item in self.reports.items(update, conn.executions.order_status):
                     self._send_execution(conn, "update", [item])
         for change in balances:
             kind = "trade" if change.account_id in self._traded else "deposit"
@@ -143,160 +134,6 @@ class KrakenPrivateStreams:
         ]
 
     # -- executions ----------------------------------------------------------------------------
-
-    def _next_exec_id(self) -> str:
-        self._exec_ids += 1
-        return encode("execution", self._exec_ids)
-
-    def _base(self, order: Order, exec_type: str, status: str, time_ms: int) -> dict[str, Any]:
-        extras = self.dialect.extras_of(order)
-        item: dict[str, Any] = {
-            "order_id": order_txid(order.order_id),
-            "exec_type": exec_type,
-            "order_status": status,
-            "timestamp": wire.timestamp(time_ms),
-            "order_userref": extras.userref if extras.userref is not None else 0,
-        }
-        if extras.cl_ord_id is not None:
-            item["cl_ord_id"] = extras.cl_ord_id
-        return item
-
-    def _cumulative(self, order: Order) -> dict[str, Any]:
-        inst = self.exchange.instruments[order.symbol]
-        avg = order.cumulative_quote / order.executed_qty if order.executed_qty else ZERO
-        return {
-            "cum_qty": Num(order.executed_qty, inst.qty_decimals),
-            "cum_cost": Num(order.cumulative_quote, inst.price_decimals),
-            "avg_price": Num(avg, inst.price_decimals),
-        }
-
-    def _order_fields(self, order: Order) -> dict[str, Any]:
-        """Every field of a live order, as ``pending_new`` and the snapshot carry them."""
-        inst = self.exchange.instruments[order.symbol]
-        extras = self.dialect.extras_of(order)
-        fields: dict[str, Any] = {
-            "symbol": wire.ws_symbol(inst),
-            "side": "buy" if order.side is Side.BUY else "sell",
-            "order_type": extras.ordertype,
-            "time_in_force": order.time_in_force.value if order.time_in_force else "GTC",
-            "fee_ccy_pref": extras.oflags[0] if extras.oflags else "fciq",
-            "fee_usd_equiv": Num(ZERO, 2),
-            "post_only": order.type is OrderType.LIMIT_MAKER,
-        }
-        if order.quantity is not None:
-            fields["order_qty"] = Num(order.quantity, inst.qty_decimals)
-        else:
-            fields["cash_order_qty"] = Num(order.quote_quantity or ZERO, inst.price_decimals)
-        if order.price is not None:
-            fields["limit_price_type"] = "static"
-            fields["limit_price"] = Num(order.price, inst.price_decimals)
-        if order.type.is_conditional:
-            fields["triggers"] = self._triggers(order)
-        return fields
-
-    def _triggers(self, order: Order) -> dict[str, Any]:
-        inst = self.exchange.instruments[order.symbol]
-        pdp = inst.price_decimals
-        trigger = order.trigger_price
-        out: dict[str, Any] = {
-            "reference": self.dialect.extras_of(order).trigger,
-            "price_type": "static",
-            "status": "triggered" if order.is_working else "untriggered",
-        }
-        if order.trailing is None:
-            assert order.stop_price is not None
-            out["price"] = Num(order.stop_price, pdp)
-        else:
-            offset = order.trailing.offset
-            in_pct = offset.unit is OffsetUnit.BPS
-            out["price"] = Num(offset.amount / 100 if in_pct else offset.amount, pdp)
-            out["price_type"] = "pct" if in_pct else "quote"
-            if order.trail_extreme is not None:
-                out["peak_price"] = Num(order.trail_extreme, pdp)
-        out["actual_price"] = Num(trigger if trigger is not None else ZERO, pdp)
-        return out
-
-    def _execution_items(self, update: OrderUpdate, all_statuses: bool) -> list[dict[str, Any]]:
-        order, now = update.order, update.time_ms
-        if update.exec_type is ExecType.NEW:
-            full = {**self._base(order, "new", "new", now), **self._order_fields(order)}
-            full["exec_id"] = self._next_exec_id()
-            if not all_statuses:
-                return [full]
-            pending = {**full, "exec_type": "pending_new", "order_status": "pending_new"}
-            short = self._base(order, "new", "new", now)
-            short["exec_id"] = self._next_exec_id()
-            return [pending, short]
-        if update.exec_type is ExecType.TRADE:
-            assert update.last_fill is not None
-            items = [self._trade_item(order, update.last_fill)]
-            if order.status is OrderStatus.FILLED:
-                filled = {**self._base(order, "filled", "filled", now), **self._cumulative(order)}
-                filled["exec_id"] = self._next_exec_id()
-                items.append(filled)
-            return items
-        if update.exec_type in (ExecType.CANCELED, ExecType.EXPIRED):
-            status, reason = status_and_reason(order, self.dialect.extras_of(order))
-            item = {**self._base(order, status, status, now), **self._cumulative(order)}
-            item["exec_id"] = self._next_exec_id()
-            if status == "canceled":
-                item["cancel_reason"] = reason or "User requested"
-            return [item]
-        if update.exec_type is ExecType.REPLACED:
-            if not all_statuses:  # an amendment opens or closes nothing
-                return []
-            status = _STATUS[order.status]
-            item = {**self._base(order, "amended", status, now), **self._amended_fields(order)}
-            item["exec_id"] = self._next_exec_id()
-            item["reason"] = "User requested"
-            return [item]
-        return []
-
-    def _amended_fields(self, order: Order) -> dict[str, Any]:
-        """What an amendment can change, as it now stands."""
-        inst = self.exchange.instruments[order.symbol]
-        fields: dict[str, Any] = self._cumulative(order)
-        if order.quantity is not None:
-            fields["order_qty"] = Num(order.quantity, inst.qty_decimals)
-        if order.price is not None:
-            fields["limit_price"] = Num(order.price, inst.price_decimals)
-        if order.type.is_conditional:
-            fields["triggers"] = self._triggers(order)
-        return fields
-
-    def _trade_item(self, order: Order, fill: Fill) -> dict[str, Any]:
-        inst = self.exchange.instruments[order.symbol]
-        status = (
-            "filled"
-            if order.remaining == 0 and order.quantity is not None
-            else ("partially_filled")
-        )
-        if order.status is OrderStatus.FILLED:
-            status = "filled"
-        item = self._base(order, "trade", status, fill.time_ms)
-        fee_quote = (
-            fill.commission
-            if fill.commission_asset == inst.quote
-            else (fill.commission * fill.price)
-        )
-        usd = fee_quote if inst.quote in ("USD", "USDT", "USDC") else ZERO
-        item.update(
-            {
-                "exec_id": self.dialect.trade_ids.txid(order.symbol, fill.trade_id),
-                "trade_id": fill.trade_id,
-                "symbol": wire.ws_symbol(inst),
-                "side": "buy" if order.side is Side.BUY else "sell",
-                "order_type": self.dialect.extras_of(order).ordertype,
-                "last_qty": Num(fill.qty, inst.qty_decimals),
-                "last_price": Num(fill.price, inst.price_decimals),
-                "liquidity_ind": "m" if fill.is_maker else "t",
-                "cost": Num(fill.qty * fill.price, inst.price_decimals),
-                "fee_usd_equiv": Num(usd, 2),
-                "fees": [{"asset": fill.commission_asset, "qty": Num(fill.commission, 8)}],
-                **self._cumulative(order),
-            }
-        )
-        return item
 
     def _send_execution(self, conn: PrivateConnection, kind: str, data: list[Any]) -> None:
         conn.exec_sequence += 1
@@ -315,13 +152,9 @@ class KrakenPrivateStreams:
         assert conn.account_id is not None
         data: list[Any] = []
         if orders:
-            for order in self.exchange.open_orders(conn.account_id):
-                status = _STATUS[order.status]
-                item = {**self._base(order, "new", status, order.updated_ms)}
-                item.update(self._order_fields(order))
-                item.update(self._cumulative(order))
-                item["exec_id"] = self._next_exec_id()
-                data.append(item)
+            data.extend(
+                self.reports.open_order(o) for o in self.exchange.open_orders(conn.account_id)
+            )
         if trades:
             fills = [
                 (o, f)
@@ -330,7 +163,7 @@ class KrakenPrivateStreams:
                 for f in o.fills
             ]
             fills.sort(key=lambda row: (row[1].time_ms, row[1].trade_id))
-            data.extend(self._trade_item(o, f) for o, f in fills[-TRADE_SNAPSHOT:])
+            data.extend(self.reports.trade(o, f) for o, f in fills[-TRADE_SNAPSHOT:])
         self._send_execution(conn, "snapshot", data)
 
     # -- balances ------------------------------------------------------------------------------
@@ -610,63 +443,3 @@ class KrakenPrivateStreams:
         account_id = self._authorize(conn, params, trade=True)
         count = trading.cancel_all(self.dialect, account_id, self.exchange.now_ms())
         return [{"result": {"count": count}}]
-
-
-def _relative(value: Any, price_type: str) -> str:
-    """A v2 trigger price as REST text: ``static`` is absolute, ``quote`` an offset in the
-    quote currency, ``pct`` an offset in percent (negative offsets below the reference)."""
-    amount = Decimal(str(value))
-    if price_type == "static":
-        return str(amount)
-    sign = "-" if amount < 0 else "+"
-    return f"{sign}{abs(amount)}{'%' if price_type == 'pct' else ''}"
-
-
-def v2_fields(params: dict[str, Any]) -> OrderFields:
-    """``add_order``'s params in the fields REST's ``AddOrder`` uses."""
-    order_type = params.get("order_type")
-    triggers = params.get("triggers")
-    trigger_text: str | None = None
-    reference: str | None = None
-    if triggers is not None:
-        if not isinstance(triggers, dict) or "price" not in triggers:
-            raise errors.invalid("triggers")
-        price_type = triggers.get("price_type", "static")
-        if price_type not in ("static", "pct", "quote"):
-            raise errors.invalid("triggers")
-        trigger_text = _relative(triggers["price"], price_type)
-        reference = triggers.get("reference", "last")
-    limit = params.get("limit_price")
-    limit_type = params.get("limit_price_type", "static")
-    if limit_type not in ("static", "pct", "quote"):
-        raise errors.invalid("limit_price_type")
-    if limit is not None and limit_type != "static":  # a trailing-stop-limit's limit offset
-        limit = _relative(limit, limit_type)
-    flags: list[str] = []
-    if params.get("post_only") is True:
-        flags.append("post")
-    fee_pref = params.get("fee_preference")
-    if fee_pref is not None:
-        if fee_pref not in ("base", "quote"):
-            raise errors.invalid("fee_preference")
-        flags.append("fcib" if fee_pref == "base" else "fciq")
-    for name in ("margin", "reduce_only"):
-        if params.get(name) is True:
-            raise errors.invalid(name)
-    conditional = isinstance(order_type, str) and order_type not in ("market", "limit")
-    return OrderFields(
-        pair=params.get("symbol") if isinstance(params.get("symbol"), str) else None,
-        side=params.get("side") if isinstance(params.get("side"), str) else None,
-        ordertype=order_type if isinstance(order_type, str) else None,
-        volume=params.get("order_qty"),
-        price=trigger_text if conditional else limit,
-        price2=limit if conditional else None,
-        flags=tuple(flags),
-        time_in_force=params.get("time_in_force"),
-        cl_ord_id=params.get("cl_ord_id"),
-        userref=params.get("order_userref"),
-        validate=params.get("validate") is True,
-        trigger=reference,
-        quote_volume=params.get("cash_order_qty"),
-        stp_type=params.get("stp_type"),
-    )

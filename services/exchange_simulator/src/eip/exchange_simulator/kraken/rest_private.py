@@ -113,7 +113,7 @@ class PrivateEndpoints:
         """2-15 orders of one pair: all are checked first (one bad order fails the batch), then
         placed in turn; an order the engine refuses answers with its error in its place."""
         raw_orders = call.get("orders")
-        if not isinstance(raw_orders, list) or not 1 <= len(raw_orders) <= MAX_BATCH:
+        if not isinstance(raw_orders, list) or not 2 <= len(raw_orders) <= MAX_BATCH:
             raise errors.invalid("orders")
         pair = text(call.get("pair"))
         validate = boolean("validate", call.get("validate"))
