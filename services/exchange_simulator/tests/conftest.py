@@ -9,6 +9,8 @@ from eip.exchange_simulator.core.exchange import Exchange
 from eip.exchange_simulator.core.instruments import Instrument
 from eip.testing.simulator import SimulatorProcess, run_simulator
 
+from .kraken_client import set_kraken_limits
+
 
 def btcusdt() -> Instrument:
     return Instrument(
@@ -59,3 +61,12 @@ async def quiet_simulator(
     client = SimulatorClient(quiet_simulator_process.base_url)
     yield client
     await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def kraken_wire(clean_simulator: SimulatorClient) -> AsyncIterator[SimulatorClient]:
+    """The clean simulator with Kraken's API counter out of the way of tests that send bursts
+    (clearing faults afterwards restores the default tier; the rate-limit tests set their own
+    numbers)."""
+    await set_kraken_limits(clean_simulator, api_max=100_000)
+    yield clean_simulator

@@ -12,7 +12,6 @@ from eip.exchange_simulator.coinbase.rest_accounts import (
     accounts_router as coinbase_accounts_router,
 )
 from eip.exchange_simulator.coinbase.rest_trading import trading_router as coinbase_trading_router
-from eip.exchange_simulator.kraken.rest import kraken_rest_router
 from eip.exchange_simulator.settings import SimulatorSettings
 from eip.exchange_simulator.simulator import Simulator
 from eip.observability.http import create_app
@@ -24,11 +23,11 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
     app.state.simulator = sim
     app.include_router(public_router(sim.venue))
     app.include_router(trading_router(sim.venue, sim.trading, sim.user_streams))
-    app.include_router(kraken_rest_router(sim.exchange, sim.faults))
     app.include_router(coinbase_market_router(sim.coinbase_venue))
     app.include_router(coinbase_trading_router(sim.coinbase_venue))
     app.include_router(coinbase_accounts_router(sim.coinbase_venue))
     app.include_router(admin_router(sim))
+    sim.kraken.install(app)
 
     async def refuse_if_limited(ws: WebSocket) -> bool:
         ip = ws.client.host if ws.client else "unknown"
@@ -73,13 +72,6 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
             return
         await ws.accept()
         await sim.ws_api.serve(ws)
-
-    @app.websocket("/kraken/v2")
-    async def kraken_v2(ws: WebSocket) -> None:
-        """Kraken WebSocket API v2, public market data (real: ``wss://ws.kraken.com/v2``).
-        Binance's connection limits are Binance's: not applied here."""
-        await ws.accept()
-        await sim.kraken.serve(ws)
 
     @app.websocket("/coinbase/ws")
     async def coinbase_ws(ws: WebSocket) -> None:

@@ -9,14 +9,13 @@ await sim.corrupt_checksum("BTCUSDT", 1, venue="kraken")
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from eip.exchange_simulator.ccxt_urls import simulator_urls
+from eip.exchange_simulator.ccxt_urls import ccxt_exchange
 
 
 @dataclass(frozen=True)
@@ -247,41 +246,22 @@ class SimulatorClient:
 
     def ccxt_binance(self, credentials: ApiCredentials | None = None, pro: bool = False) -> Any:
         """An unmodified ccxt binance (async, or pro for WebSocket) aimed at this simulator."""
-        if pro:
-            import ccxt.pro as ccxt_module
-        else:
-            import ccxt.async_support as ccxt_module
-        config: dict[str, Any] = {}
-        if credentials is not None:
-            config = {"apiKey": credentials.api_key, "secret": credentials.secret}
-        exchange = ccxt_module.binance(config)
-        exchange.urls = simulator_urls(exchange.urls, self.base_url)
-        return exchange
+        return self._ccxt("binance", credentials, pro)
 
     def ccxt_coinbase(self, credentials: ApiCredentials | None = None, pro: bool = False) -> Any:
         """An unmodified ccxt coinbase (async, or pro for WebSocket) aimed at this simulator's
         Coinbase Advanced Trade dialect; ``credentials`` from ``create_key(..., venue="coinbase")``
         (the key name and its EC private key in PEM, which ccxt signs its JWTs with)."""
-        if pro:
-            import ccxt.pro as ccxt_module
-        else:
-            import ccxt.async_support as ccxt_module
-        config: dict[str, Any] = {}
-        if credentials is not None:
-            config = {"apiKey": credentials.api_key, "secret": credentials.secret}
-        exchange = ccxt_module.coinbase(config)
-        exchange.urls = simulator_urls(exchange.urls, self.base_url)
-        return exchange
+        return self._ccxt("coinbase", credentials, pro)
 
-    def ccxt_kraken(self) -> Any:
-        """An unmodified ccxt.pro kraken aimed at this simulator's Kraken dialect: public REST
-        (``load_markets``, ``fetch_order_book``) and WebSocket v2 (``watch_order_book``). The
-        WebSocket path differs from Kraken's (``/kraken/v2``), so the URLs are set one by one."""
-        import ccxt.pro as ccxt_module
+    def ccxt_kraken(self, credentials: ApiCredentials | None = None, pro: bool = False) -> Any:
+        """An unmodified ccxt kraken (async, or pro for WebSocket v2) aimed at this simulator's
+        Kraken dialect; ``credentials`` of a ``venue="kraken"`` key for the private API."""
+        return self._ccxt("kraken", credentials, pro)
 
-        exchange = ccxt_module.kraken()
-        urls = copy.deepcopy(exchange.urls)
-        urls["api"]["public"] = self.base_url
-        urls["api"]["ws"]["publicV2"] = self.kraken_ws_url
-        exchange.urls = urls
-        return exchange
+    def _ccxt(self, exchange_id: str, credentials: ApiCredentials | None, pro: bool) -> Any:
+        if credentials is None:
+            return ccxt_exchange(exchange_id, self.base_url, pro=pro)
+        return ccxt_exchange(
+            exchange_id, self.base_url, credentials.api_key, credentials.secret, pro
+        )

@@ -1,5 +1,5 @@
 """Assembles one simulator: the exchange core, its market, its faults, and the dialects (Binance
-REST and streams; Kraken v2 market data; Coinbase Advanced Trade REST and WebSocket).
+REST and streams; Kraken spot REST and WebSocket v2; Coinbase Advanced Trade REST and WebSocket).
 
 Everything runs on one event loop, so long admin work (``run_steps``) gives the loop back
 every few milliseconds: health checks, streams and orders go on while it runs.
@@ -34,7 +34,7 @@ from eip.exchange_simulator.core.market import (
     LiquidityProvider,
     replay,
 )
-from eip.exchange_simulator.kraken.streams import KrakenStreams
+from eip.exchange_simulator.kraken.venue import KrakenVenue
 from eip.exchange_simulator.settings import SimulatorSettings
 from eip.exchanges.capture import CaptureError
 
@@ -84,7 +84,7 @@ class Simulator:
             StreamSettings(connection_lifetime_s=settings.connection_lifetime_s),
         )
         self.ws_api = WsApi(self.exchange, self.user_streams, self.faults, self.trading)
-        self.kraken = KrakenStreams(self.exchange, self.faults)
+        self.kraken = KrakenVenue(self.exchange, self.faults)
         self.coinbase_venue = CoinbaseVenue(self.exchange, self.faults)
         self.coinbase = CoinbaseStreams(self.coinbase_venue, self.faults)
         self.provider = LiquidityProvider(self.exchange)

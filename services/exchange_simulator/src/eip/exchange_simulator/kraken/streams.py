@@ -1,5 +1,5 @@
 """Kraken WebSocket v2 public feed (``/kraken/v2``): the ``book`` and ``instrument`` channels,
-``ping``, heartbeats.
+``ticker``, ``trade`` and ``ohlc`` (market_channels.py), ``ping``, heartbeats.
 
 Every (symbol, depth) subscription shares one ``DepthView``: book changes of one exchange
 operation batch are coalesced (flushed on the next loop turn) into one ``update`` per view with
@@ -10,7 +10,6 @@ update in transit (v2 has no sequence numbers, so the client notices through the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections import defaultdict
@@ -19,20 +18,25 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from eip.exchange_simulator.core.exchange import BookUpdate, Exchange
-from eip.exchange_simulator.core.faults import Faults
+from eip.exchange_simulator.core.exchange import BookUpdate
 from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.kraken import wire
 from eip.exchange_simulator.kraken.checksum import book_checksum
 from eip.exchange_simulator.kraken.depth_view import DepthView
+from eip.exchange_simulator.kraken.dialect import VENUE, KrakenDialect
 from eip.exchange_simulator.kraken.instruments import instrument_snapshot
+from eip.exchange_simulator.kraken.market_channels import (
+    CHANNELS,
+    ChannelError,
+    MarketChannels,
+    Sub,
+)
+from eip.exchange_simulator.kraken.next_turn import NextTurn
 from eip.exchange_simulator.ws_session import WsSession
 
-VENUE = "kraken"
 DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_DEPTH = 10
 HEARTBEAT = wire.dumps({"channel": "heartbeat"})
-API_VERSION = "2.0.0"
 
 
 @dataclass(eq=False)
@@ -41,10 +45,11 @@ class KrakenConnection:
     connection_id: int
     books: dict[str, int] = field(default_factory=dict)  # instrument symbol -> depth
     instrument: bool = False
+    market: set[Sub] = field(default_factory=set)  # ticker, trade, ohlc
 
     @property
     def subscribed(self) -> bool:
-        return bool(self.books) or self.instrument
+        return bool(self.books) or self.instrument or bool(self.market)
 
 
 class RequestError(Exception):
@@ -52,15 +57,17 @@ class RequestError(Exception):
 
 
 class KrakenStreams:
-    def __init__(self, exchange: Exchange, faults: Faults) -> None:
+    def __init__(self, dialect: KrakenDialect) -> None:
+        exchange, faults = dialect.exchange, dialect.faults
         self.exchange = exchange
         self.faults = faults
+        self.market = MarketChannels(dialect)
         self.by_ws_symbol = {wire.ws_symbol(i): i for i in exchange.instruments.values()}
         self.views: dict[tuple[str, int], DepthView] = {}
         self.subscribers: dict[tuple[str, int], set[KrakenConnection]] = defaultdict(set)
         self.connections: set[KrakenConnection] = set()
         self._dirty: dict[str, int] = {}  # symbol -> time of its latest change
-        self._flush_scheduled = False
+        self._next_turn = NextTurn(self.flush)
         exchange.listeners.book.append(self._on_book)
         faults.on_drop(VENUE, self.drop)
 
@@ -70,18 +77,9 @@ class KrakenStreams:
         if not any(symbol == update.symbol for symbol, _ in self.views):
             return
         self._dirty[update.symbol] = update.time_ms
-        if self._flush_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._flush_scheduled = True
-        loop.call_soon(self.flush)
+        self._next_turn.request()
 
     def flush(self) -> None:
-        self._flush_scheduled = False
         dirty, self._dirty = self._dirty, {}
         for symbol, time_ms in dirty.items():
             self._flush_symbol(symbol, time_ms)
@@ -128,40 +126,24 @@ class KrakenStreams:
         checksum = book_checksum(asks, bids, inst.price_decimals, inst.qty_decimals)
         return wire.book_message("snapshot", inst, bids, asks, checksum, self.exchange.now_ms())
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Heartbeats: once a second to every connection with a subscription."""
-        while not stop.is_set():
-            await asyncio.sleep(1.0)
-            for conn in list(self.connections):
-                if conn.subscribed:
-                    conn.session.push(HEARTBEAT)
+    def heartbeat(self) -> None:
+        for conn in list(self.connections):
+            if conn.subscribed:
+                conn.session.push(HEARTBEAT)
 
     # -- connections ---------------------------------------------------------------------------
 
     async def serve(self, ws: WebSocket) -> None:
         conn = KrakenConnection(WsSession(ws, self.faults, VENUE), secrets.randbits(62))
         self.connections.add(conn)
-        conn.session.push(
-            wire.dumps(
-                {
-                    "channel": "status",
-                    "type": "update",
-                    "data": [
-                        {
-                            "version": API_VERSION,
-                            "system": "online",
-                            "api_version": "v2",
-                            "connection_id": conn.connection_id,
-                        }
-                    ],
-                }
-            )
-        )
+        conn.session.push(wire.status_message(conn.connection_id))
         try:
             await conn.session.run(lambda text: self._handle(conn, text))
         finally:
             for symbol in list(conn.books):
                 self._unsubscribe(conn, symbol)
+            for sub in list(conn.market):
+                self.market.remove(conn, sub)
             self.connections.discard(conn)
 
     def drop(self, stream_filter: str | None) -> int:
@@ -169,8 +151,9 @@ class KrakenStreams:
         form, ``BTCUSDT`` or ``BTC/USDT``); ``kraken`` matches every Kraken connection."""
         dropped = 0
         for conn in list(self.connections):
+            symbols = set(conn.books) | {sub.symbol for sub in conn.market}
             names = {"kraken"} | {
-                n for s in conn.books for n in (s, wire.ws_symbol(self.exchange.instruments[s]))
+                n for s in symbols for n in (s, wire.ws_symbol(self.exchange.instruments[s]))
             }
             if stream_filter is None or any(stream_filter.upper() in n.upper() for n in names):
                 conn.session.drop()
@@ -227,6 +210,9 @@ class KrakenStreams:
         if channel == "instrument":
             self._instrument(conn, method, params, head, time_in)
             return
+        if channel in CHANNELS:
+            self._market(conn, method, channel, params, head, time_in)
+            return
         if channel != "book":
             raise RequestError(f"Channel not supported by the simulator: {channel}")
         symbols = params.get("symbol")
@@ -253,6 +239,45 @@ class KrakenStreams:
                 self._subscribe_one(conn, inst, depth, snapshot, head, time_in)
             else:
                 self._unsubscribe_one(conn, inst, head, time_in)
+
+    def _market(
+        self,
+        conn: KrakenConnection,
+        method: str,
+        channel: str,
+        params: dict[str, Any],
+        head: dict[str, Any],
+        time_in: str,
+    ) -> None:
+        """``ticker``, ``trade`` and ``ohlc``: one ack (or error) per symbol, then its snapshot."""
+        symbols = params.get("symbol")
+        if not isinstance(symbols, list) or not symbols:
+            raise RequestError("EGeneral:Invalid arguments:symbol")
+        snapshot = params.get("snapshot", self.market.default_snapshot(channel))
+        if not isinstance(snapshot, bool):
+            raise RequestError("EGeneral:Invalid arguments:snapshot")
+        for name in symbols:
+            inst = self.by_ws_symbol.get(name) if isinstance(name, str) else None
+            if inst is None:
+                error = {"error": f"Currency pair not supported {name}", **head, "symbol": name}
+                conn.session.push(self._reply(error, time_in, ok=False))
+                continue
+            try:
+                if method == "subscribe":
+                    sub = self.market.sub_for(channel, inst, params)
+                    text = self.market.subscribe(conn, sub, snapshot)
+                    result = self.market.ack_result(sub, snapshot, name)
+                    conn.session.push(self._reply({**head, "result": result}, time_in, ok=True))
+                    if text is not None:
+                        conn.session.push(text)
+                else:
+                    sub = self.market.unsubscribe(conn, channel, inst)
+                    result = self.market.ack_result(sub, snapshot, name)
+                    result.pop("snapshot")
+                    conn.session.push(self._reply({**head, "result": result}, time_in, ok=True))
+            except ChannelError as exc:
+                error = {"error": str(exc), **head, "symbol": name}
+                conn.session.push(self._reply(error, time_in, ok=False))
 
     def _instrument(
         self,
@@ -315,9 +340,4 @@ class KrakenStreams:
         conn.session.push(self._reply({**head, "result": result}, time_in, ok=True))
 
     def _reply(self, body: dict[str, Any], time_in: str, ok: bool | None = False) -> str:
-        reply = dict(body)
-        if ok is not None:
-            reply["success"] = ok
-        reply["time_in"] = time_in
-        reply["time_out"] = wire.timestamp(self.exchange.now_ms())
-        return wire.dumps(reply)
+        return wire.reply(body, time_in, self.exchange.now_ms(), ok)

@@ -16,6 +16,8 @@ from typing import Any
 from eip.exchange_simulator.core.decimals import fixed
 from eip.exchange_simulator.core.instruments import Instrument
 
+API_VERSION = "2.0.0"
+
 
 def ws_symbol(inst: Instrument) -> str:
     """v2 symbol form: BTCUSDT -> ``BTC/USDT``."""
@@ -56,3 +58,56 @@ def book_message(
         f'"bids":[{_levels(bids, inst)}],"asks":[{_levels(asks, inst)}],'
         f'"checksum":{checksum},"timestamp":"{timestamp(time_ms)}"}}]}}'
     )
+
+
+class Num:
+    """A decimal written as a JSON number literal with at least ``places`` decimals (more if it
+    has them): v2 numbers are JSON numbers, and a float would lose digits."""
+
+    __slots__ = ("places", "value")
+
+    def __init__(self, value: Decimal, places: int) -> None:
+        self.value = value
+        self.places = places
+
+
+def encode(payload: Any) -> str:
+    """JSON text of ``payload`` with ``Num`` values as exact number literals."""
+    if isinstance(payload, Num):
+        return fixed(payload.value, payload.places)
+    if isinstance(payload, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{encode(v)}" for k, v in payload.items()) + "}"
+    if isinstance(payload, (list, tuple)):
+        return "[" + ",".join(encode(v) for v in payload) + "]"
+    if isinstance(payload, Decimal):
+        return fixed(payload, 0)
+    return json.dumps(payload)
+
+
+def status_message(connection_id: int) -> str:
+    """What a v2 endpoint sends first on every connection."""
+    return dumps(
+        {
+            "channel": "status",
+            "type": "update",
+            "data": [
+                {
+                    "version": API_VERSION,
+                    "system": "online",
+                    "api_version": "v2",
+                    "connection_id": connection_id,
+                }
+            ],
+        }
+    )
+
+
+def reply(body: dict[str, Any], time_in: str, now_ms: int, ok: bool | None) -> str:
+    """A v2 method's answer: ``success`` (unless None, as for ``pong``), ``time_in`` and
+    ``time_out``."""
+    answer = dict(body)
+    if ok is not None:
+        answer["success"] = ok
+    answer["time_in"] = time_in
+    answer["time_out"] = timestamp(now_ms)
+    return encode(answer)
