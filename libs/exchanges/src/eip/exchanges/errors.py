@@ -107,5 +107,8 @@ class NotSupported(ExchangeError):
 
 
 class CredentialRejected(ExchangeError):
-    """The venue refused the key itself: unknown, revoked, expired, wrong signature, IP not
-    allowed, or lacking the permission for this call. Retrying with the same key will not help."""
+    """The key itself is refused — by the venue (unknown, revoked, expired, wrong signature, IP
+    not allowed) or by the auth service that signs for it (revoked there, not this caller's
+    account). Nothing was sent to the venue for an order; retrying with the same key will not
+    help. A working key that lacks the permission for one action is an ``OrderRejected`` with
+    ``PERMISSION_DENIED`` instead."""

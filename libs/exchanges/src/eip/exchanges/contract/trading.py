@@ -17,8 +17,16 @@ The subtle parts, in the order they bite:
 - **Decimal end to end.** Prices and quantities are ``Decimal`` parsed from the venue's text;
   quantities are in the base asset unless a field says ``quote``.
 - **Ordering.** Order updates carry the venue's own sequence or update time (``sequence``) so a
-  consumer can drop an update older than one it already applied; fills carry the venue's trade
-  id, unique per venue and instrument, so a consumer de-duplicates replays after a reconnect.
+  consumer can drop an update older than one it already applied. Where the venue's best is a
+  time in milliseconds (Binance), two updates of one order can share it (accepted and filled in
+  the same millisecond), so a consumer compares ``VenueOrder.update_key()`` — the sequence, then
+  the filled quantity, then how final the status is, all of which only move forward — and drops
+  an update whose key is not above the last one it applied. Fills carry the venue's trade id,
+  unique per venue and instrument, so a consumer de-duplicates replays after a reconnect.
+- **Permission versus credential.** A key the venue refuses outright (unknown, revoked, wrong
+  signature, IP not allowed) raises ``CredentialRejected`` on any call; a working key that may
+  not do this one thing (a read-only key placing an order) is an ``OrderRejected`` with
+  ``PERMISSION_DENIED``, so the caller can tell "fix the credential" from "this order failed".
 """
 
 from __future__ import annotations
@@ -96,6 +104,22 @@ class VenueOrderStatus(StrEnum):
             VenueOrderStatus.PARTIALLY_FILLED,
         )
 
+    @property
+    def rank(self) -> int:
+        """How far along an order's life the status is; it never goes back."""
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK = {
+    VenueOrderStatus.UNTRIGGERED: 0,
+    VenueOrderStatus.OPEN: 1,
+    VenueOrderStatus.PARTIALLY_FILLED: 2,
+    VenueOrderStatus.FILLED: 3,
+    VenueOrderStatus.CANCELED: 3,
+    VenueOrderStatus.EXPIRED: 3,
+    VenueOrderStatus.REJECTED: 3,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class TrailingOffset:
@@ -159,9 +183,9 @@ class VenueOrder:
     time_in_force: TimeInForce | None = None
     created_time: datetime | None = None
     updated_time: datetime | None = None
-    # Orders by the venue: a strictly growing number per order (update id, sequence, or update
-    # time in microseconds when the venue has nothing better). A consumer ignores an update
-    # whose sequence is not above the last one it applied for that order.
+    # The venue's order of updates of this order: an update id or sequence where the venue has
+    # one, else its update time (Binance: milliseconds, so two updates may tie; see
+    # ``update_key``). Never lower for a later update of the same order.
     sequence: int | None = None
     reason: str | None = None  # why canceled / expired / rejected, in the venue's words
     list_id: str | None = None  # the order list (OCO) the order belongs to
@@ -171,6 +195,12 @@ class VenueOrder:
         if self.quantity is None:
             return None
         return self.quantity - self.filled_quantity
+
+    def update_key(self) -> tuple[int, Decimal, int]:
+        """What a consumer compares to keep the newest state of an order: the venue's sequence,
+        then the filled quantity, then the status rank. A later update of the same order never
+        has a lower key; one whose key is not above the last applied is old or a repeat."""
+        return (self.sequence or 0, self.filled_quantity, self.status.rank)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +279,10 @@ class InstrumentRules:
     post_only: bool = False
     quote_quantity_market: bool = False
     trading: bool = True  # False while the venue halts the instrument
+    amend: bool = False  # this instrument's orders may be amended natively (see AmendSupport)
+    oco: bool = False  # native one-cancels-the-other lists on this instrument
+    # Market orders may have a lower ceiling than limit orders (Binance MARKET_LOT_SIZE).
+    max_market_quantity: Decimal | None = None
 
 
 class Support(StrEnum):
@@ -260,8 +294,29 @@ class Support(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class AmendSupport:
+    """What a native amend may change while the order keeps its ids; anything marked
+    ``EMULATED`` the platform does as a cancel-replace (the adapter raises ``NotSupported``).
+    Venues differ: Binance only lowers the quantity (keeping priority), Kraken and Coinbase
+    change price and quantity."""
+
+    quantity_down: Support = Support.NONE
+    quantity_up: Support = Support.NONE
+    price: Support = Support.NONE
+
+    def native(self, *, quantity_down: bool, quantity_up: bool, price: bool) -> bool:
+        """Whether an amend changing these is native."""
+        wanted = (
+            (quantity_down, self.quantity_down),
+            (quantity_up, self.quantity_up),
+            (price, self.price),
+        )
+        return all(support is Support.NATIVE for asked, support in wanted if asked)
+
+
+@dataclass(frozen=True, slots=True)
 class TradingCapabilities:
-    amend: Support = Support.NONE  # change price/quantity keeping the order id
+    amend: AmendSupport = field(default_factory=AmendSupport)
     stop: Support = Support.NONE
     take_profit: Support = Support.NONE
     trailing_stop: Support = Support.NONE
@@ -270,6 +325,9 @@ class TradingCapabilities:
     quote_quantity_market: Support = Support.NONE
     private_stream: bool = False  # order/fill/balance pushes (else REST polling only)
     balance_stream: bool = False
+    # Own fills and closed orders are kept per instrument (Binance myTrades / allOrders): the
+    # history calls need a symbol and raise NotSupported without one.
+    history_needs_symbol: bool = False
     client_order_ids: ClientOrderIdRules = field(
         default_factory=lambda: ClientOrderIdRules(max_length=32, alphabet="A-Za-z0-9")
     )
@@ -353,8 +411,8 @@ class TradingAdapter(Protocol):
         quantity: Decimal | None = None,
         price: Decimal | None = None,
     ) -> VenueOrder:
-        """Native amend (``capabilities.amend`` is ``NATIVE``); else ``NotSupported`` and the
-        caller cancel-replaces."""
+        """Native amend (what ``capabilities.amend`` marks ``NATIVE``); else ``NotSupported``
+        and the caller cancel-replaces. The order keeps its venue id and client order id."""
         ...
 
     async def fetch_order(
