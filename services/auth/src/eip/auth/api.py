@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr
 from eip.audit import AuditEntry, AuditQuery
 from eip.auth.clients import count_failure, locked_out
 from eip.auth.credentials import ACCOUNT_ID, public_view
-from eip.auth.exchanges import ExchangeSecret
+from eip.auth.exchanges import ExchangeSecret, SigningInputError, signing_scheme
 from eip.auth.runtime import AuthRuntime
 from eip.observability.http import ApiError, error_responses
 from eip.observability.inputs import Instant, Text
@@ -101,8 +101,24 @@ class Use(BaseModel):
 
 
 class SignRequest(BaseModel):
-    payload: Text = Field(max_length=65536)
+    """What to sign: a scheme of the credential's exchange (its default when absent, e.g.
+    ``binance-rest``) and that scheme's fields; ``payload`` alone is the default scheme's one
+    field, as before schemes existed."""
+
+    scheme: Text | None = Field(default=None, min_length=1, max_length=64)
+    payload: Text | None = Field(default=None, max_length=65536)
+    fields: dict[
+        Annotated[Text, Field(min_length=1, max_length=64)],
+        Annotated[Text, Field(max_length=65536)],
+    ] = Field(default_factory=dict, max_length=64)
     purpose: Label = ""
+
+    def inputs(self) -> dict[str, str]:
+        if self.payload is None:
+            return dict(self.fields)
+        if "payload" in self.fields:
+            raise ApiError(422, "invalid_signing_request", "payload given twice")
+        return {**self.fields, "payload": self.payload}
 
 
 class TokenRequest(BaseModel):
@@ -246,7 +262,7 @@ def build_router() -> APIRouter:
         )
         return {"credential": public_view(row)}
 
-    async def _usable(rt: AuthRuntime, claims: Claims, credential_id: str) -> None:
+    async def _usable(rt: AuthRuntime, claims: Claims, credential_id: str) -> dict[str, Any]:
         row = await rt.store().get(credential_id)
         if not claims.may_use_account(row["account_id"]):
             await rt.store().audit_denied(
@@ -257,6 +273,7 @@ def build_router() -> APIRouter:
                 {"reason": "account not in token"},
             )
             raise ApiError(403, "forbidden", "token does not cover this credential's account")
+        return row
 
     @router.post(
         "/credentials/{credential_id}/use",
@@ -290,14 +307,28 @@ def build_router() -> APIRouter:
     async def sign_with_credential(
         credential_id: CredentialId, body: SignRequest, claims: User, rt: Runtime
     ) -> dict[str, Any]:
-        """Sign an exchange request payload with the credential's secret, which never leaves
-        this service: the caller gets the API key (a public identifier) and the signature."""
-        await _usable(rt, claims, credential_id)
+        """Sign an exchange request with the credential's secret, which never leaves this
+        service: the caller gets the API key (a public identifier), the signature and the
+        headers to attach. 422 ``invalid_signing_request`` when the fields do not fit the
+        scheme; 410 ``credential_revoked`` from the moment of a revocation."""
+        row = await _usable(rt, claims, credential_id)
+        inputs = body.inputs()
+        validator = rt.store().validator(row["exchange"])
+        try:
+            name, scheme = signing_scheme(validator, body.scheme, inputs)
+        except SigningInputError as exc:
+            raise ApiError(422, "invalid_signing_request", str(exc)) from None
         row, secret = await rt.store().use(
             actor=actor(claims), credential_id=credential_id, purpose=body.purpose or "sign"
         )
-        signature = rt.store().validator(row["exchange"]).sign(secret, body.payload)
-        return {"api_key": secret.api_key, "signature": signature, "version": row["vault_version"]}
+        signed = scheme.sign(secret, inputs)
+        return {
+            "api_key": secret.api_key,
+            "scheme": name,
+            "signature": signed.signature,
+            "headers": dict(signed.headers),
+            "version": row["vault_version"],
+        }
 
     @router.post("/credentials/expiry-check", tags=["credentials"])
     async def expiry_check(claims: Admin, rt: Runtime) -> dict[str, Any]:
