@@ -7,22 +7,28 @@
     asyncio.create_task(listener.run())
     secret = await creds.get(credential_id)      # cached for at most ttl_s
 
-Prefer ``await creds.sign(credential_id, payload)``: the auth service signs the request and
-the secret never leaves it. When a service does hold a copy, it is only in memory, for at most
-``ttl_s``, and dropped as soon as ``auth.credentials.v1`` says the key was revoked or rotated.
+Prefer signing through the auth service, so the secret never leaves it: an adapter takes an
+``AuthRequestSigner(creds, credential_id, exchange)`` (``eip.exchanges.contract.signing``'s
+``RequestSigner``), or call ``await creds.sign_request(credential_id, scheme, fields)``. When a
+service does hold a copy, it is only in memory, for at most ``ttl_s``, and dropped as soon as
+``auth.credentials.v1`` says the key was revoked or rotated.
 """
 
 from eip.credentials_client.client import (
     ClientCredentials,
     Credential,
+    CredentialRefused,
     CredentialRevoked,
     CredentialsClient,
     CredentialsUnavailable,
 )
+from eip.credentials_client.signer import AuthRequestSigner
 
 __all__ = [
+    "AuthRequestSigner",
     "ClientCredentials",
     "Credential",
+    "CredentialRefused",
     "CredentialRevoked",
     "CredentialsClient",
     "CredentialsUnavailable",

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,17 @@ class CredentialsUnavailable(Exception):
     """The auth service could not hand the credential out now (outage, refusal)."""
 
 
-class CredentialRevoked(CredentialsUnavailable):
+class CredentialRefused(CredentialsUnavailable):
+    """The auth service answered no (unknown credential, another account's, a client or token
+    it does not accept, a request it cannot sign): asking again will not help."""
+
+
+class CredentialRevoked(CredentialRefused):
     """The credential is revoked: stop using it."""
+
+
+# Answers that say "not now" rather than "no": time-outs, lockouts, outages.
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ def _raise_for(response: httpx.Response) -> None:
     message = f"auth service: HTTP {response.status_code} {code}: {error.get('message', '')}"
     if code == "credential_revoked":
         raise CredentialRevoked(message)
+    if response.status_code < 500 and response.status_code not in _TRANSIENT_STATUSES:
+        raise CredentialRefused(message)
     raise CredentialsUnavailable(message)
 
 
@@ -168,11 +179,24 @@ class CredentialsClient:
         return credential
 
     async def sign(self, credential_id: str, payload: str, purpose: str = "") -> tuple[str, str]:
-        """(api key, signature of ``payload``), signed by the auth service: no secret here."""
-        data = await self._post(
-            f"/v1/credentials/{credential_id}/sign", {"payload": payload, "purpose": purpose}
-        )
+        """(api key, signature of ``payload``) by the exchange's default scheme, signed by the
+        auth service: no secret here."""
+        data = await self.sign_request(credential_id, None, {"payload": payload}, purpose)
         return str(data["api_key"]), str(data["signature"])
+
+    async def sign_request(
+        self,
+        credential_id: str,
+        scheme: str | None,
+        fields: Mapping[str, str],
+        purpose: str = "",
+    ) -> dict[str, Any]:
+        """The auth service's answer to signing ``fields`` by ``scheme`` (the exchange's default
+        when None): ``api_key``, ``scheme``, ``signature``, ``headers``, ``version``."""
+        body: dict[str, Any] = {"fields": dict(fields), "purpose": purpose}
+        if scheme is not None:
+            body["scheme"] = scheme
+        return await self._post(f"/v1/credentials/{credential_id}/sign", body)
 
     async def handle_event(self, record: Record) -> None:
         event = record.message
