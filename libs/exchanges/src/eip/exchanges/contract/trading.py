@@ -21,8 +21,9 @@ The subtle parts, in the order they bite:
   time in milliseconds (Binance), two updates of one order can share it (accepted and filled in
   the same millisecond), so a consumer compares ``VenueOrder.update_key()`` — the sequence, then
   the filled quantity, then how final the status is, all of which only move forward — and drops
-  an update whose key is not above the last one it applied. Fills carry the venue's trade id,
-  unique per venue and instrument, so a consumer de-duplicates replays after a reconnect.
+  an update whose key is not above the last one it applied. Fills carry the venue's trade id
+  (with the venue order id: both sides of a self-trade are the account's), so a consumer
+  de-duplicates replays after a reconnect.
 - **Permission versus credential.** A key the venue refuses outright (unknown, revoked, wrong
   signature, IP not allowed) raises ``CredentialRejected`` on any call; a working key that may
   not do this one thing (a read-only key placing an order) is an ``OrderRejected`` with
@@ -209,7 +210,9 @@ class VenueFill:
 
     exchange: str
     symbol: str
-    trade_id: str  # the venue's id; unique per venue and instrument
+    # The venue's id, unique per venue and instrument — except that an account trading with
+    # itself has two fills of one trade (one per side): (trade_id, venue_order_id) is unique.
+    trade_id: str
     venue_order_id: str
     client_order_id: str | None
     side: OrderSide
