@@ -8,10 +8,11 @@ episode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter, Gauge
 
@@ -46,8 +47,12 @@ class StreamHealth:
         exchange: str,
         stale_after_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        label: str | None = None,
     ) -> None:
         self.exchange = exchange
+        # Metrics carry ``label``: a venue's private stream ("binance-private") stays apart
+        # from its market data in the same process.
+        self.label = label or exchange
         self.stale_after_s = stale_after_s
         self._clock = clock
         self._times: deque[float] = deque()
@@ -57,7 +62,7 @@ class StreamHealth:
         self.stale = False
         self.errors = 0
         self.detail = ""
-        self._messages = MESSAGES.labels(exchange)
+        self._messages = MESSAGES.labels(self.label)
 
     def message(self) -> None:
         now = self._clock()
@@ -67,13 +72,13 @@ class StreamHealth:
         self._trim(now)
         if self.stale:
             self.stale = False
-            STALE.labels(self.exchange).set(0)
-            log.info("stream fresh again", extra={"exchange": self.exchange})
+            STALE.labels(self.label).set(0)
+            log.info("stream fresh again", extra={"exchange": self.label})
 
     def error(self, kind: str, detail: str) -> None:
         self.errors += 1
         self.detail = detail
-        ERRORS.labels(self.exchange, kind).inc()
+        ERRORS.labels(self.label, kind).inc()
 
     def set_connected(self, connected: bool, detail: str = "") -> None:
         if connected and not self.connected:
@@ -83,7 +88,7 @@ class StreamHealth:
             self.detail = detail
 
     def reconnecting(self) -> None:
-        RECONNECTS.labels(self.exchange).inc()
+        RECONNECTS.labels(self.label).inc()
 
     def check_stale(self, subscribed: bool) -> bool:
         """Raise or clear the staleness alarm; returns the current state."""
@@ -92,15 +97,15 @@ class StreamHealth:
         quiet = subscribed and now - reference > self.stale_after_s
         if quiet and not self.stale:
             self.stale = True
-            STALE_EPISODES.labels(self.exchange).inc()
-            STALE.labels(self.exchange).set(1)
+            STALE_EPISODES.labels(self.label).inc()
+            STALE.labels(self.label).set(1)
             log.warning(
                 "stream stale",
-                extra={"exchange": self.exchange, "quiet_s": round(now - reference, 1)},
+                extra={"exchange": self.label, "quiet_s": round(now - reference, 1)},
             )
         elif not quiet and self.stale and not subscribed:
             self.stale = False
-            STALE.labels(self.exchange).set(0)
+            STALE.labels(self.label).set(0)
         return self.stale
 
     def quiet_for(self) -> float:
@@ -124,3 +129,21 @@ class StreamHealth:
             rate_limit_headroom=headroom,
             detail=self.detail,
         )
+
+
+async def watch(
+    health: StreamHealth,
+    subscribed: Callable[[], bool],
+    reconnect: Callable[[str], Awaitable[None]],
+    reconnect_when_quiet_s: float,
+) -> None:
+    """Until cancelled: raise or clear the staleness alarm, and have a connection that stays
+    open but silent (it happens) replaced once it has been quiet ``reconnect_when_quiet_s``."""
+    interval = max(0.05, min(1.0, health.stale_after_s / 4))
+    while True:
+        await asyncio.sleep(interval)
+        wanted = subscribed()
+        health.check_stale(wanted)
+        quiet = health.quiet_for()
+        if wanted and health.connected and quiet > reconnect_when_quiet_s:
+            await reconnect(f"no message for {quiet:.1f}s")

@@ -11,7 +11,7 @@ import contextlib
 from typing import Any
 
 from eip.exchanges.errors import UnknownSymbol
-from eip.exchanges.health import StreamHealth
+from eip.exchanges.health import StreamHealth, watch
 from eip.exchanges.market_data import Channel, StreamStatus
 from eip.exchanges.symbols import SymbolMap
 from eip.exchanges.venue_rest import VenueRest
@@ -69,14 +69,12 @@ class NativeAdapter:
                 await watchdog
 
     async def _watchdog(self) -> None:
-        interval = max(0.05, min(1.0, self.health.stale_after_s / 4))
-        while True:
-            await asyncio.sleep(interval)
-            subscribed = bool(self._subscriptions)
-            self.health.check_stale(subscribed)
-            quiet = self.health.quiet_for()
-            if subscribed and self.health.connected and quiet > self.reconnect_when_quiet_s:
-                await self.stream.force_reconnect(f"no message for {quiet:.1f}s")
+        await watch(
+            self.health,
+            lambda: bool(self._subscriptions),
+            self.stream.force_reconnect,
+            self.reconnect_when_quiet_s,
+        )
 
     def status(self) -> StreamStatus:
         return self.health.status(self.breaker.is_open, self._headroom())

@@ -3,7 +3,9 @@ subscription changes on the open connection, and re-open a lost one after a jitt
 exponential backoff with everything wanted (the resubscription).
 
 A venue supplies how it opens a connection, how it (un)subscribes on an open one and how it
-reads frames (and keeps the connection alive) — the hooks below.
+reads frames (and keeps the connection alive) — the hooks below. Opening may fail for a while
+(the venue, or a signer the subscription needs, unreachable: retried after the backoff) or for
+good (any other exception, e.g. ``CredentialRejected``: ``run`` raises it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Generic, TypeVar
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from eip.exchanges.errors import TransientExchangeError
 from eip.exchanges.health import StreamHealth
 from eip.resilience import RetryPolicy
 
@@ -105,7 +108,14 @@ class VenueStream(Generic[Handler]):
             wanted = sorted(self.wanted)
             try:
                 conn, active = await self._open(wanted)
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            except (
+                OSError,
+                TimeoutError,
+                InvalidHandshake,
+                InvalidURI,
+                ConnectionClosed,
+                TransientExchangeError,  # e.g. a signer that cannot sign the subscription now
+            ) as exc:
                 self.health.set_connected(False, f"connect failed: {exc!r}")
                 self.health.error("stream", f"connect failed: {exc!r}")
                 await asyncio.sleep(next(delays, self.reconnect_policy.max_delay_s))

@@ -22,8 +22,23 @@ WEIGHTS: Mapping[str, int] = {
     "/api/v3/klines": 2,
     "/api/v3/ticker/24hr": 2,  # with a symbol; 80 for all
     "/api/v3/ticker/bookTicker": 2,  # with a symbol; 4 for all
+    # trading (rest-api/trading-endpoints, account-endpoints)
+    "/api/v3/order/amend/keepPriority": 4,
+    "/api/v3/allOrders": 20,
+    "/api/v3/account": 20,
 }
 DEFAULT_LIMIT = 6000  # spot REQUEST_WEIGHT per minute until exchangeInfo says otherwise
+
+
+def weight_of(method: str, path: str, params: Mapping[str, Any]) -> int:
+    """A request's weight where it depends on the method or the parameters."""
+    if path == "/api/v3/order":
+        return 4 if method == "GET" else 1  # query 4; place and cancel 1
+    if path == "/api/v3/openOrders" and method == "GET":
+        return 6 if params.get("symbol") else 80
+    if path == "/api/v3/myTrades":
+        return 5 if params.get("orderId") else 20
+    return WEIGHTS.get(path, 1)
 
 
 class WeightLimiter:
@@ -57,9 +72,9 @@ class WeightLimiter:
                 if seconds == 60:
                     self.limit = int(rule["limit"])
 
-    async def acquire(self, path: str) -> None:
-        """Wait until ``path``'s weight fits the budget, then count it."""
-        weight = WEIGHTS.get(path, 1)
+    async def acquire(self, path: str, weight: int | None = None) -> None:
+        """Wait until ``path``'s weight (or ``weight``) fits the budget, then count it."""
+        weight = WEIGHTS.get(path, 1) if weight is None else weight
         while True:
             now = self._clock()
             if now < self.blocked_until:
