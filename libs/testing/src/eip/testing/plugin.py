@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -17,10 +18,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from eip.bus import KafkaUnavailable, Producer, ProducerConfig
 from eip.bus.admin import admin_client, ensure_topics
-from eip.events.topics import TopicSpec, dlq_spec
+from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec, dlq_spec
 from eip.exchange_simulator.client import SimulatorClient
 from eip.storage import DatabaseUnavailable, open_pool
 from eip.testing import endpoints
+from eip.testing.auth import AuthFactory, auth_services
 from eip.testing.simulator import SimulatorProcess, run_simulator
 from eip.testing.tokens import TokenIssuer, serve_issuer
 from eip.vault import VaultClient, VaultUnavailable
@@ -159,3 +161,36 @@ async def clean_simulator(simulator: SimulatorClient) -> AsyncIterator[Simulator
     yield simulator
     await simulator.clear_faults()
     await simulator.reset_rate_limits()
+
+
+@pytest_asyncio.fixture
+async def auth_factory(
+    database_url: str,
+    kafka_bootstrap_servers: str,
+    vault: VaultClient,
+    vault_endpoint: endpoints.VaultEndpoint,
+    db_schema: str,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    make_topic: TopicFactory,
+    simulator: SimulatorClient,
+    tmp_path: Path,
+) -> AsyncIterator[AuthFactory]:
+    """Start auth service processes (``eip.testing.auth``) for one test, sharing its schema,
+    topics and signing key, validating keys at the session's simulator."""
+    async with auth_services(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        vault=vault,
+        vault_endpoint=vault_endpoint,
+        schema=db_schema,
+        credentials_topic=await make_topic(AUTH_CREDENTIALS),
+        audit_topic=await make_topic(AUDIT_EVENTS),
+        exchange_base_url=simulator.base_url,
+        log_dir=tmp_path,
+    ) as factory:
+        yield factory
+    async with db_pool.connection() as conn:
+        await conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(f"{db_schema}_audit"))
+        )
+    # Only paths of the test's accounts were written in Vault; the tests remove them.

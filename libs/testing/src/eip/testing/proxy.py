@@ -10,12 +10,18 @@ from eip.testing.simulator import free_port
 
 
 class TcpProxy:
-    """A TCP relay in front of a shared server (Vault, PostgreSQL): closing it is this test's
-    outage, and the shared server itself is never sealed or stopped."""
+    """A TCP relay in front of a shared server (Vault, PostgreSQL, the simulator): closing it is
+    this test's outage, and the shared server itself is never sealed or stopped.
+
+    ``drop_responses``: while set, what the server sends back is swallowed — requests still
+    reach it and take effect, their answers never arrive (a lost response, as a client sees a
+    load balancer that dies after forwarding). ``stop`` then ``start`` again: an outage that
+    ends, on the same port."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
+        self.drop_responses = False
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -30,15 +36,17 @@ class TcpProxy:
             return
         self._writers.update({writer, up_writer})
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, answers: bool) -> None:
             with contextlib.suppress(Exception):
                 while data := await src.read(65536):
+                    if answers and self.drop_responses:
+                        continue
                     dst.write(data)
                     await dst.drain()
             with contextlib.suppress(Exception):
                 dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
 
     async def stop(self) -> None:
         """The outage: refuse new connections and cut the open ones."""

@@ -1,0 +1,222 @@
+"""The auth service as a real process (``python -m eip.auth``) against the real Kafka,
+PostgreSQL and Vault and an exchange simulator, on a schema, topics and a signing key of its
+own: for the auth service's tests, and for any test that signs exchange requests through it
+(the trading conformance suite).
+
+``auth_services(...)`` yields a factory of such processes sharing one schema, topics, Vault
+token and signing key (a second one may point at another Vault address, e.g. a ``TcpProxy``);
+the plugin's ``auth_factory`` fixture is it for one test. The service gets its own
+least-privilege periodic Vault token, as ``make up`` gives it — never the root token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from eip.events.topics import TopicSpec
+from eip.testing.endpoints import VaultEndpoint
+from eip.testing.simulator import free_port
+from eip.vault import VaultClient
+
+
+class AuthServiceFailed(RuntimeError):
+    """The auth process exited or did not become ready (the message carries its log tail)."""
+
+
+@dataclass
+class AuthService:
+    base_url: str
+    log_file: Path
+    admin_id: str
+    admin_secret: str = field(repr=False)
+    schema: str
+    audit_schema: str
+    credentials_topic: TopicSpec
+    audit_topic: TopicSpec
+    env: dict[str, str] = field(repr=False)
+    process: subprocess.Popen[bytes] | None = None
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
+
+    async def token(
+        self,
+        client_id: str | None = None,
+        secret: str | None = None,
+        scope: str | None = None,
+        accounts: list[str] | None = None,
+    ) -> str:
+        body: dict[str, Any] = {
+            "client_id": client_id or self.admin_id,
+            "client_secret": secret or self.admin_secret,
+        }
+        if scope is not None:
+            body["scope"] = scope
+        if accounts is not None:
+            body["accounts"] = accounts
+        response = await self.http.post(f"{self.base_url}/v1/tokens", json=body)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    async def admin_headers(self) -> dict[str, str]:
+        """An operator's token: credentials and clients, the audit trail, introspection."""
+        scope = "credentials:admin audit:read tokens:introspect"
+        return {"Authorization": f"Bearer {await self.token(scope=scope)}"}
+
+    async def create_client(self, client_id: str, scopes: list[str], accounts: list[str]) -> str:
+        response = await self.http.post(
+            f"{self.base_url}/v1/clients",
+            json={"client_id": client_id, "scopes": scopes, "accounts": accounts},
+            headers=await self.admin_headers(),
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["client_secret"])
+
+    async def create_credential(
+        self, account_id: str, exchange: str, api_key: str, secret: str, **extra: Any
+    ) -> str:
+        """Store an exchange key (validated at the exchange); its credential id."""
+        response = await self.http.post(
+            f"{self.base_url}/v1/credentials",
+            json={
+                "account_id": account_id,
+                "exchange": exchange,
+                "api_key": api_key,
+                "secret": secret,
+                **extra,
+            },
+            headers=await self.admin_headers(),
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["credential"]["id"])
+
+    async def revoke_credential(self, credential_id: str) -> None:
+        response = await self.http.post(
+            f"{self.base_url}/v1/credentials/{credential_id}/revoke",
+            json={"reason": "test"},
+            headers=await self.admin_headers(),
+        )
+        assert response.status_code == 200, response.text
+
+    def logs(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
+def start_process(env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "eip.auth"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_ready(service: AuthService, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        assert service.process is not None
+        if service.process.poll() is not None:
+            raise AuthServiceFailed(f"auth service exited: {service.logs()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            response = await service.http.get(f"{service.base_url}/readyz")
+            last = response.text
+            if response.status_code == 200:
+                # the signing key is made ready just after: wait for the JWKS too
+                jwks = await service.http.get(f"{service.base_url}/v1/.well-known/jwks.json")
+                if jwks.status_code == 200 and jwks.json()["keys"]:
+                    return
+        await asyncio.sleep(0.3)
+    raise AuthServiceFailed(
+        f"auth service not ready in {timeout_s}s: {last}\n{service.logs()[-3000:]}"
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+AuthFactory = Callable[..., Awaitable[AuthService]]
+
+
+@contextlib.asynccontextmanager
+async def auth_services(
+    *,
+    database_url: str,
+    kafka_bootstrap_servers: str,
+    vault: VaultClient,
+    vault_endpoint: VaultEndpoint,
+    schema: str,
+    credentials_topic: TopicSpec,
+    audit_topic: TopicSpec,
+    exchange_base_url: str,
+    log_dir: Path,
+) -> AsyncIterator[AuthFactory]:
+    """A factory of auth processes on ``schema`` (and ``<schema>_audit``) and the given topics,
+    validating keys at ``exchange_base_url`` (the simulator); every process is stopped at the
+    end. Dropping the schemas and topics is the caller's."""
+    started: list[AuthService] = []
+    service_token = await vault.create_token(["eip-auth-service"], period="30m")
+    admin_secret = secrets.token_urlsafe(24)
+    key_name = f"eip-test-jwt-{uuid.uuid4().hex[:10]}"
+
+    async def factory(vault_addr: str | None = None, **extra: str) -> AuthService:
+        port = free_port()
+        env = {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+            "VAULT_ADDR": vault_addr or vault_endpoint.addr,
+            "VAULT_TOKEN": service_token,
+            "AUTH_HTTP_PORT": str(port),
+            "AUTH_DB_SCHEMA": schema,
+            "AUTH_AUDIT_SCHEMA": f"{schema}_audit",
+            "AUTH_CREDENTIALS_TOPIC": credentials_topic.name,
+            "AUTH_AUDIT_TOPIC": audit_topic.name,
+            "AUTH_JWT_KEY_NAME": key_name,
+            "AUTH_BOOTSTRAP_CLIENT_ID": "test-admin",
+            "AUTH_BOOTSTRAP_CLIENT_SECRET": admin_secret,
+            "AUTH_BINANCE_BASE_URL": exchange_base_url,
+            "AUTH_CONNECT_TIMEOUT_S": "3",
+            "AUTH_LOG_LEVEL": "DEBUG",
+            **extra,
+        }
+        service = AuthService(
+            base_url=f"http://127.0.0.1:{port}",
+            log_file=log_dir / f"auth-{port}.log",
+            admin_id="test-admin",
+            admin_secret=admin_secret,
+            schema=schema,
+            audit_schema=f"{schema}_audit",
+            credentials_topic=credentials_topic,
+            audit_topic=audit_topic,
+            env=env,
+        )
+        service.process = start_process(env, service.log_file)
+        started.append(service)
+        await wait_ready(service)
+        return service
+
+    try:
+        yield factory
+    finally:
+        for service in started:
+            if service.process is not None:
+                stop_process(service.process)
+            await service.http.aclose()
