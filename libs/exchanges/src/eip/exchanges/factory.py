@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from eip.exchanges.contract.signing import RequestSigner
+from eip.exchanges.contract.trading import TradingAdapter
+from eip.exchanges.errors import UnknownExchange
 from eip.exchanges.market_data import MarketDataAdapter
 
 # The roadmap's exchanges, by the platform's id (ccxt's, except "gateio" which ccxt calls "gate").
@@ -63,6 +66,34 @@ def create_market_data_adapter(
 
     client = new_client(name, base_url)  # raises UnknownExchange for ids ccxt lacks
     return CcxtMarketDataAdapter(name, client=client, **options)
+
+
+def create_trading_adapter(
+    exchange: str,
+    signer: RequestSigner,
+    *,
+    base_url: str | None = None,
+    ws_base_url: str | None = None,
+    **options: Any,
+) -> TradingAdapter:
+    """The trading adapter of one account at ``exchange``, signing through ``signer`` (the auth
+    service: ``eip.credentials_client.AuthRequestSigner``).
+
+    ``base_url`` moves REST (and ``ws_base_url``, by default ``base_url`` with ``ws``/``wss``,
+    the private stream) to another host, e.g. the simulator; ``options`` go to the adapter's
+    constructor. Venues follow as their adapters land (Kraken, Coinbase, BitMEX, ccxt).
+    """
+    name = exchange.strip().lower()
+    if name == "binance":
+        from eip.exchanges.binance.trading import BinanceTradingAdapter
+
+        if base_url is not None:
+            options.setdefault("rest_base_url", base_url)
+        ws_base = ws_base_url or (_ws_of(base_url) if base_url is not None else None)
+        if ws_base is not None:
+            options.setdefault("ws_api_url", ws_base.rstrip("/") + "/ws-api/v3")
+        return BinanceTradingAdapter(signer, **options)
+    raise UnknownExchange(f"no trading adapter for {exchange!r} yet")
 
 
 def _ws_of(base_url: str) -> str:

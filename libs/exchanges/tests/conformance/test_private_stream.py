@@ -1,0 +1,139 @@
+"""The private stream: order updates in order, every fill once, balance changes; a dropped
+stream resubscribes by itself, and what happened while it was down arrives by the REST
+catch-up before ``StreamResumed``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+
+from eip.exchanges.contract.trading import (
+    BalanceUpdate,
+    FillEvent,
+    OrderUpdate,
+    StreamResumed,
+    VenueOrderStatus,
+)
+
+from .harness import Desk, EventLog, until
+
+pytestmark = pytest.mark.integration
+
+
+def check_order_updates_only_move_forward(log: EventLog) -> dict[str, list[OrderUpdate]]:
+    by_order: dict[str, list[OrderUpdate]] = defaultdict(list)
+    for update in log.of(OrderUpdate):
+        by_order[update.order.venue_order_id].append(update)
+    for updates in by_order.values():
+        keys = [u.order.update_key() for u in updates]
+        assert keys == sorted(keys), keys
+        assert len(set(keys)) == len(keys), f"an update delivered twice: {keys}"
+    return by_order
+
+
+def check_each_fill_once(log: EventLog) -> list[FillEvent]:
+    fills = log.of(FillEvent)
+    idents = [(f.fill.trade_id, f.fill.venue_order_id) for f in fills]
+    assert len(set(idents)) == len(idents), f"a fill delivered twice: {idents}"
+    return fills
+
+
+def final(log: EventLog, venue_order_id: str) -> VenueOrderStatus | None:
+    updates = [u for u in log.of(OrderUpdate) if u.order.venue_order_id == venue_order_id]
+    return updates[-1].order.status if updates else None
+
+
+async def test_order_updates_fills_and_balances_stream_in_order(desk: Desk) -> None:
+    alice = await desk.trader()
+    bob = await desk.trader()
+    log = await desk.events(alice)
+    resting = await alice.place(alice.limit("buy", Decimal("0.03")))
+    await bob.place(bob.market("sell", Decimal("0.01")))
+    await bob.place(bob.market("sell", Decimal("0.02")))
+    canceled = await alice.place(alice.limit("buy", price=Decimal("900")))
+    await alice.adapter.cancel_order(desk.harness.symbol, venue_order_id=canceled.venue_order_id)
+    await until(
+        lambda: (
+            final(log, resting.venue_order_id) is VenueOrderStatus.FILLED
+            and final(log, canceled.venue_order_id) is VenueOrderStatus.CANCELED
+        ),
+        what="the orders' last updates",
+    )
+    by_order = check_order_updates_only_move_forward(log)
+    statuses = [u.order.status for u in by_order[resting.venue_order_id]]
+    assert statuses[0] is VenueOrderStatus.OPEN
+    assert statuses[-1] is VenueOrderStatus.FILLED
+    assert VenueOrderStatus.PARTIALLY_FILLED in statuses
+    last = by_order[resting.venue_order_id][-1].order
+    assert last.client_order_id == resting.client_order_id
+    assert last.filled_quantity == Decimal("0.03")
+    assert by_order[canceled.venue_order_id][-1].order.client_order_id == canceled.client_order_id
+
+    fills = check_each_fill_once(log)
+    rest = (await alice.adapter.fetch_fills(desk.harness.symbol)).fills
+    assert sorted((f.fill.trade_id, f.fill.quantity, f.fill.fee) for f in fills) == sorted(
+        (f.trade_id, f.quantity, f.fee) for f in rest
+    )
+    assert all(f.fill.liquidity == "maker" for f in fills)
+    assert all(f.fill.client_order_id == resting.client_order_id for f in fills)
+    # the balances the stream reported last are the account's
+    await until(lambda: bool(log.of(BalanceUpdate)), what="a balance update")
+    streamed: dict[str, tuple[Decimal, Decimal]] = {}
+    for update in log.of(BalanceUpdate):
+        streamed.update({b.asset: (b.free, b.locked) for b in update.balances})
+    assert streamed["BTC"] == await alice.balance("BTC")
+    assert streamed["USDT"] == await alice.balance("USDT")
+    assert streamed["BTC"][0] == Decimal("10.02997")  # 0.03 less the 0.1 % maker fee
+
+
+async def test_a_dropped_stream_resubscribes_and_goes_on(desk: Desk) -> None:
+    alice = await desk.trader()
+    log = await desk.events(alice)
+    dropped = await desk.sim.drop_streams(desk.harness.private_stream)
+    assert dropped >= 1
+    await until(lambda: bool(log.of(StreamResumed)), what="the stream to resume")
+    assert alice.adapter.status().connected
+    placed = await alice.place(alice.limit("buy"))
+    await until(
+        lambda: final(log, placed.venue_order_id) is not None, what="the new order's update"
+    )
+    assert log.error is None
+
+
+async def test_fills_made_while_the_stream_was_down_arrive_before_it_resumes(desk: Desk) -> None:
+    relay = await desk.proxy()
+    alice = await desk.trader(stream_via=relay)
+    bob = await desk.trader()
+    log = await desk.events(alice)
+    resting = await alice.place(alice.limit("buy", Decimal("0.03")))
+    await until(lambda: final(log, resting.venue_order_id) is not None, what="the order's update")
+
+    await relay.stop()  # the network between the adapter and the venue's stream is gone
+    await until(lambda: not alice.adapter.status().connected, what="the stream to notice")
+    down_at = len(log.events)
+    await bob.place(bob.market("sell", Decimal("0.01")))
+    await bob.place(bob.market("sell", Decimal("0.02")))
+    other = await alice.place(alice.limit("buy", price=Decimal("900")))  # made while down
+    await asyncio.sleep(0.3)
+    assert len(log.events) == down_at  # nothing can arrive meanwhile
+    await relay.start()
+
+    await until(lambda: bool(log.of(StreamResumed)), what="the stream to resume")
+    resumed_at = next(i for i, e in enumerate(log.events) if isinstance(e, StreamResumed))
+    caught_up = log.events[down_at:resumed_at]
+    fills = [e for e in caught_up if isinstance(e, FillEvent)]
+    assert sorted(f.fill.quantity for f in fills) == [Decimal("0.01"), Decimal("0.02")]
+    orders = {e.order.venue_order_id: e.order for e in caught_up if isinstance(e, OrderUpdate)}
+    assert orders[resting.venue_order_id].status is VenueOrderStatus.FILLED
+    assert orders[other.venue_order_id].status is VenueOrderStatus.OPEN
+    assert any(isinstance(e, BalanceUpdate) and e.snapshot for e in caught_up)
+
+    # live again, and nothing of the gap comes twice
+    later = await alice.place(alice.limit("buy", price=Decimal("800")))
+    await until(lambda: final(log, later.venue_order_id) is not None, what="a live update")
+    check_order_updates_only_move_forward(log)
+    check_each_fill_once(log)
+    assert log.error is None
