@@ -17,6 +17,7 @@ from eip.exchanges.contract.trading import (
     StreamResumed,
     VenueOrderStatus,
 )
+from eip.resilience import CircuitBreaker
 
 from .harness import Desk, EventLog, until
 
@@ -137,3 +138,26 @@ async def test_fills_made_while_the_stream_was_down_arrive_before_it_resumes(des
     check_order_updates_only_move_forward(log)
     check_each_fill_once(log)
     assert log.error is None
+
+
+async def test_a_stream_started_while_the_venue_is_out_of_reach_connects_once_it_is_back(
+    desk: Desk,
+) -> None:
+    relay = await desk.proxy()
+    # REST and stream both through the relay; the breaker opened by the outage probes soon
+    alice = await desk.trader(rest_via=relay, breaker=CircuitBreaker("venue", cooldown_s=0.5))
+    await relay.stop()
+    log = EventLog(alice.adapter)
+    starting = asyncio.create_task(log.start())
+    try:
+        await asyncio.sleep(1.0)
+        assert not starting.done()  # waiting, not failed
+        assert log.error is None
+        assert not alice.adapter.status().connected
+        await relay.start()
+        await asyncio.wait_for(starting, 15)
+        placed = await alice.place(alice.limit("buy"))
+        await until(lambda: final(log, placed.venue_order_id) is not None, what="a live update")
+    finally:
+        starting.cancel()
+        await log.stop()

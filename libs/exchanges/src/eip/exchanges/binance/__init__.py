@@ -1,4 +1,5 @@
-"""Native Binance spot market data: REST (httpx) and market streams (websockets)."""
+"""Native Binance spot: market data (``adapter.py``: REST on httpx, market streams on websockets)
+and trading (``trading.py``: signed REST and the WebSocket API user data stream)."""
 
 from eip.exchanges.binance.adapter import BinanceMarketDataAdapter
 

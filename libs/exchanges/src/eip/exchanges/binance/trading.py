@@ -75,6 +75,7 @@ from eip.exchanges.errors import (
     OrderNotFound,
     OrderRejected,
     RejectReason,
+    TransientExchangeError,
     UnknownSymbol,
 )
 from eip.exchanges.health import StreamHealth, watch
@@ -423,11 +424,12 @@ class BinanceTradingAdapter:
     def private_events(self) -> AsyncIterator[PrivateEvent]:
         if self._queue is not None:
             raise BadRequest(EXCHANGE, "the private stream has one consumer at a time")
-        return self._events()
+        self._queue = asyncio.Queue(self._queue_size)
+        return self._events(self._queue)
 
-    async def _events(self) -> AsyncIterator[PrivateEvent]:
-        queue: asyncio.Queue[PrivateEvent | _Failed] = asyncio.Queue(self._queue_size)
-        self._queue = queue
+    async def _events(
+        self, queue: asyncio.Queue[PrivateEvent | _Failed]
+    ) -> AsyncIterator[PrivateEvent]:
         runner = asyncio.create_task(self._run_stream(queue))
         try:
             while True:
@@ -453,7 +455,7 @@ class BinanceTradingAdapter:
             )
         )
         try:
-            await self._symbol_map()
+            await self._rules_when_reachable()
             self.stream.wanted = {WANTED}
             await self.stream.run(self)
         except asyncio.CancelledError:
@@ -464,6 +466,18 @@ class BinanceTradingAdapter:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+
+    async def _rules_when_reachable(self) -> None:
+        """The symbols events are parsed with; a venue out of reach at start is waited for
+        with the reconnect backoff, as a lost connection would be."""
+        delays = self.stream.reconnect_policy.delays()
+        while True:
+            try:
+                await self._symbol_map()
+                return
+            except TransientExchangeError as exc:
+                self.health.error("rest", f"rules not loaded: {exc}")
+                await asyncio.sleep(next(delays, self.stream.reconnect_policy.max_delay_s))
 
     async def _emit(self, event: PrivateEvent) -> None:
         assert self._queue is not None
