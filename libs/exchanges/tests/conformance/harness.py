@@ -194,6 +194,18 @@ class Desk:
     def sim_symbol(self) -> str:
         return self.harness.symbol.replace("/", "")
 
+    @contextlib.asynccontextmanager
+    async def limits(self, **tighter: int) -> AsyncIterator[None]:
+        """The simulator's rate limits tightened for a block, then as they were (clearing
+        faults leaves limits as they are)."""
+        before = await self.sim.set_rate_limits()
+        await self.sim.set_rate_limits(**tighter)
+        try:
+            yield
+        finally:
+            await self.sim.set_rate_limits(**{k: before[k] for k in tighter})
+            await self.sim.reset_rate_limits()
+
     async def rules(self, trader: Trader) -> InstrumentRules:
         return (await trader.adapter.load_rules())[self.harness.symbol]
 

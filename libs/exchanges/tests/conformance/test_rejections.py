@@ -3,6 +3,7 @@ closed set a caller acts on — with nothing placed."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -80,13 +81,22 @@ async def test_an_order_on_a_halted_market_is_rejected_as_market_closed(desk: De
 
 async def test_too_many_orders_are_rejected_as_rate_limited(desk: Desk) -> None:
     alice = await desk.trader()
-    await desk.sim.set_rate_limits(orders_per_10s=2)
-    await alice.place(alice.limit("buy"))
-    await alice.place(alice.limit("buy"))
-    with pytest.raises(OrderRejected) as caught:
+    async with desk.limits(orders_per_10s=2):
         await alice.place(alice.limit("buy"))
-    assert caught.value.reason is RejectReason.RATE_LIMITED
-    assert len(await alice.adapter.fetch_open_orders()) == 2
+        await alice.place(alice.limit("buy"))
+        with pytest.raises(OrderRejected) as caught:
+            await alice.place(alice.limit("buy"))
+        assert caught.value.reason is RejectReason.RATE_LIMITED
+        assert len(await alice.adapter.fetch_open_orders()) == 2
+
+
+async def test_an_order_for_a_symbol_the_venue_does_not_list_is_rejected_unsent(
+    desk: Desk,
+) -> None:
+    alice = await desk.trader()
+    request = alice.limit("buy")
+    rejection = await refused(alice, dataclasses.replace(request, symbol="NOPE/USDT"))
+    assert rejection.reason is RejectReason.UNKNOWN_SYMBOL
 
 
 async def test_a_key_without_the_trading_permission_is_refused_as_permission_denied(
