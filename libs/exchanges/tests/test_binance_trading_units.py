@@ -3,6 +3,7 @@ and event shapes, the table of error codes, weights, and the private stream's de
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from eip.exchanges.binance.weights import weight_of
 from eip.exchanges.contract.client_order_ids import client_order_id, fits
 from eip.exchanges.contract.trading import (
     FillCursor,
+    OcoRequest,
     OrderRequest,
     OrderType,
     Support,
@@ -174,15 +176,74 @@ def test_what_binance_cannot_take_is_refused_before_sending(fields: dict[str, An
     assert caught.value.venue_code is None
 
 
-def test_trailing_stops_are_not_sent_natively_yet() -> None:
+def test_trailing_stops_trail_by_whole_basis_points_with_an_optional_activation_price() -> None:
     trailing = request(
         type=OrderType.TRAILING_STOP_MARKET,
+        side="sell",
         price=None,
         trailing=TrailingOffset(Decimal("100"), "bps"),
     )
-    with pytest.raises(NotSupported):
-        wire.order_params(trailing, "BTCUSDT")
-    assert CAPABILITIES.trailing_stop is Support.EMULATED
+    params = wire.order_params(trailing, "BTCUSDT")
+    assert (params["type"], params["trailingDelta"]) == ("STOP_LOSS", "100")
+    assert "stopPrice" not in params  # trailing from the start
+    activated = wire.order_params(
+        dataclasses.replace(trailing, stop_price=Decimal("70000")), "BTCUSDT"
+    )
+    assert activated["stopPrice"] == "70000"
+    limit = wire.order_params(
+        dataclasses.replace(trailing, type=OrderType.TRAILING_STOP_LIMIT, price=Decimal("64000")),
+        "BTCUSDT",
+    )
+    assert (limit["type"], limit["price"], limit["timeInForce"]) == (
+        "STOP_LOSS_LIMIT",
+        "64000",
+        "GTC",
+    )
+    with pytest.raises(NotSupported):  # a price distance: the platform emulates it
+        wire.order_params(
+            dataclasses.replace(trailing, trailing=TrailingOffset(Decimal("50"), "price")),
+            "BTCUSDT",
+        )
+    for bad in (TrailingOffset(Decimal("10.5"), "bps"), None):
+        with pytest.raises(OrderRejected) as caught:
+            wire.order_params(dataclasses.replace(trailing, trailing=bad), "BTCUSDT")
+        assert caught.value.reason is RejectReason.INVALID_ORDER
+    with pytest.raises(OrderRejected):  # an offset on an order that does not trail
+        wire.order_params(request(trailing=TrailingOffset(Decimal("100"), "bps")), "BTCUSDT")
+    assert CAPABILITIES.trailing_stop is Support.NATIVE
+
+
+@pytest.mark.parametrize(
+    ("side", "limit_side", "stop_side"), [("sell", "above", "below"), ("buy", "below", "above")]
+)
+def test_an_oco_puts_the_limit_leg_on_the_profit_side_and_the_stop_on_the_other(
+    side: str, limit_side: str, stop_side: str
+) -> None:
+    oco = OcoRequest(
+        symbol="BTC/USDT",
+        side="sell" if side == "sell" else "buy",
+        quantity=Decimal("0.01"),
+        price=Decimal("70000"),
+        stop_price=Decimal("60000"),
+        list_client_id="list-1",
+        limit_client_order_id="limit-1",
+        stop_client_order_id="stop-1",
+    )
+    params = wire.oco_params(oco, "BTCUSDT")
+    assert params["side"] == side.upper()
+    assert params["quantity"] == "0.01"
+    assert params["listClientOrderId"] == "list-1"
+    assert params[f"{limit_side}Type"] == "LIMIT_MAKER"
+    assert params[f"{limit_side}Price"] == "70000"
+    assert params[f"{limit_side}ClientOrderId"] == "limit-1"
+    assert params[f"{stop_side}Type"] == "STOP_LOSS"
+    assert params[f"{stop_side}StopPrice"] == "60000"
+    assert f"{stop_side}Price" not in params
+    with_limit = wire.oco_params(dataclasses.replace(oco, stop_limit_price=Decimal("59000")), "X")
+    assert with_limit[f"{stop_side}Type"] == "STOP_LOSS_LIMIT"
+    assert with_limit[f"{stop_side}Price"] == "59000"
+    assert with_limit[f"{stop_side}TimeInForce"] == "GTC"
+    assert CAPABILITIES.oco is Support.NATIVE
 
 
 @pytest.mark.parametrize(
@@ -313,6 +374,40 @@ def test_a_waiting_stop_is_untriggered_and_a_cancel_answer_keeps_the_orders_own_
     assert after.client_order_id == "mine"
     assert after.status is VenueOrderStatus.CANCELED
     assert after.sequence == 8
+
+
+def test_a_trailing_stop_and_a_self_trade_expiry_read_as_such() -> None:
+    trailing = {
+        "symbol": "BTCUSDT",
+        "orderId": 11,
+        "clientOrderId": "t",
+        "price": "0.00000000",
+        "origQty": "0.01000000",
+        "executedQty": "0.00000000",
+        "cummulativeQuoteQty": "0.00000000",
+        "status": "NEW",
+        "type": "STOP_LOSS",
+        "side": "SELL",
+        "stopPrice": "0.00000000",
+        "trailingDelta": 100,
+        "updateTime": 3,
+        "workingTime": -1,
+    }
+    order = wire.order(trailing, SYMBOLS)
+    assert order.type is OrderType.TRAILING_STOP_MARKET
+    assert order.stop_price is None  # no activation price: trailing from the start
+    assert order.status is VenueOrderStatus.UNTRIGGERED
+    expired = wire.order({**trailing, "type": "LIMIT", "status": "EXPIRED_IN_MATCH"}, SYMBOLS)
+    assert expired.status is VenueOrderStatus.EXPIRED
+    assert expired.reason == "self_trade_prevention"
+    event = {**TRADE_REPORT, "x": "EXPIRED", "X": "EXPIRED_IN_MATCH", "d": 0}
+    event.update({"l": "0", "L": "0", "n": "0", "N": None, "t": -1})
+    reported, fill = wire.execution_report(event, SYMBOLS)
+    assert fill is None
+    assert reported.type is OrderType.LIMIT  # d 0: does not trail
+    assert reported.reason == "self_trade_prevention"
+    trail_event = {**TRADE_REPORT, "o": "STOP_LOSS_LIMIT", "d": 100}
+    assert wire.execution_report(trail_event, SYMBOLS)[0].type is OrderType.TRAILING_STOP_LIMIT
 
 
 def test_an_amend_answer_is_the_order_with_its_lower_quantity() -> None:
@@ -467,14 +562,19 @@ def test_instrument_rules_come_from_the_filters() -> None:
         OrderType.STOP_LIMIT,
         OrderType.TAKE_PROFIT_MARKET,
         OrderType.TAKE_PROFIT_LIMIT,
+        OrderType.TRAILING_STOP_MARKET,  # allowTrailingStop
+        OrderType.TRAILING_STOP_LIMIT,
     }
     assert rules.post_only
     assert rules.quote_quantity_market
     assert rules.trading
     assert rules.amend
-    assert not rules.oco  # the venue has it, this adapter does not send it yet
+    assert rules.oco
     halted = wire.instrument_rules({**BTCUSDT, "status": "HALT"})
     assert not halted.trading
+    plain = wire.instrument_rules({**BTCUSDT, "allowTrailingStop": False, "ocoAllowed": False})
+    assert OrderType.TRAILING_STOP_MARKET not in plain.order_types
+    assert not plain.oco
     legacy = {**BTCUSDT, "filters": [{"filterType": "MIN_NOTIONAL", "minNotional": "10"}]}
     assert wire.instrument_rules(legacy).min_notional == Decimal("10")
 
@@ -504,6 +604,8 @@ def test_instrument_rules_come_from_the_filters() -> None:
         (-1015, "Too many new orders; current limit is 100 orders per 10 SECOND.", "rate_limited"),
         (-1121, "Invalid symbol.", "unknown_symbol"),
         (-2011, "Unknown order sent.", "order_not_amendable"),
+        (-2038, "The requested action would change no state; rejecting", "order_not_amendable"),
+        (-1013, "Filter failure: TRAILING_DELTA", "invalid_order"),
         (-1102, "Mandatory parameter 'price' was not sent", "invalid_order"),
         (-1111, "Parameter 'quantity' has too much precision.", "invalid_order"),
         (-1106, "Parameter 'price' sent when not required.", "invalid_order"),

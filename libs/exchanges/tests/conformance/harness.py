@@ -66,7 +66,6 @@ BINANCE = VenueHarness(
     order_path="/api/v3/order",
     open_orders_path="/api/v3/openOrders",
     private_stream="userData",
-    pending=frozenset({"amend"}),  # PUT /api/v3/order/amend/keepPriority (sim-core)
     adapter_options={"stale_after_s": 3.0},
 )
 HARNESSES = [BINANCE]

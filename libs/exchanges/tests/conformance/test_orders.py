@@ -9,8 +9,6 @@ from decimal import Decimal
 import pytest
 
 from eip.exchanges.contract.trading import (
-    FillCursor,
-    OrderRequest,
     OrderType,
     Support,
     TimeInForce,
@@ -199,31 +197,17 @@ async def test_amend_lowers_the_quantity_keeping_the_ids_where_native(desk: Desk
     assert amended.quantity == Decimal("0.02")
     assert amended.status is VenueOrderStatus.OPEN
     assert await alice.balance("USDT") == (Decimal("100000") - 20, Decimal("20"))
-
-
-async def test_conditional_orders_wait_untriggered_until_the_price_crosses(desk: Desk) -> None:
-    alice = await desk.trader()
-    others = await desk.trader()
-    rules = await desk.rules(alice)
-    assert {OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_LIMIT} <= rules.order_types
-    # a last price first: the trigger is measured against it
-    await others.place(others.limit("sell"))
-    await alice.place(alice.market("buy"))
-    stop = await alice.place(
-        OrderRequest(
-            symbol=desk.harness.symbol,
-            side="sell",
-            type=OrderType.STOP_MARKET,
-            client_order_id=alice.next_client_id(),
-            quantity=QUANTITY,
-            stop_price=PRICE - 100,
-        )
+    # by the venue's id too, and the order keeps its client id
+    again = await alice.adapter.amend_order(
+        desk.harness.symbol, venue_order_id=order.venue_order_id, quantity=Decimal("0.015")
     )
-    assert stop.status is VenueOrderStatus.UNTRIGGERED
-    assert stop.stop_price == PRICE - 100
-    canceled = await alice.adapter.cancel_order(
-        desk.harness.symbol, venue_order_id=stop.venue_order_id
+    assert again.client_order_id == order.client_order_id
+    found = await alice.adapter.fetch_order(
+        desk.harness.symbol, client_order_id=order.client_order_id
     )
-    assert canceled.status is VenueOrderStatus.CANCELED
-    cursor = FillCursor(desk.harness.symbol, "")
-    assert (await alice.adapter.fetch_fills(desk.harness.symbol, cursor)).fills
+    assert found.quantity == Decimal("0.015")
+    if support.quantity_up is not Support.NATIVE:
+        with pytest.raises(NotSupported):
+            await alice.adapter.amend_order(
+                desk.harness.symbol, client_order_id=order.client_order_id, quantity=QUANTITY * 5
+            )

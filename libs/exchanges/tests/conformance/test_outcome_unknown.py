@@ -1,6 +1,7 @@
 """A placement whose answer never came is ``OutcomeUnknown`` — never retried — and the client
-order id settles it: absent when the request died on the way, present when only the answer
-was lost."""
+order id settles it: absent when the request died on the way (the venue held it unexecuted),
+present when only the answer was lost (the venue's drop-response fault, or a relay between
+adapter and venue that swallows answers)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,25 @@ async def test_a_placement_whose_answer_was_lost_is_outcome_unknown_then_found_b
     assert found.status is VenueOrderStatus.OPEN
     assert found.quantity == QUANTITY
     # exactly one order: the adapter did not send it again behind the caller's back
+    assert [o.client_order_id for o in await alice.adapter.fetch_open_orders()] == [
+        request.client_order_id
+    ]
+
+
+async def test_a_placement_the_venue_executed_but_never_answered_is_found_by_client_id(
+    desk: Desk,
+) -> None:
+    alice = await desk.trader(timeout_s=TIMEOUT_S)
+    assert await alice.adapter.fetch_open_orders() == []  # rules and clock known: one request
+    # the venue places the order and its answer is lost on the way back (drop-response)
+    await desk.sim.drop_responses(desk.harness.order_path, method="POST")
+    request = alice.limit("buy")
+    with pytest.raises(OutcomeUnknown):
+        await alice.place(request)
+    found = await alice.adapter.fetch_order(
+        desk.harness.symbol, client_order_id=request.client_order_id
+    )
+    assert found.status is VenueOrderStatus.OPEN
     assert [o.client_order_id for o in await alice.adapter.fetch_open_orders()] == [
         request.client_order_id
     ]

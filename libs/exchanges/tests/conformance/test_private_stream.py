@@ -15,6 +15,7 @@ from eip.exchanges.contract.trading import (
     FillEvent,
     OrderUpdate,
     StreamResumed,
+    Support,
     VenueOrderStatus,
 )
 from eip.resilience import CircuitBreaker
@@ -55,6 +56,11 @@ async def test_order_updates_fills_and_balances_stream_in_order(desk: Desk) -> N
     await bob.place(bob.market("sell", Decimal("0.01")))
     await bob.place(bob.market("sell", Decimal("0.02")))
     canceled = await alice.place(alice.limit("buy", price=Decimal("900")))
+    amends = alice.adapter.capabilities.amend.quantity_down is Support.NATIVE
+    if amends:  # an amendment streams as an update of the same order
+        await alice.adapter.amend_order(
+            desk.harness.symbol, venue_order_id=canceled.venue_order_id, quantity=Decimal("0.008")
+        )
     await alice.adapter.cancel_order(desk.harness.symbol, venue_order_id=canceled.venue_order_id)
     await until(
         lambda: (
@@ -72,6 +78,10 @@ async def test_order_updates_fills_and_balances_stream_in_order(desk: Desk) -> N
     assert last.client_order_id == resting.client_order_id
     assert last.filled_quantity == Decimal("0.03")
     assert by_order[canceled.venue_order_id][-1].order.client_order_id == canceled.client_order_id
+    if amends:
+        quantities = [u.order.quantity for u in by_order[canceled.venue_order_id]]
+        assert quantities[0] == Decimal("0.01")
+        assert quantities[-1] == Decimal("0.008")
 
     fills = check_each_fill_once(log)
     rest = (await alice.adapter.fetch_fills(desk.harness.symbol)).fills

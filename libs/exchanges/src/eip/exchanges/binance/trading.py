@@ -17,7 +17,11 @@ never holds the secret. What is subtle, in the order it bites:
   the order as it stands, or ``OrderNotFound``. A cancel is retried like a read.
 - **Amend** (``PUT /api/v3/order/amend/keepPriority``) only lowers the quantity, keeping the
   order's priority, its id and — sent as ``newClientOrderId`` — its client order id (Binance
-  would draw a new one otherwise). A price change is ``NotSupported``: cancel-replace.
+  would draw a new one otherwise). A price change or a larger quantity is ``NotSupported``:
+  cancel-replace.
+- **Trailing stops** trail by whole basis points (``trailingDelta``); ``stop_price`` is their
+  activation price. An **OCO** is one ``orderList/oco``, sent once; cancelling a leg cancels
+  the list.
 - **History is per symbol**: ``myTrades`` and ``allOrders`` need one; ``allOrders`` filters on
   creation time, so ``fetch_closed_orders(since=...)`` lists orders created since then (an
   older order closed since is found by ``fetch_order`` or the stream).
@@ -102,10 +106,8 @@ CAPABILITIES = TradingCapabilities(
     ),
     stop=Support.NATIVE,
     take_profit=Support.NATIVE,
-    # Binance has trailingDelta and orderList/oco; this adapter sends neither yet (the
-    # simulator serves neither), so order management emulates them.
-    trailing_stop=Support.EMULATED,
-    oco=Support.EMULATED,
+    trailing_stop=Support.NATIVE,  # in basis points; an absolute distance is NotSupported
+    oco=Support.NATIVE,
     post_only=Support.NATIVE,
     quote_quantity_market=Support.NATIVE,
     private_stream=True,
@@ -280,7 +282,28 @@ class BinanceTradingAdapter:
         return placed
 
     async def place_oco(self, request: OcoRequest) -> list[VenueOrder]:
-        raise NotSupported(EXCHANGE, "OCO lists are not sent natively by this adapter yet")
+        """``orderList/oco``, sent once like any placement; the legs as the venue reports them
+        (the stop leg untriggered). Cancelling either leg cancels the list."""
+        ids = (request.list_client_id, request.limit_client_order_id, request.stop_client_order_id)
+        if not all(fits(i, CLIENT_ORDER_IDS) for i in ids):
+            raise OrderRejected(
+                EXCHANGE,
+                RejectReason.INVALID_ORDER,
+                "a client id of the list does not fit Binance's ^[a-zA-Z0-9-_]{1,36}$",
+            )
+        try:
+            instrument = await self._instrument(request.symbol)
+        except UnknownSymbol as exc:
+            raise OrderRejected(EXCHANGE, RejectReason.UNKNOWN_SYMBOL, str(exc)) from None
+        params = wire.oco_params(request, instrument)
+        body = await self._signed(
+            "POST", "/api/v3/orderList/oco", params, once=True, order_action=True
+        )
+        symbols = await self._symbol_map()
+        legs = [wire.order(report, symbols) for report in body["orderReports"]]
+        for leg in legs:
+            self.state.note(leg)
+        return legs
 
     async def cancel_order(
         self,
@@ -334,9 +357,17 @@ class BinanceTradingAdapter:
         }
         if client_order_id is not None:
             params["newClientOrderId"] = client_order_id
-        body = await self._signed(
-            "PUT", "/api/v3/order/amend/keepPriority", params, order_action=True
-        )
+        try:
+            body = await self._signed(
+                "PUT", "/api/v3/order/amend/keepPriority", params, order_action=True
+            )
+        except OrderRejected as exc:
+            # -2038 says "quantity increase" only in its message: that change is not native
+            if exc.venue_code == "-2038" and "increase" in str(exc):
+                raise NotSupported(
+                    EXCHANGE, "Binance amends only lower the quantity; cancel-replace"
+                ) from None
+            raise
         amended = wire.order(body["amendedOrder"], await self._symbol_map())
         self.state.note(amended)
         return amended

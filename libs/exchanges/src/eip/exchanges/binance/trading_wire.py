@@ -12,6 +12,10 @@ Numbers are taken from Binance's strings, never through float. Subtle spellings:
   order's.
 - The best order of updates Binance gives is a millisecond (``T``, ``updateTime``): it is the
   ``sequence``, and ``VenueOrder.update_key`` breaks its ties.
+- A trailing stop is a ``STOP_LOSS(_LIMIT)`` with ``trailingDelta`` (basis points, integers
+  only); its ``stopPrice`` is then the activation price, 0 when it trails from the start. Any
+  order Binance shows with a ``trailingDelta`` (``d`` in events) reads as a trailing stop.
+- An order expired by self-trade prevention says ``EXPIRED_IN_MATCH``: expired, with the reason.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from eip.exchanges.contract.trading import (
     BalanceUpdate,
     ClientOrderIdRules,
     InstrumentRules,
+    OcoRequest,
     OrderRequest,
     OrderSide,
     OrderType,
     TimeInForce,
+    TrailingOffset,
     VenueFill,
     VenueOrder,
     VenueOrderStatus,
@@ -54,6 +60,13 @@ _TYPE_IN: Mapping[str, OrderType] = {
     **{name: kind for kind, name in _TYPE_OUT.items()},
     "LIMIT_MAKER": OrderType.LIMIT,
 }
+_TRAILING: Mapping[OrderType, OrderType] = {
+    OrderType.STOP_MARKET: OrderType.TRAILING_STOP_MARKET,
+    OrderType.TAKE_PROFIT_MARKET: OrderType.TRAILING_STOP_MARKET,
+    OrderType.STOP_LIMIT: OrderType.TRAILING_STOP_LIMIT,
+    OrderType.TAKE_PROFIT_LIMIT: OrderType.TRAILING_STOP_LIMIT,
+}
+SELF_TRADE_PREVENTION = "self_trade_prevention"
 _STATUS: Mapping[str, VenueOrderStatus] = {
     "NEW": VenueOrderStatus.OPEN,
     "PENDING_NEW": VenueOrderStatus.OPEN,
@@ -108,8 +121,6 @@ def order_params(request: OrderRequest, instrument: str) -> dict[str, str]:
     def refuse(message: str) -> OrderRejected:
         return OrderRejected(EXCHANGE, RejectReason.INVALID_ORDER, message)
 
-    if request.type.is_trailing:
-        raise NotSupported(EXCHANGE, "trailing stops are not sent natively by this adapter yet")
     if request.reduce_only:
         raise refuse("reduce-only is for derivatives; Binance spot has none")
     if request.time_in_force is TimeInForce.GTD or request.expire_time is not None:
@@ -126,6 +137,10 @@ def order_params(request: OrderRequest, instrument: str) -> dict[str, str]:
         if request.time_in_force is not TimeInForce.GTC:
             raise refuse("a post-only order rests: it is good till cancelled")
         params["type"] = "LIMIT_MAKER"
+    elif request.type is OrderType.TRAILING_STOP_MARKET:
+        params["type"] = "STOP_LOSS"
+    elif request.type is OrderType.TRAILING_STOP_LIMIT:
+        params["type"] = "STOP_LOSS_LIMIT"
     else:
         params["type"] = _TYPE_OUT[request.type]
     if request.type is OrderType.MARKET:
@@ -149,12 +164,60 @@ def order_params(request: OrderRequest, instrument: str) -> dict[str, str]:
         raise refuse(f"a {request.type.value} order takes no price")
     elif request.time_in_force is not TimeInForce.GTC:
         raise refuse(f"a {request.type.value} order takes no time in force")
-    if request.type.is_conditional:
+    if request.type.is_trailing:
+        params["trailingDelta"] = trailing_delta(request.trailing)
+        if request.stop_price is not None:  # the activation price
+            params["stopPrice"] = wire_decimal(request.stop_price)
+    elif request.trailing is not None:
+        raise refuse(f"a {request.type.value} order does not trail")
+    elif request.type.is_conditional:
         if request.stop_price is None:
             raise refuse(f"a {request.type.value} order needs a stop price")
         params["stopPrice"] = wire_decimal(request.stop_price)
     elif request.stop_price is not None:
         raise refuse(f"a {request.type.value} order takes no stop price")
+    return params
+
+
+def trailing_delta(offset: TrailingOffset | None) -> str:
+    """``trailingDelta``: Binance trails by whole basis points only; an absolute distance is
+    the platform's to emulate."""
+    if offset is None:
+        raise OrderRejected(
+            EXCHANGE, RejectReason.INVALID_ORDER, "a trailing stop needs its offset"
+        )
+    if offset.unit != "bps":
+        raise NotSupported(EXCHANGE, "Binance trails by basis points, not by a price distance")
+    if offset.value != offset.value.to_integral_value() or offset.value <= 0:
+        raise OrderRejected(
+            EXCHANGE, RejectReason.INVALID_ORDER, "Binance's trailing delta is whole basis points"
+        )
+    return str(int(offset.value))
+
+
+def oco_params(request: OcoRequest, instrument: str) -> dict[str, str]:
+    """``POST /api/v3/orderList/oco``: the limit leg as a LIMIT_MAKER on the profit side (above
+    for a sell, below for a buy), the stop leg on the other (a STOP_LOSS, or STOP_LOSS_LIMIT at
+    ``stop_limit_price``), one quantity."""
+    limit_side, stop_side = ("above", "below") if request.side == "sell" else ("below", "above")
+    params: dict[str, str] = {
+        "symbol": instrument,
+        "side": request.side.upper(),
+        "quantity": wire_decimal(request.quantity),
+        "listClientOrderId": request.list_client_id,
+        "newOrderRespType": "RESULT",
+        f"{limit_side}Type": "LIMIT_MAKER",
+        f"{limit_side}Price": wire_decimal(request.price),
+        f"{limit_side}ClientOrderId": request.limit_client_order_id,
+        f"{stop_side}StopPrice": wire_decimal(request.stop_price),
+        f"{stop_side}ClientOrderId": request.stop_client_order_id,
+    }
+    if request.stop_limit_price is None:
+        params[f"{stop_side}Type"] = "STOP_LOSS"
+    else:
+        params[f"{stop_side}Type"] = "STOP_LOSS_LIMIT"
+        params[f"{stop_side}Price"] = wire_decimal(request.stop_limit_price)
+        params[f"{stop_side}TimeInForce"] = "GTC"
     return params
 
 
@@ -172,12 +235,18 @@ def order_id_params(client_order_id: str | None, venue_order_id: str | None) -> 
 # -- orders and fills ----------------------------------------------------------------------------
 
 
-def _order_type(raw: Mapping[str, Any], type_field: str = "type") -> OrderType:
+def _order_type(raw: Mapping[str, Any], type_field: str, delta_field: str) -> OrderType:
     name = raw[type_field]
     kind = _TYPE_IN.get(name)
     if kind is None:
         raise ValueError(f"unknown Binance order type {name!r}")
+    if raw.get(delta_field) not in (None, 0, "0"):
+        return _TRAILING.get(kind, kind)
     return kind
+
+
+def _reason(status_name: str) -> str | None:
+    return SELF_TRADE_PREVENTION if status_name == "EXPIRED_IN_MATCH" else None
 
 
 def _status(name: str, conditional: bool, working_ms: int) -> VenueOrderStatus:
@@ -197,7 +266,7 @@ def order(raw: Mapping[str, Any], symbols: SymbolMap) -> VenueOrder:
     """An order object: ``GET /api/v3/order``, ``openOrders``, ``allOrders``, the RESULT answer
     of a placement, a cancel's answer (``origClientOrderId`` is then the order's own id), an
     amend's ``amendedOrder``."""
-    kind = _order_type(raw)
+    kind = _order_type(raw, "type", "trailingDelta")
     working = int(raw.get("workingTime", -1) if raw.get("workingTime") is not None else -1)
     filled = dec(raw["executedQty"])
     quote = dec(raw.get("cummulativeQuoteQty", raw.get("cumulativeQuoteQty", "0")))
@@ -222,6 +291,7 @@ def order(raw: Mapping[str, Any], symbols: SymbolMap) -> VenueOrder:
         created_time=ms_to_utc(int(created)) if created is not None else None,
         updated_time=ms_to_utc(int(updated)) if updated is not None else None,
         sequence=int(updated) if updated is not None else None,
+        reason=_reason(raw["status"]),
         list_id=str(raw["orderListId"]) if int(raw.get("orderListId", -1)) >= 0 else None,
     )
 
@@ -253,7 +323,7 @@ def execution_report(
 ) -> tuple[VenueOrder, VenueFill | None]:
     """An ``executionReport``: the order as it stands after it, and the fill it reports (for
     execution type TRADE)."""
-    kind = _order_type(event, "o")
+    kind = _order_type(event, "o", "d")
     filled = dec(event["z"])
     canceled = event["x"] == "CANCELED" and bool(event.get("C"))
     client_id = event["C"] if canceled else event["c"]
@@ -278,7 +348,8 @@ def execution_report(
         created_time=ms_to_utc(int(event["O"])) if event.get("O") is not None else None,
         updated_time=ms_to_utc(when),
         sequence=when,
-        reason=None if event.get("r", "NONE") == "NONE" else str(event["r"]),
+        reason=_reason(event["X"])
+        or (None if event.get("r", "NONE") == "NONE" else str(event["r"])),
         list_id=str(event["g"]) if int(event.get("g", -1)) >= 0 else None,
     )
     fill = None
@@ -335,14 +406,16 @@ def _filter(entry: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def instrument_rules(entry: Mapping[str, Any]) -> InstrumentRules:
-    """One ``exchangeInfo.symbols`` entry. What the venue offers that this adapter does not
-    send (trailing stops, OCO lists) is left out: the rules say what an order may ask here."""
+    """One ``exchangeInfo.symbols`` entry: filters, order types (trailing stops where
+    ``allowTrailingStop``), post-only, quote-sized market orders, amend, OCO, trading status."""
     price = _filter(entry, "PRICE_FILTER")
     lot = _filter(entry, "LOT_SIZE")
     market_lot = _filter(entry, "MARKET_LOT_SIZE")
     notional = _filter(entry, "NOTIONAL") or _filter(entry, "MIN_NOTIONAL")
     names = set(entry.get("orderTypes", []))
-    types = frozenset(_TYPE_IN[n] for n in names if n in _TYPE_OUT.values())
+    types = {_TYPE_IN[n] for n in names if n in _TYPE_OUT.values()}
+    if entry.get("allowTrailingStop"):
+        types |= {_TRAILING[t] for t in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) if t in types}
     return InstrumentRules(
         symbol=f"{normalize_asset(entry['baseAsset'])}/{normalize_asset(entry['quoteAsset'])}",
         base=normalize_asset(entry["baseAsset"]),
@@ -353,13 +426,13 @@ def instrument_rules(entry: Mapping[str, Any]) -> InstrumentRules:
         max_quantity=_positive(lot.get("maxQty")),
         min_notional=_positive(notional.get("minNotional")),
         max_notional=_positive(notional.get("maxNotional")),
-        order_types=types,
+        order_types=frozenset(types),
         time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}),
         post_only="LIMIT_MAKER" in names,
         quote_quantity_market=bool(entry.get("quoteOrderQtyMarketAllowed")),
         trading=entry.get("status") == "TRADING",
         amend=bool(entry.get("amendAllowed")),
-        oco=False,
+        oco=bool(entry.get("ocoAllowed")),
         max_market_quantity=_positive(market_lot.get("maxQty")),
     )
 
@@ -402,6 +475,7 @@ BY_CODE: Mapping[int, RejectReason] = {
     -2011: RejectReason.ORDER_NOT_AMENDABLE,  # cancel rejected: unknown or already closed
     -2021: RejectReason.ORDER_NOT_AMENDABLE,  # cancel-replace partly failed
     -2022: RejectReason.ORDER_NOT_AMENDABLE,  # cancel-replace failed
+    -2038: RejectReason.ORDER_NOT_AMENDABLE,  # amend refused (no change, below executed, ...)
 }
 # The key itself refused: unknown, bad format, bad signature (or lacking a permission: the
 # adapter tells the two apart by reading the account, see ``BinanceTradingAdapter``).
