@@ -206,6 +206,11 @@ async def test_amend_lowers_the_quantity_keeping_the_ids_where_native(desk: Desk
         desk.harness.symbol, client_order_id=order.client_order_id
     )
     assert found.quantity == Decimal("0.015")
+    # the same amend again (a retry after a lost answer) is done, not an error
+    repeated = await alice.adapter.amend_order(
+        desk.harness.symbol, client_order_id=order.client_order_id, quantity=Decimal("0.015")
+    )
+    assert (repeated.venue_order_id, repeated.quantity) == (order.venue_order_id, Decimal("0.015"))
     if support.quantity_up is not Support.NATIVE:
         with pytest.raises(NotSupported):
             await alice.adapter.amend_order(

@@ -362,11 +362,19 @@ class BinanceTradingAdapter:
                 "PUT", "/api/v3/order/amend/keepPriority", params, order_action=True
             )
         except OrderRejected as exc:
+            if exc.venue_code != "-2038":
+                raise
             # -2038 says "quantity increase" only in its message: that change is not native
-            if exc.venue_code == "-2038" and "increase" in str(exc):
+            if "increase" in str(exc):
                 raise NotSupported(
                     EXCHANGE, "Binance amends only lower the quantity; cancel-replace"
                 ) from None
+            # "would change no state": a repeat of an amend whose answer was lost is done
+            current = await self.fetch_order(
+                symbol, client_order_id=client_order_id, venue_order_id=venue_order_id
+            )
+            if current.quantity == quantity and current.status.is_open:
+                return current
             raise
         amended = wire.order(body["amendedOrder"], await self._symbol_map())
         self.state.note(amended)
