@@ -61,7 +61,15 @@ def show(path: Path) -> None:
         f"  {'Vault':<19} {vault['addr']}   (root token in {vault['init_file']})",
     ]
     for name, service in endpoints["services"].items():
+        if name == "console":
+            continue
         lines.append(f"  {name:<19} {service['http']}   (API docs {service['docs']})")
+    if console := endpoints["services"].get("console"):
+        # The one URL an operator opens: a web page, not an API.
+        lines.append(
+            f"  {'Operator console':<19} {console['http']}   (log in as eip-admin with the"
+            " secret in .run/auth-admin-secret)"
+        )
     if sim := endpoints["simulator"]:
         lines.append(
             f"  Simulator (Binance spot dialect): REST {sim['rest']}   streams "

@@ -27,7 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # name:module:port-variable:default-port, in start order (the simulator first: the exchanges'
-# clients point at it).
+# clients point at it; the console last: it shows the others).
 SERVICES=(
   "exchange-simulator:eip.exchange_simulator:SIMULATOR_HTTP_PORT:8300"
   "market-data:eip.market_data:MARKET_DATA_HTTP_PORT:8101"
@@ -35,6 +35,7 @@ SERVICES=(
   "account:eip.account:ACCOUNT_HTTP_PORT:8103"
   "order-management:eip.order_management:ORDER_MANAGEMENT_HTTP_PORT:8104"
   "auth:eip.auth:AUTH_HTTP_PORT:8105"
+  "console:eip.console:CONSOLE_HTTP_PORT:8106"
 )
 SVC_DIR="$EIP_RUN_DIR/services"
 # 1 while rendering `env`: secrets are shown as <redacted> and nothing is created or asked for.
@@ -161,6 +162,20 @@ env_order_management() {
   http ORDER_MANAGEMENT_ order-management
   infrastructure postgres
   wire ORDER_MANAGEMENT_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
+}
+
+# The operator console talks to every other service over its public HTTP API, with the token of
+# whoever logs in; it holds no secret of its own. Its settings carry the infrastructure's
+# addresses as every service's do (no password: it opens no connection to them).
+env_console() {
+  http CONSOLE_ console
+  infrastructure
+  wire CONSOLE_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
+  wire CONSOLE_AUTH_URL "$(url_of auth)"
+  wire CONSOLE_MARKET_DATA_URL "$(url_of market-data)"
+  wire CONSOLE_ORDER_BOOK_URL "$(url_of order-book)"
+  wire CONSOLE_ACCOUNT_URL "$(url_of account)"
+  wire CONSOLE_ORDER_MANAGEMENT_URL "$(url_of order-management)"
 }
 
 service_env() { "env_${1//-/_}"; }

@@ -44,6 +44,12 @@ EXPECTED_PORT = {
     "auth_jwks_url": "AUTH_HTTP_PORT",
     "binance_base_url": "SIMULATOR_HTTP_PORT",
     "exchange_urls": "SIMULATOR_HTTP_PORT",
+    # the console's way to each service's public API
+    "auth_url": "AUTH_HTTP_PORT",
+    "market_data_url": "MARKET_DATA_HTTP_PORT",
+    "order_book_url": "ORDER_BOOK_HTTP_PORT",
+    "account_url": "ACCOUNT_HTTP_PORT",
+    "order_management_url": "ORDER_MANAGEMENT_HTTP_PORT",
 }
 
 
@@ -148,6 +154,7 @@ SERVICES = [
     "account",
     "order-management",
     "auth",
+    "console",
 ]
 
 

@@ -23,7 +23,7 @@ What is subtle:
 # No ``from __future__ import annotations``: the dependency's signature names the scopes of the
 # closure that makes it, which FastAPI can only read from an evaluated annotation.
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import FastAPI, Request, Security
 from fastapi.dependencies.models import Dependant
@@ -140,6 +140,18 @@ def require_any_scope(*scopes: str) -> ScopeDependency:
 def any_scope_openapi(*scopes: str) -> dict[str, Any]:
     """The operation's OpenAPI ``security``: one alternative per scope."""
     return {"security": [{SCHEME: [scope]} for scope in scopes]}
+
+
+Dependency = TypeVar("Dependency", bound=Callable[..., Any])
+
+
+def declare_scope_check(dependency: Dependency, scopes: Iterable[str]) -> Dependency:
+    """Mark ``dependency`` as a token check with ``scopes`` that reads its token another way
+    than the ``Authorization`` header (the console's server-side session, which holds the
+    operator's token), so that ``unprotected_routes`` counts the routes behind it as protected.
+    The dependency must itself refuse a request without a valid token or a scope."""
+    setattr(dependency, _MARK, tuple(scopes))
+    return dependency
 
 
 def dependant_scopes(dependant: Dependant) -> tuple[str, ...] | None:

@@ -1,0 +1,514 @@
+"""The console's HTTP app: its pages, their actions and their live streams.
+
+Every route but the login page, the health endpoints and the static assets needs a session
+(``security.require_session``) with the scopes of what it shows; every route that changes
+something also needs the session's CSRF token. The console's own routes are no API for other
+teams: they are left out of its OpenAPI document, which lists only the health endpoints, and
+FastAPI's /docs pages are not served (their inline scripts would break the CSP anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import SecretStr
+from starlette.responses import StreamingResponse
+
+from eip.console import __version__
+from eip.console.live import (
+    TIMEFRAMES,
+    Live,
+    attempt,
+    follow_book,
+    follow_markets,
+    follow_platform,
+    stream,
+)
+from eip.console.render import Renderer
+from eip.console.screens import BY_KEY, SCREENS, ApiCatalog, Screen
+from eip.console.security import (
+    LoginRequired,
+    SecurityHeaders,
+    require_session,
+    same_origin,
+    wants_page,
+)
+from eip.console.sessions import COOKIE, LoginRefused, Session, SessionStore
+from eip.console.settings import ConsoleSettings
+from eip.console.upstream import Upstream, UpstreamError
+from eip.console.watch import BookWatch
+from eip.observability.http import error_body
+from eip.observability.inputs import Text
+from eip.runtime import Needs, service_app
+from eip.tokens import TokenVerifier
+
+STATIC = Path(__file__).parent / "static"
+LOGIN_COOKIE = "eip_console_login"
+# Paths of the console that need no session, and why (tests/security's route walk reads it).
+PUBLIC = {
+    "/login": "the login page and its form: where a session starts",
+    "/static": "stylesheets, scripts and vendored libraries: no data, the same for everyone",
+}
+SYMBOL = r"^[A-Za-z0-9._:-]{1,20}/[A-Za-z0-9._:-]{1,20}$"
+EXCHANGE = r"^[a-z0-9_.-]{1,32}$"
+
+# Route parameters. At module level: annotations are strings here, which FastAPI resolves in
+# the module's namespace (an alias local to build_app would silently become a query parameter).
+Admin = Annotated[Session, Depends(require_session("credentials:admin"))]
+AdminChange = Annotated[Session, Depends(require_session("credentials:admin", change=True))]
+Auditor = Annotated[Session, Depends(require_session("audit:read"))]
+CredentialId = Annotated[Text, Form(min_length=1, max_length=64)]
+Filter = Annotated[Text | None, Query(max_length=200)]
+Symbol = Annotated[Text | None, Query(pattern=SYMBOL, max_length=41)]
+Exchange = Annotated[Text | None, Query(pattern=EXCHANGE, max_length=32)]
+
+
+def build_app(settings: ConsoleSettings) -> FastAPI:
+    # httpx logs every request at INFO; the live pages make several a second per open page.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    upstream = Upstream(settings)
+
+    async def auth_reachable() -> None:
+        # The console can show nothing without a login, and a login needs the auth service.
+        response = await upstream.raw("auth", "GET", "/v1/.well-known/jwks.json")
+        if response.status_code != 200:
+            raise ConnectionError(f"auth answered {response.status_code} for its JWKS")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await upstream.aclose()
+
+    app = service_app(
+        settings,
+        __version__,
+        Needs(kafka=False, database=False),
+        readiness={"auth": auth_reachable},
+        lifespan=lifespan,
+    )
+    app.router.routes[:] = [
+        r for r in app.router.routes if getattr(r, "path", "") not in DOCS_PAGES
+    ]
+    verifier: TokenVerifier = app.state.token_verifier
+    sessions = SessionStore(settings, upstream, verifier)
+    renderer = Renderer()
+    catalog = ApiCatalog(upstream)
+    live = Live(settings, upstream, sessions, renderer, BookWatch())
+    app.state.sessions = sessions
+    app.state.live = live
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def page(
+        request: Request, template: str, session: Session | None, status: int = 200, **ctx: Any
+    ) -> HTMLResponse:
+        visible = [s for s in SCREENS if session is not None and session.has(*s.scopes)]
+        html = renderer.render(
+            template,
+            session=session,
+            identity=sessions.describe(session) if session else None,
+            screens=visible,
+            current=ctx.pop("current", None),
+            csrf=session.csrf if session else "",
+            **ctx,
+        )
+        return HTMLResponse(html, status)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, _: LoginRequired) -> Response:
+        if wants_page(request):
+            return RedirectResponse("/login", 303)
+        return JSONResponse(
+            error_body("unauthorized", "no session: log in again"),
+            401,
+            headers={"HX-Redirect": "/login"},
+        )
+
+    @app.exception_handler(UpstreamError)
+    async def _upstream(request: Request, exc: UpstreamError) -> Response:
+        error = exc.as_api_error()
+        return JSONResponse(error_body(error.code, error.message, error.details), error.status)
+
+    # --- login ----------------------------------------------------------------------------------
+
+    def login_page(
+        request: Request, status: int = 200, error: str | None = None, client_id: str = ""
+    ) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        response = page(
+            request, "login.html", None, status, login_csrf=token, error=error, client_id=client_id
+        )
+        response.set_cookie(
+            LOGIN_COOKIE,
+            token,
+            max_age=3600,
+            path="/login",
+            httponly=True,
+            samesite="strict",
+            secure=settings.cookie_secure,
+        )
+        return response
+
+    @app.get("/login", include_in_schema=False)
+    async def login_form(request: Request) -> Response:
+        if sessions.get(request.cookies.get(COOKIE), touch=False) is not None:
+            return RedirectResponse("/", 303)
+        return login_page(request)
+
+    @app.post("/login", include_in_schema=False)
+    async def login(
+        request: Request,
+        client_id: Annotated[Text, Form(min_length=1, max_length=128)],
+        client_secret: Annotated[SecretStr, Form(min_length=1, max_length=512)],
+        csrf_token: Annotated[Text, Form(max_length=100)] = "",
+    ) -> Response:
+        expected = request.cookies.get(LOGIN_COOKIE)
+        if (
+            not same_origin(request)
+            or not expected
+            or not secrets.compare_digest(expected, csrf_token)
+        ):
+            return login_page(request, 403, "The login form expired; please try again.", client_id)
+        try:
+            cookie, _ = await sessions.login(client_id, client_secret.get_secret_value())
+        except LoginRefused as exc:
+            return login_page(request, exc.status, exc.message, client_id)
+        response = RedirectResponse("/", 303)
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=int(settings.session_max_age_s),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=settings.cookie_secure,
+        )
+        response.delete_cookie(LOGIN_COOKIE, path="/login")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(
+        session: Annotated[Session, Depends(require_session(change=True))],
+    ) -> Response:
+        sessions.end(session)
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(COOKIE, path="/")
+        response.headers["HX-Redirect"] = "/login"
+        return response
+
+    @app.get("/", include_in_schema=False)
+    async def home(session: Annotated[Session, Depends(require_session())]) -> Response:
+        first = next((s for s in SCREENS if s.built and session.has(*s.scopes)), BY_KEY["platform"])
+        return RedirectResponse(first.path, 303)
+
+    @app.get("/session", include_in_schema=False)
+    async def whoami(session: Annotated[Session, Depends(require_session())]) -> dict[str, Any]:
+        """The session as the page shows it (never its token or secret)."""
+        return sessions.describe(session)
+
+    # --- markets --------------------------------------------------------------------------------
+
+    @app.get("/markets", include_in_schema=False)
+    async def markets(
+        request: Request,
+        session: Annotated[Session, Depends(require_session("market:read"))],
+        symbol: Symbol = None,
+        exchange: Exchange = None,
+        timeframe: Annotated[Text, Query(pattern="^(1m|5m|15m|1h|4h|1d)$")] = "1m",
+    ) -> HTMLResponse:
+        token = await sessions.token(session)
+        tickers = await attempt(upstream.get("market-data", "/v1/tickers", token))
+        rows = tickers.value["tickers"] if tickers.ok else []
+        symbols = sorted({t["symbol"] for t in rows})
+        symbol = symbol or (symbols[0] if symbols else "BTC/USDT")
+        venues = sorted({t["exchange"] for t in rows if t["symbol"] == symbol})
+        exchange = exchange or (venues[0] if venues else None)
+        return page(
+            request,
+            "markets.html",
+            session,
+            current="markets",
+            symbols=symbols,
+            symbol=symbol,
+            venues=venues,
+            exchange=exchange,
+            timeframe=timeframe,
+            timeframes=list(TIMEFRAMES),
+            tickers_error=tickers.error,
+        )
+
+    @app.get("/events/markets", include_in_schema=False)
+    async def markets_events(
+        session: Annotated[Session, Depends(require_session("market:read"))],
+        symbol: Annotated[Text, Query(pattern=SYMBOL, max_length=41)],
+        exchange: Exchange = None,
+        timeframe: Annotated[Text, Query(pattern="^(1m|5m|15m|1h|4h|1d)$")] = "1m",
+    ) -> StreamingResponse:
+        return sse(follow_markets(live, session, symbol, exchange, timeframe))
+
+    # --- order book -----------------------------------------------------------------------------
+
+    @app.get("/book", include_in_schema=False)
+    async def book(
+        request: Request,
+        session: Annotated[Session, Depends(require_session("books:read"))],
+        exchange: Exchange = None,
+        symbol: Symbol = None,
+    ) -> HTMLResponse:
+        token = await sessions.token(session)
+        books = await attempt(upstream.get("order-book", "/v1/books", token))
+        listed = books.value["books"] if books.ok else []
+        if books.ok:
+            live.watch.observe(listed)
+        if exchange is None or symbol is None:
+            chosen = next((b for b in listed if b["in_sync"]), listed[0] if listed else None)
+            if chosen is not None:
+                exchange, symbol = chosen["exchange"], chosen["symbol"]
+        return page(
+            request,
+            "book.html",
+            session,
+            current="book",
+            exchange=exchange,
+            symbol=symbol,
+            books=listed,
+            books_error=books.error,
+        )
+
+    @app.get("/events/book", include_in_schema=False)
+    async def book_events(
+        session: Annotated[Session, Depends(require_session("books:read"))],
+        exchange: Annotated[Text, Query(pattern=EXCHANGE, max_length=32)],
+        symbol: Annotated[Text, Query(pattern=SYMBOL, max_length=41)],
+    ) -> StreamingResponse:
+        return sse(follow_book(live, session, exchange, symbol))
+
+    # --- keys -----------------------------------------------------------------------------------
+
+    async def keys_panel(
+        request: Request, session: Session, notice: dict[str, Any] | None = None
+    ) -> HTMLResponse:
+        token = await sessions.token(session)
+        listed = await attempt(upstream.get("auth", "/v1/credentials", token))
+        html = renderer.render(
+            "fragments/keys.html",
+            credentials=listed.value["credentials"] if listed.ok else [],
+            error=listed.error,
+            notice=notice,
+            csrf=session.csrf,
+        )
+        return HTMLResponse(html)
+
+    @app.get("/keys", include_in_schema=False)
+    async def keys(request: Request, session: Admin) -> HTMLResponse:
+        panel = await keys_panel(request, session)
+        return page(request, "keys.html", session, current="keys", panel=bytes(panel.body).decode())
+
+    @app.post("/keys", include_in_schema=False)
+    async def connect_key(
+        request: Request,
+        session: AdminChange,
+        account_id: Annotated[Text, Form(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
+        exchange: Annotated[Text, Form(pattern=EXCHANGE)],
+        api_key: Annotated[SecretStr, Form(min_length=1, max_length=512)],
+        secret: Annotated[SecretStr, Form(min_length=1, max_length=512)],
+        label: Annotated[Text, Form(max_length=200)] = "",
+        passphrase: Annotated[SecretStr | None, Form(max_length=512)] = None,
+        allow_withdrawal: Annotated[bool, Form()] = False,
+    ) -> HTMLResponse:
+        """The key goes straight on to the auth service, which validates it at the venue and
+        keeps the secret in Vault; the console keeps nothing of it."""
+        body: dict[str, Any] = {
+            "account_id": account_id,
+            "exchange": exchange,
+            "label": label,
+            "api_key": api_key.get_secret_value(),
+            "secret": secret.get_secret_value(),
+            "allow_withdrawal": allow_withdrawal,
+        }
+        if passphrase is not None and passphrase.get_secret_value():
+            body["passphrase"] = passphrase.get_secret_value()
+        answer = await upstream.post("auth", "/v1/credentials", await sessions.token(session), body)
+        notice = {"action": "connected", **answer}
+        return await keys_panel(request, session, notice)
+
+    @app.post("/keys/rotate", include_in_schema=False)
+    async def rotate_key(
+        request: Request,
+        session: AdminChange,
+        credential_id: CredentialId,
+        api_key: Annotated[SecretStr, Form(min_length=1, max_length=512)],
+        secret: Annotated[SecretStr, Form(min_length=1, max_length=512)],
+        passphrase: Annotated[SecretStr | None, Form(max_length=512)] = None,
+    ) -> HTMLResponse:
+        body: dict[str, Any] = {
+            "api_key": api_key.get_secret_value(),
+            "secret": secret.get_secret_value(),
+        }
+        if passphrase is not None and passphrase.get_secret_value():
+            body["passphrase"] = passphrase.get_secret_value()
+        path = f"/v1/credentials/{credential_id}/rotate"
+        answer = await upstream.post("auth", path, await sessions.token(session), body)
+        return await keys_panel(request, session, {"action": "rotated", **answer})
+
+    @app.post("/keys/revoke", include_in_schema=False)
+    async def revoke_key(
+        request: Request,
+        session: AdminChange,
+        credential_id: CredentialId,
+        reason: Annotated[Text, Form(max_length=500)] = "",
+    ) -> HTMLResponse:
+        path = f"/v1/credentials/{credential_id}/revoke"
+        answer = await upstream.post(
+            "auth", path, await sessions.token(session), {"reason": reason}
+        )
+        return await keys_panel(request, session, {"action": "revoked", **answer, "warnings": []})
+
+    @app.post("/keys/validate", include_in_schema=False)
+    async def validate_key(
+        request: Request, session: AdminChange, credential_id: CredentialId
+    ) -> HTMLResponse:
+        path = f"/v1/credentials/{credential_id}/validate"
+        answer = await upstream.post("auth", path, await sessions.token(session))
+        return await keys_panel(request, session, {"action": "validated", **answer})
+
+    # --- platform -------------------------------------------------------------------------------
+
+    @app.get("/platform", include_in_schema=False)
+    async def platform(
+        request: Request, session: Annotated[Session, Depends(require_session())]
+    ) -> HTMLResponse:
+        audit = None
+        if session.has("audit:read"):
+            audit = await audit_window(session, None, {})
+        return page(request, "platform.html", session, current="platform", audit=audit)
+
+    @app.get("/events/platform", include_in_schema=False)
+    async def platform_events(
+        session: Annotated[Session, Depends(require_session())],
+    ) -> StreamingResponse:
+        return sse(follow_platform(live, session))
+
+    async def audit_window(
+        session: Session, end: int | None, filters: dict[str, str]
+    ) -> dict[str, Any]:
+        """The events whose sequence is in (end - AUDIT_PAGE, end], newest first; ``end`` None:
+        the newest (found by galloping, since the trail pages forward only)."""
+        token = await sessions.token(session)
+
+        async def after(sequence: int, limit: int, **extra: str) -> list[dict[str, Any]]:
+            params: dict[str, Any] = {"after_sequence": sequence, "limit": limit, **extra}
+            answer = await upstream.get("auth", "/v1/audit", token, params)
+            events: list[dict[str, Any]] = answer["events"]
+            return events
+
+        newest = await newest_sequence(after)
+        top = newest if end is None else max(0, min(end, newest))
+        start = max(0, top - AUDIT_PAGE)
+        events = [e for e in await after(start, AUDIT_PAGE, **filters) if e["sequence"] <= top]
+        return {
+            "events": list(reversed(events)),
+            "start": start + 1,
+            "end": top,
+            "newest": newest,
+            "older": start if start > 0 else None,
+            "newer": min(newest, top + AUDIT_PAGE) if top < newest else None,
+            "filters": filters,
+        }
+
+    @app.get("/platform/audit", include_in_schema=False)
+    async def audit(
+        request: Request,
+        session: Auditor,
+        end: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+        actor: Filter = None,
+        action: Filter = None,
+        outcome: Filter = None,
+    ) -> HTMLResponse:
+        filters = {
+            k: v for k, v in (("actor", actor), ("action", action), ("outcome", outcome)) if v
+        }
+        window = await audit_window(session, end, filters)
+        return HTMLResponse(renderer.render("fragments/audit.html", audit=window))
+
+    @app.get("/platform/audit/verify", include_in_schema=False)
+    async def verify(request: Request, session: Auditor) -> HTMLResponse:
+        result = await upstream.get("auth", "/v1/audit/verify", await sessions.token(session))
+        return HTMLResponse(renderer.render("fragments/verify.html", result=result))
+
+    # --- screens still waiting for their APIs --------------------------------------------------
+
+    async def placeholder(request: Request, session: Session, screen: Screen) -> HTMLResponse:
+        offered = await catalog.offers(screen)
+        return page(
+            request, "placeholder.html", session, current=screen.key, screen=screen, offered=offered
+        )
+
+    @app.get("/accounts", include_in_schema=False)
+    async def accounts(
+        request: Request, session: Annotated[Session, Depends(require_session("accounts:read"))]
+    ) -> HTMLResponse:
+        return await placeholder(request, session, BY_KEY["accounts"])
+
+    @app.get("/orders", include_in_schema=False)
+    async def orders(
+        request: Request, session: Annotated[Session, Depends(require_session("orders:write"))]
+    ) -> HTMLResponse:
+        return await placeholder(request, session, BY_KEY["orders"])
+
+    @app.get("/rules", include_in_schema=False)
+    async def rules(
+        request: Request, session: Annotated[Session, Depends(require_session())]
+    ) -> HTMLResponse:
+        return await placeholder(request, session, BY_KEY["rules"])
+
+    return app
+
+
+DOCS_PAGES = {"/docs", "/docs/oauth2-redirect", "/redoc"}
+AUDIT_PAGE = 50
+
+
+def sse(events: AsyncIterator[Any]) -> StreamingResponse:
+    return StreamingResponse(
+        stream(events),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )
+
+
+async def newest_sequence(after: Any) -> int:
+    """The highest sequence of the audit trail, in O(log n) one-event reads: the trail answers
+    events after a sequence, oldest first, so gallop forward and then bisect."""
+    first = await after(0, 1)
+    if not first:
+        return 0
+    known = int(first[0]["sequence"])
+    step = 1
+    probe = known
+    while True:
+        found = await after(probe, 1)
+        if not found:
+            break
+        known = int(found[0]["sequence"])
+        probe = known + step
+        step *= 2
+    low, high = known, probe  # an event at low, none after high: the newest is in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        found = await after(middle, 1)
+        if found:
+            low = int(found[0]["sequence"])
+        else:
+            high = middle
+    return low

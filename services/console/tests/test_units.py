@@ -1,0 +1,192 @@
+"""The console's parts that need no platform: the audit trail's newest sequence, the desync
+log, consumer lag from metrics, the screens table, the security headers and session guard of
+the app, and the vendored libraries."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from eip.console.app import PUBLIC, build_app, newest_sequence
+from eip.console.live import Changes, Event, consumer_lag, depth_payload
+from eip.console.screens import SCREENS
+from eip.console.settings import ConsoleSettings
+from eip.console.watch import BookWatch
+from eip.tokens import SCOPES, unprotected_routes
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 64, 65, 1000, 1023])
+async def test_the_newest_audit_sequence_is_found_by_galloping_and_bisecting(count: int) -> None:
+    sequences = list(range(1, count + 1))
+    calls = []
+
+    async def after(sequence: int, limit: int) -> list[dict[str, Any]]:
+        calls.append(sequence)
+        return [{"sequence": s} for s in sequences if s > sequence][:limit]
+
+    assert await newest_sequence(after) == count
+    assert len(calls) <= 2 * max(1, count).bit_length() + 3
+
+
+async def test_the_newest_sequence_holds_with_gaps_in_a_filtered_trail() -> None:
+    sequences = [3, 4, 9, 40, 41, 300]
+
+    async def after(sequence: int, limit: int) -> list[dict[str, Any]]:
+        return [{"sequence": s} for s in sequences if s > sequence][:limit]
+
+    assert await newest_sequence(after) == 300
+
+
+def book(in_sync: bool, epoch: int, reason: str | None = None) -> dict[str, Any]:
+    return {
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "in_sync": in_sync,
+        "epoch": epoch,
+        "desync_reason": reason,
+        "desync_detail": "",
+    }
+
+
+def test_the_watch_lists_desyncs_and_resyncs_and_a_resync_between_two_readings() -> None:
+    watch = BookWatch()
+    watch.observe([book(True, 1)])
+    assert watch.recent() == []  # a first reading is no change
+    watch.observe([book(False, 1, "gap")])
+    watch.observe([book(True, 2)])
+    watch.observe([book(True, 3)])  # out and back in between readings
+    kinds = [(t.kind, t.reason, t.epoch) for t in watch.recent()]
+    assert kinds == [
+        ("resync", None, 3),
+        ("desync", "missed", 2),
+        ("resync", None, 2),
+        ("desync", "gap", 1),
+    ]
+    assert watch.recent(exchange="kraken") == []
+
+
+def test_consumer_lag_is_read_from_a_services_metrics() -> None:
+    metrics = (
+        "# HELP eip_bus_consumer_lag Records between the consumer's position and the end\n"
+        "# TYPE eip_bus_consumer_lag gauge\n"
+        'eip_bus_consumer_lag{group="market-data-candles",partition="1",topic="md.trades.v1"} 7.0\n'
+        'eip_bus_consumer_lag{group="market-data-candles",partition="0",topic="md.trades.v1"} 0.0\n'
+        "# TYPE other gauge\nother 3.0\n"
+    )
+    assert consumer_lag(metrics) == [
+        {"group": "market-data-candles", "partition": "0", "topic": "md.trades.v1", "lag": "0"},
+        {"group": "market-data-candles", "partition": "1", "topic": "md.trades.v1", "lag": "7"},
+    ]
+    assert consumer_lag("not { metrics") == []
+
+
+def test_a_fragment_is_sent_again_only_when_it_changed() -> None:
+    changes = Changes()
+    assert changes.fragment("x", "<p>1</p>") == Event("fragment", {"id": "x", "html": "<p>1</p>"})
+    assert changes.fragment("x", "<p>1</p>") is None
+    assert changes.fragment("x", "<p>2</p>") is not None
+    assert Event("ping").encode() == b": keep-alive\n\n"
+    assert Event("depth", {"a": "1"}).encode() == b'event: depth\ndata: {"a":"1"}\n\n'
+
+
+def test_the_depth_payload_keeps_prices_as_strings_and_ranks_clusters_by_size() -> None:
+    point = {"price": "100.10", "size": "1", "cumulative_size": "1", "cumulative_notional": "1"}
+    depth = {"exchange": "b", "symbol": "S", "epoch": 1, "sequence": 2, "age_ms": 5}
+    clusters = {
+        "width": "1",
+        "bids": [{"price": p, "size": s, "levels": 1} for p, s in (("1", "9"), ("2", "10"))],
+        "asks": [],
+    }
+    payload = depth_payload({**depth, "bids": [point], "asks": []}, None, clusters)
+    assert payload["bids"] == [["100.10", "1", "1"]]
+    assert [c[1] for c in payload["clusters"]["bids"]] == ["10", "9"]  # by value, not by text
+
+
+def test_every_screen_needs_known_scopes_and_the_placeholders_name_what_they_wait_for() -> None:
+    for screen in SCREENS:
+        assert set(screen.scopes) <= SCOPES, screen.key
+        if not screen.built:
+            assert screen.issue is not None, screen.key
+    assert {s.key for s in SCREENS if not s.built} == {"accounts", "orders", "rules"}
+
+
+@pytest.fixture
+def app_client() -> httpx.AsyncClient:
+    app = build_app(ConsoleSettings(auth_url="http://127.0.0.1:9"))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console")
+
+
+async def test_only_the_login_page_and_the_assets_are_open_without_a_session(
+    app_client: httpx.AsyncClient,
+) -> None:
+    app = build_app(ConsoleSettings())
+    public = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+    open_routes = {r.split(" ", 1)[1] for r in unprotected_routes(app, public)}
+    assert open_routes == set(PUBLIC)
+    async with app_client as http:
+        page = await http.get("/platform", headers={"accept": "text/html"})
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login"
+        call = await http.get("/events/platform")
+        assert call.status_code == 401
+        assert call.json()["error"]["code"] == "unauthorized"
+        assert call.headers["hx-redirect"] == "/login"
+        http.cookies.set("eip_console_session", "made-up")
+        forged = await http.get("/keys")
+        assert forged.status_code == 401
+
+
+async def test_every_answer_carries_a_strict_content_security_policy(
+    app_client: httpx.AsyncClient,
+) -> None:
+    async with app_client as http:
+        for path in ("/login", "/static/console.css", "/healthz", "/nowhere"):
+            response = await http.get(path)
+            csp = response.headers["content-security-policy"]
+            assert "script-src 'self'" in csp
+            assert "unsafe-inline" not in csp
+            assert "unsafe-eval" not in csp
+            assert "frame-ancestors 'none'" in csp
+            assert response.headers["x-content-type-options"] == "nosniff"
+        login = await http.get("/login")
+        assert login.headers["cache-control"] == "no-store"
+        assert "<script>" not in login.text  # no inline script: every script has a src
+        assert " style=" not in login.text
+        assert (
+            await http.get("/docs")
+        ).status_code == 404  # its inline scripts would break the CSP
+
+
+async def test_a_login_the_auth_service_cannot_answer_says_so(
+    app_client: httpx.AsyncClient,
+) -> None:
+    async with app_client as http:
+        form = await http.get("/login")
+        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        answer = await http.post(
+            "/login",
+            data={"client_id": "someone", "client_secret": "s3cret-canary", "csrf_token": token},
+        )
+        assert answer.status_code == 503
+        assert "did not answer" in answer.text
+        assert "s3cret-canary" not in answer.text
+
+
+def test_the_vendored_libraries_are_the_registry_s_files() -> None:
+    spec = importlib.util.spec_from_file_location("console_vendor", HERE.parent / "vendor.py")
+    assert spec is not None
+    assert spec.loader is not None
+    vendor = importlib.util.module_from_spec(spec)
+    sys.modules["console_vendor"] = vendor
+    spec.loader.exec_module(vendor)
+    assert vendor.problems() == []
+    recorded = vendor.manifest()["sha256"]
+    assert "src/eip/console/static/vendor/echarts.min.js" in recorded
+    assert "tests/vendor/axe.min.js" in recorded
