@@ -4,9 +4,12 @@ small 422.
 
 The services counted are the platform's six less the one not written yet: market-data,
 order-book, account, order-management and auth (automation joins ``SERVICES`` when it
-exists). The exchange simulator is no platform service: it stands in for the venues, whose
-own authentication its venue endpoints speak, and its ``/admin/v1`` test bench takes no token
-(docs/SIMULATOR.md).
+exists), and the operator console, whose routes take the operator's session instead of a
+bearer token (the session holds the token; ``eip.console.security.require_session`` declares
+its scopes like ``require_scope``) and whose login page and static assets are public, each
+with its reason in ``eip.console.app.PUBLIC``. The exchange simulator is no platform service:
+it stands in for the venues, whose own authentication its venue endpoints speak, and its
+``/admin/v1`` test bench takes no token (docs/SIMULATOR.md).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from eip.account.app import build_app as account_app
 from eip.account.settings import AccountSettings
 from eip.auth.app import build_app as auth_app
 from eip.auth.settings import AuthSettings
+from eip.console.app import PUBLIC as CONSOLE_PUBLIC
+from eip.console.app import build_app as console_app
+from eip.console.settings import ConsoleSettings
 from eip.market_data.app import build_app as market_data_app
 from eip.market_data.settings import MarketDataSettings
 from eip.observability.inputs import unchecked_inputs
@@ -39,6 +45,11 @@ SERVICES: dict[str, AppFactory] = {
     "account": lambda i: account_app(AccountSettings(**i.settings())),
     "order-management": lambda i: order_management_app(OrderManagementSettings(**i.settings())),
     "auth": lambda i: auth_app(AuthSettings()),
+    "console": lambda i: console_app(ConsoleSettings(**i.settings())),
+}
+# What each service serves without a token, beyond every service's PUBLIC_PATHS.
+PUBLIC: dict[str, frozenset[str]] = {name: PUBLIC_PATHS for name in SERVICES} | {
+    "console": PUBLIC_PATHS | set(CONSOLE_PUBLIC),
 }
 # Services whose tokens come from the JWKS (auth checks its own, against Vault).
 VERIFYING = [name for name in SERVICES if name != "auth"]
@@ -46,8 +57,14 @@ METHODS = {"get", "put", "post", "delete", "patch"}
 
 
 @pytest.fixture(params=list(SERVICES))
-def app(request: pytest.FixtureRequest, token_issuer: TokenIssuer) -> FastAPI:
-    return SERVICES[request.param](token_issuer)
+def service(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def app(service: str, token_issuer: TokenIssuer) -> FastAPI:
+    return SERVICES[service](token_issuer)
 
 
 def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -57,16 +74,24 @@ def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]
                 yield method, path, operation
 
 
-def test_every_route_needs_a_token_with_scopes_or_is_on_the_public_list(app: FastAPI) -> None:
-    assert unprotected_routes(app) == []
+def test_every_route_needs_a_token_with_scopes_or_is_on_the_public_list(
+    service: str, app: FastAPI
+) -> None:
+    assert unprotected_routes(app, PUBLIC[service]) == []
 
 
-def test_the_route_walk_finds_a_route_added_without_a_token(app: FastAPI) -> None:
+def test_the_route_walk_finds_a_route_added_without_a_token(service: str, app: FastAPI) -> None:
     @app.get("/v1/forgotten")
     async def forgotten() -> dict[str, str]:
         return {}
 
-    assert unprotected_routes(app) == ["GET /v1/forgotten"]
+    assert unprotected_routes(app, PUBLIC[service]) == ["GET /v1/forgotten"]
+
+
+def test_the_console_s_public_routes_are_its_login_and_its_assets_only() -> None:
+    """Every public console path says why; nothing that shows data is among them."""
+    assert set(CONSOLE_PUBLIC) == {"/login", "/static"}
+    assert all(reason for reason in CONSOLE_PUBLIC.values())
 
 
 def test_every_string_a_route_takes_is_text_postgresql_can_store(app: FastAPI) -> None:
@@ -81,10 +106,14 @@ def test_the_input_walk_finds_a_plain_string(app: FastAPI) -> None:
     assert unchecked_inputs(app) == ["GET /v1/careless: name", "GET /v1/careless: nested"]
 
 
-def test_the_document_declares_the_bearer_scheme_scopes_and_error_bodies(app: FastAPI) -> None:
+def test_the_document_declares_the_bearer_scheme_scopes_and_error_bodies(
+    service: str, app: FastAPI
+) -> None:
     spec = app.openapi()
     if not any("security" in op for _, _, op in operations(spec)):
-        assert unprotected_routes(app) == []  # only the public routes (order-management today)
+        # only public routes documented (order-management today; the console, whose pages
+        # are no API and stay out of its document)
+        assert unprotected_routes(app, PUBLIC[service]) == []
         return
     assert spec["components"]["securitySchemes"]["bearer"] == {
         "type": "http",

@@ -200,6 +200,36 @@ def test_a_book_in_sync_draws_its_depth_chart_live(operator: Page, platform: Pla
     shoot(page, "order-book")
 
 
+async def _skip_a_diff(base_url: str) -> None:
+    simulator = SimulatorClient(base_url)
+    try:
+        await simulator.skip_sequence("BTCUSDT", 1, venue="binance")
+    finally:
+        await simulator.aclose()
+
+
+def in_thread(call: Any) -> Any:
+    """Run an async client's call: Playwright's sync API holds this thread's event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, call).result()
+
+
+def test_a_desync_and_its_resync_are_listed(operator: Page, platform: Platform) -> None:
+    page = operator
+    page.goto(f"{platform.console}/book?exchange=binance&symbol=BTC/USDT")
+    expect(page.locator("#sync-flag")).to_have_attribute("data-in-sync", "true", timeout=60_000)
+    expect(page.locator("#desyncs")).to_contain_text("None since", timeout=10_000)
+    in_thread(_skip_a_diff(platform.simulator))  # a lost diff: a gap in Binance's update ids
+    desyncs = page.locator("#desyncs")
+    expect(
+        desyncs.locator("tr", has_text="binance BTC/USDT").filter(has_text="resync")
+    ).to_have_count(1, timeout=60_000)
+    expect(desyncs).to_contain_text("desync")
+    expect(desyncs).to_contain_text("1 desyncs")  # the service's own count
+    expect(page.locator("#sync-flag")).to_have_attribute("data-in-sync", "true", timeout=60_000)
+    shoot(page, "order-book-after-resync")
+
+
 def test_state_changes_need_the_sessions_csrf_token_and_origin(platform: Platform) -> None:
     with httpx.Client(base_url=platform.console, timeout=30) as http:
         form = http.get("/login")
@@ -319,9 +349,7 @@ async def _simulator_key(base_url: str, account: str) -> ApiCredentials:
 def test_connecting_a_simulator_key_and_revoking_it(operator: Page, platform: Platform) -> None:
     page = operator
     account = f"acct-{uuid.uuid4().hex[:8]}"
-    # Playwright's sync API runs an event loop on this thread: the async client gets its own.
-    with ThreadPoolExecutor(1) as pool:
-        key = pool.submit(asyncio.run, _simulator_key(platform.simulator, account)).result()
+    key: ApiCredentials = in_thread(_simulator_key(platform.simulator, account))
     page.goto(f"{platform.console}/keys")
     MEASUREMENTS.setdefault("page_load_ms", {})["keys"] = load_time_ms(page)
     form = page.locator("#connect-form")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from eip.console.app import PUBLIC, build_app, newest_sequence
-from eip.console.live import Changes, Event, consumer_lag, depth_payload
+from eip.console.live import Changes, Event, cluster_width, consumer_lag, depth_payload
 from eip.console.screens import SCREENS
 from eip.console.settings import ConsoleSettings
 from eip.console.watch import BookWatch
@@ -190,3 +190,13 @@ def test_the_vendored_libraries_are_the_registry_s_files() -> None:
     recorded = vendor.manifest()["sha256"]
     assert "src/eip/console/static/vendor/echarts.min.js" in recorded
     assert "tests/vendor/axe.min.js" in recorded
+
+
+def test_the_cluster_width_is_a_round_twentieth_of_the_drawn_range() -> None:
+    def side(*prices: str) -> list[dict[str, str]]:
+        return [{"price": p} for p in prices]
+
+    assert cluster_width({"bids": side("100.00", "99.60"), "asks": side("100.40")}) == "0.05"
+    assert cluster_width({"bids": side("67000"), "asks": side("68000")}) == "50"
+    assert cluster_width({"bids": side("1.0"), "asks": side("3.0")}) == "0.1"
+    assert cluster_width({"bids": side("5"), "asks": []}) is None

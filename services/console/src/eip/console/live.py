@@ -166,6 +166,19 @@ def depth_payload(
     }
 
 
+def cluster_width(depth: dict[str, Any], buckets: int = 20) -> str | None:
+    """A round bucket width (1, 2 or 5 times a power of ten) that cuts the drawn range of the book
+    into about ``buckets`` clusters, so the clusters mean the same on a thin book as on a deep
+    one; None for an empty book."""
+    prices = [Decimal(p["price"]) for p in (*depth["bids"], *depth["asks"])]
+    if len(prices) < 2 or max(prices) == min(prices):
+        return None
+    wanted = (max(prices) - min(prices)) / buckets
+    base = Decimal(1).scaleb(wanted.adjusted())
+    width = next(base * m for m in (1, 2, 5, 10) if base * m >= wanted)
+    return format(width.normalize(), "f")
+
+
 async def follow_book(
     live: Live, session: Session, exchange: str, symbol: str
 ) -> AsyncIterator[Event]:
@@ -173,29 +186,81 @@ async def follow_book(
     path = f"/v1/books/{exchange}/{dash(symbol)}"
     last: tuple[int, int] | None = None
     walls = clusters = None
+    width: str | None = None
     slow_due = 0.0
     while True:
         token = await live.sessions.token(session)
         out: list[Event | None] = []
-        if time.monotonic() >= slow_due:
-            slow_due = time.monotonic() + 1.0
-            books, walls_r, clusters_r, consolidated = await asyncio.gather(
-                attempt(up.get("order-book", "/v1/books", token)),
-                attempt(
-                    up.get(
-                        "order-book",
-                        f"{path}/walls",
-                        token,
-                        {"window": 5, "factor": 5, "depth": 200},
-                    )
-                ),
-                attempt(
-                    up.get("order-book", f"{path}/clusters", token, {"ticks": 10, "depth": 500})
-                ),
-                attempt(
-                    up.get("order-book", f"/v1/consolidated/{dash(symbol)}", token, {"depth": 12})
-                ),
+        depth = await attempt(
+            up.get("order-book", f"{path}/depth-chart", token, {"depth": BOOK_DEPTH})
+        )
+        if depth.ok:
+            width = cluster_width(depth.value) or width
+            position = (int(depth.value["epoch"]), int(depth.value["sequence"]))
+            if position != last:
+                last = position
+                # The chart and the ladder come from this one answer (the ladder is the top of
+                # the same levels), so they reach the page before anything else is asked.
+                ladder = r.render(
+                    "fragments/ladder.html",
+                    bids=depth.value["bids"][:LADDER_DEPTH],
+                    asks=depth.value["asks"][:LADDER_DEPTH],
+                )
+                first = [
+                    Event("depth", depth_payload(depth.value, walls, clusters)),
+                    changes.fragment("ladder", ladder),
+                ]
+                async for event in _emit(changes, first):
+                    yield event
+                stats = await attempt(
+                    up.get("order-book", f"{path}/stats", token, {"depths": "1,5,10"})
+                )
+                out.append(changes.fragment("stats", r.render("fragments/stats.html", stats=stats)))
+            out.append(
+                changes.fragment(
+                    "book-state",
+                    r.render("fragments/book_state.html", state=depth.value, error=None),
+                )
             )
+        else:
+            error = depth.error
+            assert error is not None
+            if last is not None or changes.fragment("depth-probe", error.code) is not None:
+                reason = error.details.get("reason") if isinstance(error.details, dict) else None
+                out.append(
+                    Event(
+                        "depth",
+                        {
+                            "exchange": exchange,
+                            "symbol": symbol,
+                            "in_sync": False,
+                            "reason": reason or error.code,
+                            "message": error.message,
+                        },
+                    )
+                )
+            last = None
+            out.append(
+                changes.fragment(
+                    "book-state", r.render("fragments/book_state.html", state=None, error=error)
+                )
+            )
+        if time.monotonic() >= slow_due:
+            # Once a second: what changes slowly or costs more to compute on the service.
+            slow_due = time.monotonic() + 1.0
+            calls = [
+                up.get("order-book", "/v1/books", token),
+                up.get(
+                    "order-book", f"{path}/walls", token, {"window": 5, "factor": 5, "depth": 200}
+                ),
+                up.get("order-book", f"/v1/consolidated/{dash(symbol)}", token, {"depth": 12}),
+            ]
+            if width is not None:
+                calls.append(
+                    up.get("order-book", f"{path}/clusters", token, {"bucket": width, "depth": 500})
+                )
+            books, walls_r, consolidated, *rest = await asyncio.gather(*(attempt(c) for c in calls))
+            clusters_r = rest[0] if rest else Result(error=None)
             if books.ok:
                 live.watch.observe(books.value["books"])
             walls = walls_r.value if walls_r.ok else None
@@ -222,60 +287,14 @@ async def follow_book(
                     r.render(
                         "fragments/walls.html",
                         walls=walls_r,
-                        clusters=clusters_r,
+                        clusters=clusters,
                         largest={
-                            side: largest(clusters_r.value[side]) if clusters_r.ok else []
+                            side: largest((clusters or {}).get(side, []))
                             for side in ("bids", "asks")
                         },
                     ),
                 ),
             ]
-        depth = await attempt(
-            up.get("order-book", f"{path}/depth-chart", token, {"depth": BOOK_DEPTH})
-        )
-        if depth.ok:
-            position = (int(depth.value["epoch"]), int(depth.value["sequence"]))
-            if position != last:
-                last = position
-                ladder, stats = await asyncio.gather(
-                    attempt(up.get("order-book", path, token, {"depth": LADDER_DEPTH})),
-                    attempt(up.get("order-book", f"{path}/stats", token, {"depths": "1,5,10"})),
-                )
-                out += [
-                    Event("depth", depth_payload(depth.value, walls, clusters)),
-                    changes.fragment("ladder", r.render("fragments/ladder.html", ladder=ladder)),
-                    changes.fragment("stats", r.render("fragments/stats.html", stats=stats)),
-                ]
-            out.append(
-                changes.fragment(
-                    "book-state",
-                    r.render("fragments/book_state.html", state=depth.value, error=None),
-                )
-            )
-        else:
-            error = depth.error
-            assert error is not None
-            if last is not None or changes.fragment("depth-probe", error.code) is not None:
-                out.append(
-                    Event(
-                        "depth",
-                        {
-                            "exchange": exchange,
-                            "symbol": symbol,
-                            "in_sync": False,
-                            "reason": (error.details or {}).get("reason")
-                            if isinstance(error.details, dict)
-                            else error.code,
-                            "message": error.message,
-                        },
-                    )
-                )
-            last = None
-            out.append(
-                changes.fragment(
-                    "book-state", r.render("fragments/book_state.html", state=None, error=error)
-                )
-            )
         out.append(changes.ping())
         async for event in _emit(changes, out):
             yield event
