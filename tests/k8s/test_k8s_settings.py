@@ -56,7 +56,7 @@ pytestmark = pytest.mark.timeout(900)
 
 
 def test_each_service_under_services_has_a_base() -> None:
-    """A new service (automation and console are next) starts from a copy of a base."""
+    """A new service (automation is next) starts from a copy of a base."""
     packages = sorted(
         p.relative_to(REPO).parts[1] for p in REPO.glob("services/*/src/eip/*/app.py")
     )

@@ -197,6 +197,13 @@ def test_a_book_in_sync_draws_its_depth_chart_live(operator: Page, platform: Pla
     assert served["epoch"] == drawn["epoch"]
     assert 0 < drawn["sequence"] <= served["sequence"]
     MEASUREMENTS["depth_chart"] = redraw_rate(page, seconds=8.0)
+    metrics = httpx.get(f"{platform.console}/metrics", timeout=10).text
+    rss = next(
+        float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("process_resident_memory_bytes")
+    )
+    MEASUREMENTS["console_rss_mib_with_a_live_book_page"] = round(rss / 2**20, 1)
     shoot(page, "order-book")
 
 

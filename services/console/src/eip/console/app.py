@@ -62,6 +62,9 @@ EXCHANGE = r"^[a-z0-9_.-]{1,32}$"
 
 # Route parameters. At module level: annotations are strings here, which FastAPI resolves in
 # the module's namespace (an alias local to build_app would silently become a query parameter).
+MarketReader = Annotated[Session, Depends(require_session("market:read"))]
+BookReader = Annotated[Session, Depends(require_session("books:read"))]
+Timeframe = Annotated[Text, Query(pattern="^(1m|5m|15m|1h|4h|1d)$")]
 Admin = Annotated[Session, Depends(require_session("credentials:admin"))]
 AdminChange = Annotated[Session, Depends(require_session("credentials:admin", change=True))]
 Auditor = Annotated[Session, Depends(require_session("audit:read"))]
@@ -221,10 +224,10 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     @app.get("/markets", include_in_schema=False)
     async def markets(
         request: Request,
-        session: Annotated[Session, Depends(require_session("market:read"))],
+        session: MarketReader,
         symbol: Symbol = None,
         exchange: Exchange = None,
-        timeframe: Annotated[Text, Query(pattern="^(1m|5m|15m|1h|4h|1d)$")] = "1m",
+        timeframe: Timeframe = "1m",
     ) -> HTMLResponse:
         token = await sessions.token(session)
         tickers = await attempt(upstream.get("market-data", "/v1/tickers", token))
@@ -249,10 +252,10 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
 
     @app.get("/events/markets", include_in_schema=False)
     async def markets_events(
-        session: Annotated[Session, Depends(require_session("market:read"))],
+        session: MarketReader,
         symbol: Annotated[Text, Query(pattern=SYMBOL, max_length=41)],
         exchange: Exchange = None,
-        timeframe: Annotated[Text, Query(pattern="^(1m|5m|15m|1h|4h|1d)$")] = "1m",
+        timeframe: Timeframe = "1m",
     ) -> StreamingResponse:
         return sse(follow_markets(live, session, symbol, exchange, timeframe))
 
@@ -261,7 +264,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     @app.get("/book", include_in_schema=False)
     async def book(
         request: Request,
-        session: Annotated[Session, Depends(require_session("books:read"))],
+        session: BookReader,
         exchange: Exchange = None,
         symbol: Symbol = None,
     ) -> HTMLResponse:
@@ -287,7 +290,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
 
     @app.get("/events/book", include_in_schema=False)
     async def book_events(
-        session: Annotated[Session, Depends(require_session("books:read"))],
+        session: BookReader,
         exchange: Annotated[Text, Query(pattern=EXCHANGE, max_length=32)],
         symbol: Annotated[Text, Query(pattern=SYMBOL, max_length=41)],
     ) -> StreamingResponse:
@@ -328,16 +331,13 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     ) -> HTMLResponse:
         """The key goes straight on to the auth service, which validates it at the venue and
         keeps the secret in Vault; the console keeps nothing of it."""
-        body: dict[str, Any] = {
+        body = {
             "account_id": account_id,
             "exchange": exchange,
             "label": label,
-            "api_key": api_key.get_secret_value(),
-            "secret": secret.get_secret_value(),
             "allow_withdrawal": allow_withdrawal,
+            **key_material(api_key, secret, passphrase),
         }
-        if passphrase is not None and passphrase.get_secret_value():
-            body["passphrase"] = passphrase.get_secret_value()
         answer = await upstream.post("auth", "/v1/credentials", await sessions.token(session), body)
         notice = {"action": "connected", **answer}
         return await keys_panel(request, session, notice)
@@ -351,13 +351,8 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         secret: Annotated[SecretStr, Form(min_length=1, max_length=512)],
         passphrase: Annotated[SecretStr | None, Form(max_length=512)] = None,
     ) -> HTMLResponse:
-        body: dict[str, Any] = {
-            "api_key": api_key.get_secret_value(),
-            "secret": secret.get_secret_value(),
-        }
-        if passphrase is not None and passphrase.get_secret_value():
-            body["passphrase"] = passphrase.get_secret_value()
         path = f"/v1/credentials/{credential_id}/rotate"
+        body = key_material(api_key, secret, passphrase)
         answer = await upstream.post("auth", path, await sessions.token(session), body)
         return await keys_panel(request, session, {"action": "rotated", **answer})
 
@@ -477,6 +472,17 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
 
 DOCS_PAGES = {"/docs", "/docs/oauth2-redirect", "/redoc"}
 AUDIT_PAGE = 50
+
+
+def key_material(
+    api_key: SecretStr, secret: SecretStr, passphrase: SecretStr | None
+) -> dict[str, str]:
+    """A key's secret part of an auth request body, taken out of its SecretStr only here, on
+    its way to the auth service."""
+    material = {"api_key": api_key.get_secret_value(), "secret": secret.get_secret_value()}
+    if passphrase is not None and passphrase.get_secret_value():
+        material["passphrase"] = passphrase.get_secret_value()
+    return material
 
 
 def sse(events: AsyncIterator[Any]) -> StreamingResponse:

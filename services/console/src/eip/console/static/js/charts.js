@@ -6,13 +6,8 @@
 // The depth chart redraws at most once per animation frame: events that arrive faster are
 // folded into the next frame, so a busy book never queues frames the screen cannot show.
 // window.eipConsole counts events and redraws (the browser test reads them to report fps).
-const stats = (window.eipConsole = window.eipConsole || {
-  connected: false,
-  fragments: 0,
-  depthEvents: 0,
-  depthRedraws: 0,
-  candleEvents: 0,
-});
+import { stats } from "./stats.js";
+
 const BID = "#1a7f37";
 const ASK = "#c62828";
 

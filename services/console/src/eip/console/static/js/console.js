@@ -7,13 +7,8 @@
 //   shown in the form's [data-error] region (or the page's) instead of being swapped in;
 // - secrets: forms marked data-secret-form are emptied of their key and secret after every
 //   request, so a secret stays in the page no longer than its request.
-const stats = (window.eipConsole = window.eipConsole || {
-  connected: false,
-  fragments: 0,
-  depthEvents: 0,
-  depthRedraws: 0,
-  candleEvents: 0,
-});
+import { stats } from "./stats.js";
+
 
 function swapFragment(fragment) {
   const element = document.getElementById(fragment.id);
