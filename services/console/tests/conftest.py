@@ -12,14 +12,15 @@ import asyncio
 import dataclasses
 import json
 import os
-import secrets
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import psycopg
@@ -38,16 +39,41 @@ from eip.events.topics import (
     TopicSpec,
     dlq_spec,
 )
+from eip.testing.auth import AuthService, auth_services
 from eip.testing.endpoints import VaultEndpoint
 from eip.testing.simulator import SimulatorProcess, free_port
 from eip.vault import VaultClient
 from eip.vault.provision import provision
+
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 # Screenshots and measurements of the browser tests: gitignored, kept after the run for a
 # reviewer (docs/CONSOLE.md, "Tests").
 ARTIFACTS = REPO / "test-artifacts" / "console"
+
+
+class LoopThread:
+    """An event loop on a thread of its own, for the async helpers (the auth service's process
+    and its client) that this session-wide, synchronous fixture keeps: Playwright's sync API
+    holds the tests' own thread's loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, call: Awaitable[T]) -> T:
+        async def awaited() -> T:
+            return await call
+
+        return asyncio.run_coroutine_threadsafe(awaited(), self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
 
 
 @dataclass
@@ -60,30 +86,24 @@ class Platform:
     admin_id: str
     admin_secret: str = field(repr=False)
     log_dir: Path
+    auth_service: AuthService | None = field(default=None, repr=False)
+    loop: LoopThread | None = field(default=None, repr=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
-    def logs(self, name: str) -> str:
-        return (self.log_dir / f"{name}.log").read_text(errors="replace")
+    def _run(self, call: Awaitable[T]) -> T:
+        assert self.loop is not None
+        return self.loop.run(call)
 
     def headers(self) -> dict[str, str]:
         """An admin token of the platform's auth service, for the test's own calls."""
-        token = httpx.post(
-            f"{self.auth}/v1/tokens",
-            json={"client_id": self.admin_id, "client_secret": self.admin_secret},
-            timeout=30,
-        ).json()["access_token"]
+        assert self.auth_service is not None
+        token = self._run(self.auth_service.token())
         return {"Authorization": f"Bearer {token}"}
 
     def create_client(self, client_id: str, scopes: list[str]) -> str:
         """A service client of the auth service (its secret)."""
-        answer = httpx.post(
-            f"{self.auth}/v1/clients",
-            json={"client_id": client_id, "scopes": scopes, "accounts": ["*"]},
-            headers=self.headers(),
-            timeout=30,
-        )
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["client_secret"])
+        assert self.auth_service is not None
+        return self._run(self.auth_service.create_client(client_id, scopes, ["*"]))
 
 
 def _start(
@@ -111,7 +131,7 @@ def _wait_ready(
         try:
             response = httpx.get(f"{url}/readyz", timeout=5)
             last = response.text
-            if response.status_code == 200 and (name != "auth" or _has_keys(url)):
+            if response.status_code == 200:
                 return
         except httpx.HTTPError as exc:
             last = type(exc).__name__
@@ -119,13 +139,7 @@ def _wait_ready(
     pytest.fail(f"{name} not ready within {timeout_s}s: {last}")
 
 
-def _has_keys(auth: str) -> bool:
-    """The auth service makes its signing key ready just after /readyz: wait for the JWKS."""
-    jwks = httpx.get(f"{auth}/v1/.well-known/jwks.json", timeout=5)
-    return jwks.status_code == 200 and bool(jwks.json()["keys"])
-
-
-async def _make_topics(bootstrap: str, suffix: str) -> list[str]:
+async def _make_topics(bootstrap: str, suffix: str) -> list[TopicSpec]:
     specs = [AUDIT_EVENTS, AUTH_CREDENTIALS, MD_TRADES, MD_TICKERS, MD_CANDLES]
     specs += [MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS]
     copies: list[TopicSpec] = []
@@ -134,7 +148,7 @@ async def _make_topics(bootstrap: str, suffix: str) -> list[str]:
         copies += [copy, dlq_spec(copy)]
     async with admin_client(bootstrap) as admin:
         await ensure_topics(admin, copies)
-    return [c.name for c in copies]
+    return copies
 
 
 async def _drop_topics(bootstrap: str, names: list[str]) -> None:
@@ -142,14 +156,8 @@ async def _drop_topics(bootstrap: str, names: list[str]) -> None:
         await admin.delete_topics(names)
 
 
-async def _auth_vault_token(endpoint: VaultEndpoint) -> str:
-    client = VaultClient(endpoint.addr, endpoint.token)
-    try:
-        await provision(client)  # idempotent
-        # The auth service's own least-privilege token, as `make up` gives it: never the root.
-        return await client.create_token(["eip-auth-service"], period="30m")
-    finally:
-        await client.aclose()
+def _copy(specs: list[TopicSpec], name: str) -> TopicSpec:
+    return next(spec for spec in specs if spec.name.startswith(f"test.{name}."))
 
 
 @pytest.fixture(scope="session")
@@ -162,113 +170,122 @@ def platform(
 ) -> Iterator[Platform]:
     suffix = uuid.uuid4().hex[:10]
     log_dir = tmp_path_factory.mktemp("console-platform")
-    topics = asyncio.run(_make_topics(kafka_bootstrap_servers, suffix))
-    vault_token = asyncio.run(_auth_vault_token(vault_endpoint))
+    loop = LoopThread()
+    topics = loop.run(_make_topics(kafka_bootstrap_servers, suffix))
     schemas = {
         "auth": f"test_{suffix}_auth",
-        "audit": f"test_{suffix}_audit",
+        "audit": f"test_{suffix}_auth_audit",  # auth_services' own name for it
         "market_data": f"test_{suffix}_md",
         "order_book": f"test_{suffix}_ob",
     }
-    ports = {name: free_port() for name in ("auth", "market-data", "order-book", "console")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     sim = simulator_process.base_url
-    jwks = f"{urls['auth']}/v1/.well-known/jwks.json"
-    admin_secret = secrets.token_urlsafe(24)
-    base = {
-        "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
-        "VAULT_ADDR": vault_endpoint.addr,
-        "EIP_TEST_TOPIC_SUFFIX": suffix,
-    }
-    plan: list[tuple[str, list[str], dict[str, str]]] = [
-        (
-            "auth",
-            ["-m", "eip.auth"],
-            {
-                "VAULT_TOKEN": vault_token,
-                "AUTH_HTTP_PORT": str(ports["auth"]),
-                "AUTH_DB_SCHEMA": schemas["auth"],
-                "AUTH_AUDIT_SCHEMA": schemas["audit"],
-                "AUTH_CREDENTIALS_TOPIC": f"test.{AUTH_CREDENTIALS.name}.{suffix}",
-                "AUTH_AUDIT_TOPIC": f"test.{AUDIT_EVENTS.name}.{suffix}",
-                "AUTH_JWT_KEY_NAME": f"eip-test-jwt-{suffix}",
-                "AUTH_BOOTSTRAP_CLIENT_ID": "console-admin",
-                "AUTH_BOOTSTRAP_CLIENT_SECRET": admin_secret,
-                "AUTH_BINANCE_BASE_URL": sim,
-            },
-        ),
-        (
-            "market-data",
-            [str(HERE / "run_service.py"), "market-data"],
-            {
-                "MARKET_DATA_HTTP_PORT": str(ports["market-data"]),
-                "MARKET_DATA_AUTH_JWKS_URL": jwks,
-                "MARKET_DATA_EXCHANGE_URLS": json.dumps({"binance": sim}),
-                "MARKET_DATA_SUBSCRIPTIONS": json.dumps(
-                    [
-                        {"exchange": "binance", "symbol": "BTC/USDT", "channel": "trades"},
-                        {"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"},
-                    ]
-                ),
-                "MARKET_DATA_HISTORY_SCHEMA": schemas["market_data"],
-                "MARKET_DATA_CANDLES_GROUP_ID": f"test-console-candles-{suffix}",
-            },
-        ),
-        (
-            "order-book",
-            [str(HERE / "run_service.py"), "order-book"],
-            {
-                "ORDER_BOOK_HTTP_PORT": str(ports["order-book"]),
-                "ORDER_BOOK_AUTH_JWKS_URL": jwks,
-                "ORDER_BOOK_EXCHANGE_URLS": json.dumps({"binance": sim, "kraken": sim}),
-                "ORDER_BOOK_SUBSCRIPTIONS": json.dumps(
-                    {"binance": ["BTC/USDT"], "kraken": ["BTC/USDT"]}
-                ),
-                "ORDER_BOOK_SUBSCRIPTIONS_SCHEMA": schemas["order_book"],
-            },
-        ),
-        (
-            "console",
-            ["-m", "eip.console"],
-            {
-                "CONSOLE_HTTP_PORT": str(ports["console"]),
-                "CONSOLE_AUTH_JWKS_URL": jwks,
-                "CONSOLE_AUTH_URL": urls["auth"],
-                "CONSOLE_MARKET_DATA_URL": urls["market-data"],
-                "CONSOLE_ORDER_BOOK_URL": urls["order-book"],
-                # account and order-management are not started: their screens wait for them
-                "CONSOLE_ACCOUNT_URL": f"http://127.0.0.1:{free_port()}",
-                "CONSOLE_ORDER_MANAGEMENT_URL": f"http://127.0.0.1:{free_port()}",
-            },
-        ),
-    ]
-    platform = Platform(
-        simulator=sim,
-        auth=urls["auth"],
-        market_data=urls["market-data"],
-        order_book=urls["order-book"],
-        console=urls["console"],
-        admin_id="console-admin",
-        admin_secret=admin_secret,
+    vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
+    loop.run(provision(vault))  # idempotent, as the plugin's vault fixture does
+    # The auth service as every test that needs one runs it (eip.testing.auth): its own
+    # least-privilege Vault token, schema, topics and signing key.
+    auth_processes = auth_services(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        vault=vault,
+        vault_endpoint=vault_endpoint,
+        schema=schemas["auth"],
+        credentials_topic=_copy(topics, AUTH_CREDENTIALS.name),
+        audit_topic=_copy(topics, AUDIT_EVENTS.name),
+        exchange_base_url=sim,
         log_dir=log_dir,
     )
+    platform: Platform | None = None
+    entered = False
     try:
+        factory = loop.run(auth_processes.__aenter__())
+        entered = True
+        auth = loop.run(factory())
+        ports = {name: free_port() for name in ("market-data", "order-book", "console")}
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        jwks = f"{auth.base_url}/v1/.well-known/jwks.json"
+        base = {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+            "VAULT_ADDR": vault_endpoint.addr,
+            "EIP_TEST_TOPIC_SUFFIX": suffix,
+        }
+        plan: list[tuple[str, list[str], dict[str, str]]] = [
+            (
+                "market-data",
+                [str(HERE / "run_service.py"), "market-data"],
+                {
+                    "MARKET_DATA_HTTP_PORT": str(ports["market-data"]),
+                    "MARKET_DATA_AUTH_JWKS_URL": jwks,
+                    "MARKET_DATA_EXCHANGE_URLS": json.dumps({"binance": sim}),
+                    "MARKET_DATA_SUBSCRIPTIONS": json.dumps(
+                        [
+                            {"exchange": "binance", "symbol": "BTC/USDT", "channel": "trades"},
+                            {"exchange": "binance", "symbol": "BTC/USDT", "channel": "ticker"},
+                        ]
+                    ),
+                    "MARKET_DATA_HISTORY_SCHEMA": schemas["market_data"],
+                    "MARKET_DATA_CANDLES_GROUP_ID": f"test-console-candles-{suffix}",
+                },
+            ),
+            (
+                "order-book",
+                [str(HERE / "run_service.py"), "order-book"],
+                {
+                    "ORDER_BOOK_HTTP_PORT": str(ports["order-book"]),
+                    "ORDER_BOOK_AUTH_JWKS_URL": jwks,
+                    "ORDER_BOOK_EXCHANGE_URLS": json.dumps({"binance": sim, "kraken": sim}),
+                    "ORDER_BOOK_SUBSCRIPTIONS": json.dumps(
+                        {"binance": ["BTC/USDT"], "kraken": ["BTC/USDT"]}
+                    ),
+                    "ORDER_BOOK_SUBSCRIPTIONS_SCHEMA": schemas["order_book"],
+                },
+            ),
+            (
+                "console",
+                ["-m", "eip.console"],
+                {
+                    "CONSOLE_HTTP_PORT": str(ports["console"]),
+                    "CONSOLE_AUTH_JWKS_URL": jwks,
+                    "CONSOLE_AUTH_URL": auth.base_url,
+                    "CONSOLE_MARKET_DATA_URL": urls["market-data"],
+                    "CONSOLE_ORDER_BOOK_URL": urls["order-book"],
+                    # account and order-management are not started: their screens wait for them
+                    "CONSOLE_ACCOUNT_URL": f"http://127.0.0.1:{free_port()}",
+                    "CONSOLE_ORDER_MANAGEMENT_URL": f"http://127.0.0.1:{free_port()}",
+                },
+            ),
+        ]
+        platform = Platform(
+            simulator=sim,
+            auth=auth.base_url,
+            market_data=urls["market-data"],
+            order_book=urls["order-book"],
+            console=urls["console"],
+            admin_id=auth.admin_id,
+            admin_secret=auth.admin_secret,
+            log_dir=log_dir,
+            auth_service=auth,
+            loop=loop,
+        )
         for name, argv, env in plan:
             platform.processes[name] = _start(name, argv, {**base, **env}, log_dir)
             _wait_ready(name, urls[name], platform.processes[name], log_dir)
         yield platform
     finally:
-        for process in platform.processes.values():
+        for process in platform.processes.values() if platform else []:
             process.terminate()
-        for process in platform.processes.values():
+        for process in platform.processes.values() if platform else []:
             try:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if entered:
+            loop.run(auth_processes.__aexit__(None, None, None))
+        loop.run(vault.aclose())
         with psycopg.connect(database_url, autocommit=True) as conn:
             for schema in schemas.values():
                 conn.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
                 )
-        asyncio.run(_drop_topics(kafka_bootstrap_servers, topics))
+        loop.run(_drop_topics(kafka_bootstrap_servers, [t.name for t in topics]))
+        loop.close()
