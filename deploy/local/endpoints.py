@@ -21,6 +21,11 @@ def simulator_endpoints(http: str) -> dict[str, str]:
         "ws_streams": f"{ws}/ws",
         "ws_combined": f"{ws}/stream",
         "ws_api": f"{ws}/ws-api/v3",
+        "kraken_rest": f"{http}/0",
+        "kraken_ws": f"{ws}/kraken/v2",
+        "kraken_ws_auth": f"{ws}/kraken/v2-auth",
+        "coinbase_rest": f"{http}/api/v3/brokerage",
+        "coinbase_ws": f"{ws}/coinbase/ws",
         "admin": f"{http}/admin/v1",
     }
 
@@ -72,10 +77,17 @@ def show(path: Path) -> None:
         )
     if sim := endpoints["simulator"]:
         lines.append(
-            f"  Simulator (Binance spot dialect): REST {sim['rest']}   streams "
-            f"{sim['ws_streams']}  {sim['ws_combined']}"
+            f"  Simulator, Binance: REST {sim['rest']}   streams "
+            f"{sim['ws_streams']}  {sim['ws_combined']}   WebSocket API {sim['ws_api']}"
         )
-        lines.append(f"{'':20}WebSocket API {sim['ws_api']}   admin {sim['admin']}")
+        lines.append(
+            f"{'':11}Kraken:  REST {sim['kraken_rest']}   WebSocket v2 {sim['kraken_ws']}"
+            f"  {sim['kraken_ws_auth']}"
+        )
+        lines.append(
+            f"{'':11}Coinbase: REST {sim['coinbase_rest']}   WebSocket {sim['coinbase_ws']}"
+        )
+        lines.append(f"{'':11}admin {sim['admin']} (keys per venue: POST /accounts/{{id}}/keys)")
     print("\n".join(lines))
 
 
