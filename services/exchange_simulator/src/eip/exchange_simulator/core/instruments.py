@@ -1,4 +1,6 @@
-"""Instruments: what can be traded and the rules an order must satisfy (tick, lot, notional)."""
+"""Instruments: what can be traded and the rules an order must satisfy (tick, lot, notional),
+and, for a generated market, how its market behaves (``[instrument.market]``, see
+``core/market_model.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from eip.exchange_simulator.core.market_model import (
+    MarketModel,
+    model_from_mapping,
+    usd_prices,
+    with_sizes,
+)
+
 ZERO = Decimal(0)
+
+
+class InstrumentsFileError(ValueError):
+    """The instruments file cannot be used; the simulator refuses to start, saying why."""
 
 
 @dataclass
@@ -32,6 +45,8 @@ class Instrument:
     base_precision: int = 8
     quote_precision: int = 8
     extra: dict[str, Any] = field(default_factory=dict)
+    # How a generated market of this instrument behaves; None: the calibrated defaults.
+    market: MarketModel | None = None
 
     @property
     def price_decimals(self) -> int:
@@ -79,6 +94,7 @@ def instrument_from_mapping(raw: dict[str, Any]) -> Instrument:
         "taker_fee",
         "reference_price",
         "status",
+        "market",
     }
     unknown = set(raw) - known
     if unknown:
@@ -108,13 +124,36 @@ def instrument_from_mapping(raw: dict[str, Any]) -> Instrument:
             setattr(inst, name, _dec(raw[name]))
     if "status" in raw:
         inst.status = str(raw["status"])
+    if "market" in raw:
+        if not isinstance(raw["market"], dict):
+            raise ValueError(f"instrument {inst.symbol!r}: market must be a table")
+        inst.market = model_from_mapping(raw["market"], f"instrument {inst.symbol!r}")
     return inst
 
 
+def generated_model(instrument: Instrument, usd_price: Decimal | None) -> MarketModel:
+    """The instrument's market with every size known (``usd_price``: its base asset in dollars,
+    for the sizes it leaves out); ``ValueError`` when a size cannot be known."""
+    return with_sizes(
+        instrument.market or MarketModel(), usd_price, f"instrument {instrument.symbol!r}"
+    )
+
+
 def load_instruments(path: Path) -> list[Instrument]:
-    """Instruments from a TOML file: one ``[[instrument]]`` table each (see default-market.toml)."""
-    data = tomllib.loads(path.read_text())
-    items = data.get("instrument")
-    if not isinstance(items, list) or not items:
-        raise ValueError(f"{path}: no [[instrument]] tables")
-    return [instrument_from_mapping(item) for item in items]
+    """Instruments from a TOML file: one ``[[instrument]]`` table each (see default-market.toml).
+    An instrument with a reference price is one to generate a market for: its market gets the
+    sizes it leaves out from its dollar price, or the file is refused when it has none.
+    ``InstrumentsFileError`` names the file and what is wrong."""
+    try:
+        data = tomllib.loads(path.read_text())
+        items = data.get("instrument")
+        if not isinstance(items, list) or not items:
+            raise ValueError("no [[instrument]] tables")
+        instruments = [instrument_from_mapping(item) for item in items]
+        prices = usd_prices(instruments)
+        for inst in instruments:
+            if inst.reference_price > 0:
+                inst.market = generated_model(inst, prices.get(inst.base))
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise InstrumentsFileError(f"SIMULATOR_INSTRUMENTS_FILE {path}: {exc}") from None
+    return instruments
