@@ -25,7 +25,7 @@ async def test_public_market_data(simulator: SimulatorClient) -> None:
         assert {"BTC/USDT", "ETH/BTC"} <= set(tickers)
         book = await ex.fetch_order_book("BTC/USDT", 20)
         assert book["bids"][0][0] < book["asks"][0][0]
-        assert 10 <= len(book["bids"]) <= 20  # a 20-level ladder, less what noise trades took
+        assert len(book["bids"]) == 20  # of a 500-level ladder, topped up after every trade
         assert book["nonce"] > 0
         trades = await ex.fetch_trades("BTC/USDT", limit=50)
         assert trades

@@ -17,11 +17,15 @@ class SimulatorSettings(ServiceSettings):
 
     http_port: int = Field(default=8300, ge=0, le=65535)
     instruments_file: Path = DEFAULT_MARKET
-    # generate: a seeded random market per instrument; replay: a recorded capture
-    # (instruments come from the capture's exchangeInfo); none: only what clients do.
+    # generate: a seeded random market per instrument (how each behaves: its
+    # [instrument.market] table); replay: a recorded capture (instruments come from the
+    # capture's exchangeInfo); none: only what clients do.
     market: Literal["generate", "replay", "none"] = "generate"
     seed: int = 42
     step_seconds: float = Field(default=0.1, gt=0)
+    # Seconds of generated market run before serving, stamped as the past: the tape, candles
+    # and tickers start with a history, as on an exchange that has been running. 0: none.
+    warmup_seconds: float = Field(default=60.0, ge=0, le=3600)
     replay_file: Path | None = None
     replay_speed: float = Field(default=1.0, ge=0)  # 0 = as fast as possible
     connection_lifetime_s: float = Field(default=24 * 3600.0, gt=0)

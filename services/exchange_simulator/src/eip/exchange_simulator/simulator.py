@@ -102,6 +102,8 @@ class Simulator:
             if settings.market == "generate"
             else []
         )
+        for generator in self.generators:
+            generator.warm_up(settings.warmup_seconds)
         self.market_running = asyncio.Event()
         self.market_running.set()
         self.replay_done = asyncio.Event()

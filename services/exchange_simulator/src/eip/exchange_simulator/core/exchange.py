@@ -246,6 +246,8 @@ class Exchange:
     ) -> Order:
         """Change an open order in place (``MatchingEngine.amend``); listeners hear REPLACED."""
         order = self.find_order(account_id, symbol, order_id=order_id)
+        if order is None and account_id in self.untracked_accounts:
+            order = self.engine(symbol).open_orders.get(order_id)  # the market's own, as cancel
         if order is None or not order.status.is_open:
             raise Rejection("unknown_order", "Unknown order sent.")
         outcome = self.engine(symbol).amend(
