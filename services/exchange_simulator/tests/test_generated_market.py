@@ -272,7 +272,9 @@ def test_levels_a_user_takes_are_quoted_again_at_the_next_step() -> None:
 
 
 def test_a_bid_inside_the_spread_is_filled_by_the_tape() -> None:
-    """Tests that need a fill without crossing: improve the best bid, the noise sellers come."""
+    """A fill without crossing: improve the best bid and the noise sellers come (within
+    seconds while the price stays; once the market maker's touch passes the order, only when
+    the price comes back)."""
     exchange, markets = generate(["BTCUSDT"])
     market = markets["BTCUSDT"]
     market.warm_up(MINUTE)
