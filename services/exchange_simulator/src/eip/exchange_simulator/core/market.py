@@ -146,7 +146,7 @@ class LiquidityProvider:
                 )
             )
         except Rejection:
-            return  # e.g. the symbol is halted: the level stays empty until it is quoted again
+            return  # halted, or refused by filters: the level stays empty until quoted again
         if order.status.is_open:
             self.orders[key] = order
 
@@ -202,40 +202,18 @@ class LiquidityProvider:
         return True
 
     def set_level(self, action: SetLevel) -> None:
-        ex, key = self.exchange, (action.symbol, action.side, action.price)
-        engine = ex.engine(action.symbol)
-        ours = self.orders.get(key)
-        if ours is not None and not ours.status.is_open:
-            del self.orders[key]
-            ours = None
-        level = engine.book.side(action.side).levels.get(action.price)
+        key = (action.symbol, action.side, action.price)
+        ours = self._open(key)
+        level = self.exchange.engine(action.symbol).book.side(action.side).levels.get(action.price)
         others = (level.total if level else ZERO) - (ours.remaining if ours else ZERO)
         # Not floored to the lot step: recorded levels keep their exact size (we are exempt).
         wanted = max(ZERO, action.quantity - others)
         if ours is not None and ours.remaining == wanted:
             return
-        if ours is not None:
-            ex.cancel(MARKET_MAKER, action.symbol, ours.order_id)
-            del self.orders[key]
-        if wanted <= 0:
-            return
-        self._clear_crossing(action)
-        try:
-            order = ex.place(
-                OrderRequest(
-                    MARKET_MAKER,
-                    action.symbol,
-                    action.side,
-                    OrderType.LIMIT,
-                    wanted,
-                    action.price,
-                    time_in_force=TimeInForce.GTC,
-                )
-            )
-        except Rejection:
-            return  # a recorded level the instrument's filters refuse (e.g. dust): skip it
-        if order.status.is_open:
-            self.orders[key] = order
+        self._withdraw(key)
+        if wanted > 0:
+            self._clear_crossing(action)
+            self._place(key, wanted)  # a level today's filters refuse (e.g. dust) is skipped
 
     def _clear_crossing(self, action: SetLevel) -> None:
         """Our own opposite levels that this one would cross are stale: withdraw them first."""
@@ -469,7 +447,8 @@ class GeneratedMarket:
             if price != reuse:
                 self._remove(ladder, price)
         del prices[:stale]
-        ladder.shifted = True
+        # The one kept goes back in front: only levels withdrawn shift the others' places.
+        ladder.shifted = stale > (reuse is not None)
         return reuse
 
     def _set_touch(self, ladder: _Ladder, touch: int, reuse: int | None) -> None:
