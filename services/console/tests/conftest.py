@@ -41,7 +41,7 @@ from eip.events.topics import (
 )
 from eip.testing.auth import AuthService, auth_services
 from eip.testing.endpoints import VaultEndpoint
-from eip.testing.simulator import SimulatorProcess, free_port
+from eip.testing.simulator import free_port, run_simulator
 from eip.vault import VaultClient
 from eip.vault.provision import provision
 
@@ -165,7 +165,26 @@ def platform(
     kafka_bootstrap_servers: str,
     database_url: str,
     vault_endpoint: VaultEndpoint,
-    simulator_process: SimulatorProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Platform]:
+    # A simulator of its own: this session-wide platform keeps market-data and order-book
+    # following BTC/USDT until the session ends, and on the session's shared simulator those
+    # connections would take the stream faults other tests aim at their own connections.
+    with run_simulator(tmp_path_factory.mktemp("console-simulator")) as simulator_process:
+        yield from _platform(
+            kafka_bootstrap_servers,
+            database_url,
+            vault_endpoint,
+            simulator_process.base_url,
+            tmp_path_factory,
+        )
+
+
+def _platform(
+    kafka_bootstrap_servers: str,
+    database_url: str,
+    vault_endpoint: VaultEndpoint,
+    sim: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     suffix = uuid.uuid4().hex[:10]
@@ -178,7 +197,6 @@ def platform(
         "market_data": f"test_{suffix}_md",
         "order_book": f"test_{suffix}_ob",
     }
-    sim = simulator_process.base_url
     vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
     loop.run(provision(vault))  # idempotent, as the plugin's vault fixture does
     # The auth service as every test that needs one runs it (eip.testing.auth): its own

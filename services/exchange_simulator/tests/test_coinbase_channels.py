@@ -76,16 +76,27 @@ async def test_public_channels_start_with_a_snapshot_and_share_one_sequence(
     assert feed.sequence == list(range(len(feed.sequence)))
 
 
+async def _keep_trading(sim: SimulatorClient, symbol: str) -> None:
+    """A print every half second: a batch carries only products that traded since the last one,
+    and the generated market may leave BTC quiet for longer than a batch."""
+    best_bid = (await sim.book(symbol, limit=1))["bids"][0][0]
+    while True:
+        await sim.print_trades(symbol, 1, str(best_bid), "0.001")
+        await asyncio.sleep(0.5)
+
+
 async def test_ticker_batch_comes_every_five_seconds(clean_simulator: SimulatorClient) -> None:
-    async with coinbase(clean_simulator) as feed:
+    async with coinbase(clean_simulator) as feed, asyncio.TaskGroup() as tasks:
         await feed.send(
             {"type": "subscribe", "product_ids": ["BTC-USDT"], "channel": "ticker_batch"}
         )
         snapshot = await next_on(feed, "ticker_batch")
+        trading = tasks.create_task(_keep_trading(clean_simulator, "BTCUSDT"))
         first = await next_on(feed, "ticker_batch", timeout_s=8)
         started = time.monotonic()
         second = await next_on(feed, "ticker_batch", timeout_s=8)
         gap = time.monotonic() - started
+        trading.cancel()
     assert snapshot["events"][0]["type"] == "snapshot"
     assert first["events"][0]["type"] == second["events"][0]["type"] == "update"
     assert first["events"][0]["tickers"][0]["product_id"] == "BTC-USDT"

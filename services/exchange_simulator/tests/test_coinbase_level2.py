@@ -198,7 +198,7 @@ async def test_skipped_messages_leave_a_sequence_gap_and_a_resubscribe_heals(
         books = Books()
         await follow(feed, books, 3)
         assert feed.gaps() == []
-        await sim.skip_sequence("ETHUSDT", 2)
+        await sim.skip_sequence("ETHUSDT", 2, venue="coinbase")
         async with asyncio.timeout(10):
             while not feed.gaps():
                 message = await feed.recv()
@@ -231,7 +231,7 @@ async def test_repeated_message_keeps_its_sequence_number(
     async with coinbase(clean_simulator) as feed:
         await feed.send({"type": "subscribe", "product_ids": ["BTC-USDT"], "channel": "level2"})
         await follow(feed, Books(), 2)
-        await clean_simulator.repeat_sequence("BTCUSDT", 1)
+        await clean_simulator.repeat_sequence("BTCUSDT", 1, venue="coinbase")
         async with asyncio.timeout(10):
             while len(feed.sequence) == len(set(feed.sequence)):
                 await feed.recv()
@@ -243,6 +243,6 @@ async def test_dropped_coinbase_connection_is_closed(clean_simulator: SimulatorC
     async with coinbase(clean_simulator) as feed:
         await feed.send({"type": "subscribe", "product_ids": ["BTC-USDT"], "channel": "level2"})
         await feed.until("subscriptions")
-        assert await clean_simulator.drop_streams("BTC-USDT") == 1
+        assert await clean_simulator.drop_streams("BTC-USDT", venue="coinbase") == 1
         with pytest.raises(websockets.ConnectionClosed):
             await drain(feed.ws)

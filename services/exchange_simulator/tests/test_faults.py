@@ -107,7 +107,7 @@ async def test_skipped_sequence_leaves_a_gap(clean_simulator: SimulatorClient) -
     async with websockets.connect(ws_url(clean_simulator, "/ws/btcusdt@depth@100ms")) as ws:
         before = await _diffs(ws, 3)
         assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(before))
-        await clean_simulator.skip_sequence("BTCUSDT", 1)
+        await clean_simulator.skip_sequence("BTCUSDT", 1, venue="binance")
         after = await _diffs(ws, 4)
     pairs = before + after
     gaps = [b[0] - a[1] - 1 for a, b in itertools.pairwise(pairs) if b[0] != a[1] + 1]
@@ -118,7 +118,7 @@ async def test_skipped_sequence_leaves_a_gap(clean_simulator: SimulatorClient) -
 async def test_repeated_sequence_arrives_twice(clean_simulator: SimulatorClient) -> None:
     async with websockets.connect(ws_url(clean_simulator, "/ws/btcusdt@depth@100ms")) as ws:
         await _diffs(ws, 2)
-        await clean_simulator.repeat_sequence("BTCUSDT", 1)
+        await clean_simulator.repeat_sequence("BTCUSDT", 1, venue="binance")
         pairs = await _diffs(ws, 5)
     assert any(a == b for a, b in itertools.pairwise(pairs))
 

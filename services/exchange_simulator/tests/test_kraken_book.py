@@ -277,7 +277,7 @@ async def test_corrupted_checksum_is_seen_exactly_n_times(
         book = new_book("BTCUSDT", 10)
         (snapshot,) = await feed.book_messages(1)
         assert book.apply(snapshot["data"][0], True)
-        await sim.corrupt_checksum("BTCUSDT", 3)
+        await sim.corrupt_checksum("BTCUSDT", 3, venue="kraken")
         results = [book.apply(m["data"][0], False) for m in await feed.book_messages(40)]
     # The levels were right all along: the next honest checksum matches again.
     assert results.count(False) == 3
@@ -293,7 +293,7 @@ async def test_skipped_updates_fail_the_checksum_and_a_resubscribe_heals(
         book = new_book("BTCUSDT", 10)
         (snapshot,) = await feed.book_messages(1)
         assert book.apply(snapshot["data"][0], True)
-        await sim.skip_sequence("BTCUSDT", 2)
+        await sim.skip_sequence("BTCUSDT", 2, venue="kraken")
         mismatch = False
         for message in await feed.book_messages(60):
             if not book.apply(message["data"][0], False):
@@ -317,6 +317,6 @@ async def test_skipped_updates_fail_the_checksum_and_a_resubscribe_heals(
 async def test_dropped_kraken_connection_is_closed(clean_simulator: SimulatorClient) -> None:
     async with kraken(clean_simulator) as feed:
         await subscribe(feed, "BTC/USDT", 10)
-        assert await clean_simulator.drop_streams("BTC/USDT") == 1
+        assert await clean_simulator.drop_streams("BTC/USDT", venue="kraken") == 1
         with pytest.raises(websockets.ConnectionClosed):
             await drain(feed.ws)

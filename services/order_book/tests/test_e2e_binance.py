@@ -164,7 +164,7 @@ async def test_a_gap_at_the_venue_becomes_a_new_epoch_that_consumers_follow(
     app, deltas_topic, snapshots_topic = running
     service: OrderBookService = app.state.books
     await wait_for_state(service, lambda s: s.in_sync and s.deltas > 0, "in sync")
-    await clean_simulator.skip_sequence("BTCUSDT", 1)
+    await clean_simulator.skip_sequence("BTCUSDT", 1, venue="binance")
     await wait_for_state(service, lambda s: s.in_sync and s.epoch >= 2, "a second epoch")
     await asyncio.sleep(1)  # deltas of the new epoch
     await clean_simulator.pause_market()
