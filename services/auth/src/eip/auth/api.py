@@ -48,7 +48,9 @@ Scope = Literal[tuple(sorted(SCOPES))]  # type: ignore[valid-type]
 Label = Annotated[Text, Field(max_length=200)]
 
 
-def runtime(request: Request) -> AuthRuntime:
+async def runtime(request: Request) -> AuthRuntime:
+    # async on purpose: FastAPI runs a plain-def dependency on its thread pool, a thread hop
+    # per request on the signing path for what is an attribute read
     rt: AuthRuntime = request.app.state.auth
     return rt
 
