@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,17 +130,22 @@ def start_process(env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes
         )
 
 
-async def wait_ready(service: AuthService, timeout_s: float = 60) -> None:
+async def wait_ready(
+    service: AuthService, timeout_s: float = 60, ready_without: Collection[str] = ()
+) -> None:
+    """Until /readyz passes — every check but those named in ``ready_without`` (e.g.
+    ``kafka`` for a process given an unreachable broker on purpose) — and the JWKS has a key."""
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
         assert service.process is not None
         if service.process.poll() is not None:
             raise AuthServiceFailed(f"auth service exited: {service.logs()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
+        with contextlib.suppress(httpx.HTTPError, ValueError):
             response = await service.http.get(f"{service.base_url}/readyz")
             last = response.text
-            if response.status_code == 200:
+            checks = response.json().get("checks", {})
+            if checks and all(c.get("ok") for n, c in checks.items() if n not in ready_without):
                 # the signing key is made ready just after: wait for the JWKS too
                 jwks = await service.http.get(f"{service.base_url}/v1/.well-known/jwks.json")
                 if jwks.status_code == 200 and jwks.json()["keys"]:
@@ -184,7 +189,9 @@ async def auth_services(
     admin_secret = secrets.token_urlsafe(24)
     key_name = f"eip-test-jwt-{uuid.uuid4().hex[:10]}"
 
-    async def factory(vault_addr: str | None = None, **extra: str) -> AuthService:
+    async def factory(
+        vault_addr: str | None = None, ready_without: Collection[str] = (), **extra: str
+    ) -> AuthService:
         port = free_port()
         env = {
             "DATABASE_URL": database_url,
@@ -217,7 +224,7 @@ async def auth_services(
         )
         service.process = start_process(env, service.log_file)
         started.append(service)
-        await wait_ready(service)
+        await wait_ready(service, ready_without=ready_without)
         return service
 
     try:
