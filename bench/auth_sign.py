@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import hashlib
 import hmac
 import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -38,44 +35,10 @@ from eip.credentials_client import ClientCredentials, CredentialsClient
 from eip.exchange_simulator.client import SimulatorClient
 from eip.testing.auth import standalone_auth_services
 from eip.testing.simulator import run_simulator
+from eip.testing.timing import Measure, in_flight, interleaved
 
 ROUND = 50  # requests per variant per round
 PAYLOAD = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=1000"
-
-Call = Callable[[int], Awaitable[None]]
-
-
-@dataclasses.dataclass
-class Measure:
-    name: str
-    call: Call
-    latencies_ms: list[float] = dataclasses.field(default_factory=list)
-    per_second: float = 0.0
-
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def sequential(measures: list[Measure], requests: int) -> None:
-    for _ in range(max(1, requests // ROUND)):
-        for measure in measures:
-            for n in range(ROUND):
-                began = time.perf_counter()
-                await measure.call(n)
-                measure.latencies_ms.append((time.perf_counter() - began) * 1000)
-
-
-async def concurrent(measure: Measure, count: int, flows: int) -> None:
-    numbers = iter(range(count))
-
-    async def flow() -> None:
-        for n in numbers:
-            await measure.call(n)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(flow() for _ in range(flows)))
-    measure.per_second = count / (time.perf_counter() - began)
 
 
 async def run(requests: int, flows: int) -> int:
@@ -128,10 +91,10 @@ async def run(requests: int, flows: int) -> int:
                     raise RuntimeError("auth signed something else than the local HMAC")
                 for measure in measures:  # warm: connections, token, caches
                     for n in range(20):
-                        await measure.call(n)
-                await sequential(measures, requests)
+                        await measure.run(n)
+                await interleaved(measures, requests, ROUND)
                 for measure in measures[1:]:
-                    await concurrent(measure, requests, flows)
+                    await in_flight(measure, requests, flows)
             finally:
                 await bare.aclose()
                 await credentials.aclose()
