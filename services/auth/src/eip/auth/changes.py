@@ -5,7 +5,10 @@ its caches (``eip.auth.caches``) hold about a credential or a client another ins
   evicts its metadata and its secret from the signing path.
 - ``audit.events.v1``: ``client.upsert``, ``client.disable`` and ``client.delete`` evict the
   client's state from the token check. Clients have no lifecycle topic; their changes are
-  audited, and the audit chain's copy on Kafka is relayed right after each commit.
+  audited, and the audit chain's copy on Kafka is relayed right after each commit. The topic
+  carries auth's one chain, a few events a minute now that signatures are counted in
+  aggregate; should it ever carry a busy chain of another service, clients want a lifecycle
+  topic of their own rather than every auth instance reading it all.
 
 Every instance must see every event, so the consumer group is this process's own and starts at
 the latest offset: caches that start empty have nothing older to evict. Whenever the consumer
