@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import hashlib
 import hmac
 import statistics
@@ -38,20 +37,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from psycopg import sql
 
-from eip.bus.admin import admin_client, ensure_topics
 from eip.credentials_client import AuthRequestSigner, ClientCredentials, CredentialsClient
-from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec, dlq_spec
 from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
 from eip.exchanges.binance.trading import BinanceTradingAdapter
 from eip.exchanges.contract.signing import SignedRequest, SigningRequest
 from eip.exchanges.contract.trading import OrderRequest, OrderType
-from eip.storage import open_pool
-from eip.testing import endpoints
-from eip.testing.auth import auth_services
+from eip.testing.auth import standalone_auth_services
 from eip.testing.simulator import run_simulator
-from eip.vault import VaultClient
+from eip.testing.timing import Measure, in_flight, interleaved
 
 SYMBOL, INSTRUMENT = "BTC/USDT", "BTCUSDT"
 PRICE, QUANTITY = Decimal("1000"), Decimal("0.01")  # rests forever in an empty book
@@ -131,89 +125,16 @@ def adapter_round_trip(adapter: BinanceTradingAdapter, tag: str) -> RoundTrip:
     return round_trip
 
 
-@dataclasses.dataclass
-class Measure:
-    name: str
-    run: RoundTrip
-    latencies_ms: list[float] = dataclasses.field(default_factory=list)
-    per_second: float = 0.0
-
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def sequential(measures: list[Measure], round_trips: int) -> None:
-    counter = 0
-    for _ in range(max(1, round_trips // ROUND)):
-        for measure in measures:
-            for _ in range(ROUND):
-                counter += 1
-                began = time.perf_counter()
-                await measure.run(counter)
-                measure.latencies_ms.append((time.perf_counter() - began) * 1000)
-
-
-async def concurrent(measure: Measure, count: int, flows: int, offset: int) -> None:
-    numbers = iter(range(offset, offset + count))
-
-    async def flow() -> None:
-        for n in numbers:
-            await measure.run(n)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(flow() for _ in range(flows)))
-    measure.per_second = count / (time.perf_counter() - began)
-
-
-async def make_topics(bootstrap: str) -> list[TopicSpec]:
-    specs = [
-        dataclasses.replace(t, name=f"bench.{t.name}.{uuid.uuid4().hex[:8]}")
-        for t in (AUTH_CREDENTIALS, AUDIT_EVENTS)
-    ]
-    async with admin_client(bootstrap) as admin:
-        await ensure_topics(admin, [s for spec in specs for s in (spec, dlq_spec(spec))])
-    return specs
-
-
-async def drop(bootstrap: str, database_url: str, topics: list[TopicSpec], schema: str) -> None:
-    async with admin_client(bootstrap) as admin:
-        await admin.delete_topics([n for t in topics for n in (t.name, t.dlq_name)])
-    pool = await open_pool(database_url, max_size=1)
-    try:
-        async with pool.connection() as conn:
-            for name in (schema, f"{schema}_audit"):
-                await conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
-                )
-    finally:
-        await pool.close()
-
-
 async def run(round_trips: int, flows: int) -> int:
-    bootstrap = endpoints.kafka_bootstrap_servers()
-    database_url = endpoints.database_url()
-    vault_endpoint = endpoints.vault_endpoint()
-    vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    topics = await make_topics(bootstrap)
     limits = {"SIMULATOR_MARKET": "none", "SIMULATOR_ORDERS_PER_10S": "1000000"}
     limits["SIMULATOR_WEIGHT_PER_MINUTE"] = "100000000"
     with tempfile.TemporaryDirectory() as tmp, run_simulator(Path(tmp), limits) as simulator:
         sim = SimulatorClient(simulator.base_url)
         account = f"bench-{uuid.uuid4().hex[:8]}"
         key = await sim.create_account_with_key(account, {"USDT": "1000000000"})
-        async with auth_services(
-            database_url=database_url,
-            kafka_bootstrap_servers=bootstrap,
-            vault=vault,
-            vault_endpoint=vault_endpoint,
-            schema=schema,
-            credentials_topic=topics[0],
-            audit_topic=topics[1],
-            exchange_base_url=simulator.base_url,
-            log_dir=Path(tmp),
-        ) as start:
+        async with standalone_auth_services(
+            exchange_base_url=simulator.base_url, log_dir=Path(tmp)
+        ) as (start, vault):
             auth = await start(AUTH_LOG_LEVEL="WARNING")
             credential_id = await auth.create_credential(
                 account, "binance", key.api_key, key.secret
@@ -241,9 +162,9 @@ async def run(round_trips: int, flows: int) -> int:
                 for measure in measures:  # warm: connections, rules, clock, token
                     for n in range(5):
                         await measure.run(-1 - n)
-                await sequential(measures, round_trips)
+                await interleaved(measures, round_trips, ROUND)
                 for n, measure in enumerate(measures):
-                    await concurrent(measure, round_trips, flows, 1_000_000 * (n + 1))
+                    await in_flight(measure, round_trips, flows, 1_000_000 * (n + 1))
             finally:
                 await bare.aclose()
                 await local.close()
@@ -252,8 +173,6 @@ async def run(round_trips: int, flows: int) -> int:
                 await tokens.aclose()
                 await sim.aclose()
                 await vault.kv_destroy_all(f"exchange-credentials/{account}/{credential_id}")
-    await drop(bootstrap, database_url, topics, schema)
-    await vault.aclose()
     report(measures, flows)
     return 0
 

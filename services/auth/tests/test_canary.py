@@ -81,7 +81,10 @@ async def test_canary_secret_never_leaks(
     account_id: str,
 ) -> None:
     proxy = vault_proxy
-    auth: AuthService = await auth_factory(vault_addr=f"http://127.0.0.1:{proxy.port}")
+    # signatures audited in aggregate every half second: their events are searched too
+    auth: AuthService = await auth_factory(
+        vault_addr=f"http://127.0.0.1:{proxy.port}", AUTH_SIGN_AUDIT_INTERVAL_S="0.5"
+    )
     await simulator.create_account(account_id, {"USDT": "100"})
     canary = await simulator.create_key(account_id, "trading", ip_allowlist=["127.0.0.1"])
     rotated = await simulator.create_key(account_id, "trading", ip_allowlist=["127.0.0.1"])
@@ -208,6 +211,7 @@ async def test_canary_secret_never_leaks(
     )
     logs = auth.logs()
     assert "credential.create" in pg  # the places searched really hold the service's output
+    assert "credential.sign" in pg
     assert b"credential.create" in kafka
     assert "credential" in logs
     assert "eip_auth_credential_actions_total" in metrics

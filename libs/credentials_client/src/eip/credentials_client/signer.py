@@ -1,8 +1,10 @@
 """``RequestSigner`` over the auth service: a native adapter signs every venue request through
 ``POST /v1/credentials/{id}/sign`` and never holds the secret.
 
-The auth service checks the credential on every call, so a revocation stops signing at once —
-the adapter's next request fails with ``CredentialRejected`` before anything reaches the venue.
+The auth service checks the credential's status on every call (held in its memory, evicted by
+every change), so a revocation stops signing at once on the auth instance that revoked, and
+within ``AUTH_CACHE_TTL_S`` (5 s) on the others — the adapter's next request then fails with
+``CredentialRejected`` before anything reaches the venue.
 An answer of "no" (revoked, unknown, another account's credential, a client auth no longer
 accepts, inputs the scheme cannot sign) is ``CredentialRejected``; "not now" (auth unreachable,
 5xx, a lockout's 429) is a ``TransientExchangeError`` the caller may retry.

@@ -5,28 +5,35 @@ own: for the auth service's tests, and for any test that signs exchange requests
 
 ``auth_services(...)`` yields a factory of such processes sharing one schema, topics, Vault
 token and signing key (a second one may point at another Vault address, e.g. a ``TcpProxy``);
-the plugin's ``auth_factory`` fixture is it for one test. The service gets its own
-least-privilege periodic Vault token, as ``make up`` gives it — never the root token.
+the plugin's ``auth_factory`` fixture is it for one test; ``standalone_auth_services(...)`` is
+it outside pytest (benchmarks): infrastructure from the environment, a schema and topics made
+for it and removed after. The service gets its own least-privilege periodic Vault token, as
+``make up`` gives it — never the root token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import secrets
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from psycopg import sql
 
-from eip.events.topics import TopicSpec
+from eip.bus.admin import admin_client, ensure_topics
+from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec, dlq_spec
+from eip.storage import open_pool
+from eip.testing import endpoints
 from eip.testing.endpoints import VaultEndpoint
 from eip.testing.simulator import free_port
 from eip.vault import VaultClient
@@ -123,17 +130,22 @@ def start_process(env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes
         )
 
 
-async def wait_ready(service: AuthService, timeout_s: float = 60) -> None:
+async def wait_ready(
+    service: AuthService, timeout_s: float = 60, ready_without: Collection[str] = ()
+) -> None:
+    """Until /readyz passes — every check but those named in ``ready_without`` (e.g.
+    ``kafka`` for a process given an unreachable broker on purpose) — and the JWKS has a key."""
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
         assert service.process is not None
         if service.process.poll() is not None:
             raise AuthServiceFailed(f"auth service exited: {service.logs()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
+        with contextlib.suppress(httpx.HTTPError, ValueError):
             response = await service.http.get(f"{service.base_url}/readyz")
             last = response.text
-            if response.status_code == 200:
+            checks = response.json().get("checks", {})
+            if checks and all(c.get("ok") for n, c in checks.items() if n not in ready_without):
                 # the signing key is made ready just after: wait for the JWKS too
                 jwks = await service.http.get(f"{service.base_url}/v1/.well-known/jwks.json")
                 if jwks.status_code == 200 and jwks.json()["keys"]:
@@ -177,7 +189,9 @@ async def auth_services(
     admin_secret = secrets.token_urlsafe(24)
     key_name = f"eip-test-jwt-{uuid.uuid4().hex[:10]}"
 
-    async def factory(vault_addr: str | None = None, **extra: str) -> AuthService:
+    async def factory(
+        vault_addr: str | None = None, ready_without: Collection[str] = (), **extra: str
+    ) -> AuthService:
         port = free_port()
         env = {
             "DATABASE_URL": database_url,
@@ -210,7 +224,7 @@ async def auth_services(
         )
         service.process = start_process(env, service.log_file)
         started.append(service)
-        await wait_ready(service)
+        await wait_ready(service, ready_without=ready_without)
         return service
 
     try:
@@ -220,3 +234,50 @@ async def auth_services(
             if service.process is not None:
                 stop_process(service.process)
             await service.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def standalone_auth_services(
+    *, exchange_base_url: str, log_dir: Path, prefix: str = "bench"
+) -> AsyncIterator[tuple[AuthFactory, VaultClient]]:
+    """``auth_services`` outside pytest: Kafka, PostgreSQL and Vault found as the tests find
+    them (``eip.testing.endpoints``), a schema ``<prefix>_…`` and topics ``<prefix>.…`` of
+    their own, dropped at the end. Yields the factory and a Vault client (root), for removing
+    the secrets the caller stored."""
+    bootstrap = endpoints.kafka_bootstrap_servers()
+    database_url = endpoints.database_url()
+    vault_endpoint = endpoints.vault_endpoint()
+    vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    topics = [
+        dataclasses.replace(t, name=f"{prefix}.{t.name}.{uuid.uuid4().hex[:8]}")
+        for t in (AUTH_CREDENTIALS, AUDIT_EVENTS)
+    ]
+    async with admin_client(bootstrap) as admin:
+        await ensure_topics(admin, [s for spec in topics for s in (spec, dlq_spec(spec))])
+    try:
+        async with auth_services(
+            database_url=database_url,
+            kafka_bootstrap_servers=bootstrap,
+            vault=vault,
+            vault_endpoint=vault_endpoint,
+            schema=schema,
+            credentials_topic=topics[0],
+            audit_topic=topics[1],
+            exchange_base_url=exchange_base_url,
+            log_dir=log_dir,
+        ) as factory:
+            yield factory, vault
+    finally:
+        async with admin_client(bootstrap) as admin:
+            await admin.delete_topics([n for t in topics for n in (t.name, t.dlq_name)])
+        pool = await open_pool(database_url, max_size=1)
+        try:
+            async with pool.connection() as conn:
+                for name in (schema, f"{schema}_audit"):
+                    await conn.execute(
+                        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                    )
+        finally:
+            await pool.close()
+        await vault.aclose()

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr
 from eip.audit import AuditEntry, AuditQuery
 from eip.auth.clients import count_failure, locked_out
 from eip.auth.credentials import ACCOUNT_ID, public_view
-from eip.auth.exchanges import ExchangeSecret, SigningInputError, signing_scheme
+from eip.auth.exchanges import ExchangeSecret
 from eip.auth.runtime import AuthRuntime
 from eip.observability.http import ApiError, error_responses
 from eip.observability.inputs import Instant, Text
@@ -48,7 +48,9 @@ Scope = Literal[tuple(sorted(SCOPES))]  # type: ignore[valid-type]
 Label = Annotated[Text, Field(max_length=200)]
 
 
-def runtime(request: Request) -> AuthRuntime:
+async def runtime(request: Request) -> AuthRuntime:
+    # async on purpose: FastAPI runs a plain-def dependency on its thread pool, a thread hop
+    # per request on the signing path for what is an attribute read
     rt: AuthRuntime = request.app.state.auth
     return rt
 
@@ -310,25 +312,17 @@ def build_router() -> APIRouter:
         """Sign an exchange request with the credential's secret, which never leaves this
         service: the caller gets the API key (a public identifier), the signature and the
         headers to attach. 422 ``invalid_signing_request`` when the fields do not fit the
-        scheme; 410 ``credential_revoked`` from the moment of a revocation."""
-        row = await _usable(rt, claims, credential_id)
-        inputs = body.inputs()
-        validator = rt.store().validator(row["exchange"])
-        try:
-            name, scheme = signing_scheme(validator, body.scheme, inputs)
-        except SigningInputError as exc:
-            raise ApiError(422, "invalid_signing_request", str(exc)) from None
-        row, secret = await rt.store().use(
-            actor=actor(claims), credential_id=credential_id, purpose=body.purpose or "sign"
+        scheme; 410 ``credential_revoked`` from the moment of a revocation (at once on the
+        instance that revoked, within ``AUTH_CACHE_TTL_S`` on the others). Audited in
+        aggregate: one ``credential.sign`` event per credential, caller and interval."""
+        return await rt.signing().sign(
+            claims=claims,
+            actor=actor(claims),
+            credential_id=credential_id,
+            scheme=body.scheme,
+            inputs=body.inputs(),
+            purpose=body.purpose or "sign",
         )
-        signed = scheme.sign(secret, inputs)
-        return {
-            "api_key": secret.api_key,
-            "scheme": name,
-            "signature": signed.signature,
-            "headers": dict(signed.headers),
-            "version": row["vault_version"],
-        }
 
     @router.post("/credentials/expiry-check", tags=["credentials"])
     async def expiry_check(claims: Admin, rt: Runtime) -> dict[str, Any]:

@@ -38,6 +38,8 @@ def build_app(settings: AuthSettings) -> FastAPI:
                 asyncio.create_task(rt.audit_relay_loop()),
                 asyncio.create_task(rt.token_renewal_loop()),
                 asyncio.create_task(rt.failure_cleanup_loop()),
+                asyncio.create_task(rt.sign_audit_loop()),
+                asyncio.create_task(rt.changes.supervise()),
             ]
             try:
                 yield
@@ -45,6 +47,8 @@ def build_app(settings: AuthSettings) -> FastAPI:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                # Requests have ended (the server stops them first); the database is still open.
+                await rt.close()
                 for validator in rt.validators.values():
                     await validator.aclose()
 

@@ -9,9 +9,13 @@ Clients are listed, disabled and deleted by an admin (each change audited). A di
 deleted client gets no new token from that moment. Its live tokens end in two ways: every
 service that checks tokens against the JWKS alone accepts them until they expire (their
 lifetime, ``AUTH_TOKEN_TTL_S``, 300 s by default, plus the verifiers' 30 s leeway); the auth
-service itself, and introspection, look the client up for every token (``token_refusal``) and
-refuse them at once. A token carries its client's generation (claim ``gen``, new at every
-creation or reset), so re-creating a deleted client id does not bring its old tokens back.
+service itself, and introspection, check the client of every token (``token_refusal``): the
+instance that made the change refuses them at once, every other auth instance as soon as the
+change's audit event reaches it over ``audit.events.v1`` and at the latest after
+``AUTH_CACHE_TTL_S`` (a client's state is read from PostgreSQL at most that often, so the token
+check of a signing request costs no round trip; ``eip.auth.caches``). A token carries its
+client's generation (claim ``gen``, new at every creation or reset), so re-creating a deleted
+client id does not bring its old tokens back.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from eip.audit import AuditTrail
+from eip.auth.caches import RefreshingCache
 from eip.auth.ratelimit import FailureLimiter, FailureOutcome
 from eip.auth.secrets_hash import DUMMY_HASH, check_secret, hash_secret, new_client_secret
 from eip.auth.signer import TokenSigner
@@ -91,6 +96,7 @@ class ClientRegistry:
         schema: str,
         limiter: FailureLimiter,
         token_ttl_s: int,
+        cache_ttl_s: float = 0.0,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -99,6 +105,15 @@ class ClientRegistry:
         self.token_ttl_s = token_ttl_s
         self._schema = schema
         self._table = sql.Identifier(schema, "clients")
+        # client id -> (disabled, generation), or None for no such client
+        self._state: RefreshingCache[str, tuple[bool, int] | None] = RefreshingCache(cache_ttl_s)
+
+    def forget(self, client_id: str) -> None:
+        """The client changed (here, or at another instance): read it again next time."""
+        self._state.evict(client_id)
+
+    def forget_all(self) -> None:
+        self._state.clear()
 
     async def upsert(
         self,
@@ -133,6 +148,7 @@ class ClientRegistry:
                 subject=f"client:{client_id}",
                 details={"scopes": " ".join(sorted(scopes)), "accounts": ",".join(accounts)},
             )
+        self.forget(client_id)
         await self.audit.publish([entry])
         return secret
 
@@ -256,6 +272,7 @@ class ClientRegistry:
             entry = await self.audit.append(
                 conn, actor=actor, action="client.disable", subject=f"client:{client_id}"
             )
+        self.forget(client_id)
         await self.audit.publish([entry])
         return row
 
@@ -274,25 +291,30 @@ class ClientRegistry:
             entry = await self.audit.append(
                 conn, actor=actor, action="client.delete", subject=f"client:{client_id}"
             )
+        self.forget(client_id)
         await self.audit.publish([entry])
 
     async def token_refusal(self, claims: Claims) -> str | None:
         """Why a validly signed token must be refused now (``client_deleted``,
         ``client_disabled``, ``client_reset``), or None while its client stands as it did when
         the token was issued."""
-        async with self.db.connection() as conn:
-            cursor = await conn.execute(
-                sql.SQL("SELECT disabled, generation FROM {} WHERE client_id = %s").format(
-                    self._table
-                ),
-                (claims.subject,),
-            )
-            row = await cursor.fetchone()
-        if row is None:
+        state = await self._state.get(claims.subject, lambda: self._read_state(claims.subject))
+        if state is None:
             return "client_deleted"
-        disabled, generation = row
+        disabled, generation = state
         if disabled:
             return "client_disabled"
         if claims.raw.get("gen") != generation:
             return "client_reset"
         return None
+
+    async def _read_state(self, client_id: str) -> tuple[bool, int] | None:
+        async with self.db.connection() as conn:
+            cursor = await conn.execute(
+                sql.SQL("SELECT disabled, generation FROM {} WHERE client_id = %s").format(
+                    self._table
+                ),
+                (client_id,),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else (bool(row[0]), int(row[1]))

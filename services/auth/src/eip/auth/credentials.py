@@ -14,7 +14,9 @@ version, so the old key stays the one in use; the next rotation writes over it.
 
 Revocation flips the metadata row first (access ends at once, whatever Vault's state), then
 soft-deletes the current Vault version (kept in the version history) and tells every cache
-through ``auth.credentials.v1``.
+through ``auth.credentials.v1``. Every committed change also calls ``on_change`` at once, so
+this instance's signing path (``eip.auth.signing``) forgets what it held of the credential
+before the change is answered.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,6 +90,7 @@ class CredentialStore:
         vault_prefix: str,
         credentials_topic: TopicSpec = AUTH_CREDENTIALS,
         max_key_age: timedelta = timedelta(days=90),
+        on_change: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.db = db
         self.vault = vault
@@ -98,6 +101,7 @@ class CredentialStore:
         self.vault_prefix = vault_prefix
         self.topic = credentials_topic
         self.max_key_age = max_key_age
+        self.on_change = on_change
         self._table = sql.Identifier(schema, "credentials")
         self._outbox = sql.Identifier(schema, "credential_outbox")
         # stable across processes (Python's hash() of a str is not)
@@ -442,6 +446,7 @@ class CredentialStore:
                 details={"permissions": ",".join(sorted(checked.permissions))},
             )
             await self._enqueue(conn, updated, _ACTION.CREDENTIAL_ACTION_VALIDATED)
+        self.on_change(credential_id)
         await self.audit.publish([entry])
         await self._relay_now()
         warnings = self._warnings(validator, checked)
@@ -545,6 +550,7 @@ class CredentialStore:
             # The new version is an orphan: reads pin the version in the metadata (the old one).
             log.error("rotation not recorded", extra={"error": type(exc).__name__})
             raise database_unavailable() from None
+        self.on_change(credential_id)  # the next signature reads the new version
         await self.audit.publish(entries)
         await self._relay_now()
         CREDENTIAL_ACTIONS.labels("rotate", "success").inc()
@@ -572,6 +578,7 @@ class CredentialStore:
                 details={"reason": reason},
             )
             await self._enqueue(conn, updated, _ACTION.CREDENTIAL_ACTION_REVOKED)
+        self.on_change(credential_id)  # signing here ends with the commit
         await self.audit.publish([entry])
         await self._relay_now()
         try:

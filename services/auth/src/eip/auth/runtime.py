@@ -4,6 +4,9 @@ The standard ``Dependencies`` connect Kafka and PostgreSQL in the background; ``
 waits for PostgreSQL, applies the migrations (the audit chain's and the service's own) and
 bootstraps the admin client. The Transit signing key is made ready separately and lazily, so
 a Vault outage degrades token work and credential writes to 503s without stopping the rest.
+Background loops beside the requests: the audit and credential-event relays, the key-age check,
+the failure-table cleanup, the Vault token's renewal, the aggregated sign audit's flusher and
+the listener that keeps the caches true to other instances' changes (``eip.auth.changes``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import time
 from datetime import timedelta
@@ -23,12 +27,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from eip.audit import MIGRATIONS as AUDIT_MIGRATIONS
 from eip.audit import AuditTrail
+from eip.auth.changes import ChangeListener
 from eip.auth.clients import ClientRegistry
 from eip.auth.credentials import CredentialStore
 from eip.auth.exchanges import KeyValidator
 from eip.auth.ratelimit import FailureLimiter
 from eip.auth.settings import AuthSettings
 from eip.auth.signer import TokenSigner
+from eip.auth.signing import CredentialSigner, SignAudit
 from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS
 from eip.observability.http import ApiError
 from eip.runtime import Dependencies
@@ -42,6 +48,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # What a renewal asks for; a periodic token gets its period instead, any other token at most
 # what its max TTL leaves.
 RENEW_INCREMENT_S = 768 * 3600
+# The verifiers' clock leeway on exp and nbf (eip.tokens' default, named here because a
+# remembered token is held to the same bound).
+LEEWAY_S = 30
 
 
 class AuthRuntime:
@@ -63,6 +72,17 @@ class AuthRuntime:
         self._signer: TokenSigner | None = None
         self._audit: AuditTrail | None = None
         self._limiter: FailureLimiter | None = None
+        self._signing: CredentialSigner | None = None
+        self.changes = ChangeListener(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            service_name=settings.service_name,
+            producer=lambda: deps.producer,
+            credentials_topic=self.credentials_topic,
+            audit_topic=self.audit_topic,
+            forget_credential=self.forget_credential,
+            forget_client=self.forget_client,
+            forget_all=self.forget_all,
+        )
         self.ready = asyncio.Event()
         self.last_error = "starting"
 
@@ -111,6 +131,28 @@ class AuthRuntime:
         self.audit()
         return self._clients
 
+    def signing(self) -> CredentialSigner:
+        if self._signing is None or not self.ready.is_set():
+            raise self._not_ready()
+        self.store()
+        return self._signing
+
+    # -- cache eviction (this instance's changes, and other instances' through Kafka) ---------
+
+    def forget_credential(self, credential_id: str) -> None:
+        if self._signing is not None:
+            self._signing.forget(credential_id)
+
+    def forget_client(self, client_id: str) -> None:
+        if self._clients is not None:
+            self._clients.forget(client_id)
+
+    def forget_all(self) -> None:
+        if self._signing is not None:
+            self._signing.forget_all()
+        if self._clients is not None:
+            self._clients.forget_all()
+
     # -- startup -------------------------------------------------------------------------------
 
     async def initialize(self) -> None:
@@ -144,6 +186,17 @@ class AuthRuntime:
             vault_prefix=s.credentials_path,
             credentials_topic=self.credentials_topic,
             max_key_age=timedelta(days=s.max_key_age_days),
+            on_change=self.forget_credential,
+        )
+        self._signing = CredentialSigner(
+            self._store,
+            SignAudit(
+                db=self.deps.db,
+                audit=self._audit,
+                schema=s.db_schema,
+                interval_s=s.sign_audit_interval_s,
+            ),
+            cache_ttl_s=s.cache_ttl_s,
         )
         self._limiter = FailureLimiter(
             self.deps.db,
@@ -159,6 +212,7 @@ class AuthRuntime:
             schema=s.db_schema,
             limiter=self._limiter,
             token_ttl_s=s.token_ttl_s,
+            cache_ttl_s=s.cache_ttl_s,
         )
         if s.bootstrap_client_secret.get_secret_value():
             await self._clients.upsert(
@@ -248,6 +302,35 @@ class AuthRuntime:
             except Exception as exc:  # PostgreSQL away: the next round catches up
                 log.warning("failure cleanup failed", extra={"error": type(exc).__name__})
 
+    async def sign_audit_loop(self) -> None:
+        """Flush the aggregated sign audit every interval, and drop the secrets no signature
+        used during the last interval (memory holds only the secrets in use)."""
+        await self.ready.wait()
+        signing = self.signing()
+        interval = self.settings.sign_audit_interval_s
+        flusher = asyncio.create_task(signing.audit.run())
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                signing.sweep(idle_s=interval)
+        finally:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+
+    async def close(self) -> None:
+        """At shutdown, while the database is still open: what was counted since the last
+        flush goes into the audit chain; the key refresh in flight ends."""
+        if self._signing is not None:
+            try:
+                await self._signing.audit.flush()
+            except Exception as exc:
+                log.error(
+                    "sign audit not flushed at shutdown; these counts are lost",
+                    extra={"error": type(exc).__name__, "pending": self._signing.audit.pending},
+                )
+        if self._signer is not None:
+            await self._signer.aclose()
+
     async def expiry_loop(self) -> None:
         await self.ready.wait()
         while True:
@@ -269,13 +352,23 @@ class AuthRuntime:
 class LocalVerifier:
     """Verifies this service's own tokens against the signing key's public keys (from Vault,
     cached), without an HTTP round trip to itself. If Vault is briefly away the cached keys
-    keep working. A token whose client was disabled, deleted or reset since it was issued is
-    refused at once (``ClientRegistry.token_refusal``): this service reads the client table
-    anyway, unlike the services that only hold the JWKS."""
+    keep working; a stale copy is renewed in the background, not in a request. A token whose
+    client was disabled, deleted or reset since it was issued is refused
+    (``ClientRegistry.token_refusal``, at once on the instance that made the change): this
+    service reads the client table anyway, unlike the services that only hold the JWKS.
+
+    A token that passed the signature and claim checks is remembered by its SHA-256 until it
+    expires, so a caller presenting the same token for every request (a trading service
+    signing) pays the ES256 check once; the client check still runs for every request, and a
+    change of the key set (a version retired) forgets every remembered token."""
+
+    MAX_REMEMBERED = 10_000
 
     def __init__(self, rt: AuthRuntime) -> None:
         self.rt = rt
         self._last_forced = float("-inf")
+        self._checked: dict[bytes, Claims] = {}
+        self._key_set = -1
 
     def _key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
         return self.rt.signer().cached_key(kid)
@@ -289,13 +382,34 @@ class LocalVerifier:
 
     async def _verify_signed(self, token: str) -> Claims:
         signer = self.rt.signer()
-        try:
-            await signer.jwks()
-        except (VaultUnavailable, VaultError):
-            log.warning("signing keys not refreshed; using the cached ones")
+        if not signer.has_keys:
+            try:
+                await signer.jwks()
+            except (VaultUnavailable, VaultError):
+                log.warning("signing keys not fetched yet")
+        elif signer.stale:
+            signer.refresh_in_background()
+        if signer.key_set_generation != self._key_set:
+            self._checked.clear()
+            self._key_set = signer.key_set_generation
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._checked.get(digest)
+        if known is not None:
+            if time.time() <= known.expires_at + LEEWAY_S:
+                return known
+            del self._checked[digest]
+        claims = await self._check(signer, token)
+        if len(self._checked) >= self.MAX_REMEMBERED:
+            self._checked.clear()  # tokens live minutes: the ones in use come back at once
+        self._checked[digest] = claims
+        return claims
+
+    async def _check(self, signer: TokenSigner, token: str) -> Claims:
         s = self.rt.settings
         try:
-            return verify_token(token, self._key, issuer=s.issuer, audience=s.audience)
+            return verify_token(
+                token, self._key, issuer=s.issuer, audience=s.audience, leeway_s=LEEWAY_S
+            )
         except Exception:
             # An unknown kid may be a fresh rotation: refresh once, at most every 5 s.
             if time.monotonic() - self._last_forced < 5:
@@ -303,4 +417,6 @@ class LocalVerifier:
             self._last_forced = time.monotonic()
             with contextlib.suppress(VaultUnavailable, VaultError):
                 await signer.refresh()
-            return verify_token(token, self._key, issuer=s.issuer, audience=s.audience)
+            return verify_token(
+                token, self._key, issuer=s.issuer, audience=s.audience, leeway_s=LEEWAY_S
+            )

@@ -48,6 +48,17 @@ class AuthSettings(ServiceSettings):
     binance_base_url: str = "http://127.0.0.1:8300"
     exchange_timeout_s: float = Field(default=10.0, gt=0)
 
+    # The hot paths' caches (eip.auth.caches): a credential's metadata (the signing path) and
+    # a client's state (every token check) are read from PostgreSQL at most this often. The
+    # instance that changes one evicts it at once, the others on the change's Kafka event; this
+    # is how long an instance that missed the event (Kafka down) may still trust what it read,
+    # e.g. sign with a credential another instance revoked.
+    cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
+    # Signatures are audited in aggregate: one credential.sign event per credential, caller
+    # and interval, appended by a background flusher (and at shutdown). A process killed
+    # before a flush loses the counts of at most one interval.
+    sign_audit_interval_s: float = Field(default=60.0, gt=0, le=3600)
+
     # Keys older than this (since creation or last rotation) raise an alert.
     max_key_age_days: float = Field(default=90.0, gt=0)
     expiry_check_interval_s: float = Field(default=3600.0, gt=0)
