@@ -14,9 +14,14 @@ import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.binance import BinanceMarketDataAdapter
-from eip.exchanges.errors import CircuitOpen, RateLimited, TransientExchangeError, UnknownSymbol
+from eip.exchanges.contract.errors import (
+    CircuitOpen,
+    RateLimited,
+    TransientExchangeError,
+    UnknownSymbol,
+)
+from eip.exchanges.contract.market_data import MarketEvent, Ticker, Trade
 from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketEvent, Ticker, Trade
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 pytestmark = pytest.mark.integration

@@ -16,6 +16,8 @@ from eip.exchanges.binance import trading_wire as wire
 from eip.exchanges.binance.trading import CAPABILITIES, _parse_cursor
 from eip.exchanges.binance.weights import weight_of
 from eip.exchanges.contract.client_order_ids import client_order_id, fits
+from eip.exchanges.contract.errors import BadRequest, NotSupported, OrderRejected, RejectReason
+from eip.exchanges.contract.symbols import binance_symbol_map
 from eip.exchanges.contract.trading import (
     FillCursor,
     OcoRequest,
@@ -28,9 +30,7 @@ from eip.exchanges.contract.trading import (
     VenueOrder,
     VenueOrderStatus,
 )
-from eip.exchanges.errors import BadRequest, NotSupported, OrderRejected, RejectReason
 from eip.exchanges.private_state import PrivateState
-from eip.exchanges.symbols import binance_symbol_map
 
 # rest-api.md's exchangeInfo symbol entry (as in shared/protocols, trimmed of what is unused)
 BTCUSDT: dict[str, Any] = {

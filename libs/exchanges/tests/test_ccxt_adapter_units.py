@@ -10,7 +10,7 @@ import ccxt
 import pytest
 
 from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
-from eip.exchanges.errors import BadRequest, CircuitOpen, ExchangeError, RateLimited
+from eip.exchanges.contract.errors import BadRequest, CircuitOpen, ExchangeError, RateLimited
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 TICKER = {"symbol": "BTC/USDT", "bid": "1.5", "ask": "1.6", "last": "1.55", "timestamp": 0}

@@ -14,9 +14,9 @@ import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter
-from eip.exchanges.errors import CircuitOpen, TransientExchangeError, UnknownSymbol
+from eip.exchanges.contract.errors import CircuitOpen, TransientExchangeError, UnknownSymbol
+from eip.exchanges.contract.market_data import MarketEvent, Trade
 from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketEvent, Trade
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 pytestmark = pytest.mark.integration

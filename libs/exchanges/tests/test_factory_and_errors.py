@@ -7,7 +7,7 @@ from eip.exchanges.binance import BinanceMarketDataAdapter
 from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter
 from eip.exchanges.ccxt_errors import map_ccxt_error
 from eip.exchanges.ccxt_parse import normalize_symbol, to_decimal
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,
     RateLimited,

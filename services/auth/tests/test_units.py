@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from eip.auth.exchanges import ExchangeSecret, KeyPermissions, SigningInputError, signing_scheme
 from eip.auth.exchanges.binance import BinanceValidator
 from eip.auth.secrets_hash import check_secret_sync, hash_secret_sync
+from eip.exchanges.contract.credentials import (
+    ExchangeSecret,
+    KeyPermissions,
+    SigningInputError,
+    signing_scheme,
+)
 
 
 def test_client_secret_hash_round_trip_and_no_plaintext() -> None:

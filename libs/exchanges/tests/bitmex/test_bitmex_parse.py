@@ -11,7 +11,7 @@ import pytest
 
 from eip.exchanges.bitmex import BitmexMarketDataAdapter, candles, parse
 from eip.exchanges.bitmex.markets import symbol_map
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "bitmex"
 RECEIVED = datetime(2024, 11, 25, 10, 35, 3, tzinfo=UTC)

@@ -14,7 +14,7 @@ import pytest
 from eip.exchanges.bitmex import BitmexMarketDataAdapter
 from eip.exchanges.bitmex.adapter import next_page
 from eip.exchanges.bitmex.limits import RequestBudget
-from eip.exchanges.errors import BadRequest, RateLimited, UnknownSymbol
+from eip.exchanges.contract.errors import BadRequest, RateLimited, UnknownSymbol
 from eip.resilience import RetryPolicy
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "bitmex"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.replay import replay
 from eip.exchanges.replay.__main__ import main
 

@@ -14,7 +14,7 @@ import pytest
 
 from eip.exchanges.capture import frame_payload, iter_entries, payload_text
 from eip.exchanges.ccxt_adapter import new_client
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.replay import replay
 from eip.exchanges.replay.ccxt_venue import StandInClient
 from eip.testing.recorded import IN_REPO, capture_name, recorded_capture, recorded_captures

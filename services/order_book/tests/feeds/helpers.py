@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from eip.exchanges.capture import read_entries
+from eip.exchanges.contract.book_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 from eip.order_book.capture.cli import replay_file
 from eip.order_book.feeds.base import WsBookFeed
-from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 from eip.testing.recorded import find_recorded
 
 BINANCE_CAPTURE = find_recorded("binance-spot-2021-10.jsonl")

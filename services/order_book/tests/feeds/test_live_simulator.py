@@ -12,10 +12,10 @@ from typing import Any, Protocol
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
+from eip.exchanges.contract.book_events import BookDesync, BookSnapshot
 from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed, stop_task
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.transport import LiveTransport
-from eip.order_book.sync_events import BookDesync, BookSnapshot
 
 from .helpers import Events
 

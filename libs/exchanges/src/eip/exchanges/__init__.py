@@ -7,7 +7,7 @@ from their modules (``eip.exchanges.factory.create_market_data_adapter``) so tha
 symbol helpers does not import ccxt.
 """
 
-from eip.exchanges.symbols import (
+from eip.exchanges.contract.symbols import (
     SymbolMap,
     binance_symbol_map,
     coinbase_product_id,

@@ -40,7 +40,7 @@ from typing import IO, Any, Literal
 
 import zstandard
 
-from eip.exchanges.symbols import normalize_asset
+from eip.exchanges.contract.symbols import normalize_asset
 
 FORMAT_VERSION = 2
 # A line this long is no capture line (the largest shipped one, Binance's exchangeInfo body, is

@@ -22,7 +22,7 @@ import ccxt.pro
 from eip.exchanges import ccxt_parse
 from eip.exchanges.ccxt_errors import map_ccxt_error
 from eip.exchanges.ccxt_urls import rewrite_urls
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     BadRequest,
     CircuitOpen,
     ExchangeError,
@@ -31,8 +31,7 @@ from eip.exchanges.errors import (
     UnknownExchange,
     UnknownSymbol,
 )
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.market_data import (
+from eip.exchanges.contract.market_data import (
     TIMEFRAME_SECONDS,
     Channel,
     Emit,
@@ -42,6 +41,7 @@ from eip.exchanges.market_data import (
     Timeframe,
     Trade,
 )
+from eip.exchanges.health import StreamHealth
 from eip.resilience import CircuitBreaker, CircuitOpenError, RetryPolicy, retry_async
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""ccxt's exception tree → ``eip.exchanges.errors`` (checked most specific first)."""
+"""ccxt's exception tree → ``eip.exchanges.contract.errors`` (checked most specific first)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import ccxt
 
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,
     RateLimited,

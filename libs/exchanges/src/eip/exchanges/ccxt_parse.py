@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from eip.exchanges.market_data import Ohlcv, TakerSide, Ticker, Timeframe, Trade
-from eip.exchanges.symbols import normalize_asset
+from eip.exchanges.contract.market_data import Ohlcv, TakerSide, Ticker, Timeframe, Trade
+from eip.exchanges.contract.symbols import normalize_asset
 
 
 def normalize_symbol(ccxt_symbol: str) -> str:

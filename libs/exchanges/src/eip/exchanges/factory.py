@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from eip.exchanges.contract.errors import UnknownExchange
+from eip.exchanges.contract.market_data import MarketDataAdapter
 from eip.exchanges.contract.signing import RequestSigner
 from eip.exchanges.contract.trading import TradingAdapter
-from eip.exchanges.errors import UnknownExchange
-from eip.exchanges.market_data import MarketDataAdapter
 
 # The roadmap's exchanges, by the platform's id (ccxt's, except "gateio" which ccxt calls "gate").
 ROADMAP_EXCHANGES: tuple[str, ...] = (

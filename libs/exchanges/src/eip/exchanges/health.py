@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter, Gauge
 
-from eip.exchanges.market_data import StreamStatus
+from eip.exchanges.contract.market_data import StreamStatus
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 from typing import Any
 
-from eip.exchanges.errors import UnknownSymbol
+from eip.exchanges.contract.errors import UnknownSymbol
+from eip.exchanges.contract.market_data import Channel, StreamStatus
+from eip.exchanges.contract.symbols import SymbolMap
 from eip.exchanges.health import StreamHealth, watch
-from eip.exchanges.market_data import Channel, StreamStatus
-from eip.exchanges.symbols import SymbolMap
 from eip.exchanges.venue_rest import VenueRest
 from eip.exchanges.venue_stream import VenueStream
 from eip.resilience import CircuitBreaker

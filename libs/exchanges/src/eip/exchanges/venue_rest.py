@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     CircuitOpen,
     ExchangeError,
     OutcomeUnknown,
@@ -85,7 +85,7 @@ class VenueRest:
         raise NotImplementedError
 
     async def get(self, path: str, params: Params | None = None) -> Any:
-        """The decoded JSON body; ``eip.exchanges.errors`` on failure after retries."""
+        """The decoded JSON body; ``eip.exchanges.contract.errors`` on failure after retries."""
         return await self.request("GET", path, params)
 
     async def request(

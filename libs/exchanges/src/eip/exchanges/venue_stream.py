@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from eip.exchanges.errors import TransientExchangeError
+from eip.exchanges.contract.errors import TransientExchangeError
 from eip.exchanges.health import StreamHealth
 from eip.resilience import RetryPolicy
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from eip.config import ConfigError
-from eip.order_book.feed_protocol import BookFeed
+from eip.exchanges.contract.book_feed import BookFeed
 from eip.order_book.settings import OrderBookSettings
 
 FeedBuilder = Callable[[OrderBookSettings], BookFeed]

@@ -18,8 +18,8 @@ from eip.exchanges.binance import parse
 from eip.exchanges.binance.rest import BinanceRest
 from eip.exchanges.binance.stream import RECONNECT_POLICY, BinanceStream
 from eip.exchanges.binance.weights import WeightLimiter
-from eip.exchanges.errors import BadRequest
-from eip.exchanges.market_data import (
+from eip.exchanges.contract.errors import BadRequest
+from eip.exchanges.contract.market_data import (
     TIMEFRAME_SECONDS,
     Channel,
     Emit,
@@ -28,8 +28,8 @@ from eip.exchanges.market_data import (
     Timeframe,
     Trade,
 )
+from eip.exchanges.contract.symbols import binance_symbol_map
 from eip.exchanges.native_adapter import NativeAdapter
-from eip.exchanges.symbols import binance_symbol_map
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)

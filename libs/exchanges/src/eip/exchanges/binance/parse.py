@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from eip.exchanges.market_data import Ohlcv, Ticker, Timeframe, Trade
+from eip.exchanges.contract.market_data import Ohlcv, Ticker, Timeframe, Trade
 
 EXCHANGE = "binance"
 

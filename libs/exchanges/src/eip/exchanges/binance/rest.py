@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from eip.exchanges.binance.weights import WeightLimiter, weight_of
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,
     RateLimited,

@@ -52,7 +52,20 @@ from eip.exchanges.binance.trading_wire import CLIENT_ORDER_IDS
 from eip.exchanges.binance.user_stream import WANTED, BinanceUserStream
 from eip.exchanges.binance.weights import WeightLimiter
 from eip.exchanges.contract.client_order_ids import fits
+from eip.exchanges.contract.errors import (
+    BadRequest,
+    CredentialRejected,
+    ExchangeError,
+    NotSupported,
+    OrderNotFound,
+    OrderRejected,
+    RejectReason,
+    TransientExchangeError,
+    UnknownSymbol,
+)
+from eip.exchanges.contract.market_data import StreamStatus
 from eip.exchanges.contract.signing import RequestSigner, SigningRequest
+from eip.exchanges.contract.symbols import SymbolMap, binance_symbol_map
 from eip.exchanges.contract.trading import (
     AmendSupport,
     AssetBalance,
@@ -71,21 +84,8 @@ from eip.exchanges.contract.trading import (
     VenueFill,
     VenueOrder,
 )
-from eip.exchanges.errors import (
-    BadRequest,
-    CredentialRejected,
-    ExchangeError,
-    NotSupported,
-    OrderNotFound,
-    OrderRejected,
-    RejectReason,
-    TransientExchangeError,
-    UnknownSymbol,
-)
 from eip.exchanges.health import StreamHealth, watch
-from eip.exchanges.market_data import StreamStatus
 from eip.exchanges.private_state import PrivateState
-from eip.exchanges.symbols import SymbolMap, binance_symbol_map
 from eip.exchanges.venue_rest import Params, PreparedRequest
 from eip.exchanges.venue_stream import RECONNECT_POLICY
 from eip.resilience import CircuitBreaker, RetryPolicy

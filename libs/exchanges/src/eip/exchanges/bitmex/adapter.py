@@ -20,8 +20,8 @@ from eip.exchanges.bitmex.limits import RequestBudget
 from eip.exchanges.bitmex.markets import symbol_map
 from eip.exchanges.bitmex.rest import BitmexRest
 from eip.exchanges.bitmex.stream import RECONNECT_POLICY, BitmexStream
-from eip.exchanges.errors import BadRequest, UnknownSymbol
-from eip.exchanges.market_data import (
+from eip.exchanges.contract.errors import BadRequest, UnknownSymbol
+from eip.exchanges.contract.market_data import (
     TIMEFRAME_SECONDS,
     Channel,
     Emit,
@@ -30,8 +30,8 @@ from eip.exchanges.market_data import (
     Timeframe,
     Trade,
 )
+from eip.exchanges.contract.symbols import SymbolMap
 from eip.exchanges.native_adapter import NativeAdapter
-from eip.exchanges.symbols import SymbolMap
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from eip.exchanges.symbols import SymbolMap, normalize_asset
+from eip.exchanges.contract.symbols import SymbolMap, normalize_asset
 
 SPOT = "IFXXXP"
 PERPETUAL = "FFWCSX"

@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Ohlcv, TakerSide, Ticker, Timeframe, Trade
+from eip.exchanges.contract.market_data import (
+    TIMEFRAME_SECONDS,
+    Ohlcv,
+    TakerSide,
+    Ticker,
+    Timeframe,
+    Trade,
+)
 
 EXCHANGE = "bitmex"
 

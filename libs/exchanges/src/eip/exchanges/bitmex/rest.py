@@ -8,7 +8,7 @@ import httpx
 
 from eip.exchanges.bitmex.limits import RequestBudget
 from eip.exchanges.bitmex.parse import EXCHANGE, loads
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,
     RateLimited,

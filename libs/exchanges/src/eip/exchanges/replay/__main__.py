@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from eip.exchanges.capture import CaptureError
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.replay.result import CHANNELS, Channel, as_json
 from eip.exchanges.replay.run import Replay, replay
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from eip.exchanges.binance.parse import TickerMerger, agg_trade
 from eip.exchanges.capture import Capture
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
+from eip.exchanges.contract.symbols import normalize_asset
 from eip.exchanges.replay.result import Channel
-from eip.exchanges.symbols import normalize_asset
 
 _CHANNELS: dict[str, Channel] = {
     "aggTrade": "trades",

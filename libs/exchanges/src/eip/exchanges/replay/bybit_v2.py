@@ -26,7 +26,7 @@ from typing import Any
 
 from eip.exchanges import ccxt_parse
 from eip.exchanges.capture import Capture
-from eip.exchanges.market_data import TakerSide, Ticker, Trade
+from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
 from eip.exchanges.replay.classify import bybit as v5_frame
 from eip.exchanges.replay.result import Channel
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 from eip.exchanges import ccxt_parse
 from eip.exchanges.capture import Capture, header_symbol
 from eip.exchanges.ccxt_adapter import new_client
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.replay.classify import classifier
 from eip.exchanges.replay.result import Channel
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.exchanges import ccxt_parse
-from eip.exchanges.market_data import TakerSide, Ticker, Trade
+from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
 from eip.exchanges.replay.result import Channel
 
 EXCHANGE = "kraken"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 
 Channel = Literal["trades", "ticker"]
 CHANNELS: tuple[Channel, ...] = ("trades", "ticker")

@@ -10,7 +10,7 @@ from typing import Any
 
 from eip.exchanges.bitmex.parse import loads as bitmex_loads
 from eip.exchanges.capture import Capture, CaptureError, payload_text, read_capture
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.replay.binance import BinanceReplay
 from eip.exchanges.replay.bitmex import BitmexReplay
 from eip.exchanges.replay.bybit_v2 import BybitV2Replay, is_v2

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from eip.auth.exchanges import (
+from eip.exchanges.contract.credentials import (
     ExchangeSecret,
     ExchangeUnavailable,
     KeyPermissions,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from eip.auth.exchanges import KeyValidator
 from eip.auth.exchanges.binance import BinanceValidator
 from eip.auth.settings import AuthSettings
+from eip.exchanges.contract.credentials import KeyValidator
 
 
 def build_validators(settings: AuthSettings) -> dict[str, KeyValidator]:

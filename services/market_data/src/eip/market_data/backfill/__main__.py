@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from eip.config import load_settings
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
 from eip.market_data.backfill.runner import AdapterFor, BackfillConfig, BackfillRunner
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.storage import JobKind, MarketDataStore

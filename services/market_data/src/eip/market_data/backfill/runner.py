@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
 
-from eip.exchanges.errors import BadRequest, TransientExchangeError
-from eip.exchanges.market_data import MarketDataAdapter, Timeframe, Trade
+from eip.exchanges.contract.errors import BadRequest, TransientExchangeError
+from eip.exchanges.contract.market_data import MarketDataAdapter, Timeframe, Trade
 from eip.market_data.metrics import BACKFILL_CROWDED_INSTANTS
 from eip.market_data.storage import (
     BackfillJob,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from psycopg import AsyncConnection, sql
 
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.storage.records import StoredCandle
 
 _TRADE_COLUMNS = (

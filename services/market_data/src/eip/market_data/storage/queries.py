@@ -7,7 +7,7 @@ from typing import Any, Literal, cast
 
 from psycopg import AsyncConnection, sql
 
-from eip.exchanges.market_data import Timeframe, Trade
+from eip.exchanges.contract.market_data import Timeframe, Trade
 from eip.market_data.storage.records import CandleSeries, Gap, StoredCandle
 from eip.market_data.storage.timeframes import ceil_to, floor_to, open_times, step
 

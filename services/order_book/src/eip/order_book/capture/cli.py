@@ -38,6 +38,7 @@ from eip.exchanges.capture import (
     header_symbol,
     read_entries,
 )
+from eip.exchanges.contract.book_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 from eip.order_book.capture.ccxt import record_ccxt, replay_ccxt
 from eip.order_book.capture.recording import RecordingTransport
 from eip.order_book.capture.replay import ReplayTransport
@@ -61,7 +62,6 @@ from eip.order_book.feeds.okx.feed import recorded_book_channel
 from eip.order_book.feeds.okx.feed import recorded_book_symbols as okx_book_symbols
 from eip.order_book.feeds.okx.instruments import header_book_symbol as okx_header_symbol
 from eip.order_book.feeds.transport import LiveTransport
-from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 
 # Venue names captures use for exchanges the platform knows by another name.
 RENAMED = {"huobi": "htx", "gateio": "gate"}

@@ -1,5 +1,6 @@
-"""Exchange book feeds: native WebSocket adapters (and ccxt.pro for the rest) that keep one exact
-``L2Book`` per instrument and report it through the events of ``eip.order_book.sync_events``.
+"""Exchange book feeds: native WebSocket adapters (and ccxt.pro for the rest) that keep one
+exact ``L2Book`` per instrument and report it through the events of
+``eip.exchanges.contract.book_events``.
 
 The ``BookFeed`` protocol (``base.py``) is all the service needs::
 
@@ -25,7 +26,8 @@ recorded capture replays through exactly the code live traffic runs through.
 - ``ccxt_pro/``: any ccxt.pro exchange via ``watch_order_book``, ccxt's own checks switched on
 """
 
-from eip.order_book.feeds.base import BookFeed, Emit, FeedOptions, WsBookFeed
+from eip.exchanges.contract.book_feed import BookFeed, Emit
+from eip.order_book.feeds.base import FeedOptions, WsBookFeed
 from eip.order_book.feeds.factory import create_feed
 from eip.order_book.feeds.transport import LiveTransport, Transport
 

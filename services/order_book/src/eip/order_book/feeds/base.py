@@ -14,9 +14,17 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
 
 from eip.book import L2Book
+from eip.exchanges.contract.book_events import (
+    BookDelta,
+    BookDesync,
+    BookEvent,
+    BookKey,
+    BookSnapshot,
+    DesyncReason,
+)
+from eip.exchanges.contract.book_feed import BookFeed, Emit
 from eip.order_book.feeds.metrics import DESYNCS, RECONNECTS, RESYNCS
 from eip.order_book.feeds.transport import (
     Connection,
@@ -26,14 +34,6 @@ from eip.order_book.feeds.transport import (
     TransportError,
     TransportExhausted,
 )
-from eip.order_book.sync_events import (
-    BookDelta,
-    BookDesync,
-    BookEvent,
-    BookKey,
-    BookSnapshot,
-    DesyncReason,
-)
 from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -42,26 +42,7 @@ log = logging.getLogger(__name__)
 # is no number at all is an ArithmeticError, not a ValueError).
 BAD_LEVEL = (ValueError, ArithmeticError, TypeError, IndexError, KeyError)
 
-Emit = Callable[[BookEvent], Awaitable[None]]
 LevelInput = Sequence[str]
-
-
-class BookFeed(Protocol):
-    """A source of book events for a changing set of instruments of one venue."""
-
-    exchange: str
-    symbols: list[str]  # followed now
-
-    async def run(self, emit: Emit) -> None:
-        """Keep every subscribed book in sync, reporting each change through ``emit``.
-
-        Runs until cancelled (live) or until a replayed capture is exhausted.
-        """
-        ...
-
-    async def subscribe(self, symbol: str) -> None: ...
-
-    async def unsubscribe(self, symbol: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from eip.book import L2Book
 from eip.exchanges import SymbolMap, binance_symbol_map
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
 from eip.order_book.feeds.binance.sync import DepthSync, Verdict
 from eip.order_book.feeds.transport import (
@@ -18,7 +19,6 @@ from eip.order_book.feeds.transport import (
     TransportError,
     TransportExhausted,
 )
-from eip.order_book.sync_events import BookKey
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

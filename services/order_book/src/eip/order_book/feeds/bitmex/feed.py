@@ -22,11 +22,11 @@ from typing import Any
 from eip.book import L2Book
 from eip.exchanges.bitmex.markets import instrument_symbol
 from eip.exchanges.capture import HeaderSymbol, recorded_json
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.bitmex.levels import LevelTable, LevelTableError, decimal_text
 from eip.order_book.feeds.timeparse import parse_rfc3339
 from eip.order_book.feeds.transport import Received, Transport, TransportError
-from eip.order_book.sync_events import BookKey
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

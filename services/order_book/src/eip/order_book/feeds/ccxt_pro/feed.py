@@ -26,22 +26,22 @@ import ccxt.pro
 
 from eip.book import L2Book
 from eip.exchanges.ccxt_urls import rewrite_urls
-from eip.order_book.feeds.base import (
-    BAD_LEVEL,
-    Emit,
-    FeedOptions,
-    InstrumentBook,
-    stop_task,
-    utc,
-)
-from eip.order_book.feeds.metrics import DESYNCS, RECONNECTS, RESYNCS
-from eip.order_book.sync_events import (
+from eip.exchanges.contract.book_events import (
     BookDelta,
     BookDesync,
     BookKey,
     BookSnapshot,
     DesyncReason,
 )
+from eip.exchanges.contract.book_feed import Emit
+from eip.order_book.feeds.base import (
+    BAD_LEVEL,
+    FeedOptions,
+    InstrumentBook,
+    stop_task,
+    utc,
+)
+from eip.order_book.feeds.metrics import DESYNCS, RECONNECTS, RESYNCS
 
 log = logging.getLogger(__name__)
 

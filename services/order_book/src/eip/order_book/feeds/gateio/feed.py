@@ -30,9 +30,9 @@ from typing import Any
 from eip.book import L2Book
 from eip.exchanges import normalize_asset
 from eip.exchanges.capture import recorded_json
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
 from eip.order_book.feeds.transport import Received, Transport, TransportExhausted
-from eip.order_book.sync_events import BookKey
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from eip.book import L2Book
 from eip.exchanges import SymbolMap, kraken_symbol_map
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.kraken.checksum import book_checksum
 from eip.order_book.feeds.kraken.messages import (
@@ -29,7 +30,6 @@ from eip.order_book.feeds.kraken.messages import (
 )
 from eip.order_book.feeds.metrics import CHECKSUMS
 from eip.order_book.feeds.transport import Received, Transport, TransportError
-from eip.order_book.sync_events import BookKey
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

@@ -22,12 +22,12 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges.capture import recorded_json
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.metrics import CHECKSUMS
 from eip.order_book.feeds.okx.checksum import DEPTH, checksum
 from eip.order_book.feeds.okx.instruments import instrument_queries, instrument_symbol
 from eip.order_book.feeds.transport import Received, Transport, TransportError, TransportExhausted
-from eip.order_book.sync_events import BookKey
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
-"""Exchange-specific key validation and request signing behind one small protocol.
+"""Exchange-specific key validation and request signing behind one small protocol (used by
+the auth service).
 
-Adding an exchange is one module here with a class that implements ``KeyValidator`` and one
-line in ``build_validators``.
+A venue validates keys and signs requests in its package's ``credentials.py``, with a class
+that implements ``KeyValidator``, and names that class in its ``eip.exchanges.registry`` entry.
 
 Signing is by *scheme*: each venue module names the schemes it signs and the fields each one
 takes (``SigningScheme``), so ``POST /v1/credentials/{id}/sign`` serves every venue's way of

@@ -1,8 +1,10 @@
-"""What the service expects of an exchange book feed (the adapters live in ``feeds/``).
+"""What the order-book service expects of an exchange book feed (each venue package's
+``book.py``; the generic one is ``eip.exchanges.ccxt.book``).
 
 A feed keeps one exact ``L2Book`` per subscribed symbol of one exchange and reports every change
-as a ``BookEvent`` (``sync_events.py``), in order per symbol. ``run`` owns the connection:
-it reconnects and resynchronizes by itself and returns only when cancelled. The service calls
+as a ``BookEvent`` (``book_events.py``), in order per symbol. ``run`` owns the connection:
+it reconnects and resynchronizes by itself and returns only when cancelled (or, replaying a
+capture, when the capture is exhausted). The service calls
 ``emit`` synchronously-in-spirit: it reads the event's book before it awaits anything, so a feed
 may mutate the book again as soon as ``emit`` returns.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol
 
-from eip.order_book.sync_events import BookEvent
+from eip.exchanges.contract.book_events import BookEvent
 
 Emit = Callable[[BookEvent], Awaitable[None]]
 

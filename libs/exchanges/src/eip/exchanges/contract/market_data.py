@@ -99,8 +99,7 @@ class MarketDataAdapter(Protocol):
     """One venue. REST history and live streams; reconnects, resubscribes and rate-limits itself.
 
     ``fetch_*`` return records in ascending time order and raise
-    ``eip.exchanges.errors`` exceptions (to be defined with the adapters) rather than venue or
-    library exceptions.
+    ``eip.exchanges.contract.errors`` exceptions rather than venue or library exceptions.
     """
 
     exchange: str
