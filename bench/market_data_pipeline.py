@@ -41,9 +41,9 @@ from eip.bus.admin import admin_client, ensure_topics
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.binance import parse
-from eip.exchanges.capture import frame_payload, iter_entries, payload_text
 from eip.exchanges.contract.market_data import MarketEvent, Trade
 from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.machinery.capture import frame_payload, iter_entries, payload_text
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import trade_from_message, trade_key, trade_message

@@ -13,10 +13,10 @@ import json
 import time
 from typing import Any
 
-from eip.exchanges.capture import frame_payload, payload_text, read_entries
 from eip.exchanges.contract.book_events import BookEvent
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions, WsBookFeed
+from eip.exchanges.machinery.capture import frame_payload, payload_text, read_entries
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.kraken import KrakenFeed
 from eip.testing.recorded import find_recorded

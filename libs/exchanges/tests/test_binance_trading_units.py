@@ -30,7 +30,7 @@ from eip.exchanges.contract.trading import (
     VenueOrder,
     VenueOrderStatus,
 )
-from eip.exchanges.private_state import PrivateState
+from eip.exchanges.machinery.private_state import PrivateState
 
 # rest-api.md's exchangeInfo symbol entry (as in shared/protocols, trimmed of what is unused)
 BTCUSDT: dict[str, Any] = {

@@ -9,7 +9,7 @@ import pytest
 
 from eip.exchanges.binance.parse import TickerMerger, agg_trade, kline
 from eip.exchanges.binance.weights import WEIGHTS, WeightLimiter
-from eip.exchanges.health import StreamHealth
+from eip.exchanges.machinery.health import StreamHealth
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import zstandard
 
-from eip.exchanges import capture
-from eip.exchanges.capture import (
+from eip.exchanges.machinery import capture
+from eip.exchanges.machinery.capture import (
     CaptureError,
     binary_frame_text,
     frame_payload,

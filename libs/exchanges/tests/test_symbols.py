@@ -9,7 +9,7 @@ from eip.exchanges import (
     kraken_symbol_map,
     normalize_asset,
 )
-from eip.exchanges.capture import iter_entries
+from eip.exchanges.machinery.capture import iter_entries
 from eip.testing.recorded import recorded_capture
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eip.exchanges.capture import recv_entry
+from eip.exchanges.machinery.capture import recv_entry
 
 # exchange header -> (config, frames); each frame a JSON value as the venue sends it
 VENUES: dict[str, tuple[dict[str, list[str]], list[Any]]] = {

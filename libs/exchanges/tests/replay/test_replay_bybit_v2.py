@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from eip.exchanges.contract.market_data import Ticker, Trade
-from eip.exchanges.replay import replay
-from eip.exchanges.replay.__main__ import main
+from eip.exchanges.machinery.replay import replay
+from eip.exchanges.machinery.replay.__main__ import main
 
 from .synthetic import write_capture
 

@@ -1,6 +1,6 @@
-"""Nothing a capture holds makes ``python -m eip.exchanges.replay`` end in a traceback: corrupt
-captures (``eip.testing.captures``) exit 2 with one line naming the entry and what is wrong, or
-0/1 when the damage left a readable capture."""
+"""Nothing a capture holds makes ``python -m eip.exchanges.machinery.replay`` end in a
+traceback: corrupt captures (``eip.testing.captures``) exit 2 with one line naming the entry
+and what is wrong, or 0/1 when the damage left a readable capture."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from eip.exchanges.replay.__main__ import main
+from eip.exchanges.machinery.replay.__main__ import main
 from eip.testing.captures import Corrupted, corrupt_captures
 
 from .synthetic import VENUES, capture_entries

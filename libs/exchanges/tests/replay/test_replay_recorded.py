@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from eip.exchanges.capture import frame_payload, iter_entries, payload_text
 from eip.exchanges.ccxt_adapter import new_client
 from eip.exchanges.contract.market_data import Ticker, Trade
-from eip.exchanges.replay import replay
+from eip.exchanges.machinery.capture import frame_payload, iter_entries, payload_text
+from eip.exchanges.machinery.replay import replay
 from eip.exchanges.replay.ccxt_venue import StandInClient
 from eip.testing.recorded import IN_REPO, capture_name, recorded_capture, recorded_captures
 

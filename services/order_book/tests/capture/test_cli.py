@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eip.exchanges.capture import CaptureError, open_text, read_entries
+from eip.exchanges.machinery.capture import CaptureError, open_text, read_entries
 from eip.order_book.capture.cli import main, record, replay_file
 from eip.testing.recorded import recorded_capture
 

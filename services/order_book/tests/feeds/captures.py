@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eip.exchanges.capture import recv_entry
+from eip.exchanges.machinery.capture import recv_entry
 
 
 def capture(

@@ -8,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from eip.exchanges.capture import read_entries
 from eip.exchanges.contract.book_events import BookDelta, BookDesync, BookEvent, BookSnapshot
+from eip.exchanges.machinery.capture import read_entries
+from eip.exchanges.machinery.ws_book_feed import WsBookFeed
 from eip.order_book.capture.cli import replay_file
-from eip.order_book.feeds.base import WsBookFeed
 from eip.testing.recorded import find_recorded
 
 BINANCE_CAPTURE = find_recorded("binance-spot-2021-10.jsonl")

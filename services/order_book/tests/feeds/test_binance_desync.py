@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
+from eip.exchanges.machinery.book_metrics import DESYNCS
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.transport import Received, TransportError
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.feeds.binance import BinanceFeed
-from eip.order_book.feeds.metrics import DESYNCS
-from eip.order_book.feeds.transport import Received, TransportError
 from eip.resilience import RetryPolicy
 
 from .helpers import BINANCE_CAPTURE, load, replay

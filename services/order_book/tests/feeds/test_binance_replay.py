@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.feeds.binance import BinanceFeed
 
 from .helpers import BINANCE_CAPTURE, load, replay

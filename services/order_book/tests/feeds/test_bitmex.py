@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from eip.exchanges.capture import header_symbol
+from eip.exchanges.machinery.capture import header_symbol
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.capture.cli import replay_file
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.bitmex import BitmexFeed
 from eip.order_book.feeds.bitmex.feed import header_book_symbol, recorded_book_symbols
 

@@ -8,7 +8,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from eip.order_book.feeds.base import FeedOptions
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.feeds.ccxt_pro import CcxtProFeed, rewrite_urls
 from eip.order_book.feeds.ccxt_pro.feed import decimals_of, exact
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.feeds.coinbase import CoinbaseFeed
 
 from .captures import capture

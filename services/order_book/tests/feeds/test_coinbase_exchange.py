@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.capture.cli import replay_file
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.coinbase import CoinbaseExchangeFeed, CoinbaseFeed
 from eip.order_book.feeds.factory import create_feed
 

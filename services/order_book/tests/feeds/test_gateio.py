@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.capture.cli import replay_file
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.gateio import GateioFeed
 from eip.order_book.feeds.gateio.feed import SNAPSHOT_LIMIT, recorded_book_venues
 

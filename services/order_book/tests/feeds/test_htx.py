@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.capture.cli import main, replay_file
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.htx import HtxFeed
 from eip.order_book.feeds.htx.feed import recorded_book_symbols
 from eip.order_book.feeds.htx.frames import frame_text

@@ -7,8 +7,8 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.feeds.kraken import KrakenFeed
 
 from .captures import capture

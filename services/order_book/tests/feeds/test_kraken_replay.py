@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.feeds.kraken import KrakenFeed
 
 from .helpers import KRAKEN_CAPTURE, load, replay

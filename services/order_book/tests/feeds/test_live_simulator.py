@@ -13,9 +13,9 @@ import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.contract.book_events import BookDesync, BookSnapshot
-from eip.order_book.feeds.base import FeedOptions, InstrumentBook, WsBookFeed, stop_task
+from eip.exchanges.machinery.transport import LiveTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions, InstrumentBook, WsBookFeed, stop_task
 from eip.order_book.feeds.factory import create_feed
-from eip.order_book.feeds.transport import LiveTransport
 
 from .helpers import Events
 

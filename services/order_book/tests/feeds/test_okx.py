@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from eip.exchanges.capture import header_symbol
+from eip.exchanges.machinery.capture import header_symbol
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions
 from eip.order_book.capture.cli import replay_file
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions
 from eip.order_book.feeds.okx import OkxFeed
 from eip.order_book.feeds.okx.checksum import checksum, checksum_string
 from eip.order_book.feeds.okx.feed import recorded_book_channel, recorded_book_symbols

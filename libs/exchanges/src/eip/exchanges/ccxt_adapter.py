@@ -41,7 +41,7 @@ from eip.exchanges.contract.market_data import (
     Timeframe,
     Trade,
 )
-from eip.exchanges.health import StreamHealth
+from eip.exchanges.machinery.health import StreamHealth
 from eip.resilience import CircuitBreaker, CircuitOpenError, RetryPolicy, retry_async
 
 log = logging.getLogger(__name__)

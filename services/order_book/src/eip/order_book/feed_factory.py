@@ -20,8 +20,8 @@ FeedBuilder = Callable[[OrderBookSettings], BookFeed]
 
 def _native(exchange: str) -> FeedBuilder:
     def build(settings: OrderBookSettings) -> BookFeed:
+        from eip.exchanges.machinery.transport import LiveTransport
         from eip.order_book.feeds.factory import create_feed as create_native
-        from eip.order_book.feeds.transport import LiveTransport
 
         return create_native(
             exchange,

@@ -29,7 +29,7 @@ from eip.exchanges.contract.market_data import (
     Trade,
 )
 from eip.exchanges.contract.symbols import binance_symbol_map
-from eip.exchanges.native_adapter import NativeAdapter
+from eip.exchanges.machinery.native_adapter import NativeAdapter
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)

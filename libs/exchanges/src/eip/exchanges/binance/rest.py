@@ -21,8 +21,8 @@ from eip.exchanges.contract.errors import (
     TransientExchangeError,
     UnknownSymbol,
 )
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.venue_rest import Params, VenueRest, retry_after_seconds
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.venue_rest import Params, VenueRest, retry_after_seconds
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 EXCHANGE = "binance"

@@ -84,10 +84,10 @@ from eip.exchanges.contract.trading import (
     VenueFill,
     VenueOrder,
 )
-from eip.exchanges.health import StreamHealth, watch
-from eip.exchanges.private_state import PrivateState
-from eip.exchanges.venue_rest import Params, PreparedRequest
-from eip.exchanges.venue_stream import RECONNECT_POLICY
+from eip.exchanges.machinery.health import StreamHealth, watch
+from eip.exchanges.machinery.private_state import PrivateState
+from eip.exchanges.machinery.venue_rest import Params, PreparedRequest
+from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from eip.exchanges.contract.errors import (
     RateLimited,
     TransientExchangeError,
 )
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.venue_rest import VenueRest, retry_after_seconds
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.venue_rest import VenueRest, retry_after_seconds
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from eip.exchanges.binance.parse import TickerMerger, agg_trade
-from eip.exchanges.capture import Capture
 from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.contract.symbols import normalize_asset
-from eip.exchanges.replay.result import Channel
+from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.replay.result import Channel
 
 _CHANNELS: dict[str, Channel] = {
     "aggTrade": "trades",

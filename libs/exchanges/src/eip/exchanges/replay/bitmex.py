@@ -13,9 +13,9 @@ from typing import Any
 
 from eip.exchanges.bitmex.markets import instrument_symbol
 from eip.exchanges.bitmex.parse import TickerState, trade
-from eip.exchanges.capture import Capture
 from eip.exchanges.contract.market_data import Ticker, Trade
-from eip.exchanges.replay.result import Channel
+from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.replay.result import Channel
 
 _TABLES: dict[str, Channel] = {"trade": "trades", "quote": "ticker", "instrument": "ticker"}
 

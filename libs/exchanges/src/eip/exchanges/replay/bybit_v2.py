@@ -25,10 +25,10 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from eip.exchanges import ccxt_parse
-from eip.exchanges.capture import Capture
 from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
+from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.replay.result import Channel
 from eip.exchanges.replay.classify import bybit as v5_frame
-from eip.exchanges.replay.result import Channel
 
 EXCHANGE = "bybit"
 INVERSE_PLACES = Decimal("1e-12")

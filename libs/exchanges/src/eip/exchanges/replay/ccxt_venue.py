@@ -22,11 +22,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from eip.exchanges import ccxt_parse
-from eip.exchanges.capture import Capture, header_symbol
 from eip.exchanges.ccxt_adapter import new_client
 from eip.exchanges.contract.market_data import Ticker, Trade
+from eip.exchanges.machinery.capture import Capture, header_symbol
+from eip.exchanges.machinery.replay.result import Channel
 from eip.exchanges.replay.classify import classifier
-from eip.exchanges.replay.result import Channel
 
 
 def _bitfinex_id(base: str, quote: str) -> str:

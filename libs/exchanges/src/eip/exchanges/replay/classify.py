@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eip.exchanges.replay.result import Channel
+from eip.exchanges.machinery.replay.result import Channel
 
 Classifier = Callable[[Any], tuple[Channel, str] | None]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from eip.exchanges import ccxt_parse
 from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
-from eip.exchanges.replay.result import Channel
+from eip.exchanges.machinery.replay.result import Channel
 
 EXCHANGE = "kraken"
 _CHANNELS: dict[str, Channel] = {"trade": "trades", "ticker": "ticker"}

@@ -10,11 +10,11 @@ import asyncio
 from pathlib import Path
 from typing import IO, Any
 
-from eip.exchanges.capture import CaptureWriter
 from eip.exchanges.contract.book_feed import Emit
+from eip.exchanges.machinery.capture import CaptureWriter
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions, run_for, stop_task
 from eip.order_book.capture.proxy import RecordingProxy, ReplayServer
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions, run_for, stop_task
 from eip.order_book.feeds.ccxt_pro import CcxtProFeed
 
 # Only what a book needs: ccxt's binance would also load futures markets and currencies.

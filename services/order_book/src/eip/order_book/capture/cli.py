@@ -31,18 +31,19 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
-from eip.exchanges.capture import (
+from eip.exchanges.contract.book_events import BookDelta, BookDesync, BookEvent, BookSnapshot
+from eip.exchanges.machinery.capture import (
     CaptureError,
     CaptureWriter,
     HeaderSymbol,
     header_symbol,
     read_entries,
 )
-from eip.exchanges.contract.book_events import BookDelta, BookDesync, BookEvent, BookSnapshot
+from eip.exchanges.machinery.recording import RecordingTransport
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.transport import LiveTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions, InstrumentBook, run_for
 from eip.order_book.capture.ccxt import record_ccxt, replay_ccxt
-from eip.order_book.capture.recording import RecordingTransport
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions, InstrumentBook, run_for
 from eip.order_book.feeds.bitfinex.feed import recorded_book_settings as recorded_bitfinex_books
 from eip.order_book.feeds.bitfinex.symbols import header_book_symbol as bitfinex_header_symbol
 from eip.order_book.feeds.bitmex.feed import header_book_symbol as bitmex_header_symbol
@@ -61,7 +62,6 @@ from eip.order_book.feeds.kucoin.feed import recorded_snapshot_path as recorded_
 from eip.order_book.feeds.okx.feed import recorded_book_channel
 from eip.order_book.feeds.okx.feed import recorded_book_symbols as okx_book_symbols
 from eip.order_book.feeds.okx.instruments import header_book_symbol as okx_header_symbol
-from eip.order_book.feeds.transport import LiveTransport
 
 # Venue names captures use for exchanges the platform knows by another name.
 RENAMED = {"huobi": "htx", "gateio": "gate"}

@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from eip.exchanges.capture import CaptureWriter, recv_entry
-from eip.order_book.capture.replay import ReplayTransport
+from eip.exchanges.machinery.capture import CaptureWriter, recv_entry
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.transport import TransportExhausted
 from eip.order_book.feeds.factory import ws_of
-from eip.order_book.feeds.transport import TransportExhausted
 
 
 def _is_websocket(request: web.Request) -> bool:

@@ -27,9 +27,9 @@ recorded capture replays through exactly the code live traffic runs through.
 """
 
 from eip.exchanges.contract.book_feed import BookFeed, Emit
-from eip.order_book.feeds.base import FeedOptions, WsBookFeed
+from eip.exchanges.machinery.transport import LiveTransport, Transport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions, WsBookFeed
 from eip.order_book.feeds.factory import create_feed
-from eip.order_book.feeds.transport import LiveTransport, Transport
 
 __all__ = [
     "BookFeed",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from eip.order_book.feeds.base import FeedOptions, WsBookFeed
+from eip.exchanges.machinery.transport import Transport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions, WsBookFeed
 from eip.order_book.feeds.binance import BinanceFeed
 from eip.order_book.feeds.binance import feed as binance
 from eip.order_book.feeds.bitfinex import BitfinexFeed
@@ -22,7 +23,6 @@ from eip.order_book.feeds.kraken import feed as kraken
 from eip.order_book.feeds.kucoin import KucoinFeed
 from eip.order_book.feeds.kucoin import feed as kucoin
 from eip.order_book.feeds.okx import OkxFeed
-from eip.order_book.feeds.transport import Transport
 
 NATIVE = (
     "binance",

@@ -11,14 +11,20 @@ from urllib.parse import urlencode
 from eip.book import L2Book
 from eip.exchanges import SymbolMap, binance_symbol_map
 from eip.exchanges.contract.book_events import BookKey
-from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed, utc
-from eip.order_book.feeds.binance.sync import DepthSync, Verdict
-from eip.order_book.feeds.transport import (
+from eip.exchanges.machinery.transport import (
     Received,
     Transport,
     TransportError,
     TransportExhausted,
 )
+from eip.exchanges.machinery.ws_book_feed import (
+    BAD_LEVEL,
+    FeedOptions,
+    InstrumentBook,
+    WsBookFeed,
+    utc,
+)
+from eip.order_book.feeds.binance.sync import DepthSync, Verdict
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
-from eip.exchanges.capture import recorded_json
 from eip.exchanges.contract.book_events import BookKey
-from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
+from eip.exchanges.machinery.capture import recorded_json
+from eip.exchanges.machinery.transport import Received, Transport
+from eip.exchanges.machinery.ws_book_feed import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.bitfinex.symbols import platform_symbol, venue_symbol
-from eip.order_book.feeds.transport import Received, Transport
 
 log = logging.getLogger(__name__)
 

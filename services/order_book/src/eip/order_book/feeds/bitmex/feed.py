@@ -21,12 +21,12 @@ from typing import Any
 
 from eip.book import L2Book
 from eip.exchanges.bitmex.markets import instrument_symbol
-from eip.exchanges.capture import HeaderSymbol, recorded_json
 from eip.exchanges.contract.book_events import BookKey
-from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
+from eip.exchanges.machinery.capture import HeaderSymbol, recorded_json
+from eip.exchanges.machinery.timeparse import parse_rfc3339
+from eip.exchanges.machinery.transport import Received, Transport, TransportError
+from eip.exchanges.machinery.ws_book_feed import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.bitmex.levels import LevelTable, LevelTableError, decimal_text
-from eip.order_book.feeds.timeparse import parse_rfc3339
-from eip.order_book.feeds.transport import Received, Transport, TransportError
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

@@ -34,14 +34,14 @@ from eip.exchanges.contract.book_events import (
     DesyncReason,
 )
 from eip.exchanges.contract.book_feed import Emit
-from eip.order_book.feeds.base import (
+from eip.exchanges.machinery.book_metrics import DESYNCS, RECONNECTS, RESYNCS
+from eip.exchanges.machinery.ws_book_feed import (
     BAD_LEVEL,
     FeedOptions,
     InstrumentBook,
     stop_task,
     utc,
 )
-from eip.order_book.feeds.metrics import DESYNCS, RECONNECTS, RESYNCS
 
 log = logging.getLogger(__name__)
 

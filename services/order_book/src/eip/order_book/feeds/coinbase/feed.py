@@ -20,9 +20,9 @@ from eip.book import L2Book
 from eip.exchanges import coinbase_product_id, coinbase_symbol
 from eip.exchanges.contract.book_events import BookKey
 from eip.exchanges.contract.errors import UnknownSymbol
-from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
-from eip.order_book.feeds.timeparse import parse_rfc3339
-from eip.order_book.feeds.transport import Received, Transport, TransportError
+from eip.exchanges.machinery.timeparse import parse_rfc3339
+from eip.exchanges.machinery.transport import Received, Transport, TransportError
+from eip.exchanges.machinery.ws_book_feed import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

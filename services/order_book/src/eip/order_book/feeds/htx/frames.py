@@ -1,7 +1,7 @@
 """HTX sends every frame gzip-compressed; what a frame can look like, back to JSON text.
 
 Live, and in captures that keep binary frames as binary (``b64``, read back as ``bytes``), a
-frame is the gzip bytes: inflated by ``eip.exchanges.capture.binary_frame_text``, as every
+frame is the gzip bytes: inflated by ``eip.exchanges.machinery.capture.binary_frame_text``, as every
 reader of binary frames does. Older captures kept them as text: cryptofeed wrote the Python
 ``bytes`` repr (``b'\\x1f\\x8b...'``), a converter may keep that repr or the raw bytes read as
 latin-1. Plain JSON text (a simulator, tests) passes through.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from eip.exchanges.capture import GZIP_MAGIC, binary_frame_text
+from eip.exchanges.machinery.capture import GZIP_MAGIC, binary_frame_text
 
 
 def frame_text(data: str | bytes) -> str:

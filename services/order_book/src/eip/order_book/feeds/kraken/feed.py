@@ -19,7 +19,9 @@ from typing import Any, Literal
 from eip.book import L2Book
 from eip.exchanges import SymbolMap, kraken_symbol_map
 from eip.exchanges.contract.book_events import BookKey
-from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
+from eip.exchanges.machinery.book_metrics import CHECKSUMS
+from eip.exchanges.machinery.transport import Received, Transport, TransportError
+from eip.exchanges.machinery.ws_book_feed import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.kraken.checksum import book_checksum
 from eip.order_book.feeds.kraken.messages import (
     BookMessage,
@@ -28,8 +30,6 @@ from eip.order_book.feeds.kraken.messages import (
     parse_v2,
     places,
 )
-from eip.order_book.feeds.metrics import CHECKSUMS
-from eip.order_book.feeds.transport import Received, Transport, TransportError
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

@@ -21,13 +21,18 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
-from eip.exchanges.capture import recorded_json
 from eip.exchanges.contract.book_events import BookKey
-from eip.order_book.feeds.base import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
-from eip.order_book.feeds.metrics import CHECKSUMS
+from eip.exchanges.machinery.book_metrics import CHECKSUMS
+from eip.exchanges.machinery.capture import recorded_json
+from eip.exchanges.machinery.transport import (
+    Received,
+    Transport,
+    TransportError,
+    TransportExhausted,
+)
+from eip.exchanges.machinery.ws_book_feed import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed
 from eip.order_book.feeds.okx.checksum import DEPTH, checksum
 from eip.order_book.feeds.okx.instruments import instrument_queries, instrument_symbol
-from eip.order_book.feeds.transport import Received, Transport, TransportError, TransportExhausted
 from eip.resilience import retry_async
 
 log = logging.getLogger(__name__)

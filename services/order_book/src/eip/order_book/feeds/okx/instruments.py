@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eip.exchanges import normalize_asset
-from eip.exchanges.capture import HeaderSymbol
+from eip.exchanges.machinery.capture import HeaderSymbol
 
 INST_TYPES = ("SPOT", "SWAP", "FUTURES")
 # OKX settles swaps and futures quoted in these in the quote (linear), others in the base

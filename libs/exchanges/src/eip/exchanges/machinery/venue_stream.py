@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from eip.exchanges.contract.errors import TransientExchangeError
-from eip.exchanges.health import StreamHealth
+from eip.exchanges.machinery.health import StreamHealth
 from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)

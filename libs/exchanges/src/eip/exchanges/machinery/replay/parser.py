@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from eip.exchanges.contract.market_data import Ticker, Trade
-from eip.exchanges.replay.result import Channel
+from eip.exchanges.machinery.replay.result import Channel
 
 
 class FrameParser(Protocol):

@@ -1,4 +1,5 @@
-"""``python -m eip.exchanges.replay FILE [--out F] [--channels trades,ticker] [--strict]``.
+"""``python -m eip.exchanges.machinery.replay FILE [--out F] [--channels trades,ticker]
+[--strict]``.
 
 Writes normalized records as JSON lines (``--out``, default standard output) and a summary
 per symbol and channel to standard error. ``FILE`` is a capture, ``*.jsonl`` or ``*.jsonl.zst``.
@@ -17,10 +18,10 @@ import sys
 from pathlib import Path
 from typing import TextIO, cast
 
-from eip.exchanges.capture import CaptureError
 from eip.exchanges.contract.market_data import Ticker, Trade
-from eip.exchanges.replay.result import CHANNELS, Channel, as_json
-from eip.exchanges.replay.run import Replay, replay
+from eip.exchanges.machinery.capture import CaptureError
+from eip.exchanges.machinery.replay.result import CHANNELS, Channel, as_json
+from eip.exchanges.machinery.replay.run import Replay, replay
 
 
 def _channels(text: str) -> list[Channel]:
@@ -32,7 +33,7 @@ def _channels(text: str) -> list[Channel]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eip.exchanges.replay")
+    parser = argparse.ArgumentParser(prog="python -m eip.exchanges.machinery.replay")
     parser.add_argument("file", type=Path)
     parser.add_argument("--out", type=Path, help="JSON lines of records (default: stdout)")
     parser.add_argument("--channels", type=_channels, default=list(CHANNELS))

@@ -25,8 +25,8 @@ from eip.exchanges.contract.book_events import (
     DesyncReason,
 )
 from eip.exchanges.contract.book_feed import BookFeed, Emit
-from eip.order_book.feeds.metrics import DESYNCS, RECONNECTS, RESYNCS
-from eip.order_book.feeds.transport import (
+from eip.exchanges.machinery.book_metrics import DESYNCS, RECONNECTS, RESYNCS
+from eip.exchanges.machinery.transport import (
     Connection,
     Received,
     Transport,

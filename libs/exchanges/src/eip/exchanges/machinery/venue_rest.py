@@ -24,7 +24,7 @@ from eip.exchanges.contract.errors import (
     OutcomeUnknown,
     TransientExchangeError,
 )
-from eip.exchanges.health import StreamHealth
+from eip.exchanges.machinery.health import StreamHealth
 from eip.resilience import CircuitBreaker, CircuitOpenError, RetryPolicy, retry_async
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Feed health in Prometheus (the process registry ``eip.observability`` exposes at /metrics)."""
+"""Book feed health in Prometheus (the process registry ``eip.observability`` exposes at
+/metrics)."""
 
 from __future__ import annotations
 

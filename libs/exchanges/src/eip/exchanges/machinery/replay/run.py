@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from eip.exchanges.bitmex.parse import loads as bitmex_loads
-from eip.exchanges.capture import Capture, CaptureError, payload_text, read_capture
 from eip.exchanges.contract.market_data import Ticker, Trade
+from eip.exchanges.machinery.capture import Capture, CaptureError, payload_text, read_capture
+from eip.exchanges.machinery.replay.parser import FrameParser
+from eip.exchanges.machinery.replay.result import CHANNELS, Channel, Summary, problems, received_at
 from eip.exchanges.replay.binance import BinanceReplay
 from eip.exchanges.replay.bitmex import BitmexReplay
 from eip.exchanges.replay.bybit_v2 import BybitV2Replay, is_v2
 from eip.exchanges.replay.ccxt_venue import CcxtReplay
 from eip.exchanges.replay.kraken_v1 import KrakenV1Replay, is_v1
-from eip.exchanges.replay.parser import FrameParser
-from eip.exchanges.replay.result import CHANNELS, Channel, Summary, problems, received_at
 
 # header exchange → (platform exchange id, ccxt.pro class); None = native parse
 VENUES: dict[str, tuple[str, str | None]] = {

@@ -1,9 +1,9 @@
 """How adapters reach an exchange: one WebSocket connection type and one REST GET, injectable.
 
 Adapters never import ``websockets`` or ``httpx`` themselves; they get a ``Transport``. Live
-traffic uses ``LiveTransport``; ``eip.order_book.capture`` wraps it to record traffic and
-replays a capture through the same two calls, so replayed frames take exactly the code path
-live frames take.
+traffic uses ``LiveTransport``; ``recording.RecordingTransport`` wraps it to record traffic
+and ``replay_transport.ReplayTransport`` replays a capture through the same two calls, so
+replayed frames take exactly the code path live frames take.
 """
 
 from __future__ import annotations

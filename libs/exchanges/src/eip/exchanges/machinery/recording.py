@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from itertools import count
 
-from eip.exchanges.capture import CaptureWriter, recv_entry
-from eip.order_book.feeds.transport import Connection, Received, Transport
+from eip.exchanges.machinery.capture import CaptureWriter, recv_entry
+from eip.exchanges.machinery.transport import Connection, Received, Transport
 
 
 class RecordingConnection:

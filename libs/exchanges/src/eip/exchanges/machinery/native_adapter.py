@@ -13,9 +13,9 @@ from typing import Any
 from eip.exchanges.contract.errors import UnknownSymbol
 from eip.exchanges.contract.market_data import Channel, StreamStatus
 from eip.exchanges.contract.symbols import SymbolMap
-from eip.exchanges.health import StreamHealth, watch
-from eip.exchanges.venue_rest import VenueRest
-from eip.exchanges.venue_stream import VenueStream
+from eip.exchanges.machinery.health import StreamHealth, watch
+from eip.exchanges.machinery.venue_rest import VenueRest
+from eip.exchanges.machinery.venue_stream import VenueStream
 from eip.resilience import CircuitBreaker
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from eip.exchanges.capture import frame_payload, iter_entries
-from eip.order_book.feeds.transport import Connection, Received, TransportExhausted
+from eip.exchanges.machinery.capture import frame_payload, iter_entries
+from eip.exchanges.machinery.transport import Connection, Received, TransportExhausted
 
 
 def _resource(url: str) -> str:
