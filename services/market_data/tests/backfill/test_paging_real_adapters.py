@@ -11,7 +11,7 @@ import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
 from eip.exchanges.contract.market_data import MarketDataAdapter
-from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.market_data.backfill import BackfillConfig, BackfillRunner
 from eip.market_data.storage import MarketDataStore
 from eip.testing.simulator import SimulatorProcess

@@ -21,7 +21,7 @@ from eip.exchanges.contract.errors import (
     UnknownSymbol,
 )
 from eip.exchanges.contract.market_data import MarketDataAdapter
-from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.order_book.settings import OrderBookSettings
 
 log = logging.getLogger(__name__)

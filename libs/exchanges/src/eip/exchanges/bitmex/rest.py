@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from eip.exchanges.bitmex.limits import RequestBudget
-from eip.exchanges.bitmex.parse import EXCHANGE, loads
+from eip.exchanges.bitmex.wire import EXCHANGE, loads
 from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,

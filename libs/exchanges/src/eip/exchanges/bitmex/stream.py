@@ -19,7 +19,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from eip.exchanges.bitmex.parse import loads
+from eip.exchanges.bitmex.wire import loads
 from eip.exchanges.machinery.health import StreamHealth
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy

@@ -1,10 +1,15 @@
-"""Symbols and asset codes: exchange spellings ↔ the platform's ``BASE/QUOTE``."""
+"""Symbols and asset codes: the platform's ``BASE/QUOTE`` and the map to a venue's spellings.
+
+Each venue's own spellings are read in its package's ``symbols.py`` (Binance ``exchangeInfo``,
+Kraken ``AssetPairs``, Coinbase product ids, ...) into a ``SymbolMap``. ``normalize_asset`` is
+the one asset vocabulary every venue's codes go through, so it keeps the aliases any venue
+uses (Kraken's ``XBT`` and its ``X``/``Z``-prefixed legacy codes among them).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 # Legacy or exchange-specific codes for one asset (Kraken's XBT and XDG are ISO-4217-style).
 ASSET_ALIASES: Mapping[str, str] = {"XBT": "BTC", "XDG": "DOGE"}
@@ -50,50 +55,6 @@ class SymbolMap:
             return self.to_symbol[exchange_id]
         except KeyError:
             raise KeyError(f"unknown exchange instrument {exchange_id!r}") from None
-
-
-def binance_symbol_map(exchange_info: Mapping[str, Any]) -> SymbolMap:
-    """From ``GET /api/v3/exchangeInfo``: ``BTCUSDT`` ↔ ``BTC/USDT`` by baseAsset/quoteAsset."""
-    result = SymbolMap()
-    for entry in exchange_info.get("symbols", []):
-        result.add(entry["symbol"], entry["baseAsset"], entry["quoteAsset"])
-    return result
-
-
-def kraken_symbol_map(asset_pairs: Mapping[str, Any]) -> SymbolMap:
-    """From ``GET /0/public/AssetPairs`` (``result``): every spelling of a pair → ``BTC/USD``.
-
-    ``to_exchange`` gives the v1 WebSocket name (``wsname``, e.g. ``XBT/USD``); ``to_symbol``
-    accepts the REST key (``XXBTZUSD``), the altname (``XBTUSD``) and the wsname.
-    """
-    pairs = asset_pairs.get("result", asset_pairs)
-    result = SymbolMap()
-    for key, entry in pairs.items():
-        wsname = entry.get("wsname")
-        if not wsname or "/" not in wsname:
-            continue  # dark-pool ".d" pairs have no WebSocket name
-        base, quote = wsname.split("/", 1)
-        result.add(wsname, base, quote)
-        symbol = result.to_symbol[wsname]
-        result.to_symbol[key] = symbol
-        if entry.get("altname"):
-            result.to_symbol[entry["altname"]] = symbol
-    return result
-
-
-def coinbase_product_id(symbol: str) -> str:
-    """``BTC/USD`` → ``BTC-USD`` (Coinbase product ids are the normalized symbol with a dash)."""
-    base, sep, quote = symbol.partition("/")
-    if not sep or not base or not quote:
-        raise ValueError(f"not a BASE/QUOTE symbol: {symbol!r}")
-    return f"{base}-{quote}"
-
-
-def coinbase_symbol(product_id: str) -> str:
-    base, sep, quote = product_id.partition("-")
-    if not sep or not base or not quote:
-        raise ValueError(f"not a Coinbase product id: {product_id!r}")
-    return f"{normalize_asset(base)}/{normalize_asset(quote)}"
 
 
 def symbols_of(pairs: Iterable[tuple[str, str]]) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from eip.config import ConfigError
 from eip.exchanges.contract.market_data import MarketDataAdapter
-from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.market_data.settings import MarketDataSettings
 
 AdapterFactory = Callable[[str, MarketDataSettings], MarketDataAdapter]

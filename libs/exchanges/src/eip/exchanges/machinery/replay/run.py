@@ -1,58 +1,46 @@
-"""Replay a capture: pick the venue's parser, feed it every ``recv`` frame, check the output."""
+"""Replay a capture: pick the venue's parser, feed it every ``recv`` frame, check the output.
+
+The venue comes from the capture header's ``exchange`` through ``eip.exchanges.registry``
+(ids and the names captures use, ``HUOBI``, ``OKEX``, ``GATE``); its package's
+``ReplayDialect`` says how its frames are read, and venues without one go through ccxt.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from eip.exchanges.bitmex.parse import loads as bitmex_loads
+from eip.exchanges import registry
 from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.machinery.capture import Capture, CaptureError, payload_text, read_capture
-from eip.exchanges.machinery.replay.parser import FrameParser
+from eip.exchanges.machinery.replay.parser import Decoded, FrameParser, ReplayDialect
 from eip.exchanges.machinery.replay.result import CHANNELS, Channel, Summary, problems, received_at
-from eip.exchanges.replay.binance import BinanceReplay
-from eip.exchanges.replay.bitmex import BitmexReplay
-from eip.exchanges.replay.bybit_v2 import BybitV2Replay, is_v2
-from eip.exchanges.replay.ccxt_venue import CcxtReplay
-from eip.exchanges.replay.kraken_v1 import KrakenV1Replay, is_v1
-
-# header exchange → (platform exchange id, ccxt.pro class); None = native parse
-VENUES: dict[str, tuple[str, str | None]] = {
-    "BINANCE": ("binance", None),
-    "BITMEX": ("bitmex", None),
-    "KRAKEN": ("kraken", "kraken"),
-    "COINBASE": ("coinbase", "coinbase"),
-    "KUCOIN": ("kucoin", "kucoin"),
-    "BITFINEX": ("bitfinex", "bitfinex"),
-    "HUOBI": ("htx", "htx"),
-    "HTX": ("htx", "htx"),
-    "OKX": ("okx", "okx"),
-    "OKEX": ("okx", "okx"),
-    "BYBIT": ("bybit", "bybit"),
-    "GATEIO": ("gateio", "gate"),
-    "GATE": ("gateio", "gate"),
-}
 
 
-def _decoded(capture: Capture) -> list[tuple[str, float, Any]]:
-    # as live decodes: BitMEX's stream reads JSON numbers as Decimal, the others as json does
-    native = VENUES.get(capture.exchange.upper(), ("", None))[0] == "bitmex"
-    out = _decode(capture, bitmex_loads if native else json.loads)
-    if not native and _bybit_v2(capture, out):
-        # v2 sends prices and sizes as JSON numbers: read them as Decimal, never binary float
-        out = _decode(capture, bitmex_loads)
+def _dialect(capture: Capture) -> ReplayDialect | None:
+    venue = registry.find(capture.exchange)
+    return None if venue is None else registry.replay_dialect(venue)
+
+
+def _decimal_loads(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+def _decoded(capture: Capture) -> list[Decoded]:
+    out = _decode(capture, json.loads)
+    dialect = _dialect(capture)
+    if dialect is not None and dialect.decimal_numbers(out):
+        # the venue sends prices and sizes as JSON numbers: read them as Decimal, as live
+        # does, never through a binary float
+        out = _decode(capture, _decimal_loads)
     return out
 
 
-def _bybit_v2(capture: Capture, frames: list[tuple[str, float, Any]]) -> bool:
-    venue = VENUES.get(capture.exchange.upper(), ("", None))[0]
-    return venue == "bybit" and any(is_v2(m) for _, _, m in frames)
-
-
-def _decode(capture: Capture, loads: Callable[[str], Any]) -> list[tuple[str, float, Any]]:
+def _decode(capture: Capture, loads: Callable[[str], Any]) -> list[Decoded]:
     out = []
     for frame in capture.frames:
         try:
@@ -67,37 +55,20 @@ def _decode(capture: Capture, loads: Callable[[str], Any]) -> list[tuple[str, fl
     return out
 
 
-def _coinbase_class(frames: Iterable[tuple[str, float, Any]]) -> str:
-    """Advanced Trade frames carry ``channel``; the older Exchange (Pro) feed only ``type``."""
-    for _, _, message in frames:
-        if isinstance(message, dict) and "channel" in message:
-            return "coinbase"
-        if isinstance(message, dict) and message.get("type") in (
-            "match",
-            "ticker",
-            "subscriptions",
-        ):
-            return "coinbaseexchange"
-    return "coinbase"
-
-
-def parser_for(capture: Capture, frames: list[tuple[str, float, Any]]) -> FrameParser:
-    venue = VENUES.get(capture.exchange.upper())
+def parser_for(capture: Capture, frames: list[Decoded]) -> FrameParser:
+    venue = registry.find(capture.exchange)
     if venue is None:
-        raise ValueError(f"no replay for exchange {capture.exchange!r} (known: {sorted(VENUES)})")
-    exchange, ccxt_id = venue
-    if exchange == "binance":
-        return BinanceReplay(capture)
-    if exchange == "bitmex":
-        return BitmexReplay(capture)
-    if exchange == "kraken" and any(is_v1(m) for _, _, m in frames):
-        return KrakenV1Replay()
-    if _bybit_v2(capture, frames):
-        return BybitV2Replay(capture)
-    if exchange == "coinbase":
-        ccxt_id = _coinbase_class(frames)
-    assert ccxt_id is not None
-    return CcxtReplay(exchange, ccxt_id, capture)
+        known = sorted(name.upper() for name in registry.capture_names())
+        raise ValueError(f"no replay for exchange {capture.exchange!r} (known: {known})")
+    dialect = registry.replay_dialect(venue)
+    parser = dialect.parser(capture, frames) if dialect is not None else None
+    if parser is not None:
+        return parser
+    assert venue.ccxt_id is not None, f"{venue.id}: no replay parser and no ccxt class"
+    # imported here: the ccxt replay reads its envelopes' vocabulary from this package
+    from eip.exchanges.ccxt.replay import CcxtReplay
+
+    return CcxtReplay(venue.id, venue.ccxt_id, capture)
 
 
 @dataclass
@@ -112,6 +83,8 @@ def replay(
     channels: Iterable[Channel] = CHANNELS,
     sink: Callable[[Trade | Ticker], None] | None = None,
 ) -> Replay:
+    from eip.exchanges.ccxt.replay import CcxtReplay
+
     capture = read_capture(path)
     frames = _decoded(capture)
     parser = parser_for(capture, frames)

@@ -9,8 +9,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from eip.book import L2Book
-from eip.exchanges import SymbolMap, binance_symbol_map
+from eip.exchanges.binance.symbols import binance_symbol_map
 from eip.exchanges.contract.book_events import BookKey
+from eip.exchanges.contract.symbols import SymbolMap
 from eip.exchanges.machinery.transport import (
     Received,
     Transport,

@@ -9,7 +9,7 @@ quote). A capture header names that one ``BTC-USDT-PERP`` (``header_book_symbol`
 
 from __future__ import annotations
 
-from eip.exchanges import normalize_asset
+from eip.exchanges.contract.symbols import normalize_asset
 from eip.exchanges.machinery.capture import HeaderSymbol
 
 ALIASES = {

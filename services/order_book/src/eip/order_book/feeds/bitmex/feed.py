@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
-from eip.exchanges.bitmex.markets import instrument_symbol
+from eip.exchanges.bitmex.symbols import instrument_symbol
 from eip.exchanges.contract.book_events import BookKey
 from eip.exchanges.machinery.capture import HeaderSymbol, recorded_json
 from eip.exchanges.machinery.timeparse import parse_rfc3339

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from eip.book import L2Book
-from eip.exchanges import normalize_asset
 from eip.exchanges.contract.book_events import BookKey
+from eip.exchanges.contract.symbols import normalize_asset
 from eip.exchanges.machinery.capture import HeaderSymbol, recorded_json
 from eip.exchanges.machinery.transport import Received, Transport
 from eip.exchanges.machinery.ws_book_feed import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed

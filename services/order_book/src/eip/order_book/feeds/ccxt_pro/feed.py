@@ -25,7 +25,7 @@ import ccxt
 import ccxt.pro
 
 from eip.book import L2Book
-from eip.exchanges.ccxt_urls import rewrite_urls
+from eip.exchanges.ccxt.urls import rewrite_urls
 from eip.exchanges.contract.book_events import (
     BookDelta,
     BookDesync,

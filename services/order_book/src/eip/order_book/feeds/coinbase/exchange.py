@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from eip.book import L2Book
-from eip.exchanges import coinbase_product_id, coinbase_symbol
+from eip.exchanges.coinbase.symbols import coinbase_product_id, coinbase_symbol
 from eip.exchanges.contract.book_events import BookKey
 from eip.exchanges.machinery.timeparse import parse_rfc3339
 from eip.exchanges.machinery.transport import Received, Transport, TransportError

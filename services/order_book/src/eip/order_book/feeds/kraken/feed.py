@@ -17,8 +17,9 @@ import logging
 from typing import Any, Literal
 
 from eip.book import L2Book
-from eip.exchanges import SymbolMap, kraken_symbol_map
 from eip.exchanges.contract.book_events import BookKey
+from eip.exchanges.contract.symbols import SymbolMap
+from eip.exchanges.kraken.symbols import kraken_symbol_map
 from eip.exchanges.machinery.book_metrics import CHECKSUMS
 from eip.exchanges.machinery.transport import Received, Transport, TransportError
 from eip.exchanges.machinery.ws_book_feed import BAD_LEVEL, FeedOptions, InstrumentBook, WsBookFeed

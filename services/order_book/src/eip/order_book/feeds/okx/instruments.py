@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from eip.exchanges import normalize_asset
+from eip.exchanges.contract.symbols import normalize_asset
 from eip.exchanges.machinery.capture import HeaderSymbol
 
 INST_TYPES = ("SPOT", "SWAP", "FUTURES")

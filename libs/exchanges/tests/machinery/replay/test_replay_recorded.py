@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from eip.exchanges.ccxt_adapter import new_client
+from eip.exchanges.ccxt.market_data import new_client
+from eip.exchanges.ccxt.replay import StandInClient
 from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.machinery.capture import frame_payload, iter_entries, payload_text
 from eip.exchanges.machinery.replay import replay
-from eip.exchanges.replay.ccxt_venue import StandInClient
 from eip.testing.recorded import IN_REPO, capture_name, recorded_capture, recorded_captures
 
 BINANCE = "binance-spot-2021-10.jsonl"

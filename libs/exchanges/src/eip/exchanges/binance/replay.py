@@ -1,4 +1,4 @@
-"""Binance frames through the native adapter's parse (``eip.exchanges.binance.parse``)."""
+"""Binance frames through the native adapter's parse (``eip.exchanges.binance.wire``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from eip.exchanges.binance.parse import TickerMerger, agg_trade
+from eip.exchanges.binance.wire import TickerMerger, agg_trade
 from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.contract.symbols import normalize_asset
 from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.replay.parser import Decoded, ReplayDialect
 from eip.exchanges.machinery.replay.result import Channel
 
 _CHANNELS: dict[str, Channel] = {
@@ -92,3 +93,10 @@ class BinanceReplay:
                 return [merger.on_book(data, received)]
             return [merger.on_day(data, received)]
         return []
+
+
+def _parser(capture: Capture, frames: list[Decoded]) -> BinanceReplay:
+    return BinanceReplay(capture)
+
+
+DIALECT = ReplayDialect(parser=_parser)

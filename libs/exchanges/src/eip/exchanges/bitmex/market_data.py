@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from eip.exchanges.bitmex import candles, parse
+from eip.exchanges.bitmex import candles, wire
 from eip.exchanges.bitmex.limits import RequestBudget
-from eip.exchanges.bitmex.markets import symbol_map
 from eip.exchanges.bitmex.rest import BitmexRest
 from eip.exchanges.bitmex.stream import RECONNECT_POLICY, BitmexStream
+from eip.exchanges.bitmex.symbols import symbol_map
 from eip.exchanges.contract.errors import BadRequest, UnknownSymbol
 from eip.exchanges.contract.market_data import (
     TIMEFRAME_SECONDS,
@@ -32,6 +32,7 @@ from eip.exchanges.contract.market_data import (
 )
 from eip.exchanges.contract.symbols import SymbolMap
 from eip.exchanges.machinery.native_adapter import NativeAdapter
+from eip.exchanges.machinery.urls import ws_url
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class BitmexMarketDataAdapter(NativeAdapter):
         self.stream = BitmexStream(
             ws_url, self.health, reconnect_policy, ping_after_s, pong_timeout_s
         )
-        self._tickers: dict[str, parse.TickerState] = {}
+        self._tickers: dict[str, wire.TickerState] = {}
 
     # -- REST ---------------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class BitmexMarketDataAdapter(NativeAdapter):
         rows = await self.rest.get("/instrument", {"symbol": await self._instrument(symbol)})
         if not rows:
             raise UnknownSymbol(self.exchange, f"no instrument row for {symbol!r}")
-        return parse.TickerState(symbol).on_instrument(rows[0], datetime.now(UTC))
+        return wire.TickerState(symbol).on_instrument(rows[0], datetime.now(UTC))
 
     async def fetch_trades(
         self, symbol: str, since: datetime | None = None, limit: int | None = None
@@ -129,7 +130,7 @@ class BitmexMarketDataAdapter(NativeAdapter):
         params["symbol"] = await self._instrument(symbol)
         rows = await self.rest.get("/trade", params)
         received = datetime.now(UTC)
-        return [parse.trade(symbol, row, received) for row in rows]
+        return [wire.trade(symbol, row, received) for row in rows]
 
     async def fetch_ohlcv(
         self,
@@ -160,7 +161,7 @@ class BitmexMarketDataAdapter(NativeAdapter):
             params["reverse"] = "true"
         rows = await self.rest.get("/trade/bucketed", params)
         buckets = sorted(
-            (parse.bucket(symbol, source, row) for row in rows), key=lambda c: c.open_time
+            (wire.bucket(symbol, source, row) for row in rows), key=lambda c: c.open_time
         )
         now = datetime.now(UTC)
         rolled = candles.roll_up(buckets, timeframe)
@@ -175,7 +176,7 @@ class BitmexMarketDataAdapter(NativeAdapter):
             raise BadRequest(self.exchange, f"unknown channel {channel!r}")
         instrument = await self._instrument(symbol)
         if channel == "ticker":
-            self._tickers.setdefault(symbol, parse.TickerState(symbol))
+            self._tickers.setdefault(symbol, wire.TickerState(symbol))
         self._subscriptions.add((channel, symbol))
         await self.stream.add([f"{table}:{instrument}" for table in TABLES[channel]])
 
@@ -201,7 +202,7 @@ class BitmexMarketDataAdapter(NativeAdapter):
                     continue
                 if table == "trade":
                     if action == "insert" and ("trades", symbol) in self._subscriptions:
-                        events.append(parse.trade(symbol, row, received))
+                        events.append(wire.trade(symbol, row, received))
                     continue
                 state = self._tickers.get(symbol)
                 if state is None:
@@ -251,3 +252,19 @@ def _count(limit: int | None) -> int:
     if not 1 <= limit <= MAX_COUNT:
         raise BadRequest("bitmex", f"limit must be 1..{MAX_COUNT}, got {limit}")
     return limit
+
+
+def create_adapter(
+    *, base_url: str | None = None, ws_base_url: str | None = None, **options: Any
+) -> BitmexMarketDataAdapter:
+    """The registry's factory: ``base_url`` moves REST and, unless ``ws_base_url`` says
+    otherwise, the realtime stream to one host."""
+    if base_url is not None:
+        options.setdefault("rest_base_url", base_url)
+    if ws_base_url is not None:
+        options.setdefault("ws_url", ws_base_url)
+    elif base_url is not None:
+        # BitMEX serves REST under /api/v1 and the stream at /realtime on the same host
+        ws_host = ws_url(base_url).rstrip("/").removesuffix("/api/v1")
+        options.setdefault("ws_url", ws_host + "/realtime")
+    return BitmexMarketDataAdapter(**options)

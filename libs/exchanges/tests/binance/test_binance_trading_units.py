@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eip.exchanges.binance import trading_wire as wire
+from eip.exchanges.binance.symbols import binance_symbol_map
 from eip.exchanges.binance.trading import CAPABILITIES, _parse_cursor
 from eip.exchanges.binance.weights import weight_of
 from eip.exchanges.contract.client_order_ids import client_order_id, fits
 from eip.exchanges.contract.errors import BadRequest, NotSupported, OrderRejected, RejectReason
-from eip.exchanges.contract.symbols import binance_symbol_map
 from eip.exchanges.contract.trading import (
     FillCursor,
     OcoRequest,

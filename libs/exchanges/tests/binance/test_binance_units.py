@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from eip.exchanges.binance.parse import TickerMerger, agg_trade, kline
 from eip.exchanges.binance.weights import WEIGHTS, WeightLimiter
+from eip.exchanges.binance.wire import TickerMerger, agg_trade, kline
 from eip.exchanges.machinery.health import StreamHealth
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

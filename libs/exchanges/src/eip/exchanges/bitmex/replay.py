@@ -1,6 +1,6 @@
 """BitMEX frames through the native adapter's parse (``eip.exchanges.bitmex``).
 
-Instrument → symbol comes from ``bitmex.markets.instrument_symbol`` over the rows the capture
+Instrument → symbol comes from ``bitmex.symbols.instrument_symbol`` over the rows the capture
 holds: a recorded ``/instrument`` body and the ``instrument`` table's rows (its ``partial``
 carries ``typ``, ``underlying``, ``quoteCurrency``, ``settlCurrency``).
 """
@@ -11,10 +11,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from eip.exchanges.bitmex.markets import instrument_symbol
-from eip.exchanges.bitmex.parse import TickerState, trade
+from eip.exchanges.bitmex.symbols import instrument_symbol
+from eip.exchanges.bitmex.wire import TickerState, trade
 from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.replay.parser import Decoded, ReplayDialect
 from eip.exchanges.machinery.replay.result import Channel
 
 _TABLES: dict[str, Channel] = {"trade": "trades", "quote": "ticker", "instrument": "ticker"}
@@ -66,3 +67,15 @@ class BitmexReplay:
             on = state.on_quote if table == "quote" else state.on_instrument
             out.append(on(row, received))
         return out
+
+
+def _parser(capture: Capture, frames: list[Decoded]) -> BitmexReplay:
+    return BitmexReplay(capture)
+
+
+def _always(frames: list[Decoded]) -> bool:
+    return True
+
+
+# BitMEX sends numbers as JSON numbers: frames are read with them as Decimal, as live reads them
+DIALECT = ReplayDialect(parser=_parser, decimal_numbers=_always)

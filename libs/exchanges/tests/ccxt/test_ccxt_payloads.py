@@ -192,7 +192,7 @@ async def test_each_body_answers_the_endpoint_ccxt_calls(exchange: str) -> None:
 
 
 def test_every_roadmap_exchange_has_payloads_or_a_stated_reason() -> None:
-    from eip.exchanges.factory import ROADMAP_EXCHANGES
+    from eip.exchanges.registry import ROADMAP_EXCHANGES
 
     missing = set(ROADMAP_EXCHANGES) - set(ROUTES)
     assert missing == {"bitmex"}  # not in ccxt 4.5.90: see payloads/README.md

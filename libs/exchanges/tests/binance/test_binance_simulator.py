@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.binance import BinanceMarketDataAdapter
+from eip.exchanges.binance.market_data import BinanceMarketDataAdapter
 from eip.exchanges.contract.errors import (
     CircuitOpen,
     RateLimited,
@@ -21,7 +21,7 @@ from eip.exchanges.contract.errors import (
     UnknownSymbol,
 )
 from eip.exchanges.contract.market_data import MarketEvent, Ticker, Trade
-from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
+from eip.exchanges.ccxt.market_data import CcxtMarketDataAdapter, new_client
 from eip.exchanges.contract.errors import BadRequest, CircuitOpen, ExchangeError, RateLimited
 from eip.resilience import CircuitBreaker, RetryPolicy
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
-from eip.exchanges.replay.ccxt_venue import spot_market
+from eip.exchanges.ccxt.market_data import CcxtMarketDataAdapter, new_client
+from eip.exchanges.ccxt.replay import spot_market
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).parent.parent / "payloads"  # shared with the native venues' tests
 
 # Just enough of each venue's market to build requests: ccxt's unified market structure.
 MARKETS: dict[str, dict[str, Any]] = {

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from eip.exchanges import ccxt_parse
+from eip.exchanges.ccxt import parse as ccxt_parse
 from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
+from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.replay.parser import Decoded, ReplayDialect
 from eip.exchanges.machinery.replay.result import Channel
 
 EXCHANGE = "kraken"
@@ -95,3 +97,11 @@ class KrakenV1Replay:
         if channel == "trades":
             return list(trades(pair, message[1], received))
         return [ticker(pair, message[1], received)]
+
+
+def _parser(capture: Capture, frames: list[Decoded]) -> KrakenV1Replay | None:
+    """v1 array frames are read here; a v2 capture goes through ccxt like any other venue."""
+    return KrakenV1Replay() if any(is_v1(m) for _, _, m in frames) else None
+
+
+DIALECT = ReplayDialect(parser=_parser)

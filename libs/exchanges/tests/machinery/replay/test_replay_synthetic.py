@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from eip.exchanges.ccxt.replay import RecordedRest
 from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.machinery.replay import CaptureError, replay
 from eip.exchanges.machinery.replay.__main__ import main
-from eip.exchanges.replay.ccxt_venue import RecordedRest
 
 from .synthetic import COINBASE_PRO, VENUES, write_capture
 

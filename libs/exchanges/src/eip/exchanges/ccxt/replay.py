@@ -21,12 +21,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from eip.exchanges import ccxt_parse
-from eip.exchanges.ccxt_adapter import new_client
+from eip.exchanges.ccxt import parse as ccxt_parse
+from eip.exchanges.ccxt.classify import classifier
+from eip.exchanges.ccxt.market_data import new_client
 from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.exchanges.machinery.capture import Capture, header_symbol
 from eip.exchanges.machinery.replay.result import Channel
-from eip.exchanges.replay.classify import classifier
 
 
 def _bitfinex_id(base: str, quote: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter, new_client
-from eip.exchanges.ccxt_parse import base_amount
+from eip.exchanges.ccxt.market_data import CcxtMarketDataAdapter, new_client
+from eip.exchanges.ccxt.parse import base_amount
 
 from .payload_harness import Router, market
 

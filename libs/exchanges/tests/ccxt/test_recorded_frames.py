@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from eip.exchanges import ccxt_parse
-from eip.exchanges.binance.parse import TickerMerger, agg_trade
-from eip.exchanges.ccxt_adapter import new_client
+from eip.exchanges.binance.wire import TickerMerger, agg_trade
+from eip.exchanges.ccxt import parse as ccxt_parse
+from eip.exchanges.ccxt.market_data import new_client
 
 from .payload_harness import PAYLOADS, market
 

@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 import ccxt.pro
 
-from eip.exchanges import ccxt_parse
-from eip.exchanges.ccxt_errors import map_ccxt_error
-from eip.exchanges.ccxt_urls import rewrite_urls
+from eip.exchanges import registry
+from eip.exchanges.ccxt import parse as ccxt_parse
+from eip.exchanges.ccxt.errors import map_ccxt_error
+from eip.exchanges.ccxt.urls import rewrite_urls
 from eip.exchanges.contract.errors import (
     BadRequest,
     CircuitOpen,
@@ -48,18 +49,14 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Platform ids (the roadmap's names) → ccxt 4.5.90 ids where they differ.
-CCXT_IDS: dict[str, str] = {"gateio": "gate"}
 STREAM_RETRY = RetryPolicy(attempts=1_000_000, base_delay_s=0.25, max_delay_s=30.0)
-
-
-def ccxt_id(exchange: str) -> str:
-    return CCXT_IDS.get(exchange, exchange)
 
 
 def new_client(exchange: str, base_url: str | None = None, timeout_ms: int = 10_000) -> Any:
     """A ``ccxt.pro`` instance returning numbers as strings, optionally moved to ``base_url``."""
-    cls = getattr(ccxt.pro, ccxt_id(exchange)) if ccxt_id(exchange) in ccxt.pro.exchanges else None
+    # platform ids are ccxt's but where the registry says otherwise (gateio → gate)
+    ccxt_id = registry.ccxt_id(exchange)
+    cls = getattr(ccxt.pro, ccxt_id) if ccxt_id in ccxt.pro.exchanges else None
     if cls is None:
         raise UnknownExchange(
             f"exchange {exchange!r} is not supported by the installed ccxt ({ccxt.__version__})"

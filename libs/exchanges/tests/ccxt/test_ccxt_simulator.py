@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter
+from eip.exchanges.ccxt.market_data import CcxtMarketDataAdapter
 from eip.exchanges.contract.errors import CircuitOpen, TransientExchangeError, UnknownSymbol
 from eip.exchanges.contract.market_data import MarketEvent, Trade
-from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 
-from eip.exchanges.binance import parse
+from eip.exchanges.binance import wire
 from eip.exchanges.binance.rest import BinanceRest
 from eip.exchanges.binance.stream import RECONNECT_POLICY, BinanceStream
+from eip.exchanges.binance.symbols import binance_symbol_map
 from eip.exchanges.binance.weights import WeightLimiter
 from eip.exchanges.contract.errors import BadRequest
 from eip.exchanges.contract.market_data import (
@@ -28,8 +29,8 @@ from eip.exchanges.contract.market_data import (
     Timeframe,
     Trade,
 )
-from eip.exchanges.contract.symbols import binance_symbol_map
 from eip.exchanges.machinery.native_adapter import NativeAdapter
+from eip.exchanges.machinery.urls import ws_url
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class BinanceMarketDataAdapter(NativeAdapter):
             ws_base_url, self.health, reconnect_policy, ping_interval_s, ping_timeout_s
         )
         self._routes: dict[str, tuple[Channel, str]] = {}  # "btcusdt@aggTrade" -> (ch, symbol)
-        self._tickers: dict[str, parse.TickerMerger] = {}
+        self._tickers: dict[str, wire.TickerMerger] = {}
 
     # -- REST ---------------------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ class BinanceMarketDataAdapter(NativeAdapter):
         instrument = await self._instrument(symbol)
         day = await self.rest.get("/api/v3/ticker/24hr", {"symbol": instrument})
         book = await self.rest.get("/api/v3/ticker/bookTicker", {"symbol": instrument})
-        return parse.rest_ticker(symbol, day, book, datetime.now(UTC))
+        return wire.rest_ticker(symbol, day, book, datetime.now(UTC))
 
     async def fetch_trades(
         self, symbol: str, since: datetime | None = None, limit: int | None = None
@@ -113,7 +114,7 @@ class BinanceMarketDataAdapter(NativeAdapter):
         params["symbol"] = await self._instrument(symbol)
         rows = await self.rest.get("/api/v3/aggTrades", params)
         received = datetime.now(UTC)
-        trades = [parse.agg_trade(symbol, row, received) for row in rows]
+        trades = [wire.agg_trade(symbol, row, received) for row in rows]
         trades.sort(key=lambda t: int(t.trade_id))
         return trades
 
@@ -136,7 +137,7 @@ class BinanceMarketDataAdapter(NativeAdapter):
         rows = await self.rest.get("/api/v3/klines", params)
         now_ms = int(time.time() * 1000)
         # the last row is the interval still in progress; only closed candles are history
-        return [parse.kline(symbol, timeframe, row) for row in rows if int(row[6]) < now_ms]
+        return [wire.kline(symbol, timeframe, row) for row in rows if int(row[6]) < now_ms]
 
     # -- streams ------------------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class BinanceMarketDataAdapter(NativeAdapter):
         for name in names:
             self._routes[name] = (channel, symbol)
         if channel == "ticker":
-            self._tickers.setdefault(symbol, parse.TickerMerger(symbol))
+            self._tickers.setdefault(symbol, wire.TickerMerger(symbol))
         self._subscriptions.add((channel, symbol))
         await self.stream.add(names)
 
@@ -180,7 +181,7 @@ class BinanceMarketDataAdapter(NativeAdapter):
             received = datetime.now(UTC)
             try:
                 if channel == "trades":
-                    event: Trade | Ticker = parse.agg_trade(symbol, data, received)
+                    event: Trade | Ticker = wire.agg_trade(symbol, data, received)
                 else:
                     merger = self._tickers[symbol]
                     if stream.endswith("@bookTicker"):
@@ -205,3 +206,16 @@ def _limit(limit: int | None) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest("binance", f"limit must be 1..{MAX_LIMIT}, got {limit}")
     return limit
+
+
+def create_adapter(
+    *, base_url: str | None = None, ws_base_url: str | None = None, **options: Any
+) -> BinanceMarketDataAdapter:
+    """The registry's factory: ``base_url`` moves REST and, unless ``ws_base_url`` says
+    otherwise, the streams (``ws``/``wss``) to one host, e.g. the simulator."""
+    if base_url is not None:
+        options.setdefault("rest_base_url", base_url)
+        options.setdefault("ws_base_url", ws_base_url or ws_url(base_url))
+    elif ws_base_url is not None:
+        options.setdefault("ws_base_url", ws_base_url)
+    return BinanceMarketDataAdapter(**options)

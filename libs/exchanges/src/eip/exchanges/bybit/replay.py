@@ -24,11 +24,12 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
-from eip.exchanges import ccxt_parse
+from eip.exchanges.ccxt import parse as ccxt_parse
+from eip.exchanges.ccxt.classify import bybit as v5_frame
 from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
 from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.replay.parser import Decoded, ReplayDialect
 from eip.exchanges.machinery.replay.result import Channel
-from eip.exchanges.replay.classify import bybit as v5_frame
 
 EXCHANGE = "bybit"
 INVERSE_PLACES = Decimal("1e-12")
@@ -259,3 +260,16 @@ class BybitV2Replay:
             exchange_time=_iso(updated) if isinstance(updated, str) else None,
             received_time=received,
         )
+
+
+def _v2(frames: list[Decoded]) -> bool:
+    return any(is_v2(m) for _, _, m in frames)
+
+
+def _parser(capture: Capture, frames: list[Decoded]) -> BybitV2Replay | None:
+    """v2 frames are read here; a v5 capture goes through ccxt like any other venue."""
+    return BybitV2Replay(capture) if _v2(frames) else None
+
+
+# v2 sends prices and sizes as JSON numbers: read them as Decimal, never binary float
+DIALECT = ReplayDialect(parser=_parser, decimal_numbers=_v2)

@@ -1,0 +1,13 @@
+"""A venue's WebSocket address from the HTTP address it is served at (the exchange simulator, a
+recording proxy: one host for REST and streams)."""
+
+from __future__ import annotations
+
+
+def ws_url(base_url: str) -> str:
+    """``http://host:port/path`` → ``ws://host:port/path`` (``https`` → ``wss``), path kept."""
+    if base_url.startswith("https://"):
+        return "wss://" + base_url[len("https://") :]
+    if base_url.startswith("http://"):
+        return "ws://" + base_url[len("http://") :]
+    return base_url
