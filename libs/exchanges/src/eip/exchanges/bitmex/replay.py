@@ -11,10 +11,11 @@ import json
 from datetime import datetime
 from typing import Any
 
+from eip.exchanges.bitmex.book import header_book_symbol, recorded_book_symbols
 from eip.exchanges.bitmex.symbols import instrument_symbol
 from eip.exchanges.bitmex.wire import TickerState, trade
 from eip.exchanges.contract.market_data import Ticker, Trade
-from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.capture import BookCaptureDialect, Capture
 from eip.exchanges.machinery.replay.parser import Decoded, ReplayDialect
 from eip.exchanges.machinery.replay.result import Channel
 
@@ -79,3 +80,7 @@ def _always(frames: list[Decoded]) -> bool:
 
 # BitMEX sends numbers as JSON numbers: frames are read with them as Decimal, as live reads them
 DIALECT = ReplayDialect(parser=_parser, decimal_numbers=_always)
+
+
+# books: symbols from the recorded orderBookL2 subscriptions through the recorded instruments
+BOOK_CAPTURE = BookCaptureDialect(symbols=recorded_book_symbols, header_symbol=header_book_symbol)

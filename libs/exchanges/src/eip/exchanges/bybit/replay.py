@@ -24,10 +24,16 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
+from eip.exchanges.bybit.book import (
+    header_book_symbol,
+    recorded_book_groups,
+    recorded_book_settings,
+    unread_book_topics,
+)
 from eip.exchanges.ccxt import parse as ccxt_parse
 from eip.exchanges.ccxt.classify import bybit as v5_frame
 from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
-from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.capture import BookCaptureDialect, Capture, Entries
 from eip.exchanges.machinery.replay.parser import Decoded, ReplayDialect
 from eip.exchanges.machinery.replay.result import Channel
 
@@ -273,3 +279,39 @@ def _parser(capture: Capture, frames: list[Decoded]) -> BybitV2Replay | None:
 
 # v2 sends prices and sizes as JSON numbers: read them as Decimal, never binary float
 DIALECT = ReplayDialect(parser=_parser, decimal_numbers=_v2)
+
+
+def _book_symbols(entries: Entries) -> list[str]:
+    return recorded_book_settings(entries)[0]
+
+
+def _book_settings(entries: Entries) -> dict[str, Any]:
+    return dict(recorded_book_settings(entries)[1])
+
+
+def _book_connections(entries: Entries) -> list[tuple[list[str], dict[str, Any]]]:
+    """Inverse and linear books lived on different connections: one feed each."""
+    return [
+        (group, {"topic": topic, "ws_url": addr})
+        for addr, group, topic in recorded_book_groups(entries)
+    ]
+
+
+def _book_refusal(entries: Entries) -> str | None:
+    unread = unread_book_topics(entries)
+    if not unread:
+        return None
+    return (
+        f"the capture's Bybit book subscriptions ({', '.join(unread[:3])}) are of the v5 "
+        "API; the Bybit adapter reads the 2021 realtime API (orderBookL2_25, "
+        "orderBook_200.100ms) only"
+    )
+
+
+BOOK_CAPTURE = BookCaptureDialect(
+    symbols=_book_symbols,
+    settings=_book_settings,
+    header_symbol=header_book_symbol,
+    connections=_book_connections,
+    refusal=_book_refusal,
+)

@@ -8,13 +8,14 @@ replayed through ``CcxtReplay`` like any other ccxt venue.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from eip.exchanges.ccxt import parse as ccxt_parse
 from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
-from eip.exchanges.machinery.capture import Capture
+from eip.exchanges.machinery.capture import BookCaptureDialect, Capture
 from eip.exchanges.machinery.replay.parser import Decoded, ReplayDialect
 from eip.exchanges.machinery.replay.result import Channel
 
@@ -105,3 +106,23 @@ def _parser(capture: Capture, frames: list[Decoded]) -> KrakenV1Replay | None:
 
 
 DIALECT = ReplayDialect(parser=_parser)
+
+
+def book_settings(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """API version and depth as the recorded book subscription asked for them."""
+    settings: dict[str, Any] = {"api": "v1", "depth": 10}
+    for entry in entries:
+        if entry["t"] == "connect" and entry["addr"].rstrip("/").endswith("/v2"):
+            settings["api"] = "v2"
+        if entry["t"] == "send":
+            try:
+                message = json.loads(entry["data"])
+            except json.JSONDecodeError:
+                continue
+            sub = message.get("subscription") or message.get("params") or {}
+            if sub.get("name") == "book" or sub.get("channel") == "book":
+                settings["depth"] = int(sub.get("depth", 10))
+    return settings
+
+
+BOOK_CAPTURE = BookCaptureDialect(settings=book_settings)

@@ -31,7 +31,7 @@ import math
 import re
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -419,3 +419,39 @@ def header_symbol(name: str) -> HeaderSymbol:
         right: Literal["C", "P"] = "C" if parts[4].lower().startswith("c") else "P"
         return HeaderSymbol(name, base, quote, "option", expiry, parts[2], right)
     raise ValueError(f"{name!r} is not BASE-QUOTE[-PERP|-EXPIRY]")
+
+
+# -- how a venue's book adapter reads a capture ----------------------------------------------
+
+Entries = list[dict[str, Any]]
+
+
+def _nothing_recorded(entries: Entries) -> list[str]:
+    return []
+
+
+def _default_settings(entries: Entries) -> dict[str, Any]:
+    return {}
+
+
+def _replayable(entries: Entries) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class BookCaptureDialect:
+    """What a venue's package tells the book replay (``machinery.book_capture``) about its
+    captures; each venue names its own in its registry entry, and the defaults read nothing
+    beyond the header."""
+
+    # the book symbols the capture's own subscriptions (and instrument lists) name, for venues
+    # whose header names say less than those (settlement, expiry, the venue's spelling)
+    symbols: Callable[[Entries], list[str]] = _nothing_recorded
+    # the adapter settings the capture's subscriptions show (depth, channel, topic, ...)
+    settings: Callable[[Entries], dict[str, Any]] = _default_settings
+    # how the venue reads a header name (``BTC-USDT-PERP``); None: spot books only
+    header_symbol: Callable[[HeaderSymbol], str] | None = None
+    # books recorded on several connections, one feed each: (symbols, settings) per connection
+    connections: Callable[[Entries], list[tuple[list[str], dict[str, Any]]]] | None = None
+    # why the capture cannot be replayed by this adapter at all, or None
+    refusal: Callable[[Entries], str | None] = _replayable

@@ -3,6 +3,8 @@ recording proxy: one host for REST and streams)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 
 def ws_url(base_url: str) -> str:
     """``http://host:port/path`` → ``ws://host:port/path`` (``https`` → ``wss``), path kept."""
@@ -11,3 +13,11 @@ def ws_url(base_url: str) -> str:
     if base_url.startswith("http://"):
         return "ws://" + base_url[len("http://") :]
     return base_url
+
+
+def ws_origin(http_url: str) -> str:
+    """``http://host:port/any?thing`` → ``ws://host:port`` (``https`` → ``wss``): the host a
+    one-host venue serves its streams on, for a path of the venue's own."""
+    parts = urlsplit(http_url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, "", "", ""))

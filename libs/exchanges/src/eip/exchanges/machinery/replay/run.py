@@ -22,7 +22,7 @@ from eip.exchanges.machinery.replay.result import CHANNELS, Channel, Summary, pr
 
 
 def _dialect(capture: Capture) -> ReplayDialect | None:
-    venue = registry.find(capture.exchange)
+    venue = registry.find(capture.exchange, former=True)
     return None if venue is None else registry.replay_dialect(venue)
 
 
@@ -56,9 +56,9 @@ def _decode(capture: Capture, loads: Callable[[str], Any]) -> list[Decoded]:
 
 
 def parser_for(capture: Capture, frames: list[Decoded]) -> FrameParser:
-    venue = registry.find(capture.exchange)
+    venue = registry.find(capture.exchange, former=True)
     if venue is None:
-        known = sorted(name.upper() for name in registry.capture_names())
+        known = sorted(name.upper() for name in registry.capture_names(former=True))
         raise ValueError(f"no replay for exchange {capture.exchange!r} (known: {known})")
     dialect = registry.replay_dialect(venue)
     parser = dialect.parser(capture, frames) if dialect is not None else None
