@@ -28,6 +28,7 @@ from eip.exchanges.contract.market_data import MarketDataAdapter
 
 if TYPE_CHECKING:
     from eip.exchanges.contract.book_feed import BookFeed
+    from eip.exchanges.contract.credentials import KeyValidator
     from eip.exchanges.contract.signing import RequestSigner
     from eip.exchanges.contract.trading import TradingAdapter
     from eip.exchanges.machinery.capture import BookCaptureDialect
@@ -62,6 +63,8 @@ class Venue:
     simulator_ws_path: str | None = None
     # the BookCaptureDialect: what the venue's captures tell its book adapter
     book_capture: str | None = None
+    # the KeyValidator class: (base_url, timeout_s) → validates API keys, reads permissions
+    credentials: str | None = None
 
     @property
     def book_exchange(self) -> str:
@@ -93,6 +96,7 @@ VENUES: tuple[Venue, ...] = (
         book=_pkg("binance", "book", "create_feed"),
         live_book="native",
         simulator_ws_path="",
+        credentials=_pkg("binance", "credentials", "BinanceValidator"),
     ),
     Venue(
         "coinbase",
@@ -300,3 +304,22 @@ def book_capture_dialect(found: Venue) -> BookCaptureDialect:
     if found.book_capture is None:
         return BookCaptureDialect()
     return cast("BookCaptureDialect", _load(found.book_capture))
+
+
+# -- credentials ----------------------------------------------------------------------------
+
+
+def credential_exchanges() -> list[str]:
+    """The ids whose venue package validates API keys."""
+    return [venue.id for venue in VENUES if venue.credentials is not None]
+
+
+def create_key_validator(exchange: str, base_url: str, timeout_s: float = 10.0) -> KeyValidator:
+    """The venue's key validator, calling the venue (or the simulator) at ``base_url``."""
+    found = _BY_ID.get(exchange)
+    if found is None or found.credentials is None:
+        raise ValueError(
+            f"no key validator for exchange {exchange!r}; "
+            f"supported: {', '.join(credential_exchanges())}"
+        )
+    return cast("KeyValidator", _load(found.credentials)(base_url, timeout_s))
