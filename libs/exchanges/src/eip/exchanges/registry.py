@@ -65,6 +65,8 @@ class Venue:
     book_capture: str | None = None
     # the KeyValidator class: (base_url, timeout_s) → validates API keys, reads permissions
     credentials: str | None = None
+    # trade ids are consecutive integers per symbol, so a hole in stored trades is an id jump
+    sequential_trade_ids: bool = False
 
     @property
     def book_exchange(self) -> str:
@@ -97,6 +99,7 @@ VENUES: tuple[Venue, ...] = (
         live_book="native",
         simulator_ws_path="",
         credentials=_pkg("binance", "credentials", "BinanceValidator"),
+        sequential_trade_ids=True,  # aggTrade ids
     ),
     Venue(
         "coinbase",
@@ -155,6 +158,11 @@ def find(name: str, *, former: bool = False) -> Venue | None:
 def capture_names(*, former: bool = False) -> list[str]:
     """Every name ``find`` knows."""
     return [*_BY_NAME, *(_BY_FORMER_NAME if former else ())]
+
+
+def sequential_trade_id_exchanges() -> frozenset[str]:
+    """The ids whose trade ids count up per symbol without holes."""
+    return frozenset(venue.id for venue in VENUES if venue.sequential_trade_ids)
 
 
 def ccxt_id(exchange: str) -> str:

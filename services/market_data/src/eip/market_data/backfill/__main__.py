@@ -1,7 +1,7 @@
 """Run backfill jobs outside the service (operations, tests):
 
     python -m eip.market_data.backfill run --adapters module:callable [--until-idle]
-    python -m eip.market_data.backfill create --exchange binance --symbol BTC/USDT \
+    python -m eip.market_data.backfill create --exchange EXCHANGE --symbol BTC/USDT \
         --kind trades --start 2026-11-01T00:00Z --end 2026-11-02T00:00Z
 
 The database and schema come from the service's settings (``DATABASE_URL``,
