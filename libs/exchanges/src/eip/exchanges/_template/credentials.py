@@ -12,7 +12,10 @@ signed URL or a signature into an exception or a log.
 Signing is by scheme: ``SIGNING_SCHEMES`` names each way the venue signs a request
 (``<venue>-rest``, ``<venue>-ws``, ...) with the fields it takes and the function that signs
 them (``SigningScheme``); auth checks the fields against the scheme before it reads the secret,
-so adapters never hold one. Pin each scheme with the venue's documented test vectors.
+so adapters never hold one; the trading adapter names the scheme in each ``SigningRequest``.
+Pin each scheme with the venue's documented test vectors
+(``libs/exchanges/tests/<venue>/test_<venue>_credentials.py``) and list it in
+docs/TRADING_ADAPTERS.md's signing table.
 
 The class is what the registry names (``Venue.credentials``) and is built with
 ``(base_url, timeout_s)``; auth's settings give each venue's endpoint. Model:

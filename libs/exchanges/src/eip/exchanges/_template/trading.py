@@ -12,9 +12,13 @@ placement (``VenueRest.request`` with ``once``). Every request is signed through
 Client order ids must fit the venue's ``ClientOrderIdRules``. Message parsing goes beside it in
 ``trading_wire.py``, a private stream in ``user_stream.py``.
 
-``create_adapter`` is what the registry calls (``Venue.trading``); the conformance suite
-(``libs/exchanges/tests/conformance/``) runs against it once the simulator speaks the venue.
-Model: ``binance/trading.py``; docs/TRADING_ADAPTERS.md.
+``create_adapter`` is what the registry calls (``Venue.trading``;
+``registry.create_trading_adapter``). The conformance suite
+(``libs/exchanges/tests/conformance/``) runs every test against it once the simulator trades
+in the venue's dialect: one ``VenueHarness`` in ``harness.HARNESSES`` (symbol, placement and
+open-orders paths, the private stream's drop filter, what the simulator does not serve yet) and
+the test auth service validating the venue's keys at the simulator. Model:
+``binance/trading.py``; docs/TRADING_ADAPTERS.md, docs/ADDING_A_VENUE.md (trading).
 """
 
 from __future__ import annotations
