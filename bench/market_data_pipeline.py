@@ -4,7 +4,7 @@ printed beside a baseline measured in the same run on the same machine.
 
 Throughput: the ``aggTrade`` frames of ``data/recorded/binance-spot-2021-10.jsonl.zst``
 (looped, with fresh ids) go through ``orjson.loads`` and the native Binance adapter's parse
-function (``eip.exchanges.binance.parse.agg_trade``), then ``LiveService.emit`` → the outbox →
+function (``eip.exchanges.binance.wire.agg_trade``), then ``LiveService.emit`` → the outbox →
 ``KafkaPublisher`` → ``eip.bus.Producer.publish_many`` into a fresh topic, until Kafka
 acknowledged all.
 Baseline: a bare ``AIOKafkaProducer`` with the same settings (idempotent, acks=all, lz4,
@@ -40,10 +40,10 @@ from eip.bus import Producer, ProducerConfig, decode, encode
 from eip.bus.admin import admin_client, ensure_topics
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.binance import parse
-from eip.exchanges.capture import frame_payload, iter_entries, payload_text
-from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketEvent, Trade
+from eip.exchanges.binance import wire
+from eip.exchanges.contract.market_data import MarketEvent, Trade
+from eip.exchanges.machinery.capture import frame_payload, iter_entries, payload_text
+from eip.exchanges.registry import create_market_data_adapter
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import trade_from_message, trade_key, trade_message
@@ -103,7 +103,7 @@ async def service_path(bootstrap: str, frames: list[bytes], events: int) -> floa
             for i in range(events):
                 msg = orjson.loads(frames[i % len(frames)])["data"]
                 msg["a"] = i  # a fresh id per event, as a live stream has
-                trade = parse.agg_trade(symbol_of(msg["s"]), msg, datetime.now(UTC))
+                trade = wire.agg_trade(symbol_of(msg["s"]), msg, datetime.now(UTC))
                 await live.emit(trade)
                 if i % 1000 == 999:
                     await asyncio.sleep(0)  # let the publisher run, as the event loop would
@@ -119,7 +119,7 @@ async def service_path(bootstrap: str, frames: list[bytes], events: int) -> floa
 async def baseline_path(bootstrap: str, frames: list[bytes], events: int) -> float:
     topic = await fresh_topic(bootstrap, MD_TRADES)
     msg = orjson.loads(frames[0])["data"]
-    trade = parse.agg_trade(symbol_of(msg["s"]), msg, datetime.now(UTC))
+    trade = wire.agg_trade(symbol_of(msg["s"]), msg, datetime.now(UTC))
     value, headers = encode(topic, trade_message(trade))
     key = trade_key(trade)
     raw: Any = AIOKafkaProducer(

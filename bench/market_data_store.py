@@ -23,7 +23,7 @@ from decimal import Decimal
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.storage import MarketDataStore
 from eip.market_data.storage.copy import trade_seq
 from eip.storage import open_pool

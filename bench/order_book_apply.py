@@ -45,7 +45,7 @@ import orjson
 from sortedcontainers import SortedDict
 
 from eip.book import L2Book
-from eip.exchanges.capture import frame_payload, iter_entries, payload_text
+from eip.exchanges.machinery.capture import frame_payload, iter_entries, payload_text
 from eip.testing.recorded import find_recorded
 
 TARGET = 1_000_000  # level updates per second, native path, one core

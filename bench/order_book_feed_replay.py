@@ -13,12 +13,12 @@ import json
 import time
 from typing import Any
 
-from eip.exchanges.capture import frame_payload, payload_text, read_entries
-from eip.order_book.capture.replay import ReplayTransport
-from eip.order_book.feeds.base import FeedOptions, WsBookFeed
-from eip.order_book.feeds.binance import BinanceFeed
-from eip.order_book.feeds.kraken import KrakenFeed
-from eip.order_book.sync_events import BookEvent
+from eip.exchanges.binance.book import BinanceFeed
+from eip.exchanges.contract.book_events import BookEvent
+from eip.exchanges.kraken.book import KrakenFeed
+from eip.exchanges.machinery.capture import frame_payload, payload_text, read_entries
+from eip.exchanges.machinery.replay_transport import ReplayTransport
+from eip.exchanges.machinery.ws_book_feed import FeedOptions, WsBookFeed
 from eip.testing.recorded import find_recorded
 
 QUIET = FeedOptions(stale_after_s=1e9)

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from eip.book import L2Book
+from eip.exchanges.contract.book_events import BookDelta, BookKey, BookSnapshot
 from eip.order_book.manager import BookManager
 from eip.order_book.outbox import Outbox
-from eip.order_book.sync_events import BookDelta, BookKey, BookSnapshot
 
 KEY = BookKey("binance", "BTC/USDT")
 Update = tuple[list[tuple[str, str]], list[tuple[str, str]]]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from eip.book import L2Book
-from eip.exchanges.capture import frame_payload, iter_entries, payload_text
+from eip.exchanges.machinery.capture import frame_payload, iter_entries, payload_text
 from eip.testing.recorded import recorded_capture
 
 RECORDING = "binance-spot-2021-10.jsonl"

@@ -3,11 +3,11 @@ from __future__ import annotations
 import ccxt
 import pytest
 
-from eip.exchanges.binance import BinanceMarketDataAdapter
-from eip.exchanges.ccxt_adapter import CcxtMarketDataAdapter
-from eip.exchanges.ccxt_errors import map_ccxt_error
-from eip.exchanges.ccxt_parse import normalize_symbol, to_decimal
-from eip.exchanges.errors import (
+from eip.exchanges.binance.market_data import BinanceMarketDataAdapter
+from eip.exchanges.ccxt.errors import map_ccxt_error
+from eip.exchanges.ccxt.market_data import CcxtMarketDataAdapter
+from eip.exchanges.ccxt.parse import normalize_symbol, to_decimal
+from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,
     RateLimited,
@@ -15,7 +15,7 @@ from eip.exchanges.errors import (
     UnknownExchange,
     UnknownSymbol,
 )
-from eip.exchanges.factory import ROADMAP_EXCHANGES, create_market_data_adapter
+from eip.exchanges.registry import ROADMAP_EXCHANGES, create_market_data_adapter
 
 
 async def test_native_binance_by_default_ccxt_otherwise() -> None:

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.errors import TransientExchangeError
-from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketEvent, Trade
+from eip.exchanges.contract.errors import TransientExchangeError
+from eip.exchanges.contract.market_data import MarketEvent, Trade
+from eip.exchanges.registry import create_market_data_adapter
 from eip.resilience import RetryPolicy
 
 pytestmark = pytest.mark.integration

@@ -2,14 +2,11 @@ import json
 
 import pytest
 
-from eip.exchanges import (
-    binance_symbol_map,
-    coinbase_product_id,
-    coinbase_symbol,
-    kraken_symbol_map,
-    normalize_asset,
-)
-from eip.exchanges.capture import iter_entries
+from eip.exchanges.binance.symbols import binance_symbol_map
+from eip.exchanges.coinbase.symbols import coinbase_product_id, coinbase_symbol
+from eip.exchanges.contract.symbols import normalize_asset
+from eip.exchanges.kraken.symbols import kraken_symbol_map
+from eip.exchanges.machinery.capture import iter_entries
 from eip.testing.recorded import recorded_capture
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from eip.credentials_client import AuthRequestSigner, ClientCredentials, CredentialsClient
 from eip.exchange_simulator.client import SimulatorClient
+from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
 from eip.exchanges.contract.signing import SigningRequest
-from eip.exchanges.errors import CredentialRejected, TransientExchangeError
 from eip.testing.simulator import free_port
 from eip.vault import VaultClient
 

@@ -25,7 +25,7 @@ from eip.exchange_simulator.core.market import (
 )
 from eip.exchange_simulator.settings import DEFAULT_MARKET, SimulatorSettings
 from eip.exchange_simulator.simulator import ReplayFileError, Simulator
-from eip.exchanges.capture import iter_entries
+from eip.exchanges.machinery.capture import iter_entries
 from eip.testing.captures import Corrupted, corrupt_captures
 from eip.testing.recorded import recorded_capture
 

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from eip.bus import decode
 from eip.events.topics import TopicSpec
 from eip.events.v1 import market_data_pb2
-from eip.exchanges.errors import TransientExchangeError, UnknownSymbol
-from eip.exchanges.market_data import (
+from eip.exchanges.contract.errors import TransientExchangeError, UnknownSymbol
+from eip.exchanges.contract.market_data import (
     Channel,
     Emit,
     MarketEvent,

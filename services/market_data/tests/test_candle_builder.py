@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eip.exchanges.market_data import TIMEFRAMES, Trade
+from eip.exchanges.contract.market_data import TIMEFRAMES, Trade
 from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey, interval_start
 from eip.market_data.candles.restore import RestoreState
 

@@ -14,7 +14,7 @@ from aiokafka import TopicPartition
 
 from eip.bus import PoisonMessage, Record
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.candles.builder import Candle, CandleKey
 from eip.market_data.candles.stream import CandleStream
 from eip.market_data.settings import MarketDataSettings

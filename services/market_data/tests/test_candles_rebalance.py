@@ -18,7 +18,7 @@ import pytest
 from eip.bus import Producer, partition_for_key
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec, record_key
 from eip.events.v1 import market_data_pb2
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.candles.builder import interval_start
 from eip.market_data.candles.stream import CandleStream
 from eip.market_data.settings import MarketDataSettings

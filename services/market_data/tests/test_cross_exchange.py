@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.market_data.cross_exchange import CrossExchangeView
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)

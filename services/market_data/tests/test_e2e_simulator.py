@@ -23,7 +23,7 @@ from eip.bus import decode
 from eip.events.topics import MD_CANDLES, MD_TICKERS, MD_TRADES, TopicSpec
 from eip.events.v1 import market_data_pb2
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.binance.adapter import BinanceMarketDataAdapter
+from eip.exchanges.binance.market_data import BinanceMarketDataAdapter
 from eip.market_data.app import build_app
 from eip.market_data.candles.builder import interval_start
 from eip.market_data.live.service import LiveService

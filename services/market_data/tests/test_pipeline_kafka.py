@@ -11,7 +11,7 @@ import pytest
 
 from eip.bus import Producer
 from eip.events.topics import MD_CANDLES, MD_TICKERS, MD_TRADES
-from eip.exchanges.market_data import MarketDataAdapter, Trade
+from eip.exchanges.contract.market_data import MarketDataAdapter, Trade
 from eip.market_data.candles.builder import interval_start
 from eip.market_data.candles.stream import CandleStream
 from eip.market_data.live.service import LiveService

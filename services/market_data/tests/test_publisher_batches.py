@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from eip.bus import BatchDelivery, PartialSend, Producer
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.contract.market_data import Ticker, Trade
 from eip.market_data.live.outbox import KafkaPublisher, OutboundRecord, Outbox
 from eip.market_data.metrics import PUBLISH_FAILURES
 from eip.market_data.wire import ticker_message, trade_message

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from eip.config import ConfigError
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
 from eip.market_data.app import build_app
 from eip.market_data.live.adapters import create_adapter
 from eip.market_data.live.service import LiveService

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from eip.events.topics import MD_TRADES
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.live.outbox import OutboundRecord, Outbox
 from eip.market_data.metrics import OUTBOX_DROPPED
 from eip.market_data.wire import trade_from_message, trade_key, trade_message

@@ -6,8 +6,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from eip.book import L2Book
-from eip.order_book.feed_protocol import Emit
-from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookKey, BookSnapshot
+from eip.exchanges.contract.book_events import (
+    BookDelta,
+    BookDesync,
+    BookEvent,
+    BookKey,
+    BookSnapshot,
+)
+from eip.exchanges.contract.book_feed import Emit
 
 Side = list[tuple[str, str]]
 

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS, TopicSpec
 from eip.events.v1 import order_book_pb2
 from eip.exchange_simulator.client import SimulatorClient
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.app import build_app
 from eip.order_book.manager import BookState
 from eip.order_book.rebuild import BookRebuilder
 from eip.order_book.service import OrderBookService
 from eip.order_book.settings import OrderBookSettings
-from eip.order_book.sync_events import BookKey
 from eip.testing.plugin import TopicFactory
 from eip.testing.tokens import TokenIssuer
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 
 from eip.config import ConfigError
+from eip.exchanges.binance.book import BinanceFeed
+from eip.exchanges.bitmex.book import BitmexFeed
+from eip.exchanges.ccxt.book import CcxtProFeed
+from eip.exchanges.kraken.book import KrakenFeed
 from eip.order_book.feed_factory import create_feed, supported_exchanges
-from eip.order_book.feeds.binance import BinanceFeed
-from eip.order_book.feeds.bitmex import BitmexFeed
-from eip.order_book.feeds.ccxt_pro.feed import CcxtProFeed
-from eip.order_book.feeds.kraken import KrakenFeed
 from eip.order_book.settings import OrderBookSettings
 
 

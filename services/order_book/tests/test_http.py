@@ -16,9 +16,9 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from eip.config import ConfigError
-from eip.exchanges.errors import UnknownSymbol
+from eip.exchanges.contract.book_feed import BookFeed
+from eip.exchanges.contract.errors import UnknownSymbol
 from eip.order_book.app import build_app
-from eip.order_book.feed_protocol import BookFeed
 from eip.order_book.service import OrderBookService
 from eip.order_book.settings import OrderBookSettings
 from eip.testing.tokens import TokenIssuer

@@ -4,10 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eip.events.v1 import common_pb2, order_book_pb2
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.manager import BookManager
 from eip.order_book.outbox import Outbox
 from eip.order_book.rebuild import BookRebuilder
-from eip.order_book.sync_events import BookKey
 
 from .helpers import ScriptedBook
 

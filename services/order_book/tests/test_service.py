@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from eip.order_book.feed_protocol import BookFeed, Emit
+from eip.exchanges.contract.book_feed import BookFeed, Emit
 from eip.order_book.service import OrderBookService
 from eip.order_book.settings import OrderBookSettings
 

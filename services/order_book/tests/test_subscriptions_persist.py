@@ -20,8 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from eip.config import ConfigError
 from eip.exchange_simulator.client import SimulatorClient
+from eip.exchanges.contract.book_feed import BookFeed
 from eip.order_book.app import build_app
-from eip.order_book.feed_protocol import BookFeed
 from eip.order_book.service import OrderBookService
 from eip.order_book.settings import OrderBookSettings
 from eip.order_book.symbols import SymbolCheck

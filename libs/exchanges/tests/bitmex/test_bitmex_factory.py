@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ccxt
 
-from eip.exchanges.bitmex import BitmexMarketDataAdapter
-from eip.exchanges.factory import create_market_data_adapter
+from eip.exchanges.bitmex.market_data import BitmexMarketDataAdapter
+from eip.exchanges.registry import create_market_data_adapter
 
 
 async def test_factory_returns_the_native_bitmex_adapter() -> None:

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from eip.exchanges.bitmex import BitmexMarketDataAdapter, candles, parse
-from eip.exchanges.bitmex.markets import symbol_map
-from eip.exchanges.market_data import Ticker, Trade
+from eip.exchanges.bitmex import candles
+from eip.exchanges.bitmex import wire as parse
+from eip.exchanges.bitmex.market_data import BitmexMarketDataAdapter
+from eip.exchanges.bitmex.symbols import symbol_map
+from eip.exchanges.contract.market_data import Ticker, Trade
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "bitmex"
 RECEIVED = datetime(2024, 11, 25, 10, 35, 3, tzinfo=UTC)

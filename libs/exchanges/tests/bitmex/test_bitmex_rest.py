@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eip.exchanges.bitmex import BitmexMarketDataAdapter
-from eip.exchanges.bitmex.adapter import next_page
 from eip.exchanges.bitmex.limits import RequestBudget
-from eip.exchanges.errors import BadRequest, RateLimited, UnknownSymbol
+from eip.exchanges.bitmex.market_data import BitmexMarketDataAdapter, next_page
+from eip.exchanges.contract.errors import BadRequest, RateLimited, UnknownSymbol
 from eip.resilience import RetryPolicy
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "bitmex"
@@ -75,7 +74,7 @@ async def test_trade_pages_advance_by_time_and_offset() -> None:
 
 
 def test_a_page_all_at_one_millisecond_grows_the_offset() -> None:
-    from eip.exchanges.bitmex import parse
+    from eip.exchanges.bitmex import wire as parse
 
     row = parse.loads(body("trades.json"))[1]
     received = datetime.now(UTC)

@@ -12,9 +12,10 @@ import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from eip.exchanges.bitmex import BitmexMarketDataAdapter, parse
-from eip.exchanges.bitmex.markets import symbol_map
-from eip.exchanges.market_data import MarketEvent, Trade
+from eip.exchanges.bitmex import wire as parse
+from eip.exchanges.bitmex.market_data import BitmexMarketDataAdapter
+from eip.exchanges.bitmex.symbols import symbol_map
+from eip.exchanges.contract.market_data import MarketEvent, Trade
 from eip.resilience import RetryPolicy
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "bitmex"

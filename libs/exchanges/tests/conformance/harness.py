@@ -32,7 +32,7 @@ from eip.exchanges.contract.trading import (
     TradingAdapter,
     VenueOrder,
 )
-from eip.exchanges.factory import create_trading_adapter
+from eip.exchanges.registry import create_trading_adapter
 from eip.resilience import RetryPolicy
 from eip.testing.auth import AuthService
 from eip.testing.proxy import TcpProxy

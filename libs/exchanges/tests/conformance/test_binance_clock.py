@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from eip.exchanges.binance.rest import ClockRejected
-from eip.exchanges.errors import OutcomeUnknown
+from eip.exchanges.contract.errors import OutcomeUnknown
 
 from .harness import ZERO, Desk
 

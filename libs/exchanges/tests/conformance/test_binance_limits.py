@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from eip.exchanges.errors import OutcomeUnknown, RateLimited
+from eip.exchanges.contract.errors import OutcomeUnknown, RateLimited
 
 from .harness import Desk
 

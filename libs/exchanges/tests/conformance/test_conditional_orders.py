@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from eip.exchanges.contract.errors import NotSupported
 from eip.exchanges.contract.trading import (
     OcoRequest,
     OrderRequest,
@@ -18,7 +19,6 @@ from eip.exchanges.contract.trading import (
     TrailingOffset,
     VenueOrderStatus,
 )
-from eip.exchanges.errors import NotSupported
 
 from .harness import PRICE, QUANTITY, Desk, Trader
 

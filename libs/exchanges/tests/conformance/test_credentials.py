@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from eip.exchanges.errors import CredentialRejected
+from eip.exchanges.contract.errors import CredentialRejected
 
 from .harness import ZERO, Desk, EventLog
 

@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
+from eip.exchanges.contract.errors import NotSupported, OrderNotFound
 from eip.exchanges.contract.trading import (
     OrderType,
     Support,
     TimeInForce,
     VenueOrderStatus,
 )
-from eip.exchanges.errors import NotSupported, OrderNotFound
 
 from .harness import PRICE, QUANTITY, ZERO, Desk
 

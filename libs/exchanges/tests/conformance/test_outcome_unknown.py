@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from eip.exchanges.contract.errors import OrderNotFound, OutcomeUnknown
 from eip.exchanges.contract.trading import VenueOrderStatus
-from eip.exchanges.errors import OrderNotFound, OutcomeUnknown
 
 from .harness import QUANTITY, Desk
 

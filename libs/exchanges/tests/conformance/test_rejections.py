@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from eip.exchanges.contract.errors import OrderRejected, RejectReason
 from eip.exchanges.contract.trading import OrderRequest
-from eip.exchanges.errors import OrderRejected, RejectReason
 
 from .harness import PRICE, ZERO, Desk, Trader
 

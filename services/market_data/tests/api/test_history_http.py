@@ -15,8 +15,8 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from eip.exchanges.errors import UnknownExchange
-from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe, Trade
+from eip.exchanges.contract.errors import UnknownExchange
+from eip.exchanges.contract.market_data import MarketDataAdapter, Ohlcv, Timeframe, Trade
 from eip.market_data.api.history import history_router
 from eip.market_data.history import HistoryService
 from eip.market_data.settings import MarketDataSettings

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
-from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
+from eip.exchanges.registry import create_market_data_adapter
 
 
 async def native(exchange: str) -> MarketDataAdapter:

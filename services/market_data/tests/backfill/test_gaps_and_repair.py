@@ -12,9 +12,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.errors import RateLimited
-from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketDataAdapter, Ohlcv, Timeframe, Trade
+from eip.exchanges.contract.errors import RateLimited
+from eip.exchanges.contract.market_data import MarketDataAdapter, Ohlcv, Timeframe, Trade
+from eip.exchanges.registry import create_market_data_adapter
 from eip.market_data.backfill import BackfillConfig, BackfillRunner
 from eip.market_data.storage import JobNotRunning, MarketDataStore, StoredCandle
 from eip.resilience import RetryPolicy

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from eip.exchange_simulator.client import SimulatorClient
-from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.market_data.backfill import BackfillConfig, BackfillRunner
 from eip.market_data.storage import MarketDataStore
 from eip.testing.simulator import SimulatorProcess

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Timeframe
 from eip.market_data.storage import MarketDataStore, StoredCandle
 
 pytestmark = pytest.mark.integration

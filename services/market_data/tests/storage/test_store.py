@@ -9,7 +9,7 @@ import pytest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.storage import MarketDataStore, StoredCandle
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ from eip.credentials_client.client import (
     CredentialsClient,
     CredentialsUnavailable,
 )
+from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
 from eip.exchanges.contract.signing import SignedRequest, SigningRequest
-from eip.exchanges.errors import CredentialRejected, TransientExchangeError
 
 
 class AuthRequestSigner:

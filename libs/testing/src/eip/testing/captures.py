@@ -19,7 +19,7 @@ from typing import Any
 import zstandard
 from hypothesis import strategies as st
 
-from eip.exchanges.capture import REQUIRED_FIELDS
+from eip.exchanges.machinery.capture import REQUIRED_FIELDS
 
 
 @dataclass(frozen=True)

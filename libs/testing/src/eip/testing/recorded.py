@@ -2,7 +2,7 @@
 folders ``EIP_RECORDED_DIR`` names.
 
 The captures the tests and benchmarks need ship with the repository (zstd-compressed,
-``*.jsonl.zst``; ``eip.exchanges.capture`` reads them as they are), so a fresh clone needs
+``*.jsonl.zst``; ``eip.exchanges.machinery.capture`` reads them as they are), so a fresh clone needs
 nothing beside it. ``EIP_RECORDED_DIR`` (one folder, or several joined by ``os.pathsep``) adds
 more captures: the tests that replay every capture (``recorded_captures``) then run those too.
 A named capture (``find_recorded``) is looked for in the repository first, so a test that needs

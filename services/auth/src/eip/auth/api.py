@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field, SecretStr
 from eip.audit import AuditEntry, AuditQuery
 from eip.auth.clients import count_failure, locked_out
 from eip.auth.credentials import ACCOUNT_ID, public_view
-from eip.auth.exchanges import ExchangeSecret
 from eip.auth.runtime import AuthRuntime
+from eip.exchanges.contract.credentials import ExchangeSecret
 from eip.observability.http import ApiError, error_responses
 from eip.observability.inputs import Instant, Text
 from eip.tokens import (

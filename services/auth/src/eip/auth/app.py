@@ -11,9 +11,9 @@ from psycopg_pool import PoolTimeout
 
 from eip.auth import __version__
 from eip.auth.api import build_router
-from eip.auth.exchanges.registry import build_validators
 from eip.auth.runtime import AuthRuntime, LocalVerifier
 from eip.auth.settings import AuthSettings
+from eip.auth.validators import build_validators
 from eip.observability.http import create_app, error_body
 from eip.observability.redaction import register_secret
 from eip.runtime import Dependencies, Needs

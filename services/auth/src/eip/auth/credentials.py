@@ -36,16 +36,16 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from eip.audit import AuditEntry, AuditTrail
-from eip.auth.exchanges import (
+from eip.bus import Producer
+from eip.events.topics import AUTH_CREDENTIALS, TopicSpec
+from eip.events.v1 import auth_pb2
+from eip.exchanges.contract.credentials import (
     ExchangeSecret,
     ExchangeUnavailable,
     KeyPermissions,
     KeyRejected,
     KeyValidator,
 )
-from eip.bus import Producer
-from eip.events.topics import AUTH_CREDENTIALS, TopicSpec
-from eip.events.v1 import auth_pb2
 from eip.observability.http import ApiError, excerpt
 from eip.observability.redaction import register_secret
 from eip.vault import VaultClient, VaultError, VaultUnavailable

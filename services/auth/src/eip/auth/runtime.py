@@ -30,12 +30,12 @@ from eip.audit import AuditTrail
 from eip.auth.changes import ChangeListener
 from eip.auth.clients import ClientRegistry
 from eip.auth.credentials import CredentialStore
-from eip.auth.exchanges import KeyValidator
 from eip.auth.ratelimit import FailureLimiter
 from eip.auth.settings import AuthSettings
 from eip.auth.signer import TokenSigner
 from eip.auth.signing import CredentialSigner, SignAudit
 from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS
+from eip.exchanges.contract.credentials import KeyValidator
 from eip.observability.http import ApiError
 from eip.runtime import Dependencies
 from eip.storage import apply_migrations

@@ -62,3 +62,7 @@ class AuthSettings(ServiceSettings):
     # Keys older than this (since creation or last rotation) raise an alert.
     max_key_age_days: float = Field(default=90.0, gt=0)
     expiry_check_interval_s: float = Field(default=3600.0, gt=0)
+
+    def exchange_base_urls(self) -> dict[str, str]:
+        """The venues whose keys this deployment validates, each with its endpoint."""
+        return {"binance": self.binance_base_url}

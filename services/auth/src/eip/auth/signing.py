@@ -47,7 +47,7 @@ from psycopg_pool import AsyncConnectionPool
 from eip.audit import AuditEntry, AuditTrail
 from eip.auth.caches import RefreshingCache
 from eip.auth.credentials import CredentialStore
-from eip.auth.exchanges import ExchangeSecret, SigningInputError, signing_scheme
+from eip.exchanges.contract.credentials import ExchangeSecret, SigningInputError, signing_scheme
 from eip.observability.http import ApiError
 from eip.tokens import Claims
 

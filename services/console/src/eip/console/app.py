@@ -315,7 +315,14 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     @app.get("/keys", include_in_schema=False)
     async def keys(request: Request, session: Admin) -> HTMLResponse:
         panel = await keys_panel(request, session)
-        return page(request, "keys.html", session, current="keys", panel=bytes(panel.body).decode())
+        return page(
+            request,
+            "keys.html",
+            session,
+            current="keys",
+            panel=bytes(panel.body).decode(),
+            venues=settings.key_venues,
+        )
 
     @app.post("/keys", include_in_schema=False)
     async def connect_key(

@@ -59,9 +59,9 @@ from eip.exchange_simulator.core.market_model import (
     format_model,
     usd_prices,
 )
-from eip.exchanges.capture import Capture, payload_text, read_capture
-from eip.exchanges.replay.kraken_v1 import is_v1
-from eip.exchanges.symbols import normalize_asset
+from eip.exchanges.contract.symbols import normalize_asset
+from eip.exchanges.kraken.replay import is_v1
+from eip.exchanges.machinery.capture import Capture, payload_text, read_capture
 
 MIN_MID_CHANGES = 5
 PHASES = 10

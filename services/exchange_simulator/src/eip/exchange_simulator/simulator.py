@@ -36,7 +36,7 @@ from eip.exchange_simulator.core.market import (
 )
 from eip.exchange_simulator.kraken.venue import KrakenVenue
 from eip.exchange_simulator.settings import SimulatorSettings
-from eip.exchanges.capture import CaptureError
+from eip.exchanges.machinery.capture import CaptureError
 
 log = logging.getLogger(__name__)
 STEP_SLICE_S = 0.01  # market steps run at most this long before the loop gets a turn

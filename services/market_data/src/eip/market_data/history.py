@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
 from eip.market_data.backfill.runner import AdapterFor, BackfillConfig, BackfillRunner
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.storage import MarketDataStore

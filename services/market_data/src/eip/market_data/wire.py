@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from eip.events.topics import record_key
 from eip.events.v1 import common_pb2, market_data_pb2
-from eip.exchanges.market_data import TakerSide, Ticker, Trade
+from eip.exchanges.contract.market_data import TakerSide, Ticker, Trade
 from eip.market_data.candles.builder import Candle
 
 _SIDES: dict[TakerSide | None, common_pb2.Side.ValueType] = {

@@ -19,9 +19,15 @@ from datetime import datetime
 
 from eip.book import L2Book
 from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS, TopicSpec, record_key
+from eip.exchanges.contract.book_events import (
+    BookDelta,
+    BookDesync,
+    BookEvent,
+    BookKey,
+    BookSnapshot,
+)
 from eip.order_book import metrics
 from eip.order_book.outbox import OutboundRecord, Outbox
-from eip.order_book.sync_events import BookDelta, BookDesync, BookEvent, BookKey, BookSnapshot
 from eip.order_book.view import PublishedView
 from eip.order_book.wire import delta_record, snapshot_record
 

@@ -19,8 +19,8 @@ from google.protobuf.message import Message
 from eip.bus import Producer
 from eip.bus.outbox import OutboxPublisher
 from eip.events.topics import TopicSpec
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.metrics import OUTBOX, PUBLISH_FAILURES
-from eip.order_book.sync_events import BookKey
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from eip.book import L2Book
 from eip.events.v1 import order_book_pb2
-from eip.order_book.sync_events import BookKey
+from eip.exchanges.contract.book_events import BookKey
 
 
 @dataclass

@@ -20,7 +20,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from eip.book import L2Book
 from eip.config import ConfigError
-from eip.exchanges.errors import UnknownSymbol
+from eip.exchanges.contract.book_events import BookKey
+from eip.exchanges.contract.errors import UnknownSymbol
 from eip.observability.http import ApiError, error_responses, excerpt
 from eip.observability.inputs import Text
 from eip.order_book.analysis.clustering import buckets, tick_width, walls
@@ -51,7 +52,6 @@ from eip.order_book.schemas import (
     Walls,
 )
 from eip.order_book.service import OrderBookService
-from eip.order_book.sync_events import BookKey
 from eip.runtime.change_requests import change_not_stored, request_actor
 from eip.storage import DatabaseUnavailable
 from eip.tokens import require_scope

@@ -17,14 +17,14 @@ from typing import Literal
 
 from eip.bus import Producer
 from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS, TopicSpec
-from eip.exchanges.errors import TransientExchangeError
+from eip.exchanges.contract.book_events import BookKey
+from eip.exchanges.contract.book_feed import BookFeed
+from eip.exchanges.contract.errors import TransientExchangeError
 from eip.order_book.feed_factory import create_feed
-from eip.order_book.feed_protocol import BookFeed
 from eip.order_book.manager import BookManager
 from eip.order_book.outbox import KafkaPublisher, Outbox
 from eip.order_book.settings import OrderBookSettings
 from eip.order_book.symbols import SymbolCheck
-from eip.order_book.sync_events import BookKey
 from eip.resilience import RetryPolicy
 from eip.storage import DatabaseUnavailable
 from eip.storage.subscriptions import (

@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from eip.config import ProtectedServiceSettings
+from eip.exchanges import registry
 
 
 class OrderBookSettings(ProtectedServiceSettings):
@@ -36,13 +37,11 @@ class OrderBookSettings(ProtectedServiceSettings):
     @field_validator("subscriptions")
     @classmethod
     def _symbols_are_normalized(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        # imported here: the factory's builders take these settings
-        from eip.order_book.feed_factory import FEEDS
-
         for exchange, symbols in value.items():
-            if exchange not in FEEDS:
+            if exchange not in registry.book_exchanges():
                 raise ValueError(
-                    f"no book feed for exchange {exchange!r}; supported: {', '.join(sorted(FEEDS))}"
+                    f"no book feed for exchange {exchange!r}; "
+                    f"supported: {', '.join(registry.book_exchanges())}"
                 )
             for symbol in symbols:
                 base, sep, quote = symbol.partition("/")

@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     ExchangeError,
     TransientExchangeError,
     UnknownExchange,
     UnknownSymbol,
 )
-from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.order_book.settings import OrderBookSettings
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from eip.events.v1 import common_pb2, order_book_pb2
-from eip.order_book.sync_events import BookKey
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.view import Levels
 
 

@@ -14,15 +14,15 @@ import httpx
 import orjson
 
 from eip.exchanges.binance.weights import WeightLimiter, weight_of
-from eip.exchanges.errors import (
+from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,
     RateLimited,
     TransientExchangeError,
     UnknownSymbol,
 )
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.venue_rest import Params, VenueRest, retry_after_seconds
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.venue_rest import Params, VenueRest, retry_after_seconds
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 EXCHANGE = "binance"

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.venue_stream import RECONNECT_POLICY, VenueStream
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
 
 __all__ = ["RECONNECT_POLICY", "BinanceStream", "OnEvent"]

@@ -48,11 +48,25 @@ import httpx
 from eip.exchanges.binance import trading_wire as wire
 from eip.exchanges.binance.clock import ServerClock
 from eip.exchanges.binance.rest import BinanceApiError, BinanceRest
+from eip.exchanges.binance.symbols import binance_symbol_map
 from eip.exchanges.binance.trading_wire import CLIENT_ORDER_IDS
 from eip.exchanges.binance.user_stream import WANTED, BinanceUserStream
 from eip.exchanges.binance.weights import WeightLimiter
 from eip.exchanges.contract.client_order_ids import fits
+from eip.exchanges.contract.errors import (
+    BadRequest,
+    CredentialRejected,
+    ExchangeError,
+    NotSupported,
+    OrderNotFound,
+    OrderRejected,
+    RejectReason,
+    TransientExchangeError,
+    UnknownSymbol,
+)
+from eip.exchanges.contract.market_data import StreamStatus
 from eip.exchanges.contract.signing import RequestSigner, SigningRequest
+from eip.exchanges.contract.symbols import SymbolMap
 from eip.exchanges.contract.trading import (
     AmendSupport,
     AssetBalance,
@@ -71,23 +85,11 @@ from eip.exchanges.contract.trading import (
     VenueFill,
     VenueOrder,
 )
-from eip.exchanges.errors import (
-    BadRequest,
-    CredentialRejected,
-    ExchangeError,
-    NotSupported,
-    OrderNotFound,
-    OrderRejected,
-    RejectReason,
-    TransientExchangeError,
-    UnknownSymbol,
-)
-from eip.exchanges.health import StreamHealth, watch
-from eip.exchanges.market_data import StreamStatus
-from eip.exchanges.private_state import PrivateState
-from eip.exchanges.symbols import SymbolMap, binance_symbol_map
-from eip.exchanges.venue_rest import Params, PreparedRequest
-from eip.exchanges.venue_stream import RECONNECT_POLICY
+from eip.exchanges.machinery.health import StreamHealth, watch
+from eip.exchanges.machinery.private_state import PrivateState
+from eip.exchanges.machinery.urls import ws_url
+from eip.exchanges.machinery.venue_rest import Params, PreparedRequest
+from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -641,3 +643,20 @@ def _parse_cursor(cursor: FillCursor | None) -> tuple[int, int] | None:
         return int(trade), int(order or 0)
     except ValueError:
         raise BadRequest(EXCHANGE, f"not a Binance fill cursor: {cursor.value!r}") from None
+
+
+def create_adapter(
+    signer: RequestSigner,
+    *,
+    base_url: str | None = None,
+    ws_base_url: str | None = None,
+    **options: Any,
+) -> BinanceTradingAdapter:
+    """The registry's factory: ``base_url`` moves REST (and ``ws_base_url``, by default
+    ``base_url`` with ``ws``/``wss``, the WebSocket API) to one host, e.g. the simulator."""
+    if base_url is not None:
+        options.setdefault("rest_base_url", base_url)
+    ws_base = ws_base_url or (ws_url(base_url) if base_url is not None else None)
+    if ws_base is not None:
+        options.setdefault("ws_api_url", ws_base.rstrip("/") + "/ws-api/v3")
+    return BinanceTradingAdapter(signer, **options)

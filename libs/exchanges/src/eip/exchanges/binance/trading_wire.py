@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from eip.exchanges.contract.errors import BadRequest, NotSupported, OrderRejected, RejectReason
+from eip.exchanges.contract.symbols import SymbolMap, normalize_asset
 from eip.exchanges.contract.trading import (
     AssetBalance,
     BalanceUpdate,
@@ -40,8 +42,6 @@ from eip.exchanges.contract.trading import (
     VenueOrder,
     VenueOrderStatus,
 )
-from eip.exchanges.errors import BadRequest, NotSupported, OrderRejected, RejectReason
-from eip.exchanges.symbols import SymbolMap, normalize_asset
 
 EXCHANGE = "binance"
 # newClientOrderId: ^[a-zA-Z0-9-_]{1,36}$

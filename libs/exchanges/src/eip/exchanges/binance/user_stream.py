@@ -32,10 +32,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from eip.exchanges.binance.rest import TIMESTAMP_REJECTED
 from eip.exchanges.binance.trading_wire import KEY_REFUSED
+from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
 from eip.exchanges.contract.signing import RequestSigner, SigningRequest
-from eip.exchanges.errors import CredentialRejected, TransientExchangeError
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.venue_stream import RECONNECT_POLICY, VenueStream
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)

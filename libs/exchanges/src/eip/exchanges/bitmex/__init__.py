@@ -1,8 +1,3 @@
-"""Native BitMEX market data: REST (httpx) and the realtime WebSocket (websockets).
-
-ccxt 4.5.90 ships no ``bitmex`` class, so BitMEX gets its own adapter on its own protocols.
-"""
-
-from eip.exchanges.bitmex.adapter import BitmexMarketDataAdapter
-
-__all__ = ["BitmexMarketDataAdapter"]
+"""BitMEX: native market data (REST and the realtime WebSocket; ccxt 4.5.90 ships no
+``bitmex`` class), the ``orderBookL2`` book, and the replay of BitMEX captures. Registered in
+``eip.exchanges.registry``."""

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Ohlcv, Timeframe
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Ohlcv, Timeframe
 
 # platform timeframe -> (BitMEX binSize, buckets per candle)
 SOURCE: dict[Timeframe, tuple[Timeframe, int]] = {

@@ -7,15 +7,15 @@ from typing import Any
 import httpx
 
 from eip.exchanges.bitmex.limits import RequestBudget
-from eip.exchanges.bitmex.parse import EXCHANGE, loads
-from eip.exchanges.errors import (
+from eip.exchanges.bitmex.wire import EXCHANGE, loads
+from eip.exchanges.contract.errors import (
     BadRequest,
     ExchangeError,
     RateLimited,
     TransientExchangeError,
 )
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.venue_rest import VenueRest, retry_after_seconds
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.venue_rest import VenueRest, retry_after_seconds
 from eip.resilience import CircuitBreaker, RetryPolicy
 
 

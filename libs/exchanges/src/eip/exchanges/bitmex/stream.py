@@ -19,9 +19,9 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from eip.exchanges.bitmex.parse import loads
-from eip.exchanges.health import StreamHealth
-from eip.exchanges.venue_stream import RECONNECT_POLICY, VenueStream
+from eip.exchanges.bitmex.wire import loads
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
 
 __all__ = ["RECONNECT_POLICY", "BitmexStream", "OnTable"]

@@ -14,7 +14,7 @@ fields it takes:
   headers), Coinbase (``method``, ``host``, ``path`` → an ES256 JWT in ``Authorization``) and
   passphrase venues (OKX, KuCoin: the signature and passphrase headers).
 
-Failures are ``eip.exchanges.errors``: ``CredentialRejected`` when the signer refuses (the
+Failures are ``eip.exchanges.contract.errors``: ``CredentialRejected`` when the signer refuses (the
 credential is revoked, or not this caller's), ``TransientExchangeError`` when it cannot answer
 now. Either way nothing reached the venue.
 """

@@ -39,7 +39,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, Protocol
 
-from eip.exchanges.market_data import StreamStatus
+from eip.exchanges.contract.market_data import StreamStatus
 
 OrderSide = Literal["buy", "sell"]
 Liquidity = Literal["maker", "taker"]
@@ -375,7 +375,7 @@ PrivateEvent = OrderUpdate | FillEvent | BalanceUpdate | StreamResumed
 
 
 class TradingAdapter(Protocol):
-    """One venue account (one credential). Errors are ``eip.exchanges.errors`` classes:
+    """One venue account (one credential). Errors are ``eip.exchanges.contract.errors`` classes:
     ``OrderRejected`` (with a ``RejectReason``), ``OrderNotFound``, ``OutcomeUnknown``,
     ``NotSupported``, ``CredentialRejected``, and the transient ones market data uses."""
 

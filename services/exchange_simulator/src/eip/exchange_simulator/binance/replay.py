@@ -6,7 +6,8 @@ book; diff depth events after it set levels (events already covered by the snaps
 lastUpdateId, are dropped as Binance's procedure says); trade and aggTrade events print to the
 tape. Time gaps between frames become pauses, so replay keeps the recording's rhythm.
 
-The file is read through ``eip.exchanges.capture`` (``*.jsonl`` or ``*.jsonl.zst``, streamed).
+The file is read through ``eip.exchanges.machinery.capture`` (``*.jsonl`` or ``*.jsonl.zst``,
+streamed).
 Whatever the capture holds is checked while it loads, before the simulator serves anything: a
 line that is no capture entry, or a Binance body or frame that cannot be read, is one
 ``CaptureError`` naming the entry, so the simulator refuses to start with that reason.
@@ -23,7 +24,7 @@ from typing import Any
 from eip.exchange_simulator.core.instruments import Instrument
 from eip.exchange_simulator.core.market import Action, Pause, PrintTrade, SetLevel
 from eip.exchange_simulator.core.orders import Side
-from eip.exchanges.capture import CaptureError, frame_payload, iter_entries, payload_text
+from eip.exchanges.machinery.capture import CaptureError, frame_payload, iter_entries, payload_text
 
 ZERO = Decimal(0)
 

@@ -19,8 +19,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 
 from eip.config import ConfigError
-from eip.exchanges.errors import ExchangeError, TransientExchangeError, UnknownExchange
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe, Trade
+from eip.exchanges.contract.errors import ExchangeError, TransientExchangeError, UnknownExchange
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Timeframe, Trade
 from eip.market_data.api.history_schemas import (
     BackfillJobOut,
     BackfillJobsOut,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eip.exchanges.market_data import Timeframe
+from eip.exchanges.contract.market_data import Timeframe
 from eip.observability.inputs import Instant, Text
 
 

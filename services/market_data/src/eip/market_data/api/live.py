@@ -18,8 +18,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from eip.config import ConfigError
-from eip.exchanges.errors import BadRequest, UnknownSymbol
-from eip.exchanges.market_data import Ticker
+from eip.exchanges.contract.errors import BadRequest, UnknownSymbol
+from eip.exchanges.contract.market_data import Ticker
 from eip.market_data.api.schemas import (
     ContributionOut,
     CrossOut,

@@ -1,7 +1,7 @@
 """Run backfill jobs outside the service (operations, tests):
 
     python -m eip.market_data.backfill run --adapters module:callable [--until-idle]
-    python -m eip.market_data.backfill create --exchange binance --symbol BTC/USDT \
+    python -m eip.market_data.backfill create --exchange EXCHANGE --symbol BTC/USDT \
         --kind trades --start 2026-11-01T00:00Z --end 2026-11-02T00:00Z
 
 The database and schema come from the service's settings (``DATABASE_URL``,
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from eip.config import load_settings
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
 from eip.market_data.backfill.runner import AdapterFor, BackfillConfig, BackfillRunner
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.storage import JobKind, MarketDataStore

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
 
-from eip.exchanges.errors import BadRequest, TransientExchangeError
-from eip.exchanges.market_data import MarketDataAdapter, Timeframe, Trade
+from eip.exchanges import registry
+from eip.exchanges.contract.errors import BadRequest, TransientExchangeError
+from eip.exchanges.contract.market_data import MarketDataAdapter, Timeframe, Trade
 from eip.market_data.metrics import BACKFILL_CROWDED_INSTANTS
 from eip.market_data.storage import (
     BackfillJob,
@@ -50,8 +51,11 @@ class BackfillConfig:
     transient: tuple[type[BaseException], ...] = (TransientExchangeError,)
     # errors that fail the job at once (the caller's mistake: bad symbol or parameters)
     permanent: tuple[type[BaseException], ...] = (BadRequest,)
-    # venues whose trade ids are consecutive integers per symbol: gaps are id jumps
-    sequential_id_exchanges: frozenset[str] = frozenset({"binance"})
+    # venues whose trade ids are consecutive integers per symbol: gaps are id jumps (the
+    # registry knows which; the service's settings say which to trust)
+    sequential_id_exchanges: frozenset[str] = field(
+        default_factory=registry.sequential_trade_id_exchanges
+    )
     # elsewhere a gap is a silence between stored trades longer than this
     max_quiet: timedelta = timedelta(minutes=10)
     max_repair_jobs: int = 100
@@ -59,7 +63,7 @@ class BackfillConfig:
 
 @runtime_checkable
 class TradesById(Protocol):
-    """An adapter that can also page trades by id (Binance ``fromId``): no instant is too
+    """An adapter that can also page trades by id (``fetch_trades_from_id``): no instant is too
     crowded to page past, unlike paging by time."""
 
     async def fetch_trades_from_id(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, TIMEFRAMES, Timeframe, Trade
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, TIMEFRAMES, Timeframe, Trade
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from eip.bus import decode
 from eip.bus.codec import Headers
 from eip.events.topics import TopicSpec
 from eip.events.v1 import market_data_pb2
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Timeframe
 from eip.market_data.candles.builder import Candle, CandleKey, Position
 
 POSITION_HEADER = "md.trades.position"

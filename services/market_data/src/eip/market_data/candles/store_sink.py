@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.candles.builder import Candle
 from eip.market_data.storage import MarketDataStore
 from eip.market_data.storage.records import StoredCandle

@@ -34,7 +34,7 @@ from aiokafka import TopicPartition
 
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec, record_key
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Trade
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Trade
 from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey
 from eip.market_data.candles.restore import position_header, read_recent_candles
 from eip.market_data.metrics import CANDLES, LATE_TRADES

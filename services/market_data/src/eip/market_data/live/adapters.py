@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from eip.config import ConfigError
-from eip.exchanges.factory import create_market_data_adapter
-from eip.exchanges.market_data import MarketDataAdapter
+from eip.exchanges.contract.market_data import MarketDataAdapter
+from eip.exchanges.registry import create_market_data_adapter
 from eip.market_data.settings import MarketDataSettings
 
 AdapterFactory = Callable[[str, MarketDataSettings], MarketDataAdapter]
@@ -21,7 +21,7 @@ def create_adapter(exchange: str, settings: MarketDataSettings) -> MarketDataAda
             base_url=settings.exchange_urls.get(exchange),
             stale_after_s=settings.stale_after_s,
         )
-    except ValueError as exc:  # eip.exchanges.errors.UnknownExchange
+    except ValueError as exc:  # eip.exchanges.contract.errors.UnknownExchange
         raise ConfigError(
             "market-data", [f"no market-data adapter for {exchange!r}: {exc}"]
         ) from None

@@ -23,8 +23,14 @@ from prometheus_client import Counter
 
 from eip.bus import Producer
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec, record_key
-from eip.exchanges.errors import TransientExchangeError
-from eip.exchanges.market_data import MarketDataAdapter, MarketEvent, StreamStatus, Ticker, Trade
+from eip.exchanges.contract.errors import TransientExchangeError
+from eip.exchanges.contract.market_data import (
+    MarketDataAdapter,
+    MarketEvent,
+    StreamStatus,
+    Ticker,
+    Trade,
+)
 from eip.market_data.cross_exchange import CrossExchangeView
 from eip.market_data.live.adapters import AdapterFactory, create_adapter
 from eip.market_data.live.outbox import KafkaPublisher, OutboundRecord, Outbox

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from psycopg import AsyncConnection, sql
 
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.storage.records import StoredCandle
 
 _TRADE_COLUMNS = (
@@ -46,7 +46,7 @@ _BIGINT_MAX = 2**63 - 1
 
 
 def trade_seq(trade_id: str) -> int | None:
-    """The id as an integer when it is one (Binance aggTrade ids, Coinbase trade ids)."""
+    """The id as an integer when it is one (many venues number their trades)."""
     if trade_id.isascii() and trade_id.isdigit() and int(trade_id) <= _BIGINT_MAX:
         return int(trade_id)
     return None

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from psycopg import AsyncConnection, sql
 
-from eip.exchanges.market_data import Timeframe
+from eip.exchanges.contract.market_data import Timeframe
 from eip.market_data.storage.records import BackfillJob, JobKind, JobStatus
 
 _COLUMNS = (

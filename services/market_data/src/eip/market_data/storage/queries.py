@@ -7,7 +7,7 @@ from typing import Any, Literal, cast
 
 from psycopg import AsyncConnection, sql
 
-from eip.exchanges.market_data import Timeframe, Trade
+from eip.exchanges.contract.market_data import Timeframe, Trade
 from eip.market_data.storage.records import CandleSeries, Gap, StoredCandle
 from eip.market_data.storage.timeframes import ceil_to, floor_to, open_times, step
 
@@ -176,9 +176,10 @@ async def trade_gaps(
 ) -> list[Gap]:
     """Holes between consecutive stored trades in [start, end).
 
-    With sequential ids (Binance aggTrade ids) a hole is a jump in the id; otherwise it is a
-    silence longer than ``max_quiet``, which on a quiet market may be no hole at all. Holes
-    before the first or after the last stored trade cannot be seen from stored data.
+    With sequential ids (a venue's trade ids counting up, ``sequential_ids``) a hole is a
+    jump in the id; otherwise it is a silence longer than ``max_quiet``, which on a quiet
+    market may be no hole at all. Holes before the first or after the last stored trade
+    cannot be seen from stored data.
     """
     order = sql.SQL("trade_seq" if sequential_ids else "time, trade_id")
     jump = sql.SQL("seq - prev_seq > 1" if sequential_ids else "time - prev_time > %s")

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from eip.exchanges.market_data import Timeframe
+from eip.exchanges.contract.market_data import Timeframe
 
 JobKind = Literal["trades", "ohlcv"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
-from eip.exchanges.market_data import Timeframe, Trade
+from eip.exchanges.contract.market_data import Timeframe, Trade
 from eip.market_data.storage import copy, jobs, queries
 from eip.market_data.storage.records import (
     BackfillJob,

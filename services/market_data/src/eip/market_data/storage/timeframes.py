@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from eip.exchanges.market_data import TIMEFRAME_SECONDS, Timeframe
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Timeframe
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -1,13 +1,3 @@
-"""Record raw exchange traffic and replay it offline through the live adapter code.
-
-The capture format (``data/recorded/README.md``) is read and written by
-``eip.exchanges.capture``, shared with the market-data replay. ``RecordingTransport`` wraps the
-live transport and writes every REST body and frame it passes; ``ReplayTransport`` serves a
-capture through the same ``Transport`` calls. The command line is in ``cli``
-(``python -m eip.order_book.capture``).
-"""
-
-from eip.order_book.capture.recording import RecordingTransport
-from eip.order_book.capture.replay import ReplayTransport
-
-__all__ = ["RecordingTransport", "ReplayTransport"]
+"""``python -m eip.order_book.capture``: record a venue's live book traffic, or replay a capture
+offline, through the venue packages' own book adapters. The command itself is
+``eip.exchanges.machinery.book_capture`` (docs/ORDER_BOOK.md, "Record and replay")."""

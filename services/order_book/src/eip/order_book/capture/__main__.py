@@ -1,5 +1,5 @@
 import sys
 
-from eip.order_book.capture.cli import main
+from eip.exchanges.machinery.book_capture import main
 
 sys.exit(main())

@@ -1,0 +1,121 @@
+"""How adapters reach an exchange: one WebSocket connection type and one REST GET, injectable.
+
+Adapters never import ``websockets`` or ``httpx`` themselves; they get a ``Transport``. Live
+traffic uses ``LiveTransport``; ``recording.RecordingTransport`` wraps it to record traffic
+and ``replay_transport.ReplayTransport`` replays a capture through the same two calls, so
+replayed frames take exactly the code path live frames take.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    # The frame as it came off the socket: a text frame as text, a binary frame (HTX's gzip) as
+    # its bytes; a REST body is always text.
+    data: str | bytes
+    ts: float  # unix seconds when it arrived (the recorded time when replaying)
+
+
+class TransportClosed(Exception):
+    """The connection ended; a live feed reconnects."""
+
+
+class TransportExhausted(TransportClosed):
+    """A replay has nothing more to give; the feed's ``run`` returns."""
+
+
+class TransportError(Exception):
+    """A REST call failed (status, network); worth retrying."""
+
+
+class Connection(Protocol):
+    async def send(self, text: str) -> None: ...
+
+    async def recv(self) -> Received:
+        """The next frame (text or bytes); raises ``TransportClosed`` when the connection is
+        gone."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    async def connect(self, url: str) -> Connection: ...
+
+    async def get(self, url: str) -> Received:
+        """The body of a successful GET; raises ``TransportError`` otherwise."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class LiveConnection:
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._ws.send(text)
+        except ConnectionClosed as exc:
+            raise TransportClosed(str(exc)) from exc
+
+    async def recv(self) -> Received:
+        try:
+            data = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise TransportClosed(str(exc)) from exc
+        return Received(data, time.time())
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+class LiveTransport:
+    """websockets for streams (it answers the server's pings and sends its own), httpx for REST."""
+
+    def __init__(
+        self,
+        ping_interval_s: float = 20.0,
+        ping_timeout_s: float = 20.0,
+        http_timeout_s: float = 10.0,
+    ) -> None:
+        self._ping_interval_s = ping_interval_s
+        self._ping_timeout_s = ping_timeout_s
+        self._http = httpx.AsyncClient(timeout=http_timeout_s)
+
+    async def connect(self, url: str) -> Connection:
+        try:
+            ws = await ws_connect(
+                url,
+                ping_interval=self._ping_interval_s,
+                ping_timeout=self._ping_timeout_s,
+                max_size=None,  # full-depth snapshots exceed the 1 MiB default
+                open_timeout=10,
+            )
+        except (OSError, TimeoutError, ConnectionClosed) as exc:
+            raise TransportClosed(f"cannot connect to {url}: {exc}") from exc
+        except Exception as exc:  # InvalidStatus, InvalidURI, ... from the handshake
+            raise TransportClosed(f"cannot connect to {url}: {exc!r}") from exc
+        return LiveConnection(ws)
+
+    async def get(self, url: str) -> Received:
+        try:
+            response = await self._http.get(url)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"GET {url}: {exc!r}") from exc
+        if response.status_code != 200:
+            raise TransportError(f"GET {url}: HTTP {response.status_code} {response.text[:200]}")
+        return Received(response.text, time.time())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,6 +1,0 @@
-"""Replaying recorded exchange captures through the live adapters' parse code."""
-
-from eip.exchanges.capture import Capture, CaptureError, Frame, read_capture
-from eip.exchanges.replay.run import VENUES, Replay, replay
-
-__all__ = ["VENUES", "Capture", "CaptureError", "Frame", "Replay", "read_capture", "replay"]
