@@ -198,8 +198,14 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
         seen_open.extend(c for c in body["candles"] if not c["closed"])
         return [c for c in body["candles"] if c["closed"]]
 
+    async def stored_closed_and_open() -> list[dict[str, Any]]:
+        # The minute before this one may have closed before the first look; the in-progress
+        # one is only proved served once a look has also seen an open candle.
+        closed = await stored_closed()
+        return closed if seen_open else []
+
     seen_open: list[dict[str, Any]] = []
-    await until(stored_closed, 100, "a closed 1m candle in storage")
+    await until(stored_closed_and_open, 100, "a closed and an open 1m candle in storage")
     assert seen_open, "the in-progress candle was never served"  # stored live, marked open
     closed = await stored_closed()
     trades = [
