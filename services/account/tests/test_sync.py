@@ -115,7 +115,9 @@ async def test_rest_and_stream_outages_degrade_and_recovery_brings_it_back_live(
     harness.sync.refresh_balances()
     await eventually(lambda: _reason_has(harness, "rest"), what="rest named")
     rec = await harness.store.connection("cred-1")
-    assert rec is not None and rec.reason is not None and "stream" in rec.reason
+    assert rec is not None
+    assert rec.reason is not None
+    assert "stream" in rec.reason
     harness.venue.set_balance("BTC", "2")  # a fill while everything was down
     harness.venue.rest_down = False
     await eventually(lambda: _reason_is(harness, "stream"), what="rest works again")
@@ -141,7 +143,8 @@ async def test_fills_are_synced_by_pages_with_the_cursor_and_a_streamed_fill_is_
     stored = await harness.store.fills(["acct-1"])
     assert [f.trade_id for f in stored] == [f.trade_id for f in [*fills, extra]]
     cursor = await harness.store.fill_cursor("cred-1", None)
-    assert cursor is not None and cursor.value == "13"
+    assert cursor is not None
+    assert cursor.value == "13"
 
 
 async def _is(h: Harness, state: ConnectionState) -> bool:
