@@ -313,7 +313,8 @@ def value_history(
             out.append(
                 {
                     "time": moment.isoformat(),
-                    "value": str(total) if held or not missing else None,
+                    # nothing valued of something held is no value, not 0
+                    "value": None if held and len(missing) == len(held) else str(total),
                     "unvalued_assets": missing,
                 }
             )
