@@ -76,8 +76,17 @@ def build_app(
 ) -> FastAPI:
     """The service's app; tests pass their own topic copies and, where the venue registry has
     no adapter yet, their own adapter factory."""
-    app = service_app(settings, __version__, Needs(kafka=True, database=True))
+    holder: list[AccountRuntime] = []
+
+    async def migrated() -> None:
+        if not holder[0].store.migrated:
+            raise ConnectionError("the account schema is not migrated yet")
+
+    app = service_app(
+        settings, __version__, Needs(kafka=True, database=True), {"schema": migrated}
+    )
     rt = AccountRuntime(settings, app.state.deps, adapters=adapters, topics=topics)
+    holder.append(rt)
     app.state.account = rt
     store, graph = rt.store, rt.graph
 

@@ -153,12 +153,15 @@ class AccountStore:
         self.schema = schema
         self._timeout_s = timeout_s
         self._partition_days: set[datetime] = set()
+        self.migrated = False  # every other call waits for the schema (503 until then)
 
     def _t(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)
 
     @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[AsyncConnection]:
+    async def _conn(self, *, migrating: bool = False) -> AsyncIterator[AsyncConnection]:
+        if not (self.migrated or migrating):
+            raise DatabaseUnavailable("the account schema is not migrated yet")
         pool = self._pool()
         if pool is None:
             raise DatabaseUnavailable("not connected to PostgreSQL yet")
@@ -169,11 +172,12 @@ class AccountStore:
             raise DatabaseUnavailable(f"PostgreSQL unavailable ({type(exc).__name__})") from None
 
     async def migrate(self) -> None:
-        async with self._conn() as conn:
+        async with self._conn(migrating=True) as conn:
             await apply_migrations(conn, MIGRATIONS, self.schema)
             now = datetime.now(UTC)
             await self._ensure_partitions(conn, now - timedelta(days=1), now + timedelta(days=3))
             await conn.commit()
+        self.migrated = True
 
     async def _ensure_partitions(
         self, conn: AsyncConnection, start: datetime, end: datetime
