@@ -82,9 +82,7 @@ def build_app(
         if not holder[0].store.migrated:
             raise ConnectionError("the account schema is not migrated yet")
 
-    app = service_app(
-        settings, __version__, Needs(kafka=True, database=True), {"schema": migrated}
-    )
+    app = service_app(settings, __version__, Needs(kafka=True, database=True), {"schema": migrated})
     rt = AccountRuntime(settings, app.state.deps, adapters=adapters, topics=topics)
     holder.append(rt)
     app.state.account = rt

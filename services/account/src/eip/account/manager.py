@@ -27,13 +27,14 @@ from dataclasses import replace
 
 from aiokafka import TopicPartition
 
+from eip.account.auth_clients import AuthClients
 from eip.account.connections import ConnectionEvent, ConnectionState, InvalidTransition, next_state
 from eip.account.publisher import BalancePublisher
 from eip.account.store import AccountStore, ConnectionRecord
 from eip.account.sync import ConnectionSync, SyncSettings
 from eip.account.venues import AdapterFactory
 from eip.bus import Record, partition_for_key
-from eip.credentials_client import CredentialsClient, CredentialsUnavailable
+from eip.credentials_client import CredentialsUnavailable
 from eip.events.v1 import auth_pb2, orders_pb2
 from eip.exchanges.errors import ExchangeError, UnknownExchange
 from eip.storage import DatabaseUnavailable
@@ -50,14 +51,14 @@ class SyncManager:
         publisher: BalancePublisher,
         settings: SyncSettings,
         *,
-        credentials: CredentialsClient | None = None,
+        auth: AuthClients | None = None,
         partitions: int = 3,
     ) -> None:
         self.store = store
         self._adapters = adapters
         self._publisher = publisher
         self._settings = settings
-        self._credentials = credentials
+        self._auth = auth
         self._partitions = list(range(partitions))
         self.syncs: dict[str, ConnectionSync] = {}
         self._owned: set[int] | None = None  # None: every partition (no group in use)
@@ -164,10 +165,10 @@ class SyncManager:
         return rec
 
     async def _with_metadata(self, rec: ConnectionRecord) -> ConnectionRecord:
-        if self._credentials is None:
+        if self._auth is None:
             return rec
         try:
-            meta = await self._credentials.metadata(rec.credential_id)
+            meta = await self._auth.for_account(rec.account_id).metadata(rec.credential_id)
         except CredentialsUnavailable as exc:
             log.warning("credential metadata not read", extra={"error": str(exc)})
             return rec

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+from eip.account.auth_clients import AuthClients
 from eip.account.manager import SyncManager
 from eip.account.market_data import MarketDataClient
 from eip.account.prices import TickerFeed
@@ -32,7 +33,6 @@ from eip.account.sync import SyncSettings
 from eip.account.valuation import PriceGraph
 from eip.account.venues import AdapterFactory, adapter_factory
 from eip.bus import Consumer, ConsumerConfig, Producer
-from eip.credentials_client import ClientCredentials, CredentialsClient
 from eip.events.topics import (
     ACCOUNT_BALANCES,
     AUTH_CREDENTIALS,
@@ -92,20 +92,13 @@ class AccountRuntime:
         )
         secret = settings.auth_client_secret.get_secret_value()
         register_secret(secret)
-        self.tokens: ClientCredentials | None = None
-        self.credentials: CredentialsClient | None = None
+        self.auth: AuthClients | None = None
         if secret:
-            self.tokens = ClientCredentials(
-                settings.auth_url,
-                settings.auth_client_id,
-                secret,
-                scope="credentials:use market:read",
-            )
-            self.credentials = CredentialsClient(settings.auth_url, self.tokens.token)
-        if adapters is None and self.credentials is not None:
-            adapters = adapter_factory(self.credentials, settings.exchange_urls)
+            self.auth = AuthClients(settings.auth_url, settings.auth_client_id, secret)
+        if adapters is None and self.auth is not None:
+            adapters = adapter_factory(self.auth, settings.exchange_urls)
         self.market_data = MarketDataClient(
-            settings.market_data_url, self.tokens.token if self.tokens else None
+            settings.market_data_url, self.auth.market.token if self.auth else None
         )
         self.manager = SyncManager(
             self.store,
@@ -118,7 +111,7 @@ class AccountRuntime:
                 retry_base_delay_s=settings.retry_base_delay_s,
                 retry_max_delay_s=settings.retry_max_delay_s,
             ),
-            credentials=self.credentials,
+            auth=self.auth,
             partitions=self.topics.credentials.partitions,
         )
         self.ready = asyncio.Event()  # migrations applied
@@ -139,10 +132,8 @@ class AccountRuntime:
                 await asyncio.gather(task, return_exceptions=True)
             await self.manager.stop_all()
             await self.market_data.aclose()
-            if self.credentials is not None:
-                await self.credentials.aclose()
-            if self.tokens is not None:
-                await self.tokens.aclose()
+            if self.auth is not None:
+                await self.auth.aclose()
 
     async def _supervise(self) -> None:
         await self._until(self.store.migrate, "account schema not migrated yet")

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from eip.account.auth_clients import AuthClients
 from eip.account.store import ConnectionRecord
-from eip.credentials_client import CredentialsClient
 from eip.exchanges.contract.trading import TradingAdapter
 from eip.exchanges.errors import UnknownExchange
 
 AdapterFactory = Callable[[ConnectionRecord], TradingAdapter]
 
 
-def adapter_factory(
-    credentials: CredentialsClient, exchange_urls: Mapping[str, str]
-) -> AdapterFactory:
+def adapter_factory(auth: AuthClients, exchange_urls: Mapping[str, str]) -> AdapterFactory:
     """Adapters signing through the auth service with the connection's credential;
     ``exchange_urls`` moves a venue to another host (the simulator)."""
 
