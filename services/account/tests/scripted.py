@@ -17,11 +17,14 @@ from eip.exchanges.contract.trading import (
     FillCursor,
     FillPage,
     InstrumentRules,
+    OcoRequest,
+    OrderRequest,
     PrivateEvent,
     TradingCapabilities,
     VenueFill,
+    VenueOrder,
 )
-from eip.exchanges.errors import TransientExchangeError
+from eip.exchanges.errors import NotSupported, TransientExchangeError
 from eip.exchanges.market_data import StreamStatus
 
 
@@ -108,6 +111,43 @@ class ScriptedVenue:
 
     async def load_rules(self) -> dict[str, InstrumentRules]:
         return {}
+
+    # -- orders: the account service never places, amends or cancels ----------------------
+
+    async def place_order(self, request: OrderRequest) -> VenueOrder:
+        raise NotSupported(self.exchange, "scripted venue")
+
+    async def place_oco(self, request: OcoRequest) -> list[VenueOrder]:
+        raise NotSupported(self.exchange, "scripted venue")
+
+    async def cancel_order(
+        self, symbol: str, *, client_order_id: str | None = None, venue_order_id: str | None = None
+    ) -> VenueOrder:
+        raise NotSupported(self.exchange, "scripted venue")
+
+    async def amend_order(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        venue_order_id: str | None = None,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+    ) -> VenueOrder:
+        raise NotSupported(self.exchange, "scripted venue")
+
+    async def fetch_order(
+        self, symbol: str, *, client_order_id: str | None = None, venue_order_id: str | None = None
+    ) -> VenueOrder:
+        raise NotSupported(self.exchange, "scripted venue")
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        return []
+
+    async def fetch_closed_orders(
+        self, symbol: str | None, since: datetime, limit: int | None = None
+    ) -> list[VenueOrder]:
+        return []
 
     def private_events(self) -> AsyncIterator[PrivateEvent]:
         return self._iterate()

@@ -8,7 +8,7 @@ from decimal import Decimal, localcontext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eip.account.pnl import Trade, compute
+from eip.account.pnl import Method, Trade, compute
 
 D = Decimal
 TOLERANCE = D("1e-18")
@@ -185,8 +185,9 @@ def test_fees_in_quote_base_and_a_third_asset() -> None:
 
 def test_a_sale_beyond_the_recorded_buys_has_no_invented_profit() -> None:
     trades = [Trade("ETH/USD", "buy", D(10), D(1)), Trade("ETH/USD", "sell", D(20), D(3))]
-    for method in ("fifo", "average"):
-        p = compute(trades, method)["ETH/USD"]  # type: ignore[arg-type]
+    methods: list[Method] = ["fifo", "average"]
+    for method in methods:
+        p = compute(trades, method)["ETH/USD"]
         assert p.unmatched_quantity == D(2)
         assert p.realized == D(10)  # one of three sold units had a basis: 20 - 10
         assert p.quantity == 0

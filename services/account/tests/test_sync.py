@@ -162,7 +162,8 @@ async def _reason_has(h: Harness, text: str) -> bool:
 
 async def _reason_is(h: Harness, prefix: str) -> bool:
     rec = await h.store.connection("cred-1")
-    return rec is not None and (rec.reason or "").startswith(prefix) and ";" not in rec.reason
+    reason = (rec.reason or "") if rec is not None else ""
+    return reason.startswith(prefix) and ";" not in reason
 
 
 async def _fills_are(h: Harness, n: int) -> bool:

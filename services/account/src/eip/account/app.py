@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -73,9 +73,10 @@ def build_app(
     *,
     adapters: AdapterFactory | None = None,
     topics: Topics | None = None,
+    adapter_options: Mapping[str, Any] | None = None,
 ) -> FastAPI:
-    """The service's app; tests pass their own topic copies and, where the venue registry has
-    no adapter yet, their own adapter factory."""
+    """The service's app; tests pass their own topic copies, adapter options (a fast reconnect)
+    or, for a scripted venue, their own adapter factory."""
     holder: list[AccountRuntime] = []
 
     async def migrated() -> None:
@@ -83,7 +84,9 @@ def build_app(
             raise ConnectionError("the account schema is not migrated yet")
 
     app = service_app(settings, __version__, Needs(kafka=True, database=True), {"schema": migrated})
-    rt = AccountRuntime(settings, app.state.deps, adapters=adapters, topics=topics)
+    rt = AccountRuntime(
+        settings, app.state.deps, adapters=adapters, topics=topics, adapter_options=adapter_options
+    )
     holder.append(rt)
     app.state.account = rt
     store, graph = rt.store, rt.graph

@@ -35,6 +35,8 @@ Step = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
 
 
 def _value_of(rate: Rate | Unvalued, amount: Decimal) -> dict[str, Any]:
+    if amount == 0:  # nothing of anything is worth exactly nothing: no price needed
+        return {"value": "0", "route": None, "unvalued_reason": None}
     if isinstance(rate, Rate):
         with localcontext() as ctx:
             ctx.prec = PRECISION

@@ -18,9 +18,10 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from eip.account.auth_clients import AuthClients
 from eip.account.manager import SyncManager
@@ -72,6 +73,7 @@ class AccountRuntime:
         *,
         adapters: AdapterFactory | None = None,
         topics: Topics | None = None,
+        adapter_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.deps = deps
@@ -96,7 +98,7 @@ class AccountRuntime:
         if secret:
             self.auth = AuthClients(settings.auth_url, settings.auth_client_id, secret)
         if adapters is None and self.auth is not None:
-            adapters = adapter_factory(self.auth, settings.exchange_urls)
+            adapters = adapter_factory(self.auth, settings.exchange_urls, adapter_options)
         self.market_data = MarketDataClient(
             settings.market_data_url, self.auth.market.token if self.auth else None
         )
