@@ -311,3 +311,17 @@ async def test_charts_are_png_and_svg_drawn_from_the_json_answers(service: Servi
     )
     assert too_many.status_code == 422
     assert too_many.json()["error"]["code"] == "range_too_large"
+
+
+async def test_routes_answer_503_until_postgresql_and_the_schema_are_there(
+    token_issuer: TokenIssuer,
+) -> None:
+    app = build_app(AccountSettings(**token_issuer.settings()))  # not started: nothing open
+    headers = token_issuer.headers(["accounts:read"], accounts=["acct-1"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        for path in ("/v1/accounts", "/v1/accounts/acct-1/balances", "/v1/accounts/acct-1/pnl"):
+            answer = await http.get(path, headers=headers)
+            assert answer.status_code == 503, path
+            assert answer.json()["error"]["code"] == "database_unavailable"

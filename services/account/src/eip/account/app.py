@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query
-from fastapi.responses import Response
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from eip.account import __version__
 from eip.account.charts import (
@@ -44,7 +44,7 @@ from eip.account.runtime import AccountRuntime, Topics
 from eip.account.settings import AccountSettings
 from eip.account.valuation import Rate
 from eip.account.venues import AdapterFactory
-from eip.observability.http import ApiError, error_responses
+from eip.observability.http import ApiError, error_body, error_responses
 from eip.observability.inputs import Instant, Text
 from eip.runtime import Needs, service_app
 from eip.storage import DatabaseUnavailable
@@ -100,16 +100,19 @@ def build_app(
 
     app.router.lifespan_context = lifespan
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        # every route reads PostgreSQL: one answer for all of them (503, the platform body)
+        body = error_body("database_unavailable", "PostgreSQL is not reachable; retry")
+        return JSONResponse(body, 503)
+
     def allowed(claims: Claims, account_id: str) -> None:
         if not claims.may_use_account(account_id):
             raise ApiError(403, "forbidden", "token does not cover this account")
 
     async def known(claims: Claims, account_id: str) -> list[Any]:
         allowed(claims, account_id)
-        try:
-            connections = await store.connections([account_id])
-        except DatabaseUnavailable as exc:
-            raise _db(exc) from None
+        connections = await store.connections([account_id])
         if not connections:
             raise ApiError(404, "unknown_account", "no exchange account is connected to it")
         return connections
@@ -124,21 +127,15 @@ def build_app(
         exchange: str | None = None,
         include_revoked: bool = False,
     ) -> dict[str, Any]:
-        try:
-            rows = await store.balances(
-                [account_id], exchange=exchange, include_revoked=include_revoked
-            )
-        except DatabaseUnavailable as exc:
-            raise _db(exc) from None
+        rows = await store.balances(
+            [account_id], exchange=exchange, include_revoked=include_revoked
+        )
         return balances_view(rows, graph, quote, stable_par=stable_par)
 
     @app.get("/v1/accounts", tags=["accounts"])
     async def list_accounts(claims: Reader) -> dict[str, Any]:
         """The accounts with a connected exchange account that the token covers."""
-        try:
-            ids = await store.account_ids()
-        except DatabaseUnavailable as exc:
-            raise _db(exc) from None
+        ids = await store.account_ids()
         return {"accounts": [a for a in ids if claims.may_use_account(a)]}
 
     @app.get("/v1/accounts/{account_id}/access", tags=["accounts"])
@@ -198,10 +195,7 @@ def build_app(
     async def pnl_of(
         account_id: str, quote: str, method: Method, stable_par: bool
     ) -> dict[str, Any]:
-        try:
-            fills = await store.fills([account_id])
-        except DatabaseUnavailable as exc:
-            raise _db(exc) from None
+        fills = await store.fills([account_id])
         return pnl_view(fills, graph, quote, method, stable_par=stable_par)
 
     @app.get("/v1/accounts/{account_id}/pnl", tags=["portfolio"], responses=error_responses(404))
@@ -251,20 +245,9 @@ def build_app(
     async def history_of(
         account_id: str, start: datetime, end: datetime, step: Step, quote: str, stable_par: bool
     ) -> dict[str, Any]:
-        if start >= end:
-            raise ApiError(422, "invalid_request", "start must be before end")
-        if (end - start) / STEPS[step] > MAX_POINTS:
-            raise ApiError(
-                422,
-                "range_too_large",
-                f"more than {MAX_POINTS} points; use a larger step",
-                {"max_points": MAX_POINTS},
-            )
+        _check_span(start, end, step)
         moments = steps_between(start.astimezone(UTC), end.astimezone(UTC), step)
-        try:
-            points = await store.history([account_id], start, end)
-        except DatabaseUnavailable as exc:
-            raise _db(exc) from None
+        points = await store.history([account_id], start, end)
         held = holdings_over_time(points, moments)
         assets = {a for h in held for a in h}
         routes = graph.rates(assets, quote, stable_par=stable_par)
@@ -326,19 +309,16 @@ def build_app(
         the last page)."""
         await known(claims, account_id)
         after = _decode_cursor(cursor) if cursor else None
-        try:
-            rows = await store.fills(
-                [account_id],
-                exchange=exchange,
-                symbol=_symbol(symbol),
-                side=side,
-                start=start,
-                end=end,
-                after=after,
-                limit=limit + 1,
-            )
-        except DatabaseUnavailable as exc:
-            raise _db(exc) from None
+        rows = await store.fills(
+            [account_id],
+            exchange=exchange,
+            symbol=_symbol(symbol),
+            side=side,
+            start=start,
+            end=end,
+            after=after,
+            limit=limit + 1,
+        )
         page = rows[:limit]
         next_cursor = _encode_cursor(page[-1].time, page[-1].seq) if len(rows) > limit else None
         return {
@@ -411,18 +391,10 @@ def build_app(
         """The account's trades of one symbol (the data of ``/trades``) marked on the symbol's
         candles (from the market-data service): buys ▲, sells ▼."""
         await known(claims, account_id)
-        if start >= end:
-            raise ApiError(422, "invalid_request", "start must be before end")
-        if (end - start) / STEPS[timeframe] > MAX_POINTS:
-            raise ApiError(422, "range_too_large", f"more than {MAX_POINTS} candles")
+        _check_span(start, end, timeframe)
         sym = _symbol(symbol)
         assert sym is not None
-        try:
-            fills = await store.fills(
-                [account_id], exchange=exchange, symbol=sym, start=start, end=end
-            )
-        except DatabaseUnavailable as exc:
-            raise _db(exc) from None
+        fills = await store.fills([account_id], exchange=exchange, symbol=sym, start=start, end=end)
         try:
             candles = await rt.market_data.candles(exchange, sym, timeframe, start, end)
         except MarketDataUnavailable:
@@ -433,8 +405,16 @@ def build_app(
     return app
 
 
-def _db(exc: DatabaseUnavailable) -> ApiError:
-    return ApiError(503, "database_unavailable", "PostgreSQL is not reachable; retry", None)
+def _check_span(start: datetime, end: datetime, step: Step) -> None:
+    if start >= end:
+        raise ApiError(422, "invalid_request", "start must be before end")
+    if (end - start) / STEPS[step] > MAX_POINTS:
+        raise ApiError(
+            422,
+            "range_too_large",
+            f"more than {MAX_POINTS} points; use a larger step",
+            {"max_points": MAX_POINTS},
+        )
 
 
 def _symbol(symbol: str | None) -> str | None:
