@@ -34,6 +34,7 @@ from eip.account.sync import SyncSettings
 from eip.account.valuation import PriceGraph
 from eip.account.venues import AdapterFactory, adapter_factory
 from eip.bus import Consumer, ConsumerConfig, Producer
+from eip.bus.consumer import Handler
 from eip.events.topics import (
     ACCOUNT_BALANCES,
     AUTH_CREDENTIALS,
@@ -144,6 +145,17 @@ class AccountRuntime:
         await self.tickers.seed(self.market_data)
         s = self.settings
         instance = uuid.uuid4().hex[:12]
+
+        def every_instance(name: str, topic: TopicSpec, handler: Handler) -> Consumer:
+            # a group of this instance's own, from the latest offset: only what comes now
+            config = ConsumerConfig(
+                s.kafka_bootstrap_servers,
+                f"account-{name}-{instance}",
+                f"account-{name}",
+                auto_offset_reset="latest",
+            )
+            return Consumer(config, [topic], handler, producer)
+
         consumers = [
             Consumer(
                 ConsumerConfig(s.kafka_bootstrap_servers, s.group_id, "account-credentials"),
@@ -152,28 +164,8 @@ class AccountRuntime:
                 producer,
                 rebalance_listener=self.manager,
             ),
-            Consumer(
-                ConsumerConfig(
-                    s.kafka_bootstrap_servers,
-                    f"account-prices-{instance}",
-                    "account-prices",
-                    auto_offset_reset="latest",
-                ),
-                [self.topics.tickers],
-                self.tickers.handle,
-                producer,
-            ),
-            Consumer(
-                ConsumerConfig(
-                    s.kafka_bootstrap_servers,
-                    f"account-orders-{instance}",
-                    "account-orders",
-                    auto_offset_reset="latest",
-                ),
-                [self.topics.order_events],
-                self.manager.handle_order_event,
-                producer,
-            ),
+            every_instance("prices", self.topics.tickers, self.tickers.handle),
+            every_instance("orders", self.topics.order_events, self.manager.handle_order_event),
         ]
         self._consumers = consumers
         async with asyncio.TaskGroup() as group:
