@@ -336,7 +336,7 @@ class ConnectionSync:
         return new
 
     async def _symbols(self) -> Sequence[str | None]:
-        if not getattr(self.adapter.capabilities, "history_needs_symbol", False):
+        if not self.adapter.capabilities.history_needs_symbol:
             return [None]
         # Venues that keep fills per instrument (Binance myTrades): every listed instrument
         # with an asset the account holds or held, every symbol already traded, and the

@@ -1,9 +1,11 @@
 """The one place the account service gets a ``TradingAdapter`` for a connection.
 
 Services never name a venue: the exchange id comes from the credential, and the venue code
-behind it lives in ``eip.exchanges``. Until the trading adapters' factory (and then the venue
-registry) is on main, this says plainly that no adapter exists for the exchange; the sync of
-such a connection is then ``degraded`` with that reason instead of crashing.
+behind it lives in ``eip.exchanges`` (``create_trading_adapter``; the venue registry once it
+lands). Every adapter signs through the auth service with the connection's credential
+(``AuthRequestSigner``): the secret never reaches this service. An exchange without a trading
+adapter yet raises ``UnknownExchange``; the sync of such a connection is then ``degraded`` with
+that reason instead of failing.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 
 from eip.account.auth_clients import AuthClients
 from eip.account.store import ConnectionRecord
+from eip.credentials_client import AuthRequestSigner
 from eip.exchanges.contract.trading import TradingAdapter
-from eip.exchanges.errors import UnknownExchange
+from eip.exchanges.factory import create_trading_adapter
 
 AdapterFactory = Callable[[ConnectionRecord], TradingAdapter]
+PURPOSE = "account-sync"  # what the auth service's audit trail records for each signature
 
 
 def adapter_factory(
@@ -24,11 +28,18 @@ def adapter_factory(
     exchange_urls: Mapping[str, str],
     options: Mapping[str, Any] | None = None,
 ) -> AdapterFactory:
-    """Adapters signing through the auth service with the connection's credential;
-    ``exchange_urls`` moves a venue to another host (the simulator); ``options`` go to every
-    adapter (reconnect policy, staleness)."""
+    """Adapters signing through the auth service; ``exchange_urls`` moves a venue to another
+    host (the simulator); ``options`` go to every adapter (reconnect policy, staleness)."""
 
     def build(rec: ConnectionRecord) -> TradingAdapter:
-        raise UnknownExchange(f"no trading adapter for {rec.exchange!r} on this platform yet")
+        signer = AuthRequestSigner(
+            auth.for_account(rec.account_id), rec.credential_id, rec.exchange, purpose=PURPOSE
+        )
+        return create_trading_adapter(
+            rec.exchange,
+            signer,
+            base_url=exchange_urls.get(rec.exchange),
+            **dict(options or {}),
+        )
 
     return build
