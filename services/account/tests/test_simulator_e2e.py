@@ -316,6 +316,7 @@ async def test_a_key_connects_balances_appear_a_fill_streams_in_and_the_total_is
     )
     (conn_info,) = (await platform.get(account_id, "/connections"))["connections"]
     assert set(conn_info["permissions"]) >= {"read", "trade"}
+    assert conn_info["ip_restricted"] is False  # read from auth's metadata, not the event
 
     # the hand computation, on the books' prices (only the tests' orders move them)
     mids: dict[str, Decimal] = {}
