@@ -16,6 +16,7 @@ password in the message); the HTTP layer answers it with 503.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -169,6 +170,12 @@ class AccountStore:
             async with pool.connection(timeout=self._timeout_s) as conn:
                 yield conn
         except (OperationalError, PoolTimeout, PoolClosed, OSError) as exc:
+            # psycopg turns a task's cancellation inside a query into QueryCanceled (an
+            # OperationalError): give the task its cancellation back, or a stopped sync would
+            # take it for an outage and run on for ever
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from None
             raise DatabaseUnavailable(f"PostgreSQL unavailable ({type(exc).__name__})") from None
 
     async def migrate(self) -> None:

@@ -104,6 +104,10 @@ class ConnectionSync:
         with contextlib.suppress(Exception):  # closing a broken adapter must not stop a stop
             await self.adapter.close()
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def refresh_balances(self) -> None:
         self._balance_wanted.set()
 
@@ -195,10 +199,7 @@ class ConnectionSync:
             delays = self._delays().delays()
             self._rest_ok = True
             await self._works("rest")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._balance_wanted.wait(), self._settings.reconcile_interval_s
-                )
+            await _wait(self._balance_wanted, self._settings.reconcile_interval_s)
 
     async def reconcile_balances(self) -> list[BalanceChange]:
         """One REST snapshot, stored and published; the changes it made (drift corrected)."""
@@ -308,10 +309,7 @@ class ConnectionSync:
                 continue
             delays = self._delays().delays()
             await self._works("trades")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._trades_wanted.wait(), self._settings.trade_sync_interval_s
-                )
+            await _wait(self._trades_wanted, self._settings.trade_sync_interval_s)
 
     async def sync_fills(self) -> int:
         """Every page of new fills of every symbol, each stored with its cursor; the count."""
@@ -355,6 +353,15 @@ class ConnectionSync:
         symbols |= set(await self._store.fill_symbols(self.record.credential_id))
         symbols |= self._extra_symbols
         return [*sorted(symbols)]
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> None:
+    """Until ``event`` is set or ``timeout_s`` passed. ``asyncio.timeout``, not ``wait_for``:
+    on Python 3.11 a ``wait_for`` whose inner wait completes as the task is cancelled swallows
+    the cancellation, and a stopped sync would run on for ever."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
 
 
 def _now() -> datetime:
