@@ -325,3 +325,23 @@ async def test_routes_answer_503_until_postgresql_and_the_schema_are_there(
             answer = await http.get(path, headers=headers)
             assert answer.status_code == 503, path
             assert answer.json()["error"]["code"] == "database_unavailable"
+
+
+async def test_a_rotation_reconnects_with_a_fresh_adapter_and_goes_live_again(
+    service: Service,
+) -> None:
+    venue = ScriptedVenue()
+    venue.set_balance("BTC", "1")
+    service.venues["cred-1"] = venue
+    await connected(service)
+    before = service.rt.manager.syncs["cred-1"]
+    await service.credential(auth_pb2.CREDENTIAL_ACTION_ROTATED)
+
+    async def reconnected() -> bool:
+        now = service.rt.manager.syncs.get("cred-1")
+        return now is not None and now is not before and await _live(service)
+
+    await eventually(reconnected, what="a new sync, live")
+    assert not before.running  # the old sync was stopped before the new one started
+    rows = await service.rt.store.balances(["acct-1"])
+    assert [(r.asset, r.total) for r in rows] == [("BTC", Decimal(1))]
