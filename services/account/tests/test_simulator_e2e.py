@@ -355,7 +355,7 @@ async def test_a_stream_cut_and_a_rest_outage_degrade_then_recover_with_nothing_
     await until(lambda: _status_is(platform, account_id, "live"), 30, "live")
     for path in ("/api/v3/account", "/api/v3/myTrades"):
         await platform.sim.fail_requests(10_000, 503, path, venue="binance")
-    await platform.sim.drop_streams("userData")
+    assert await platform.sim.drop_streams("userData", venue="binance") >= 1  # ours was cut
     platform.rt.manager.refresh(account_id, "binance")
     await until(lambda: _status_is(platform, account_id, "degraded"), 30, "degraded")
 
