@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
+import pytest
+from matplotlib.dates import date2num
+from matplotlib.figure import Figure
+
 from eip.account.charts import allocation_chart, render, trades_chart, value_chart
 from eip.account.portfolio import (
     PriceSeries,
@@ -116,3 +121,45 @@ async def test_charts_render_off_the_loop_as_png_and_svg() -> None:
     ):
         assert (await render(draw, "png")).startswith(b"\x89PNG")
         assert b"<svg" in await render(draw, "svg")
+
+
+def test_the_trades_chart_marks_each_buy_and_sell_at_its_time_and_price_on_the_candles() -> None:
+    candles = [
+        {
+            "open_time": (T0 + timedelta(minutes=i)).isoformat(),
+            "open": "100",
+            "high": "110",
+            "low": "95",
+            "close": str(101 + i),
+        }
+        for i in range(4)
+    ]
+    fills = [
+        {"side": "buy", "time": (T0 + timedelta(minutes=1)).isoformat(), "price": "101.5"},
+        {"side": "sell", "time": (T0 + timedelta(minutes=2)).isoformat(), "price": "103.25"},
+        {"side": "sell", "time": (T0 + timedelta(minutes=3)).isoformat(), "price": "104"},
+    ]
+    figure = Figure()
+    trades_chart(candles, fills, "t")(figure)
+    (ax,) = figure.axes
+    assert len(ax.patches) == len(candles)  # one body per candle
+    marks = {
+        c.get_label(): np.asarray(c.get_offsets()).tolist() for c in ax.collections if c.get_label()
+    }
+    buy_at = float(date2num(T0 + timedelta(minutes=1)))  # type: ignore[no-untyped-call]
+    assert marks["buy (1)"] == [[pytest.approx(buy_at), 101.5]]
+    assert [p[1] for p in marks["sell (2)"]] == [103.25, 104.0]
+
+
+def test_the_value_chart_draws_the_valued_points_of_the_history_and_no_zero_for_the_rest() -> None:
+    history = {
+        "quote": "USD",
+        "points": [
+            {"time": (T0 + timedelta(hours=i)).isoformat(), "value": v, "unvalued_assets": []}
+            for i, v in enumerate(["10", None, "12.5"])
+        ],
+    }
+    figure = Figure()
+    value_chart(history, "v")(figure)
+    (line,) = figure.axes[0].get_lines()
+    assert np.asarray(line.get_ydata(), dtype=float).tolist() == [10.0, 12.5]
