@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from eip.exchanges.contract.errors import NotSupported, TransientExchangeError
+from eip.exchanges.contract.market_data import StreamStatus
 from eip.exchanges.contract.trading import (
     AssetBalance,
     BalanceUpdate,
@@ -24,8 +26,6 @@ from eip.exchanges.contract.trading import (
     VenueFill,
     VenueOrder,
 )
-from eip.exchanges.errors import NotSupported, TransientExchangeError
-from eip.exchanges.market_data import StreamStatus
 
 
 @dataclass

@@ -36,7 +36,7 @@ from eip.account.venues import AdapterFactory
 from eip.bus import Record, partition_for_key
 from eip.credentials_client import CredentialsUnavailable
 from eip.events.v1 import auth_pb2, orders_pb2
-from eip.exchanges.errors import ExchangeError, UnknownExchange
+from eip.exchanges.contract.errors import ExchangeError, UnknownExchange
 from eip.storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)

@@ -34,13 +34,13 @@ from datetime import UTC, datetime
 
 from eip.account.connections import ConnectionEvent, ConnectionState, next_state
 from eip.account.store import AccountStore, BalanceChange, ConnectionRecord
+from eip.exchanges.contract.errors import CredentialRejected, ExchangeError
 from eip.exchanges.contract.trading import (
     BalanceUpdate,
     FillEvent,
     StreamResumed,
     TradingAdapter,
 )
-from eip.exchanges.errors import CredentialRejected, ExchangeError
 from eip.resilience import RetryPolicy
 from eip.storage import DatabaseUnavailable
 

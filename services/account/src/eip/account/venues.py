@@ -1,8 +1,8 @@
 """The one place the account service gets a ``TradingAdapter`` for a connection.
 
 Services never name a venue: the exchange id comes from the credential, and the venue code
-behind it lives in ``eip.exchanges`` (``create_trading_adapter``; the venue registry once it
-lands). Every adapter signs through the auth service with the connection's credential
+behind it is found in the venue registry (``eip.exchanges.registry.create_trading_adapter``).
+Every adapter signs through the auth service with the connection's credential
 (``AuthRequestSigner``): the secret never reaches this service. An exchange without a trading
 adapter yet raises ``UnknownExchange``; the sync of such a connection is then ``degraded`` with
 that reason instead of failing.
@@ -17,7 +17,7 @@ from eip.account.auth_clients import AuthClients
 from eip.account.store import ConnectionRecord
 from eip.credentials_client import AuthRequestSigner
 from eip.exchanges.contract.trading import TradingAdapter
-from eip.exchanges.factory import create_trading_adapter
+from eip.exchanges.registry import create_trading_adapter
 
 AdapterFactory = Callable[[ConnectionRecord], TradingAdapter]
 PURPOSE = "account-sync"  # what the auth service's audit trail records for each signature
