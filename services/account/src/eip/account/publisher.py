@@ -7,7 +7,7 @@ change or reconcile of that account at that exchange: each call publishes every 
 stored total differs from its last published one, not only the keys of the call's changes.
 
 A key is ``account:exchange:asset`` for the spot wallet and ``account:exchange:asset:wallet``
-for a wallet the venue reports apart (Kraken's staked or earn balances). Several connections of
+for a wallet the venue reports apart (staked or earn balances). Several connections of
 one account at one exchange are added up under one key. A value moving with prices alone is
 not a change: consumers that want live values join the amounts with ``md.tickers.v1`` or call
 the HTTP API.

@@ -336,7 +336,7 @@ class ConnectionSync:
     async def _symbols(self) -> Sequence[str | None]:
         if not self.adapter.capabilities.history_needs_symbol:
             return [None]
-        # Venues that keep fills per instrument (Binance myTrades): every listed instrument
+        # Venues that keep fills per instrument (a trades call per symbol): every listed instrument
         # with an asset the account holds or held, every symbol already traded, and the
         # symbols fills and order events named.
         if self._rules_symbols is None:
