@@ -156,6 +156,15 @@ env_account() {
   http ACCOUNT_ account
   infrastructure postgres
   wire ACCOUNT_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
+  wire ACCOUNT_AUTH_URL "$(url_of auth)"
+  wire ACCOUNT_MARKET_DATA_URL "$(url_of market-data)"
+  # Locally the service signs in as the first admin client (production gives it a client of
+  # its own with credentials:use and market:read: docs/ACCOUNT.md).
+  local admin_secret
+  admin_secret=$(secret auth_admin_secret) || exit 1
+  default ACCOUNT_AUTH_CLIENT_ID eip-admin
+  wire ACCOUNT_AUTH_CLIENT_SECRET "$admin_secret"
+  default ACCOUNT_EXCHANGE_URLS "{\"binance\":\"$(url_of exchange-simulator)\"}"
 }
 
 env_order_management() {

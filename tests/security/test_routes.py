@@ -190,7 +190,11 @@ HOSTILE: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("GET", "/v1/books/binance/BTC-USDT/stats", {"params": {"depths": "1,{}5"}}),
         ("POST", "/v1/subscriptions", {"json": {"exchange": "bin{}ance", "symbol": "BTC/USDT"}}),
     ],
-    "http://account": [("GET", "/v1/accounts/acct{}1/access", {})],
+    "http://account": [
+        ("GET", "/v1/accounts/acct{}1/access", {}),
+        ("GET", "/v1/accounts/acct-1/trades", {"params": {"cursor": "ab{}c"}}),
+        ("GET", "/v1/accounts/acct-1/balances", {"params": {"exchange": "bin{}ance"}}),
+    ],
 }
 
 

@@ -36,10 +36,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from eip.account.app import build_app as account_app
+from eip.account.runtime import Topics as AccountTopics
 from eip.account.settings import AccountSettings
 from eip.auth.app import build_app as auth_app
 from eip.auth.settings import AuthSettings
 from eip.events.topics import (
+    ACCOUNT_BALANCES,
     AUDIT_EVENTS,
     AUTH_CREDENTIALS,
     MD_BOOK_DELTAS,
@@ -47,6 +49,7 @@ from eip.events.topics import (
     MD_CANDLES,
     MD_TICKERS,
     MD_TRADES,
+    ORDERS_EVENTS,
     TopicSpec,
 )
 from eip.exchange_simulator.client import SimulatorClient
@@ -131,7 +134,20 @@ async def service(
             snapshots_topic=await topic(MD_BOOK_SNAPSHOTS),
         )
     elif name == "account":
-        app = account_app(AccountSettings(**infra, **token_issuer.settings()))
+        app = account_app(
+            AccountSettings(
+                **infra,
+                **token_issuer.settings(),
+                db_schema=db_schema,
+                group_id=f"account-test-{uuid.uuid4().hex[:10]}",
+            ),
+            topics=AccountTopics(
+                await topic(ACCOUNT_BALANCES),
+                await topic(MD_TICKERS),
+                await topic(AUTH_CREDENTIALS),
+                await topic(ORDERS_EVENTS),
+            ),
+        )
     elif name == "order-management":
         app = order_management_app(OrderManagementSettings(**infra, **token_issuer.settings()))
     else:

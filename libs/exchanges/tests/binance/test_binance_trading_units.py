@@ -548,6 +548,25 @@ def test_rest_trades_account_and_balance_events_parse_exactly() -> None:
     assert (update.balances[0].asset, update.balances[0].free) == ("ETH", Decimal("10000"))
 
 
+def test_simple_earn_positions_in_the_account_are_the_earn_wallet_not_spot() -> None:
+    # GET /api/v3/account lists Simple Earn flexible positions as LD<asset> beside spot
+    rows = [
+        {"asset": "BTC", "free": "0.50000000", "locked": "0.01000000"},
+        {"asset": "LDBTC", "free": "0.25000000", "locked": "0.00000000"},
+        {"asset": "LDO", "free": "12.00000000", "locked": "0.00000000"},
+    ]
+    got = [(b.asset, b.wallet, b.free, b.locked) for b in wire.balances(rows)]
+    assert got == [
+        ("BTC", "spot", Decimal("0.5"), Decimal("0.01")),
+        ("BTC", "earn", Decimal("0.25"), Decimal(0)),
+        ("LDO", "spot", Decimal(12), Decimal(0)),
+    ]
+    event = {"e": "outboundAccountPosition", "E": 1564034571105, "u": 1564034571073}
+    event["B"] = [{"a": "LDUSDT", "f": "100.00000000", "l": "0.00000000"}]
+    (pushed,) = wire.account_position(event, datetime.now(UTC)).balances
+    assert (pushed.asset, pushed.wallet, pushed.total) == ("USDT", "earn", Decimal(100))
+
+
 def test_instrument_rules_come_from_the_filters() -> None:
     rules = wire.instrument_rules(BTCUSDT)
     assert (rules.symbol, rules.base, rules.quote) == ("BTC/USDT", "BTC", "USDT")

@@ -160,6 +160,24 @@ class CredentialsClient:
         assert isinstance(data, dict)
         return data
 
+    async def metadata(self, credential_id: str) -> dict[str, Any]:
+        """The credential's metadata as the auth service shows it (account, exchange, status,
+        permissions, IP restriction, version, times): never a secret, not audited as a use."""
+        headers = {"Authorization": f"Bearer {await self._token()}"}
+        try:
+            response = await self._http.get(
+                f"{self.auth_url}/v1/credentials/{credential_id}", headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise CredentialsUnavailable(
+                f"auth service unreachable ({type(exc).__name__})"
+            ) from None
+        _raise_for(response)
+        data = response.json().get("credential")
+        if not isinstance(data, dict):
+            raise CredentialsUnavailable("auth service: credential metadata missing")
+        return data
+
     async def get(self, credential_id: str, purpose: str = "") -> Credential:
         """The credential, from the cache while fresh, else from the auth service (audited)."""
         hit = self.cached(credential_id)

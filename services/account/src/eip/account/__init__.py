@@ -1,4 +1,5 @@
-"""The account service. Its capability lands with a later issue; today it runs the
-standard service shell: settings, logs, metrics, health and readiness of its dependencies."""
+"""The account service: the exchange accounts connected to each platform account, their live
+balances valued in one currency, own trade history, portfolio, PnL and charts
+(docs/ACCOUNT.md)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

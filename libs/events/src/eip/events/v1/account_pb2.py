@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from eip.events.v1 import common_pb2 as eip_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x65ip/events/v1/account.proto\x12\reip.events.v1\x1a\x1a\x65ip/events/v1/common.proto\"\xc2\x01\n\x07\x42\x61lance\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x65xchange\x18\x02 \x01(\t\x12\r\n\x05\x61sset\x18\x03 \x01(\t\x12(\n\x05times\x18\x04 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12\x0c\n\x04\x66ree\x18\x05 \x01(\t\x12\x0e\n\x06locked\x18\x06 \x01(\t\x12\r\n\x05total\x18\x07 \x01(\t\x12\x16\n\x0equote_currency\x18\x08 \x01(\t\x12\x13\n\x0bquote_value\x18\t \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x65ip/events/v1/account.proto\x12\reip.events.v1\x1a\x1a\x65ip/events/v1/common.proto\"\xfd\x01\n\x07\x42\x61lance\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08\x65xchange\x18\x02 \x01(\t\x12\r\n\x05\x61sset\x18\x03 \x01(\t\x12(\n\x05times\x18\x04 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12\x0c\n\x04\x66ree\x18\x05 \x01(\t\x12\x0e\n\x06locked\x18\x06 \x01(\t\x12\r\n\x05total\x18\x07 \x01(\t\x12\x16\n\x0equote_currency\x18\x08 \x01(\t\x12\x13\n\x0bquote_value\x18\t \x01(\t\x12\x0e\n\x06wallet\x18\n \x01(\t\x12\x13\n\x0bquote_route\x18\x0b \x01(\t\x12\x14\n\x0cprice_age_ms\x18\x0c \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'eip.events.v1.account_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BALANCE']._serialized_start=75
-  _globals['_BALANCE']._serialized_end=269
+  _globals['_BALANCE']._serialized_end=328
 # @@protoc_insertion_point(module_scope)

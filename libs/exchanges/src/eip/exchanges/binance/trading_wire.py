@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.exchanges.contract.errors import BadRequest, NotSupported, OrderRejected, RejectReason
-from eip.exchanges.contract.symbols import SymbolMap, normalize_asset
+from eip.exchanges.contract.symbols import SymbolMap, balance_asset, normalize_asset
 from eip.exchanges.contract.trading import (
     AssetBalance,
     BalanceUpdate,
@@ -374,14 +374,22 @@ def execution_report(
 
 def balances(rows: Iterable[Mapping[str, Any]], asset: str = "asset") -> list[AssetBalance]:
     """``account.balances`` (``asset``/``free``/``locked``) or ``outboundAccountPosition.B``
-    (``a``/``f``/``l``, pass ``asset="a"``)."""
+    (``a``/``f``/``l``, pass ``asset="a"``). Codes go through the one table of balance codes:
+    Simple Earn's ``LD<asset>`` positions, listed in the spot account, are that asset's ``earn``
+    wallet, never spot."""
     free, locked = ("free", "locked") if asset == "asset" else ("f", "l")
-    return [
-        AssetBalance(
-            asset=normalize_asset(row[asset]), free=dec(row[free]), locked=dec(row[locked])
+    out = []
+    for row in rows:
+        code = balance_asset(EXCHANGE, row[asset])
+        out.append(
+            AssetBalance(
+                asset=code.asset,
+                free=dec(row[free]) * code.scale,
+                locked=dec(row[locked]) * code.scale,
+                wallet=code.wallet,
+            )
         )
-        for row in rows
-    ]
+    return out
 
 
 def account_position(event: Mapping[str, Any], received: datetime) -> BalanceUpdate:
