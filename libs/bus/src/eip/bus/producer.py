@@ -102,6 +102,18 @@ class Producer:
     async def stop(self) -> None:
         await self._producer.stop()
 
+    async def ping(self) -> None:
+        """One metadata round trip to a broker over the producer's own connections (no new
+        client, so cheap enough for a readiness check every second); ``KafkaUnavailable``
+        when no broker answers. The caller bounds how long it may take."""
+        try:
+            await self._producer.client.fetch_all_metadata()
+        except (KafkaError, OSError) as exc:
+            raise KafkaUnavailable(
+                f"no broker of {self.config.bootstrap_servers} answered a metadata request"
+                f" ({type(exc).__name__}: {exc})"
+            ) from None
+
     async def __aenter__(self) -> Producer:
         await self.start()
         return self
