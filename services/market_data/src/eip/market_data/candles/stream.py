@@ -19,6 +19,18 @@ trade's offset is committed, and no offset is committed past a trade that no ack
 candle holds yet (``commit_limit``: in-progress updates are throttled), so after a crash the
 next holder replays what the topic lacks. A closed candle is published once per interval and
 key.
+
+Closing (the watermark): candles are bucketed by the venue's time, so they close on the venue's
+own progress, never ahead of ours. A key's interval closes once ``close_grace_s`` has passed
+its end on the *smaller* of (a) the newest venue time of the trades consumed here — of the key
+itself while its trade is handled, of the whole venue on the timer — and (b) our wall clock.
+(a) makes a venue whose clock is behind, a restart, a stalled stream and a gap being fetched
+wait for the trades instead of closing without them; (b) keeps a venue whose clock is ahead
+from closing intervals early, so when its offset shrinks (a skew of +120 s ends) the trades
+stamped in the past two minutes still find their intervals open. A venue where nothing trades
+closes on our clock corrected by its estimated offset (``eip.market_data.clock``, when it is
+behind) ``candle_quiet_close_s`` after the end. Trades are late only when the venue's clock
+jumps back below ours, or when they arrive after that quiet bound.
 """
 
 from __future__ import annotations
@@ -35,8 +47,9 @@ from aiokafka import TopicPartition
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec, record_key
 from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Trade
-from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey
+from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey, trade_time
 from eip.market_data.candles.restore import position_header, read_recent_candles
+from eip.market_data.clock import ClockOffsetEstimator
 from eip.market_data.metrics import CANDLES, LATE_TRADES
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import candle_key, candle_message, trade_from_message
@@ -61,8 +74,10 @@ class CandleStream:
         trades_topic: TopicSpec = MD_TRADES,
         candles_topic: TopicSpec = MD_CANDLES,
         group_id: str | None = None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        self._wall = wall  # our clock, which the watermark is never ahead of
         self.builder = self._new_builder()
         self._producer = producer
         self._sink = sink
@@ -80,6 +95,11 @@ class CandleStream:
         self._partition_ids: list[int] = []  # md.trades.v1's partitions at the last assignment
         self._key_partitions: dict[tuple[str, str], int] = {}
         self.restored = 0  # candle records restored into state since the stage started
+        # The watermark's inputs: the newest venue time consumed per venue and per market,
+        # and each venue's clock offset as the consumed trades show it.
+        self._venue_time: dict[str, datetime] = {}
+        self._market_time: dict[tuple[str, str], datetime] = {}
+        self._clocks: dict[str, ClockOffsetEstimator] = {}
 
     def _new_builder(self) -> CandleBuilder:
         return CandleBuilder(
@@ -116,6 +136,7 @@ class CandleStream:
         self._to_publish = []
         self.owned = frozenset()
         self.restored = 0
+        self._venue_time, self._market_time, self._clocks = {}, {}, {}
         self._consumer = Consumer(
             ConsumerConfig(
                 self.settings.kafka_bootstrap_servers,
@@ -164,6 +185,9 @@ class CandleStream:
             )
             async with self._lock:
                 self.builder.restore(theirs)
+                for candle in theirs:  # where the venues had got to, as far as published
+                    if candle.exchange_time is not None:
+                        self._progress(candle.key.exchange, candle.key.symbol, candle.exchange_time)
                 for partition in new:
                     self._applied.pop((self._trades_topic.name, partition), None)
                 self.owned = mine
@@ -228,9 +252,35 @@ class CandleStream:
         return min(marks, default=None)
 
     def _close_due(self, partitions: set[int]) -> list[Candle]:
+        """Candles of these (settled) partitions' keys that the venue's watermark closes."""
+        wall = self._wall()
         return self.builder.close_due(
-            datetime.now(UTC), lambda key: self._partition_of(key) in partitions
+            lambda key: self._watermark(key.exchange, wall),
+            lambda key: self._partition_of(key) in partitions,
         )
+
+    def _watermark(self, exchange: str, wall: datetime) -> datetime:
+        """See the module docstring: the venue's progress, never ahead of our clock, or for a
+        quiet venue our clock (corrected when the venue is behind) minus the quiet bound."""
+        s = self.settings
+        clock = self._clocks.get(exchange)
+        offset = (clock.estimate() if clock is not None else None) or 0.0
+        quiet = wall + timedelta(
+            seconds=min(0.0, offset) - (s.candle_quiet_close_s - s.candle_close_grace_s)
+        )
+        progress = self._venue_time.get(exchange)
+        return quiet if progress is None else max(min(progress, wall), quiet)
+
+    def _progress(self, exchange: str, symbol: str, when: datetime) -> datetime:
+        """Record venue time ``when`` seen for a market; returns the market's newest."""
+        venue = self._venue_time.get(exchange)
+        if venue is None or when > venue:
+            self._venue_time[exchange] = when
+        market = (exchange, symbol)
+        newest = self._market_time.get(market)
+        if newest is None or when > newest:
+            self._market_time[market] = newest = when
+        return newest
 
     async def _settled(self) -> set[int]:
         """Held partitions whose every fetched record has been handled."""
@@ -260,6 +310,14 @@ class CandleStream:
             # A record redelivered after a failed publish or store is folded in only once;
             # what it produced is still waiting in the pending lists.
             tp = (record.topic, record.partition)
+            newest = self._progress(trade.exchange, trade.symbol, trade_time(trade))
+            if trade.exchange_time is not None:
+                clock = self._clocks.get(trade.exchange)
+                if clock is None:
+                    # One sample is enough: an estimate is at most the offset (delays only
+                    # lower it), so the quiet bound built on it can only close later.
+                    clock = self._clocks[trade.exchange] = ClockOffsetEstimator(min_samples=1)
+                clock.add(trade.exchange_time, trade.received_time)
             if record.offset > self._applied.get(tp, -1):
                 sink = self._sink()
                 if sink is not None:
@@ -279,6 +337,14 @@ class CandleStream:
                             "trade_id": trade.trade_id,
                         },
                     )
+                # The market's own trades come in order on its partition: everything it
+                # traded before ``newest`` is handled, so its intervals ended by then close
+                # (never ahead of our clock, see the module docstring).
+                market = (trade.exchange, trade.symbol)
+                mark = min(newest, self._wall())
+                self._to_publish += self.builder.close_due(
+                    mark, lambda key: (key.exchange, key.symbol) == market
+                )
             await self._flush()
 
     async def _close_timer(self) -> None:
