@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber
 from prometheus_client import REGISTRY
 from psycopg_pool import PoolTimeout
 
@@ -405,3 +405,31 @@ async def test_a_handler_that_keeps_failing_on_its_own_is_dead_lettered_not_rede
     headers = dict(dead[0].headers)  # type: ignore[attr-defined]
     assert headers[dl.REASON].decode() == "handler_failed: 'instrument'"
     assert headers[dl.ERROR_TYPE] == b"KeyError"
+
+
+async def test_a_producer_whose_sequence_broke_is_replaced_and_publishing_goes_on(
+    kafka_bootstrap_servers: str, make_topic: TopicFactory
+) -> None:
+    """After a Kafka outage longer than the request timeout an expired batch leaves a hole in
+    the idempotent producer's numbering, and aiokafka fails every later batch with
+    OutOfOrderSequenceNumber (seen in the chaos suite). The wrapper replaces its producer."""
+    spec = await make_topic(MD_TRADES)
+    producer = Producer(ProducerConfig(kafka_bootstrap_servers, client_id="reset-test"))
+    await producer.start()
+    try:
+        broken = producer._producer
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(OutOfOrderSequenceNumber())
+        producer._delivered(broken, failed)  # a batch failing as aiokafka reports it
+        producer._delivered(broken, failed)  # its other batches: one replacement only
+        deadline = time.monotonic() + 30
+        while producer.resets == 0:
+            assert time.monotonic() < deadline, "the producer was not replaced"
+            await asyncio.sleep(0.1)
+        assert producer._producer is not broken
+        await producer.publish(spec, b"binance:BTC/USDT", trade(42))
+        records = await read_all(kafka_bootstrap_servers, spec.name, 1)
+        assert len(records) == 1
+        assert producer.resets == 1
+    finally:
+        await producer.stop()
