@@ -301,21 +301,19 @@ def test_a_watermark_never_ahead_of_our_clock_drops_no_trade_whatever_the_venue_
 ) -> None:
     """Trades arrive in the order they were made (``delay`` seconds later), stamped by a venue
     whose clock is off by ``offset(t)``; after each one the watermark of candles/stream.py
-    (the venue's newest stamp, never ahead of our clock) closes what it may. Every trade lands
-    in exactly one closed candle per timeframe, equal to a naive rebuild: the trades grouped by
-    the interval of their stamp, in the order they were made."""
+    (the market's latest stamp, never ahead of our clock) closes what it may. Every trade
+    lands in exactly one closed candle per timeframe, equal to a naive rebuild: the trades
+    grouped by the interval of their stamp, in the order they were made."""
     b = CandleBuilder(update_interval_s=3600, close_grace_s=2)
     trades: list[Trade] = []
     closed: list[Candle] = []
-    newest: datetime | None = None
     for i, (t, p, a) in enumerate(sorted(raw, key=lambda r: r[0])):
         stamped = T0 + timedelta(seconds=t + offset(t))
         arrived = T0 + timedelta(seconds=t + delay)
         made = Trade("binance", "BTC/USDT", str(i), p, a, "buy", stamped, arrived)
         trades.append(made)
         closed += [c for c in b.add(made, now=0) if c.closed]
-        newest = stamped if newest is None else max(newest, stamped)
-        closed += b.close_due(min(newest, arrived))
+        closed += b.close_due(min(stamped, arrived))
     closed += b.close_due(T0 + timedelta(days=3))
     assert b.late_trades == 0
     assert b.open_candles() == []

@@ -149,6 +149,13 @@ class Stage:
             Record(MD_TRADES.name, self.partition, offset, b"k", trade_message(made), [], 0)
         )
 
+    async def replay(self, offset: int) -> None:
+        """A trade handled before, delivered again (the consumer resumes from its commit)."""
+        made = self.made[offset]
+        await self.stream._handle(
+            Record(MD_TRADES.name, self.partition, offset, b"k", trade_message(made), [], 0)
+        )
+
     async def tick(self) -> None:
         """The close timer, the partition settled."""
         self.stream._to_publish += self.stream._close_due({self.partition})
@@ -207,7 +214,7 @@ async def test_with_the_venue_two_minutes_ahead_candles_close_on_our_clock_and_n
         assert at(2) not in stage.closed() or stage.now >= at(3, 2)
     stage.now = at(4, 2)
     await stage.tick()
-    # the venue's own time is 3:30 (its last skewed stamp): minute 3 waits for it
+    # the market's latest stamp is 3:10: minute 3 waits for its trades (or the quiet bound)
     assert list(stage.closed()) == [at(0), at(1), at(2)]
     stage.now = at(4, 5)
     await stage.trade(stage.now, 400)
@@ -260,3 +267,34 @@ async def test_a_quiet_venue_closes_on_our_clock_after_the_quiet_bound_corrected
     assert ahead.stream.builder.late_trades == behind.stream.builder.late_trades == 0
     assert ahead.closed() == ahead.naive()
     assert behind.closed() == behind.naive()
+
+
+async def test_a_restart_after_a_skew_resumes_from_the_latest_stamp_not_the_newest() -> None:
+    """Restored from candles stamped two minutes ahead, the stage must not take the venue's
+    progress for our clock: the trades printed while it was down, stamped at our time and
+    replayed now, still find their minute open."""
+    before = Stage()
+    for second in range(0, 30, 5):  # skewed, then the skew ends
+        before.now = at(0, second)
+        await before.trade(before.now + timedelta(seconds=120), 100)
+    for second in range(30, 50, 5):
+        before.now = at(0, second)
+        await before.trade(before.now, 200)
+    published = before.stream.builder.open_candles()  # what the topic holds at the crash
+    after = Stage()
+    after.made = list(before.made)
+    after.stream.builder.restore(published)
+    after.stream._resume_progress(published)
+    after.now = at(1, 10)  # restarted: our clock is past minute 0's end
+    await after.tick()
+    assert list(after.closed()) == []  # the market's latest stamp is 0:45
+    for offset in range(len(before.made)):  # replayed from the last commit, skewed ones too
+        await after.replay(offset)
+    assert list(after.closed()) == []  # each closes no more than it did the first time
+    for second in range(50, 60, 2):  # the gap: printed while it was down, fetched now
+        await after.trade(at(0, second), 300)
+    await after.trade(at(1, 5), 400)
+    assert after.stream.builder.late_trades == 0
+    closed = after.closed()
+    assert list(closed) == [at(0)]
+    assert closed[at(0)] == after.naive()[at(0)]

@@ -48,8 +48,8 @@ class MarketDataSettings(ProtectedServiceSettings):
     vwap_window_s: float = Field(default=60.0, gt=0, le=86_400)
     # In-progress candles are published at most this often per candle.
     candle_update_interval_s: float = Field(default=1.0, ge=0)
-    # A candle closes once the venue's time, as its trades show it and never ahead of our
-    # clock, passes its end by this much (the watermark: docs/MARKET_DATA.md, Candles).
+    # A candle closes once its market's progress (its latest trade's venue time or receipt,
+    # the earlier) passes its end by this much (the watermark: docs/MARKET_DATA.md, Candles).
     candle_close_grace_s: float = Field(default=2.0, ge=0)
     # A venue where nothing trades closes its candles on our clock (corrected by the venue's
     # estimated offset when it is behind) this long after their end. Trades arriving later

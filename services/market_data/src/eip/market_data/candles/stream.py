@@ -21,16 +21,20 @@ next holder replays what the topic lacks. A closed candle is published once per 
 key.
 
 Closing (the watermark): candles are bucketed by the venue's time, so they close on the venue's
-own progress, never ahead of ours. A key's interval closes once ``close_grace_s`` has passed
-its end on the *smaller* of (a) the newest venue time of the trades consumed here — of the key
-itself while its trade is handled, of the whole venue on the timer — and (b) our wall clock.
-(a) makes a venue whose clock is behind, a restart, a stalled stream and a gap being fetched
-wait for the trades instead of closing without them; (b) keeps a venue whose clock is ahead
-from closing intervals early, so when its offset shrinks (a skew of +120 s ends) the trades
-stamped in the past two minutes still find their intervals open. A venue where nothing trades
-closes on our clock corrected by its estimated offset (``eip.market_data.clock``, when it is
-behind) ``candle_quiet_close_s`` after the end. Trades are late only when the venue's clock
-jumps back below ours, or when they arrive after that quiet bound.
+own progress, never ahead of ours. A market's interval closes once ``close_grace_s`` has passed
+its end on the market's *progress*: the smaller of (a) the venue time of its latest trade
+consumed here and (b) the time we received that trade. A market's trades come in order on its
+partition, and the live side publishes what a gap missed before the trades after it, so (a)
+says how far the market's stream has been handled: a venue whose clock is behind, a restart, a
+stalled stream and a gap being fetched hold the interval open until its trades have come. It
+is the *latest* trade, not the newest stamp: after a venue's clock jumps back (a skew of +120 s
+ends) its progress is where its stream is now, not two minutes ahead. (b) keeps a venue whose
+clock is ahead from closing intervals early, so when its offset shrinks the trades stamped in
+those two minutes still find their intervals open; it is the trade's receipt, not our clock
+now, so trades replayed after a restart close no more than they did the first time. A market
+where nothing trades closes on our clock, corrected by the venue's estimated offset when it is
+behind (``eip.market_data.clock``), ``candle_quiet_close_s`` after the end. Trades are late
+only when a venue's clock jumps back below ours, or when they arrive after that quiet bound.
 """
 
 from __future__ import annotations
@@ -95,9 +99,8 @@ class CandleStream:
         self._partition_ids: list[int] = []  # md.trades.v1's partitions at the last assignment
         self._key_partitions: dict[tuple[str, str], int] = {}
         self.restored = 0  # candle records restored into state since the stage started
-        # The watermark's inputs: the newest venue time consumed per venue and per market,
-        # and each venue's clock offset as the consumed trades show it.
-        self._venue_time: dict[str, datetime] = {}
+        # The watermark's inputs: each market's progress (its latest trade's venue time or
+        # receipt, whichever is earlier), and each venue's clock offset as its trades show it.
         self._market_time: dict[tuple[str, str], datetime] = {}
         self._clocks: dict[str, ClockOffsetEstimator] = {}
 
@@ -136,7 +139,7 @@ class CandleStream:
         self._to_publish = []
         self.owned = frozenset()
         self.restored = 0
-        self._venue_time, self._market_time, self._clocks = {}, {}, {}
+        self._market_time, self._clocks = {}, {}
         self._consumer = Consumer(
             ConsumerConfig(
                 self.settings.kafka_bootstrap_servers,
@@ -185,9 +188,7 @@ class CandleStream:
             )
             async with self._lock:
                 self.builder.restore(theirs)
-                for candle in theirs:  # where the venues had got to, as far as published
-                    if candle.exchange_time is not None:
-                        self._progress(candle.key.exchange, candle.key.symbol, candle.exchange_time)
+                self._resume_progress(theirs)
                 for partition in new:
                     self._applied.pop((self._trades_topic.name, partition), None)
                 self.owned = mine
@@ -252,35 +253,61 @@ class CandleStream:
         return min(marks, default=None)
 
     def _close_due(self, partitions: set[int]) -> list[Candle]:
-        """Candles of these (settled) partitions' keys that the venue's watermark closes."""
+        """Candles of these (settled) partitions' keys that their watermark closes."""
         wall = self._wall()
         return self.builder.close_due(
-            lambda key: self._watermark(key.exchange, wall),
+            lambda key: self._watermark(key.exchange, key.symbol, wall),
             lambda key: self._partition_of(key) in partitions,
         )
 
-    def _watermark(self, exchange: str, wall: datetime) -> datetime:
-        """See the module docstring: the venue's progress, never ahead of our clock, or for a
-        quiet venue our clock (corrected when the venue is behind) minus the quiet bound."""
+    def _watermark(self, exchange: str, symbol: str, wall: datetime) -> datetime:
+        """See the module docstring: the market's progress, never ahead of our clock, or for a
+        quiet market our clock (corrected when the venue is behind) minus the quiet bound."""
         s = self.settings
         clock = self._clocks.get(exchange)
         offset = (clock.estimate() if clock is not None else None) or 0.0
         quiet = wall + timedelta(
             seconds=min(0.0, offset) - (s.candle_quiet_close_s - s.candle_close_grace_s)
         )
-        progress = self._venue_time.get(exchange)
+        progress = self._market_time.get((exchange, symbol))
         return quiet if progress is None else max(min(progress, wall), quiet)
 
-    def _progress(self, exchange: str, symbol: str, when: datetime) -> datetime:
-        """Record venue time ``when`` seen for a market; returns the market's newest."""
-        venue = self._venue_time.get(exchange)
-        if venue is None or when > venue:
-            self._venue_time[exchange] = when
-        market = (exchange, symbol)
-        newest = self._market_time.get(market)
-        if newest is None or when > newest:
-            self._market_time[market] = newest = when
-        return newest
+    def _observe(self, trade: Trade) -> datetime:
+        """A consumed trade: its market's progress (returned), and a sample of its venue's
+        offset."""
+        progress = self._market_time[(trade.exchange, trade.symbol)] = min(
+            trade_time(trade), trade.received_time
+        )
+        if trade.exchange_time is not None:
+            self._clock(trade.exchange).add(trade.exchange_time, trade.received_time)
+        return progress
+
+    def _clock(self, exchange: str) -> ClockOffsetEstimator:
+        clock = self._clocks.get(exchange)
+        if clock is None:
+            # One sample is enough: an estimate is at most the offset (delays only lower it),
+            # so the quiet bound built on it can only close later.
+            clock = self._clocks[exchange] = ClockOffsetEstimator(min_samples=1)
+        return clock
+
+    def _resume_progress(self, restored: Sequence[Candle]) -> None:
+        """After a restore: each market's progress is that of its newest trade in the restored
+        records (by position), and their times are the venues' first offset samples."""
+        latest: dict[tuple[str, str], Candle] = {}
+        for candle in restored:
+            if candle.exchange_time is None:
+                continue
+            self._clock(candle.key.exchange).add(
+                candle.exchange_time, candle.received_time or candle.exchange_time
+            )
+            market = (candle.key.exchange, candle.key.symbol)
+            held = latest.get(market)
+            if held is None or (candle.position or (-1, -1)) > (held.position or (-1, -1)):
+                latest[market] = candle
+        for market, candle in latest.items():
+            assert candle.exchange_time is not None
+            received = candle.received_time or candle.exchange_time
+            self._market_time[market] = min(candle.exchange_time, received)
 
     async def _settled(self) -> set[int]:
         """Held partitions whose every fetched record has been handled."""
@@ -310,14 +337,7 @@ class CandleStream:
             # A record redelivered after a failed publish or store is folded in only once;
             # what it produced is still waiting in the pending lists.
             tp = (record.topic, record.partition)
-            newest = self._progress(trade.exchange, trade.symbol, trade_time(trade))
-            if trade.exchange_time is not None:
-                clock = self._clocks.get(trade.exchange)
-                if clock is None:
-                    # One sample is enough: an estimate is at most the offset (delays only
-                    # lower it), so the quiet bound built on it can only close later.
-                    clock = self._clocks[trade.exchange] = ClockOffsetEstimator(min_samples=1)
-                clock.add(trade.exchange_time, trade.received_time)
+            progress = self._observe(trade)
             if record.offset > self._applied.get(tp, -1):
                 sink = self._sink()
                 if sink is not None:
@@ -338,12 +358,11 @@ class CandleStream:
                         },
                     )
                 # The market's own trades come in order on its partition: everything it
-                # traded before ``newest`` is handled, so its intervals ended by then close
-                # (never ahead of our clock, see the module docstring).
+                # traded before this one is handled, so its intervals ended by its progress
+                # close (see the module docstring).
                 market = (trade.exchange, trade.symbol)
-                mark = min(newest, self._wall())
                 self._to_publish += self.builder.close_due(
-                    mark, lambda key: (key.exchange, key.symbol) == market
+                    progress, lambda key: (key.exchange, key.symbol) == market
                 )
             await self._flush()
 
