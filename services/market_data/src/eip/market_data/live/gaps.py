@@ -72,7 +72,8 @@ log = logging.getLogger(__name__)
 RECENT_IDS = 2_000  # ids remembered per market, for venues whose ids are not consecutive
 FETCH_RETRY = RetryPolicy(attempts=5, base_delay_s=0.5, max_delay_s=8.0)
 LOAD_RETRY_MAX_S = 30.0
-MAX_ROUNDS = 10  # fills of a venue in a row before it is released whatever happens
+MAX_ROUNDS = 10  # fills for holes in the ids in a row before the stream goes on regardless
+RESYNC_PAUSE_MAX_S = 30.0  # between read-backs in a row (Kafka keeps refusing records)
 
 
 @dataclass(frozen=True)
@@ -89,30 +90,58 @@ class GapSettings:
 
 @dataclass
 class Cursor:
-    """The last trade of a market handed on, and the ids of the latest ones."""
+    """What of a market was handed on. On a sequential venue: every id up to ``last_seq``, and
+    the ids ``above`` it (a hole below them: a record Kafka lost while later ones landed);
+    elsewhere the ids of the latest trades. ``last_time``: the newest venue time."""
 
     last_seq: int | None = None
+    above: dict[int, datetime] = field(default_factory=dict)  # id -> its venue time
     last_time: datetime | None = None
+    seq_time: datetime | None = None  # the venue time of the trade at last_seq
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
     _ids: set[str] = field(default_factory=set)
 
+    @property
+    def top(self) -> int | None:
+        """The highest id handed on (sequential venues)."""
+        return max(self.above) if self.above else self.last_seq
+
+    @property
+    def resume_time(self) -> datetime | None:
+        """Where a fill by time starts: the last trade before the first hole."""
+        return self.seq_time or self.last_time
+
     def note(self, trade: Trade, sequential: bool) -> None:
         seq = _seq(trade) if sequential else None
+        when = trade_time(trade)
         if seq is not None:
-            self.last_seq = seq if self.last_seq is None else max(self.last_seq, seq)
+            if self.last_seq is None or seq == self.last_seq + 1:
+                self.last_seq, self.seq_time = seq, when
+                self.accept_holes(seq)
+            elif seq > self.last_seq:
+                self.above[seq] = when
         else:
             if len(self.recent) == self.recent.maxlen:
                 self._ids.discard(self.recent[0])
             self.recent.append(trade.trade_id)
             self._ids.add(trade.trade_id)
-        when = trade_time(trade)
         if self.last_time is None or when > self.last_time:
             self.last_time = when
+
+    def accept_holes(self, upto: int) -> None:
+        """Every id up to ``upto`` counts as handed on (the ones missing are not coming)."""
+        last = upto if self.last_seq is None else max(self.last_seq, upto)
+        for seq in sorted(seq for seq in self.above if seq <= last):
+            self.seq_time = self.above.pop(seq)
+        while last + 1 in self.above:
+            last += 1
+            self.seq_time = self.above.pop(last)
+        self.last_seq = last
 
     def published(self, trade: Trade, sequential: bool) -> bool:
         seq = _seq(trade) if sequential else None
         if seq is not None:
-            return self.last_seq is not None and seq <= self.last_seq
+            return self.last_seq is not None and (seq <= self.last_seq or seq in self.above)
         return trade.trade_id in self._ids
 
 
@@ -184,18 +213,14 @@ class GapFiller:
             TRADES_DUPLICATE.labels(trade.exchange).inc()
             return False
         seq = _seq(trade) if sequential else None
-        if (
-            seq is not None
-            and cursor.last_seq is not None
-            and seq > cursor.last_seq + 1
-            and venue is not None
-        ):
+        top = cursor.top
+        if seq is not None and top is not None and seq > top + 1 and venue is not None:
             log.warning(
                 "trade ids jumped: fetching the missing ones",
                 extra={
                     "exchange": trade.exchange,
                     "symbol": trade.symbol,
-                    "after": cursor.last_seq,
+                    "after": top,
                     "got": trade.trade_id,
                 },
             )
@@ -248,14 +273,22 @@ class GapFiller:
 
     async def _run(self, exchange: str) -> None:
         venue = self._venues[exchange]
-        rounds = 0
+        rounds = resyncs = 0
         try:
             while venue.holding or venue.again:
                 venue.holding = True
-                rounds += 1
-                if rounds > MAX_ROUNDS:  # trades keep going missing: let the stream flow
-                    self._release(venue, accept_holes=True)
-                    break
+                if venue.resync and venue.loaded:
+                    # Kafka refusing records: each read-back waits a little longer, and rounds
+                    # of them are never cut short (the topic is the only truth of what landed).
+                    resyncs += 1
+                    if resyncs > 1:
+                        await asyncio.sleep(min(2.0 ** (resyncs - 2), RESYNC_PAUSE_MAX_S))
+                else:
+                    resyncs = 0
+                    rounds += 1
+                    if rounds > MAX_ROUNDS:  # the stream keeps losing trades: let it flow
+                        self._release(venue, accept_holes=True)
+                        break
                 venue.again = False
                 try:
                     if not venue.loaded or venue.resync:
@@ -266,11 +299,15 @@ class GapFiller:
                         venue.loaded = True
                     for symbol in list(self._markets(exchange)):
                         await self._fill_market(exchange, symbol)
+                        if venue.resync:
+                            break  # a record it published was lost: read the topic back first
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a bug: never leave live trades waiting on it
                     self._on_error(exchange, f"filling a gap failed: {exc!r}")
                     log.exception("filling a gap failed", extra={"exchange": exchange})
+                if venue.resync:
+                    continue
                 self._release(venue)  # holds again if the buffer shows a new hole
         finally:
             if venue.holding:
@@ -334,8 +371,13 @@ class GapFiller:
         sequential = exchange in s.sequential
         for key, symbol in symbols.items():
             cursor = self._cursors[(exchange, symbol)] = Cursor()
-            for raw in tails[key]:
-                trade = trade_from_message(decode(s.trades_topic, raw.value, list(raw.headers)))  # type: ignore[arg-type]
+            found = [
+                trade_from_message(decode(s.trades_topic, raw.value, list(raw.headers)))  # type: ignore[arg-type]
+                for raw in tails[key]
+            ]
+            if sequential:  # by id: a hole in the window (a record lost) stays a hole
+                found.sort(key=lambda t: (_seq(t) is None, _seq(t) or 0))
+            for trade in found:
                 cursor.note(trade, sequential)
         last = {symbol: self._cursors[(exchange, symbol)].last_time for symbol in symbols.values()}
         log.info(
@@ -351,6 +393,8 @@ class GapFiller:
         adapter = self._adapter(exchange)
         if cursor is None or cursor.last_time is None or adapter is None:
             return  # nothing published yet: nothing to continue from
+        started, from_seq = cursor.resume_time, cursor.last_seq
+        venue = self._venues[exchange]
         try:
             recovered, complete = await self._fetch_missing(exchange, symbol, cursor, adapter)
         except asyncio.CancelledError:
@@ -361,7 +405,10 @@ class GapFiller:
             self._on_error(exchange, message)
             log.error(message, extra={"exchange": exchange, "symbol": symbol})
             recovered, complete = 0, False
-        first = next((t for t in self._venues[exchange].buffer if t.symbol == symbol), None)
+        if venue.resync:  # interrupted: the next round starts from the topic again
+            TRADES_RECOVERED.labels(exchange).inc(recovered)
+            return
+        first = next((t for t in venue.buffer if t.symbol == symbol), None)
         first_seq = (
             None if first is None or exchange not in self.settings.sequential else _seq(first)
         )
@@ -369,12 +416,15 @@ class GapFiller:
             # The rest is a backfill job's, and the stream goes on from where it is (the hole
             # on the topic accepted), so live data never waits on a broken REST API.
             end = trade_time(first) if first is not None else self._clock()
-            assert cursor.last_time is not None
-            await self._queue_backfill(exchange, symbol, cursor.last_time, end, "not fetched")
-        last_seq = cursor.last_seq
-        if first_seq is not None and last_seq is not None and first_seq > last_seq + 1:
+            since = cursor.resume_time
+            assert since is not None
+            await self._queue_backfill(exchange, symbol, since, end, "not fetched")
+        last_seq, top = cursor.last_seq, cursor.top
+        upto = top if first_seq is None or top is None else max(top, first_seq - 1)
+        if last_seq is not None and upto is not None and upto > last_seq:
             # Complete, the venue served every trade up to the present, and still ids are
-            # missing before the first live trade held back: ids the venue never used.
+            # missing (below the newest one handed on, or before the first live trade held
+            # back): ids the venue never used. Incomplete: the backfill job's above.
             if complete:
                 log.warning(
                     "trade ids the venue does not serve; going on",
@@ -382,16 +432,25 @@ class GapFiller:
                         "exchange": exchange,
                         "symbol": symbol,
                         "from": last_seq + 1,
-                        "to": first_seq - 1,
+                        "to": upto,
+                        "missing": upto - last_seq - len(cursor.above),
                     },
                 )
-            cursor.last_seq = first_seq - 1
+            cursor.accept_holes(upto)
         if recovered:
             TRADES_RECOVERED.labels(exchange).inc(recovered)
-            log.info(
-                "missed trades published",
-                extra={"exchange": exchange, "symbol": symbol, "trades": recovered},
-            )
+        log.info(
+            "missed trades fetched",
+            extra={
+                "exchange": exchange,
+                "symbol": symbol,
+                "from_id": None if from_seq is None else from_seq + 1,
+                "from_time": None if started is None else started.isoformat(),
+                "published": recovered,
+                "complete": complete,
+                "first_live_id": None if first is None else first.trade_id,
+            },
+        )
 
     async def _fetch_missing(
         self, exchange: str, symbol: str, cursor: Cursor, adapter: MarketDataAdapter
@@ -402,7 +461,8 @@ class GapFiller:
         assert cursor.last_time is not None
         sequential = exchange in s.sequential
         horizon = self._clock() - timedelta(seconds=s.max_age_s)
-        started = cursor.last_time
+        started = cursor.resume_time
+        assert started is not None
         if started < horizon:  # beyond the bound: that part is a backfill job's
             await self._queue_backfill(exchange, symbol, started, horizon, "older than the bound")
         by_id = getattr(adapter, "fetch_trades_from_id", None) if sequential else None
@@ -421,6 +481,7 @@ class GapFiller:
                 return await adapter.fetch_trades(symbol, since, s.page_limit)
 
             trades = await retry_async(page, FETCH_RETRY, retry_on=(TransientExchangeError,))
+            venue = self._venues[exchange]
             for trade in trades:
                 if cursor.published(trade, sequential):
                     continue
@@ -429,6 +490,8 @@ class GapFiller:
                 cursor.note(trade, sequential)
                 self._publish(trade)
                 recovered += 1
+                if venue.resync:  # the outbox dropped it: nothing after it goes before it
+                    return recovered, False
             if len(trades) < s.page_limit:
                 return recovered, True
             if by_id is not None:

@@ -105,6 +105,7 @@ class KafkaPublisher(OutboxPublisher):
         self._outbox = outbox
         self._max_batch = max_batch
         self._on_lost = on_lost
+        self.lost = 0
 
     async def run(self) -> None:
         """Send queued records in order until cancelled."""
@@ -162,8 +163,14 @@ class KafkaPublisher(OutboxPublisher):
 
     def _lost(self, record: OutboundRecord, exc: BaseException) -> None:
         PUBLISH_FAILURES.labels(record.spec.name).inc()
-        log.warning(
-            "record not published",
-            extra={"topic": record.spec.name, "error": f"{type(exc).__name__}: {exc}"},
-        )
+        self.lost += 1
+        if self.lost % 1_000 == 1:  # an outage refuses thousands: a log line per record
+            log.warning(  # would keep the event loop busy writing them
+                "record not published",
+                extra={
+                    "topic": record.spec.name,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "lost_total": self.lost,
+                },
+            )
         self._on_lost(record, exc)

@@ -66,6 +66,7 @@ SHUTDOWN_DRAIN_S = 5.0
 # applied as soon as they can be read.
 RESTORE_WAIT_S = 10.0
 WATCH_INTERVAL_S = 0.5  # how often the watcher looks at every adapter's status
+YIELD_EVERY = 64  # events between two turns given to the event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class LiveService:
             lambda exchange, message: self._note(exchange, "recovery", message),
         )
         self._watcher: asyncio.Task[None] | None = None
+        self._emitted = 0
         self._publisher_task: asyncio.Task[None] | None = None
         self._rest_only: dict[str, MarketDataAdapter] = {}
         self._pending: dict[SubscriptionConfig, asyncio.Task[None]] = {}
@@ -440,6 +442,11 @@ class LiveService:
 
     async def emit(self, event: MarketEvent) -> None:
         """What adapters call for every trade and ticker; never waits for Kafka."""
+        self._emitted += 1
+        if self._emitted % YIELD_EVERY == 0:
+            # A burst the socket had buffered (a stalled stream delivering 40 s at once) is
+            # read without suspending: give the loop a turn, so /readyz and the API answer.
+            await asyncio.sleep(0)
         if event.exchange_time is not None:
             self.clocks.observe(event.exchange, event.exchange_time, event.received_time)
         key = (event.exchange, event.symbol)
