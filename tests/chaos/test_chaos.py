@@ -39,6 +39,7 @@ from eip.bus.reader import RawRecord, read_since
 from eip.events.topics import MD_CANDLES, MD_TRADES, dlq_spec
 from eip.events.v1 import market_data_pb2
 from eip.exchange_simulator.client import SimulatorClient
+from eip.testing.simulator import venue_tape
 
 from .conftest import SERVICES, Platform
 
@@ -162,22 +163,6 @@ async def metric(platform: Platform, name: str, exchange: str) -> float | None:
         text = (await http.get(f"{platform.url('market-data')}/metrics")).text
     match = re.search(rf'^{name}{{exchange="{exchange}"}} (\S+)$', text, re.MULTILINE)
     return None if match is None else float(match.group(1))
-
-
-async def sim_trades(sim: SimulatorClient, symbol: str, from_id: int) -> list[dict[str, Any]]:
-    """The simulator's own tape from ``from_id`` on (REST aggTrades, paged by id)."""
-    out: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(base_url=sim.base_url, timeout=10) as http:
-        while True:
-            page = (
-                await http.get(
-                    "/api/v3/aggTrades", params={"symbol": symbol, "fromId": from_id, "limit": 1000}
-                )
-            ).json()
-            out += page
-            if len(page) < 1000:
-                return out
-            from_id = int(page[-1]["a"]) + 1
 
 
 async def read_topic(platform: Platform, name: str) -> list[RawRecord]:
@@ -305,7 +290,7 @@ async def test_no_trade_is_lost_or_doubled_and_every_service_stays_ready_through
         assert ids, f"no {symbol} trade on md.trades.v1"
         duplicates = [i for i, n in Counter(ids).items() if n > 1]
         assert duplicates == [], f"{symbol}: {len(duplicates)} trades published twice"
-        tape = await sim_trades(SimulatorClient(platform.url("exchange-simulator")), native, ids[0])
+        tape = await venue_tape(platform.url("exchange-simulator"), native, ids[0])
         printed_by_cutoff = [int(t["a"]) for t in tape if int(t["T"]) < cutoff_ms - 60_000]
         assert max(ids) >= max(printed_by_cutoff), f"{symbol}: the topic lags the venue"
         expected = [int(t["a"]) for t in tape if int(t["a"]) <= max(ids)]

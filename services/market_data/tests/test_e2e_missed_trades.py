@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
@@ -20,6 +19,7 @@ from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 from eip.market_data.wire import trade_from_message
 from eip.testing.plugin import TopicFactory
+from eip.testing.simulator import venue_tape
 from eip.testing.tokens import TokenIssuer
 
 from .helpers import read_topic, wait_until
@@ -29,22 +29,6 @@ pytestmark = pytest.mark.integration
 
 def recovered() -> float:
     return REGISTRY.get_sample_value("eip_md_trades_recovered_total", {"exchange": "binance"}) or 0
-
-
-async def venue_tape(base_url: str, from_id: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        while True:
-            page = (
-                await http.get(
-                    "/api/v3/aggTrades",
-                    params={"symbol": "BTCUSDT", "fromId": from_id, "limit": 1000},
-                )
-            ).json()
-            out += page
-            if len(page) < 1000:
-                return out
-            from_id = int(page[-1]["a"]) + 1
 
 
 async def test_trades_printed_while_stopped_cut_off_or_stalled_reach_the_topic_exactly_once(
@@ -112,6 +96,6 @@ async def test_trades_printed_while_stopped_cut_off_or_stalled_reach_the_topic_e
     ]
     assert len(ids) == len(set(ids)), "a trade was published twice"
     assert ids == sorted(ids), "trades were published out of the venue's order"
-    tape = [int(t["a"]) for t in await venue_tape(clean_simulator.base_url, ids[0])]
+    tape = [int(t["a"]) for t in await venue_tape(clean_simulator.base_url, "BTCUSDT", ids[0])]
     assert ids == [i for i in tape if i <= ids[-1]], "a trade the venue printed is missing"
     assert len(ids) >= 5 + 5 + 5 + 20 + 3
