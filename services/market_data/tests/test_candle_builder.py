@@ -102,6 +102,42 @@ def test_restore_keeps_closed_intervals_closed_and_resumes_the_open_candle() -> 
     assert [(c.closed, c.open, c.high, c.trade_count) for c in out] == [(False, d(5), d(7), 3)]
 
 
+Ohlcv = tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, int]
+
+
+def ohlcv_of(closed: list[Candle]) -> dict[tuple[str, datetime], Ohlcv]:
+    """Each closed candle's figures by (timeframe, open time); fails on one closed twice."""
+    got: dict[tuple[str, datetime], Ohlcv] = {
+        (c.key.timeframe, c.open_time): (
+            c.open, c.high, c.low, c.close, c.base_volume, c.quote_volume, c.trade_count,
+        )
+        for c in closed
+    }  # fmt: skip
+    assert len(got) == len(closed), "an interval closed twice"
+    return got
+
+
+def naive_ohlcv(trades: list[Trade]) -> dict[tuple[str, datetime], Ohlcv]:
+    """The trades grouped by the interval of their venue time, in the order given."""
+    groups: dict[tuple[str, datetime], list[Trade]] = {}
+    for tf in TIMEFRAMES:
+        for t in trades:
+            assert t.exchange_time is not None
+            groups.setdefault((tf, interval_start(t.exchange_time, tf)), []).append(t)
+    return {
+        k: (
+            ts[0].price,
+            max(t.price for t in ts),
+            min(t.price for t in ts),
+            ts[-1].price,
+            sum((t.amount for t in ts), Decimal(0)),
+            sum((t.amount * t.price for t in ts), Decimal(0)),
+            len(ts),
+        )
+        for k, ts in groups.items()
+    }
+
+
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("100000"), places=2)
 amounts = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("50"), places=4)
 trade_lists = st.lists(
@@ -125,37 +161,8 @@ def test_ohlcv_of_any_trade_sequence_equals_a_naive_computation(
     published += b.close_due(T0 + timedelta(days=10))
     closed = [c for c in published if c.closed]
     # each (timeframe, interval) closed exactly once, and nothing stays open
-    assert len({(c.key.timeframe, c.open_time) for c in closed}) == len(closed)
     assert b.open_candles() == []
-    got = {
-        (c.key.timeframe, c.open_time): (
-            c.open,
-            c.high,
-            c.low,
-            c.close,
-            c.base_volume,
-            c.quote_volume,
-            c.trade_count,
-        )
-        for c in closed
-    }
-    expected = {}
-    for tf in TIMEFRAMES:
-        groups: dict[datetime, list[Trade]] = {}
-        for t in trades:
-            assert t.exchange_time is not None
-            groups.setdefault(interval_start(t.exchange_time, tf), []).append(t)
-        for start, ts in groups.items():
-            expected[(tf, start)] = (
-                ts[0].price,
-                max(t.price for t in ts),
-                min(t.price for t in ts),
-                ts[-1].price,
-                sum((t.amount for t in ts), Decimal(0)),
-                sum((t.amount * t.price for t in ts), Decimal(0)),
-                len(ts),
-            )
-    assert got == expected
+    assert ohlcv_of(closed) == naive_ohlcv(trades)
     assert all(not c.closed for c in published if c not in closed)
 
 
@@ -317,32 +324,4 @@ def test_a_watermark_never_ahead_of_our_clock_drops_no_trade_whatever_the_venue_
     closed += b.close_due(T0 + timedelta(days=3))
     assert b.late_trades == 0
     assert b.open_candles() == []
-    got = {
-        (c.key.timeframe, c.open_time): (
-            c.open,
-            c.high,
-            c.low,
-            c.close,
-            c.base_volume,
-            c.trade_count,
-        )
-        for c in closed
-    }
-    assert len(got) == len(closed)  # each interval closed once
-    groups: dict[tuple[str, datetime], list[Trade]] = {}
-    for tf in TIMEFRAMES:
-        for made in trades:
-            assert made.exchange_time is not None
-            groups.setdefault((tf, interval_start(made.exchange_time, tf)), []).append(made)
-    expected = {
-        k: (
-            ts[0].price,
-            max(t.price for t in ts),
-            min(t.price for t in ts),
-            ts[-1].price,
-            sum((t.amount for t in ts), Decimal(0)),
-            len(ts),
-        )
-        for k, ts in groups.items()
-    }
-    assert got == expected
+    assert ohlcv_of(closed) == naive_ohlcv(trades)
