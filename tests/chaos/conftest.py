@@ -31,6 +31,7 @@ SERVICES = (
     "account",
     "order-management",
     "auth",
+    "console",
 )
 PORT_VARIABLES = {
     "exchange-simulator": "SIMULATOR_HTTP_PORT",
@@ -39,6 +40,7 @@ PORT_VARIABLES = {
     "account": "ACCOUNT_HTTP_PORT",
     "order-management": "ORDER_MANAGEMENT_HTTP_PORT",
     "auth": "AUTH_HTTP_PORT",
+    "console": "CONSOLE_HTTP_PORT",
 }
 UP_TIMEOUT_S = 900  # a fresh machine installs Kafka's jars and builds Vault first
 

@@ -46,6 +46,7 @@ from .conftest import SERVICES, Platform
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 PROBE_EVERY_S = 0.5
+PRINTS_PER_TICK = 2
 READY_WITHIN_S = 1.0
 SKEW_MS = 120_000
 OUTAGE_S = 30.0
@@ -140,6 +141,31 @@ class Load:
                     await asyncio.sleep(0.1)
 
 
+@dataclass
+class Printer:
+    """The venue's trades, printed by the test: the generated market prints about one trade
+    every 1.5 s per market, too few and too random to load the platform or to fall into a
+    2 s kill; this prints PRINTS_PER_TICK on each market every PROBE_EVERY_S at its best bid
+    (no book change), all along, through every phase."""
+
+    sim: SimulatorClient
+    printed: Counter[str] = field(default_factory=Counter)
+
+    async def run(self) -> None:
+        prices: dict[str, str] = {}
+        for native in SYMBOLS.values():
+            book = await self.sim.book(native, limit=1)
+            prices[native] = str(book["bids"][0][0])
+        while True:
+            for native, price in prices.items():
+                try:
+                    await self.sim.print_trades(native, PRINTS_PER_TICK, price, "0.001")
+                    self.printed[native] += PRINTS_PER_TICK
+                except httpx.HTTPError:
+                    self.printed["failed"] += 1
+            await asyncio.sleep(PROBE_EVERY_S)
+
+
 async def wait_all_ready(platform: Platform, timeout_s: float = 120) -> float:
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=5) as http:
@@ -185,8 +211,8 @@ async def test_no_trade_is_lost_or_doubled_and_every_service_stays_ready_through
     sim = SimulatorClient(platform.url("exchange-simulator"))
     await wait_all_ready(platform)
     first_pids = {s: platform.pid(s) for s in SERVICES}
-    probes, load = Probes(platform), Load(platform)
-    background = [asyncio.create_task(probes.run()), asyncio.create_task(load.run())]
+    probes, load, printer = Probes(platform), Load(platform), Printer(sim)
+    background = [asyncio.create_task(t.run()) for t in (probes, load, printer)]
     try:
         await asyncio.sleep(10)  # trades flow, candles open
 
@@ -267,6 +293,7 @@ async def test_no_trade_is_lost_or_doubled_and_every_service_stays_ready_through
             c: {s: probes.ready_since(s, t) for s in ("market-data", "order-book", "auth")}
             for c, t in back.items()
         },
+        "trades_printed_by_the_test": dict(printer.printed),
         "trades_on_topic": len(trades),
         "recovered_over_rest": recovered,
         "clock_offset_seen_s": max(offsets, default=None),
@@ -280,6 +307,8 @@ async def test_no_trade_is_lost_or_doubled_and_every_service_stays_ready_through
     assert alarmed
     assert (recovered or 0) > 0  # the kill's and the outages' gaps came over REST
     assert dead == [], "trades were dead-lettered"
+    assert printer.printed["failed"] == 0, "the simulator refused a print"
+    assert all(printer.printed[native] > 0 for native in SYMBOLS.values()), printer.printed
 
     # Every trade printed since the first one published is on the topic exactly once.
     for symbol, native in SYMBOLS.items():
