@@ -41,7 +41,7 @@ test: infra-up ## run the whole suite against real Kafka, PostgreSQL and Vault
 	uv run --frozen --no-sync pytest $(PYTEST_ARGS)
 
 .PHONY: chaos
-chaos: install ## the chaos suite alone (part of `make test`): its own platform, ~6 min
+chaos: install ## the chaos suite alone (part of `make test`): its own platform, ~5 min
 	uv run --frozen --no-sync pytest tests/chaos -s $(PYTEST_ARGS)
 
 .PHONY: test-unit

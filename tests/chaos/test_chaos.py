@@ -1,8 +1,8 @@
 """The chaos suite (issue 11, "Done means"): the real platform — Kafka, PostgreSQL, Vault, the
-exchange simulator and every service as processes (``conftest.platform``) — under load, through
-a venue clock 120 s ahead, SIGKILL of market-data, order-book and auth (restarted as an
-orchestrator would), Kafka and PostgreSQL stopped 30 s each, and the venue's streams stalled
-40 s. Afterwards:
+exchange simulator and every service as processes (``conftest.platform``) — under load, with
+trades the test prints on both markets all along, through a venue clock 120 s ahead, SIGKILL
+of market-data, order-book and auth (restarted as an orchestrator would), Kafka and
+PostgreSQL stopped 30 s each, and the venue's streams stalled 40 s. Afterwards:
 
 - every trade the simulator printed since market-data first subscribed is on md.trades.v1
   exactly once, with the simulator's price, amount and time;
@@ -12,10 +12,10 @@ orchestrator would), Kafka and PostgreSQL stopped 30 s each, and the venue's str
 - no trade was dead-lettered;
 - ``/readyz`` of every service answered every probe within 1 s (probes every 0.5 s; a killed
   process refuses connections, which is no answer to time);
-- no service needed a restart beyond the three killed on purpose: all six are ready again,
-  each still the process that was last started.
+- no service needed a restart beyond the three killed on purpose: all seven are ready
+  again, each still the process that was last started.
 
-One run takes about six minutes (``make chaos`` runs it alone); the phases follow each other,
+One run takes about five minutes (``make chaos`` runs it alone); the phases follow each other,
 and the minutes the skewed stamps run ahead of our clock pass during the later phases.
 """
 
