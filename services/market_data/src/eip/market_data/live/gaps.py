@@ -13,7 +13,7 @@ the gap between the cursor and the live stream:
 - **after every reconnect** (the adapter's ``connected`` goes back up), **when a stalled stream
   delivers again** and **every ``stale_after_s`` while it stays stale**;
 - **when the ids jump** on a venue whose trade ids are consecutive per market
-  (``MARKET_DATA_HISTORY_SEQUENTIAL_ID_EXCHANGES``: Binance aggTrade ids), the moment the
+  (``MARKET_DATA_HISTORY_SEQUENTIAL_ID_EXCHANGES``, e.g. aggregate-trade ids), the moment the
   first trade after the hole arrives;
 - **after Kafka refused or the outbox dropped a trade**: the outbox is drained, the cursors are
   read back from the topic again (only the topic knows which records landed), and what is
