@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from eip.bus import Record
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec
-from eip.exchanges.market_data import Trade
+from eip.exchanges.contract.market_data import Trade
 from eip.market_data.candles.builder import Candle, CandleKey
 from eip.market_data.candles.stream import CandleStream
 from eip.market_data.clock import ClockOffsetEstimator, VenueClocks

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from eip.bus import Producer
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec
-from eip.exchanges.market_data import MarketDataAdapter, Trade
+from eip.exchanges.contract.market_data import MarketDataAdapter, Trade
 from eip.market_data.live.service import LiveService
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
 from eip.market_data.wire import trade_from_message, trade_key, trade_message

@@ -55,8 +55,8 @@ from datetime import UTC, datetime, timedelta
 from eip.bus import decode, partition_for_key
 from eip.bus.reader import RawRecord, read_since
 from eip.events.topics import TopicSpec, record_key
-from eip.exchanges.errors import TransientExchangeError
-from eip.exchanges.market_data import MarketDataAdapter, Trade
+from eip.exchanges.contract.errors import TransientExchangeError
+from eip.exchanges.contract.market_data import MarketDataAdapter, Trade
 from eip.market_data.candles.builder import trade_time
 from eip.market_data.metrics import (
     TRADES_DUPLICATE,
