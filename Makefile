@@ -40,6 +40,10 @@ test: infra-up ## run the whole suite against real Kafka, PostgreSQL and Vault
 	cargo test $(BOOK_CRATE) --quiet
 	uv run --frozen --no-sync pytest $(PYTEST_ARGS)
 
+.PHONY: chaos
+chaos: install ## the chaos suite alone (part of `make test`): its own platform, ~5 min
+	uv run --frozen --no-sync pytest tests/chaos -s $(PYTEST_ARGS)
+
 .PHONY: test-unit
 test-unit: install ## run only the tests that need no infrastructure
 	cargo test $(BOOK_CRATE) --quiet

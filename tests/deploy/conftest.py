@@ -1,114 +1,23 @@
-"""Running the deploy/local scripts from tests, on a run directory and ports of the test's own.
-
-A shared platform may run on the default ports (and a developer's `make up` does): these tests
-never touch them. Each test gets its own EIP_RUN_DIR and an environment reduced to what the
-scripts need (no KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, VAULT_TOKEN or *_PORT inherited from
-the shell that runs pytest), so what the scripts do follows only from the variables the test
-sets.
-"""
+"""Running the deploy/local scripts from tests, on a run directory and ports of the test's own
+(``eip.testing.local``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO_ROOT / "deploy" / "local"
-BASH = shutil.which("bash") or "/bin/bash"
-# Passed through from the test's environment: finding uv, its settings, and the caches.
-_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_CACHE_HOME", "EIP_CACHE_DIR")
+from eip.testing.local import (
+    REPO_ROOT,
+    LocalScripts,
+    alive,
+    free_port,
+    local_scripts_in,
+    port_is_free,
+)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Nothing accepts connections on the port (a process killed a moment ago may still be
-    closing its socket: wait a little for the kernel)."""
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                pass
-        except OSError:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-
-
-@dataclass
-class LocalScripts:
-    """deploy/local/<script>.sh with a fixed environment; `env` may be extended per test."""
-
-    run_dir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    # services started through start_service, stopped (and killed if need be) at teardown
-    started: dict[str, list[int]] = field(default_factory=dict)
-
-    def run(
-        self,
-        script: str,
-        *args: str,
-        extra_env: dict[str, str] | None = None,
-        timeout_s: float = 180,
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own scripts, fixed arguments
-            [BASH, str(SCRIPTS / f"{script}.sh"), *args],
-            env={**self.env, **(extra_env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-            cwd=REPO_ROOT,
-        )
-
-    def ok(self, script: str, *args: str, extra_env: dict[str, str] | None = None) -> str:
-        """Runs the script and fails the test, with its stderr, unless it exits 0."""
-        result = self.run(script, *args, extra_env=extra_env)
-        assert result.returncode == 0, (
-            f"{script}.sh {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
-        )
-        return result.stdout
-
-    def pid_file(self, service: str) -> Path:
-        return self.run_dir / "services" / f"{service}.pid"
-
-    def start_service(self, service: str) -> int:
-        """services.sh start SERVICE; the pid it recorded."""
-        self.started.setdefault(service, [])
-        self.ok("services", "start", service)
-        pid = int(self.pid_file(service).read_text())
-        self.started[service].append(pid)
-        return pid
-
-    def clean_up(self) -> None:
-        for service, pids in self.started.items():
-            self.run("services", "stop", service)
-            for pid in pids:
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-
-
-def alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie awaiting its reaper (whose ports are closed)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+__all__ = ["REPO_ROOT", "LocalScripts", "alive", "free_port", "port_is_free"]
 
 
 @pytest.fixture
@@ -117,11 +26,7 @@ def make_local_scripts(tmp_path: Path) -> Iterator[Callable[[str], LocalScripts]
     made: list[LocalScripts] = []
 
     def make(name: str) -> LocalScripts:
-        run_dir = tmp_path / name
-        env = {key: os.environ[key] for key in _INHERITED if key in os.environ}
-        env.update({k: v for k, v in os.environ.items() if k.startswith("UV_")})
-        env["EIP_RUN_DIR"] = str(run_dir)
-        made.append(LocalScripts(run_dir, env))
+        made.append(local_scripts_in(tmp_path / name))
         return made[-1]
 
     yield make

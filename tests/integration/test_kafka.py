@@ -6,11 +6,15 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber
 from prometheus_client import REGISTRY
+from psycopg_pool import PoolTimeout
 
 from eip.bus import (
     Consumer,
@@ -26,6 +30,7 @@ from eip.bus.admin import admin_client, ensure_topics, topic_config
 from eip.events.topics import MD_BOOK_SNAPSHOTS, MD_TRADES, TOPICS, all_topic_specs
 from eip.events.v1 import common_pb2, market_data_pb2
 from eip.resilience import RetryPolicy
+from eip.storage import DatabaseUnavailable
 from eip.testing.plugin import TopicFactory
 
 pytestmark = pytest.mark.integration
@@ -310,10 +315,24 @@ async def test_unreachable_kafka_gives_a_clear_error_instead_of_hanging() -> Non
                 pass
 
 
+# What handlers saw during real outages: the candle consumer dead-lettered trades on the pool's
+# timeout (issue 11 §9); each of these must pause and redeliver instead.
+OUTAGE_ERRORS: dict[str, Callable[[], BaseException]] = {
+    "connection refused": lambda: ConnectionError("database unreachable"),
+    "pool timeout": lambda: PoolTimeout("couldn't get a connection after 5.00 sec"),
+    "lost connection": lambda: psycopg.OperationalError("server closed the connection"),
+    "database unavailable": lambda: DatabaseUnavailable("PostgreSQL accepted no connection"),
+    "kafka unreachable": lambda: KafkaConnectionError("Unable to bootstrap from [...]"),
+    "kafka unavailable": lambda: KafkaUnavailable("Kafka did not answer"),
+}
+
+
+@pytest.mark.parametrize("outage", sorted(OUTAGE_ERRORS))
 async def test_dependency_outage_redelivers_instead_of_dead_lettering(
     kafka_bootstrap_servers: str,
     make_topic: TopicFactory,
     producer: Producer,
+    outage: str,
 ) -> None:
     """A handler whose database is down longer than its retries must not lose the record."""
     spec = await make_topic(MD_TRADES)
@@ -326,7 +345,7 @@ async def test_dependency_outage_redelivers_instead_of_dead_lettering(
         assert isinstance(record.message, market_data_pb2.Trade)
         calls.append(record.message.trade_id)
         if len(calls) <= 5:  # more failures than the retry policy allows
-            raise ConnectionError("database unreachable")
+            raise OUTAGE_ERRORS[outage]()
         if record.message.trade_id == "9":
             done.set()
 
@@ -346,3 +365,71 @@ async def test_dependency_outage_redelivers_instead_of_dead_lettering(
     assert calls[-2:] == ["8", "9"]  # trade 8 was retried until the outage ended, then 9
     assert set(calls[:5]) == {"8"}
     assert await read_all(kafka_bootstrap_servers, spec.dlq_name, 0, timeout_s=1) == []
+
+
+async def test_a_handler_that_keeps_failing_on_its_own_is_dead_lettered_not_redelivered(
+    kafka_bootstrap_servers: str,
+    make_topic: TopicFactory,
+    producer: Producer,
+) -> None:
+    """The other side of the classification: a bug is no outage, so the record is diverted
+    and the next one handled, instead of blocking the partition forever."""
+    spec = await make_topic(MD_TRADES)
+    await producer.publish(spec, b"k", trade(10))
+    await producer.publish(spec, b"k", trade(11))
+    calls: list[str] = []
+    done = asyncio.Event()
+
+    async def buggy(record: Record) -> None:
+        assert isinstance(record.message, market_data_pb2.Trade)
+        calls.append(record.message.trade_id)
+        if record.message.trade_id == "10":
+            raise KeyError("instrument")
+        done.set()
+
+    consumer = Consumer(
+        ConsumerConfig(
+            kafka_bootstrap_servers,
+            group_id=f"bug-{uuid.uuid4().hex[:8]}",
+            client_id="bug-test",
+            handler_retry=RetryPolicy(attempts=2, base_delay_s=0),
+        ),
+        [spec],
+        buggy,
+        producer,
+    )
+    await consume_until(consumer, done)
+    assert calls == ["10", "10", "11"]
+    dead = await read_all(kafka_bootstrap_servers, spec.dlq_name, 1)
+    assert len(dead) == 1
+    headers = dict(dead[0].headers)  # type: ignore[attr-defined]
+    assert headers[dl.REASON].decode() == "handler_failed: 'instrument'"
+    assert headers[dl.ERROR_TYPE] == b"KeyError"
+
+
+async def test_a_producer_whose_sequence_broke_is_replaced_and_publishing_goes_on(
+    kafka_bootstrap_servers: str, make_topic: TopicFactory
+) -> None:
+    """After a Kafka outage longer than the request timeout an expired batch leaves a hole in
+    the idempotent producer's numbering, and aiokafka fails every later batch with
+    OutOfOrderSequenceNumber (seen in the chaos suite). The wrapper replaces its producer."""
+    spec = await make_topic(MD_TRADES)
+    producer = Producer(ProducerConfig(kafka_bootstrap_servers, client_id="reset-test"))
+    await producer.start()
+    try:
+        broken = producer._producer
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(OutOfOrderSequenceNumber())
+        producer._delivered(broken, failed)  # a batch failing as aiokafka reports it
+        producer._delivered(broken, failed)  # its other batches: one replacement only
+        deadline = time.monotonic() + 30
+        while producer.resets == 0:
+            assert time.monotonic() < deadline, "the producer was not replaced"
+            await asyncio.sleep(0.1)
+        assert producer._producer is not broken
+        await producer.publish(spec, b"binance:BTC/USDT", trade(42))
+        records = await read_all(kafka_bootstrap_servers, spec.name, 1)
+        assert len(records) == 1
+        assert producer.resets == 1
+    finally:
+        await producer.stop()

@@ -1,4 +1,7 @@
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +33,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         yield c
+    await app.state.readiness.stop()  # no lifespan here: /readyz started the checks
 
 
 async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
@@ -80,3 +84,50 @@ async def test_unexpected_error_is_a_500_without_traceback(client: httpx.AsyncCl
     assert len(body["error"]["details"]["request_id"]) == 32
     assert "Traceback" not in response.text
     assert "abc123" not in response.text
+
+
+async def test_readiness_answers_at_once_from_the_last_results_whatever_a_dependency_does() -> None:
+    """A dependency that hangs (a database behind a dead network) never holds /readyz up:
+    the checks run in the background and the probe gets their last results and ages."""
+    state = {"db_up": True}
+    hang = asyncio.Event()
+
+    async def db() -> None:
+        if not state["db_up"]:
+            raise ConnectionError("refused")
+
+    async def kafka() -> None:
+        await hang.wait()  # never answers
+
+    app = create_app("demo", "1", readiness={"db": db, "kafka": kafka})
+    monitor = app.state.readiness
+    monitor.interval_s, monitor.timeout_s = 0.1, 0.5
+    transport = httpx.ASGITransport(app=app)
+    timings: list[float] = []
+    bodies: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for step in range(20):
+            if step == 10:
+                state["db_up"] = False
+            started = time.perf_counter()
+            response = await client.get("/readyz")
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 503  # kafka never answers
+            bodies.append(response.json())
+            await asyncio.sleep(0.1)
+    await monitor.stop()
+    assert max(timings) < 1.0, timings
+    last = bodies[-1]["checks"]
+    assert last["kafka"] == {
+        "ok": False,
+        "error": "no answer within 0.5s",
+        "checked_at": last["kafka"]["checked_at"],
+        "age_s": last["kafka"]["age_s"],
+    }
+    assert last["db"]["ok"] is False
+    assert last["db"]["error"] == "ConnectionError: refused"
+    assert 0 <= last["db"]["age_s"] < 1.5
+    assert bodies[-1]["age_s"] == max(c["age_s"] for c in last.values())
+    # before the outage the same check was fine, and said when it was checked
+    assert any(b["checks"]["db"]["ok"] for b in bodies[:10])
+    assert all(b["checks"]["db"]["checked_at"].endswith("+00:00") for b in bodies[1:])

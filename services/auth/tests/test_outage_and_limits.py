@@ -3,6 +3,7 @@ rotation."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -74,8 +75,14 @@ async def test_vault_outage_gives_503_and_writes_nothing(
     )
     assert token.status_code == 503
     assert token.json()["error"]["code"] == "vault_unavailable"
-    # the service says so on /readyz
-    ready = await auth.http.get(f"{auth.base_url}/readyz")
+    # the service says so on /readyz: at once, from its latest check (one a second, each
+    # bounded by 3 s), so within a round or two of the outage
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        ready = await auth.http.get(f"{auth.base_url}/readyz")
+        if ready.status_code == 503 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
     assert ready.status_code == 503
     assert ready.json()["checks"]["vault"]["ok"] is False
 

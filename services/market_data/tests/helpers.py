@@ -4,6 +4,7 @@ told), an in-memory candle sink, a condition wait and a topic reader."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -37,8 +38,15 @@ def make_ticker(exchange: str, symbol: str, bid: str, ask: str) -> Ticker:
     )  # fmt: skip
 
 
-def make_trade(exchange: str, symbol: str, price: str, amount: str, trade_id: str = "1") -> Trade:
+_TRADE_IDS = itertools.count(1)
+
+
+def make_trade(
+    exchange: str, symbol: str, price: str, amount: str, trade_id: str | None = None
+) -> Trade:
+    """A trade of now; ids count up (a venue never sends two trades with one id)."""
     now = datetime.now(UTC)
+    trade_id = trade_id or str(next(_TRADE_IDS))
     return Trade(exchange, symbol, trade_id, Decimal(price), Decimal(amount), "buy", now, now)
 
 
@@ -58,6 +66,8 @@ class ScriptedAdapter:
         self.runs = 0
         self.closed = False
         self.connected = True
+        self.stale = False
+        self.history: list[Trade] = []  # what REST serves (fetch_trades)
 
     async def load_markets(self) -> list[str]:
         return ["BTC/USDT"]
@@ -68,7 +78,16 @@ class ScriptedAdapter:
     async def fetch_trades(
         self, symbol: str, since: datetime | None = None, limit: int | None = None
     ) -> list[Trade]:
-        raise NotImplementedError
+        """``history`` as the venue's REST would page it: at or after ``since``, oldest
+        first, at most ``limit``."""
+        if self.unreachable:
+            raise TransientExchangeError(self.exchange, "connection refused")
+        found = [
+            t
+            for t in self.history
+            if t.symbol == symbol and (since is None or (t.exchange_time or since) >= since)
+        ]
+        return found[: limit or 500]
 
     async def fetch_ohlcv(
         self,
@@ -97,7 +116,7 @@ class ScriptedAdapter:
             await emit(await self.queue.get())
 
     def status(self) -> StreamStatus:
-        return StreamStatus(self.exchange, self.connected, 0.1, 5.0, 0, False, False, 0.9)
+        return StreamStatus(self.exchange, self.connected, 0.1, 5.0, 0, self.stale, False, 0.9)
 
     async def close(self) -> None:
         self.closed = True

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,15 +40,18 @@ def test_in_progress_updates_are_marked_and_throttled() -> None:
     ]
 
 
-def test_a_trade_in_the_next_interval_closes_the_candle_once() -> None:
-    b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
+def test_the_watermark_closes_a_candle_once_and_a_later_trade_alone_does_not() -> None:
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0, close_grace_s=2)
     b.add(trade(1, "100", "2"), now=0)
     b.add(trade(30, "102", "1"), now=0)
     out = b.add(trade(61, "105"), now=0)
-    closed = [c for c in out if c.closed]
+    assert [c.closed for c in out] == [False]  # the next minute opens; the first stays open
+    assert b.close_due(T0 + timedelta(seconds=61.9)) == []  # within the grace period
+    closed = b.close_due(T0 + timedelta(seconds=62))
     assert len(closed) == 1
     c = closed[0]
-    assert (c.open, c.high, c.low, c.close) == (
+    assert (c.closed, c.open, c.high, c.low, c.close) == (
+        True,
         Decimal(100),
         Decimal(102),
         Decimal(100),
@@ -57,6 +61,21 @@ def test_a_trade_in_the_next_interval_closes_the_candle_once() -> None:
     assert c.quote_volume == Decimal(302)
     assert c.trade_count == 2
     assert b.close_due(T0 + timedelta(seconds=119)) == []  # the next one is still open
+
+
+def test_a_trade_stamped_before_the_newest_open_candle_counts_while_its_interval_is_open() -> None:
+    """A venue clock running ahead jumps back: its next trades belong to an earlier interval,
+    which the watermark (never ahead of our clock) has not closed."""
+    b = CandleBuilder(timeframes=("1m",), update_interval_s=0, close_grace_s=2)
+    b.add(trade(125, "100"), now=0)  # stamped 2 minutes ahead
+    b.add(trade(70, "90"), now=0)  # the skew is over: an earlier interval, still open
+    b.add(trade(130, "101"), now=0)
+    assert b.late_trades == 0
+    closed = b.close_due(T0 + timedelta(minutes=5))
+    assert [(c.open_time, c.open, c.close, c.trade_count) for c in closed] == [
+        (T0 + timedelta(minutes=1), Decimal(90), Decimal(90), 1),
+        (T0 + timedelta(minutes=2), Decimal(100), Decimal(101), 2),
+    ]
 
 
 def test_the_wall_clock_closes_quiet_candles_and_late_trades_never_reopen() -> None:
@@ -83,6 +102,42 @@ def test_restore_keeps_closed_intervals_closed_and_resumes_the_open_candle() -> 
     assert [(c.closed, c.open, c.high, c.trade_count) for c in out] == [(False, d(5), d(7), 3)]
 
 
+Ohlcv = tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, int]
+
+
+def ohlcv_of(closed: list[Candle]) -> dict[tuple[str, datetime], Ohlcv]:
+    """Each closed candle's figures by (timeframe, open time); fails on one closed twice."""
+    got: dict[tuple[str, datetime], Ohlcv] = {
+        (c.key.timeframe, c.open_time): (
+            c.open, c.high, c.low, c.close, c.base_volume, c.quote_volume, c.trade_count,
+        )
+        for c in closed
+    }  # fmt: skip
+    assert len(got) == len(closed), "an interval closed twice"
+    return got
+
+
+def naive_ohlcv(trades: list[Trade]) -> dict[tuple[str, datetime], Ohlcv]:
+    """The trades grouped by the interval of their venue time, in the order given."""
+    groups: dict[tuple[str, datetime], list[Trade]] = {}
+    for tf in TIMEFRAMES:
+        for t in trades:
+            assert t.exchange_time is not None
+            groups.setdefault((tf, interval_start(t.exchange_time, tf)), []).append(t)
+    return {
+        k: (
+            ts[0].price,
+            max(t.price for t in ts),
+            min(t.price for t in ts),
+            ts[-1].price,
+            sum((t.amount for t in ts), Decimal(0)),
+            sum((t.amount * t.price for t in ts), Decimal(0)),
+            len(ts),
+        )
+        for k, ts in groups.items()
+    }
+
+
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("100000"), places=2)
 amounts = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("50"), places=4)
 trade_lists = st.lists(
@@ -106,37 +161,8 @@ def test_ohlcv_of_any_trade_sequence_equals_a_naive_computation(
     published += b.close_due(T0 + timedelta(days=10))
     closed = [c for c in published if c.closed]
     # each (timeframe, interval) closed exactly once, and nothing stays open
-    assert len({(c.key.timeframe, c.open_time) for c in closed}) == len(closed)
     assert b.open_candles() == []
-    got = {
-        (c.key.timeframe, c.open_time): (
-            c.open,
-            c.high,
-            c.low,
-            c.close,
-            c.base_volume,
-            c.quote_volume,
-            c.trade_count,
-        )
-        for c in closed
-    }
-    expected = {}
-    for tf in TIMEFRAMES:
-        groups: dict[datetime, list[Trade]] = {}
-        for t in trades:
-            assert t.exchange_time is not None
-            groups.setdefault(interval_start(t.exchange_time, tf), []).append(t)
-        for start, ts in groups.items():
-            expected[(tf, start)] = (
-                ts[0].price,
-                max(t.price for t in ts),
-                min(t.price for t in ts),
-                ts[-1].price,
-                sum((t.amount for t in ts), Decimal(0)),
-                sum((t.amount * t.price for t in ts), Decimal(0)),
-                len(ts),
-            )
-    assert got == expected
+    assert ohlcv_of(closed) == naive_ohlcv(trades)
     assert all(not c.closed for c in published if c not in closed)
 
 
@@ -185,7 +211,9 @@ def test_a_restore_by_position_skips_exactly_the_trades_it_holds() -> None:
 def test_a_replayed_trade_of_a_closed_interval_is_skipped_not_late() -> None:
     b = CandleBuilder(timeframes=("1m",), update_interval_s=0)
     b.add(trade(1, "100"), now=0, position=(0, 7))
-    closed = [c for c in b.add(trade(61, "101"), now=0, position=(0, 8)) if c.closed]
+    b.add(trade(61, "101"), now=0, position=(0, 8))
+    closed = b.close_due(T0 + timedelta(seconds=62))
+    assert [c.open_time for c in closed] == [T0]
     restored = CandleBuilder(timeframes=("1m",), update_interval_s=0)
     restored.restore(closed)
     assert restored.add(trade(1, "100"), now=0, position=(0, 7)) == []
@@ -256,3 +284,44 @@ def test_restoring_from_the_newest_records_per_key_equals_restoring_from_all(
     everything.restore(published)
     newest.restore(state.candles())
     assert newest._slots == everything._slots
+
+
+# A venue clock offset over time, in seconds: constant, or a step up and back (a skew that
+# starts and ends) — every shape a venue's stamps may take short of falling behind our clock
+# while running.
+offset_shapes = st.one_of(
+    st.integers(-300, 0).map(lambda off: lambda t: off),
+    st.tuples(st.integers(0, 600), st.integers(1, 900), st.integers(1, 300)).map(
+        lambda spec: lambda t: spec[2] if spec[0] <= t < spec[0] + spec[1] else 0
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1800), prices, amounts), min_size=1, max_size=80),
+    offset_shapes,
+    st.integers(0, 3),
+)
+def test_a_watermark_never_ahead_of_our_clock_drops_no_trade_whatever_the_venue_offset(
+    raw: list[tuple[int, Decimal, Decimal]], offset: Any, delay: int
+) -> None:
+    """Trades arrive in the order they were made (``delay`` seconds later), stamped by a venue
+    whose clock is off by ``offset(t)``; after each one the watermark of candles/stream.py
+    (the market's latest stamp, never ahead of our clock) closes what it may. Every trade
+    lands in exactly one closed candle per timeframe, equal to a naive rebuild: the trades
+    grouped by the interval of their stamp, in the order they were made."""
+    b = CandleBuilder(update_interval_s=3600, close_grace_s=2)
+    trades: list[Trade] = []
+    closed: list[Candle] = []
+    for i, (t, p, a) in enumerate(sorted(raw, key=lambda r: r[0])):
+        stamped = T0 + timedelta(seconds=t + offset(t))
+        arrived = T0 + timedelta(seconds=t + delay)
+        made = Trade("binance", "BTC/USDT", str(i), p, a, "buy", stamped, arrived)
+        trades.append(made)
+        closed += [c for c in b.add(made, now=0) if c.closed]
+        closed += b.close_due(min(stamped, arrived))
+    closed += b.close_due(T0 + timedelta(days=3))
+    assert b.late_trades == 0
+    assert b.open_candles() == []
+    assert ohlcv_of(closed) == naive_ohlcv(trades)

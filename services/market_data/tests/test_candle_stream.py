@@ -80,15 +80,15 @@ async def test_a_redelivered_record_is_counted_once_and_its_candles_sent_once() 
     await s._handle(record(0, 1))  # the consumer redelivers it
     assert len(sink.trades) == 1
     assert [(m.trade_count, m.closed) for m in producer.sent] == [(1, False)]
-    await s._handle(record(1, 61, "105"))  # next minute: closes the first
+    await s._handle(record(1, 62, "105"))  # the market's own time passed the minute + grace
     closed = [m for m in producer.sent if m.closed]
     assert [(m.trade_count, m.close) for m in closed] == [(1, "100")]
     key = CandleKey("binance", "BTC/USDT", "1m")
     # in-progress versions are stored too (the API shows the current candle), closed ones final
     assert [(c.key, c.open_time, c.closed) for c in sink.candles] == [
         (key, T0, False),
-        (key, T0, True),
         (key, T0 + timedelta(minutes=1), False),
+        (key, T0, True),
     ]
 
 

@@ -116,12 +116,14 @@ async def test_a_stopped_instance_hands_its_open_candles_to_the_other(
     }
     assert len(spread) == trades_topic.partitions, "the symbols must cover every partition"
     # In-progress updates almost never (only a key's first trade and the hand-over publish
-    # them) and no closing on the wall clock: a minute closes when the next one's trade
-    # arrives, so the hand-over must carry the exact open state.
+    # them) and no closing of a quiet venue on the wall clock: a minute closes when the
+    # venue's trades reach the next one (no grace), so the hand-over must carry the exact
+    # open state.
     settings = MarketDataSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         candle_update_interval_s=3600,
-        candle_close_grace_s=3600,
+        candle_close_grace_s=0,
+        candle_quiet_close_s=3600,
     )
     group = f"test-candles-scale-{trades_topic.name}"
     topics = (trades_topic, candles_topic)
@@ -227,6 +229,7 @@ async def test_the_close_timer_closes_only_the_keys_held_here(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         candle_update_interval_s=0,
         candle_close_grace_s=0,
+        candle_quiet_close_s=0,  # a quiet venue closes on our clock at once
     )
     group = f"test-candles-timer-{trades_topic.name}"
     topics = (trades_topic, candles_topic)
@@ -236,7 +239,8 @@ async def test_the_close_timer_closes_only_the_keys_held_here(
         b.start()
         cleanup.push_async_callback(_stop_quietly, a, b)
         await wait_until(lambda: held_by_both(a, b, trades_topic.partitions), 120)
-        # One trade per key in a minute that has ended: only the wall clock closes it.
+        # One trade per key in a minute that has ended, then silence: only the wall clock
+        # closes it.
         at = interval_start(datetime.now(UTC), "1m") - timedelta(seconds=30)
         await publish(producer, trades_topic, [trade(s, at, 1) for s in SYMBOLS])
 
@@ -351,7 +355,8 @@ async def test_an_instance_that_could_not_hand_over_loses_no_trade(
     settings = MarketDataSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         candle_update_interval_s=3600,
-        candle_close_grace_s=3600,
+        candle_close_grace_s=0,
+        candle_quiet_close_s=3600,
     )
     group = f"test-candles-crash-{trades_topic.name}"
     start = interval_start(datetime.now(UTC), "1m") - timedelta(minutes=10)

@@ -175,7 +175,8 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
     assert status["binance"]["connected"] is True
     assert status["binance"]["errors"] > before  # the disconnect was seen
     assert status["kraken"]["connected"] is False
-    assert "ExchangeNotAvailable" in status["kraken"]["last_error"]
+    assert status["kraken"]["last_error"]["kind"] == "subscribe"
+    assert "ExchangeNotAvailable" in status["kraken"]["last_error"]["message"]
 
     # Wait until a whole minute of trades has closed and been stored.
     first_minute = interval_start(datetime.now(UTC), "1m")

@@ -206,7 +206,9 @@ async def test_one_failing_exchange_leaves_the_others_flowing_and_shows_in_statu
     assert (await client.get("/v1/tickers/binance/BTC-USDT")).status_code == 200
     status = {e["exchange"]: e for e in (await client.get("/v1/status")).json()["exchanges"]}
     assert status["broken"]["restarts"] >= 1
-    assert "unreachable" in status["broken"]["last_error"]
+    assert status["broken"]["last_error"]["kind"] == "adapter"
+    assert "unreachable" in status["broken"]["last_error"]["message"]
+    assert status["broken"]["last_error"]["time"]
     assert status["binance"]["restarts"] == 0
     assert status["binance"]["rate_limit_headroom"] == 0.9
 

@@ -58,6 +58,7 @@ async def test_trades_flow_to_closed_candles_once_even_across_a_restart(
         subscriptions=[SubscriptionConfig(exchange="binance", symbol="BTC/USDT", channel="trades")],
         candle_update_interval_s=0,
         candle_close_grace_s=0,
+        candle_quiet_close_s=0,
     )
     adapter = ScriptedAdapter("binance")
 

@@ -4,8 +4,10 @@ For every record the consumer decodes the payload against the topic's schema, ru
 optional validator and then the handler. A record that cannot be decoded or validated, or whose
 handler raises PoisonMessage or keeps failing (other than on a dependency) after the retry
 policy, is written unchanged to ``<topic>.dlq`` with the reason in headers, and consumption
-goes on. A handler that keeps failing with a transient error (a dependency is down) gets the
-same record again after a pause: an outage must not divert good records. Offsets are committed only
+goes on. A handler that keeps failing with a transient error — a dependency is down, as
+``eip.resilience.is_transient`` decides for every consumer (a pool timeout, a lost database
+connection, Kafka or Vault unreachable) — gets the same record again after a pause that grows
+while the outage lasts: an outage must not divert good records. Offsets are committed only
 after a record was handled or dead-lettered, so a crash replays rather than loses records;
 handlers must therefore be idempotent.
 
@@ -36,7 +38,7 @@ from eip.bus.errors import KafkaUnavailable, PoisonMessage
 from eip.bus.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERED, HANDLER_RETRIES
 from eip.bus.producer import Producer
 from eip.events.topics import TopicSpec
-from eip.resilience import RetryPolicy, retry_async
+from eip.resilience import RetryPolicy, is_transient, retry_async
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +76,11 @@ class ConsumerConfig:
         default_factory=lambda: RetryPolicy(attempts=8, base_delay_s=0.2, max_delay_s=5),
     )
     connect_timeout_s: float = 5.0
-    # Failures that mean "a dependency is down", not "this record is bad": once the handler's
-    # retries are spent the record is redelivered after a pause instead of dead-lettered, so
-    # an outage never diverts good records.
-    transient_errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
+    # A record whose handler kept failing on a dependency (eip.resilience.is_transient) is
+    # redelivered after a pause instead of dead-lettered: the first pause, doubling while the
+    # same record keeps failing, up to the cap.
     redeliver_delay_s: float = 1.0
+    redeliver_max_delay_s: float = 10.0
 
 
 class RebalanceListener(Protocol):
@@ -135,6 +137,7 @@ class Consumer:
         self._releasing = False
         self._in_hand: set[TopicPartition] = set()  # partitions of the batch being handled
         self._loading: asyncio.Task[None] | None = None  # the listener loading assigned state
+        self._redeliveries = 0  # of the record that failed last, in a row
         self._consumer: Any = AIOKafkaConsumer(
             *(self._specs if rebalance_listener is None else ()),
             bootstrap_servers=config.bootstrap_servers,
@@ -232,9 +235,10 @@ class Consumer:
                     )
                     self._consumer.seek(tp, raw.offset)
                 else:
+                    self._redeliveries = 0
                     self._uncommitted[tp] = raw.offset + 1
                     continue
-            await asyncio.sleep(self.config.redeliver_delay_s)  # not holding up a rebalance
+            await asyncio.sleep(self._redeliver_pause())  # not holding up a rebalance
             break
         async with self._handling:
             next_offset = self._uncommitted.pop(tp, None)
@@ -255,6 +259,11 @@ class Consumer:
                     )
                 else:
                     self._report_lag(tp, offset)
+
+    def _redeliver_pause(self) -> float:
+        pause: float = self.config.redeliver_delay_s * 2 ** min(self._redeliveries, 16)
+        self._redeliveries += 1
+        return min(pause, max(self.config.redeliver_max_delay_s, self.config.redeliver_delay_s))
 
     def _committable(self, tp: TopicPartition, offset: int) -> int:
         limit = None if self._commit_limit is None else self._commit_limit(tp)
@@ -397,9 +406,9 @@ class Consumer:
         except PoisonMessage as exc:
             await self._dead_letter(spec, raw, headers, "rejected", exc)
             return
-        except self.config.transient_errors as exc:
-            raise _Redeliver(f"handler kept failing on a dependency: {exc!r}") from None
         except Exception as exc:
+            if is_transient(exc):  # the one classification: a dependency is down
+                raise _Redeliver(f"handler kept failing on a dependency: {exc!r}") from None
             await self._dead_letter(spec, raw, headers, "handler_failed", exc)
             return
         CONSUMED.labels(raw.topic, group, "ok").inc()

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from eip.resilience import DependencyUnavailable
 
-class KafkaUnavailable(Exception):
+
+class KafkaUnavailable(DependencyUnavailable):
     """The brokers did not answer in time; the message says where we looked."""
 
 

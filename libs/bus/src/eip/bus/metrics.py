@@ -23,3 +23,9 @@ CONSUMER_LAG = Gauge(
     "Records between the consumer's position and the partition's end",
     ["topic", "partition", "group"],
 )
+PRODUCER_RESETS = Counter(
+    "eip_bus_producer_resets_total",
+    "Idempotent producers replaced after their sequence broke (OutOfOrderSequenceNumber, fenced"
+    " epoch): a batch lost in a broker outage leaves every later one refused otherwise",
+    ["client"],
+)

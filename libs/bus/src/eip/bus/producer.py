@@ -1,23 +1,39 @@
-"""The one Kafka producer wrapper: idempotent, acks=all, compressed, typed by the topic registry."""
+"""The one Kafka producer wrapper: idempotent, acks=all, compressed, typed by the topic registry.
+
+What is subtle: an idempotent producer numbers its batches per partition, and the broker
+accepts only the next number. A batch that expired while the broker was down (a Kafka outage
+longer than the request timeout) leaves a hole in the numbering, and aiokafka then fails every
+later batch with ``OutOfOrderSequenceNumber``, forever: a service would publish nothing after
+Kafka came back. So a non-transactional producer whose delivery fails that way (or with a
+fenced epoch) replaces its aiokafka producer with a new one — a new producer id, numbering from
+zero — once, in the background (``eip_bus_producer_resets_total``). Records of the broken one
+fail as they would have; the callers' failure handling (the outboxes') sends them again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced
 from aiokafka.partitioner import DefaultPartitioner
 from google.protobuf.message import Message
 
 from eip.bus.codec import Headers, encode, encode_value, headers_for
 from eip.bus.errors import KafkaUnavailable
-from eip.bus.metrics import PUBLISHED
+from eip.bus.metrics import PRODUCER_RESETS, PUBLISHED
 from eip.events.topics import TopicSpec
+
+log = logging.getLogger(__name__)
+# Deliveries failing with these mean the producer's id or numbering is broken, not the record.
+_BROKEN_SEQUENCE = (OutOfOrderSequenceNumber, ProducerFenced)
 
 
 @dataclass(frozen=True)
@@ -31,7 +47,11 @@ class ProducerConfig:
     # the broker fences a zombie predecessor.
     transactional_id: str | None = None
     connect_timeout_s: float = 5.0
-    request_timeout_ms: int = 30_000
+    # How long a batch may wait for the broker before it fails (and each request its answer).
+    # Two minutes, not aiokafka's 40 s: a batch that expires while the broker is down is a
+    # record lost while later ones may land, so a Kafka outage of up to this long delays
+    # records instead of losing them (the chaos suite stops Kafka for 30 s).
+    request_timeout_ms: int = 120_000
 
 
 def partition_for_key(key: bytes, partitions: Sequence[int]) -> int:
@@ -73,7 +93,16 @@ class PartialSend(Exception):
 class Producer:
     def __init__(self, config: ProducerConfig) -> None:
         self.config = config
-        self._producer: Any = AIOKafkaProducer(
+        self._producer: Any = self._new_producer()
+        # murmur2 is pure Python in aiokafka: computed once per (topic, key, partition count)
+        self._partitioner = DefaultPartitioner()
+        self._partition_cache: dict[tuple[str, bytes, int], int] = {}
+        self._reset: asyncio.Task[None] | None = None
+        self.resets = 0
+
+    def _new_producer(self) -> Any:
+        config = self.config
+        return AIOKafkaProducer(
             bootstrap_servers=config.bootstrap_servers,
             client_id=config.client_id,
             enable_idempotence=True,
@@ -84,9 +113,50 @@ class Producer:
             transactional_id=config.transactional_id,
             request_timeout_ms=config.request_timeout_ms,
         )
-        # murmur2 is pure Python in aiokafka: computed once per (topic, key, partition count)
-        self._partitioner = DefaultPartitioner()
-        self._partition_cache: dict[tuple[str, bytes, int], int] = {}
+
+    def _watch(self, future: Any) -> Any:
+        """``future`` (a delivery of the current aiokafka producer), watched for a broken
+        sequence; returned as it is."""
+        if self.config.transactional_id is None:
+            future.add_done_callback(functools.partial(self._delivered, self._producer))
+        return future
+
+    def _delivered(self, producer: Any, future: Any) -> None:
+        if not future.cancelled():
+            self._check(producer, future.exception())
+
+    def _check(self, producer: Any, error: BaseException | None) -> None:
+        # Only a failure of the producer in use: its predecessor's last batches fail too.
+        if not isinstance(error, _BROKEN_SEQUENCE) or producer is not self._producer:
+            return
+        if self._reset is None or self._reset.done():
+            log.warning(
+                "producer sequence broken; replacing the producer",
+                extra={"client": self.config.client_id, "error": type(error).__name__},
+            )
+            self._reset = asyncio.get_running_loop().create_task(
+                self._replace(producer), name="eip-bus-producer-reset"
+            )
+
+    async def _replace(self, broken: Any) -> None:
+        delay = 0.5
+        while True:
+            fresh = self._new_producer()
+            try:
+                await asyncio.wait_for(fresh.start(), self.config.connect_timeout_s)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                with contextlib.suppress(Exception):
+                    await fresh.stop()
+                log.warning("replacing the producer failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            break
+        self._producer = fresh
+        self.resets += 1
+        PRODUCER_RESETS.labels(self.config.client_id).inc()
+        with contextlib.suppress(Exception):  # its batches fail as they would have anyway
+            await asyncio.wait_for(broken.stop(), 10)
 
     async def start(self) -> None:
         try:
@@ -100,7 +170,22 @@ class Producer:
             ) from None
 
     async def stop(self) -> None:
+        if self._reset is not None:
+            self._reset.cancel()
+            await asyncio.gather(self._reset, return_exceptions=True)
         await self._producer.stop()
+
+    async def ping(self) -> None:
+        """One metadata round trip to a broker over the producer's own connections (no new
+        client, so cheap enough for a readiness check every second); ``KafkaUnavailable``
+        when no broker answers. The caller bounds how long it may take."""
+        try:
+            await self._producer.client.fetch_all_metadata()
+        except (KafkaError, OSError) as exc:
+            raise KafkaUnavailable(
+                f"no broker of {self.config.bootstrap_servers} answered a metadata request"
+                f" ({type(exc).__name__}: {exc})"
+            ) from None
 
     async def __aenter__(self) -> Producer:
         await self.start()
@@ -131,7 +216,7 @@ class Producer:
             headers = [*headers, *extra_headers]
         future = await self._producer.send(spec.name, value=value, key=key, headers=headers)
         PUBLISHED.labels(spec.name).inc()
-        return future
+        return self._watch(future)
 
     async def send_raw(
         self,
@@ -140,7 +225,12 @@ class Producer:
         value: bytes | None,
         headers: Headers,
     ) -> Any:
-        metadata = await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        producer = self._producer
+        try:
+            metadata = await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        except KafkaError as exc:
+            self._check(producer, exc)
+            raise
         PUBLISHED.labels(topic).inc()
         return metadata
 
@@ -177,7 +267,7 @@ class Producer:
             for partition, indices in pending:
                 for builder, chunk_indices in self._batches(records, indices):
                     future = await self._producer.send_batch(builder, topic, partition=partition)
-                    queued.append(BatchDelivery(future, partition, chunk_indices))
+                    queued.append(BatchDelivery(self._watch(future), partition, chunk_indices))
                     del indices[: len(chunk_indices)]
         except Exception as exc:
             # queued chunks were taken off their partition's list: what is left never left

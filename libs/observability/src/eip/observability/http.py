@@ -18,16 +18,23 @@ What is subtle:
   ``eip.tokens``) also documents 401, 403 and 503 and names its scopes in its description;
   422 replaces FastAPI's own validation body. Other statuses are declared by the route with
   ``error_responses(404, 409, ...)``.
+- ``/readyz`` answers from a cache and never waits on a dependency: a background task
+  (``ReadinessMonitor``) runs every check about once a second, each bounded by
+  ``READINESS_TIMEOUT_S``, and the answer is the last known state of each with its age. A
+  hung database costs the probe nothing: it answers at once, saying "not ready" once the
+  check has timed out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -47,7 +54,10 @@ log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-READINESS_TIMEOUT_S = 3.0
+READINESS_TIMEOUT_S = 3.0  # one check, at most
+READINESS_INTERVAL_S = 1.0  # pause between two rounds of checks
+# Before the first round has finished, /readyz waits for it this long at most.
+READINESS_FIRST_WAIT_S = 0.5
 # How much of a bad input an error quotes (excerpt), and the caps every error body is held to.
 EXCERPT_CHARS = 64
 MAX_MESSAGE_CHARS = 500
@@ -136,23 +146,113 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": body}
 
 
+class ReadinessMonitor:
+    """The readiness checks run in the background, their last results cached for ``/readyz``.
+
+    A round runs every check concurrently, each bounded by ``timeout_s``, then pauses
+    ``interval_s``. ``report()`` never awaits a check: it returns the cached result of each
+    with when it was taken (``checked_at``, ``age_s``); before the first round has finished it
+    waits for it at most ``first_wait_s``. An old result is reported as it is, with its age:
+    it can only be old if the event loop was blocked, and then no probe was answered either.
+    The task starts with the app's lifespan, or at the first report when the app runs without
+    one (tests on ASGI transport).
+    """
+
+    def __init__(
+        self,
+        checks: Mapping[str, ReadinessCheck],
+        interval_s: float = READINESS_INTERVAL_S,
+        timeout_s: float = READINESS_TIMEOUT_S,
+        first_wait_s: float = READINESS_FIRST_WAIT_S,
+    ) -> None:
+        self.checks = dict(checks)
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.first_wait_s = first_wait_s
+        # name -> (result, monotonic time it was taken, wall time it was taken)
+        self._results: dict[str, tuple[dict[str, Any], float, float]] = {}
+        self._first_round = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="eip-readiness")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def refresh(self) -> None:
+        """One round: every check, concurrently, each bounded by the timeout."""
+        names = list(self.checks)
+        results = await asyncio.gather(
+            *(_run_check(self.checks[name], self.timeout_s) for name in names)
+        )
+        now, wall = time.monotonic(), time.time()
+        for name, result in zip(names, results, strict=True):
+            self._results[name] = (result, now, wall)
+        self._first_round.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception as exc:  # a check never raises (see _run_check); be safe anyway
+                log.warning("readiness round failed", extra={"error": repr(exc)})
+            await asyncio.sleep(self.interval_s)
+
+    async def report(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, body) from the cached results; never waits on a dependency."""
+        self.start()
+        if not self._first_round.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_round.wait(), self.first_wait_s)
+        now = time.monotonic()
+        report: dict[str, dict[str, Any]] = {}
+        for name in self.checks:
+            cached = self._results.get(name)
+            if cached is None:
+                report[name] = {"ok": False, "error": "not checked yet", "age_s": None}
+                continue
+            result, taken, wall = cached
+            report[name] = {**result, "checked_at": _iso(wall), "age_s": round(now - taken, 3)}
+        ready = all(entry["ok"] for entry in report.values())
+        ages = [e["age_s"] for e in report.values() if e["age_s"] is not None]
+        return ready, {
+            "status": "ready" if ready else "not_ready",
+            "age_s": max(ages, default=None),
+            "checks": report,
+        }
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
+
 def create_app(
     service: str,
     version: str,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
-    checks = dict(readiness or {})
+    monitor = ReadinessMonitor(readiness or {})
 
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if lifespan is None:
-            yield
-        else:
-            async with lifespan(app):
+        monitor.start()
+        try:
+            if lifespan is None:
                 yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await monitor.stop()
 
     app = FastAPI(title=service, version=version, lifespan=_lifespan)
+    app.state.readiness = monitor
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -161,14 +261,11 @@ def create_app(
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
-        """Readiness: every real dependency answered within the timeout."""
-        results = await asyncio.gather(*(_run_check(fn) for fn in checks.values()))
-        report = dict(zip(checks, results, strict=True))
-        ready = all(r["ok"] for r in report.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": report},
-            status_code=200 if ready else 503,
-        )
+        """Readiness: every real dependency answered its last check (run in the background
+        about once a second) within the timeout. Answers at once with the last known state
+        of each dependency and its age; never waits on one."""
+        ready, body = await monitor.report()
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics() -> Response:
@@ -288,12 +385,12 @@ def _error_response(status: int) -> dict[str, Any]:
     }
 
 
-async def _run_check(check: ReadinessCheck) -> dict[str, Any]:
+async def _run_check(check: ReadinessCheck, timeout_s: float) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(check(), READINESS_TIMEOUT_S)
+        await asyncio.wait_for(check(), timeout_s)
     except TimeoutError:
-        return {"ok": False, "error": f"no answer within {READINESS_TIMEOUT_S}s"}
+        return {"ok": False, "error": f"no answer within {timeout_s}s"}
     except Exception as exc:  # a failing dependency is a result here, not an error
         return {"ok": False, "error": redact_text(f"{type(exc).__name__}: {exc}")}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}

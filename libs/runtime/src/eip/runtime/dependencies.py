@@ -2,7 +2,10 @@
 
 Startup does not wait for dependencies: a service whose database is down still starts, answers
 /healthz, and reports the outage on /readyz, so an orchestrator routes no traffic to it while
-it keeps retrying instead of crash-looping.
+it keeps retrying instead of crash-looping. The checks run in the background
+(``eip.observability.http.ReadinessMonitor``) over the service's own connections — the
+producer's, a connection of the pool — so each says whether the service itself can use the
+dependency, and /readyz answers from their last results at once.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from eip.bus import Producer, ProducerConfig
-from eip.bus.admin import admin_client
 from eip.config import ServiceSettings
 from eip.observability.http import ReadinessCheck
 from eip.observability.redaction import register_secret
@@ -131,11 +133,7 @@ class Dependencies:
     async def _kafka_ready(self) -> None:
         if self.producer is None:
             raise ConnectionError(self.last_error.get("kafka", "not connected to Kafka yet"))
-        async with admin_client(
-            self.settings.kafka_bootstrap_servers,
-            self.settings.connect_timeout_s,
-        ) as admin:
-            await admin.describe_cluster()
+        await self.producer.ping()
 
     async def _database_ready(self) -> None:
         if self.db is None:

@@ -1,4 +1,15 @@
-"""The async connection pool, opened with a deadline so a missing database fails fast."""
+"""The async connection pool, opened with a deadline so a missing database fails fast.
+
+What is subtle: psycopg_pool replaces a connection that broke with a chain of attempts whose
+pause doubles without a cap (1, 2, 4, 8, 16, 32 s …) until ``reconnect_timeout`` (5 minutes by
+default). After a 30 s outage the next attempt could come half a minute after PostgreSQL was
+back — market-data, whose pool is busy, was ready 31 s late (issue 11 §9). So a chain here
+gives up after ``timeout_s`` (pauses of 1 and 2 s, then the rest of it), and the next request
+for a connection starts a new one at once: while requests keep coming (the readiness check
+asks every second) the pool tries at least every couple of seconds. Connections are checked
+before they are handed out (an empty query), so the first caller after an outage gets a live
+connection, not the broken one the pool still held.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +18,13 @@ import re
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from eip.resilience import DependencyUnavailable
+
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+):[^@\s]*@")
 _PASSWORD_KV = re.compile(r"(?i)(password\s*=\s*)\S+")
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(DependencyUnavailable):
     """PostgreSQL did not accept a connection in time; the message never includes a password."""
 
 
@@ -38,6 +51,8 @@ async def open_pool(
         name=name,
         open=False,
         kwargs={"connect_timeout": max(1, int(timeout_s)), "autocommit": False},
+        check=AsyncConnectionPool.check_connection,
+        reconnect_timeout=max(timeout_s, 3.0),
     )
     try:
         await pool.open(wait=True, timeout=timeout_s)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -78,3 +79,21 @@ def run_simulator(
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+async def venue_tape(base_url: str, symbol: str, from_id: int) -> list[dict[str, Any]]:
+    """The simulator's own tape of ``symbol`` (``BTCUSDT``) from trade ``from_id`` on: Binance
+    aggTrades rows (``a`` id, ``p`` price, ``q`` quantity, ``T`` venue time in ms), paged by
+    id — what a test compares the platform's trades with."""
+    out: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        while True:
+            response = await http.get(
+                "/api/v3/aggTrades", params={"symbol": symbol, "fromId": from_id, "limit": 1000}
+            )
+            response.raise_for_status()
+            page: list[dict[str, Any]] = response.json()
+            out += page
+            if len(page) < 1000:
+                return out
+            from_id = int(page[-1]["a"]) + 1

@@ -46,6 +46,8 @@ from hvac.adapters import JSONAdapter
 from hvac.constants import transit as hvac_transit
 from requests.adapters import HTTPAdapter
 
+from eip.resilience import DependencyUnavailable
+
 T = TypeVar("T")
 Answer = requests.Response | dict[Any, Any]  # what hvac's JSON adapter returns
 
@@ -58,7 +60,7 @@ class VaultError(Exception):
         super().__init__(f"vault {path}: HTTP {status}: {'; '.join(errors) or 'no detail'}")
 
 
-class VaultUnavailable(Exception):
+class VaultUnavailable(DependencyUnavailable):
     """Vault did not answer, or is sealed / not initialized."""
 
 

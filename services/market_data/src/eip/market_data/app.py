@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 
@@ -38,8 +39,23 @@ def build_app(
     changes = SubscriptionChanges(
         lambda: deps.db, settings.history_schema, MIGRATIONS, settings.connect_timeout_s
     )
+    history: HistoryService | None = None
+
+    async def backfill(exchange: str, symbol: str, start: datetime, end: datetime) -> None:
+        """Trades missed beyond the catch-up bound become a backfill job (into storage)."""
+        store = None if history is None else history.store
+        if store is None:
+            raise RuntimeError("the history store is not ready")
+        await store.create_job(exchange, symbol, "trades", None, start, end)
+
     live = LiveService(
-        settings, lambda: deps.producer, adapter_factory, trades_topic, tickers_topic, changes
+        settings,
+        lambda: deps.producer,
+        adapter_factory,
+        trades_topic,
+        tickers_topic,
+        changes,
+        backfill=backfill,
     )
     history = HistoryService(settings, lambda: deps.db, live.adapter_for)
     sink = StoreSink(lambda: history.store)

@@ -48,9 +48,22 @@ class MarketDataSettings(ProtectedServiceSettings):
     vwap_window_s: float = Field(default=60.0, gt=0, le=86_400)
     # In-progress candles are published at most this often per candle.
     candle_update_interval_s: float = Field(default=1.0, ge=0)
-    # A candle closes once wall-clock time passes its end by this much, even with no trade
-    # after it (quiet markets still close candles); trades arriving later are late.
+    # A candle closes once its market's progress (its latest trade's venue time or receipt,
+    # the earlier) passes its end by this much (the watermark: docs/MARKET_DATA.md, Candles).
     candle_close_grace_s: float = Field(default=2.0, ge=0)
+    # A venue where nothing trades closes its candles on our clock (corrected by the venue's
+    # estimated offset when it is behind) this long after their end. Trades arriving later
+    # (a gap fetched after longer than this) are late. Longer than a market-data restart or
+    # a stream stall plus the gap's fetch.
+    candle_quiet_close_s: float = Field(default=60.0, ge=0)
+    # A venue whose estimated clock offset exceeds this (either way) raises an alarm
+    # (eip_md_venue_clock_offset_alarm, a warning log).
+    clock_offset_alarm_s: float = Field(default=2.0, gt=0)
+    # Trades the stream missed (a restart, reconnect, stall) are fetched over REST at most this
+    # far back and this many pages (of history_backfill_page_limit) per market; beyond, the
+    # gap is queued as a backfill job (docs/MARKET_DATA.md, Missed trades).
+    gap_max_age_s: float = Field(default=900.0, gt=0, le=86_400)
+    gap_max_pages: int = Field(default=50, ge=1, le=1000)
     # Build candles from md.trades.v1 in this instance (one consumer group for all instances).
     candles_enabled: bool = True
     candles_group_id: str = "market-data-candles"

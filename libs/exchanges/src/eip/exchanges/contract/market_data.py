@@ -81,6 +81,15 @@ Emit = Callable[[MarketEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorNote:
+    """The last error counted: its kind (``rest``, ``stream``, ``parse`` …), text and time."""
+
+    kind: str
+    message: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StreamStatus:
     """What ``GET /v1/status`` shows per exchange."""
 
@@ -93,6 +102,7 @@ class StreamStatus:
     circuit_open: bool  # the exchange's circuit breaker refuses calls now
     rate_limit_headroom: float | None  # 0..1 of the venue's request budget left; None if unknown
     detail: str = ""
+    last_error: ErrorNote | None = None  # the newest of the ``errors`` counted
 
 
 class MarketDataAdapter(Protocol):

@@ -13,10 +13,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge
 
-from eip.exchanges.contract.market_data import StreamStatus
+from eip.exchanges.contract.market_data import ErrorNote, StreamStatus
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class StreamHealth:
         self.stale = False
         self.errors = 0
         self.detail = ""
+        self.last_error: ErrorNote | None = None
         self._messages = MESSAGES.labels(self.label)
 
     def message(self) -> None:
@@ -78,6 +80,7 @@ class StreamHealth:
     def error(self, kind: str, detail: str) -> None:
         self.errors += 1
         self.detail = detail
+        self.last_error = ErrorNote(kind, detail, datetime.now(UTC))
         ERRORS.labels(self.label, kind).inc()
 
     def set_connected(self, connected: bool, detail: str = "") -> None:
@@ -128,6 +131,7 @@ class StreamHealth:
             circuit_open=circuit_open,
             rate_limit_headroom=headroom,
             detail=self.detail,
+            last_error=self.last_error,
         )
 
 

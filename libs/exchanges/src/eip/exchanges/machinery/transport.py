@@ -8,6 +8,7 @@ replayed frames take exactly the code path live frames take.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,9 +60,15 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
+# A burst already buffered by the socket (a stalled stream delivering at once) is read without
+# ever suspending: give the event loop a turn this often, so /readyz and the API still answer.
+YIELD_EVERY = 64
+
+
 class LiveConnection:
     def __init__(self, ws: ClientConnection) -> None:
         self._ws = ws
+        self._received = 0
 
     async def send(self, text: str) -> None:
         try:
@@ -70,6 +77,9 @@ class LiveConnection:
             raise TransportClosed(str(exc)) from exc
 
     async def recv(self) -> Received:
+        self._received += 1
+        if self._received % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         try:
             data = await self._ws.recv()
         except ConnectionClosed as exc:

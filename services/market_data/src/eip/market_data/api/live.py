@@ -19,13 +19,14 @@ from pydantic import ValidationError
 
 from eip.config import ConfigError
 from eip.exchanges.contract.errors import BadRequest, UnknownSymbol
-from eip.exchanges.contract.market_data import Ticker
+from eip.exchanges.contract.market_data import ErrorNote, Ticker
 from eip.market_data.api.schemas import (
     ContributionOut,
     CrossOut,
     ExchangeStatusOut,
     ExcludedOut,
     Freshness,
+    LastError,
     QuoteOut,
     StatusOut,
     SubscriptionChange,
@@ -38,6 +39,7 @@ from eip.market_data.live.service import LiveService
 from eip.market_data.settings import SubscriptionConfig
 from eip.observability.http import ApiError, error_responses, excerpt
 from eip.observability.inputs import Text
+from eip.observability.redaction import redact_text
 from eip.runtime.change_requests import change_not_stored, request_actor
 from eip.storage import DatabaseUnavailable
 from eip.tokens import require_scope
@@ -204,6 +206,12 @@ async def cross(request: Request, symbol: SymbolPath) -> CrossOut:
     )
 
 
+def _last_error(note: ErrorNote | None) -> LastError | None:
+    if note is None:
+        return None
+    return LastError(kind=note.kind, message=redact_text(note.message)[:500], time=note.time)
+
+
 @router.get("/status", response_model=StatusOut, dependencies=READ)
 async def status(request: Request) -> StatusOut:
     live = _live(request)
@@ -219,13 +227,17 @@ async def status(request: Request) -> StatusOut:
                 circuit_open=h.status.circuit_open,
                 rate_limit_headroom=h.status.rate_limit_headroom,
                 restarts=h.restarts,
-                last_error=h.last_error,
-                detail=h.status.detail,
+                last_error=_last_error(h.last_error),
+                detail=redact_text(h.status.detail),
+                clock_offset_s=live.clocks.offset(h.status.exchange),
+                clock_offset_alarm=live.clocks.alarmed(h.status.exchange),
+                filling_gap=live.gaps.holding(h.status.exchange),
             )
             for h in live.health()
         ],
         outbox_records=len(live.outbox),
         outbox_dropped=live.outbox.dropped,
+        last_error=_last_error(live.last_error),
     )
 
 

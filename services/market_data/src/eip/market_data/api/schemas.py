@@ -74,6 +74,14 @@ class CrossOut(BaseModel):
     excluded: list[ExcludedOut]
 
 
+class LastError(BaseModel):
+    """The newest error counted: what kind, what it said (redacted), when."""
+
+    kind: str
+    message: str
+    time: datetime
+
+
 class ExchangeStatusOut(BaseModel):
     exchange: str
     connected: bool
@@ -84,14 +92,24 @@ class ExchangeStatusOut(BaseModel):
     circuit_open: bool
     rate_limit_headroom: float | None
     restarts: int
-    last_error: str | None
+    # the newest of the errors counted (``errors``, ``restarts``, failed subscriptions and
+    # fills of missed trades): kind rest|stream|parse|adapter|subscribe|recovery
+    last_error: LastError | None
     detail: str
+    # the venue's clock offset (seconds, positive: ahead of ours), estimated from its events
+    clock_offset_s: float | None
+    clock_offset_alarm: bool
+    # waiting while trades it missed are fetched
+    filling_gap: bool
 
 
 class StatusOut(BaseModel):
     exchanges: list[ExchangeStatusOut]
     outbox_records: int
     outbox_dropped: int
+    # the service's own newest error counted: a record Kafka refused (publish) or the full
+    # outbox dropped (outbox)
+    last_error: LastError | None
 
 
 class SubscriptionOut(BaseModel):

@@ -1,14 +1,23 @@
 """OHLCV candles of every timeframe from a stream of trades, as pure state.
 
-One candle per (exchange, symbol, timeframe) is open at a time. A trade in a later interval
-closes it; so does the wall clock once the interval's end plus a grace period has passed
-(``close_due``), so quiet markets still close candles. A closed candle is final: a trade for an
+A trade belongs to the interval of its *venue* time (``exchange_time``; the received time when
+the venue sends none). Candles are closed by a **watermark** the caller computes per key
+(``close_due``): every open candle whose interval ended ``close_grace_s`` before the watermark
+closes, and everything before it is closed for good. A closed candle is final: a trade for an
 interval that has already closed (for any timeframe) is *late*: counted, reported, part of no
-candle, and never reopens one.
-Intervals without trades produce no candle.
+candle, and never reopens one. Intervals without trades produce no candle.
+
+What is subtle: several candles of one key may be open at once. A trade does not close the
+candle before it: when a venue's clock jumps back (a skew of +120 s that ends), its next trades
+belong to intervals before the newest open one, and those must still be open to count them.
+The caller's watermark decides when an interval is complete (see ``candles/stream.py``: the
+venue's own time progress, never ahead of our clock).
 
 Each candle remembers the position (trades partition, offset) of the newest trade folded in, so
-that state restored from published candles skips exactly the replayed trades it already holds.
+that state restored from published candles skips exactly the replayed trades it already holds:
+per open interval by the position of its restored record, and for closed intervals by the
+newest position of any restored record of the key (a replayed trade there was counted, or
+counted late, before the restart).
 """
 
 from __future__ import annotations
@@ -91,17 +100,31 @@ Position = tuple[int, int]
 
 
 @dataclass(slots=True)
-class _Slot:
-    current: Candle | None = None
-    closed_until: datetime | None = None  # every interval before this instant is closed
+class _Open:
+    """One open candle and what publishing it needs."""
+
+    candle: Candle
     last_published: float = float("-inf")  # monotonic time of the last in-progress update
-    held_back: bool = False  # the open candle has trades its last published version lacks
+    held_back: bool = False  # it has trades its last published version lacks
     unpublished_from: int | None = None  # offset of the oldest of those trades
-    # After a restore: trades already folded into the restored state (the consumer replays
+    # After a restore: trades already folded into the restored record (the consumer replays
     # records after its last commit) are skipped, not counted twice: by position when the
-    # restored record carries one, else (records published before positions) by time.
+    # record carries one, else (records published before positions) by time.
     resume_position: Position | None = None
     resume_after: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Slot:
+    open: dict[datetime, _Open] = field(default_factory=dict)  # by open time
+    closed_until: datetime | None = None  # every interval before this instant is closed
+    # The newest position of any restored record of the key: a replayed trade of a closed
+    # interval at or before it was counted (or counted late) before the restart.
+    replay_mark: Position | None = None
+
+
+Watermark = datetime | Callable[[CandleKey], datetime | None]
+"""One instant for every key, or a function giving each key's (None: nothing to close)."""
 
 
 @dataclass
@@ -113,47 +136,46 @@ class CandleBuilder:
     _slots: dict[CandleKey, _Slot] = field(default_factory=dict)
 
     def add(self, trade: Trade, now: float, position: Position | None = None) -> list[Candle]:
-        """Fold one trade in; returns the candles to publish (closed ones first).
+        """Fold one trade in; returns the in-progress versions to publish.
 
         ``now`` is a monotonic clock reading that throttles in-progress updates; ``position``
-        is the trade's place in md.trades.v1.
+        is the trade's place in md.trades.v1. Nothing is closed here (``close_due`` does).
         """
         when = trade_time(trade)
-        plan: list[tuple[CandleKey, _Slot, datetime]] = []
+        plan: list[tuple[CandleKey, _Slot, datetime, _Open | None]] = []
         for timeframe in self.timeframes:
             key = CandleKey(trade.exchange, trade.symbol, timeframe)
             slot = self._slots.setdefault(key, _Slot())
-            if _already_folded(slot, when, position):
-                continue
             start = interval_start(when, timeframe)
-            current = slot.current
-            if (slot.closed_until is not None and start < slot.closed_until) or (
-                current is not None and start < current.open_time
-            ):
+            if slot.closed_until is not None and start < slot.closed_until:
+                if _replayed(slot.replay_mark, position):
+                    continue  # counted before the restart (or counted late then)
                 # Late for at least one timeframe: counted in none, so every timeframe's
                 # candles stay the rollup of the same trades.
                 self.late_trades += 1
                 return []
-            plan.append((key, slot, start))
+            entry = slot.open.get(start)
+            if entry is not None and _already_folded(entry, when, position):
+                continue
+            plan.append((key, slot, start, entry))
         out: list[Candle] = []
-        for key, slot, start in plan:
-            slot.resume_after = slot.resume_position = None
-            current = slot.current
-            if current is not None and start > current.open_time:
-                out.append(self._close(slot, current))
-                current = None
-            if current is None:
-                slot.current = current = Candle(
-                    key,
-                    start,
-                    trade.price,
-                    trade.price,
-                    trade.price,
-                    trade.price,
-                    Decimal(0),
-                    Decimal(0),
-                    0,
+        for key, slot, start, entry in plan:
+            if entry is None:
+                entry = slot.open[start] = _Open(
+                    Candle(
+                        key,
+                        start,
+                        trade.price,
+                        trade.price,
+                        trade.price,
+                        trade.price,
+                        Decimal(0),
+                        Decimal(0),
+                        0,
+                    )
                 )
+            entry.resume_after = entry.resume_position = None
+            current = entry.candle
             current.high = max(current.high, trade.price)
             current.low = min(current.low, trade.price)
             current.close = trade.price
@@ -163,13 +185,13 @@ class CandleBuilder:
             current.exchange_time = trade.exchange_time
             current.received_time = trade.received_time
             current.position = position
-            if position is not None and slot.unpublished_from is None:
-                slot.unpublished_from = position[1]
-            if now - slot.last_published >= self.update_interval_s:
-                slot.last_published = now
-                out.append(_emit(slot, current.snapshot()))
+            if position is not None and entry.unpublished_from is None:
+                entry.unpublished_from = position[1]
+            if now - entry.last_published >= self.update_interval_s:
+                entry.last_published = now
+                out.append(_emit(entry, current.snapshot()))
             else:
-                slot.held_back = True
+                entry.held_back = True
         return out
 
     def held_back_updates(self, now: float) -> list[Candle]:
@@ -178,48 +200,55 @@ class CandleBuilder:
         (so the topic, which a restore starts from, lags the state by no more than that)."""
         out = []
         for slot in self._slots.values():
-            current = slot.current
-            if (
-                current is not None
-                and slot.held_back
-                and now - slot.last_published >= self.update_interval_s
-            ):
-                slot.last_published = now
-                out.append(_emit(slot, current.snapshot()))
+            for entry in slot.open.values():
+                if entry.held_back and now - entry.last_published >= self.update_interval_s:
+                    entry.last_published = now
+                    out.append(_emit(entry, entry.candle.snapshot()))
         return out
 
     def close_due(
-        self, wall: datetime, which: Callable[[CandleKey], bool] = lambda _: True
+        self, watermark: Watermark, which: Callable[[CandleKey], bool] = lambda _: True
     ) -> list[Candle]:
         """Close every open candle (of the keys ``which`` selects) whose interval ended
-        ``close_grace_s`` before ``wall``."""
+        ``close_grace_s`` before its key's watermark, oldest first; the intervals before the
+        newest one closed are closed for good."""
         grace = timedelta(seconds=self.close_grace_s)
         out = []
         for key, slot in self._slots.items():
-            current = slot.current
-            if current is not None and current.close_time + grace <= wall and which(key):
-                out.append(self._close(slot, current))
+            if not slot.open or not which(key):
+                continue
+            mark = watermark(key) if callable(watermark) else watermark
+            if mark is None:
+                continue
+            for start in sorted(slot.open):
+                entry = slot.open[start]
+                if entry.candle.close_time + grace > mark:
+                    break  # the later ones end later still
+                out.append(self._close(slot, start))
         return out
 
     def restore(self, candles: Iterable[Candle]) -> None:
         """Resume from published state (after a restart or when a partition moves here):
-        closed candles mark their intervals done (never closed twice); the newest open candle
-        per key becomes current again. ``candles`` are in publication order per key."""
+        closed candles mark their intervals done (never closed twice); the newest record of
+        each interval still open becomes an open candle again. ``candles`` are in publication
+        order per key."""
         for candle in sorted(candles, key=lambda c: c.open_time):  # stable: keeps that order
             slot = self._slots.setdefault(candle.key, _Slot())
-            if candle.position is not None:
-                slot.resume_position = candle.position
+            if candle.position is not None and (
+                slot.replay_mark is None or candle.position > slot.replay_mark
+            ):
+                slot.replay_mark = candle.position
             if candle.closed:
                 slot.closed_until = max(slot.closed_until or candle.close_time, candle.close_time)
-                if slot.current is not None and slot.current.open_time < slot.closed_until:
-                    slot.current = None
-                    slot.resume_after = None
+                for start in [s for s in slot.open if s < slot.closed_until]:
+                    del slot.open[start]
             elif slot.closed_until is None or candle.open_time >= slot.closed_until:
-                slot.current = candle.snapshot(closed=False)
-                slot.resume_after = (
-                    None
+                slot.open[candle.open_time] = _Open(
+                    candle.snapshot(closed=False),
+                    resume_position=candle.position,
+                    resume_after=None
                     if candle.position is not None
-                    else candle.exchange_time or candle.received_time
+                    else candle.exchange_time or candle.received_time,
                 )
 
     def drop(self, which: Callable[[CandleKey], bool]) -> list[Candle]:
@@ -229,17 +258,20 @@ class CandleBuilder:
         out = []
         for key in gone:
             slot = self._slots.pop(key)
-            if slot.current is not None:
-                out.append(_emit(slot, slot.current.snapshot()))
+            for start in sorted(slot.open):
+                entry = slot.open[start]
+                out.append(_emit(entry, entry.candle.snapshot()))
         return out
 
     def unpublished_from(self, which: Callable[[CandleKey], bool]) -> int | None:
         """The oldest offset among the trades of the keys ``which`` selects that no emitted
         version holds (None: every trade folded in was emitted)."""
         marks = [
-            slot.unpublished_from
+            entry.unpublished_from
             for key, slot in self._slots.items()
-            if slot.unpublished_from is not None and which(key)
+            if which(key)
+            for entry in slot.open.values()
+            if entry.unpublished_from is not None
         ]
         return min(marks, default=None)
 
@@ -247,30 +279,47 @@ class CandleBuilder:
         return list(self._slots)
 
     def open_candles(self) -> list[Candle]:
-        return [s.current.snapshot() for s in self._slots.values() if s.current is not None]
+        return [
+            entry.candle.snapshot()
+            for slot in self._slots.values()
+            for _, entry in sorted(slot.open.items())
+        ]
 
     def current(self, key: CandleKey) -> Candle | None:
+        """The newest open candle of ``key``."""
         slot = self._slots.get(key)
-        return None if slot is None or slot.current is None else slot.current.snapshot()
+        if slot is None or not slot.open:
+            return None
+        return slot.open[max(slot.open)].candle.snapshot()
 
     @staticmethod
-    def _close(slot: _Slot, candle: Candle) -> Candle:
-        slot.current = None
-        slot.closed_until = candle.close_time
+    def _close(slot: _Slot, start: datetime) -> Candle:
+        entry = slot.open.pop(start)
+        candle = entry.candle
+        slot.closed_until = max(slot.closed_until or candle.close_time, candle.close_time)
         candle.closed = True
-        return _emit(slot, candle)
+        return _emit(entry, candle)
 
 
-def _emit(slot: _Slot, candle: Candle) -> Candle:
+def _emit(entry: _Open, candle: Candle) -> Candle:
     """``candle`` leaves the builder to be published: it now carries what was unpublished."""
-    candle.since = slot.unpublished_from
-    slot.unpublished_from = None
-    slot.held_back = False
+    candle.since = entry.unpublished_from
+    entry.unpublished_from = None
+    entry.held_back = False
     return candle
 
 
-def _already_folded(slot: _Slot, when: datetime, position: Position | None) -> bool:
-    mark = slot.resume_position
+def _replayed(mark: Position | None, position: Position | None) -> bool:
+    return (
+        mark is not None
+        and position is not None
+        and mark[0] == position[0]
+        and (position[1] <= mark[1])
+    )
+
+
+def _already_folded(entry: _Open, when: datetime, position: Position | None) -> bool:
+    mark = entry.resume_position
     if mark is not None and position is not None and mark[0] == position[0]:
         return position[1] <= mark[1]
-    return slot.resume_after is not None and when <= slot.resume_after
+    return entry.resume_after is not None and when <= entry.resume_after

@@ -8,17 +8,13 @@ time instead (``CandleBuilder.restore``).
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from eip.bus import decode
 from eip.bus.codec import Headers
+from eip.bus.reader import RawRecord, read_since
 from eip.events.topics import TopicSpec
 from eip.events.v1 import market_data_pb2
 from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Timeframe
@@ -68,20 +64,43 @@ def candle_from_message(
 
 class RestoreState:
     """Of the candle records a builder is restored from, only what ``CandleBuilder.restore``
-    uses: per key, the newest closed and the newest open record, in publication order. It gives
-    the same state as every record would, without holding a day of in-progress updates."""
+    uses, in publication order: per key the closed record of its latest interval, the newest
+    record of each interval not closed by it, and the record with the newest position (the
+    key's replay mark). It gives the same state as every record would, without holding a day
+    of in-progress updates: memory is bounded by the keys and their open intervals."""
 
     def __init__(self) -> None:
-        self._newest: dict[tuple[CandleKey, bool], tuple[int, Candle]] = {}
+        self._closed: dict[CandleKey, tuple[int, Candle]] = {}  # the latest interval closed
+        self._open: dict[CandleKey, dict[datetime, tuple[int, Candle]]] = {}
+        self._marks: dict[CandleKey, tuple[int, Candle]] = {}
         self._seen = 0
 
     def add(self, candle: Candle) -> None:
         """``candle`` published after every candle of its key added before."""
         self._seen += 1
-        self._newest[(candle.key, candle.closed)] = (self._seen, candle)
+        key = candle.key
+        if candle.position is not None:
+            mark = self._marks.get(key)
+            if mark is None or mark[1].position is None or candle.position > mark[1].position:
+                self._marks[key] = (self._seen, candle)
+        latest = self._closed.get(key)
+        if candle.closed:
+            if latest is None or candle.close_time >= latest[1].close_time:
+                self._closed[key] = (self._seen, candle)
+                intervals = self._open.get(key, {})
+                for start in [s for s in intervals if s < candle.close_time]:
+                    del intervals[start]
+            return
+        if latest is not None and candle.open_time < latest[1].close_time:
+            return  # closed before: restore ignores it (bar its position, kept above)
+        self._open.setdefault(key, {})[candle.open_time] = (self._seen, candle)
 
     def candles(self) -> list[Candle]:
-        return [candle for _, candle in sorted(self._newest.values(), key=lambda item: item[0])]
+        kept = {id(c): (seen, c) for seen, c in self._closed.values()}
+        kept.update((id(c), (seen, c)) for seen, c in self._marks.values())
+        for intervals in self._open.values():
+            kept.update((id(c), (seen, c)) for seen, c in intervals.values())
+        return [candle for _, candle in sorted(kept.values(), key=lambda item: item[0])]
 
 
 def key_parts(raw_key: bytes) -> CandleKey | None:
@@ -104,53 +123,25 @@ async def read_recent_candles(
     up to the topic's end at call time. ``keep`` selects keys, by the record key before
     decoding. Raises ``TimeoutError`` rather than return part of the state: a builder
     restored from part of it would publish wrong candles."""
-    consumer: Any = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
-    )
-    await asyncio.wait_for(consumer.start(), timeout_s)
-    try:
-        # The registry's count, not the consumer's metadata: an unassigned consumer has none yet.
-        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.offsets_for_times(
-            {tp: int(since.timestamp() * 1000) for tp in partitions}
+    state = RestoreState()
+
+    def keep_key(raw_key: bytes | None) -> bool:
+        if keep is None or raw_key is None:
+            return True
+        key = key_parts(raw_key)
+        return key is None or keep(key)  # another instance's key: not even decoded
+
+    def restore(raw: RawRecord) -> None:
+        headers: Headers = list(raw.headers or [])
+        message = decode(topic, raw.value, headers)
+        candle = candle_from_message(
+            message,  # type: ignore[arg-type]
+            position_from_headers(headers),
         )
-        pending = {}
-        for tp in partitions:
-            start = starts.get(tp)
-            if start is None or start.offset >= ends[tp]:
-                continue
-            consumer.seek(tp, start.offset)
-            pending[tp] = ends[tp]
-        state = RestoreState()
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"reading {topic.name} back took over {timeout_s}s; "
-                    f"{len(pending)} partitions unfinished"
-                )
-            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
-            for tp, records in batches.items():
-                for raw in records:
-                    if raw.offset >= pending.get(tp, 0):
-                        continue
-                    if keep is not None and raw.key is not None:
-                        key = key_parts(raw.key)
-                        if key is not None and not keep(key):
-                            continue  # another instance's key: not even decoded
-                    headers: Headers = list(raw.headers or [])
-                    message = decode(topic, raw.value, headers)
-                    candle = candle_from_message(
-                        message,  # type: ignore[arg-type]
-                        position_from_headers(headers),
-                    )
-                    if keep is not None and not keep(candle.key):
-                        continue
-                    state.add(candle)  # a key's records share a partition: in their order
-                if records and records[-1].offset + 1 >= pending.get(tp, 0):
-                    pending.pop(tp, None)
-        return state.candles()
-    finally:
-        await consumer.stop()
+        if keep is None or keep(candle.key):
+            state.add(candle)  # a key's records share a partition: in their order
+
+    await read_since(
+        bootstrap_servers, topic, since, restore, timeout_s=timeout_s, keep_key=keep_key
+    )
+    return state.candles()

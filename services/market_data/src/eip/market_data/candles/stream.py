@@ -19,6 +19,22 @@ trade's offset is committed, and no offset is committed past a trade that no ack
 candle holds yet (``commit_limit``: in-progress updates are throttled), so after a crash the
 next holder replays what the topic lacks. A closed candle is published once per interval and
 key.
+
+Closing (the watermark): candles are bucketed by the venue's time, so they close on the venue's
+own progress, never ahead of ours. A market's interval closes once ``close_grace_s`` has passed
+its end on the market's *progress*: the smaller of (a) the venue time of its latest trade
+consumed here and (b) the time we received that trade. A market's trades come in order on its
+partition, and the live side publishes what a gap missed before the trades after it, so (a)
+says how far the market's stream has been handled: a venue whose clock is behind, a restart, a
+stalled stream and a gap being fetched hold the interval open until its trades have come. It
+is the *latest* trade, not the newest stamp: after a venue's clock jumps back (a skew of +120 s
+ends) its progress is where its stream is now, not two minutes ahead. (b) keeps a venue whose
+clock is ahead from closing intervals early, so when its offset shrinks the trades stamped in
+those two minutes still find their intervals open; it is the trade's receipt, not our clock
+now, so trades replayed after a restart close no more than they did the first time. A market
+where nothing trades closes on our clock, corrected by the venue's estimated offset when it is
+behind (``eip.market_data.clock``), ``candle_quiet_close_s`` after the end. Trades are late
+only when a venue's clock jumps back below ours, or when they arrive after that quiet bound.
 """
 
 from __future__ import annotations
@@ -35,8 +51,9 @@ from aiokafka import TopicPartition
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import MD_CANDLES, MD_TRADES, TopicSpec, record_key
 from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS, Trade
-from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey
+from eip.market_data.candles.builder import Candle, CandleBuilder, CandleKey, trade_time
 from eip.market_data.candles.restore import position_header, read_recent_candles
+from eip.market_data.clock import ClockOffsetEstimator
 from eip.market_data.metrics import CANDLES, LATE_TRADES
 from eip.market_data.settings import MarketDataSettings
 from eip.market_data.wire import candle_key, candle_message, trade_from_message
@@ -61,8 +78,10 @@ class CandleStream:
         trades_topic: TopicSpec = MD_TRADES,
         candles_topic: TopicSpec = MD_CANDLES,
         group_id: str | None = None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        self._wall = wall  # our clock, which the watermark is never ahead of
         self.builder = self._new_builder()
         self._producer = producer
         self._sink = sink
@@ -80,6 +99,10 @@ class CandleStream:
         self._partition_ids: list[int] = []  # md.trades.v1's partitions at the last assignment
         self._key_partitions: dict[tuple[str, str], int] = {}
         self.restored = 0  # candle records restored into state since the stage started
+        # The watermark's inputs: each market's progress (its latest trade's venue time or
+        # receipt, whichever is earlier), and each venue's clock offset as its trades show it.
+        self._market_time: dict[tuple[str, str], datetime] = {}
+        self._clocks: dict[str, ClockOffsetEstimator] = {}
 
     def _new_builder(self) -> CandleBuilder:
         return CandleBuilder(
@@ -116,6 +139,7 @@ class CandleStream:
         self._to_publish = []
         self.owned = frozenset()
         self.restored = 0
+        self._market_time, self._clocks = {}, {}
         self._consumer = Consumer(
             ConsumerConfig(
                 self.settings.kafka_bootstrap_servers,
@@ -164,6 +188,7 @@ class CandleStream:
             )
             async with self._lock:
                 self.builder.restore(theirs)
+                self._resume_progress(theirs)
                 for partition in new:
                     self._applied.pop((self._trades_topic.name, partition), None)
                 self.owned = mine
@@ -228,9 +253,61 @@ class CandleStream:
         return min(marks, default=None)
 
     def _close_due(self, partitions: set[int]) -> list[Candle]:
+        """Candles of these (settled) partitions' keys that their watermark closes."""
+        wall = self._wall()
         return self.builder.close_due(
-            datetime.now(UTC), lambda key: self._partition_of(key) in partitions
+            lambda key: self._watermark(key.exchange, key.symbol, wall),
+            lambda key: self._partition_of(key) in partitions,
         )
+
+    def _watermark(self, exchange: str, symbol: str, wall: datetime) -> datetime:
+        """See the module docstring: the market's progress, never ahead of our clock, or for a
+        quiet market our clock (corrected when the venue is behind) minus the quiet bound."""
+        s = self.settings
+        clock = self._clocks.get(exchange)
+        offset = (clock.estimate() if clock is not None else None) or 0.0
+        quiet = wall + timedelta(
+            seconds=min(0.0, offset) - (s.candle_quiet_close_s - s.candle_close_grace_s)
+        )
+        progress = self._market_time.get((exchange, symbol))
+        return quiet if progress is None else max(min(progress, wall), quiet)
+
+    def _observe(self, trade: Trade) -> datetime:
+        """A consumed trade: its market's progress (returned), and a sample of its venue's
+        offset."""
+        progress = self._market_time[(trade.exchange, trade.symbol)] = min(
+            trade_time(trade), trade.received_time
+        )
+        if trade.exchange_time is not None:
+            self._clock(trade.exchange).add(trade.exchange_time, trade.received_time)
+        return progress
+
+    def _clock(self, exchange: str) -> ClockOffsetEstimator:
+        clock = self._clocks.get(exchange)
+        if clock is None:
+            # One sample is enough: an estimate is at most the offset (delays only lower it),
+            # so the quiet bound built on it can only close later.
+            clock = self._clocks[exchange] = ClockOffsetEstimator(min_samples=1)
+        return clock
+
+    def _resume_progress(self, restored: Sequence[Candle]) -> None:
+        """After a restore: each market's progress is that of its newest trade in the restored
+        records (by position), and their times are the venues' first offset samples."""
+        latest: dict[tuple[str, str], Candle] = {}
+        for candle in restored:
+            if candle.exchange_time is None:
+                continue
+            self._clock(candle.key.exchange).add(
+                candle.exchange_time, candle.received_time or candle.exchange_time
+            )
+            market = (candle.key.exchange, candle.key.symbol)
+            held = latest.get(market)
+            if held is None or (candle.position or (-1, -1)) > (held.position or (-1, -1)):
+                latest[market] = candle
+        for market, candle in latest.items():
+            assert candle.exchange_time is not None
+            received = candle.received_time or candle.exchange_time
+            self._market_time[market] = min(candle.exchange_time, received)
 
     async def _settled(self) -> set[int]:
         """Held partitions whose every fetched record has been handled."""
@@ -260,6 +337,7 @@ class CandleStream:
             # A record redelivered after a failed publish or store is folded in only once;
             # what it produced is still waiting in the pending lists.
             tp = (record.topic, record.partition)
+            progress = self._observe(trade)
             if record.offset > self._applied.get(tp, -1):
                 sink = self._sink()
                 if sink is not None:
@@ -279,6 +357,13 @@ class CandleStream:
                             "trade_id": trade.trade_id,
                         },
                     )
+                # The market's own trades come in order on its partition: everything it
+                # traded before this one is handled, so its intervals ended by its progress
+                # close (see the module docstring).
+                market = (trade.exchange, trade.symbol)
+                self._to_publish += self.builder.close_due(
+                    progress, lambda key: (key.exchange, key.symbol) == market
+                )
             await self._flush()
 
     async def _close_timer(self) -> None:

@@ -5,6 +5,8 @@ Kafka falls behind and it is full, the *new* record is dropped and counted per t
 (``eip_market_data_outbox_dropped_total``, and a warning every 10,000 drops) — live market data
 is worth more fresh than complete, and the history side repairs gaps in stored trades by
 backfill. A record Kafka refuses is counted in ``eip_market_data_publish_failures_total``.
+Both are told to ``on_lost`` (the live service: a trade's venue then fetches what the topic
+lacks, ``live.gaps``).
 """
 
 from __future__ import annotations
@@ -33,9 +35,18 @@ class OutboundRecord:
     message: Message
 
 
+OnLost = Callable[[OutboundRecord, BaseException | None], None]
+"""Told of a record that will not reach Kafka: refused (with the error) or dropped (None)."""
+
+
+def _ignore(record: OutboundRecord, error: BaseException | None) -> None:
+    pass
+
+
 class Outbox:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, on_drop: OnLost = _ignore) -> None:
         self._queue: asyncio.Queue[OutboundRecord] = asyncio.Queue(capacity)
+        self._on_drop = on_drop
         self.dropped = 0
         # read at scrape time: setting a gauge per record cost more than the queue itself
         OUTBOX.set_function(self._queue.qsize)
@@ -51,6 +62,7 @@ class Outbox:
                     "outbox full, dropping records",
                     extra={"topic": record.spec.name, "dropped_total": self.dropped},
                 )
+            self._on_drop(record, None)
             return False
         return True
 
@@ -87,10 +99,13 @@ class KafkaPublisher(OutboxPublisher):
         producer: Callable[[], Producer | None],
         wait_s: float = 0.2,
         max_batch: int = 5_000,
+        on_lost: OnLost = _ignore,
     ) -> None:
         super().__init__(outbox.join, producer, wait_s)
         self._outbox = outbox
         self._max_batch = max_batch
+        self._on_lost = on_lost
+        self.lost = 0
 
     async def run(self) -> None:
         """Send queued records in order until cancelled."""
@@ -146,10 +161,16 @@ class KafkaPublisher(OutboxPublisher):
             for record in records:
                 self._lost(record, error)
 
-    @staticmethod
-    def _lost(record: OutboundRecord, exc: BaseException) -> None:
+    def _lost(self, record: OutboundRecord, exc: BaseException) -> None:
         PUBLISH_FAILURES.labels(record.spec.name).inc()
-        log.warning(
-            "record not published",
-            extra={"topic": record.spec.name, "error": f"{type(exc).__name__}: {exc}"},
-        )
+        self.lost += 1
+        if self.lost % 1_000 == 1:  # an outage refuses thousands: a log line per record
+            log.warning(  # would keep the event loop busy writing them
+                "record not published",
+                extra={
+                    "topic": record.spec.name,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "lost_total": self.lost,
+                },
+            )
+        self._on_lost(record, exc)

@@ -8,6 +8,12 @@ start-up, so a restart keeps what operators added and removed.
 
 An adapter's ``run`` reconnects by itself; if it crashes anyway it is restarted after a
 jittered backoff. One exchange failing never touches the others' tasks.
+
+Trades the stream missed (a restart, a reconnect, a stall, a lost publish) are fetched over
+REST and published once by ``live.gaps.GapFiller``; each venue's clock offset is estimated
+from its events (``eip.market_data.clock``). A watcher task looks at every adapter's status
+twice a second for both. Every error counted (an adapter's, a failed subscription or fill, a
+record Kafka refused) leaves its kind, text and time as ``last_error`` for ``/v1/status``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Literal
 
 from prometheus_client import Counter
@@ -25,14 +32,17 @@ from eip.bus import Producer
 from eip.events.topics import MD_TICKERS, MD_TRADES, TopicSpec, record_key
 from eip.exchanges.contract.errors import TransientExchangeError
 from eip.exchanges.contract.market_data import (
+    ErrorNote,
     MarketDataAdapter,
     MarketEvent,
     StreamStatus,
     Ticker,
     Trade,
 )
+from eip.market_data.clock import VenueClocks
 from eip.market_data.cross_exchange import CrossExchangeView
 from eip.market_data.live.adapters import AdapterFactory, create_adapter
+from eip.market_data.live.gaps import Backfill, GapFiller, GapSettings
 from eip.market_data.live.outbox import KafkaPublisher, OutboundRecord, Outbox
 from eip.market_data.metrics import ADAPTER_RESTARTS, EVENTS
 from eip.market_data.settings import MarketDataSettings, SubscriptionConfig
@@ -55,13 +65,19 @@ SHUTDOWN_DRAIN_S = 5.0
 # subscriptions alone (a database outage must not stop live data); the stored changes are
 # applied as soon as they can be read.
 RESTORE_WAIT_S = 10.0
+WATCH_INTERVAL_S = 0.5  # how often the watcher looks at every adapter's status
+YIELD_EVERY = 64  # events between two turns given to the event loop
 
 
 @dataclass(frozen=True, slots=True)
 class AdapterHealth:
     status: StreamStatus
     restarts: int
-    last_error: str | None
+    last_error: ErrorNote | None
+
+
+async def _no_backfill(exchange: str, symbol: str, start: datetime, end: datetime) -> None:
+    raise RuntimeError("no history store to queue a backfill job in")
 
 
 class LiveService:
@@ -74,12 +90,14 @@ class LiveService:
         tickers_topic: TopicSpec = MD_TICKERS,
         changes: SubscriptionChanges | None = None,
         restore_wait_s: float = RESTORE_WAIT_S,
+        backfill: Backfill = _no_backfill,
     ) -> None:
         """Without ``changes`` (benchmarks, pipeline tests) only the configured subscriptions
-        run and ``add``/``remove`` answer ``DatabaseUnavailable``."""
+        run and ``add``/``remove`` answer ``DatabaseUnavailable``. ``backfill`` queues a
+        backfill job for trades missed beyond the catch-up bound."""
         self.settings = settings
-        self.outbox = Outbox(settings.outbox_size)
-        self.publisher = KafkaPublisher(self.outbox, producer)
+        self.outbox = Outbox(settings.outbox_size, on_drop=self._not_published)
+        self.publisher = KafkaPublisher(self.outbox, producer, on_lost=self._not_published)
         self.cross = CrossExchangeView(settings.stale_after_s, settings.vwap_window_s)
         self.tickers: dict[tuple[str, str], Ticker] = {}
         self.last_trades: dict[tuple[str, str], Trade] = {}
@@ -90,7 +108,28 @@ class LiveService:
         self._subscriptions: set[SubscriptionConfig] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._restarts: dict[str, int] = {}
-        self._last_error: dict[str, str] = {}
+        self._last_error: dict[str, ErrorNote] = {}
+        self.last_error: ErrorNote | None = None  # of the service (Kafka refused a record ...)
+        self.clocks = VenueClocks(settings.clock_offset_alarm_s)
+        self.gaps = GapFiller(
+            GapSettings(
+                settings.kafka_bootstrap_servers,
+                trades_topic,
+                frozenset(settings.history_sequential_id_exchanges),
+                settings.gap_max_age_s,
+                settings.gap_max_pages,
+                settings.history_backfill_page_limit,
+                settings.outbox_size,
+            ),
+            self.adapters.get,
+            self._trade_markets,
+            self._publish_trade,
+            self.publisher.drain,
+            backfill,
+            lambda exchange, message: self._note(exchange, "recovery", message),
+        )
+        self._watcher: asyncio.Task[None] | None = None
+        self._emitted = 0
         self._publisher_task: asyncio.Task[None] | None = None
         self._rest_only: dict[str, MarketDataAdapter] = {}
         self._pending: dict[SubscriptionConfig, asyncio.Task[None]] = {}
@@ -110,6 +149,7 @@ class LiveService:
         stored runtime changes; ``restored`` is set once they run); one that fails is logged
         and the others go on."""
         self._publisher_task = asyncio.create_task(self.publisher.run(), name="md-publisher")
+        self._watcher = asyncio.create_task(self._watch(), name="md-watch")
         try:
             if self._changes is None:
                 await self._apply(dict.fromkeys(self.settings.subscriptions))
@@ -123,6 +163,9 @@ class LiveService:
             if self._restore_task is not None:
                 self._restore_task.cancel()
                 await asyncio.gather(self._restore_task, return_exceptions=True)
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            await self.gaps.close()
             tasks = [*self._tasks.values(), *self._pending.values()]
             for task in tasks:
                 task.cancel()
@@ -201,11 +244,12 @@ class LiveService:
             try:
                 await self.subscribe(sub)
             except Exception as exc:
-                self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+                message = self._note(sub.exchange, "subscribe", _text(exc))
                 log.error(
-                    "subscription failed at start-up",
-                    extra={**_fields(sub), "error": self._last_error[sub.exchange]},
+                    "subscription failed at start-up", extra={**_fields(sub), "error": message}
                 )
+        for exchange in list(self.adapters):
+            self.gaps.started(exchange)  # its start-up subscriptions are in place
 
     def subscriptions(self) -> list[SubscriptionConfig]:
         return sorted(self._subscriptions, key=lambda s: (s.exchange, s.symbol, s.channel))
@@ -228,6 +272,7 @@ class LiveService:
             except DatabaseUnavailable:
                 await self.unsubscribe(sub)
                 raise
+            self.gaps.started(sub.exchange)  # a venue new at run time
             return True
 
     async def remove(self, sub: SubscriptionConfig, actor: str | None) -> bool:
@@ -264,7 +309,7 @@ class LiveService:
         try:
             await adapter.subscribe(sub.channel, sub.symbol)
         except TransientExchangeError as exc:
-            self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+            self._note(sub.exchange, "subscribe", _text(exc))
             self._subscriptions.add(sub)
             self._pending[sub] = asyncio.create_task(
                 self._retry_subscribe(adapter, sub), name=f"md-subscribe-{sub.exchange}"
@@ -286,14 +331,14 @@ class LiveService:
                 try:
                     await adapter.subscribe(sub.channel, sub.symbol)
                 except TransientExchangeError as exc:
-                    self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+                    self._note(sub.exchange, "subscribe", _text(exc))
                     delay = min(delay * 2, RESTART.max_delay_s)
                     continue
                 except Exception as exc:
-                    self._last_error[sub.exchange] = f"{type(exc).__name__}: {exc}"
+                    message = self._note(sub.exchange, "subscribe", _text(exc))
                     log.error(
                         "pending subscription refused; dropped",
-                        extra={**_fields(sub), "error": self._last_error[sub.exchange]},
+                        extra={**_fields(sub), "error": message},
                     )
                     self._subscriptions.discard(sub)
                     return
@@ -342,29 +387,93 @@ class LiveService:
             task = self._tasks.get(exchange)
             if task is not None and task.done() and not task.cancelled():
                 status = replace(status, connected=False, detail="adapter stopped")
-            out.append(
-                AdapterHealth(
-                    status, self._restarts.get(exchange, 0), self._last_error.get(exchange)
-                )
-            )
+            ours, theirs = self._last_error.get(exchange), status.last_error
+            newest = ours if theirs is None or (ours and ours.time >= theirs.time) else theirs
+            out.append(AdapterHealth(status, self._restarts.get(exchange, 0), newest))
         return out
+
+    def _note(self, exchange: str, kind: str, message: str) -> str:
+        """Record an error counted for ``exchange`` as its last one; returns the text."""
+        self._last_error[exchange] = ErrorNote(kind, message, datetime.now(UTC))
+        return message
+
+    def _not_published(self, record: OutboundRecord, error: BaseException | None) -> None:
+        """A record Kafka refused or the full outbox dropped: the service's last error; a
+        trade's venue reads its cursors back and fetches what is missing."""
+        kind, why = ("publish", _text(error)) if error is not None else ("outbox", "outbox full")
+        self.last_error = ErrorNote(kind, f"{record.spec.name}: {why}", datetime.now(UTC))
+        if record.spec.name == self._trades_topic.name:
+            exchange = record.key.split(b":", 1)[0].decode(errors="replace")
+            self.gaps.lost(exchange)
+
+    def _trade_markets(self, exchange: str) -> list[str]:
+        return sorted(
+            s.symbol
+            for s in self._subscriptions
+            if s.exchange == exchange and s.channel == "trades"
+        )
+
+    async def _watch(self) -> None:
+        """Twice a second: each venue's clock offset exported and alarmed; a fill of missed
+        trades after a reconnect, when a stalled stream delivers again, and every
+        ``stale_after_s`` while it stays stale (REST still answers during a stall)."""
+        seen: dict[str, tuple[bool, bool]] = {}
+        stale_fill: dict[str, float] = {}
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            try:
+                self.clocks.check()
+                for exchange, adapter in list(self.adapters.items()):
+                    status = adapter.status()
+                    was_connected, was_stale = seen.get(exchange, (status.connected, False))
+                    seen[exchange] = (status.connected, status.stale)
+                    if status.connected and not was_connected:
+                        self.gaps.fill(exchange, "reconnected")
+                    elif was_stale and not status.stale:
+                        self.gaps.fill(exchange, "the stream delivers again")
+                    elif status.stale:
+                        last = stale_fill.get(exchange, 0.0)
+                        if loop.time() - last >= self.settings.stale_after_s:
+                            stale_fill[exchange] = loop.time()
+                            self.gaps.fill(exchange, "the stream is stale")
+            except Exception as exc:  # a broken status() must not stop the watcher
+                log.warning("watching the adapters failed", extra={"error": repr(exc)})
 
     async def emit(self, event: MarketEvent) -> None:
         """What adapters call for every trade and ticker; never waits for Kafka."""
+        self._emitted += 1
+        if self._emitted % YIELD_EVERY == 0:
+            # A burst the socket had buffered (a stalled stream delivering 40 s at once) is
+            # read without suspending: give the loop a turn, so /readyz and the API answer.
+            await asyncio.sleep(0)
+        if event.exchange_time is not None:
+            self.clocks.observe(event.exchange, event.exchange_time, event.received_time)
         key = (event.exchange, event.symbol)
-        record = self._keys.get(key)
-        if record is None:  # record_key validates and joins: once per market, not per event
-            record = self._keys[key] = record_key(*key)
         if isinstance(event, Trade):
-            self._counter(event.exchange, "trade").inc()
+            if not self.gaps.admit(event):
+                return  # published already, or waiting while its venue's gap is fetched
             self.last_trades[key] = event
             self.cross.on_trade(event)
-            self.outbox.offer(OutboundRecord(self._trades_topic, record, trade_message(event)))
+            self._publish_trade(event)
         else:
+            record = self._record_key(key)
             self._counter(event.exchange, "ticker").inc()
             self.tickers[key] = event
             self.cross.on_ticker(event)
             self.outbox.offer(OutboundRecord(self._tickers_topic, record, ticker_message(event)))
+
+    def _publish_trade(self, trade: Trade) -> None:
+        """Into the outbox: a live trade ``admit`` let through, or one fetched after a gap."""
+        self._counter(trade.exchange, "trade").inc()
+        record = self._record_key((trade.exchange, trade.symbol))
+        self.outbox.offer(OutboundRecord(self._trades_topic, record, trade_message(trade)))
+
+    def _record_key(self, market: tuple[str, str]) -> bytes:
+        record = self._keys.get(market)
+        if record is None:  # record_key validates and joins: once per market, not per event
+            record = self._keys[market] = record_key(*market)
+        return record
 
     def _counter(self, exchange: str, kind: str) -> Counter:
         # labels() per event was a visible share of the publishing path; children are cached
@@ -376,6 +485,7 @@ class LiveService:
     def _start(self, exchange: str) -> MarketDataAdapter:
         adapter = self._factory(exchange, self.settings)
         self.adapters[exchange] = adapter
+        self.gaps.hold(exchange)  # its trades wait until its cursors are known
         self._tasks[exchange] = asyncio.create_task(
             self._run(adapter), name=f"md-adapter-{exchange}"
         )
@@ -392,17 +502,21 @@ class LiveService:
             except Exception as exc:
                 delay = next(delays, RESTART.max_delay_s)
                 self._restarts[adapter.exchange] = self._restarts.get(adapter.exchange, 0) + 1
-                self._last_error[adapter.exchange] = f"{type(exc).__name__}: {exc}"
+                message = self._note(adapter.exchange, "adapter", _text(exc))
                 ADAPTER_RESTARTS.labels(adapter.exchange).inc()
                 log.error(
                     "adapter failed; restarting",
                     extra={
                         "exchange": adapter.exchange,
-                        "error": self._last_error[adapter.exchange],
+                        "error": message,
                         "retry_in_s": round(delay, 2),
                     },
                 )
                 await asyncio.sleep(delay)
+
+
+def _text(exc: BaseException | None) -> str:
+    return "" if exc is None else f"{type(exc).__name__}: {exc}"
 
 
 def _key(sub: SubscriptionConfig) -> str:
