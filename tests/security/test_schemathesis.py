@@ -72,7 +72,7 @@ CHECKS = [
     response_schema_conformance,
     content_type_conformance,
 ]
-SERVICES = ["market-data", "order-book", "account", "order-management", "auth"]
+SERVICES = ["market-data", "order-book", "account", "order-management", "auth", "automation"]
 
 
 async def ready(http: httpx.AsyncClient, timeout_s: float = 60) -> None:
