@@ -3,10 +3,11 @@ its strings as ``Text``, documents the errors it answers, and refuses hostile in
 small 422.
 
 The services counted are the platform's six: market-data, order-book, account,
-order-management, auth and automation, and the operator console, whose routes take the operator's session instead of a
-bearer token (the session holds the token; ``eip.console.security.require_session`` declares
-its scopes like ``require_scope``) and whose login page and static assets are public, each
-with its reason in ``eip.console.app.PUBLIC``. The exchange simulator is no platform service:
+order-management, auth and automation, and the operator console, whose routes take the
+operator's session instead of a bearer token (the session holds the token;
+``eip.console.security.require_session`` declares its scopes like ``require_scope``) and
+whose login page and static assets are public, each with its reason in
+``eip.console.app.PUBLIC``. The exchange simulator is no platform service:
 it stands in for the venues, whose own authentication its venue endpoints speak, and its
 ``/admin/v1`` test bench takes no token (docs/SIMULATOR.md).
 """
