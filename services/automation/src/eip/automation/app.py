@@ -1,11 +1,59 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from eip.automation import __version__
+from eip.automation.api import arbitrage, router
+from eip.automation.runtime import Automation
 from eip.automation.settings import AutomationSettings
+from eip.automation.storage.rules import RuleStore
+from eip.automation.topics import Topics
 from eip.runtime import Needs, service_app
 
 
-def build_app(settings: AutomationSettings) -> FastAPI:
-    return service_app(settings, __version__, Needs(kafka=True, database=True))
+def build_app(settings: AutomationSettings, topics: Topics | None = None) -> FastAPI:
+    """The service's app; tests pass unique copies of the topics (``topics.unique_topics``)."""
+    topics = topics or Topics()
+
+    async def rules_ready() -> None:
+        if not store.migrated:
+            raise ConnectionError("rule storage not migrated yet")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(automation.run(), name="automation")
+        try:
+            yield
+        finally:
+            automation.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    app = service_app(
+        settings,
+        __version__,
+        Needs(kafka=True, database=True),
+        readiness={"rules": rules_ready},
+        lifespan=lifespan,
+    )
+    deps = app.state.deps
+    store = RuleStore(
+        lambda: deps.db,
+        settings.db_schema,
+        settings.audit_schema,
+        lambda: deps.producer,
+        commands_topic=topics.commands,
+        rules_topic=topics.rules,
+        audit_topic=topics.audit,
+        max_consecutive_errors=settings.max_consecutive_errors,
+    )
+    automation = Automation(settings, store, lambda: deps.producer, lambda: deps.db, topics)
+    app.state.rules = store
+    app.state.automation = automation
+    app.include_router(router)
+    app.include_router(arbitrage)
+    return app

@@ -1,0 +1,379 @@
+"""The service at run time: which accounts this instance evaluates, the market streams into the
+rule engine, the engine's transitions into PostgreSQL, the outboxes to Kafka, and the
+arbitrage tracker on the books.
+
+Ownership, as the market-data candle stage does it. The instances share the consumer group
+``AUTOMATION_GROUP_ID`` on ``automation.rules.v1`` (key = account): an instance evaluates the
+rules of the accounts whose key falls in the partitions it holds. When partitions arrive it
+loads those accounts' active rules with their state from PostgreSQL (the level last seen, the
+trigger sequence, the last cron instant) before any of their records is handled; when they
+leave it drops them. Records on that topic are rule changes: the holder reads the rule again.
+
+Market data is read by every instance whole (``md.tickers.v1``, ``md.trades.v1``,
+``md.candles.v1``, in a group of its own per instance, from the end: a rule is about the market
+from now on), as are the books (``books.py``). Nothing here depends on which records an
+instance saw: a firing's id is made of the rule, its version and the trigger's sequence or
+instant, and every state change is a compare-and-set (``storage/rules.py``). So a hand-over,
+a restart or two instances that briefly both hold an account (one stalled past the session
+timeout) still fire each trigger once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from aiokafka import TopicPartition
+
+from eip.automation.arbitrage import ArbitrageTracker
+from eip.automation.books import BookFollower
+from eip.automation.rules.engine import RuleEngine, Transition
+from eip.automation.settings import AutomationSettings
+from eip.automation.storage.rules import RuleStore
+from eip.automation.topics import Topics
+from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
+from eip.events.topics import TopicSpec, record_key
+from eip.events.v1 import automation_pb2, market_data_pb2
+from eip.market_data.candles.restore import candle_from_message
+from eip.market_data.wire import trade_from_message
+from eip.storage import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+TRANSIENT = (ConnectionError, TimeoutError, OSError, DatabaseUnavailable)
+
+
+class Automation:
+    def __init__(
+        self,
+        settings: AutomationSettings,
+        store: RuleStore,
+        producer: Callable[[], Producer | None],
+        pool: Callable[[], object],
+        topics: Topics,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.topics = topics
+        self._producer = producer
+        self.instance = settings.instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.books = BookFollower(settings.book_stale_after_s)
+        self.engine = RuleEngine(self.books)
+        self.arbitrage = ArbitrageTracker(
+            self.books,
+            lambda venue: settings.taker_fees.get(venue, settings.arbitrage_default_taker_fee),
+            pool,
+            settings.db_schema,
+            producer,
+            topics.arbitrage,
+            settings.arbitrage_min_profit,
+            settings.arbitrage_close_after_s,
+        )
+        self.owned: frozenset[int] = frozenset()
+        self._rule_partitions: list[int] = []
+        self._lock = asyncio.Lock()  # one transition applied at a time, in order
+        self._dirty: set[str] = set()  # symbols whose books changed since the last walk
+        self.ready = asyncio.Event()  # set once owned accounts' rules are loaded
+        self.fired = 0
+        self._consumers: list[Consumer] = []
+        self._stopped = False
+        self._ownership_consumer: Consumer | None = None
+
+    # -- life -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Migrate, then run every loop until cancelled; a loop that fails restarts alone."""
+        await self._retry("migrations", self.store.migrate)
+        producer = await _wait_for(self._producer)
+        loops: list[Callable[[], Awaitable[None]]] = [self._clock_loop]
+        if self.settings.evaluation_enabled:
+            loops += [
+                lambda: self._consume(self._ownership(producer)),
+                lambda: self._consume(self._markets(producer)),
+            ]
+        if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
+            loops += [
+                lambda: self._consume(
+                    self._book_consumer(self.topics.book_snapshots, "earliest", producer)
+                ),
+                lambda: self._consume(
+                    self._book_consumer(self.topics.book_deltas, "latest", producer)
+                ),
+            ]
+        if self.settings.arbitrage_enabled:
+            loops.append(self._arbitrage_loop)
+        tasks = [asyncio.create_task(self._supervise(loop)) for loop in loops]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopped = True
+        for consumer in self._consumers:
+            consumer.stop()
+
+    async def _supervise(self, loop: Callable[[], Awaitable[None]]) -> None:
+        delay = 1.0
+        while not self._stopped:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error(
+                    "automation loop failed; restarting",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _retry(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await call()
+                return
+            except Exception as exc:
+                log.warning(f"{what} not done yet", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _consume(self, consumer: Consumer) -> None:
+        self._consumers.append(consumer)
+        try:
+            await consumer.start()
+            await consumer.run()
+        finally:
+            self._consumers.remove(consumer)
+
+    def _config(self, group: str, reset: str = "earliest") -> ConsumerConfig:
+        return ConsumerConfig(
+            self.settings.kafka_bootstrap_servers,
+            group_id=group,
+            client_id=f"automation-{self.instance}",
+            auto_offset_reset=reset,
+            connect_timeout_s=self.settings.connect_timeout_s,
+            transient_errors=TRANSIENT,
+        )
+
+    # -- ownership ------------------------------------------------------------------------------
+
+    def _ownership(self, producer: Producer) -> Consumer:
+        consumer = Consumer(
+            self._config(self.settings.group_id),
+            [self.topics.rules],
+            self._rule_changed,
+            producer,
+            rebalance_listener=self,
+        )
+        self._ownership_consumer = consumer
+        return consumer
+
+    def owns(self, account_id: str) -> bool:
+        if not self._rule_partitions:
+            return False
+        return partition_for_key(record_key(account_id), self._rule_partitions) in self.owned
+
+    async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        assert self._ownership_consumer is not None
+        ids = self._ownership_consumer.partitions_for(self.topics.rules.name)
+        if not ids:
+            raise RuntimeError(f"no metadata for {self.topics.rules.name} at assignment")
+        mine = frozenset(tp.partition for tp in partitions if tp.topic == self.topics.rules.name)
+        self._rule_partitions = ids
+        previous, self.owned = self.owned, mine
+        rules = await self.store.active_rules(self.owns)
+        async with self._lock:
+            self.engine.remove_where(lambda r: not self.owns(r.account_id))
+            for rule in rules:
+                if (
+                    rule.rule_id not in self.engine.rules
+                    or partition_for_key(record_key(rule.account_id), ids) not in previous
+                ):
+                    self.engine.add(rule)
+        log.info(
+            "automation accounts assigned",
+            extra={"partitions": sorted(mine), "rules": len(self.engine.rules)},
+        )
+        self.ready.set()
+
+    async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+        gone = {tp.partition for tp in partitions if tp.topic == self.topics.rules.name}
+        self.owned = self.owned - gone
+        async with self._lock:
+            self.engine.remove_where(lambda r: not self.owns(r.account_id))
+
+    async def _rule_changed(self, record: Record) -> None:
+        message = record.message
+        assert isinstance(message, automation_pb2.RuleChange)
+        if not self.owns(message.account_id):
+            return
+        await self.reload(message.rule_id)
+
+    async def reload(self, rule_id: str) -> None:
+        rule = await self.store.rule_for_evaluation(rule_id)
+        async with self._lock:
+            if rule is None or not self.owns(rule.account_id):
+                self.engine.remove(rule_id)
+            else:
+                self.engine.add(rule)
+
+    # -- market data ----------------------------------------------------------------------------
+
+    def _markets(self, producer: Producer) -> Consumer:
+        return Consumer(
+            self._config(f"{self.settings.group_id}-md-{self.instance}", "latest"),
+            [self.topics.tickers, self.topics.trades, self.topics.candles],
+            self._market_record,
+            producer,
+        )
+
+    async def _market_record(self, record: Record) -> None:
+        message = record.message
+        try:
+            async with self._lock:
+                transitions = self._to_engine(message)
+                await self._apply(transitions)
+        except ValueError as exc:
+            raise PoisonMessage(str(exc)) from None
+
+    def _to_engine(self, message: object) -> list[Transition]:
+        if isinstance(message, market_data_pb2.Trade):
+            trade = trade_from_message(message)
+            return self.engine.on_trade(
+                trade.exchange,
+                trade.symbol,
+                trade.exchange_time or trade.received_time,
+                trade.price,
+            )
+        if isinstance(message, market_data_pb2.Ticker):
+            times = message.times
+            at = times.exchange_time if times.HasField("exchange_time") else times.received_time
+            return self.engine.on_ticker(
+                message.instrument.exchange,
+                message.instrument.symbol,
+                at.ToDatetime(tzinfo=UTC),
+                _dec(message.bid),
+                _dec(message.ask),
+                _dec(message.last),
+            )
+        if isinstance(message, market_data_pb2.Candle) and message.closed:
+            candle = candle_from_message(message)
+            return self.engine.on_candle(
+                candle.key.exchange,
+                candle.key.symbol,
+                candle.key.timeframe,
+                candle.open_time,
+                candle.close,
+                candle.close_time,
+            )
+        return []
+
+    async def _apply(self, transitions: list[Transition]) -> None:
+        """Store each transition (the lock is held); a refused one reloads its rule."""
+        for i, t in enumerate(transitions):
+            rule = t.rule
+            reference = self._reference_price(t)
+            try:
+                applied = await self.store.apply(t, reference)
+            except BaseException:
+                # not stored: the engine forgets it saw this, so a redelivery proposes it again
+                for later in transitions[i:]:
+                    if later.rule.schedule is None:
+                        later.rule.level = later.previous
+                    else:
+                        later.rule.last_instant = None
+                raise
+            if applied.outcome == "fired":
+                self.fired += 1
+                if applied.status is not None:
+                    self.engine.remove(rule.rule_id)
+            elif applied.outcome in ("conflict", "stale"):
+                fresh = await self.store.rule_for_evaluation(rule.rule_id)
+                if fresh is None or not self.owns(fresh.account_id):
+                    self.engine.remove(rule.rule_id)
+                else:
+                    self.engine.add(fresh)
+        if any(t.fires for t in transitions):
+            await self._relay()
+
+    def _reference_price(self, t: Transition) -> Decimal | None:
+        action = t.rule.definition.action
+        market = getattr(action, "exchange", None), getattr(action, "symbol", None)
+        if market[0] is None or market[1] is None:
+            return None
+        state = self.engine.markets.get((market[0], market[1]))
+        if state is None:
+            return None
+        return state.last or state.price("mid")
+
+    async def _relay(self) -> None:
+        try:
+            while await self.store.relay_commands() > 0:
+                pass
+            while await self.store.relay_changes() > 0:
+                pass
+            await self.store.audit().relay()
+        except Exception as exc:  # pending rows stay; the clock loop retries
+            log.warning("outbox not relayed yet", extra={"error": repr(exc)})
+
+    # -- the clock: cron rules, outbox catch-up -------------------------------------------------
+
+    async def _clock_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.tick_interval_s)
+            try:
+                async with self._lock:
+                    await self._apply(self.engine.on_clock(datetime.now(UTC)))
+            except Exception as exc:
+                log.warning("scheduled rules not evaluated", extra={"error": repr(exc)})
+            await self._relay()
+
+    # -- books and arbitrage --------------------------------------------------------------------
+
+    def _book_consumer(self, topic: TopicSpec, reset: str, producer: Producer) -> Consumer:
+        # a group of this process's own: nothing to resume from a previous run
+        group = f"{self.settings.group_id}-books-{self.instance}-{uuid.uuid4().hex[:8]}"
+        return Consumer(self._config(group, reset), [topic], self._book_record, producer)
+
+    async def _book_record(self, record: Record) -> None:
+        market = self.books.handle(record)
+        if market is None:
+            return
+        self._dirty.add(market[1])
+        if self.settings.evaluation_enabled and market in self.engine.markets:
+            async with self._lock:
+                await self._apply(self.engine.on_book(*market, datetime.now(UTC)))
+
+    async def _arbitrage_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            dirty, self._dirty = self._dirty, set()
+            try:
+                for symbol in sorted(dirty):
+                    await self.arbitrage.evaluate(symbol)
+                await self.arbitrage.sweep()
+            except Exception as exc:
+                self._dirty |= dirty
+                log.warning("arbitrage not evaluated", extra={"error": repr(exc)})
+
+
+def _dec(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
+
+
+async def _wait_for(getter: Callable[[], Producer | None], wait_s: float = 0.2) -> Producer:
+    # The runtime opens Kafka in the background and offers no event for it; poll.
+    while True:
+        value = getter()
+        if value is not None:
+            return value
+        await asyncio.sleep(wait_s)
