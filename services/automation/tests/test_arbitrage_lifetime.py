@@ -73,7 +73,7 @@ async def test_an_opportunity_opens_peaks_and_closes_and_the_spread_is_charted(
         (T0 + timedelta(seconds=2)).isoformat().replace("+00:00", "Z"),
     )
     assert row["closed_at"] is not None
-    assert (Decimal(row["peak_net_profit"]), Decimal(row["peak_size"])) == (3, 1)
+    assert (Decimal(row["peak_net_profit"]), Decimal(row["peak_size"])) == (Decimal(3), Decimal(1))
     still_open = await service.http.get(
         "/v1/arbitrage/opportunities", params={"open": "true"}, headers=headers
     )
