@@ -404,8 +404,9 @@ class RuleEngine:
             price, low, high = state.price(kind), window.low, window.high
             if price is None or low is None or high is None:
                 return None
-            up = (price - low) * _HUNDRED / low >= percent
-            down = (high - price) * _HUNDRED / high >= percent
+            # (price - low) / low >= percent / 100, without a division per tick
+            up = (price - low) * _HUNDRED >= percent * low
+            down = (high - price) * _HUNDRED >= percent * high
             return up if direction == "up" else down if direction == "down" else up or down
 
         return moved
