@@ -11,13 +11,13 @@ from eip.automation.api import arbitrage, router
 from eip.automation.runtime import Automation
 from eip.automation.settings import AutomationSettings
 from eip.automation.storage.rules import RuleStore
-from eip.automation.topics import Topics
+from eip.automation.topics import Topics, topics_of
 from eip.runtime import Needs, service_app
 
 
 def build_app(settings: AutomationSettings, topics: Topics | None = None) -> FastAPI:
     """The service's app; tests pass unique copies of the topics (``topics.unique_topics``)."""
-    topics = topics or Topics()
+    topics = topics or topics_of(settings)
 
     async def rules_ready() -> None:
         if not store.migrated:

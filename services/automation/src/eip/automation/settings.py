@@ -23,6 +23,17 @@ class AutomationSettings(ProtectedServiceSettings):
     db_schema: str = Field(default="automation", pattern=_SCHEMA)
     audit_schema: str = Field(default="audit", pattern=_SCHEMA)
 
+    # Topics: the registry's names (a test or a second platform on one Kafka gives others).
+    tickers_topic: str = Field(default="md.tickers.v1", min_length=1)
+    trades_topic: str = Field(default="md.trades.v1", min_length=1)
+    candles_topic: str = Field(default="md.candles.v1", min_length=1)
+    book_snapshots_topic: str = Field(default="md.book.snapshots.v1", min_length=1)
+    book_deltas_topic: str = Field(default="md.book.deltas.v1", min_length=1)
+    commands_topic: str = Field(default="orders.commands.v1", min_length=1)
+    rules_topic: str = Field(default="automation.rules.v1", min_length=1)
+    arbitrage_topic: str = Field(default="alerts.arbitrage.v1", min_length=1)
+    audit_topic: str = Field(default="audit.events.v1", min_length=1)
+
     # Rule evaluation. Accounts are owned through the consumer group of the rules topic (key =
     # account): an instance evaluates the rules of the accounts of the partitions it holds.
     evaluation_enabled: bool = True

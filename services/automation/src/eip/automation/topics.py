@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 
+from eip.automation.settings import AutomationSettings
 from eip.events.topics import (
     ALERTS_ARBITRAGE,
     AUDIT_EVENTS,
@@ -30,6 +32,19 @@ class Topics:
     rules: TopicSpec = AUTOMATION_RULES
     arbitrage: TopicSpec = ALERTS_ARBITRAGE
     audit: TopicSpec = AUDIT_EVENTS
+
+
+def topics_of(settings: AutomationSettings) -> Topics:
+    """The registry's topics under the names the settings give."""
+    base = Topics()
+    return Topics(
+        **{
+            f.name: dataclasses.replace(
+                getattr(base, f.name), name=getattr(settings, f"{f.name}_topic")
+            )
+            for f in fields(Topics)
+        }
+    )
 
 
 async def unique_topics(make: Callable[[TopicSpec], Awaitable[TopicSpec]]) -> Topics:
