@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,7 +30,9 @@ def build_app(settings: AutomationSettings, topics: Topics | None = None) -> Fas
         try:
             yield
         finally:
-            automation.stop()
+            automation.stop()  # consumers finish the record in hand, commit and close
+            with contextlib.suppress(Exception):  # still busy after 15 s: cancelled below
+                await asyncio.wait_for(asyncio.shield(task), 15)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 

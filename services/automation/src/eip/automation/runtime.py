@@ -21,6 +21,7 @@ timeout) still fire each trigger once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import uuid
@@ -82,6 +83,7 @@ class Automation:
         self._consumers: list[Consumer] = []
         self._stopped = False
         self._ownership_consumer: Consumer | None = None
+        self._wake = asyncio.Event()  # set by stop(): sleeping loops end at once
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -109,13 +111,16 @@ class Automation:
         tasks = [asyncio.create_task(self._supervise(loop)) for loop in loops]
         try:
             await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
+        except asyncio.CancelledError:
+            # gather cancelled them: let each finish its cleanup (a consumer's commit and
+            # close) before this task ends
             await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def stop(self) -> None:
+        """Every loop ends after what it has in hand (consumers commit and close)."""
         self._stopped = True
+        self._wake.set()
         for consumer in self._consumers:
             consumer.stop()
 
@@ -147,10 +152,16 @@ class Automation:
                 delay = min(delay * 2, 30.0)
 
     async def _consume(self, consumer: Consumer) -> None:
+        if self._stopped:
+            return
+        await consumer.start()
         self._consumers.append(consumer)
         try:
-            await consumer.start()
-            await consumer.run()
+            if not self._stopped:
+                await consumer.run()
+            else:
+                consumer.stop()
+                await consumer.run()  # returns at once, closing the consumer
         finally:
             self._consumers.remove(consumer)
 
@@ -327,9 +338,14 @@ class Automation:
 
     # -- the clock: cron rules, outbox catch-up -------------------------------------------------
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or less when the service stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
     async def _clock_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.tick_interval_s)
+        while not self._stopped:
+            await self._pause(self.settings.tick_interval_s)
             try:
                 async with self._lock:
                     await self._apply(self.engine.on_clock(datetime.now(UTC)))
@@ -354,8 +370,8 @@ class Automation:
                 await self._apply(self.engine.on_book(*market, datetime.now(UTC)))
 
     async def _arbitrage_loop(self) -> None:
-        while True:
-            await asyncio.sleep(0.2)
+        while not self._stopped:
+            await self._pause(0.2)
             dirty, self._dirty = self._dirty, set()
             try:
                 for symbol in sorted(dirty):
