@@ -158,6 +158,7 @@ def test_an_sma_cross_of_an_ema_fires_on_closed_candles_only_once_each() -> None
             }
         )
     )
+    assert engine.warm({}) == 0  # no history: it starts from the live candles
     fired: list[Transition] = []
     for i, close in enumerate(["10", "9", "8", "7", "9", "12"]):
         open_time = T0 + timedelta(minutes=i)
@@ -264,3 +265,37 @@ def test_an_order_action_must_be_priced_as_its_type_needs() -> None:
     ):
         with pytest.raises(ValidationError):
             RuleDefinition.model_validate({"name": "x", "condition": cross("1"), "action": bad})
+
+
+def test_a_new_indicator_takes_its_history_before_the_live_candles_it_saw_meanwhile() -> None:
+    engine = RuleEngine()
+    condition = {
+        "type": "indicator",
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "timeframe": "1m",
+        "indicator": {"kind": "sma", "period": 3},
+        "direction": "above",
+        "level": "10",
+    }
+    engine.add(rule(condition))
+    assert engine.cold_indicators() == {("binance", "BTC/USDT", "1m"): 4}
+
+    def minute(i: int) -> datetime:
+        return T0 + timedelta(minutes=i)
+
+    # a live candle arrives while the history is being read: kept, nothing evaluated yet
+    assert engine.on_candle("binance", "BTC/USDT", "1m", minute(3), Decimal(12), minute(4)) == []
+    history = {
+        ("binance", "BTC/USDT", "1m"): [
+            (minute(0), Decimal(8)),
+            (minute(1), Decimal(9)),
+            (minute(2), Decimal(11)),
+            (minute(3), Decimal(12)),  # the live one, also read back: taken once
+        ],
+    }
+    assert engine.warm(history) == 3
+    assert engine.cold_indicators() == {}
+    # SMA(3) of 9, 11, 12 = 10.67 > 10: the next live candle sees a defined value at once
+    out = engine.on_candle("binance", "BTC/USDT", "1m", minute(4), Decimal(13), minute(5))
+    assert [(t.level, t.fires) for t in out] == [(True, False)]  # first observation

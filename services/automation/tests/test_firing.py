@@ -19,7 +19,9 @@ from eip.bus import Producer
 from eip.events.topics import record_key
 from eip.events.v1 import automation_pb2, common_pb2, orders_pb2
 from eip.exchanges.market_data import Ticker
-from eip.market_data.wire import ticker_message
+from eip.market_data.candles.builder import Candle, CandleKey
+from eip.market_data.wire import candle_key as candle_record_key
+from eip.market_data.wire import candle_message, ticker_message
 
 from .conftest import ACCOUNT, Service, Starter, read_all, until
 
@@ -211,3 +213,56 @@ async def test_a_rule_refused_by_its_limits_three_times_pauses_itself_with_the_r
         and c.action == automation_pb2.RULE_CHANGE_ACTION_PAUSED
     ]
     assert [(c.rule_id, c.actor) for c in paused] == [(rule_id, "automation")]
+
+
+async def test_an_indicator_rule_reads_its_history_back_and_is_live_at_the_next_candle(
+    start_service: Starter, producer: Producer
+) -> None:
+    service = await start_service(arbitrage_enabled=False)
+    key = CandleKey("binance", "BTC/USDT", "1m")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30)
+
+    async def candle(minute: int, close: str) -> None:
+        price = Decimal(close)
+        closed = Candle(
+            key,
+            start + timedelta(minutes=minute),
+            price,
+            price,
+            price,
+            price,
+            Decimal(1),
+            price,
+            1,
+            closed=True,
+        )
+        await producer.publish(
+            service.topics.candles, candle_record_key(closed), candle_message(closed)
+        )
+
+    for minute, close in enumerate(["100", "102", "104", "106", "108"]):  # the history
+        await candle(minute, close)
+    body = {
+        **price_rule("1"),
+        "name": "SMA(5) of 1m above 103",
+        "condition": {
+            "type": "indicator",
+            "exchange": "binance",
+            "symbol": "BTC/USDT",
+            "timeframe": "1m",
+            "indicator": {"kind": "sma", "period": 5},
+            "direction": "above",
+            "level": "103",
+        },
+        "action": {"type": "alert"},
+    }
+    rule_id = (await service.http.post("/v1/rules", json=body)).json()["rule_id"]
+    engine = service.automation.engine
+    await until(
+        lambda: rule_id in engine.rules and not engine.cold_indicators(), 60, "history read"
+    )
+    (indicator,) = engine.markets[("binance", "BTC/USDT")].indicators.values()
+    assert indicator.value == Decimal(104)  # the mean of the five closes read back
+    await asyncio.sleep(3)  # the market consumer joins at the end of the topics
+    await candle(5, "110")  # SMA(5) = 106: defined at once, no wait for five live candles
+    await until(lambda: engine.rules[rule_id].level is True, 30, "the rule's level")

@@ -26,7 +26,7 @@ import logging
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from aiokafka import TopicPartition
@@ -40,7 +40,9 @@ from eip.automation.topics import Topics
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import TopicSpec, record_key
 from eip.events.v1 import automation_pb2, market_data_pb2
-from eip.market_data.candles.restore import candle_from_message
+from eip.exchanges.market_data import TIMEFRAME_SECONDS
+from eip.market_data.candles.builder import Candle
+from eip.market_data.candles.restore import candle_from_message, read_recent_candles
 from eip.market_data.wire import trade_from_message
 from eip.storage import DatabaseUnavailable
 
@@ -210,6 +212,7 @@ class Automation:
                     or partition_for_key(record_key(rule.account_id), ids) not in previous
                 ):
                     self.engine.add(rule)
+        await self._warm_indicators()
         log.info(
             "automation accounts assigned",
             extra={"partitions": sorted(mine), "rules": len(self.engine.rules)},
@@ -236,6 +239,36 @@ class Automation:
                 self.engine.remove(rule_id)
             else:
                 self.engine.add(rule)
+        await self._warm_indicators()
+
+    async def _warm_indicators(self) -> None:
+        """Give new indicators the closed candles of md.candles.v1 they need (as far back as
+        the topic keeps them, 30 days), so an indicator rule is live at once instead of after
+        ``period`` candles. A read that fails leaves them to start from the live candles."""
+        needs = self.engine.cold_indicators()
+        if not needs:
+            return
+        span = max(n * TIMEFRAME_SECONDS[tf] for (_, _, tf), n in needs.items())  # type: ignore[index]
+        since = datetime.now(UTC) - timedelta(
+            seconds=min(
+                span + max(TIMEFRAME_SECONDS.values()), self.topics.candles.retention_ms / 1000
+            )
+        )
+        collector = ClosedCandles()
+        try:
+            await read_recent_candles(
+                self.settings.kafka_bootstrap_servers,
+                self.topics.candles,
+                since,
+                timeout_s=self.settings.indicator_warmup_timeout_s,
+                keep=lambda k: (k.exchange, k.symbol, k.timeframe) in needs,
+                collect=collector,
+            )
+        except Exception as exc:
+            log.warning("indicator history not read", extra={"error": repr(exc)})
+        async with self._lock:
+            fed = self.engine.warm(collector.history())
+        log.info("indicators warmed up", extra={"indicators": len(needs), "candles": fed})
 
     # -- market data ----------------------------------------------------------------------------
 
@@ -380,6 +413,24 @@ class Automation:
             except Exception as exc:
                 self._dirty |= dirty
                 log.warning("arbitrage not evaluated", extra={"error": repr(exc)})
+
+
+class ClosedCandles:
+    """The closed candles of a read-back, one per key and interval (the last record wins)."""
+
+    def __init__(self) -> None:
+        self._closes: dict[tuple[str, str, str], dict[datetime, Decimal]] = {}
+
+    def add(self, candle: Candle) -> None:
+        if candle.closed:
+            key = (candle.key.exchange, candle.key.symbol, candle.key.timeframe)
+            self._closes.setdefault(key, {})[candle.open_time] = candle.close
+
+    def candles(self) -> list[Candle]:
+        return []  # only history() is read
+
+    def history(self) -> dict[tuple[str, str, str], list[tuple[datetime, Decimal]]]:
+        return {key: sorted(closes.items()) for key, closes in self._closes.items()}
 
 
 def _dec(text: str) -> Decimal | None:

@@ -43,6 +43,9 @@ class AutomationSettings(ProtectedServiceSettings):
     instance_id: str = Field(default="", max_length=120)
     # A rule that fails (or whose command is refused) this many times in a row pauses itself.
     max_consecutive_errors: int = Field(default=3, ge=1, le=1000)
+    # Reading an indicator's history back from md.candles.v1 gives up after this long (the
+    # indicator then starts from the live candles).
+    indicator_warmup_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # How often cron rules are looked at, and the outbox relayed after a missed publish.
     tick_interval_s: float = Field(default=1.0, gt=0, le=60)
 

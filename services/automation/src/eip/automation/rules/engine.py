@@ -109,6 +109,10 @@ class MarketState:
     # (timeframe, indicator spec) -> indicator; (timeframe) -> the last closed candle taken
     indicators: dict[tuple[str, IndicatorSpec], Indicator] = field(default_factory=dict)
     candle_open: dict[str, datetime] = field(default_factory=dict)
+    # indicators waiting for their history (``RuleEngine.warm``): the live closes meanwhile
+    warming: dict[tuple[str, IndicatorSpec], list[tuple[datetime, Decimal]]] = field(
+        default_factory=dict
+    )
 
     def price(self, kind: PriceKind) -> Decimal | None:
         if kind == "last":
@@ -264,10 +268,43 @@ class RuleEngine:
         if taken is not None and open_time <= taken:
             return []  # redelivered, or older than one taken
         state.candle_open[timeframe] = open_time
-        for (tf, _), indicator in state.indicators.items():
-            if tf == timeframe:
+        for slot, indicator in state.indicators.items():
+            if slot[0] != timeframe:
+                continue
+            waiting = state.warming.get(slot)
+            if waiting is not None:
+                waiting.append((open_time, close))
+            else:
                 indicator.update(close)
         return self._evaluate(self._by_market.get(key, ()), at)
+
+    def cold_indicators(self) -> dict[tuple[str, str, str], int]:
+        """(exchange, symbol, timeframe) of the indicators waiting for their history, with the
+        most closed candles one of them needs."""
+        out: dict[tuple[str, str, str], int] = {}
+        for (exchange, symbol), state in self.markets.items():
+            for timeframe, spec in state.warming:
+                key = (exchange, symbol, timeframe)
+                out[key] = max(out.get(key, 0), spec.period + 1)
+        return out
+
+    def warm(self, history: dict[tuple[str, str, str], list[tuple[datetime, Decimal]]]) -> int:
+        """Feed each waiting indicator the closed candles of its market and timeframe that came
+        before the first it saw live, then those; no rule is evaluated (history fires nothing).
+        Indicators without history start from the live candles. Returns the candles fed."""
+        fed = 0
+        for (exchange, symbol), state in self.markets.items():
+            for slot, live in list(state.warming.items()):
+                indicator = state.indicators[slot]
+                first_live = live[0][0] if live else None
+                for open_time, close in history.get((exchange, symbol, slot[0]), []):
+                    if first_live is None or open_time < first_live:
+                        indicator.update(close)
+                        fed += 1
+                for _, close in live:
+                    indicator.update(close)
+                del state.warming[slot]
+        return fed
 
     def on_book(self, exchange: str, symbol: str, at: datetime) -> list[Transition]:
         return self._evaluate(self._by_market.get((exchange, symbol), ()), at)
@@ -436,6 +473,7 @@ class RuleEngine:
                 indicator = state.indicators[slot] = make_indicator(
                     spec.kind, spec.period, spec.width
                 )
+                state.warming[slot] = []  # until ``warm`` gives it its history
             return indicator
 
         main = held(condition.indicator)
