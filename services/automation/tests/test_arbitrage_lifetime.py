@@ -108,3 +108,39 @@ async def test_an_opportunity_opens_peaks_and_closes_and_the_spread_is_charted(
         ("0.50", False),
         ("0.50", True),
     ]
+
+
+async def test_the_next_holder_of_a_symbol_continues_its_open_lifetime(
+    start_service: Starter, token_issuer: TokenIssuer
+) -> None:
+    service = await start_service(evaluation_enabled=False, arbitrage_enabled=False)
+    books = BookFollower(stale_after_s=3600)
+    books.handle(book("binance", 1, "99.0", "100.0"))
+    books.handle(book("kraken", 1, "101.0", "102.0"))
+
+    def tracker() -> ArbitrageTracker:
+        return ArbitrageTracker(
+            books,
+            lambda venue: Decimal(0),
+            lambda: service.app.state.deps.db,
+            service.settings.db_schema,
+            lambda: service.app.state.deps.producer,
+            service.topics.arbitrage,
+        )
+
+    first = tracker()
+    (opened,) = await first.evaluate("BTC/USDT", T0)
+    first.forget(lambda symbol: symbol == "BTC/USDT")  # handed over at a rebalance
+    assert first.open == {}
+    second = tracker()
+    assert await second.restore(lambda symbol: symbol == "ETH/USDT") == 0
+    assert await second.restore(lambda symbol: symbol == "BTC/USDT") == 1
+    assert [o.opportunity_id for o in second.open.values()] == [opened.opportunity_id]
+    books.handle(book("kraken", 2, "103.0", "104.0"))
+    (grown,) = await second.evaluate("BTC/USDT", T0 + timedelta(seconds=1))
+    assert grown.opportunity_id == opened.opportunity_id
+    assert grown.first_seen == T0
+    listed = await service.http.get(
+        "/v1/arbitrage/opportunities", headers=token_issuer.headers(["alerts:read"])
+    )
+    assert [o["opportunity_id"] for o in listed.json()["opportunities"]] == [opened.opportunity_id]

@@ -220,6 +220,31 @@ class ArbitrageTracker:
         self.open: dict[tuple[str, str, str], Opportunity] = {}
         self._spread_second: dict[tuple[str, str, str], int] = {}
 
+    async def restore(self, owned: Callable[[str], bool]) -> int:
+        """Take over the open lifetimes of the symbols ``owned`` says are this instance's (at a
+        rebalance: as the previous holder left them in PostgreSQL); the others are dropped."""
+        self.forget(lambda symbol: not owned(symbol))
+        pool = self._pool()
+        if pool is None:
+            return 0
+        async with pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                sql.SQL("SELECT * FROM {} WHERE closed_at IS NULL").format(
+                    sql.Identifier(self.schema, "arbitrage_opportunities")
+                )
+            )
+            rows = [r for r in await cur.fetchall() if owned(r["symbol"])]
+        for row in rows:
+            o = _from_row(row)
+            self.open.setdefault(o.pair, o)
+        return len(rows)
+
+    def forget(self, which: Callable[[str], bool]) -> None:
+        """Drop the lifetimes of the symbols ``which`` selects (handed to another instance)."""
+        for pair in [p for p in self.open if which(p[0])]:
+            del self.open[pair]
+
     def find(self, symbol: str) -> list[Walk]:
         """Every profitable walk of ``symbol`` between usable books, now."""
         usable = {}
@@ -357,6 +382,39 @@ class ArbitrageTracker:
             await producer.publish(self.topic, record_key(o.walk.symbol), opportunity_message(o))
         except Exception as exc:  # the row is the record; the next change publishes again
             log.warning("arbitrage opportunity not published", extra={"error": repr(exc)})
+
+
+def _from_row(row: dict[str, Any]) -> Opportunity:
+    last = row["last"]
+    size = Decimal(last["size"])
+
+    def leg(x: dict[str, str]) -> Leg:
+        return Leg(
+            x["exchange"],
+            Decimal(x["best_price"]),
+            Decimal(x["worst_price"]),
+            Decimal(x["notional"]),
+            Decimal(x["taker_fee_rate"]),
+            size,
+        )
+
+    walked = Walk(
+        row["symbol"],
+        leg(last["buy"]),
+        leg(last["sell"]),
+        size,
+        Decimal(last["gross_profit"]),
+        Decimal(last["fees"]),
+        Decimal(last["net_profit"]),
+    )
+    return Opportunity(
+        str(row["opportunity_id"]),
+        walked,
+        row["first_seen"],
+        row["last_seen"],
+        Decimal(row["peak_size"]),
+        Decimal(row["peak_net_profit"]),
+    )
 
 
 def _json(value: dict[str, Any]) -> str:

@@ -9,6 +9,11 @@ loads those accounts' active rules with their state from PostgreSQL (the level l
 trigger sequence, the last cron instant) before any of their records is handled; when they
 leave it drops them. Records on that topic are rule changes: the holder reads the rule again.
 
+The same partitions split the arbitrage work: the instance holding a symbol's key (the symbol,
+e.g. ``BTC/USDT``, placed as an account would be) walks its books and keeps its opportunities'
+lifetimes; on assignment it reads the symbol's open lifetimes back from PostgreSQL, so a
+hand-over continues a lifetime instead of opening a second one.
+
 Market data is read by every instance whole (``md.tickers.v1``, ``md.trades.v1``,
 ``md.candles.v1``, in a group of its own per instance, from the end: a rule is about the market
 from now on), as are the books (``books.py``). Nothing here depends on which records an
@@ -94,11 +99,10 @@ class Automation:
         await self._retry("migrations", self.store.migrate)
         producer = await _wait_for(self._producer)
         loops: list[Callable[[], Awaitable[None]]] = [self._clock_loop]
+        if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
+            loops.append(lambda: self._consume(self._ownership(producer)))
         if self.settings.evaluation_enabled:
-            loops += [
-                lambda: self._consume(self._ownership(producer)),
-                lambda: self._consume(self._markets(producer)),
-            ]
+            loops.append(lambda: self._consume(self._markets(producer)))
         if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
             loops += [
                 lambda: self._consume(
@@ -190,10 +194,12 @@ class Automation:
         self._ownership_consumer = consumer
         return consumer
 
-    def owns(self, account_id: str) -> bool:
+    def owns(self, key: str) -> bool:
+        """Whether this instance holds the partition of ``key`` on the rules topic: an
+        account's rules, or a symbol's arbitrage opportunities."""
         if not self._rule_partitions:
             return False
-        return partition_for_key(record_key(account_id), self._rule_partitions) in self.owned
+        return partition_for_key(record_key(key), self._rule_partitions) in self.owned
 
     async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
         assert self._ownership_consumer is not None
@@ -203,6 +209,12 @@ class Automation:
         mine = frozenset(tp.partition for tp in partitions if tp.topic == self.topics.rules.name)
         self._rule_partitions = ids
         previous, self.owned = self.owned, mine
+        if self.settings.arbitrage_enabled:
+            # the symbols of the new partitions: their open lifetimes, as the last owner left them
+            await self.arbitrage.restore(self.owns)
+        if not self.settings.evaluation_enabled:
+            self.ready.set()
+            return
         rules = await self.store.active_rules(self.owns)
         async with self._lock:
             self.engine.remove_where(lambda r: not self.owns(r.account_id))
@@ -222,6 +234,7 @@ class Automation:
     async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions if tp.topic == self.topics.rules.name}
         self.owned = self.owned - gone
+        self.arbitrage.forget(lambda symbol: not self.owns(symbol))
         async with self._lock:
             self.engine.remove_where(lambda r: not self.owns(r.account_id))
 
@@ -405,7 +418,9 @@ class Automation:
     async def _arbitrage_loop(self) -> None:
         while not self._stopped:
             await self._pause(0.2)
-            dirty, self._dirty = self._dirty, set()
+            # a symbol's opportunities are the business of the instance holding its key
+            dirty = {s for s in self._dirty if self.owns(s)}
+            self._dirty = set()
             try:
                 for symbol in sorted(dirty):
                     await self.arbitrage.evaluate(symbol)
