@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,8 +131,3 @@ async def read_all(bootstrap: str, topic: TopicSpec, timeout_s: float = 5.0) -> 
         return out
     finally:
         await consumer.stop()
-
-
-@asynccontextmanager
-async def nothing() -> AsyncIterator[None]:
-    yield

@@ -299,3 +299,16 @@ def test_a_new_indicator_takes_its_history_before_the_live_candles_it_saw_meanwh
     # SMA(3) of 9, 11, 12 = 10.67 > 10: the next live candle sees a defined value at once
     out = engine.on_candle("binance", "BTC/USDT", "1m", minute(4), Decimal(13), minute(5))
     assert [(t.level, t.fires) for t in out] == [(True, False)]  # first observation
+
+
+def test_a_cross_whose_firing_was_not_stored_is_proposed_again_at_the_next_price() -> None:
+    engine = RuleEngine()
+    r = rule(cross("100"))
+    engine.add(r)
+    trade(engine, "99")
+    (lost,) = trade(engine, "101")
+    assert lost.fires
+    r.level = lost.previous  # what the runtime does when PostgreSQL refused the transaction
+    engine.unsettle(r)
+    (again,) = trade(engine, "101.5")  # not past the level: found through the unsettled set
+    assert (again.previous, again.fires, again.trigger) == (False, True, "e1")

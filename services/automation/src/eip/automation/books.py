@@ -67,9 +67,6 @@ class BookFollower:
     def venues(self, symbol: str) -> list[str]:
         return sorted(k.exchange for k in self._books.keys() if k.symbol == symbol)  # noqa: SIM118 - a method
 
-    def symbols(self) -> set[str]:
-        return {k.symbol for k in self._books.keys()}  # noqa: SIM118 - a method
-
     def state(self, exchange: str, symbol: str) -> str:
         """``usable``, ``unknown``, ``stale`` or ``out_of_sync:<why>``."""
         key = BookKey(exchange, symbol)

@@ -342,10 +342,13 @@ class Automation:
             try:
                 applied = await self.store.apply(t, reference)
             except BaseException:
-                # not stored: the engine forgets it saw this, so a redelivery proposes it again
+                # not stored: the engine forgets it saw this, so the next evaluation proposes it
+                # again (the market state already holds the tick, so a plain cross is looked at
+                # on the next price whatever it is)
                 for later in transitions[i:]:
                     if later.rule.schedule is None:
                         later.rule.level = later.previous
+                        self.engine.unsettle(later.rule)
                     else:
                         later.rule.last_instant = None
                 raise

@@ -188,7 +188,7 @@ class RuleEngine:
             bisect.insort(index, (condition.level, rule.rule_id))
             # its stored level may be stale (the price moved while nobody watched): look at it
             # on the next price whatever that price is
-            self._unsettled.setdefault((market, condition.price), set()).add(rule.rule_id)
+            self.unsettle(rule)
             return
         for market in markets_of(condition):
             self._by_market.setdefault(market, set()).add(rule.rule_id)
@@ -208,6 +208,13 @@ class RuleEngine:
         for ids in self._by_market.values():
             ids.discard(rule_id)
         return rule
+
+    def unsettle(self, rule: CompiledRule) -> None:
+        """Look at a plain cross again on the next price of its market, moved or not past its
+        level (its level as stored may not be what the market says)."""
+        if rule.cross is not None:
+            market, kind, _ = rule.cross
+            self._unsettled.setdefault((market, kind), set()).add(rule.rule_id)
 
     def remove_where(self, which: Callable[[CompiledRule], bool]) -> list[CompiledRule]:
         return [r for r in list(self.rules.values()) if which(r) and self.remove(r.rule_id)]

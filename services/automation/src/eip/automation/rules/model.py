@@ -124,15 +124,6 @@ class Cron(_Strict):
         nxt: datetime = croniter(self.expression, local).get_next(datetime)
         return nxt
 
-    def previous_at_or_before(self, instant: datetime) -> datetime:
-        local = instant.astimezone(ZoneInfo(self.timezone))
-        if croniter.match(self.expression, local.replace(second=0, microsecond=0)) and (
-            local.second == 0 and local.microsecond == 0
-        ):
-            return local
-        prev: datetime = croniter(self.expression, local).get_prev(datetime)
-        return prev
-
 
 class AllOf(_Strict):
     type: Literal["all"]
