@@ -70,7 +70,7 @@ class FiringOut(BaseModel):
     trigger: str
     fired_at: datetime
     action: str
-    outcome: Literal["command", "alert", "refused", "error"]
+    outcome: Literal["command", "alert", "refused", "error", "schedule"]
     reason: str
     notional: str | None
     command_id: str | None

@@ -32,7 +32,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from aiokafka import TopicPartition
 
@@ -53,6 +53,7 @@ from eip.storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 TRANSIENT = (ConnectionError, TimeoutError, OSError, DatabaseUnavailable)
+_LOT = Decimal("0.00000001")  # slices are cut to 8 decimals; the last one takes the rest
 
 
 class Automation:
@@ -91,6 +92,7 @@ class Automation:
         self._stopped = False
         self._ownership_consumer: Consumer | None = None
         self._wake = asyncio.Event()  # set by stop(): sleeping loops end at once
+        self._volume_marks: dict[str, Decimal] = {}  # schedule -> market volume at its last slice
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -310,6 +312,7 @@ class Automation:
                 trade.symbol,
                 trade.exchange_time or trade.received_time,
                 trade.price,
+                trade.amount,
             )
         if isinstance(message, market_data_pb2.Ticker):
             times = message.times
@@ -398,9 +401,42 @@ class Automation:
             try:
                 async with self._lock:
                     await self._apply(self.engine.on_clock(datetime.now(UTC)))
+                if self.settings.evaluation_enabled:
+                    await self.send_slices(datetime.now(UTC))
             except Exception as exc:
                 log.warning("scheduled rules not evaluated", extra={"error": repr(exc)})
             await self._relay()
+
+    async def send_slices(self, now: datetime, owned: Callable[[str], bool] | None = None) -> int:
+        """Send the due slice of each running schedule of the accounts held here (one slice per
+        schedule and call: missed ones catch up a tick at a time). Returns the slices sent."""
+        sent = 0
+        for schedule in await self.store.running_schedules(owned or self.owns):
+            action = schedule.action
+            state = self.engine.market((action.exchange, action.symbol))
+            # the market's volume since the previous slice, as far as this instance saw it (a
+            # schedule first seen here counts from its first sight)
+            mark = self._volume_marks.setdefault(schedule.firing_id, state.volume)
+            if schedule.due_at(schedule.next_slice) > now:
+                continue
+            remaining = action.quantity - schedule.done_quantity
+            left = action.slices - schedule.next_slice
+            last = left == 1
+            quantity = remaining if last else (remaining / left).quantize(_LOT, ROUND_DOWN)
+            if action.max_participation is not None:
+                allowed = ((state.volume - mark) * action.max_participation).quantize(
+                    _LOT, ROUND_DOWN
+                )
+                quantity = min(quantity, max(allowed, Decimal(0)))
+            shortfall = remaining - quantity if last else None
+            if await self.store.send_slice(schedule, quantity, shortfall):
+                sent += 1
+                self._volume_marks[schedule.firing_id] = state.volume
+                if last:
+                    self._volume_marks.pop(schedule.firing_id, None)
+        if sent:
+            await self._relay()
+        return sent
 
     # -- books and arbitrage --------------------------------------------------------------------
 

@@ -103,6 +103,7 @@ class WindowExtremes:
 @dataclass
 class MarketState:
     last: Decimal | None = None
+    volume: Decimal = Decimal(0)  # base quantity traded since the instance started
     bid: Decimal | None = None
     ask: Decimal | None = None
     windows: dict[tuple[PriceKind, int], WindowExtremes] = field(default_factory=dict)
@@ -249,10 +250,16 @@ class RuleEngine:
         return self._priced(key, state, at, before)
 
     def on_trade(
-        self, exchange: str, symbol: str, at: datetime, price: Decimal
+        self,
+        exchange: str,
+        symbol: str,
+        at: datetime,
+        price: Decimal,
+        amount: Decimal = Decimal(0),
     ) -> list[Transition]:
         key = (exchange, symbol)
         state = self.market(key)
+        state.volume += amount
         before: dict[PriceKind, Decimal | None] = {"last": state.last}
         state.last = price
         return self._priced(key, state, at, before)

@@ -176,6 +176,26 @@ class PlaceOrderAction(Market):
         return self
 
 
+class TwapAction(Market):
+    """Buy or sell ``quantity`` in ``slices`` market orders, one at the end of each of the
+    ``slices`` equal intervals of ``duration_s`` (time-weighted). With ``max_participation``,
+    a slice is at most that share of the market's traded volume since the previous one; what
+    the cap holds back moves to the later slices, and what is left after the last is recorded
+    as the schedule's shortfall. Each slice is an ordinary command
+    (idempotency key ``<firing id>/<slice>``)."""
+
+    type: Literal["twap"]
+    side: Literal["buy", "sell"]
+    quantity: Positive
+    duration_s: int = Field(ge=2, le=7 * 86_400)
+    slices: int = Field(ge=2, le=1000)
+    max_participation: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+
+    @property
+    def interval_s(self) -> Decimal:
+        return Decimal(self.duration_s) / self.slices
+
+
 class CancelOrderAction(_Strict):
     """Cancel one order of the account (``CancelOrder`` on ``orders.commands.v1``)."""
 
@@ -190,7 +210,9 @@ class AlertAction(_Strict):
     message: Annotated[Text, Field(max_length=500)] = ""
 
 
-Action = Annotated[PlaceOrderAction | CancelOrderAction | AlertAction, Field(discriminator="type")]
+Action = Annotated[
+    PlaceOrderAction | TwapAction | CancelOrderAction | AlertAction, Field(discriminator="type")
+]
 
 
 class Limits(_Strict):

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +41,7 @@ from eip.automation.rules.model import (
     CancelOrderAction,
     PlaceOrderAction,
     RuleDefinition,
+    TwapAction,
 )
 from eip.bus import Producer
 from eip.events.topics import (
@@ -103,10 +104,25 @@ class Firing:
     trigger: str
     fired_at: datetime
     action: str
-    outcome: Literal["command", "alert", "refused", "error"]
+    outcome: Literal["command", "alert", "refused", "error", "schedule"]
     reason: str
     notional: Decimal | None
     command_id: str | None
+
+
+@dataclass
+class Schedule:
+    firing_id: str
+    rule_id: str
+    account_id: str
+    action: TwapAction
+    started_at: datetime
+    next_slice: int
+    done_quantity: Decimal
+
+    def due_at(self, index: int) -> datetime:
+        """Slice ``index`` goes at the end of its interval."""
+        return self.started_at + timedelta(seconds=float(self.action.interval_s * (index + 1)))
 
 
 @dataclass(frozen=True)
@@ -390,7 +406,7 @@ class RuleStore:
                     actor=SERVICE_ACTOR,
                     action="rule.fire",
                     subject=rule.rule_id,
-                    outcome="success" if firing.outcome in ("command", "alert") else "denied",
+                    outcome="denied" if firing.outcome in ("refused", "error") else "success",
                     details={
                         "account": rule.account_id,
                         "firing": firing.firing_id,
@@ -440,12 +456,14 @@ class RuleStore:
         limits = rule.definition.limits
         firing_id = f"{rule.rule_id}:{rule.version}:{trigger}"
         now = datetime.now(UTC)
-        outcome: Literal["command", "alert", "refused", "error"] = (
+        outcome: Literal["command", "alert", "refused", "error", "schedule"] = (
             "alert" if isinstance(action, AlertAction) else "command"
         )
         reason = ""
         notional: Decimal | None = None
-        if isinstance(action, PlaceOrderAction):
+        if isinstance(action, TwapAction):
+            outcome = "schedule"
+        if isinstance(action, PlaceOrderAction | TwapAction):
             notional = _notional(action, reference_price)
             if notional is None and (limits.max_notional_per_firing or limits.max_notional_per_day):
                 outcome, reason = "error", "notional unknown: no price of the market seen yet"
@@ -490,6 +508,14 @@ class RuleStore:
                 cid,
             ),
         )
+        if outcome == "schedule":
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (firing_id, rule_id, account_id, action, started_at, status)"
+                    " VALUES (%s, %s, %s, %s, %s, 'running')"
+                ).format(self._t("schedules")),
+                (firing_id, rule.rule_id, rule.account_id, action.model_dump_json(), now),
+            )
         if sent:
             assert isinstance(action, PlaceOrderAction | CancelOrderAction)
             command = order_command(firing_id, rule.account_id, rule.rule_id, action, now)
@@ -499,7 +525,7 @@ class RuleStore:
                 ).format(self._t("command_outbox")),
                 (firing_id, rule.account_id, command.SerializeToString()),
             )
-        ok = outcome in ("command", "alert")
+        ok = outcome in ("command", "alert", "schedule")
         errors = 0 if ok else int(row["consecutive_errors"]) + 1
         firings = int(row["firings"]) + (1 if ok else 0)
         await conn.execute(
@@ -529,6 +555,65 @@ class RuleStore:
             cid,
         )
         return firing, status, status_reason
+
+    # -- schedules (TWAP) -----------------------------------------------------------------------
+
+    async def running_schedules(self, owned: Callable[[str], bool]) -> list[Schedule]:
+        async with self.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                # a paused rule holds its schedules; resumed, they catch up a slice a tick
+                sql.SQL(
+                    "SELECT s.* FROM {} s JOIN {} r ON r.rule_id = s.rule_id"
+                    " WHERE s.status = 'running' AND r.status = 'active' ORDER BY s.started_at"
+                ).format(self._t("schedules"), self._t("rules"))
+            )
+            rows = await cur.fetchall()
+        return [_schedule(r) for r in rows if owned(r["account_id"])]
+
+    async def send_slice(
+        self, schedule: Schedule, quantity: Decimal, shortfall: Decimal | None = None
+    ) -> bool:
+        """Slice ``schedule.next_slice`` of ``quantity`` (0: nothing sent, the cap held it back),
+        if no one sent it yet (compare-and-set on the slice number); the last one closes the
+        schedule with its ``shortfall``."""
+        index = schedule.next_slice
+        last = index + 1 >= schedule.action.slices
+        key = f"{schedule.firing_id}/{index}"
+        async with self.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET next_slice = next_slice + 1,"
+                    " done_quantity = done_quantity + %s, status = %s, shortfall = %s,"
+                    " updated_at = now()"
+                    " WHERE firing_id = %s AND next_slice = %s AND status = 'running'"
+                ).format(self._t("schedules")),
+                (quantity, "done" if last else "running", shortfall, schedule.firing_id, index),
+            )
+            if cur.rowcount != 1:
+                return False
+            if quantity > 0:
+                a = schedule.action
+                child = PlaceOrderAction(
+                    type="place_order",
+                    exchange=a.exchange,
+                    symbol=a.symbol,
+                    side=a.side,
+                    order_type="market",
+                    quantity=quantity,
+                )
+                command = order_command(
+                    key, schedule.account_id, schedule.rule_id, child, datetime.now(UTC)
+                )
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (firing_id, account_id, payload) VALUES (%s, %s, %s)"
+                    ).format(self._t("command_outbox")),
+                    (key, schedule.account_id, command.SerializeToString()),
+                )
+        schedule.next_slice += 1
+        schedule.done_quantity += quantity
+        return True
 
     # -- outboxes -------------------------------------------------------------------------------
 
@@ -650,10 +735,12 @@ class RuleStore:
         return _record(row)
 
 
-def _notional(action: PlaceOrderAction, reference: Decimal | None) -> Decimal | None:
-    if action.quote_quantity is not None:
+def _notional(action: PlaceOrderAction | TwapAction, reference: Decimal | None) -> Decimal | None:
+    if isinstance(action, PlaceOrderAction) and action.quote_quantity is not None:
         return action.quote_quantity
     assert action.quantity is not None
+    if isinstance(action, TwapAction):
+        return None if reference is None else action.quantity * reference
     price = action.price or action.stop_price or reference
     return None if price is None else action.quantity * price
 
@@ -691,6 +778,18 @@ def _compiled(row: dict[str, Any]) -> CompiledRule:
         last_instant=row["last_instant"],
         last_fired_at=row["last_fired_at"],
         created_at=row["created_at"],
+    )
+
+
+def _schedule(row: dict[str, Any]) -> Schedule:
+    return Schedule(
+        firing_id=row["firing_id"],
+        rule_id=str(row["rule_id"]),
+        account_id=row["account_id"],
+        action=TwapAction.model_validate(row["action"]),
+        started_at=row["started_at"],
+        next_slice=int(row["next_slice"]),
+        done_quantity=Decimal(row["done_quantity"]),
     )
 
 
