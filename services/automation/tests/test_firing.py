@@ -15,9 +15,9 @@ import pytest
 from eip.automation.commands import command_id
 from eip.automation.rules.engine import RuleEngine
 from eip.automation.storage.rules import RuleStore
-from eip.bus import Producer
+from eip.bus import Producer, Record
 from eip.events.topics import record_key
-from eip.events.v1 import automation_pb2, common_pb2, orders_pb2
+from eip.events.v1 import automation_pb2, common_pb2, order_book_pb2, orders_pb2
 from eip.exchanges.market_data import Ticker
 from eip.market_data.candles.builder import Candle, CandleKey
 from eip.market_data.wire import candle_key as candle_record_key
@@ -266,3 +266,61 @@ async def test_an_indicator_rule_reads_its_history_back_and_is_live_at_the_next_
     await asyncio.sleep(3)  # the market consumer joins at the end of the topics
     await candle(5, "110")  # SMA(5) = 106: defined at once, no wait for five live candles
     await until(lambda: engine.rules[rule_id].level is True, 30, "the rule's level")
+
+
+async def test_a_paper_rule_fills_against_the_live_book_and_sends_nothing(
+    start_service: Starter, producer: Producer
+) -> None:
+    service = await start_service(arbitrage_enabled=False, taker_fees={"binance": "0.001"})
+    body = {
+        **price_rule("100"),
+        "paper": True,
+        "action": {
+            "type": "place_order",
+            "exchange": "binance",
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "order_type": "market",
+            "quantity": "1.5",
+        },
+    }
+    created = await service.http.post("/v1/rules", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["paper"] is True
+    rule_id = created.json()["rule_id"]
+    book = order_book_pb2.BookSnapshot(
+        instrument=common_pb2.Instrument(exchange="binance", symbol="BTC/USDT"),
+        epoch=1,
+        depth=10,
+        price_decimals=1,
+        size_decimals=1,
+        bids=[common_pb2.PriceLevel(price="99.0", quantity="5.0")],
+        asks=[
+            common_pb2.PriceLevel(price="100.0", quantity="1.0"),
+            common_pb2.PriceLevel(price="101.0", quantity="1.0"),
+        ],
+    )
+    service.automation.books.handle(Record("t", 0, 0, None, book, [], 0))
+    await ready(service, rule_id)
+    await tick(service, producer, "99")
+    await tick(service, producer, "101")
+    await until(lambda: service.automation.fired >= 1, 30, "the paper firing")
+    paper = (await service.http.get(f"/v1/rules/{rule_id}/paper")).json()
+    (fill,) = paper["fills"]
+    assert fill["firing_id"] == f"{rule_id}:1:e1"
+    assert (Decimal(fill["filled_size"]), Decimal(fill["filled_notional"])) == (
+        Decimal("1.5"),
+        Decimal("150.5"),  # 1 at 100, 0.5 at 101
+    )
+    assert Decimal(fill["fee"]) == Decimal("0.1505")
+    assert fill["complete"] is True
+    assert Decimal(fill["slippage_vs_mid_bps"]) > 0
+    firings = (await service.http.get(f"/v1/rules/{rule_id}/firings")).json()["firings"]
+    assert [f["outcome"] for f in firings] == ["paper"]
+    assert firings[0]["command_id"] is None
+    await asyncio.sleep(0.5)
+    assert await commands(service) == []
+    refused = await service.http.post(
+        "/v1/rules", json={**price_rule("1"), "paper": True, "action": {"type": "alert"}}
+    )
+    assert refused.status_code == 422

@@ -9,6 +9,7 @@ transaction (``storage/rules.py``); a change that cannot be stored is 503 and is
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -33,6 +34,7 @@ class NewRule(BaseModel):
     condition: Condition
     action: Action
     limits: Limits = Limits()
+    paper: bool = Field(default=False, description="simulate orders against the live book")
 
 
 class RuleUpdate(BaseModel):
@@ -40,6 +42,7 @@ class RuleUpdate(BaseModel):
     condition: Condition
     action: Action
     limits: Limits = Limits()
+    paper: bool = Field(default=False, description="simulate orders against the live book")
 
 
 class Rule(BaseModel):
@@ -52,6 +55,7 @@ class Rule(BaseModel):
     condition: Condition
     action: Action
     limits: Limits
+    paper: bool
     consecutive_errors: int
     firings: int
     created_at: datetime
@@ -70,7 +74,7 @@ class FiringOut(BaseModel):
     trigger: str
     fired_at: datetime
     action: str
-    outcome: Literal["command", "alert", "refused", "error", "schedule"]
+    outcome: Literal["command", "alert", "refused", "error", "schedule", "paper"]
     reason: str
     notional: str | None
     command_id: str | None
@@ -150,6 +154,7 @@ def _out(r: RuleRecord) -> Rule:
         condition=d.condition,
         action=d.action,
         limits=d.limits,
+        paper=d.paper,
         consecutive_errors=r.consecutive_errors,
         firings=r.firings,
         created_at=r.created_at,
@@ -188,7 +193,11 @@ async def _visible(store: RuleStore, rule_id: str, claims: Claims) -> RuleRecord
 def _definition(body: NewRule | RuleUpdate) -> RuleDefinition:
     try:
         return RuleDefinition(
-            name=body.name, condition=body.condition, action=body.action, limits=body.limits
+            name=body.name,
+            condition=body.condition,
+            action=body.action,
+            limits=body.limits,
+            paper=body.paper,
         )
     except ValueError as exc:
         raise ApiError(422, "invalid_rule", str(exc).splitlines()[-1][:300]) from None
@@ -331,6 +340,70 @@ async def rule_firings(
         return Firings(firings=[_firing(f) for f in await store.firings(rule_id, limit)])
     except DatabaseUnavailable as exc:
         raise _unavailable(exc) from None
+
+
+class PaperFillOut(BaseModel):
+    firing_id: str
+    fired_at: datetime
+    exchange: str
+    symbol: str
+    side: str
+    filled_size: str
+    filled_notional: str
+    average_price: str | None
+    fee: str
+    slippage_vs_mid_bps: str | None
+    complete: bool = Field(description="false: the book (or the limit price) did not cover it all")
+
+
+class PaperResults(BaseModel):
+    fills: list[PaperFillOut]
+    filled_notional: str = Field(description="the fills' total, quote")
+    fees: str
+
+
+@router.get(
+    "/rules/{rule_id}/paper",
+    responses=error_responses(404),
+    summary="A paper rule's simulated fills, kept apart from real orders",
+)
+async def rule_paper_fills(
+    rule_id: RuleId,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("rules:read"))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> PaperResults:
+    store = store_of(request)
+    await _visible(store, rule_id, claims)
+    try:
+        rows = await store.paper_fills(rule_id, limit)
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    fills = [
+        PaperFillOut(
+            firing_id=r["firing_id"],
+            fired_at=r["fired_at"],
+            exchange=r["exchange"],
+            symbol=r["symbol"],
+            side=r["side"],
+            filled_size=str(r["filled_size"]),
+            filled_notional=str(r["filled_notional"]),
+            average_price=text(r["average_price"]),
+            fee=str(r["fee"]),
+            slippage_vs_mid_bps=text(r["slippage_vs_mid_bps"]),
+            complete=r["complete"],
+        )
+        for r in rows
+    ]
+    return PaperResults(
+        fills=fills,
+        filled_notional=str(sum((r["filled_notional"] for r in rows), Decimal(0))),
+        fees=str(sum((r["fee"] for r in rows), Decimal(0))),
+    )
 
 
 arbitrage = APIRouter(prefix="/v1/arbitrage", tags=["arbitrage"])

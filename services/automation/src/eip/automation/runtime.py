@@ -38,7 +38,9 @@ from aiokafka import TopicPartition
 
 from eip.automation.arbitrage import ArbitrageTracker
 from eip.automation.books import BookFollower
+from eip.automation.paper import PaperFill, PaperRefused, simulate
 from eip.automation.rules.engine import RuleEngine, Transition
+from eip.automation.rules.model import PlaceOrderAction
 from eip.automation.settings import AutomationSettings
 from eip.automation.storage.rules import RuleStore
 from eip.automation.topics import Topics
@@ -342,8 +344,9 @@ class Automation:
         for i, t in enumerate(transitions):
             rule = t.rule
             reference = self._reference_price(t)
+            paper = self._paper(t) if t.fires and rule.definition.paper else None
             try:
-                applied = await self.store.apply(t, reference)
+                applied = await self.store.apply(t, reference, paper)
             except BaseException:
                 # not stored: the engine forgets it saw this, so the next evaluation proposes it
                 # again (the market state already holds the tick, so a plain cross is looked at
@@ -367,6 +370,18 @@ class Automation:
                     self.engine.add(fresh)
         if any(t.fires for t in transitions):
             await self._relay()
+
+    def _paper(self, t: Transition) -> PaperFill | str:
+        """The paper fill of this firing's order against the book now, or why there is none."""
+        action = t.rule.definition.action
+        assert isinstance(action, PlaceOrderAction)
+        fee = self.settings.taker_fees.get(
+            action.exchange, self.settings.arbitrage_default_taker_fee
+        )
+        try:
+            return simulate(action, self.books, fee)
+        except PaperRefused as exc:
+            return str(exc)
 
     def _reference_price(self, t: Transition) -> Decimal | None:
         action = t.rule.definition.action

@@ -229,6 +229,15 @@ class RuleDefinition(_Strict):
     condition: Condition
     action: Action
     limits: Limits = Limits()
+    # Paper mode: orders are simulated against the live book (``paper.py``) and kept apart;
+    # nothing is sent. Only for place_order actions.
+    paper: bool = False
+
+    @model_validator(mode="after")
+    def _paper_orders_only(self) -> RuleDefinition:
+        if self.paper and not isinstance(self.action, PlaceOrderAction):
+            raise ValueError("paper mode simulates place_order actions only")
+        return self
 
     @model_validator(mode="after")
     def _cron_placement(self) -> RuleDefinition:

@@ -35,6 +35,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from eip.audit import MIGRATIONS as AUDIT_MIGRATIONS
 from eip.audit import AuditEntry, AuditTrail
 from eip.automation.commands import command_id, order_command
+from eip.automation.paper import PaperFill
 from eip.automation.rules.engine import CompiledRule, Transition
 from eip.automation.rules.model import (
     AlertAction,
@@ -104,7 +105,7 @@ class Firing:
     trigger: str
     fired_at: datetime
     action: str
-    outcome: Literal["command", "alert", "refused", "error", "schedule"]
+    outcome: Literal["command", "alert", "refused", "error", "schedule", "paper"]
     reason: str
     notional: Decimal | None
     command_id: str | None
@@ -300,6 +301,17 @@ class RuleStore:
             )
             return [_record(row) for row in await cur.fetchall()]
 
+    async def paper_fills(self, rule_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        async with self.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                sql.SQL(
+                    "SELECT * FROM {} WHERE rule_id = %s ORDER BY fired_at DESC LIMIT %s"
+                ).format(self._t("paper_fills")),
+                (rule_id, limit),
+            )
+            return list(await cur.fetchall())
+
     async def firings(self, rule_id: str, limit: int = 100) -> list[Firing]:
         async with self.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
@@ -342,7 +354,12 @@ class RuleStore:
             row = await cur.fetchone()
         return None if row is None else _compiled(row)
 
-    async def apply(self, t: Transition, reference_price: Decimal | None = None) -> Applied:
+    async def apply(
+        self,
+        t: Transition,
+        reference_price: Decimal | None = None,
+        paper: PaperFill | str | None = None,
+    ) -> Applied:
         """Apply one transition the engine proposed (see the module docstring)."""
         rule = t.rule
         entries: list[AuditEntry] = []
@@ -385,7 +402,7 @@ class RuleStore:
             seq = int(state["trigger_seq"]) + 1
             trigger = t.trigger if scheduled else f"e{seq}"
             firing, status, reason = await self._fire(
-                conn, rule, row, trigger, t.at, reference_price
+                conn, rule, row, trigger, t.at, reference_price, paper
             )
             await conn.execute(
                 sql.SQL(
@@ -449,6 +466,7 @@ class RuleStore:
         trigger: str,
         at: datetime,
         reference_price: Decimal | None,
+        paper: PaperFill | str | None = None,
     ) -> tuple[Firing, Status | None, str]:
         """Insert the firing (and its command) under the rule's lock; the rule's new status
         when this firing pauses or completes it."""
@@ -456,7 +474,7 @@ class RuleStore:
         limits = rule.definition.limits
         firing_id = f"{rule.rule_id}:{rule.version}:{trigger}"
         now = datetime.now(UTC)
-        outcome: Literal["command", "alert", "refused", "error", "schedule"] = (
+        outcome: Literal["command", "alert", "refused", "error", "schedule", "paper"] = (
             "alert" if isinstance(action, AlertAction) else "command"
         )
         reason = ""
@@ -486,6 +504,12 @@ class RuleStore:
                 spent = (await cur.fetchone() or (Decimal(0),))[0]
                 if Decimal(spent) + notional > limits.max_notional_per_day:
                     outcome, reason = "refused", "max_notional_per_day"
+        if rule.definition.paper and outcome == "command":
+            # simulated, never sent: the fill (or why there is none) comes with the transition
+            if isinstance(paper, PaperFill):
+                outcome = "paper"
+            else:
+                outcome, reason = "error", paper or "paper fill not simulated"
         sent = outcome == "command" and not isinstance(action, AlertAction)
         cid = str(command_id(firing_id)) if sent else None
         await conn.execute(
@@ -508,6 +532,31 @@ class RuleStore:
                 cid,
             ),
         )
+        if outcome == "paper":
+            assert isinstance(paper, PaperFill)
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (firing_id, rule_id, account_id, exchange, symbol, side,"
+                    " filled_size, filled_notional, average_price, fee, slippage_vs_mid_bps,"
+                    " complete, fired_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                    " %s, %s)"
+                ).format(self._t("paper_fills")),
+                (
+                    firing_id,
+                    rule.rule_id,
+                    rule.account_id,
+                    paper.exchange,
+                    paper.symbol,
+                    paper.side,
+                    paper.filled_size,
+                    paper.filled_notional,
+                    paper.average_price,
+                    paper.fee,
+                    paper.slippage_vs_mid_bps,
+                    paper.complete,
+                    now,
+                ),
+            )
         if outcome == "schedule":
             await conn.execute(
                 sql.SQL(
@@ -525,7 +574,7 @@ class RuleStore:
                 ).format(self._t("command_outbox")),
                 (firing_id, rule.account_id, command.SerializeToString()),
             )
-        ok = outcome in ("command", "alert", "schedule")
+        ok = outcome in ("command", "alert", "schedule", "paper")
         errors = 0 if ok else int(row["consecutive_errors"]) + 1
         firings = int(row["firings"]) + (1 if ok else 0)
         await conn.execute(
