@@ -180,6 +180,17 @@ env_automation() {
   http AUTOMATION_ automation
   infrastructure postgres
   wire AUTOMATION_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
+  local key
+  key=$(secret automation_webhook_key) || exit 1
+  wire AUTOMATION_WEBHOOK_SIGNING_KEY "$key"
+}
+# The key webhooks' signing keys are derived from, kept in the run directory.
+automation_webhook_key() {
+  local file="$EIP_RUN_DIR/automation-webhook-key"
+  if [[ ! -s $file ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
+  fi
+  cat "$file"
 }
 
 # The operator console talks to every other service over its public HTTP API, with the token of

@@ -8,13 +8,17 @@ transaction (``storage/rules.py``); a change that cannot be stored is 503 and is
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from psycopg import sql
+from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
+from eip.automation import webhooks
 from eip.automation.arbitrage import query_opportunities, query_spreads
 from eip.automation.rules.model import Action, Condition, Limits, RuleDefinition, Symbol
 from eip.automation.storage.rules import Firing, RuleNotFound, RuleRecord, RuleStore, Status
@@ -470,4 +474,227 @@ def _opportunity(row: dict[str, Any]) -> OpportunityOut:
         closed_at=row["closed_at"],
         peak_size=str(row["peak_size"]),
         peak_net_profit=str(row["peak_net_profit"]),
+    )
+
+
+webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+WebhookId = Annotated[Text, Path(min_length=1, max_length=64)]
+EventName = Literal["rule.fired", "rule.paused", "arbitrage.opened"]
+
+
+class NewWebhook(BaseModel):
+    account_id: AccountId
+    url: Annotated[Text, Field(min_length=8, max_length=2000, pattern=r"^https?://")]
+    events: list[EventName] = Field(min_length=1, max_length=3)
+
+
+class Webhook(BaseModel):
+    webhook_id: str
+    account_id: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    created_by: str
+
+
+class RegisteredWebhook(Webhook):
+    secret: str = Field(
+        description="the key of X-EIP-Signature (HMAC-SHA256 of '<X-EIP-Timestamp>.<body>');"
+        " shown once"
+    )
+
+
+class Webhooks(BaseModel):
+    webhooks: list[Webhook]
+
+
+class DeadLetter(BaseModel):
+    event_id: str
+    event_type: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+class DeadLetters(BaseModel):
+    dead_letters: list[DeadLetter]
+
+
+def _service_key(request: Request) -> str:
+    key: str = request.app.state.automation.settings.webhook_signing_key.get_secret_value()
+    if not key:
+        raise ApiError(
+            503,
+            "webhooks_not_configured",
+            "the service has no AUTOMATION_WEBHOOK_SIGNING_KEY; webhooks cannot be signed",
+        )
+    return key
+
+
+async def _webhook(store: RuleStore, webhook_id: str, claims: Claims) -> dict[str, Any]:
+    try:
+        uuid.UUID(webhook_id)
+    except ValueError:
+        raise ApiError(404, "not_found", "no such webhook") from None
+    try:
+        async with store.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                sql.SQL("SELECT * FROM {} WHERE webhook_id = %s AND deleted_at IS NULL").format(
+                    sql.Identifier(store.schema, "webhooks")
+                ),
+                (webhook_id,),
+            )
+            row = await cur.fetchone()
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    if row is None or not claims.may_use_account(row["account_id"]):
+        raise ApiError(404, "not_found", "no such webhook")
+    return dict(row)
+
+
+def _webhook_out(row: dict[str, Any]) -> Webhook:
+    return Webhook(
+        webhook_id=str(row["webhook_id"]),
+        account_id=row["account_id"],
+        url=row["url"],
+        events=list(row["events"]),
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )
+
+
+@webhooks_router.post(
+    "",
+    status_code=201,
+    summary="Register a webhook for an account of the token (its secret is shown once)",
+)
+async def register_webhook(
+    body: NewWebhook,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("rules:write"))],
+) -> RegisteredWebhook:
+    if not claims.may_use_account(body.account_id):
+        raise ApiError(403, "forbidden", "token does not cover this account")
+    key = _service_key(request)
+    store = store_of(request)
+    events: list[str] = sorted(set(body.events))
+    try:
+        async with store.connection() as conn, conn.transaction():
+            webhook_id, created = await webhooks.register(
+                conn, store.schema, body.account_id, body.url, events, claims.subject
+            )
+            entry = await store.audit().append(
+                conn,
+                actor=claims.subject,
+                action="webhook.create",
+                subject=webhook_id,
+                details={"account": body.account_id, "events": ",".join(events)},
+            )
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    await store.audit().publish([entry])
+    return RegisteredWebhook(
+        webhook_id=webhook_id,
+        account_id=body.account_id,
+        url=body.url,
+        events=events,
+        created_at=created,
+        created_by=claims.subject,
+        secret=webhooks.webhook_key(key, webhook_id),
+    )
+
+
+@webhooks_router.get("", summary="The webhooks of the token's accounts")
+async def list_webhooks(
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("rules:read"))],
+) -> Webhooks:
+    store = store_of(request)
+    try:
+        async with store.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                sql.SQL(
+                    "SELECT * FROM {} WHERE deleted_at IS NULL AND account_id = ANY(%s)"
+                    " ORDER BY created_at"
+                ).format(sql.Identifier(store.schema, "webhooks")),
+                (sorted(claims.accounts),),
+            )
+            rows = await cur.fetchall()
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    return Webhooks(webhooks=[_webhook_out(dict(r)) for r in rows])
+
+
+@webhooks_router.delete(
+    "/{webhook_id}", status_code=204, responses=error_responses(404), summary="Remove a webhook"
+)
+async def delete_webhook(
+    webhook_id: WebhookId,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("rules:write"))],
+) -> Response:
+    store = store_of(request)
+    row = await _webhook(store, webhook_id, claims)
+    try:
+        async with store.connection() as conn, conn.transaction():
+            await conn.execute(
+                sql.SQL("UPDATE {} SET deleted_at = now() WHERE webhook_id = %s").format(
+                    sql.Identifier(store.schema, "webhooks")
+                ),
+                (webhook_id,),
+            )
+            entry = await store.audit().append(
+                conn,
+                actor=claims.subject,
+                action="webhook.delete",
+                subject=webhook_id,
+                details={"account": row["account_id"]},
+            )
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    await store.audit().publish([entry])
+    return Response(status_code=204)
+
+
+@webhooks_router.get(
+    "/{webhook_id}/dead-letters",
+    responses=error_responses(404),
+    summary="Deliveries given up after every retry, newest first",
+)
+async def dead_letters(
+    webhook_id: WebhookId,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("rules:read"))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeadLetters:
+    store = store_of(request)
+    await _webhook(store, webhook_id, claims)
+    try:
+        async with store.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                sql.SQL(
+                    "SELECT * FROM {} WHERE webhook_id = %s AND status = 'dead'"
+                    " ORDER BY id DESC LIMIT %s"
+                ).format(sql.Identifier(store.schema, "webhook_deliveries")),
+                (webhook_id, limit),
+            )
+            rows = await cur.fetchall()
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    return DeadLetters(
+        dead_letters=[
+            DeadLetter(
+                event_id=r["event_id"],
+                event_type=r["event_type"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+                created_at=r["created_at"],
+                payload=r["payload"],
+            )
+            for r in rows
+        ]
     )

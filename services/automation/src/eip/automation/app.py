@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from eip.automation import __version__
-from eip.automation.api import arbitrage, router
+from eip.automation.api import arbitrage, router, webhooks_router
 from eip.automation.runtime import Automation
 from eip.automation.settings import AutomationSettings
 from eip.automation.storage.rules import RuleStore
@@ -35,6 +35,7 @@ def build_app(settings: AutomationSettings, topics: Topics | None = None) -> Fas
                 await asyncio.wait_for(asyncio.shield(task), 15)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            await automation.aclose()
 
     app = service_app(
         settings,
@@ -59,4 +60,5 @@ def build_app(settings: AutomationSettings, topics: Topics | None = None) -> Fas
     app.state.automation = automation
     app.include_router(router)
     app.include_router(arbitrage)
+    app.include_router(webhooks_router)
     return app

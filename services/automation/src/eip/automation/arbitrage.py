@@ -34,6 +34,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from eip.automation import webhooks
 from eip.automation.books import BookFollower
 from eip.book import Level
 from eip.bus import Producer
@@ -297,7 +298,7 @@ class ArbitrageTracker:
             if moved:
                 changed.append(held)
         for o in changed:
-            await self._store(o)
+            await self._store(o, opened=o.first_seen == now)
             await self._publish(o)
         await self._store_spreads(symbol, now)
         return changed
@@ -315,7 +316,9 @@ class ArbitrageTracker:
                 await self._publish(o)
         return closed
 
-    async def _store(self, o: Opportunity, closed_at: datetime | None = None) -> None:
+    async def _store(
+        self, o: Opportunity, closed_at: datetime | None = None, opened: bool = False
+    ) -> None:
         pool = self._pool()
         if pool is None:
             return
@@ -349,6 +352,15 @@ class ArbitrageTracker:
                     _json(opportunity_json(o)),
                 ),
             )
+            if opened:
+                await webhooks.enqueue(
+                    conn,
+                    self.schema,
+                    None,
+                    "arbitrage.opened",
+                    f"{o.opportunity_id}:opened",
+                    {"opportunity_id": o.opportunity_id, "symbol": w.symbol, **opportunity_json(o)},
+                )
 
     async def _store_spreads(self, symbol: str, now: datetime) -> None:
         pool = self._pool()

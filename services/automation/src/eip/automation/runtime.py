@@ -44,6 +44,7 @@ from eip.automation.rules.model import PlaceOrderAction
 from eip.automation.settings import AutomationSettings
 from eip.automation.storage.rules import RuleStore
 from eip.automation.topics import Topics
+from eip.automation.webhooks import WebhookSender
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import TopicSpec, record_key
 from eip.events.v1 import automation_pb2, market_data_pb2
@@ -51,6 +52,7 @@ from eip.exchanges.market_data import TIMEFRAME_SECONDS
 from eip.market_data.candles.builder import Candle
 from eip.market_data.candles.restore import candle_from_message, read_recent_candles
 from eip.market_data.wire import trade_from_message
+from eip.resilience import RetryPolicy
 from eip.storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,17 @@ class Automation:
             topics.arbitrage,
             settings.arbitrage_min_profit,
             settings.arbitrage_close_after_s,
+        )
+        self.webhooks = WebhookSender(
+            pool,
+            settings.db_schema,
+            settings.webhook_signing_key.get_secret_value(),
+            settings.webhook_max_attempts,
+            retry=RetryPolicy(
+                attempts=settings.webhook_max_attempts,
+                base_delay_s=settings.webhook_retry_base_s,
+                max_delay_s=max(600.0, settings.webhook_retry_base_s),
+            ),
         )
         self.owned: frozenset[int] = frozenset()
         self._rule_partitions: list[int] = []
@@ -174,6 +187,9 @@ class Automation:
                 await consumer.run()  # returns at once, closing the consumer
         finally:
             self._consumers.remove(consumer)
+
+    async def aclose(self) -> None:
+        await self.webhooks.aclose()
 
     def _config(self, group: str, reset: str = "earliest") -> ConsumerConfig:
         return ConsumerConfig(
@@ -421,6 +437,11 @@ class Automation:
             except Exception as exc:
                 log.warning("scheduled rules not evaluated", extra={"error": repr(exc)})
             await self._relay()
+            try:
+                while await self.webhooks.send_due() > 0:
+                    pass
+            except Exception as exc:
+                log.warning("webhooks not delivered yet", extra={"error": repr(exc)})
 
     async def send_slices(self, now: datetime, owned: Callable[[str], bool] | None = None) -> int:
         """Send the due slice of each running schedule of the accounts held here (one slice per

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from eip.config import ProtectedServiceSettings
@@ -48,6 +48,12 @@ class AutomationSettings(ProtectedServiceSettings):
     indicator_warmup_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # How often cron rules are looked at, and the outbox relayed after a missed publish.
     tick_interval_s: float = Field(default=1.0, gt=0, le=60)
+
+    # Webhooks: the key every webhook's signing key is derived from (a Secret; empty: webhooks
+    # cannot be registered), how many times a delivery is tried and the first retry's delay.
+    webhook_signing_key: SecretStr = Field(default=SecretStr(""))
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_retry_base_s: float = Field(default=1.0, gt=0, le=3600)
 
     # Arbitrage detection from md.book.snapshots.v1 / md.book.deltas.v1.
     arbitrage_enabled: bool = True

@@ -34,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from eip.audit import MIGRATIONS as AUDIT_MIGRATIONS
 from eip.audit import AuditEntry, AuditTrail
+from eip.automation import webhooks
 from eip.automation.commands import command_id, order_command
 from eip.automation.paper import PaperFill
 from eip.automation.rules.engine import CompiledRule, Transition
@@ -440,6 +441,15 @@ class RuleStore:
                     ).format(self._t("rules")),
                     (status, reason, SERVICE_ACTOR, rule.rule_id),
                 )
+                if status == "paused":
+                    await webhooks.enqueue(
+                        conn,
+                        self.schema,
+                        rule.account_id,
+                        "rule.paused",
+                        f"{rule.rule_id}:{rule.version}:paused:{seq}",
+                        {"rule_id": rule.rule_id, "account_id": rule.account_id, "reason": reason},
+                    )
                 change = "paused" if status == "paused" else "completed"
                 await self._change(
                     conn, rule.rule_id, rule.account_id, rule.version, change, SERVICE_ACTOR, reason
@@ -531,6 +541,22 @@ class RuleStore:
                 notional,
                 cid,
             ),
+        )
+        await webhooks.enqueue(
+            conn,
+            self.schema,
+            rule.account_id,
+            "rule.fired",
+            firing_id,
+            {
+                "rule_id": rule.rule_id,
+                "version": rule.version,
+                "account_id": rule.account_id,
+                "trigger": trigger,
+                "outcome": outcome,
+                "reason": reason,
+                "notional": None if notional is None else str(notional),
+            },
         )
         if outcome == "paper":
             assert isinstance(paper, PaperFill)
