@@ -52,6 +52,7 @@ from eip.exchanges.market_data import TIMEFRAME_SECONDS
 from eip.market_data.candles.builder import Candle
 from eip.market_data.candles.restore import candle_from_message, read_recent_candles
 from eip.market_data.wire import trade_from_message
+from eip.observability.redaction import register_secret
 from eip.resilience import RetryPolicy
 from eip.storage import DatabaseUnavailable
 
@@ -86,6 +87,7 @@ class Automation:
             settings.arbitrage_min_profit,
             settings.arbitrage_close_after_s,
         )
+        register_secret(settings.webhook_signing_key.get_secret_value())  # never in a log line
         self.webhooks = WebhookSender(
             pool,
             settings.db_schema,
