@@ -18,7 +18,7 @@ from eip.automation.storage.rules import RuleStore
 from eip.bus import Producer, Record
 from eip.events.topics import record_key
 from eip.events.v1 import automation_pb2, common_pb2, order_book_pb2, orders_pb2
-from eip.exchanges.market_data import Ticker
+from eip.exchanges.contract.market_data import Ticker
 from eip.market_data.candles.builder import Candle, CandleKey
 from eip.market_data.wire import candle_key as candle_record_key
 from eip.market_data.wire import candle_message, ticker_message

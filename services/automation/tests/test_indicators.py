@@ -25,7 +25,7 @@ from eip.automation.indicators import (
     Sma,
     make_indicator,
 )
-from eip.exchanges.capture import read_entries, recorded_json
+from eip.exchanges.machinery.capture import read_entries, recorded_json
 from eip.testing.recorded import find_recorded
 
 TOLERANCE = Decimal("1e-25")  # the recurrences (EMA, RSI) round at each of ~100 steps

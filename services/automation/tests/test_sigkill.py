@@ -33,7 +33,7 @@ from eip.automation.topics import Topics
 from eip.bus import Producer
 from eip.events.topics import record_key
 from eip.events.v1 import orders_pb2
-from eip.exchanges.market_data import Ticker
+from eip.exchanges.contract.market_data import Ticker
 from eip.market_data.wire import ticker_message
 from eip.testing.simulator import free_port
 from eip.testing.tokens import TokenIssuer

@@ -23,9 +23,9 @@ from decimal import Decimal
 from eip.book import Level
 from eip.bus import Record
 from eip.events.v1 import order_book_pb2
+from eip.exchanges.contract.book_events import BookKey
 from eip.order_book.analysis.stats import BPS, imbalance, mid, spread
 from eip.order_book.rebuild import BookRebuilder
-from eip.order_book.sync_events import BookKey
 
 Listener = Callable[[str, str], None]  # (exchange, symbol) whose book changed
 

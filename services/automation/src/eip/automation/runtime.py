@@ -48,7 +48,7 @@ from eip.automation.webhooks import WebhookSender
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import TopicSpec, record_key
 from eip.events.v1 import automation_pb2, market_data_pb2
-from eip.exchanges.market_data import TIMEFRAME_SECONDS
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS
 from eip.market_data.candles.builder import Candle
 from eip.market_data.candles.restore import candle_from_message, read_recent_candles
 from eip.market_data.wire import trade_from_message
