@@ -54,10 +54,8 @@ from eip.market_data.candles.restore import candle_from_message, read_recent_can
 from eip.market_data.wire import trade_from_message
 from eip.observability.redaction import register_secret
 from eip.resilience import RetryPolicy
-from eip.storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
-TRANSIENT = (ConnectionError, TimeoutError, OSError, DatabaseUnavailable)
 _LOT = Decimal("0.00000001")  # slices are cut to 8 decimals; the last one takes the rest
 
 
@@ -200,7 +198,6 @@ class Automation:
             client_id=f"automation-{self.instance}",
             auto_offset_reset=reset,
             connect_timeout_s=self.settings.connect_timeout_s,
-            transient_errors=TRANSIENT,
         )
 
     # -- ownership ------------------------------------------------------------------------------
