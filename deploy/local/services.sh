@@ -35,6 +35,7 @@ SERVICES=(
   "account:eip.account:ACCOUNT_HTTP_PORT:8103"
   "order-management:eip.order_management:ORDER_MANAGEMENT_HTTP_PORT:8104"
   "auth:eip.auth:AUTH_HTTP_PORT:8105"
+  "automation:eip.automation:AUTOMATION_HTTP_PORT:8107"
   "console:eip.console:CONSOLE_HTTP_PORT:8106"
 )
 SVC_DIR="$EIP_RUN_DIR/services"
@@ -171,6 +172,25 @@ env_order_management() {
   http ORDER_MANAGEMENT_ order-management
   infrastructure postgres
   wire ORDER_MANAGEMENT_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
+}
+
+# Automation reads the market-data and order-book topics and writes order-management commands:
+# Kafka and PostgreSQL are all it connects to.
+env_automation() {
+  http AUTOMATION_ automation
+  infrastructure postgres
+  wire AUTOMATION_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
+  local key
+  key=$(secret automation_webhook_key) || exit 1
+  wire AUTOMATION_WEBHOOK_SIGNING_KEY "$key"
+}
+# The key webhooks' signing keys are derived from, kept in the run directory.
+automation_webhook_key() {
+  local file="$EIP_RUN_DIR/automation-webhook-key"
+  if [[ ! -s $file ]]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
+  fi
+  cat "$file"
 }
 
 # The operator console talks to every other service over its public HTTP API, with the token of

@@ -154,6 +154,7 @@ SERVICES = [
     "account",
     "order-management",
     "auth",
+    "automation",
     "console",
 ]
 

@@ -98,6 +98,7 @@ def test_the_tree_holds_the_bases_and_overlays_the_docs_describe() -> None:
             "account",
             "order-management",
             "auth",
+            "automation",
             "console",
             "exchange-simulator",
         )

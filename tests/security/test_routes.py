@@ -2,12 +2,12 @@
 its strings as ``Text``, documents the errors it answers, and refuses hostile input with a
 small 422.
 
-The services counted are the platform's six less the one not written yet: market-data,
-order-book, account, order-management and auth (automation joins ``SERVICES`` when it
-exists), and the operator console, whose routes take the operator's session instead of a
-bearer token (the session holds the token; ``eip.console.security.require_session`` declares
-its scopes like ``require_scope``) and whose login page and static assets are public, each
-with its reason in ``eip.console.app.PUBLIC``. The exchange simulator is no platform service:
+The services counted are the platform's six: market-data, order-book, account,
+order-management, auth and automation, and the operator console, whose routes take the
+operator's session instead of a bearer token (the session holds the token;
+``eip.console.security.require_session`` declares its scopes like ``require_scope``) and
+whose login page and static assets are public, each with its reason in
+``eip.console.app.PUBLIC``. The exchange simulator is no platform service:
 it stands in for the venues, whose own authentication its venue endpoints speak, and its
 ``/admin/v1`` test bench takes no token (docs/SIMULATOR.md).
 """
@@ -25,6 +25,8 @@ from eip.account.app import build_app as account_app
 from eip.account.settings import AccountSettings
 from eip.auth.app import build_app as auth_app
 from eip.auth.settings import AuthSettings
+from eip.automation.app import build_app as automation_app
+from eip.automation.settings import AutomationSettings
 from eip.console.app import PUBLIC as CONSOLE_PUBLIC
 from eip.console.app import build_app as console_app
 from eip.console.settings import ConsoleSettings
@@ -45,6 +47,7 @@ SERVICES: dict[str, AppFactory] = {
     "account": lambda i: account_app(AccountSettings(**i.settings())),
     "order-management": lambda i: order_management_app(OrderManagementSettings(**i.settings())),
     "auth": lambda i: auth_app(AuthSettings()),
+    "automation": lambda i: automation_app(AutomationSettings(**i.settings())),
     "console": lambda i: console_app(ConsoleSettings(**i.settings())),
 }
 # What each service serves without a token, beyond every service's PUBLIC_PATHS.

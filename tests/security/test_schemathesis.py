@@ -40,6 +40,9 @@ from eip.account.runtime import Topics as AccountTopics
 from eip.account.settings import AccountSettings
 from eip.auth.app import build_app as auth_app
 from eip.auth.settings import AuthSettings
+from eip.automation.app import build_app as automation_app
+from eip.automation.settings import AutomationSettings
+from eip.automation.topics import unique_topics as automation_topics
 from eip.events.topics import (
     ACCOUNT_BALANCES,
     AUDIT_EVENTS,
@@ -72,7 +75,7 @@ CHECKS = [
     response_schema_conformance,
     content_type_conformance,
 ]
-SERVICES = ["market-data", "order-book", "account", "order-management", "auth"]
+SERVICES = ["market-data", "order-book", "account", "order-management", "auth", "automation"]
 
 
 async def ready(http: httpx.AsyncClient, timeout_s: float = 60) -> None:
@@ -150,6 +153,16 @@ async def service(
         )
     elif name == "order-management":
         app = order_management_app(OrderManagementSettings(**infra, **token_issuer.settings()))
+    elif name == "automation":
+        app = automation_app(
+            AutomationSettings(
+                **infra,
+                **token_issuer.settings(),
+                db_schema=db_schema,
+                audit_schema=f"{db_schema}_audit",
+            ),
+            await automation_topics(topic),
+        )
     else:
         admin_secret = secrets.token_urlsafe(24)
         app = auth_app(

@@ -19,6 +19,8 @@ DESIGN_TOPICS = {
     "orders.events.v1",
     "auth.credentials.v1",
     "audit.events.v1",
+    "automation.rules.v1",
+    "alerts.arbitrage.v1",
 }
 
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 
-from eip.events.v1 import account_pb2, auth_pb2, market_data_pb2, order_book_pb2, orders_pb2
+from eip.events.v1 import (
+    account_pb2,
+    auth_pb2,
+    automation_pb2,
+    market_data_pb2,
+    order_book_pb2,
+    orders_pb2,
+)
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -101,6 +108,21 @@ AUDIT_EVENTS = TopicSpec(
     retention_ms=365 * DAY_MS,
 )
 
+# Rule changes, keyed by account: the automation instances' consumer group splits its
+# partitions, and with them the accounts whose rules each instance evaluates.
+AUTOMATION_RULES = TopicSpec(
+    "automation.rules.v1",
+    automation_pb2.RuleChange,
+    "account",
+    retention_ms=7 * DAY_MS,
+)
+ALERTS_ARBITRAGE = TopicSpec(
+    "alerts.arbitrage.v1",
+    automation_pb2.ArbitrageOpportunity,
+    "symbol",
+    retention_ms=7 * DAY_MS,
+)
+
 TOPICS: Mapping[str, TopicSpec] = {
     t.name: t
     for t in (
@@ -114,6 +136,8 @@ TOPICS: Mapping[str, TopicSpec] = {
         ORDERS_EVENTS,
         AUTH_CREDENTIALS,
         AUDIT_EVENTS,
+        AUTOMATION_RULES,
+        ALERTS_ARBITRAGE,
     )
 }
 

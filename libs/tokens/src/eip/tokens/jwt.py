@@ -38,6 +38,9 @@ SCOPES = frozenset(
         "credentials:admin",
         "audit:read",
         "tokens:introspect",
+        "rules:read",
+        "rules:write",
+        "alerts:read",
     }
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from eip.bus import decode
 from eip.bus.codec import Headers
@@ -60,6 +61,14 @@ def candle_from_message(
         times.received_time.ToDatetime(tzinfo=UTC) if times.HasField("received_time") else None,
         position,
     )
+
+
+class CandleCollector(Protocol):
+    """What ``read_recent_candles`` gives the records it reads to, in each key's order."""
+
+    def add(self, candle: Candle) -> None: ...
+
+    def candles(self) -> list[Candle]: ...
 
 
 class RestoreState:
@@ -118,12 +127,15 @@ async def read_recent_candles(
     since: datetime,
     timeout_s: float = 30.0,
     keep: Callable[[CandleKey], bool] | None = None,
+    collect: CandleCollector | None = None,
 ) -> list[Candle]:
     """What a builder needs (``RestoreState``) of the candle records published since ``since``
     up to the topic's end at call time. ``keep`` selects keys, by the record key before
     decoding. Raises ``TimeoutError`` rather than return part of the state: a builder
-    restored from part of it would publish wrong candles."""
-    state = RestoreState()
+    restored from part of it would publish wrong candles. ``collect`` keeps something else of
+    the records than a builder's state (the automation service: every closed candle, for its
+    indicators' history)."""
+    state = collect if collect is not None else RestoreState()
 
     def keep_key(raw_key: bytes | None) -> bool:
         if keep is None or raw_key is None:

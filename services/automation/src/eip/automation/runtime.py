@@ -1,0 +1,535 @@
+"""The service at run time: which accounts this instance evaluates, the market streams into the
+rule engine, the engine's transitions into PostgreSQL, the outboxes to Kafka, and the
+arbitrage tracker on the books.
+
+Ownership, as the market-data candle stage does it. The instances share the consumer group
+``AUTOMATION_GROUP_ID`` on ``automation.rules.v1`` (key = account): an instance evaluates the
+rules of the accounts whose key falls in the partitions it holds. When partitions arrive it
+loads those accounts' active rules with their state from PostgreSQL (the level last seen, the
+trigger sequence, the last cron instant) before any of their records is handled; when they
+leave it drops them. Records on that topic are rule changes: the holder reads the rule again.
+
+The same partitions split the arbitrage work: the instance holding a symbol's key (the symbol,
+e.g. ``BTC/USDT``, placed as an account would be) walks its books and keeps its opportunities'
+lifetimes; on assignment it reads the symbol's open lifetimes back from PostgreSQL, so a
+hand-over continues a lifetime instead of opening a second one.
+
+Market data is read by every instance whole (``md.tickers.v1``, ``md.trades.v1``,
+``md.candles.v1``, in a group of its own per instance, from the end: a rule is about the market
+from now on), as are the books (``books.py``). Nothing here depends on which records an
+instance saw: a firing's id is made of the rule, its version and the trigger's sequence or
+instant, and every state change is a compare-and-set (``storage/rules.py``). So a hand-over,
+a restart or two instances that briefly both hold an account (one stalled past the session
+timeout) still fire each trigger once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from aiokafka import TopicPartition
+
+from eip.automation.arbitrage import ArbitrageTracker
+from eip.automation.books import BookFollower
+from eip.automation.paper import PaperFill, PaperRefused, simulate
+from eip.automation.rules.engine import RuleEngine, Transition
+from eip.automation.rules.model import PlaceOrderAction
+from eip.automation.settings import AutomationSettings
+from eip.automation.storage.rules import RuleStore
+from eip.automation.topics import Topics
+from eip.automation.webhooks import WebhookSender
+from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
+from eip.events.topics import TopicSpec, record_key
+from eip.events.v1 import automation_pb2, market_data_pb2
+from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS
+from eip.market_data.candles.builder import Candle
+from eip.market_data.candles.restore import candle_from_message, read_recent_candles
+from eip.market_data.wire import trade_from_message
+from eip.observability.redaction import register_secret
+from eip.resilience import RetryPolicy
+
+log = logging.getLogger(__name__)
+_LOT = Decimal("0.00000001")  # slices are cut to 8 decimals; the last one takes the rest
+
+
+class Automation:
+    def __init__(
+        self,
+        settings: AutomationSettings,
+        store: RuleStore,
+        producer: Callable[[], Producer | None],
+        pool: Callable[[], object],
+        topics: Topics,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.topics = topics
+        self._producer = producer
+        self.instance = settings.instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.books = BookFollower(settings.book_stale_after_s)
+        self.engine = RuleEngine(self.books)
+        self.arbitrage = ArbitrageTracker(
+            self.books,
+            lambda venue: settings.taker_fees.get(venue, settings.arbitrage_default_taker_fee),
+            pool,
+            settings.db_schema,
+            producer,
+            topics.arbitrage,
+            settings.arbitrage_min_profit,
+            settings.arbitrage_close_after_s,
+        )
+        register_secret(settings.webhook_signing_key.get_secret_value())  # never in a log line
+        self.webhooks = WebhookSender(
+            pool,
+            settings.db_schema,
+            settings.webhook_signing_key.get_secret_value(),
+            settings.webhook_max_attempts,
+            retry=RetryPolicy(
+                attempts=settings.webhook_max_attempts,
+                base_delay_s=settings.webhook_retry_base_s,
+                max_delay_s=max(600.0, settings.webhook_retry_base_s),
+            ),
+        )
+        self.owned: frozenset[int] = frozenset()
+        self._rule_partitions: list[int] = []
+        self._lock = asyncio.Lock()  # one transition applied at a time, in order
+        self._dirty: set[str] = set()  # symbols whose books changed since the last walk
+        self.ready = asyncio.Event()  # set once owned accounts' rules are loaded
+        self.fired = 0
+        self._consumers: list[Consumer] = []
+        self._stopped = False
+        self._ownership_consumer: Consumer | None = None
+        self._wake = asyncio.Event()  # set by stop(): sleeping loops end at once
+        self._volume_marks: dict[str, Decimal] = {}  # schedule -> market volume at its last slice
+
+    # -- life -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Migrate, then run every loop until cancelled; a loop that fails restarts alone."""
+        await self._retry("migrations", self.store.migrate)
+        producer = await _wait_for(self._producer)
+        loops: list[Callable[[], Awaitable[None]]] = [self._clock_loop]
+        if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
+            loops.append(lambda: self._consume(self._ownership(producer)))
+        if self.settings.evaluation_enabled:
+            loops.append(lambda: self._consume(self._markets(producer)))
+        if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
+            loops += [
+                lambda: self._consume(
+                    self._book_consumer(self.topics.book_snapshots, "earliest", producer)
+                ),
+                lambda: self._consume(
+                    self._book_consumer(self.topics.book_deltas, "latest", producer)
+                ),
+            ]
+        if self.settings.arbitrage_enabled:
+            loops.append(self._arbitrage_loop)
+        tasks = [asyncio.create_task(self._supervise(loop)) for loop in loops]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            # gather cancelled them: let each finish its cleanup (a consumer's commit and
+            # close) before this task ends
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    def stop(self) -> None:
+        """Every loop ends after what it has in hand (consumers commit and close)."""
+        self._stopped = True
+        self._wake.set()
+        for consumer in self._consumers:
+            consumer.stop()
+
+    async def _supervise(self, loop: Callable[[], Awaitable[None]]) -> None:
+        delay = 1.0
+        while not self._stopped:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error(
+                    "automation loop failed; restarting",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _retry(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await call()
+                return
+            except Exception as exc:
+                log.warning(f"{what} not done yet", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _consume(self, consumer: Consumer) -> None:
+        if self._stopped:
+            return
+        await consumer.start()
+        self._consumers.append(consumer)
+        try:
+            if not self._stopped:
+                await consumer.run()
+            else:
+                consumer.stop()
+                await consumer.run()  # returns at once, closing the consumer
+        finally:
+            self._consumers.remove(consumer)
+
+    async def aclose(self) -> None:
+        await self.webhooks.aclose()
+
+    def _config(self, group: str, reset: str = "earliest") -> ConsumerConfig:
+        return ConsumerConfig(
+            self.settings.kafka_bootstrap_servers,
+            group_id=group,
+            client_id=f"automation-{self.instance}",
+            auto_offset_reset=reset,
+            connect_timeout_s=self.settings.connect_timeout_s,
+        )
+
+    # -- ownership ------------------------------------------------------------------------------
+
+    def _ownership(self, producer: Producer) -> Consumer:
+        consumer = Consumer(
+            self._config(self.settings.group_id),
+            [self.topics.rules],
+            self._rule_changed,
+            producer,
+            rebalance_listener=self,
+        )
+        self._ownership_consumer = consumer
+        return consumer
+
+    def owns(self, key: str) -> bool:
+        """Whether this instance holds the partition of ``key`` on the rules topic: an
+        account's rules, or a symbol's arbitrage opportunities."""
+        if not self._rule_partitions:
+            return False
+        return partition_for_key(record_key(key), self._rule_partitions) in self.owned
+
+    async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
+        assert self._ownership_consumer is not None
+        ids = self._ownership_consumer.partitions_for(self.topics.rules.name)
+        if not ids:
+            raise RuntimeError(f"no metadata for {self.topics.rules.name} at assignment")
+        mine = frozenset(tp.partition for tp in partitions if tp.topic == self.topics.rules.name)
+        self._rule_partitions = ids
+        previous, self.owned = self.owned, mine
+        if self.settings.arbitrage_enabled:
+            # the symbols of the new partitions: their open lifetimes, as the last owner left them
+            await self.arbitrage.restore(self.owns)
+        if not self.settings.evaluation_enabled:
+            self.ready.set()
+            return
+        rules = await self.store.active_rules(self.owns)
+        async with self._lock:
+            self.engine.remove_where(lambda r: not self.owns(r.account_id))
+            for rule in rules:
+                if (
+                    rule.rule_id not in self.engine.rules
+                    or partition_for_key(record_key(rule.account_id), ids) not in previous
+                ):
+                    self.engine.add(rule)
+        await self._warm_indicators()
+        log.info(
+            "automation accounts assigned",
+            extra={"partitions": sorted(mine), "rules": len(self.engine.rules)},
+        )
+        self.ready.set()
+
+    async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
+        gone = {tp.partition for tp in partitions if tp.topic == self.topics.rules.name}
+        self.owned = self.owned - gone
+        self.arbitrage.forget(lambda symbol: not self.owns(symbol))
+        async with self._lock:
+            self.engine.remove_where(lambda r: not self.owns(r.account_id))
+
+    async def _rule_changed(self, record: Record) -> None:
+        message = record.message
+        assert isinstance(message, automation_pb2.RuleChange)
+        if not self.owns(message.account_id):
+            return
+        await self.reload(message.rule_id)
+
+    async def reload(self, rule_id: str) -> None:
+        rule = await self.store.rule_for_evaluation(rule_id)
+        async with self._lock:
+            if rule is None or not self.owns(rule.account_id):
+                self.engine.remove(rule_id)
+            else:
+                self.engine.add(rule)
+        await self._warm_indicators()
+
+    async def _warm_indicators(self) -> None:
+        """Give new indicators the closed candles of md.candles.v1 they need (as far back as
+        the topic keeps them, 30 days), so an indicator rule is live at once instead of after
+        ``period`` candles. A read that fails leaves them to start from the live candles."""
+        needs = self.engine.cold_indicators()
+        if not needs:
+            return
+        span = max(n * TIMEFRAME_SECONDS[tf] for (_, _, tf), n in needs.items())  # type: ignore[index]
+        since = datetime.now(UTC) - timedelta(
+            seconds=min(
+                span + max(TIMEFRAME_SECONDS.values()), self.topics.candles.retention_ms / 1000
+            )
+        )
+        collector = ClosedCandles()
+        try:
+            await read_recent_candles(
+                self.settings.kafka_bootstrap_servers,
+                self.topics.candles,
+                since,
+                timeout_s=self.settings.indicator_warmup_timeout_s,
+                keep=lambda k: (k.exchange, k.symbol, k.timeframe) in needs,
+                collect=collector,
+            )
+        except Exception as exc:
+            log.warning("indicator history not read", extra={"error": repr(exc)})
+        async with self._lock:
+            fed = self.engine.warm(collector.history())
+        log.info("indicators warmed up", extra={"indicators": len(needs), "candles": fed})
+
+    # -- market data ----------------------------------------------------------------------------
+
+    def _markets(self, producer: Producer) -> Consumer:
+        return Consumer(
+            self._config(f"{self.settings.group_id}-md-{self.instance}", "latest"),
+            [self.topics.tickers, self.topics.trades, self.topics.candles],
+            self._market_record,
+            producer,
+        )
+
+    async def _market_record(self, record: Record) -> None:
+        message = record.message
+        try:
+            async with self._lock:
+                transitions = self._to_engine(message)
+                await self._apply(transitions)
+        except ValueError as exc:
+            raise PoisonMessage(str(exc)) from None
+
+    def _to_engine(self, message: object) -> list[Transition]:
+        if isinstance(message, market_data_pb2.Trade):
+            trade = trade_from_message(message)
+            return self.engine.on_trade(
+                trade.exchange,
+                trade.symbol,
+                trade.exchange_time or trade.received_time,
+                trade.price,
+                trade.amount,
+            )
+        if isinstance(message, market_data_pb2.Ticker):
+            times = message.times
+            at = times.exchange_time if times.HasField("exchange_time") else times.received_time
+            return self.engine.on_ticker(
+                message.instrument.exchange,
+                message.instrument.symbol,
+                at.ToDatetime(tzinfo=UTC),
+                _dec(message.bid),
+                _dec(message.ask),
+                _dec(message.last),
+            )
+        if isinstance(message, market_data_pb2.Candle) and message.closed:
+            candle = candle_from_message(message)
+            return self.engine.on_candle(
+                candle.key.exchange,
+                candle.key.symbol,
+                candle.key.timeframe,
+                candle.open_time,
+                candle.close,
+                candle.close_time,
+            )
+        return []
+
+    async def _apply(self, transitions: list[Transition]) -> None:
+        """Store each transition (the lock is held); a refused one reloads its rule."""
+        for i, t in enumerate(transitions):
+            rule = t.rule
+            reference = self._reference_price(t)
+            paper = self._paper(t) if t.fires and rule.definition.paper else None
+            try:
+                applied = await self.store.apply(t, reference, paper)
+            except BaseException:
+                # not stored: the engine forgets it saw this, so the next evaluation proposes it
+                # again (the market state already holds the tick, so a plain cross is looked at
+                # on the next price whatever it is)
+                for later in transitions[i:]:
+                    if later.rule.schedule is None:
+                        later.rule.level = later.previous
+                        self.engine.unsettle(later.rule)
+                    else:
+                        later.rule.last_instant = None
+                raise
+            if applied.outcome == "fired":
+                self.fired += 1
+                if applied.status is not None:
+                    self.engine.remove(rule.rule_id)
+            elif applied.outcome in ("conflict", "stale"):
+                fresh = await self.store.rule_for_evaluation(rule.rule_id)
+                if fresh is None or not self.owns(fresh.account_id):
+                    self.engine.remove(rule.rule_id)
+                else:
+                    self.engine.add(fresh)
+        if any(t.fires for t in transitions):
+            await self._relay()
+
+    def _paper(self, t: Transition) -> PaperFill | str:
+        """The paper fill of this firing's order against the book now, or why there is none."""
+        action = t.rule.definition.action
+        assert isinstance(action, PlaceOrderAction)
+        fee = self.settings.taker_fees.get(
+            action.exchange, self.settings.arbitrage_default_taker_fee
+        )
+        try:
+            return simulate(action, self.books, fee)
+        except PaperRefused as exc:
+            return str(exc)
+
+    def _reference_price(self, t: Transition) -> Decimal | None:
+        action = t.rule.definition.action
+        market = getattr(action, "exchange", None), getattr(action, "symbol", None)
+        if market[0] is None or market[1] is None:
+            return None
+        state = self.engine.markets.get((market[0], market[1]))
+        if state is None:
+            return None
+        return state.last or state.price("mid")
+
+    async def _relay(self) -> None:
+        try:
+            while await self.store.relay_commands() > 0:
+                pass
+            while await self.store.relay_changes() > 0:
+                pass
+            await self.store.audit().relay()
+        except Exception as exc:  # pending rows stay; the clock loop retries
+            log.warning("outbox not relayed yet", extra={"error": repr(exc)})
+
+    # -- the clock: cron rules, outbox catch-up -------------------------------------------------
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or less when the service stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _clock_loop(self) -> None:
+        while not self._stopped:
+            await self._pause(self.settings.tick_interval_s)
+            try:
+                async with self._lock:
+                    await self._apply(self.engine.on_clock(datetime.now(UTC)))
+                if self.settings.evaluation_enabled:
+                    await self.send_slices(datetime.now(UTC))
+            except Exception as exc:
+                log.warning("scheduled rules not evaluated", extra={"error": repr(exc)})
+            await self._relay()
+            try:
+                while await self.webhooks.send_due() > 0:
+                    pass
+            except Exception as exc:
+                log.warning("webhooks not delivered yet", extra={"error": repr(exc)})
+
+    async def send_slices(self, now: datetime, owned: Callable[[str], bool] | None = None) -> int:
+        """Send the due slice of each running schedule of the accounts held here (one slice per
+        schedule and call: missed ones catch up a tick at a time). Returns the slices sent."""
+        sent = 0
+        for schedule in await self.store.running_schedules(owned or self.owns):
+            action = schedule.action
+            state = self.engine.market((action.exchange, action.symbol))
+            # the market's volume since the previous slice, as far as this instance saw it (a
+            # schedule first seen here counts from its first sight)
+            mark = self._volume_marks.setdefault(schedule.firing_id, state.volume)
+            if schedule.due_at(schedule.next_slice) > now:
+                continue
+            remaining = action.quantity - schedule.done_quantity
+            left = action.slices - schedule.next_slice
+            last = left == 1
+            quantity = remaining if last else (remaining / left).quantize(_LOT, ROUND_DOWN)
+            if action.max_participation is not None:
+                allowed = ((state.volume - mark) * action.max_participation).quantize(
+                    _LOT, ROUND_DOWN
+                )
+                quantity = min(quantity, max(allowed, Decimal(0)))
+            shortfall = remaining - quantity if last else None
+            if await self.store.send_slice(schedule, quantity, shortfall):
+                sent += 1
+                self._volume_marks[schedule.firing_id] = state.volume
+                if last:
+                    self._volume_marks.pop(schedule.firing_id, None)
+        if sent:
+            await self._relay()
+        return sent
+
+    # -- books and arbitrage --------------------------------------------------------------------
+
+    def _book_consumer(self, topic: TopicSpec, reset: str, producer: Producer) -> Consumer:
+        # a group of this process's own: nothing to resume from a previous run
+        group = f"{self.settings.group_id}-books-{self.instance}-{uuid.uuid4().hex[:8]}"
+        return Consumer(self._config(group, reset), [topic], self._book_record, producer)
+
+    async def _book_record(self, record: Record) -> None:
+        market = self.books.handle(record)
+        if market is None:
+            return
+        self._dirty.add(market[1])
+        if self.settings.evaluation_enabled and market in self.engine.markets:
+            async with self._lock:
+                await self._apply(self.engine.on_book(*market, datetime.now(UTC)))
+
+    async def _arbitrage_loop(self) -> None:
+        while not self._stopped:
+            await self._pause(0.2)
+            # a symbol's opportunities are the business of the instance holding its key
+            dirty = {s for s in self._dirty if self.owns(s)}
+            self._dirty = set()
+            try:
+                for symbol in sorted(dirty):
+                    await self.arbitrage.evaluate(symbol)
+                await self.arbitrage.sweep()
+            except Exception as exc:
+                self._dirty |= dirty
+                log.warning("arbitrage not evaluated", extra={"error": repr(exc)})
+
+
+class ClosedCandles:
+    """The closed candles of a read-back, one per key and interval (the last record wins)."""
+
+    def __init__(self) -> None:
+        self._closes: dict[tuple[str, str, str], dict[datetime, Decimal]] = {}
+
+    def add(self, candle: Candle) -> None:
+        if candle.closed:
+            key = (candle.key.exchange, candle.key.symbol, candle.key.timeframe)
+            self._closes.setdefault(key, {})[candle.open_time] = candle.close
+
+    def candles(self) -> list[Candle]:
+        return []  # only history() is read
+
+    def history(self) -> dict[tuple[str, str, str], list[tuple[datetime, Decimal]]]:
+        return {key: sorted(closes.items()) for key, closes in self._closes.items()}
+
+
+def _dec(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
+
+
+async def _wait_for(getter: Callable[[], Producer | None], wait_s: float = 0.2) -> Producer:
+    # The runtime opens Kafka in the background and offers no event for it; poll.
+    while True:
+        value = getter()
+        if value is not None:
+            return value
+        await asyncio.sleep(wait_s)

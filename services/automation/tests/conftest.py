@@ -1,0 +1,133 @@
+"""The automation service as a test runs it: its app on real Kafka (unique topics) and
+PostgreSQL (a schema of its own, the audit chain in another), tokens from the test issuer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
+from google.protobuf.message import Message
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+from pydantic import SecretStr
+
+from eip.automation.app import build_app
+from eip.automation.runtime import Automation
+from eip.automation.settings import AutomationSettings
+from eip.automation.storage.rules import RuleStore
+from eip.automation.topics import Topics, unique_topics
+from eip.bus.codec import decode
+from eip.events.topics import TopicSpec
+from eip.testing.plugin import TopicFactory
+from eip.testing.tokens import TokenIssuer
+
+ACCOUNT = "acct-1"
+
+
+@dataclass
+class Service:
+    app: FastAPI
+    http: httpx.AsyncClient
+    topics: Topics
+    settings: AutomationSettings
+
+    @property
+    def automation(self) -> Automation:
+        automation: Automation = self.app.state.automation
+        return automation
+
+    @property
+    def store(self) -> RuleStore:
+        store: RuleStore = self.app.state.rules
+        return store
+
+
+Starter = Callable[..., Awaitable[Service]]
+
+
+@pytest_asyncio.fixture
+async def topics(make_topic: TopicFactory) -> Topics:
+    return await unique_topics(make_topic)
+
+
+@pytest_asyncio.fixture
+async def start_service(
+    kafka_bootstrap_servers: str,
+    database_url: str,
+    db_schema: str,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    topics: Topics,
+    token_issuer: TokenIssuer,
+) -> AsyncIterator[Starter]:
+    """Starts instances of the service (same schema, topics and group), each with its own
+    lifespan; all stop at the end of the test, the audit schema is dropped."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**overrides: Any) -> Service:
+            settings = AutomationSettings(
+                kafka_bootstrap_servers=kafka_bootstrap_servers,
+                database_url=SecretStr(database_url),
+                db_schema=db_schema,
+                audit_schema=f"{db_schema}_audit",
+                group_id=f"automation-{db_schema}",
+                tick_interval_s=0.2,
+                connect_timeout_s=5.0,
+                **token_issuer.settings(),
+                **overrides,
+            )
+            app = build_app(settings, topics)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://test",
+                    headers=token_issuer.headers(accounts=[ACCOUNT]),
+                )
+            )
+            service = Service(app, http, topics, settings)
+            await until(lambda: service.store.migrated, 30, "rule storage migrated")
+            return service
+
+        yield start
+    async with db_pool.connection() as conn:
+        await conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(f"{db_schema}_audit"))
+        )
+
+
+async def until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s}s: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def read_all(bootstrap: str, topic: TopicSpec, timeout_s: float = 5.0) -> list[Message]:
+    """Every record of ``topic`` up to its end now, decoded."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        out: list[Message] = []
+        deadline = time.monotonic() + timeout_s
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic.name} not read to its end in {timeout_s}s")
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                out += [decode(topic, r.value, r.headers) for r in records]
+        return out
+    finally:
+        await consumer.stop()
