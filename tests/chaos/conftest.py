@@ -32,6 +32,7 @@ SERVICES = (
     "order-management",
     "auth",
     "console",
+    "automation",
 )
 PORT_VARIABLES = {
     "exchange-simulator": "SIMULATOR_HTTP_PORT",
@@ -41,6 +42,7 @@ PORT_VARIABLES = {
     "order-management": "ORDER_MANAGEMENT_HTTP_PORT",
     "auth": "AUTH_HTTP_PORT",
     "console": "CONSOLE_HTTP_PORT",
+    "automation": "AUTOMATION_HTTP_PORT",
 }
 UP_TIMEOUT_S = 900  # a fresh machine installs Kafka's jars and builds Vault first
 
