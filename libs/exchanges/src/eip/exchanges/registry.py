@@ -111,6 +111,7 @@ VENUES: tuple[Venue, ...] = (
         "kraken",
         "kraken",
         replay=_pkg("kraken", "replay", "DIALECT"),
+        credentials=_pkg("kraken", "credentials", "KrakenValidator"),
         **_book("kraken", live_book="native", simulator_ws_path="/kraken/v2"),
     ),
     # KuCoin's live socket address and token come from POST /api/v1/bullet-public, which the
