@@ -2,9 +2,10 @@
 at: a simulator account per trader, its key stored in a real auth service, and the venue's
 trading adapter signing through that auth service.
 
-Adding a venue whose simulator dialect trades (Kraken, Coinbase) is one ``VenueHarness`` in
+Adding a venue whose simulator dialect trades (Coinbase) is one ``VenueHarness`` in
 ``HARNESSES`` — once ``create_trading_adapter`` builds its adapter and the auth service
-validates its keys (an ``AUTH_<VENUE>_BASE_URL`` pointing at the simulator, see conftest).
+validates its keys (an ``AUTH_<VENUE>_BASE_URL`` pointing at the simulator, see
+``eip.testing.auth``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class VenueHarness:
     # them, so the entry is removed then.
     pending: frozenset[str] = frozenset()
     adapter_options: dict[str, Any] = field(default_factory=dict)
+    # the simulator's admin call that caps new orders, and the number's field in it
+    order_rate_limit: tuple[str, str] = ("/admin/v1/rate-limits", "orders_per_10s")
 
     def __str__(self) -> str:
         return self.venue
@@ -68,7 +71,17 @@ BINANCE = VenueHarness(
     private_stream="userData",
     adapter_options={"stale_after_s": 3.0},
 )
-HARNESSES = [BINANCE]
+KRAKEN = VenueHarness(
+    venue="kraken",
+    symbol="BTC/USDT",
+    order_path="/0/private/AddOrder",
+    open_orders_path="/0/private/OpenOrders",
+    private_stream="kraken-auth",
+    adapter_options={"stale_after_s": 3.0},
+    # the trading counter: a new order adds 1 (decay slowed so the cap holds for the test)
+    order_rate_limit=("/admin/v1/kraken/rate-limits", "order_max"),
+)
+HARNESSES = [BINANCE, KRAKEN]
 
 ZERO = Decimal(0)
 PRICE = Decimal("1000")  # the market is empty (SIMULATOR_MARKET=none): tests make the book
@@ -204,6 +217,21 @@ class Desk:
         finally:
             await self.sim.set_rate_limits(**{k: before[k] for k in tighter})
             await self.sim.reset_rate_limits()
+
+    @contextlib.asynccontextmanager
+    async def order_rate(self, orders: int) -> AsyncIterator[None]:
+        """New orders capped at ``orders`` for a block, in the venue's own terms."""
+        path, name = self.harness.order_rate_limit
+        if path == "/admin/v1/rate-limits":
+            async with self.limits(**{name: orders}):
+                yield
+            return
+        answer = await self._admin.post(path, json={name: orders, "order_decay_per_s": 0.01})
+        answer.raise_for_status()
+        try:
+            yield
+        finally:
+            (await self._admin.post(f"{path}/reset")).raise_for_status()
 
     async def rules(self, trader: Trader) -> InstrumentRules:
         return (await trader.adapter.load_rules())[self.harness.symbol]
