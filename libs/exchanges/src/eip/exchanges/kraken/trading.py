@@ -164,6 +164,7 @@ class KrakenTradingAdapter:
         rest_base_url: str = REST_BASE,
         ws_auth_url: str = WS_AUTH_URL,
         tier: str = "starter",
+        api_counter: ApiCounter | None = None,  # instead of the tier's (a bench, a test)
         timeout_s: float = 10.0,
         retry_policy: RetryPolicy | None = None,
         reconnect_policy: RetryPolicy = RECONNECT_POLICY,
@@ -178,7 +179,7 @@ class KrakenTradingAdapter:
         self.signer = signer
         self.health = StreamHealth(EXCHANGE, stale_after_s, label="kraken-private")
         self.breaker = breaker or CircuitBreaker("kraken-trading")
-        self.counter = ApiCounter.of_tier(tier)
+        self.counter = api_counter or ApiCounter.of_tier(tier)
         self.rest = KrakenRest(
             rest_base_url,
             self.counter,
