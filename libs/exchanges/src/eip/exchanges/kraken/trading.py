@@ -120,6 +120,7 @@ MAX_LIMIT = 1000
 # clock and ours differ, and an event in flight when it dropped is read again (and dropped).
 CATCH_UP_MARGIN = timedelta(seconds=5)
 FORM = "application/x-www-form-urlencoded"
+CURSOR_MARGIN = Decimal("0.01")  # seconds
 
 CAPABILITIES = TradingCapabilities(
     amend=AmendSupport(
@@ -332,9 +333,13 @@ class KrakenTradingAdapter:
             try:
                 entries = await self._private("QueryOrders", {"txid": batch})
             except BadRequest as exc:
-                if "Invalid arguments" in str(exc):  # not a txid Kraken could have issued
-                    continue
-                raise
+                if "Invalid arguments" not in str(exc):
+                    raise
+                # a txid Kraken could never have issued: it alone is left out
+                if "," in batch:
+                    for txid in batch.split(","):
+                        found.extend(await self._query([txid]))
+                continue
             found.extend(await self._parse_orders(entries))
         return found
 
@@ -411,8 +416,13 @@ class KrakenTradingAdapter:
 
     # -- fills --------------------------------------------------------------------------------
 
-    async def _fills_after(self, start: Decimal | None) -> list[VenueFill]:
-        """Every fill after ``start`` (unix seconds, exclusive), oldest first."""
+    async def _fills_after(
+        self, start: Decimal | None, oldest: int | None = None
+    ) -> list[VenueFill]:
+        """Fills after ``start`` (unix seconds, exclusive), oldest first: every one, or at
+        least the ``oldest`` ones. Kraken pages newest first, so those are read from the far end
+        of the history, a page further than needed: fills made meanwhile push the oldest
+        further, and one missed there would be behind the next cursor for good."""
         rows: dict[str, Mapping[str, Any]] = {}
         offset = 0
         while True:
@@ -422,8 +432,12 @@ class KrakenTradingAdapter:
             page = await self._private("TradesHistory", params)
             entries = page.get("trades", {})
             rows.update(entries)
-            offset += len(entries)
-            if not entries or offset >= int(page.get("count", 0)):
+            count = int(page.get("count", 0))
+            if offset == 0 and oldest is not None:
+                offset = max(len(entries), count - oldest - PAGE)
+            else:
+                offset += len(entries)
+            if not entries or offset >= count:
                 break
         unknown = {str(r["ordertxid"]) for r in rows.values()} - self._info.keys()
         if unknown:
@@ -452,8 +466,11 @@ class KrakenTradingAdapter:
         if cursor is not None and cursor.symbol != symbol:
             raise BadRequest(EXCHANGE, f"the cursor is for {cursor.symbol}, not {symbol}")
         after, seen = _parse_cursor(cursor)
-        # Kraken's start is exclusive: read from just before the cursor's time, drop what it saw
-        fills = await self._fills_after(after - 1 if after is not None else None)
+        # Kraken's start is exclusive: read from just before the cursor's time (a margin for the
+        # float its times pass through), drop what the cursor saw
+        wanted = _limit(limit)
+        start = after - CURSOR_MARGIN if after is not None else None
+        fills = await self._fills_after(start, wanted + len(seen))
         fresh = [
             f
             for f in fills
@@ -463,7 +480,7 @@ class KrakenTradingAdapter:
                 or _fill_seconds(f) > after
                 or (_fill_seconds(f) == after and _fill_key(f) not in seen)
             )
-        ][: _limit(limit)]
+        ][:wanted]
         if not fresh:
             return FillPage([], cursor or FillCursor(symbol, ""))
         last = _fill_seconds(fresh[-1])
