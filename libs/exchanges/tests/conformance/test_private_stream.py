@@ -131,7 +131,8 @@ async def test_fills_made_while_the_stream_was_down_arrive_before_it_resumes(des
     bob = await desk.trader()
     log = await desk.events(alice)
     resting = await alice.place(alice.limit("buy", Decimal("0.03")))
-    await until(lambda: final(log, resting.venue_order_id) is not None, what="the order's update")
+    smaller = await alice.place(alice.limit("buy", Decimal("0.02"), price=Decimal("950")))
+    await until(lambda: final(log, smaller.venue_order_id) is not None, what="the orders' updates")
 
     await relay.stop()  # the network between the adapter and the venue's stream is gone
     await until(lambda: not alice.adapter.status().connected, what="the stream to notice")
@@ -139,6 +140,11 @@ async def test_fills_made_while_the_stream_was_down_arrive_before_it_resumes(des
     await bob.place(bob.market("sell", Decimal("0.01")))
     await bob.place(bob.market("sell", Decimal("0.02")))
     other = await alice.place(alice.limit("buy", price=Decimal("900")))  # made while down
+    amends = alice.adapter.capabilities.amend.quantity_down is Support.NATIVE
+    if amends:  # an order the stream knew, amended while it was down
+        await alice.adapter.amend_order(
+            desk.harness.symbol, venue_order_id=smaller.venue_order_id, quantity=Decimal("0.01")
+        )
     await asyncio.sleep(0.3)
     assert len(log.events) == down_at  # nothing can arrive meanwhile
     await relay.start()
@@ -151,6 +157,8 @@ async def test_fills_made_while_the_stream_was_down_arrive_before_it_resumes(des
     orders = {e.order.venue_order_id: e.order for e in caught_up if isinstance(e, OrderUpdate)}
     assert orders[resting.venue_order_id].status is VenueOrderStatus.FILLED
     assert orders[other.venue_order_id].status is VenueOrderStatus.OPEN
+    if amends:
+        assert orders[smaller.venue_order_id].quantity == Decimal("0.01")
     assert any(isinstance(e, BalanceUpdate) and e.snapshot for e in caught_up)
 
     # live again, and nothing of the gap comes twice

@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import logging
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -101,7 +102,7 @@ from eip.exchanges.kraken.rest import (
 )
 from eip.exchanges.kraken.trading_wire import CLIENT_ORDER_IDS
 from eip.exchanges.machinery.health import StreamHealth, watch
-from eip.exchanges.machinery.private_state import PrivateState
+from eip.exchanges.machinery.private_state import MAX_ORDERS, PrivateState
 from eip.exchanges.machinery.urls import ws_url
 from eip.exchanges.machinery.venue_rest import Params, PreparedRequest
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY
@@ -208,8 +209,10 @@ class KrakenTradingAdapter:
         self._to_pair: dict[str, str] = {}
         self._rules: dict[str, InstrumentRules] = {}
         self._orders: dict[str, VenueOrder] = {}  # the stream's view of live orders
-        self._info: dict[str, _OrderInfo] = {}  # venue order id -> what fills need
-        self._tif: dict[str, TimeInForce] = {}  # venue order id -> as placed here
+        # venue order id -> what fills need / the time in force it was placed with here; the
+        # oldest forgotten first, as PrivateState forgets
+        self._info: OrderedDict[str, _OrderInfo] = OrderedDict()
+        self._tif: OrderedDict[str, TimeInForce] = OrderedDict()
         self._queue_size = queue_size
         self._queue: asyncio.Queue[PrivateEvent | _Failed] | None = None
         self._connected_once = False
@@ -308,7 +311,7 @@ class KrakenTradingAdapter:
     # -- reading orders -----------------------------------------------------------------------
 
     def _remember(self, txid: str, raw: Mapping[str, Any]) -> None:
-        self._info[txid] = _OrderInfo(raw.get("cl_ord_id") or None, wire.fee_in_base(raw))
+        _keep(self._info, txid, _OrderInfo(raw.get("cl_ord_id") or None, wire.fee_in_base(raw)))
 
     async def _parse_orders(self, entries: Mapping[str, Any]) -> list[VenueOrder]:
         symbols = await self._symbols()
@@ -512,7 +515,7 @@ class KrakenTradingAdapter:
         params = wire.order_params(request, pair)
         body = await self._private("AddOrder", params, once=True, order_action=True)
         txid = str(body["txid"][0])
-        self._tif[txid] = request.time_in_force
+        _keep(self._tif, txid, request.time_in_force)
         try:
             placed = await self.fetch_order(request.symbol, venue_order_id=txid)
         except (TransientExchangeError, OrderNotFound) as exc:
@@ -750,9 +753,8 @@ class KrakenTradingAdapter:
         if updated.client_order_id is None and order_id in self.state.client_ids:
             updated = replace(updated, client_order_id=self.state.client_ids[order_id])
         if "fee_ccy_pref" in item:
-            self._info[order_id] = _OrderInfo(
-                updated.client_order_id, item["fee_ccy_pref"] == "fcib"
-            )
+            base_fee = item["fee_ccy_pref"] == "fcib"
+            _keep(self._info, order_id, _OrderInfo(updated.client_order_id, base_fee))
         if updated.status.is_open:
             self._orders[order_id] = updated
         else:
@@ -777,6 +779,15 @@ class KrakenTradingAdapter:
         for fill in await self._fills_after(Decimal(str(since.timestamp()))):
             await self._emit_fill(fill, received)
         for each in sorted(orders, key=lambda o: o.update_key()):
+            before = self._orders.get(each.venue_order_id)
+            if (
+                before is not None
+                and each.status.is_open
+                and each.update_key() <= before.update_key()
+                and (each.quantity, each.price) != (before.quantity, before.price)
+            ):
+                # amended while the stream was down: REST says no time for it, only what changed
+                each = replace(each, sequence=(before.sequence or 0) + 1)
             if each.status.is_open:
                 self._orders[each.venue_order_id] = each
             else:
@@ -791,6 +802,13 @@ class KrakenTradingAdapter:
 
     async def close(self) -> None:
         await self.rest.aclose()
+
+
+def _keep(memory: OrderedDict[str, Any], key: str, value: Any) -> None:
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > MAX_ORDERS:
+        memory.popitem(last=False)
 
 
 def _as_placed(request: OrderRequest, txid: str) -> VenueOrder:
