@@ -58,6 +58,9 @@ class VenueHarness:
     adapter_options: dict[str, Any] = field(default_factory=dict)
     # the simulator's admin call that caps new orders, and the number's field in it
     order_rate_limit: tuple[str, str] = ("/admin/v1/rate-limits", "orders_per_10s")
+    # admin calls (path, body) that set the venue up for each test (the desk fixture's
+    # clear_faults undoes them after)
+    admin_setup: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def __str__(self) -> str:
         return self.venue
@@ -77,7 +80,10 @@ KRAKEN = VenueHarness(
     order_path="/0/private/AddOrder",
     open_orders_path="/0/private/OpenOrders",
     private_stream="kraken-auth",
-    adapter_options={"stale_after_s": 3.0},
+    # an account of Kraken's pro tier (API counter 20, -1/s), at the simulator and in the
+    # adapter's own pacing: the starter tier's 0.33/s would make each test wait for seconds
+    adapter_options={"stale_after_s": 3.0, "tier": "pro"},
+    admin_setup=(("/admin/v1/kraken/rate-limits", {"tier": "pro"}),),
     # the trading counter: a new order adds 1 (decay slowed so the cap holds for the test)
     order_rate_limit=("/admin/v1/kraken/rate-limits", "order_max"),
 )
@@ -226,12 +232,14 @@ class Desk:
             async with self.limits(**{name: orders}):
                 yield
             return
-        answer = await self._admin.post(path, json={name: orders, "order_decay_per_s": 0.01})
-        answer.raise_for_status()
+        before = (await self._admin.post(path, json={})).json()
+        tighter = {name: orders, "order_decay_per_s": 0.01}
+        (await self._admin.post(path, json=tighter)).raise_for_status()
         try:
             yield
         finally:
-            (await self._admin.post(f"{path}/reset")).raise_for_status()
+            restore = {key: before[key] for key in tighter}
+            (await self._admin.post(path, json=restore)).raise_for_status()
 
     async def rules(self, trader: Trader) -> InstrumentRules:
         return (await trader.adapter.load_rules())[self.harness.symbol]
@@ -312,6 +320,8 @@ async def desk_for(
     harness: VenueHarness, sim: SimulatorClient, auth: AuthService, vault: VaultClient
 ) -> AsyncIterator[Desk]:
     desk = Desk(harness, sim, auth, vault)
+    for path, body in harness.admin_setup:
+        (await desk._admin.post(path, json=body)).raise_for_status()
     try:
         yield desk
     finally:

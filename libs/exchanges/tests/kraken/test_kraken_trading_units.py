@@ -419,6 +419,18 @@ def test_the_api_counter_decays_and_is_filled_when_kraken_says_so() -> None:
         ApiCounter.of_tier("diamond")
 
 
+async def test_the_api_counter_waits_rather_than_pass_the_maximum() -> None:
+    counter = ApiCounter(maximum=2, decay_per_s=100)
+    for _ in range(6):
+        await counter.acquire("Balance")  # 1 each
+        assert counter.level() <= 2
+    await counter.acquire("TradesHistory")  # 2
+    assert counter.level() <= 2
+    before = counter.level()
+    await counter.acquire("AddOrder")  # order entry is the trading counter's: free here
+    assert counter.level() <= before
+
+
 def test_nonces_only_go_up() -> None:
     nonces = Nonces()
     drawn = [nonces.next() for _ in range(1000)]

@@ -140,7 +140,8 @@ class KrakenPrivateStream(VenueStream[PrivateHandler]):
                 self.health.error("rest", f"catch-up failed: {exc}")
                 return
             early, self._early = self._early, []
-            for message in early:
+            for message in early:  # frames of this connection, counted now they are read
+                self.health.message()
                 await handler.on_message(message)
             async for frame in conn:
                 try:

@@ -174,7 +174,7 @@ class KrakenTradingAdapter:
         stale_after_s: float = 30.0,
         ping_interval_s: float = 20.0,
         ping_timeout_s: float = 20.0,
-        balance_refresh_s: float = 1.0,
+        balance_refresh_s: float | None = None,
         http_client: httpx.AsyncClient | None = None,
         queue_size: int = 10_000,
     ) -> None:
@@ -204,7 +204,10 @@ class KrakenTradingAdapter:
             ping_timeout_s=ping_timeout_s,
         )
         self.state = PrivateState()
-        self.balance_refresh_s = balance_refresh_s
+        # BalanceEx costs an API counter point: by default at most half of what the counter
+        # gives back (starter: one read per 6 s), so the refreshes never starve other calls
+        self.balance_refresh_s = balance_refresh_s or max(1.0, 2 / self.counter.decay_per_s)
+        self._catching_up = False
         self._to_symbol: dict[str, str] = {}
         self._to_pair: dict[str, str] = {}
         self._rules: dict[str, InstrumentRules] = {}
@@ -641,7 +644,7 @@ class KrakenTradingAdapter:
             asyncio.create_task(
                 watch(
                     self.health,
-                    lambda: True,
+                    lambda: not self._catching_up,  # a catch-up leaves the socket unread
                     self.stream.force_reconnect,
                     3 * self.health.stale_after_s,
                 )
@@ -716,7 +719,11 @@ class KrakenTradingAdapter:
             self._down_since = None
             return
         down_since = self._down_since
-        await self._catch_up(down_since)
+        self._catching_up = True
+        try:
+            await self._catch_up(down_since)
+        finally:
+            self._catching_up = False
         self._down_since = None
         await self._emit(StreamResumed(EXCHANGE, down_since, datetime.now(UTC)))
 
@@ -769,13 +776,15 @@ class KrakenTradingAdapter:
         received = datetime.now(UTC)
         since = down_since - CATCH_UP_MARGIN
         orders = await self.fetch_open_orders()
-        open_ids = {o.venue_order_id for o in orders}
-        known = [venue_id for venue_id in self.state.open_orders if venue_id not in open_ids]
-        closed = await self._query(known)  # known open before: filled or closed meanwhile
+        orders.extend(await self._closed_since(since, MAX_LIMIT))
+        # known open before and in neither list (closed before ``since``?): asked by id — every
+        # call counts against Kraken's API counter, so only those
+        seen = {o.venue_order_id for o in orders}
+        known = [venue_id for venue_id in self.state.open_orders if venue_id not in seen]
+        closed = await self._query(known)
         for venue_id in set(known) - {o.venue_order_id for o in closed}:
             self.state.open_orders.pop(venue_id, None)
         orders.extend(closed)
-        orders.extend(await self._closed_since(since, MAX_LIMIT))
         for fill in await self._fills_after(Decimal(str(since.timestamp()))):
             await self._emit_fill(fill, received)
         for each in sorted(orders, key=lambda o: o.update_key()):
