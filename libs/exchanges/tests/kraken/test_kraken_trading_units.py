@@ -369,7 +369,7 @@ def test_balances_are_free_and_locked_per_wallet() -> None:
     assert by_key == {
         ("BTC", "spot"): (D(1), D("0.5")),
         ("USD", "spot"): (D(106), D(0)),
-        ("DOT", "staking"): (D(3), D(0)),
+        ("DOT", "staked"): (D(3), D(0)),
     }
 
 

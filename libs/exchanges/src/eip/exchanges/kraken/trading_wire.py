@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.exchanges.contract.errors import BadRequest, NotSupported, OrderRejected, RejectReason
-from eip.exchanges.contract.symbols import normalize_asset
+from eip.exchanges.contract.symbols import balance_asset, normalize_asset
 from eip.exchanges.contract.trading import (
     AssetBalance,
     ClientOrderIdRules,
@@ -89,16 +89,6 @@ _TIF: Mapping[str, TimeInForce] = {
     "GTC": TimeInForce.GTC,
     "IOC": TimeInForce.IOC,
     "GTD": TimeInForce.GTD,
-}
-# Kraken's wallet suffixes in BalanceEx (``XBT.F``, ``DOT.S``); anything else is spot.
-_WALLETS: Mapping[str, str] = {
-    "S": "staking",
-    "M": "staking",
-    "P": "staking",
-    "F": "earn",
-    "B": "earn",
-    "T": "tokenized",
-    "HOLD": "hold",
 }
 
 
@@ -442,19 +432,20 @@ def execution(
 
 def balances(raw: Mapping[str, Mapping[str, Any]]) -> list[AssetBalance]:
     """``BalanceEx``: ``balance`` is the total, ``hold_trade`` what open orders hold; credit
-    lines (``credit`` less ``credit_used``) add to what is free."""
+    lines (``credit`` less ``credit_used``) add to what is free. Codes go through the one table
+    of balance codes (``XXBT`` → BTC; ``DOT.S``, ``XBT.M`` are wallets apart from spot)."""
     out = []
     for name, entry in raw.items():
-        asset, _, suffix = name.partition(".")
+        code = balance_asset(EXCHANGE, name)
         total = dec(entry["balance"])
         held = dec(entry.get("hold_trade", "0"))
         credit = dec(entry.get("credit", "0")) - dec(entry.get("credit_used", "0"))
         out.append(
             AssetBalance(
-                asset=normalize_asset(asset),
-                free=total - held + credit,
-                locked=held,
-                wallet=_WALLETS.get(suffix.upper(), suffix.lower()) if suffix else "spot",
+                asset=code.asset,
+                free=(total - held + credit) * code.scale,
+                locked=held * code.scale,
+                wallet=code.wallet,
             )
         )
     return out
