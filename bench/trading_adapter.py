@@ -1,12 +1,14 @@
-"""Trading adapter cost: place + cancel round trips per second and the latency the Binance
-trading adapter adds — signing through the auth service included — over a bare signed request
-to the simulator, measured in the same run.
+"""Trading adapter cost: place + cancel round trips per second and the latency a trading
+adapter (Binance by default, ``--venue kraken``) adds — signing through the auth service
+included — over bare signed requests to the simulator, measured in the same run.
 
 Three ways to make the same round trip (a resting limit order placed, then cancelled by its
 client order id) against one simulator with no background market:
 
 - **baseline**: bare ``httpx`` requests signed in this process (HMAC-SHA256 with the secret
-  here), the same HTTP client the adapter uses — what any Binance client pays;
+  here), the same HTTP client the adapter uses — what any Binance client pays (Kraken: an
+  ``AddOrder`` and a ``CancelOrder`` by ``cl_ord_id``, HMAC-SHA512, one call at a time per key
+  as Kraken's nonces require; the adapter also reads each order back, as Kraken answers ids);
 - **adapter, local signer**: ``BinanceTradingAdapter`` with a signer that holds the secret in
   this process — the adapter's own cost (parameters, clock, weights, parsing, breaker);
 - **adapter, auth signer**: ``BinanceTradingAdapter`` signing through a real auth service
@@ -17,13 +19,15 @@ Sequential round trips, interleaved in rounds so the shared machine's noise fall
 alike; then throughput with several flows in flight. Needs Kafka, PostgreSQL and Vault
 (``make infra-up``; the auth service gets a schema and topics of its own, removed after).
 
-    uv run python bench/trading_adapter.py [--round-trips 300] [--concurrency 8]
+    uv run python bench/trading_adapter.py [--venue binance|kraken] [--round-trips 300]
+        [--concurrency 8]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import hmac
 import statistics
@@ -42,7 +46,9 @@ from eip.credentials_client import AuthRequestSigner, ClientCredentials, Credent
 from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
 from eip.exchanges.binance.trading import BinanceTradingAdapter
 from eip.exchanges.contract.signing import SignedRequest, SigningRequest
-from eip.exchanges.contract.trading import OrderRequest, OrderType
+from eip.exchanges.contract.trading import OrderRequest, OrderType, TradingAdapter
+from eip.exchanges.kraken.rest import ApiCounter, Nonces
+from eip.exchanges.kraken.trading import KrakenTradingAdapter
 from eip.testing.auth import standalone_auth_services
 from eip.testing.simulator import run_simulator
 from eip.testing.timing import Measure, in_flight, interleaved
@@ -107,9 +113,60 @@ def bare_round_trip(http: httpx.AsyncClient, key: ApiCredentials, run: str) -> R
     return round_trip
 
 
-def adapter_round_trip(adapter: BinanceTradingAdapter, tag: str) -> RoundTrip:
+def kraken_sign(secret: str, path: str, nonce: str, body: str) -> str:
+    digest = hashlib.sha256((nonce + body).encode()).digest()
+    mac = hmac.new(base64.b64decode(secret), path.encode() + digest, hashlib.sha512)
+    return base64.b64encode(mac.digest()).decode()
+
+
+class KrakenLocalSigner:
+    """Kraken's ``kraken-rest`` with the secret in this process."""
+
+    exchange = "kraken"
+
+    def __init__(self, credentials: ApiCredentials) -> None:
+        self._key = credentials.api_key
+        self._secret = credentials.secret
+
+    async def sign(self, request: SigningRequest) -> SignedRequest:
+        fields = request.fields
+        signature = kraken_sign(self._secret, fields["path"], fields["nonce"], fields["body"])
+        return SignedRequest(self._key, signature, {"API-Key": self._key, "API-Sign": signature})
+
+    async def aclose(self) -> None:
+        pass
+
+
+def kraken_bare_round_trip(http: httpx.AsyncClient, key: ApiCredentials, run: str) -> RoundTrip:
+    nonces, one_at_a_time = Nonces(), asyncio.Lock()
+
+    async def signed(method: str, params: dict[str, str]) -> None:
+        path = f"/0/private/{method}"
+        async with one_at_a_time:  # Kraken refuses a nonce below the key's last
+            nonce = str(nonces.next())
+            body = urllib.parse.urlencode({"nonce": nonce, **params})
+            headers = {
+                "API-Key": key.api_key,
+                "API-Sign": kraken_sign(key.secret, path, nonce, body),
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            response = await http.post(path, content=body, headers=headers)
+        if response.status_code != 200 or response.json()["error"]:
+            raise RuntimeError(f"baseline {method}: {response.status_code} {response.text}")
+
     async def round_trip(n: int) -> None:
-        client_id = f"{tag}{n}"
+        client_id = f"{run}b{n}"
+        order = {"pair": "XBTUSDT", "type": "buy", "ordertype": "limit"}
+        order |= {"volume": str(QUANTITY), "price": str(PRICE), "cl_ord_id": client_id}
+        await signed("AddOrder", order)
+        await signed("CancelOrder", {"cl_ord_id": client_id})
+
+    return round_trip
+
+
+def adapter_round_trip(adapter: TradingAdapter, tag: str) -> RoundTrip:
+    async def round_trip(n: int) -> None:
+        client_id = f"{tag}{n}" if n >= 0 else f"{tag}w{-n}"  # warm-ups: letters and digits
         await adapter.place_order(
             OrderRequest(
                 symbol=SYMBOL,
@@ -125,34 +182,57 @@ def adapter_round_trip(adapter: BinanceTradingAdapter, tag: str) -> RoundTrip:
     return round_trip
 
 
-async def run(round_trips: int, flows: int) -> int:
+def adapters(
+    venue: str, base_url: str, keys: list[ApiCredentials], signer: AuthRequestSigner
+) -> tuple[TradingAdapter, TradingAdapter]:
+    """(local signer, signing through auth): one key each (Kraken's nonces are per key)."""
+    if venue == "kraken":
+        unlimited = ApiCounter(1e12, 1e12)  # the simulator's counters are lifted too
+        return (
+            KrakenTradingAdapter(
+                KrakenLocalSigner(keys[1]), rest_base_url=base_url, api_counter=unlimited
+            ),
+            KrakenTradingAdapter(signer, rest_base_url=base_url, api_counter=unlimited),
+        )
+    return (
+        BinanceTradingAdapter(LocalSigner(keys[1]), rest_base_url=base_url),
+        BinanceTradingAdapter(signer, rest_base_url=base_url),
+    )
+
+
+async def run(venue: str, round_trips: int, flows: int) -> int:
     limits = {"SIMULATOR_MARKET": "none", "SIMULATOR_ORDERS_PER_10S": "1000000"}
     limits["SIMULATOR_WEIGHT_PER_MINUTE"] = "100000000"
     with tempfile.TemporaryDirectory() as tmp, run_simulator(Path(tmp), limits) as simulator:
         sim = SimulatorClient(simulator.base_url)
         account = f"bench-{uuid.uuid4().hex[:8]}"
-        key = await sim.create_account_with_key(account, {"USDT": "1000000000"})
+        await sim.create_account(account, {"USDT": "1000000000"})
+        keys = [await sim.create_key(account, venue=venue) for _ in range(3)]
+        if venue == "kraken":  # Kraken's API and trading counters out of the way
+            huge = {"api_max": 1e12, "api_decay_per_s": 1e12, "order_max": 1e12}
+            huge |= {"order_decay_per_s": 1e12, "open_orders_max": 1_000_000}
+            async with httpx.AsyncClient(base_url=simulator.base_url) as admin:
+                (await admin.post("/admin/v1/kraken/rate-limits", json=huge)).raise_for_status()
+        key = keys[0]
         async with standalone_auth_services(
             exchange_base_url=simulator.base_url, log_dir=Path(tmp)
         ) as (start, vault):
             auth = await start(AUTH_LOG_LEVEL="WARNING")
             credential_id = await auth.create_credential(
-                account, "binance", key.api_key, key.secret
+                account, venue, keys[2].api_key, keys[2].secret
             )
             client_secret = await auth.create_client("bench-trader", ["credentials:use"], [account])
             tokens = ClientCredentials(
                 auth.base_url, "bench-trader", client_secret, scope="credentials:use"
             )
             credentials = CredentialsClient(auth.base_url, tokens.token)
-            via_auth = BinanceTradingAdapter(
-                AuthRequestSigner(credentials, credential_id, "binance"),
-                rest_base_url=simulator.base_url,
-            )
-            local = BinanceTradingAdapter(LocalSigner(key), rest_base_url=simulator.base_url)
+            signer = AuthRequestSigner(credentials, credential_id, venue)
+            local, via_auth = adapters(venue, simulator.base_url, keys, signer)
             bare = httpx.AsyncClient(base_url=simulator.base_url, timeout=10)
             run_id = uuid.uuid4().hex[:6]
+            baseline = kraken_bare_round_trip if venue == "kraken" else bare_round_trip
             measures = [
-                Measure("baseline: bare signed requests", bare_round_trip(bare, key, run_id)),
+                Measure("baseline: bare signed requests", baseline(bare, key, run_id)),
                 Measure("adapter, local signer", adapter_round_trip(local, f"{run_id}l")),
                 Measure(
                     "adapter, signing through auth", adapter_round_trip(via_auth, f"{run_id}a")
@@ -173,13 +253,14 @@ async def run(round_trips: int, flows: int) -> int:
                 await tokens.aclose()
                 await sim.aclose()
                 await vault.kv_destroy_all(f"exchange-credentials/{account}/{credential_id}")
-    report(measures, flows)
+    report(venue, measures, flows)
     return 0
 
 
-def report(measures: list[Measure], flows: int) -> None:
+def report(venue: str, measures: list[Measure], flows: int) -> None:
     base = measures[0]
-    print(f"place + cancel round trips against the simulator ({len(base.latencies_ms)} each)")
+    print(f"{venue}: place + cancel round trips against the simulator", end=" ")
+    print(f"({len(base.latencies_ms)} each)")
     head = f"{'':<32}{'rt/s':>8}{'rt/s x' + str(flows):>10}{'p50 ms':>9}{'p99 ms':>9}"
     print(head + f"{'+p50 ms':>9}{'+p99 ms':>9}{'p50 ratio':>11}")
     for m in measures:
@@ -195,10 +276,11 @@ def report(measures: list[Measure], flows: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--venue", choices=("binance", "kraken"), default="binance")
     parser.add_argument("--round-trips", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    return asyncio.run(run(args.round_trips, args.concurrency))
+    return asyncio.run(run(args.venue, args.round_trips, args.concurrency))
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ env_auth() {
   wire VAULT_TOKEN "$token"
   wire AUTH_BOOTSTRAP_CLIENT_SECRET "$admin_secret"
   default AUTH_BINANCE_BASE_URL "$(url_of exchange-simulator)"
+  default AUTH_KRAKEN_BASE_URL "$(url_of exchange-simulator)"
 }
 # The auth service runs with a token limited to the eip-auth-service policy, never the
 # operator's, minted with the root token of this run directory's Vault. The token is periodic:

@@ -178,6 +178,7 @@ async def service(
                 bootstrap_client_id="test-admin",
                 bootstrap_client_secret=SecretStr(admin_secret),
                 binance_base_url=simulator.base_url,
+                kraken_base_url=simulator.base_url,
             )
         )
     async with AsyncExitStack() as stack:

@@ -94,6 +94,21 @@ async def test_read_only_key_may_read_but_not_trade(kraken_wire: SimulatorClient
         order = {"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "0.001"}
         assert await kraken.error("AddOrder", order) == "EGeneral:Permission denied"
         assert await kraken.error("CancelAll") == "EGeneral:Permission denied"
+        # only a withdrawal key may ask how to withdraw (what key validation probes)
+        assert await kraken.error("WithdrawMethods") == "EGeneral:Permission denied"
+
+
+async def test_withdraw_methods_answer_only_a_key_that_may_withdraw(
+    kraken_wire: SimulatorClient,
+) -> None:
+    for profile, allowed in (("trading", False), ("trading+withdrawal", True)):
+        creds = await kraken_trader(kraken_wire, profile=profile)
+        async with kraken_rest(kraken_wire, creds) as kraken:
+            answer = (await kraken.private("WithdrawMethods", {"asset": "XBT"})).json()
+        if allowed:
+            assert answer == {"error": [], "result": []}
+        else:
+            assert answer["error"] == ["EGeneral:Permission denied"]
 
 
 async def test_ip_allow_list_is_enforced(kraken_wire: SimulatorClient) -> None:

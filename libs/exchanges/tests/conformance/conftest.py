@@ -19,7 +19,7 @@ from eip.testing.endpoints import VaultEndpoint
 from eip.testing.simulator import run_simulator
 from eip.vault import VaultClient
 
-from .harness import BINANCE, HARNESSES, Desk, VenueHarness, desk_for
+from .harness import BINANCE, HARNESSES, KRAKEN, Desk, VenueHarness, desk_for
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +98,14 @@ async def binance_desk(
     async with desk_for(BINANCE, quiet_simulator, signing_auth, vault) as opened:
         yield opened
     await quiet_simulator.clear_faults()
+
+
+@pytest_asyncio.fixture
+async def kraken_desk(
+    quiet_simulator: SimulatorClient, signing_auth: AuthService, vault: VaultClient
+) -> AsyncIterator[Desk]:
+    """Kraken's desk alone, for what only Kraken has (its newest-first history paging)."""
+    await quiet_simulator.clear_faults()
+    async with desk_for(KRAKEN, quiet_simulator, signing_auth, vault) as opened:
+        yield opened
+    await quiet_simulator.clear_faults()  # Kraken's counters back to the default tier

@@ -2,9 +2,10 @@
 at: a simulator account per trader, its key stored in a real auth service, and the venue's
 trading adapter signing through that auth service.
 
-Adding a venue whose simulator dialect trades (Kraken, Coinbase) is one ``VenueHarness`` in
+Adding a venue whose simulator dialect trades (Coinbase) is one ``VenueHarness`` in
 ``HARNESSES`` — once ``create_trading_adapter`` builds its adapter and the auth service
-validates its keys (an ``AUTH_<VENUE>_BASE_URL`` pointing at the simulator, see conftest).
+validates its keys (an ``AUTH_<VENUE>_BASE_URL`` pointing at the simulator, see
+``eip.testing.auth``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class VenueHarness:
     # them, so the entry is removed then.
     pending: frozenset[str] = frozenset()
     adapter_options: dict[str, Any] = field(default_factory=dict)
+    # the simulator's admin call that caps new orders, and the number's field in it
+    order_rate_limit: tuple[str, str] = ("/admin/v1/rate-limits", "orders_per_10s")
+    # admin calls (path, body) that set the venue up for each test (the desk fixture's
+    # clear_faults undoes them after)
+    admin_setup: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def __str__(self) -> str:
         return self.venue
@@ -68,7 +74,20 @@ BINANCE = VenueHarness(
     private_stream="userData",
     adapter_options={"stale_after_s": 3.0},
 )
-HARNESSES = [BINANCE]
+KRAKEN = VenueHarness(
+    venue="kraken",
+    symbol="BTC/USDT",
+    order_path="/0/private/AddOrder",
+    open_orders_path="/0/private/OpenOrders",
+    private_stream="kraken-auth",
+    # an account of Kraken's pro tier (API counter 20, -1/s), at the simulator and in the
+    # adapter's own pacing: the starter tier's 0.33/s would make each test wait for seconds
+    adapter_options={"stale_after_s": 3.0, "tier": "pro"},
+    admin_setup=(("/admin/v1/kraken/rate-limits", {"tier": "pro"}),),
+    # the trading counter: a new order adds 1 (decay slowed so the cap holds for the test)
+    order_rate_limit=("/admin/v1/kraken/rate-limits", "order_max"),
+)
+HARNESSES = [BINANCE, KRAKEN]
 
 ZERO = Decimal(0)
 PRICE = Decimal("1000")  # the market is empty (SIMULATOR_MARKET=none): tests make the book
@@ -205,6 +224,23 @@ class Desk:
             await self.sim.set_rate_limits(**{k: before[k] for k in tighter})
             await self.sim.reset_rate_limits()
 
+    @contextlib.asynccontextmanager
+    async def order_rate(self, orders: int) -> AsyncIterator[None]:
+        """New orders capped at ``orders`` for a block, in the venue's own terms."""
+        path, name = self.harness.order_rate_limit
+        if path == "/admin/v1/rate-limits":
+            async with self.limits(**{name: orders}):
+                yield
+            return
+        before = (await self._admin.post(path, json={})).json()
+        tighter = {name: orders, "order_decay_per_s": 0.01}
+        (await self._admin.post(path, json=tighter)).raise_for_status()
+        try:
+            yield
+        finally:
+            restore = {key: before[key] for key in tighter}
+            (await self._admin.post(path, json=restore)).raise_for_status()
+
     async def rules(self, trader: Trader) -> InstrumentRules:
         return (await trader.adapter.load_rules())[self.harness.symbol]
 
@@ -284,6 +320,8 @@ async def desk_for(
     harness: VenueHarness, sim: SimulatorClient, auth: AuthService, vault: VaultClient
 ) -> AsyncIterator[Desk]:
     desk = Desk(harness, sim, auth, vault)
+    for path, body in harness.admin_setup:
+        (await desk._admin.post(path, json=body)).raise_for_status()
     try:
         yield desk
     finally:

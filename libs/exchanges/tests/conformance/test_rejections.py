@@ -81,7 +81,7 @@ async def test_an_order_on_a_halted_market_is_rejected_as_market_closed(desk: De
 
 async def test_too_many_orders_are_rejected_as_rate_limited(desk: Desk) -> None:
     alice = await desk.trader()
-    async with desk.limits(orders_per_10s=2):
+    async with desk.order_rate(2):
         await alice.place(alice.limit("buy"))
         await alice.place(alice.limit("buy"))
         with pytest.raises(OrderRejected) as caught:

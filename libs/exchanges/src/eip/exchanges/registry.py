@@ -111,6 +111,8 @@ VENUES: tuple[Venue, ...] = (
         "kraken",
         "kraken",
         replay=_pkg("kraken", "replay", "DIALECT"),
+        trading=_pkg("kraken", "trading", "create_adapter"),
+        credentials=_pkg("kraken", "credentials", "KrakenValidator"),
         **_book("kraken", live_book="native", simulator_ws_path="/kraken/v2"),
     ),
     # KuCoin's live socket address and token come from POST /api/v1/bullet-public, which the
@@ -214,7 +216,7 @@ def create_trading_adapter(
 
     ``base_url`` moves REST (and ``ws_base_url``, by default ``base_url`` with ``ws``/``wss``,
     the private stream) to another host, e.g. the simulator; ``options`` go to the adapter's
-    constructor. Venues follow as their adapters land (Kraken, Coinbase, BitMEX, ccxt).
+    constructor. Venues follow as their adapters land (Coinbase, BitMEX, ccxt).
     """
     name = exchange.strip().lower()
     found = _BY_ID.get(name)

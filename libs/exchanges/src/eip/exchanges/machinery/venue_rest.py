@@ -37,10 +37,12 @@ _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 @dataclass(frozen=True, slots=True)
 class PreparedRequest:
-    """A request as it goes on the wire: the encoded query string and the headers."""
+    """A request as it goes on the wire: the encoded query string, the headers and, for venues
+    that sign a POST body (Kraken), the body exactly as signed."""
 
     query: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    body: str | None = None
 
 
 Prepare = Callable[[str, str, Params], Awaitable[PreparedRequest]]  # method, path, params
@@ -153,7 +155,9 @@ class VenueRest:
                 response = await self._http.request(method, url, params=dict(params))
             else:
                 target = f"{url}?{prepared.query}" if prepared.query else url
-                response = await self._http.request(method, target, headers=dict(prepared.headers))
+                response = await self._http.request(
+                    method, target, headers=dict(prepared.headers), content=prepared.body
+                )
         except _NEVER_SENT as exc:
             raise TransientExchangeError(self.exchange, f"{method} {path}: {exc!r}") from exc
         except httpx.HTTPError as exc:

@@ -86,6 +86,11 @@ class PrivateEndpoints:
             }
         return out
 
+    def withdraw_methods(self, call: PrivateCall) -> list[dict[str, Any]]:
+        """No funding is simulated: the method answers only whether the key may withdraw (a
+        key without the permission is refused before this), as key validation asks it."""
+        return []
+
     def websockets_token(self, call: PrivateCall) -> dict[str, Any]:
         token = self.dialect.issue_token(call.key, call.now_ms)
         return {"token": token, "expires": TOKEN_TTL_MS // 1000}
@@ -356,11 +361,12 @@ class PrivateEndpoints:
         return out
 
     def endpoints(self) -> dict[str, Endpoint]:
-        read, trade = Permission.READ, Permission.TRADE
+        read, trade, withdraw = Permission.READ, Permission.TRADE, Permission.WITHDRAW
         return {
             "Balance": Endpoint(read, self.balance),
             "BalanceEx": Endpoint(read, self.balance_ex),
             "GetWebSocketsToken": Endpoint(read, self.websockets_token),
+            "WithdrawMethods": Endpoint(withdraw, self.withdraw_methods),
             "OpenOrders": Endpoint(read, self.open_orders),
             "ClosedOrders": Endpoint(read, self.closed_orders),
             "QueryOrders": Endpoint(read, self.query_orders),
