@@ -8,6 +8,8 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
+
 from eip.book import L2Book
 from eip.exchanges.binance.book_sync import DepthSync, Verdict
 from eip.exchanges.binance.symbols import binance_symbol_map
@@ -188,7 +190,7 @@ class BinanceFeed(WsBookFeed):
             del self._buffers[symbol]
 
     async def _on_frame(self, frame: Received) -> None:
-        message = json.loads(frame.data)
+        message = orjson.loads(frame.data)  # prices and sizes are strings on this stream
         event = message.get("data", message)  # combined streams wrap events
         if not isinstance(event, dict) or event.get("e") != "depthUpdate":
             return  # control replies, other streams

@@ -16,6 +16,8 @@ import json
 import logging
 from typing import Any, Literal
 
+import orjson
+
 from eip.book import L2Book
 from eip.exchanges.contract.book_events import BookKey
 from eip.exchanges.contract.symbols import SymbolMap
@@ -129,7 +131,7 @@ class KrakenFeed(WsBookFeed):
 
     async def _on_frame(self, frame: Received) -> None:
         if self.api == "v1":
-            message = json.loads(frame.data)
+            message = orjson.loads(frame.data)  # v1 levels are strings: no float to guard
             parsed = parse_v1(message)
             books = [parsed] if parsed is not None else []
         else:
