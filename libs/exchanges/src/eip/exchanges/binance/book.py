@@ -169,9 +169,9 @@ class BinanceFeed(WsBookFeed):
         try:
             # a body that is no depth snapshot (not JSON, fields missing) is a bad snapshot too:
             # this runs in its own task, where an exception would vanish with the book unsynced
-            snapshot = json.loads(response.data)
-            last_update_id = int(snapshot["lastUpdateId"])
-            state.book.replace(snapshot["bids"], snapshot["asks"])
+            # The core reads the body itself (no Python object per level) and validates every
+            # level before the book changes.
+            last_update_id = state.book.replace_binance_depth_snapshot(response.data)
         except BAD_LEVEL as exc:
             self._buffers.pop(symbol, None)
             await self._desync(
