@@ -13,6 +13,7 @@
 //! the book as it was.
 
 mod binance;
+mod checksum;
 mod decimal;
 pub mod side;
 
@@ -271,6 +272,58 @@ impl L2BookCore {
         let asks = scale.object_levels(asks)?;
         slf.borrow_mut().set_all(&bids, &asks);
         Ok(())
+    }
+
+    /// ``apply``, returning what a ``BookDelta`` carries: the levels applied as this book
+    /// formats them and, with ``depth``, every level pushed beyond the ``depth`` best with size
+    /// zero (venues that keep only ``depth`` levels send no removal for them), the book then
+    /// truncated to ``depth``. One pass: no Python ``Decimal`` per level, no whole side
+    /// formatted to find the levels past the depth.
+    #[pyo3(signature = (bids, asks, depth = None))]
+    fn apply_levels(
+        slf: &Bound<'_, Self>,
+        bids: &Bound<'_, PyAny>,
+        asks: &Bound<'_, PyAny>,
+        depth: Option<i64>,
+    ) -> PyResult<(StringLevels, StringLevels)> {
+        let scale = slf.borrow().scale;
+        let bids = scale.object_levels(bids)?;
+        let asks = scale.object_levels(asks)?;
+        let limit = depth_limit(depth)?;
+        let mut guard = slf.borrow_mut();
+        let book = &mut *guard;
+        book.set_all(&bids, &asks);
+        let mut bids_out = scale.format_levels(&bids);
+        let mut asks_out = scale.format_levels(&asks);
+        if depth.is_some() {
+            let zero = format(0, scale.size_decimals);
+            for (side, out) in [
+                (&mut book.bids, &mut bids_out),
+                (&mut book.asks, &mut asks_out),
+            ] {
+                if side.len() > limit {
+                    out.extend(
+                        side.iter_best_first(usize::MAX)
+                            .skip(limit)
+                            .map(|(price, _)| (format(price, scale.price_decimals), zero.clone())),
+                    );
+                    side.truncate(limit);
+                }
+            }
+        }
+        Ok((bids_out, asks_out))
+    }
+
+    /// Kraken's CRC32 of the ``depth`` (10) best asks then bids, from the ticks (see
+    /// ``checksum.rs``): equal to ``zlib.crc32`` of the documented string when the book's
+    /// decimals are the pair's.
+    #[pyo3(signature = (depth = 10))]
+    fn kraken_checksum(&self, depth: i64) -> PyResult<u32> {
+        let depth = depth_limit(Some(depth))?;
+        Ok(checksum::kraken(
+            self.asks.iter_best_first(depth),
+            self.bids.iter_best_first(depth),
+        ))
     }
 
     fn replace(

@@ -5,9 +5,12 @@ step every query and every error must agree, and a failed update must change not
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -176,3 +179,80 @@ def test_decimal_parsing_matches_the_model(decimals: int, text: str) -> None:
     level = [text, text]
     assert run(book, "apply", ([level], [])) == run(model, "apply", ([level], []))
     assert book.bid_strings() == model.bid_strings()
+
+
+def _quantized(book: L2Book, levels: list[Any]) -> list[tuple[str, str]]:
+    """What feeds put in a ``BookDelta`` before ``apply_levels``: each level through Decimal,
+    quantized to the book's decimals."""
+    p, s = Decimal(1).scaleb(-book.price_decimals), Decimal(1).scaleb(-book.size_decimals)
+    return [
+        (f"{Decimal(str(lv[0])).quantize(p):f}", f"{Decimal(str(lv[1])).quantize(s):f}")
+        for lv in levels
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 6).flatmap(
+        lambda pd: st.integers(0, 6).flatmap(
+            lambda sd: st.tuples(
+                st.just(pd),
+                st.just(sd),
+                st.lists(
+                    st.tuples(
+                        st.lists(level(pd, sd), max_size=8), st.lists(level(pd, sd), max_size=8)
+                    ),
+                    max_size=8,
+                ),
+                st.one_of(st.none(), st.integers(0, 6)),
+            )
+        )
+    )
+)
+def test_apply_levels_is_apply_then_the_levels_formatted_and_the_overflow_truncated(
+    case: tuple[int, int, list[tuple[list[Any], list[Any]]], int | None],
+) -> None:
+    pd, sd, updates, depth = case
+    fast, slow = L2Book(pd, sd), L2Book(pd, sd)
+    for bids, asks in updates:
+        refused = run(slow, "apply", (bids, asks))
+        if refused is not None:  # the ValueError's message: apply_levels refuses it alike
+            assert isinstance(refused, tuple)
+            with pytest.raises(ValueError, match=re.escape(refused[1])):
+                fast.apply_levels(bids, asks, depth)
+            assert snapshot(fast) == snapshot(slow)  # and changed nothing
+            continue
+        expected_bids, expected_asks = _quantized(slow, bids), _quantized(slow, asks)
+        if depth is not None:
+            zero = f"{Decimal(0):.{sd}f}"
+            expected_bids += [(p, zero) for p, _ in slow.bid_strings()[depth:]]
+            expected_asks += [(p, zero) for p, _ in slow.ask_strings()[depth:]]
+            slow.truncate(depth)
+        assert fast.apply_levels(bids, asks, depth) == (expected_bids, expected_asks)
+        assert snapshot(fast) == snapshot(slow)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 8),
+    st.integers(0, 8),
+    st.lists(st.tuples(st.integers(1, 10**9), st.integers(1, 10**9)), max_size=30),
+    st.lists(st.tuples(st.integers(1, 10**9), st.integers(1, 10**9)), max_size=30),
+)
+def test_kraken_checksum_from_ticks_equals_the_documented_string_crc32(
+    pd: int, sd: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
+) -> None:
+    book = L2Book(pd, sd)
+    as_text = [
+        [[f"{Decimal(p).scaleb(-pd):.{pd}f}", f"{Decimal(s).scaleb(-sd):.{sd}f}"] for p, s in side]
+        for side in (bids, asks)
+    ]
+    book.replace(as_text[0], as_text[1])
+
+    def digits(text: str) -> str:
+        return text.replace(".", "").lstrip("0")
+
+    documented = "".join(
+        digits(p) + digits(q) for p, q in (*book.ask_strings(10), *book.bid_strings(10))
+    )
+    assert book.kraken_checksum() == zlib.crc32(documented.encode())

@@ -62,6 +62,10 @@ class L2Book(L2BookCore):
       before any is applied, so a bad update changes nothing.
     - ``replace(bids, asks)``: load a snapshot, the book becomes exactly these levels (zero sizes
       are skipped; among duplicate prices the last wins).
+    - ``apply_levels(bids, asks, depth=None) -> (bids, asks)``: ``apply``, returning the levels
+      applied as ``bid_strings`` formats them; with ``depth`` also every level pushed beyond the
+      ``depth`` best (size zero) and the book truncated to ``depth``: a ``BookDelta``'s levels
+      for venues that keep only N levels and send no removal for those pushed out.
     - ``clear()``; ``truncate(depth)``: keep the ``depth`` best levels per side.
     - ``apply_binance_depth(frame, last_update_id=None) -> (U, u, levels_applied)``: a Binance
       ``depthUpdate`` frame as received (bare or combined-stream ``{"stream", "data"}``). With
@@ -81,6 +85,8 @@ class L2Book(L2BookCore):
     - ``best_bid_strings()`` / ``best_ask_strings()``, ``bid_strings(n)`` / ``ask_strings(n)``
       and ``top_strings(n) -> (bids, asks)``: fixed-point strings with the book's exact decimals,
       best first (checksums are computed from these).
+    - ``kraken_checksum(depth=10)``: Kraken's CRC32 of the top levels computed from the ticks
+      (equal to the documented string's when the book's decimals are the pair's).
     - ``bid_count`` / ``ask_count``, ``is_crossed()``, ``memory_bytes()`` (native heap + struct).
     """
 

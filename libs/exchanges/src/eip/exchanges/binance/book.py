@@ -8,6 +8,8 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
+
 from eip.book import L2Book
 from eip.exchanges.binance.book_sync import DepthSync, Verdict
 from eip.exchanges.binance.symbols import binance_symbol_map
@@ -167,9 +169,9 @@ class BinanceFeed(WsBookFeed):
         try:
             # a body that is no depth snapshot (not JSON, fields missing) is a bad snapshot too:
             # this runs in its own task, where an exception would vanish with the book unsynced
-            snapshot = json.loads(response.data)
-            last_update_id = int(snapshot["lastUpdateId"])
-            state.book.replace(snapshot["bids"], snapshot["asks"])
+            # The core reads the body itself (no Python object per level) and validates every
+            # level before the book changes.
+            last_update_id = state.book.replace_binance_depth_snapshot(response.data)
         except BAD_LEVEL as exc:
             self._buffers.pop(symbol, None)
             await self._desync(
@@ -188,7 +190,7 @@ class BinanceFeed(WsBookFeed):
             del self._buffers[symbol]
 
     async def _on_frame(self, frame: Received) -> None:
-        message = json.loads(frame.data)
+        message = orjson.loads(frame.data)  # prices and sizes are strings on this stream
         event = message.get("data", message)  # combined streams wrap events
         if not isinstance(event, dict) or event.get("e") != "depthUpdate":
             return  # control replies, other streams

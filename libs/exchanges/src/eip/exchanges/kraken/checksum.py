@@ -9,7 +9,6 @@ Sources: docs.kraken.com "Spot Websocket Book v1/v2" guides and Kraken's sample 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 
 from eip.book import L2Book
@@ -27,8 +26,9 @@ def checksum_string(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, s
 
 
 def book_checksum(book: L2Book) -> int:
-    """The checksum of ``book``'s top 10 per side, formatted with the book's own decimals."""
-    return (
-        zlib.crc32(checksum_string(book.ask_strings(DEPTH), book.bid_strings(DEPTH)).encode())
-        & 0xFFFFFFFF
-    )
+    """The checksum of ``book``'s top 10 per side, formatted with the book's own decimals.
+
+    Computed by the core from the integer ticks (the digits of a fixed-point string without its
+    dot and leading zeros are the tick count's); ``checksum_string`` is the documented form the
+    tests compare it with."""
+    return book.kraken_checksum(DEPTH)

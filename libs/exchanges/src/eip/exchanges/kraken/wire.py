@@ -23,11 +23,6 @@ def _text(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-def _latest(times: list[datetime | None]) -> datetime | None:
-    known = [t for t in times if t is not None]
-    return max(known) if known else None
-
-
 def parse_v1(message: Any) -> BookMessage | None:
     """``[channelID, {"as"/"bs"} | {"a"}{"b","c"}..., "book-N", "XBT/USD"]``; None otherwise."""
     if not isinstance(message, list) or len(message) < 4:
@@ -39,24 +34,28 @@ def parse_v1(message: Any) -> BookMessage | None:
     if parts and ("as" in parts[0] or "bs" in parts[0]):
         asks, bids = parts[0].get("as", []), parts[0].get("bs", [])
         result = BookMessage(pair, True, [lv[:2] for lv in bids], [lv[:2] for lv in asks])
-        result.exchange_time = _v1_time([*asks, *bids])
+        result.exchange_time = _v1_time(asks, bids)
         return result
     result = BookMessage(pair, False)
-    levels: list[list[str]] = []
+    asks, bids = [], []
     for part in parts:
         # Levels keep their order within a side; "r" (republished from beyond the depth) is
         # an ordinary set.
-        result.asks += [lv[:2] for lv in part.get("a", [])]
-        result.bids += [lv[:2] for lv in part.get("b", [])]
-        levels += part.get("a", []) + part.get("b", [])
+        asks += part.get("a", [])
+        bids += part.get("b", [])
         if "c" in part:
             result.checksum = int(part["c"])
-    result.exchange_time = _v1_time(levels)
+    result.asks = [lv[:2] for lv in asks]
+    result.bids = [lv[:2] for lv in bids]
+    result.exchange_time = _v1_time(asks, bids)
     return result
 
 
-def _v1_time(levels: list[list[str]]) -> datetime | None:
-    return _latest([datetime.fromtimestamp(float(lv[2]), UTC) for lv in levels if len(lv) > 2])
+def _v1_time(*sides: list[list[str]]) -> datetime | None:
+    # The latest level time; one datetime per message (the maximum of the floats is the same
+    # instant fromtimestamp would pick as the maximum of the datetimes).
+    latest = max((float(lv[2]) for side in sides for lv in side if len(lv) > 2), default=None)
+    return None if latest is None else datetime.fromtimestamp(latest, UTC)
 
 
 def loads_v2(text: str | bytes) -> Any:

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from eip.exchanges import registry
-from eip.exchanges.ccxt.book_capture import record_ccxt, replay_ccxt
 from eip.exchanges.contract.book_events import BookDelta, BookDesync, BookEvent, BookSnapshot
 from eip.exchanges.machinery.capture import (
     BookCaptureDialect,
@@ -236,6 +235,10 @@ async def replay_file(
             header, "ccxt", SPOT_ONLY, err
         )
         writer = EventWriter(out)
+        # Imported here: ccxt (and aiohttp under it) costs seconds of start-up that a replay
+        # of a native venue's capture never needs.
+        from eip.exchanges.ccxt.book_capture import replay_ccxt
+
         ccxt_feed = await replay_ccxt(exchange.removeprefix("ccxt:"), entries, wanted, writer)
         return summarize(ccxt_feed, writer, err, strict)
     if venue is None:
@@ -311,6 +314,8 @@ async def record(
         if exchange.startswith("ccxt:"):
             if not base_url:
                 raise SystemExit("recording through ccxt needs --base-url (the upstream host)")
+            from eip.exchanges.ccxt.book_capture import record_ccxt  # ccxt only when used
+
             ccxt_feed = await record_ccxt(
                 exchange.removeprefix("ccxt:"), symbols, out, seconds, base_url, writer
             )

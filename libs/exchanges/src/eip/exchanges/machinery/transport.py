@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
+# httpx and websockets are imported by LiveTransport when one is made: a replay (and every
+# process that only replays or reads captures) starts without them (about half a second).
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +67,16 @@ YIELD_EVERY = 64
 
 class LiveConnection:
     def __init__(self, ws: ClientConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         self._ws = ws
         self._received = 0
+        self._closed = ConnectionClosed
 
     async def send(self, text: str) -> None:
         try:
             await self._ws.send(text)
-        except ConnectionClosed as exc:
+        except self._closed as exc:
             raise TransportClosed(str(exc)) from exc
 
     async def recv(self) -> Received:
@@ -82,7 +85,7 @@ class LiveConnection:
             await asyncio.sleep(0)
         try:
             data = await self._ws.recv()
-        except ConnectionClosed as exc:
+        except self._closed as exc:
             raise TransportClosed(str(exc)) from exc
         return Received(data, time.time())
 
@@ -100,10 +103,15 @@ class LiveTransport:
         http_timeout_s: float = 10.0,
     ) -> None:
         self._ping_interval_s = ping_interval_s
+        import httpx
+
         self._ping_timeout_s = ping_timeout_s
         self._http = httpx.AsyncClient(timeout=http_timeout_s)
 
     async def connect(self, url: str) -> Connection:
+        from websockets.asyncio.client import connect as ws_connect
+        from websockets.exceptions import ConnectionClosed
+
         try:
             ws = await ws_connect(
                 url,
@@ -119,6 +127,8 @@ class LiveTransport:
         return LiveConnection(ws)
 
     async def get(self, url: str) -> Received:
+        import httpx
+
         try:
             response = await self._http.get(url)
         except httpx.HTTPError as exc:

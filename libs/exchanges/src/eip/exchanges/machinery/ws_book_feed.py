@@ -13,7 +13,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from eip.book import L2Book
 from eip.exchanges.contract.book_events import (
@@ -60,15 +59,6 @@ class FeedOptions:
 
 def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-def book_strings(book: L2Book, levels: Iterable[LevelInput]) -> list[tuple[str, str]]:
-    """Levels as the book formats them (its fixed decimals), for ``BookDelta``."""
-    p, s = Decimal(1).scaleb(-book.price_decimals), Decimal(1).scaleb(-book.size_decimals)
-    return [
-        (f"{Decimal(str(lvl[0])).quantize(p):f}", f"{Decimal(str(lvl[1])).quantize(s):f}")
-        for lvl in levels
-    ]
 
 
 async def stop_task(task: asyncio.Task[None], grace_s: float = 1.0) -> None:
@@ -310,21 +300,14 @@ class WsBookFeed(ABC):
         ``check`` runs after that (checksums); it desyncs the book itself on failure.
         """
         try:
-            state.book.apply(bids, asks)
+            # One native call: validate, apply, format the applied levels as the book does and,
+            # with a depth, report (size zero) and drop the levels pushed beyond it.
+            bids_out, asks_out = state.book.apply_levels(bids, asks, depth)
         except BAD_LEVEL as exc:
             await self._desync(
                 state, "error", f"bad update: {exc!r} in {bids!r} {asks!r}"[:500], received_ts
             )
             return False
-        bids_out = book_strings(state.book, bids)
-        asks_out = book_strings(state.book, asks)
-        if depth is not None:
-            zero = "0" if state.book.size_decimals == 0 else "0." + "0" * state.book.size_decimals
-            if state.book.bid_count > depth:
-                bids_out += [(p, zero) for p, _ in state.book.bid_strings()[depth:]]
-            if state.book.ask_count > depth:
-                asks_out += [(p, zero) for p, _ in state.book.ask_strings()[depth:]]
-            state.book.truncate(depth)
         if check is not None and not await check():
             return False
         if state.book.is_crossed():
