@@ -59,6 +59,19 @@ from eip.exchanges.coinbase.rest import CoinbaseApiError, CoinbaseRest
 from eip.exchanges.coinbase.trading_wire import CLIENT_ORDER_IDS
 from eip.exchanges.coinbase.user_stream import EPOCH, WANTED, CoinbaseUserStream
 from eip.exchanges.contract.client_order_ids import fits
+from eip.exchanges.contract.errors import (
+    BadRequest,
+    CredentialRejected,
+    ExchangeError,
+    NotSupported,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+    RejectReason,
+    TransientExchangeError,
+    UnknownSymbol,
+)
+from eip.exchanges.contract.market_data import StreamStatus
 from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.contract.trading import (
     AmendSupport,
@@ -80,20 +93,7 @@ from eip.exchanges.contract.trading import (
     VenueOrder,
     VenueOrderStatus,
 )
-from eip.exchanges.contract.errors import (
-    BadRequest,
-    CredentialRejected,
-    ExchangeError,
-    NotSupported,
-    OrderNotFound,
-    OrderRejected,
-    RateLimited,
-    RejectReason,
-    TransientExchangeError,
-    UnknownSymbol,
-)
 from eip.exchanges.machinery.health import StreamHealth, watch
-from eip.exchanges.contract.market_data import StreamStatus
 from eip.exchanges.machinery.private_state import PrivateState
 from eip.exchanges.machinery.venue_rest import PreparedRequest
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY
@@ -637,7 +637,8 @@ class CoinbaseTradingAdapter:
 
     async def _balances_loop(self) -> None:
         """A balance snapshot after changes of the account's orders (the ``user`` channel has
-        no balances); changes while one is read make one more read, not one each."""
+        no balances); changes while one is read make one more read, not one each. Nothing is
+        delivered while the stream is down (the catch-up's snapshot follows the reconnect)."""
         while True:
             await self._balances_wanted.wait()
             self._balances_wanted.clear()
@@ -649,6 +650,10 @@ class CoinbaseTradingAdapter:
                 self.health.error("rest", f"balances not read: {exc}")
                 await asyncio.sleep(0.5)
                 self._balances_wanted.set()
+                continue
+            if not self.health.connected:
+                # the stream went down meanwhile: its catch-up reads the balances again, and
+                # nothing is delivered while it is down
                 continue
             await self._emit(BalanceUpdate(EXCHANGE, balances, True, None, datetime.now(UTC)))
 

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from eip.exchanges.contract.errors import NotSupported, OrderRejected, RejectReason
 from eip.exchanges.contract.trading import (
     AssetBalance,
     ClientOrderIdRules,
@@ -42,7 +43,6 @@ from eip.exchanges.contract.trading import (
     VenueOrder,
     VenueOrderStatus,
 )
-from eip.exchanges.contract.errors import NotSupported, OrderRejected, RejectReason
 
 EXCHANGE = "coinbase"
 ZERO = Decimal(0)

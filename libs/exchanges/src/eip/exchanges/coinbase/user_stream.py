@@ -28,8 +28,8 @@ from typing import Any, Protocol
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
+from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.machinery.health import StreamHealth
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
