@@ -111,4 +111,11 @@ async def test_a_jwt_signed_by_auth_is_accepted_by_the_venue_once(
     )
     assert misfit.status_code == 422
     assert misfit.json()["error"]["code"] == "invalid_signing_request"
+    with_query = await auth.http.post(
+        f"{auth.base_url}/v1/credentials/{cid}/sign",
+        json={"scheme": "coinbase-jwt", "fields": {"method": "GET", "host": host, "path": "/a?b"}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert with_query.status_code == 422  # a uri Coinbase would never match: refused unread
+    assert with_query.json()["error"]["code"] == "invalid_signing_request"
     await vault.kv_destroy_all(f"exchange-credentials/{account_id}/{cid}")

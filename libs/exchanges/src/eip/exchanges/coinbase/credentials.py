@@ -110,6 +110,10 @@ def rest_uri(method: str, host: str, path: str) -> str:
     return f"{verb} {bare}{path}"
 
 
+def check_rest(fields: Mapping[str, str]) -> None:
+    rest_uri(fields["method"], fields["host"], fields["path"])
+
+
 def sign_rest(secret: ExchangeSecret, fields: Mapping[str, str]) -> Signature:
     token = jwt(secret, rest_uri(fields["method"], fields["host"], fields["path"]))
     return Signature(token, {"Authorization": f"Bearer {token}"})
@@ -120,7 +124,11 @@ def sign_ws(secret: ExchangeSecret, fields: Mapping[str, str]) -> Signature:
 
 
 SIGNING_SCHEMES: Mapping[str, SigningScheme] = {
-    "coinbase-jwt": SigningScheme(sign_rest, fields=frozenset({"method", "host", "path"})),
+    "coinbase-jwt": SigningScheme(
+        sign_rest,
+        fields=frozenset({"method", "host", "path"}),
+        check=check_rest,
+    ),
     "coinbase-ws-jwt": SigningScheme(sign_ws),
 }
 
