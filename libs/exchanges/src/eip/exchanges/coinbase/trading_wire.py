@@ -25,7 +25,7 @@ What is subtle:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -436,7 +436,7 @@ def fill(
     )
 
 
-def balances(accounts: list[Mapping[str, Any]]) -> list[AssetBalance]:
+def balances(accounts: Sequence[Mapping[str, Any]]) -> list[AssetBalance]:
     """One ``accounts`` entry per currency: ``available_balance`` free, ``hold`` locked."""
     out = []
     for account in accounts:
