@@ -16,7 +16,9 @@ connections: an update of a later connection always sorts after one of an earlie
 The handler hears ``on_connected`` once the subscription is confirmed — before any message of
 that connection is handed over (the subscribe answer's snapshot is kept until then), so a
 catch-up it runs there comes out ahead of the live messages — ``on_user`` for each ``user``
-message, and ``on_disconnected`` when the connection ends.
+message, and ``on_disconnected`` when the connection ends. A transient failure inside
+``on_user`` (a REST read the update needed) replaces the connection too, so the next catch-up
+covers it; ``CredentialRejected`` ends the stream.
 """
 
 from __future__ import annotations
@@ -150,6 +152,11 @@ class CoinbaseUserStream(VenueStream[UserHandler]):
         except Resubscribe as exc:
             log.warning("coinbase user channel lost a message", extra={"why": str(exc)})
             self.health.error("stream", str(exc))
+        except TransientExchangeError as exc:
+            # A REST read an update needed (its fills) failed: a new connection's catch-up
+            # reads them, rather than go on with a hole.
+            log.warning("coinbase user update incomplete; reconnecting", extra={"error": str(exc)})
+            self.health.error("rest", f"user update incomplete: {exc}")
         finally:
             handler.on_disconnected()
 
