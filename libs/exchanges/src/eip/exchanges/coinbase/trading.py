@@ -56,6 +56,7 @@ import orjson
 
 from eip.exchanges.coinbase import trading_wire as wire
 from eip.exchanges.coinbase.rest import CoinbaseApiError, CoinbaseRest
+from eip.exchanges.coinbase.symbols import coinbase_product_id
 from eip.exchanges.coinbase.trading_wire import CLIENT_ORDER_IDS
 from eip.exchanges.coinbase.user_stream import EPOCH, WANTED, CoinbaseUserStream
 from eip.exchanges.contract.client_order_ids import fits
@@ -283,7 +284,10 @@ class CoinbaseTradingAdapter:
         return self._symbols
 
     async def _product(self, symbol: str) -> str:
-        product = wire.product_id(symbol)
+        try:
+            product = coinbase_product_id(symbol)
+        except ValueError:
+            raise UnknownSymbol(EXCHANGE, f"not a BASE/QUOTE symbol: {symbol!r}") from None
         if product not in await self._symbol_map():
             raise UnknownSymbol(EXCHANGE, f"unknown symbol {symbol!r}")
         return product

@@ -265,10 +265,6 @@ def order_configuration(request: OrderRequest) -> dict[str, dict[str, Any]]:
     return {f"stop_limit_stop_limit_{gtx}": stop}
 
 
-def product_id(symbol: str) -> str:
-    return symbol.replace("/", "-")
-
-
 # -- orders ------------------------------------------------------------------------------------
 
 
