@@ -45,8 +45,8 @@ import contextlib
 import logging
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -795,16 +795,12 @@ class CoinbaseTradingAdapter:
 
 
 def _at(order: VenueOrder, position: int) -> VenueOrder:
-    from dataclasses import replace
-
     return replace(order, sequence=position)
 
 
-def _with_client_id(fill: VenueFill, client_ids: dict[str, str] | Any) -> VenueFill:
+def _with_client_id(fill: VenueFill, client_ids: Mapping[str, str]) -> VenueFill:
     if fill.client_order_id is not None:
         return fill
-    from dataclasses import replace
-
     return replace(fill, client_order_id=client_ids.get(fill.venue_order_id))
 
 
