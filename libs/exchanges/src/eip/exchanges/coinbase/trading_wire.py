@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from eip.exchanges.contract.errors import NotSupported, OrderRejected, RejectReason
+from eip.exchanges.contract.symbols import balance_asset
 from eip.exchanges.contract.trading import (
     AssetBalance,
     ClientOrderIdRules,
@@ -433,10 +434,12 @@ def fill(
 
 
 def balances(accounts: Sequence[Mapping[str, Any]]) -> list[AssetBalance]:
-    """One ``accounts`` entry per currency: ``available_balance`` free, ``hold`` locked."""
+    """One ``accounts`` entry per currency: ``available_balance`` free, ``hold`` locked; codes
+    through the one table of balance codes (``contract.symbols.balance_asset``)."""
     out = []
     for account in accounts:
+        code = balance_asset(EXCHANGE, str(account["currency"]))
         free = dec((account.get("available_balance") or {}).get("value")) or ZERO
         held = dec((account.get("hold") or {}).get("value")) or ZERO
-        out.append(AssetBalance(str(account["currency"]), free, held))
+        out.append(AssetBalance(code.asset, free * code.scale, held * code.scale, code.wallet))
     return out
