@@ -89,6 +89,8 @@ KRAKEN = VenueHarness(
     admin_setup=(("/admin/v1/kraken/rate-limits", {"tier": "pro"}),),
     # the trading counter: a new order adds 1 (decay slowed so the cap holds for the test)
     order_rate_limit=("/admin/v1/kraken/rate-limits", "order_max"),
+    # Kraken has GTD (expiretm), the simulator refuses scheduled orders
+    pending=frozenset({"gtd"}),
 )
 COINBASE = VenueHarness(
     venue="coinbase",

@@ -236,6 +236,11 @@ async def test_a_good_till_date_order_rests_until_its_time_where_the_venue_has_t
     rules = await desk.rules(alice)
     until_time = datetime.now(UTC) + timedelta(seconds=3)
     request = alice.limit("buy", time_in_force=TimeInForce.GTD, expire_time=until_time)
+    if "gtd" in desk.harness.pending:
+        # the venue has it, the simulator refuses it yet: the entry goes once it serves it
+        with pytest.raises(OrderRejected):
+            await alice.place(request)
+        return
     if TimeInForce.GTD not in rules.time_in_force:
         with pytest.raises(OrderRejected) as caught:  # refused before sending
             await alice.place(request)

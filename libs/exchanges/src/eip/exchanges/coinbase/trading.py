@@ -200,7 +200,7 @@ class CoinbaseTradingAdapter:
         self, query: Sequence[tuple[str, str]], body: Any
     ) -> Callable[[str, str, Any], Awaitable[PreparedRequest]]:
         encoded = urllib.parse.urlencode(list(query))
-        content = None if body is None else orjson.dumps(body)
+        content = None if body is None else orjson.dumps(body).decode()
 
         async def prepare(method: str, path: str, _: Any) -> PreparedRequest:
             fields = {"method": method, "host": self.host, "path": path}
