@@ -44,6 +44,7 @@ EXPECTED_PORT = {
     "auth_jwks_url": "AUTH_HTTP_PORT",
     "binance_base_url": "SIMULATOR_HTTP_PORT",
     "kraken_base_url": "SIMULATOR_HTTP_PORT",
+    "coinbase_base_url": "SIMULATOR_HTTP_PORT",
     "exchange_urls": "SIMULATOR_HTTP_PORT",
     # the console's way to each service's public API
     "auth_url": "AUTH_HTTP_PORT",

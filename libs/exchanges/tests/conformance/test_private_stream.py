@@ -190,3 +190,19 @@ async def test_a_stream_started_while_the_venue_is_out_of_reach_connects_once_it
     finally:
         starting.cancel()
         await log.stop()
+
+
+async def test_a_stalled_private_stream_reads_stale_then_fresh_and_goes_on(desk: Desk) -> None:
+    alice = await desk.trader()  # the harness's stale_after_s: 3 s
+    log = await desk.events(alice)
+    assert not alice.adapter.status().stale
+    # the venue holds every message of its streams: a quiet account and a dead connection look
+    # alike unless the adapter hears something (Binance: its probes; Coinbase: heartbeats)
+    await desk.sim.stall_streams(6, venue=desk.harness.venue)
+    await until(lambda: alice.adapter.status().stale, timeout_s=10, what="the stream to go stale")
+    await until(
+        lambda: not alice.adapter.status().stale, timeout_s=20, what="the stream to be fresh"
+    )
+    placed = await alice.place(alice.limit("buy"))
+    await until(lambda: final(log, placed.venue_order_id) is not None, what="a live update")
+    assert log.error is None

@@ -55,12 +55,23 @@ async def test_a_post_only_order_that_would_take_is_rejected(desk: Desk) -> None
     assert rests.status.is_open
 
 
-async def test_a_second_open_order_with_the_same_client_id_is_rejected(desk: Desk) -> None:
+async def test_a_second_open_order_with_the_same_client_id_is_rejected_or_answers_the_first(
+    desk: Desk,
+) -> None:
     alice = await desk.trader()
     first = await alice.place(alice.limit("buy"))
-    with pytest.raises(OrderRejected) as caught:
-        await alice.place(alice.limit("buy", client_order_id=first.client_order_id))
-    assert caught.value.reason is RejectReason.DUPLICATE_CLIENT_ORDER_ID
+    again = alice.limit("buy", client_order_id=first.client_order_id)
+    if alice.adapter.capabilities.idempotent_client_order_id:
+        # the id is an idempotency key (Coinbase): nothing new, the first order is the answer
+        answered = await alice.place(again)
+        assert (answered.venue_order_id, answered.client_order_id) == (
+            first.venue_order_id,
+            first.client_order_id,
+        )
+    else:
+        with pytest.raises(OrderRejected) as caught:
+            await alice.place(again)
+        assert caught.value.reason is RejectReason.DUPLICATE_CLIENT_ORDER_ID
     assert [o.venue_order_id for o in await alice.adapter.fetch_open_orders()] == [
         first.venue_order_id
     ]
@@ -84,6 +95,12 @@ async def test_too_many_orders_are_rejected_as_rate_limited(desk: Desk) -> None:
     async with desk.order_rate(2):
         await alice.place(alice.limit("buy"))
         await alice.place(alice.limit("buy"))
+        if "order_rate_limit" in desk.harness.pending:
+            # the simulator does not limit this dialect yet: the third is placed (this fails
+            # once it does, and the entry is removed)
+            await alice.place(alice.limit("buy"))
+            assert len(await alice.adapter.fetch_open_orders()) == 3
+            return
         with pytest.raises(OrderRejected) as caught:
             await alice.place(alice.limit("buy"))
         assert caught.value.reason is RejectReason.RATE_LIMITED

@@ -105,6 +105,8 @@ VENUES: tuple[Venue, ...] = (
         "coinbase",
         "coinbase",
         replay=_pkg("coinbase", "replay", "DIALECT"),
+        trading=_pkg("coinbase", "trading", "create_adapter"),
+        credentials=_pkg("coinbase", "credentials", "CoinbaseValidator"),
         **_book("coinbase", live_book="native", simulator_ws_path="/coinbase/ws"),
     ),
     Venue(

@@ -208,6 +208,7 @@ async def auth_services(
             "AUTH_BOOTSTRAP_CLIENT_SECRET": admin_secret,
             "AUTH_BINANCE_BASE_URL": exchange_base_url,
             "AUTH_KRAKEN_BASE_URL": exchange_base_url,
+            "AUTH_COINBASE_BASE_URL": exchange_base_url,
             "AUTH_CONNECT_TIMEOUT_S": "3",
             "AUTH_LOG_LEVEL": "DEBUG",
             **extra,

@@ -47,6 +47,7 @@ class AuthSettings(ServiceSettings):
     # Exchange endpoints the validators call (the simulator locally).
     binance_base_url: str = "http://127.0.0.1:8300"
     kraken_base_url: str = "http://127.0.0.1:8300"
+    coinbase_base_url: str = "http://127.0.0.1:8300"
     exchange_timeout_s: float = Field(default=10.0, gt=0)
 
     # The hot paths' caches (eip.auth.caches): a credential's metadata (the signing path) and
@@ -66,4 +67,8 @@ class AuthSettings(ServiceSettings):
 
     def exchange_base_urls(self) -> dict[str, str]:
         """The venues whose keys this deployment validates, each with its endpoint."""
-        return {"binance": self.binance_base_url, "kraken": self.kraken_base_url}
+        return {
+            "binance": self.binance_base_url,
+            "kraken": self.kraken_base_url,
+            "coinbase": self.coinbase_base_url,
+        }

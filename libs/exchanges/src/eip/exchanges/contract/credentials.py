@@ -72,6 +72,8 @@ class SigningScheme:
     fields: frozenset[str] = frozenset()
     open_fields: bool = False
     reserved: frozenset[str] = frozenset()
+    # checks the fields' values (raising SigningInputError) before the secret is read
+    check: Callable[[Mapping[str, str]], None] | None = None
 
 
 class KeyValidator(Protocol):
@@ -105,4 +107,6 @@ def signing_scheme(
     if extra and (not scheme.open_fields or extra & scheme.reserved):
         allowed = extra & scheme.reserved if scheme.open_fields else extra
         raise SigningInputError(f"scheme {chosen} does not take {', '.join(sorted(allowed))}")
+    if scheme.check is not None:
+        scheme.check(fields)
     return chosen, scheme

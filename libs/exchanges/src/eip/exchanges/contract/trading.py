@@ -331,6 +331,11 @@ class TradingCapabilities:
     # Own fills and closed orders are kept per instrument (Binance myTrades / allOrders): the
     # history calls need a symbol and raise NotSupported without one.
     history_needs_symbol: bool = False
+    # A placement repeating a client order id the account already used places nothing and
+    # answers the order that id placed (Coinbase: the id is an idempotency key), instead of a
+    # DUPLICATE_CLIENT_ORDER_ID rejection. Resending after OutcomeUnknown is then safe — the
+    # adapter still never resends by itself.
+    idempotent_client_order_id: bool = False
     client_order_ids: ClientOrderIdRules = field(
         default_factory=lambda: ClientOrderIdRules(max_length=32, alphabet="A-Za-z0-9")
     )

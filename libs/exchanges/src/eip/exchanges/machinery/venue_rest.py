@@ -38,7 +38,7 @@ _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 @dataclass(frozen=True, slots=True)
 class PreparedRequest:
     """A request as it goes on the wire: the encoded query string, the headers and, for venues
-    that sign a POST body (Kraken), the body exactly as signed."""
+    that sign a POST body (Kraken; Coinbase's JSON), the body exactly as signed."""
 
     query: str
     headers: Mapping[str, str] = field(default_factory=dict)
