@@ -50,6 +50,7 @@ from eip.exchanges.contract.trading import OrderRequest, OrderType, TradingAdapt
 from eip.exchanges.kraken.rest import ApiCounter, Nonces
 from eip.exchanges.kraken.trading import KrakenTradingAdapter
 from eip.testing.auth import standalone_auth_services
+from eip.testing.signers import LocalSigner
 from eip.testing.simulator import run_simulator
 from eip.testing.timing import Measure, in_flight, interleaved
 
@@ -58,24 +59,6 @@ PRICE, QUANTITY = Decimal("1000"), Decimal("0.01")  # rests forever in an empty 
 ROUND = 20  # round trips per variant per round
 
 RoundTrip = Callable[[int], Awaitable[None]]
-
-
-class LocalSigner:
-    """The bench's signer with the secret in this process: the adapter minus the auth hop."""
-
-    exchange = "binance"
-
-    def __init__(self, credentials: ApiCredentials) -> None:
-        self._key = credentials.api_key
-        self._secret = credentials.secret.encode()
-
-    async def sign(self, request: SigningRequest) -> SignedRequest:
-        payload = request.fields["payload"]
-        signature = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
-        return SignedRequest(self._key, signature, {"X-MBX-APIKEY": self._key})
-
-    async def aclose(self) -> None:
-        pass
 
 
 def bare_round_trip(http: httpx.AsyncClient, key: ApiCredentials, run: str) -> RoundTrip:

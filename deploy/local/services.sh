@@ -174,7 +174,19 @@ env_order_management() {
   http ORDER_MANAGEMENT_ order-management
   infrastructure postgres
   wire ORDER_MANAGEMENT_AUTH_JWKS_URL "$(url_of auth)/v1/.well-known/jwks.json"
+  # Venue requests are signed by auth; market orders are checked on order-book's slippage.
+  wire ORDER_MANAGEMENT_AUTH_URL "$(url_of auth)"
+  wire ORDER_MANAGEMENT_ORDER_BOOK_URL "$(url_of order-book)"
+  local sim client_secret
+  sim=$(url_of exchange-simulator)
+  default ORDER_MANAGEMENT_EXCHANGE_URLS "{\"binance\":\"$sim\"}"
+  # The service's auth client (credentials:use, books:read) is the operator's to create with
+  # the admin client (docs/ORDER_MANAGEMENT.md#running-it); without it every order is denied.
+  client_secret=$(secret om_client_secret) || exit 1
+  default ORDER_MANAGEMENT_AUTH_CLIENT_ID order-management
+  wire ORDER_MANAGEMENT_AUTH_CLIENT_SECRET "$client_secret"
 }
+om_client_secret() { echo "${ORDER_MANAGEMENT_AUTH_CLIENT_SECRET:-}"; }
 
 # Automation reads the market-data and order-book topics and writes order-management commands:
 # Kafka and PostgreSQL are all it connects to.

@@ -114,8 +114,8 @@ def test_the_document_declares_the_bearer_scheme_scopes_and_error_bodies(
 ) -> None:
     spec = app.openapi()
     if not any("security" in op for _, _, op in operations(spec)):
-        # only public routes documented (order-management today; the console, whose pages
-        # are no API and stay out of its document)
+        # only public routes documented (the console, whose pages are no API and stay out
+        # of its document)
         assert unprotected_routes(app, PUBLIC[service]) == []
         return
     assert spec["components"]["securitySchemes"]["bearer"] == {

@@ -52,6 +52,7 @@ from eip.events.topics import (
     MD_CANDLES,
     MD_TICKERS,
     MD_TRADES,
+    ORDERS_COMMANDS,
     ORDERS_EVENTS,
     TopicSpec,
 )
@@ -61,6 +62,7 @@ from eip.market_data.settings import MarketDataSettings
 from eip.order_book.app import build_app as order_book_app
 from eip.order_book.settings import OrderBookSettings
 from eip.order_management.app import build_app as order_management_app
+from eip.order_management.runtime import Topics
 from eip.order_management.settings import OrderManagementSettings
 from eip.testing.endpoints import VaultEndpoint
 from eip.testing.tokens import TokenIssuer
@@ -152,7 +154,24 @@ async def service(
             ),
         )
     elif name == "order-management":
-        app = order_management_app(OrderManagementSettings(**infra, **token_issuer.settings()))
+        # its own schema, topics and group: it consumes orders.commands.v1 and migrates
+        app = order_management_app(
+            OrderManagementSettings(
+                **infra,
+                **token_issuer.settings(),
+                db_schema=db_schema,
+                audit_schema=f"{db_schema}_audit",
+                group_id=f"test-{uuid.uuid4().hex[:10]}",
+                exchange_urls=venues,
+            ),
+            topics=Topics(
+                commands=await topic(ORDERS_COMMANDS),
+                events=await topic(ORDERS_EVENTS),
+                trades=await topic(MD_TRADES),
+                tickers=await topic(MD_TICKERS),
+                audit=await topic(AUDIT_EVENTS),
+            ),
+        )
     elif name == "automation":
         app = automation_app(
             AutomationSettings(

@@ -15,11 +15,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from eip.bus import decode
 from eip.events.topics import MD_CANDLES, MD_TICKERS, MD_TRADES, TopicSpec
 from eip.events.v1 import market_data_pb2
 from eip.exchange_simulator.client import SimulatorClient
@@ -32,6 +30,7 @@ from eip.market_data.wire import trade_from_message
 from eip.testing.plugin import TopicFactory
 from eip.testing.simulator import free_port
 from eip.testing.tokens import TokenIssuer
+from eip.testing.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -47,30 +46,6 @@ async def until(condition: Callable[[], Any], timeout_s: float, what: str) -> No
 async def _call(condition: Callable[[], Any]) -> Any:
     result = condition()
     return await result if asyncio.iscoroutine(result) else result
-
-
-async def read_all(bootstrap: str, spec: TopicSpec) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    out: list[Any] = []
-    try:
-        partitions = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            positions = {tp: await consumer.position(tp) for tp in partitions}
-            if all(positions[tp] >= ends[tp] for tp in partitions):
-                break
-            batch = await consumer.getmany(*partitions, timeout_ms=300)
-            for records in batch.values():
-                out.extend(decode(spec, r.value, list(r.headers)) for r in records)
-    finally:
-        await consumer.stop()
-    return out
 
 
 @pytest_asyncio.fixture
@@ -210,7 +185,7 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
     assert seen_open, "the in-progress candle was never served"  # stored live, marked open
     closed = await stored_closed()
     trades = [
-        trade_from_message(m) for m in await read_all(kafka_bootstrap_servers, topics["trades"])
+        trade_from_message(m) for m in await read_topic(kafka_bootstrap_servers, topics["trades"])
     ]
     for candle in closed:
         opened = datetime.fromisoformat(candle["open_time"])
@@ -227,10 +202,10 @@ async def test_subscription_flows_to_topic_candles_storage_and_api_and_survives_
     cross = (await client.get("/v1/cross/BTC-USDT")).json()
     assert cross["best_bid"]["exchange"] == "binance"
     assert [c["exchange"] for c in cross["contributions"]] == ["binance"]
-    tickers = await read_all(kafka_bootstrap_servers, topics["tickers"])
+    tickers = await read_topic(kafka_bootstrap_servers, topics["tickers"])
     assert tickers
     assert all(t.instrument.symbol == "BTC/USDT" for t in tickers)
-    candles: list[market_data_pb2.Candle] = await read_all(
+    candles: list[market_data_pb2.Candle] = await read_topic(
         kafka_bootstrap_servers, topics["candles"]
     )
     closed_on_topic = [(c.timeframe, c.open_time.seconds) for c in candles if c.closed]

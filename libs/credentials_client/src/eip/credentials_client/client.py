@@ -148,9 +148,14 @@ class CredentialsClient:
         return self._cache.pop(credential_id, None) is not None
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._request("POST", path, json=body)
+
+    async def _request(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {await self._token()}"}
         try:
-            response = await self._http.post(f"{self.auth_url}{path}", json=body, headers=headers)
+            response = await self._http.request(
+                method, f"{self.auth_url}{path}", headers=headers, **options
+            )
         except httpx.HTTPError as exc:
             raise CredentialsUnavailable(
                 f"auth service unreachable ({type(exc).__name__})"
@@ -163,20 +168,19 @@ class CredentialsClient:
     async def metadata(self, credential_id: str) -> dict[str, Any]:
         """The credential's metadata as the auth service shows it (account, exchange, status,
         permissions, IP restriction, version, times): never a secret, not audited as a use."""
-        headers = {"Authorization": f"Bearer {await self._token()}"}
-        try:
-            response = await self._http.get(
-                f"{self.auth_url}/v1/credentials/{credential_id}", headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise CredentialsUnavailable(
-                f"auth service unreachable ({type(exc).__name__})"
-            ) from None
-        _raise_for(response)
-        data = response.json().get("credential")
+        data = (await self._request("GET", f"/v1/credentials/{credential_id}")).get("credential")
         if not isinstance(data, dict):
             raise CredentialsUnavailable("auth service: credential metadata missing")
         return data
+
+    async def list_for(self, account_id: str) -> list[dict[str, Any]]:
+        """Metadata of the account's credentials as the auth service lists them (never a
+        secret, not audited as a use); the token must cover the account."""
+        answer = await self._request("GET", "/v1/credentials", params={"account_id": account_id})
+        rows = answer.get("credentials")
+        if not isinstance(rows, list):
+            raise CredentialsUnavailable("auth service: credential list missing")
+        return [r for r in rows if isinstance(r, dict)]
 
     async def get(self, credential_id: str, purpose: str = "") -> Credential:
         """The credential, from the cache while fresh, else from the auth service (audited)."""

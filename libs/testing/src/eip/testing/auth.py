@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import os
 import secrets
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
@@ -28,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from psycopg import sql
 
-from eip.bus.admin import admin_client, ensure_topics
-from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec, dlq_spec
-from eip.storage import open_pool
+from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec
 from eip.testing import endpoints
+from eip.testing import service_processes as processes
 from eip.testing.endpoints import VaultEndpoint
+from eip.testing.scratch import scratch
 from eip.testing.simulator import free_port
 from eip.vault import VaultClient
 
@@ -121,13 +117,7 @@ class AuthService:
 
 
 def start_process(env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
-    with log_file.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "eip.auth"],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    return processes.start_process("eip.auth", env, log_file)
 
 
 async def wait_ready(
@@ -156,13 +146,7 @@ async def wait_ready(
     )
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+stop_process = processes.stop_process
 
 
 AuthFactory = Callable[..., Awaitable[AuthService]]
@@ -246,40 +230,23 @@ async def standalone_auth_services(
     them (``eip.testing.endpoints``), a schema ``<prefix>_…`` and topics ``<prefix>.…`` of
     their own, dropped at the end. Yields the factory and a Vault client (root), for removing
     the secrets the caller stored."""
-    bootstrap = endpoints.kafka_bootstrap_servers()
-    database_url = endpoints.database_url()
     vault_endpoint = endpoints.vault_endpoint()
     vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    topics = [
-        dataclasses.replace(t, name=f"{prefix}.{t.name}.{uuid.uuid4().hex[:8]}")
-        for t in (AUTH_CREDENTIALS, AUDIT_EVENTS)
-    ]
-    async with admin_client(bootstrap) as admin:
-        await ensure_topics(admin, [s for spec in topics for s in (spec, dlq_spec(spec))])
     try:
-        async with auth_services(
-            database_url=database_url,
-            kafka_bootstrap_servers=bootstrap,
-            vault=vault,
-            vault_endpoint=vault_endpoint,
-            schema=schema,
-            credentials_topic=topics[0],
-            audit_topic=topics[1],
-            exchange_base_url=exchange_base_url,
-            log_dir=log_dir,
-        ) as factory:
+        async with (
+            scratch(prefix, (AUTH_CREDENTIALS, AUDIT_EVENTS)) as made,
+            auth_services(
+                database_url=made.database_url,
+                kafka_bootstrap_servers=made.kafka_bootstrap_servers,
+                vault=vault,
+                vault_endpoint=vault_endpoint,
+                schema=made.schema,
+                credentials_topic=made.topics[0],
+                audit_topic=made.topics[1],
+                exchange_base_url=exchange_base_url,
+                log_dir=log_dir,
+            ) as factory,
+        ):
             yield factory, vault
     finally:
-        async with admin_client(bootstrap) as admin:
-            await admin.delete_topics([n for t in topics for n in (t.name, t.dlq_name)])
-        pool = await open_pool(database_url, max_size=1)
-        try:
-            async with pool.connection() as conn:
-                for name in (schema, f"{schema}_audit"):
-                    await conn.execute(
-                        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
-                    )
-        finally:
-            await pool.close()
         await vault.aclose()

@@ -26,31 +26,53 @@ from eip.events.v1 import common_pb2 as eip_dot_events_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65ip/events/v1/orders.proto\x12\reip.events.v1\x1a\x1a\x65ip/events/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x02\n\tOrderSpec\x12-\n\ninstrument\x18\x01 \x01(\x0b\x32\x19.eip.events.v1.Instrument\x12!\n\x04side\x18\x02 \x01(\x0e\x32\x13.eip.events.v1.Side\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.eip.events.v1.OrderType\x12\x31\n\rtime_in_force\x18\x04 \x01(\x0e\x32\x1a.eip.events.v1.TimeInForce\x12\x10\n\x08quantity\x18\x05 \x01(\t\x12\x16\n\x0equote_quantity\x18\x06 \x01(\t\x12\r\n\x05price\x18\x07 \x01(\t\x12\x12\n\nstop_price\x18\x08 \x01(\t\"4\n\nPlaceOrder\x12&\n\x04spec\x18\x01 \x01(\x0b\x32\x18.eip.events.v1.OrderSpec\"?\n\nAmendOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\"\x1f\n\x0b\x43\x61ncelOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\xaa\x02\n\x0cOrderCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\x12\x32\n\x0erequested_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05place\x18\n \x01(\x0b\x32\x19.eip.events.v1.PlaceOrderH\x00\x12*\n\x05\x61mend\x18\x0b \x01(\x0b\x32\x19.eip.events.v1.AmendOrderH\x00\x12,\n\x06\x63\x61ncel\x18\x0c \x01(\x0b\x32\x1a.eip.events.v1.CancelOrderH\x00\x42\t\n\x07\x63ommand\"h\n\x04\x46ill\x12\x10\n\x08trade_id\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x0b\n\x03\x66\x65\x65\x18\x04 \x01(\t\x12\x11\n\tfee_asset\x18\x05 \x01(\t\x12\r\n\x05maker\x18\x06 \x01(\x08\"\xdd\x02\n\nOrderEvent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x02 \x01(\t\x12\x19\n\x11\x65xchange_order_id\x18\x03 \x01(\t\x12\x12\n\naccount_id\x18\x04 \x01(\t\x12(\n\x05times\x18\x05 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12&\n\x04spec\x18\x06 \x01(\x0b\x32\x18.eip.events.v1.OrderSpec\x12*\n\x06status\x18\x07 \x01(\x0e\x32\x1a.eip.events.v1.OrderStatus\x12\x17\n\x0f\x66illed_quantity\x18\x08 \x01(\t\x12\x15\n\raverage_price\x18\t \x01(\t\x12&\n\tlast_fill\x18\n \x01(\x0b\x32\x13.eip.events.v1.Fill\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12\x0f\n\x07version\x18\x0c \x01(\x04*\x86\x02\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_TYPE_MARKET\x10\x01\x12\x14\n\x10ORDER_TYPE_LIMIT\x10\x02\x12\x18\n\x14ORDER_TYPE_STOP_LOSS\x10\x03\x12\x1e\n\x1aORDER_TYPE_STOP_LOSS_LIMIT\x10\x04\x12\x1a\n\x16ORDER_TYPE_TAKE_PROFIT\x10\x05\x12 \n\x1cORDER_TYPE_TAKE_PROFIT_LIMIT\x10\x06\x12\x1a\n\x16ORDER_TYPE_LIMIT_MAKER\x10\x07\x12\x1c\n\x18ORDER_TYPE_TRAILING_STOP\x10\x08*q\n\x0bTimeInForce\x12\x1d\n\x19TIME_IN_FORCE_UNSPECIFIED\x10\x00\x12\x15\n\x11TIME_IN_FORCE_GTC\x10\x01\x12\x15\n\x11TIME_IN_FORCE_IOC\x10\x02\x12\x15\n\x11TIME_IN_FORCE_FOK\x10\x03*\x8c\x02\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18ORDER_STATUS_PENDING_NEW\x10\x01\x12\x14\n\x10ORDER_STATUS_NEW\x10\x02\x12!\n\x1dORDER_STATUS_PARTIALLY_FILLED\x10\x03\x12\x17\n\x13ORDER_STATUS_FILLED\x10\x04\x12\x1f\n\x1bORDER_STATUS_PENDING_CANCEL\x10\x05\x12\x19\n\x15ORDER_STATUS_CANCELED\x10\x06\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x07\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65ip/events/v1/orders.proto\x12\reip.events.v1\x1a\x1a\x65ip/events/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n\x0eTrailingOffset\x12\r\n\x05value\x18\x01 \x01(\t\x12)\n\x04unit\x18\x02 \x01(\x0e\x32\x1b.eip.events.v1.TrailingUnit\"\x8b\x03\n\tOrderSpec\x12-\n\ninstrument\x18\x01 \x01(\x0b\x32\x19.eip.events.v1.Instrument\x12!\n\x04side\x18\x02 \x01(\x0e\x32\x13.eip.events.v1.Side\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.eip.events.v1.OrderType\x12\x31\n\rtime_in_force\x18\x04 \x01(\x0e\x32\x1a.eip.events.v1.TimeInForce\x12\x10\n\x08quantity\x18\x05 \x01(\t\x12\x16\n\x0equote_quantity\x18\x06 \x01(\t\x12\r\n\x05price\x18\x07 \x01(\t\x12\x12\n\nstop_price\x18\x08 \x01(\t\x12/\n\x08trailing\x18\t \x01(\x0b\x32\x1d.eip.events.v1.TrailingOffset\x12\x11\n\tpost_only\x18\n \x01(\x08\x12/\n\x0b\x65xpire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65mulate\x18\x0c \x01(\x08\"4\n\nPlaceOrder\x12&\n\x04spec\x18\x01 \x01(\x0b\x32\x18.eip.events.v1.OrderSpec\"S\n\nAmendOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\x12\x12\n\nstop_price\x18\x04 \x01(\t\"\x1f\n\x0b\x43\x61ncelOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\x97\x02\n\x0ePlaceOrderList\x12*\n\x04type\x18\x01 \x01(\x0e\x32\x1c.eip.events.v1.OrderListType\x12-\n\ninstrument\x18\x02 \x01(\x0b\x32\x19.eip.events.v1.Instrument\x12!\n\x04side\x18\x03 \x01(\x0e\x32\x13.eip.events.v1.Side\x12\x10\n\x08quantity\x18\x04 \x01(\t\x12\r\n\x05price\x18\x05 \x01(\t\x12\x12\n\nstop_price\x18\x06 \x01(\t\x12\x18\n\x10stop_limit_price\x18\x07 \x01(\t\x12\'\n\x05\x65ntry\x18\x08 \x01(\x0b\x32\x18.eip.events.v1.OrderSpec\x12\x0f\n\x07\x65mulate\x18\t \x01(\x08\"-\n\tCancelAll\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\"\x8f\x03\n\x0cOrderCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\x12\x32\n\x0erequested_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05place\x18\n \x01(\x0b\x32\x19.eip.events.v1.PlaceOrderH\x00\x12*\n\x05\x61mend\x18\x0b \x01(\x0b\x32\x19.eip.events.v1.AmendOrderH\x00\x12,\n\x06\x63\x61ncel\x18\x0c \x01(\x0b\x32\x1a.eip.events.v1.CancelOrderH\x00\x12\x33\n\nplace_list\x18\r \x01(\x0b\x32\x1d.eip.events.v1.PlaceOrderListH\x00\x12.\n\ncancel_all\x18\x0e \x01(\x0b\x32\x18.eip.events.v1.CancelAllH\x00\x42\t\n\x07\x63ommand\"h\n\x04\x46ill\x12\x10\n\x08trade_id\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x0b\n\x03\x66\x65\x65\x18\x04 \x01(\t\x12\x11\n\tfee_asset\x18\x05 \x01(\t\x12\r\n\x05maker\x18\x06 \x01(\x08\"\x98\x01\n\x0c\x44\x65nialReason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x39\n\x07\x64\x65tails\x18\x03 \x03(\x0b\x32(.eip.events.v1.DenialReason.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x01\n\x0c\x43onfirmation\x12/\n\x05state\x18\x01 \x01(\x0e\x32 .eip.events.v1.ConfirmationState\x12\x14\n\x0c\x63onfirmed_by\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tfour_eyes\x18\x04 \x01(\x08\x12\x1a\n\x12threshold_notional\x18\x05 \x01(\t\"\xdf\x05\n\nOrderEvent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x02 \x01(\t\x12\x19\n\x11\x65xchange_order_id\x18\x03 \x01(\t\x12\x12\n\naccount_id\x18\x04 \x01(\t\x12(\n\x05times\x18\x05 \x01(\x0b\x32\x19.eip.events.v1.EventTimes\x12&\n\x04spec\x18\x06 \x01(\x0b\x32\x18.eip.events.v1.OrderSpec\x12*\n\x06status\x18\x07 \x01(\x0e\x32\x1a.eip.events.v1.OrderStatus\x12\x17\n\x0f\x66illed_quantity\x18\x08 \x01(\t\x12\x15\n\raverage_price\x18\t \x01(\t\x12&\n\tlast_fill\x18\n \x01(\x0b\x32\x13.eip.events.v1.Fill\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12\x0f\n\x07version\x18\x0c \x01(\x04\x12\r\n\x05\x65vent\x18\r \x01(\t\x12\x17\n\x0fidempotency_key\x18\x0e \x01(\t\x12\x14\n\x0crequested_by\x18\x0f \x01(\t\x12+\n\x06\x64\x65nial\x18\x10 \x01(\x0b\x32\x1b.eip.events.v1.DenialReason\x12\x31\n\x0c\x63onfirmation\x18\x11 \x01(\x0b\x32\x1b.eip.events.v1.Confirmation\x12\x15\n\rorder_list_id\x18\x12 \x01(\t\x12*\n\tlist_role\x18\x13 \x01(\x0e\x32\x17.eip.events.v1.ListRole\x12\x17\n\x0fparent_order_id\x18\x14 \x01(\t\x12\x10\n\x08\x65mulated\x18\x15 \x01(\x08\x12\x15\n\rtrigger_price\x18\x16 \x01(\t\x12\x0f\n\x07\x61\x64opted\x18\x17 \x01(\x08\x12\x19\n\x11replaces_order_id\x18\x18 \x01(\t\x12\x1c\n\x14replaced_by_order_id\x18\x19 \x01(\t\x12\x13\n\x0blist_native\x18\x1a \x01(\x08*\xaa\x02\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_TYPE_MARKET\x10\x01\x12\x14\n\x10ORDER_TYPE_LIMIT\x10\x02\x12\x18\n\x14ORDER_TYPE_STOP_LOSS\x10\x03\x12\x1e\n\x1aORDER_TYPE_STOP_LOSS_LIMIT\x10\x04\x12\x1a\n\x16ORDER_TYPE_TAKE_PROFIT\x10\x05\x12 \n\x1cORDER_TYPE_TAKE_PROFIT_LIMIT\x10\x06\x12\x1a\n\x16ORDER_TYPE_LIMIT_MAKER\x10\x07\x12\x1c\n\x18ORDER_TYPE_TRAILING_STOP\x10\x08\x12\"\n\x1eORDER_TYPE_TRAILING_STOP_LIMIT\x10\t*\x88\x01\n\x0bTimeInForce\x12\x1d\n\x19TIME_IN_FORCE_UNSPECIFIED\x10\x00\x12\x15\n\x11TIME_IN_FORCE_GTC\x10\x01\x12\x15\n\x11TIME_IN_FORCE_IOC\x10\x02\x12\x15\n\x11TIME_IN_FORCE_FOK\x10\x03\x12\x15\n\x11TIME_IN_FORCE_GTD\x10\x04*\xd7\x03\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18ORDER_STATUS_PENDING_NEW\x10\x01\x12\x14\n\x10ORDER_STATUS_NEW\x10\x02\x12!\n\x1dORDER_STATUS_PARTIALLY_FILLED\x10\x03\x12\x17\n\x13ORDER_STATUS_FILLED\x10\x04\x12\x1f\n\x1bORDER_STATUS_PENDING_CANCEL\x10\x05\x12\x19\n\x15ORDER_STATUS_CANCELED\x10\x06\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x07\x12\x18\n\x14ORDER_STATUS_EXPIRED\x10\x08\x12&\n\"ORDER_STATUS_AWAITING_CONFIRMATION\x10\t\x12\x1a\n\x16ORDER_STATUS_SUBMITTED\x10\n\x12\x1a\n\x16ORDER_STATUS_TRIGGERED\x10\x0b\x12\x1e\n\x1aORDER_STATUS_PENDING_AMEND\x10\x0c\x12\x17\n\x13ORDER_STATUS_DENIED\x10\r\x12\x19\n\x15ORDER_STATUS_EMULATED\x10\x0e\x12\x15\n\x11ORDER_STATUS_LOST\x10\x0f*]\n\x0cTrailingUnit\x12\x1d\n\x19TRAILING_UNIT_UNSPECIFIED\x10\x00\x12\x17\n\x13TRAILING_UNIT_PRICE\x10\x01\x12\x15\n\x11TRAILING_UNIT_BPS\x10\x02*f\n\rOrderListType\x12\x1f\n\x1bORDER_LIST_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13ORDER_LIST_TYPE_OCO\x10\x01\x12\x1b\n\x17ORDER_LIST_TYPE_BRACKET\x10\x02*\x9a\x01\n\x11\x43onfirmationState\x12\"\n\x1e\x43ONFIRMATION_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43ONFIRMATION_STATE_AWAITING\x10\x01\x12 \n\x1c\x43ONFIRMATION_STATE_CONFIRMED\x10\x02\x12\x1e\n\x1a\x43ONFIRMATION_STATE_EXPIRED\x10\x03*k\n\x08ListRole\x12\x19\n\x15LIST_ROLE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLIST_ROLE_ENTRY\x10\x01\x12\x17\n\x13LIST_ROLE_LIMIT_LEG\x10\x02\x12\x16\n\x12LIST_ROLE_STOP_LEG\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'eip.events.v1.orders_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORDERTYPE']._serialized_start=1282
-  _globals['_ORDERTYPE']._serialized_end=1544
-  _globals['_TIMEINFORCE']._serialized_start=1546
-  _globals['_TIMEINFORCE']._serialized_end=1659
-  _globals['_ORDERSTATUS']._serialized_start=1662
-  _globals['_ORDERSTATUS']._serialized_end=1930
-  _globals['_ORDERSPEC']._serialized_start=107
-  _globals['_ORDERSPEC']._serialized_end=368
-  _globals['_PLACEORDER']._serialized_start=370
-  _globals['_PLACEORDER']._serialized_end=422
-  _globals['_AMENDORDER']._serialized_start=424
-  _globals['_AMENDORDER']._serialized_end=487
-  _globals['_CANCELORDER']._serialized_start=489
-  _globals['_CANCELORDER']._serialized_end=520
-  _globals['_ORDERCOMMAND']._serialized_start=523
-  _globals['_ORDERCOMMAND']._serialized_end=821
-  _globals['_FILL']._serialized_start=823
-  _globals['_FILL']._serialized_end=927
-  _globals['_ORDEREVENT']._serialized_start=930
-  _globals['_ORDEREVENT']._serialized_end=1279
+  _globals['_DENIALREASON_DETAILSENTRY']._loaded_options = None
+  _globals['_DENIALREASON_DETAILSENTRY']._serialized_options = b'8\001'
+  _globals['_ORDERTYPE']._serialized_start=2666
+  _globals['_ORDERTYPE']._serialized_end=2964
+  _globals['_TIMEINFORCE']._serialized_start=2967
+  _globals['_TIMEINFORCE']._serialized_end=3103
+  _globals['_ORDERSTATUS']._serialized_start=3106
+  _globals['_ORDERSTATUS']._serialized_end=3577
+  _globals['_TRAILINGUNIT']._serialized_start=3579
+  _globals['_TRAILINGUNIT']._serialized_end=3672
+  _globals['_ORDERLISTTYPE']._serialized_start=3674
+  _globals['_ORDERLISTTYPE']._serialized_end=3776
+  _globals['_CONFIRMATIONSTATE']._serialized_start=3779
+  _globals['_CONFIRMATIONSTATE']._serialized_end=3933
+  _globals['_LISTROLE']._serialized_start=3935
+  _globals['_LISTROLE']._serialized_end=4042
+  _globals['_TRAILINGOFFSET']._serialized_start=106
+  _globals['_TRAILINGOFFSET']._serialized_end=180
+  _globals['_ORDERSPEC']._serialized_start=183
+  _globals['_ORDERSPEC']._serialized_end=578
+  _globals['_PLACEORDER']._serialized_start=580
+  _globals['_PLACEORDER']._serialized_end=632
+  _globals['_AMENDORDER']._serialized_start=634
+  _globals['_AMENDORDER']._serialized_end=717
+  _globals['_CANCELORDER']._serialized_start=719
+  _globals['_CANCELORDER']._serialized_end=750
+  _globals['_PLACEORDERLIST']._serialized_start=753
+  _globals['_PLACEORDERLIST']._serialized_end=1032
+  _globals['_CANCELALL']._serialized_start=1034
+  _globals['_CANCELALL']._serialized_end=1079
+  _globals['_ORDERCOMMAND']._serialized_start=1082
+  _globals['_ORDERCOMMAND']._serialized_end=1481
+  _globals['_FILL']._serialized_start=1483
+  _globals['_FILL']._serialized_end=1587
+  _globals['_DENIALREASON']._serialized_start=1590
+  _globals['_DENIALREASON']._serialized_end=1742
+  _globals['_DENIALREASON_DETAILSENTRY']._serialized_start=1696
+  _globals['_DENIALREASON_DETAILSENTRY']._serialized_end=1742
+  _globals['_CONFIRMATION']._serialized_start=1745
+  _globals['_CONFIRMATION']._serialized_end=1925
+  _globals['_ORDEREVENT']._serialized_start=1928
+  _globals['_ORDEREVENT']._serialized_end=2663
 # @@protoc_insertion_point(module_scope)

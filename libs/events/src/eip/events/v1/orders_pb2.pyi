@@ -3,10 +3,12 @@
 isort:skip_file
 Trading. Topics: orders.commands.v1 (key account) and orders.events.v1 (key order id)."""
 
+from collections import abc as _abc
 from eip.events.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -34,6 +36,9 @@ class _OrderTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderType.V
     ORDER_TYPE_TAKE_PROFIT_LIMIT: _OrderType.ValueType  # 6
     ORDER_TYPE_LIMIT_MAKER: _OrderType.ValueType  # 7
     ORDER_TYPE_TRAILING_STOP: _OrderType.ValueType  # 8
+    """a stop whose trigger follows the best price (OrderSpec.trailing)"""
+    ORDER_TYPE_TRAILING_STOP_LIMIT: _OrderType.ValueType  # 9
+    """the same, becoming a limit order at OrderSpec.price"""
 
 class OrderType(_OrderType, metaclass=_OrderTypeEnumTypeWrapper): ...
 
@@ -46,6 +51,9 @@ ORDER_TYPE_TAKE_PROFIT: OrderType.ValueType  # 5
 ORDER_TYPE_TAKE_PROFIT_LIMIT: OrderType.ValueType  # 6
 ORDER_TYPE_LIMIT_MAKER: OrderType.ValueType  # 7
 ORDER_TYPE_TRAILING_STOP: OrderType.ValueType  # 8
+"""a stop whose trigger follows the best price (OrderSpec.trailing)"""
+ORDER_TYPE_TRAILING_STOP_LIMIT: OrderType.ValueType  # 9
+"""the same, becoming a limit order at OrderSpec.price"""
 Global___OrderType: _TypeAlias = OrderType  # noqa: Y015
 
 class _TimeInForce:
@@ -58,6 +66,8 @@ class _TimeInForceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TimeInFor
     TIME_IN_FORCE_GTC: _TimeInForce.ValueType  # 1
     TIME_IN_FORCE_IOC: _TimeInForce.ValueType  # 2
     TIME_IN_FORCE_FOK: _TimeInForce.ValueType  # 3
+    TIME_IN_FORCE_GTD: _TimeInForce.ValueType  # 4
+    """good till OrderSpec.expire_time"""
 
 class TimeInForce(_TimeInForce, metaclass=_TimeInForceEnumTypeWrapper): ...
 
@@ -65,6 +75,8 @@ TIME_IN_FORCE_UNSPECIFIED: TimeInForce.ValueType  # 0
 TIME_IN_FORCE_GTC: TimeInForce.ValueType  # 1
 TIME_IN_FORCE_IOC: TimeInForce.ValueType  # 2
 TIME_IN_FORCE_FOK: TimeInForce.ValueType  # 3
+TIME_IN_FORCE_GTD: TimeInForce.ValueType  # 4
+"""good till OrderSpec.expire_time"""
 Global___TimeInForce: _TypeAlias = TimeInForce  # noqa: Y015
 
 class _OrderStatus:
@@ -75,28 +87,190 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     DESCRIPTOR: _descriptor.EnumDescriptor
     ORDER_STATUS_UNSPECIFIED: _OrderStatus.ValueType  # 0
     ORDER_STATUS_PENDING_NEW: _OrderStatus.ValueType  # 1
-    """accepted by the platform, not yet acknowledged by the exchange"""
+    """stored with its outbox row, not sent yet"""
     ORDER_STATUS_NEW: _OrderStatus.ValueType  # 2
+    """ACCEPTED: the exchange has it, working, nothing filled"""
     ORDER_STATUS_PARTIALLY_FILLED: _OrderStatus.ValueType  # 3
     ORDER_STATUS_FILLED: _OrderStatus.ValueType  # 4
     ORDER_STATUS_PENDING_CANCEL: _OrderStatus.ValueType  # 5
+    """cancel requested, not confirmed by the exchange yet"""
     ORDER_STATUS_CANCELED: _OrderStatus.ValueType  # 6
     ORDER_STATUS_REJECTED: _OrderStatus.ValueType  # 7
+    """refused by the exchange"""
     ORDER_STATUS_EXPIRED: _OrderStatus.ValueType  # 8
+    """by time in force, or a confirmation that never came"""
+    ORDER_STATUS_AWAITING_CONFIRMATION: _OrderStatus.ValueType  # 9
+    """a large trade held until a second principal confirms"""
+    ORDER_STATUS_SUBMITTED: _OrderStatus.ValueType  # 10
+    """sent; the exchange's answer not known yet (or lost)"""
+    ORDER_STATUS_TRIGGERED: _OrderStatus.ValueType  # 11
+    """a stop's trigger fired (at the exchange, or emulated here)"""
+    ORDER_STATUS_PENDING_AMEND: _OrderStatus.ValueType  # 12
+    """amend (native or cancel-replace) requested, not confirmed"""
+    ORDER_STATUS_DENIED: _OrderStatus.ValueType  # 13
+    """refused by pre-trade risk: never sent"""
+    ORDER_STATUS_EMULATED: _OrderStatus.ValueType  # 14
+    """held by the platform until its trigger fires"""
+    ORDER_STATUS_LOST: _OrderStatus.ValueType  # 15
+    """the exchange did not know it after the documented checks"""
 
-class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper): ...
+class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
+    """The order's state in order management's state machine (docs/ORDER_MANAGEMENT.md has the table
+    of transitions). Final: FILLED, CANCELED, REJECTED, EXPIRED, DENIED; LOST is final unless the
+    venue turns out to know the order after all.
+    """
 
 ORDER_STATUS_UNSPECIFIED: OrderStatus.ValueType  # 0
 ORDER_STATUS_PENDING_NEW: OrderStatus.ValueType  # 1
-"""accepted by the platform, not yet acknowledged by the exchange"""
+"""stored with its outbox row, not sent yet"""
 ORDER_STATUS_NEW: OrderStatus.ValueType  # 2
+"""ACCEPTED: the exchange has it, working, nothing filled"""
 ORDER_STATUS_PARTIALLY_FILLED: OrderStatus.ValueType  # 3
 ORDER_STATUS_FILLED: OrderStatus.ValueType  # 4
 ORDER_STATUS_PENDING_CANCEL: OrderStatus.ValueType  # 5
+"""cancel requested, not confirmed by the exchange yet"""
 ORDER_STATUS_CANCELED: OrderStatus.ValueType  # 6
 ORDER_STATUS_REJECTED: OrderStatus.ValueType  # 7
+"""refused by the exchange"""
 ORDER_STATUS_EXPIRED: OrderStatus.ValueType  # 8
+"""by time in force, or a confirmation that never came"""
+ORDER_STATUS_AWAITING_CONFIRMATION: OrderStatus.ValueType  # 9
+"""a large trade held until a second principal confirms"""
+ORDER_STATUS_SUBMITTED: OrderStatus.ValueType  # 10
+"""sent; the exchange's answer not known yet (or lost)"""
+ORDER_STATUS_TRIGGERED: OrderStatus.ValueType  # 11
+"""a stop's trigger fired (at the exchange, or emulated here)"""
+ORDER_STATUS_PENDING_AMEND: OrderStatus.ValueType  # 12
+"""amend (native or cancel-replace) requested, not confirmed"""
+ORDER_STATUS_DENIED: OrderStatus.ValueType  # 13
+"""refused by pre-trade risk: never sent"""
+ORDER_STATUS_EMULATED: OrderStatus.ValueType  # 14
+"""held by the platform until its trigger fires"""
+ORDER_STATUS_LOST: OrderStatus.ValueType  # 15
+"""the exchange did not know it after the documented checks"""
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
+
+class _TrailingUnit:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TrailingUnitEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TrailingUnit.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TRAILING_UNIT_UNSPECIFIED: _TrailingUnit.ValueType  # 0
+    TRAILING_UNIT_PRICE: _TrailingUnit.ValueType  # 1
+    """an absolute price distance"""
+    TRAILING_UNIT_BPS: _TrailingUnit.ValueType  # 2
+    """basis points of the price (100 = 1 %)"""
+
+class TrailingUnit(_TrailingUnit, metaclass=_TrailingUnitEnumTypeWrapper):
+    """How a trailing stop's trigger follows the best price since activation."""
+
+TRAILING_UNIT_UNSPECIFIED: TrailingUnit.ValueType  # 0
+TRAILING_UNIT_PRICE: TrailingUnit.ValueType  # 1
+"""an absolute price distance"""
+TRAILING_UNIT_BPS: TrailingUnit.ValueType  # 2
+"""basis points of the price (100 = 1 %)"""
+Global___TrailingUnit: _TypeAlias = TrailingUnit  # noqa: Y015
+
+class _OrderListType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OrderListTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderListType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ORDER_LIST_TYPE_UNSPECIFIED: _OrderListType.ValueType  # 0
+    ORDER_LIST_TYPE_OCO: _OrderListType.ValueType  # 1
+    """A limit leg (price) and a stop leg (stop_price, stop_limit_price for a stop-limit) sharing
+    one quantity: the first to execute cancels the other.
+    """
+    ORDER_LIST_TYPE_BRACKET: _OrderListType.ValueType  # 2
+    """An entry order, then, once it filled, an OCO of a take-profit (price) and a stop-loss
+    (stop_price) for the filled quantity.
+    """
+
+class OrderListType(_OrderListType, metaclass=_OrderListTypeEnumTypeWrapper): ...
+
+ORDER_LIST_TYPE_UNSPECIFIED: OrderListType.ValueType  # 0
+ORDER_LIST_TYPE_OCO: OrderListType.ValueType  # 1
+"""A limit leg (price) and a stop leg (stop_price, stop_limit_price for a stop-limit) sharing
+one quantity: the first to execute cancels the other.
+"""
+ORDER_LIST_TYPE_BRACKET: OrderListType.ValueType  # 2
+"""An entry order, then, once it filled, an OCO of a take-profit (price) and a stop-loss
+(stop_price) for the filled quantity.
+"""
+Global___OrderListType: _TypeAlias = OrderListType  # noqa: Y015
+
+class _ConfirmationState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConfirmationStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConfirmationState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONFIRMATION_STATE_UNSPECIFIED: _ConfirmationState.ValueType  # 0
+    """no confirmation was needed"""
+    CONFIRMATION_STATE_AWAITING: _ConfirmationState.ValueType  # 1
+    CONFIRMATION_STATE_CONFIRMED: _ConfirmationState.ValueType  # 2
+    CONFIRMATION_STATE_EXPIRED: _ConfirmationState.ValueType  # 3
+
+class ConfirmationState(_ConfirmationState, metaclass=_ConfirmationStateEnumTypeWrapper): ...
+
+CONFIRMATION_STATE_UNSPECIFIED: ConfirmationState.ValueType  # 0
+"""no confirmation was needed"""
+CONFIRMATION_STATE_AWAITING: ConfirmationState.ValueType  # 1
+CONFIRMATION_STATE_CONFIRMED: ConfirmationState.ValueType  # 2
+CONFIRMATION_STATE_EXPIRED: ConfirmationState.ValueType  # 3
+Global___ConfirmationState: _TypeAlias = ConfirmationState  # noqa: Y015
+
+class _ListRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ListRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ListRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LIST_ROLE_UNSPECIFIED: _ListRole.ValueType  # 0
+    """not in a list"""
+    LIST_ROLE_ENTRY: _ListRole.ValueType  # 1
+    """a bracket's entry"""
+    LIST_ROLE_LIMIT_LEG: _ListRole.ValueType  # 2
+    """an OCO's limit leg, a bracket's take-profit"""
+    LIST_ROLE_STOP_LEG: _ListRole.ValueType  # 3
+    """an OCO's stop leg, a bracket's stop-loss"""
+
+class ListRole(_ListRole, metaclass=_ListRoleEnumTypeWrapper):
+    """An order's place in an order list."""
+
+LIST_ROLE_UNSPECIFIED: ListRole.ValueType  # 0
+"""not in a list"""
+LIST_ROLE_ENTRY: ListRole.ValueType  # 1
+"""a bracket's entry"""
+LIST_ROLE_LIMIT_LEG: ListRole.ValueType  # 2
+"""an OCO's limit leg, a bracket's take-profit"""
+LIST_ROLE_STOP_LEG: ListRole.ValueType  # 3
+"""an OCO's stop leg, a bracket's stop-loss"""
+Global___ListRole: _TypeAlias = ListRole  # noqa: Y015
+
+@_typing.final
+class TrailingOffset(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    value: _builtins.str
+    unit: Global___TrailingUnit.ValueType
+    def __init__(
+        self,
+        *,
+        value: _builtins.str = ...,
+        unit: Global___TrailingUnit.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["unit", b"unit", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrailingOffset: _TypeAlias = TrailingOffset  # noqa: Y015
 
 @_typing.final
 class OrderSpec(_message.Message):
@@ -110,6 +284,10 @@ class OrderSpec(_message.Message):
     QUOTE_QUANTITY_FIELD_NUMBER: _builtins.int
     PRICE_FIELD_NUMBER: _builtins.int
     STOP_PRICE_FIELD_NUMBER: _builtins.int
+    TRAILING_FIELD_NUMBER: _builtins.int
+    POST_ONLY_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    EMULATE_FIELD_NUMBER: _builtins.int
     side: _common_pb2.Side.ValueType
     type: Global___OrderType.ValueType
     time_in_force: Global___TimeInForce.ValueType
@@ -120,9 +298,25 @@ class OrderSpec(_message.Message):
     price: _builtins.str
     """limit price"""
     stop_price: _builtins.str
-    """trigger price of stop / take-profit orders"""
+    """trigger price of stop / take-profit orders; a trailing stop's"""
+    post_only: _builtins.bool
+    """a limit order that must not take (LIMIT_MAKER implies it)"""
+    emulate: _builtins.bool
+    """Hold the trigger in the platform even where the exchange has the order type natively (the
+    platform emulates it anyway where the exchange lacks it).
+    """
     @_builtins.property
     def instrument(self) -> _common_pb2.Instrument: ...
+    @_builtins.property
+    def trailing(self) -> Global___TrailingOffset:
+        """activation price (empty: active at once)
+        trailing stops only
+        """
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """TIME_IN_FORCE_GTD only"""
+
     def __init__(
         self,
         *,
@@ -134,10 +328,14 @@ class OrderSpec(_message.Message):
         quote_quantity: _builtins.str = ...,
         price: _builtins.str = ...,
         stop_price: _builtins.str = ...,
+        trailing: Global___TrailingOffset | None = ...,
+        post_only: _builtins.bool = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        emulate: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "instrument", b"instrument", "trailing", b"trailing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["instrument", b"instrument", "price", b"price", "quantity", b"quantity", "quote_quantity", b"quote_quantity", "side", b"side", "stop_price", b"stop_price", "time_in_force", b"time_in_force", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emulate", b"emulate", "expire_time", b"expire_time", "instrument", b"instrument", "post_only", b"post_only", "price", b"price", "quantity", b"quantity", "quote_quantity", b"quote_quantity", "side", b"side", "stop_price", b"stop_price", "time_in_force", b"time_in_force", "trailing", b"trailing", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -170,20 +368,24 @@ class AmendOrder(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     PRICE_FIELD_NUMBER: _builtins.int
+    STOP_PRICE_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     quantity: _builtins.str
     """new values; empty leaves the field unchanged"""
     price: _builtins.str
+    stop_price: _builtins.str
+    """an emulated stop's trigger"""
     def __init__(
         self,
         *,
         order_id: _builtins.str = ...,
         quantity: _builtins.str = ...,
         price: _builtins.str = ...,
+        stop_price: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "price", b"price", "quantity", b"quantity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "price", b"price", "quantity", b"quantity", "stop_price", b"stop_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -209,6 +411,85 @@ class CancelOrder(_message.Message):
 Global___CancelOrder: _TypeAlias = CancelOrder  # noqa: Y015
 
 @_typing.final
+class PlaceOrderList(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    STOP_PRICE_FIELD_NUMBER: _builtins.int
+    STOP_LIMIT_PRICE_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    EMULATE_FIELD_NUMBER: _builtins.int
+    type: Global___OrderListType.ValueType
+    side: _common_pb2.Side.ValueType
+    """of the OCO legs (a bracket's exits take the opposite of the entry)"""
+    quantity: _builtins.str
+    """of the OCO (a bracket's exits take the entry's filled quantity)"""
+    price: _builtins.str
+    """the limit leg / take-profit"""
+    stop_price: _builtins.str
+    """the stop leg / stop-loss trigger"""
+    stop_limit_price: _builtins.str
+    """empty: the stop leg is a market order once triggered"""
+    emulate: _builtins.bool
+    """Run the OCO in the platform (a limit leg at the venue, the stop held here) even where
+    the venue has native OCO lists.
+    """
+    @_builtins.property
+    def instrument(self) -> _common_pb2.Instrument: ...
+    @_builtins.property
+    def entry(self) -> Global___OrderSpec:
+        """brackets only"""
+
+    def __init__(
+        self,
+        *,
+        type: Global___OrderListType.ValueType = ...,
+        instrument: _common_pb2.Instrument | None = ...,
+        side: _common_pb2.Side.ValueType = ...,
+        quantity: _builtins.str = ...,
+        price: _builtins.str = ...,
+        stop_price: _builtins.str = ...,
+        stop_limit_price: _builtins.str = ...,
+        entry: Global___OrderSpec | None = ...,
+        emulate: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "instrument", b"instrument"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emulate", b"emulate", "entry", b"entry", "instrument", b"instrument", "price", b"price", "quantity", b"quantity", "side", b"side", "stop_limit_price", b"stop_limit_price", "stop_price", b"stop_price", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceOrderList: _TypeAlias = PlaceOrderList  # noqa: Y015
+
+@_typing.final
+class CancelAll(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXCHANGE_FIELD_NUMBER: _builtins.int
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    exchange: _builtins.str
+    """empty: every exchange"""
+    symbol: _builtins.str
+    """empty: every symbol (normalized "BASE/QUOTE")"""
+    def __init__(
+        self,
+        *,
+        exchange: _builtins.str = ...,
+        symbol: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exchange", b"exchange", "symbol", b"symbol"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAll: _TypeAlias = CancelAll  # noqa: Y015
+
+@_typing.final
 class OrderCommand(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -220,6 +501,8 @@ class OrderCommand(_message.Message):
     PLACE_FIELD_NUMBER: _builtins.int
     AMEND_FIELD_NUMBER: _builtins.int
     CANCEL_FIELD_NUMBER: _builtins.int
+    PLACE_LIST_FIELD_NUMBER: _builtins.int
+    CANCEL_ALL_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
     idempotency_key: _builtins.str
     """Retrying a command with the same key never creates a second order."""
@@ -234,6 +517,10 @@ class OrderCommand(_message.Message):
     def amend(self) -> Global___AmendOrder: ...
     @_builtins.property
     def cancel(self) -> Global___CancelOrder: ...
+    @_builtins.property
+    def place_list(self) -> Global___PlaceOrderList: ...
+    @_builtins.property
+    def cancel_all(self) -> Global___CancelAll: ...
     def __init__(
         self,
         *,
@@ -245,12 +532,14 @@ class OrderCommand(_message.Message):
         place: Global___PlaceOrder | None = ...,
         amend: Global___AmendOrder | None = ...,
         cancel: Global___CancelOrder | None = ...,
+        place_list: Global___PlaceOrderList | None = ...,
+        cancel_all: Global___CancelAll | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amend", b"amend", "cancel", b"cancel", "command", b"command", "place", b"place", "requested_time", b"requested_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amend", b"amend", "cancel", b"cancel", "cancel_all", b"cancel_all", "command", b"command", "place", b"place", "place_list", b"place_list", "requested_time", b"requested_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amend", b"amend", "cancel", b"cancel", "command", b"command", "command_id", b"command_id", "idempotency_key", b"idempotency_key", "place", b"place", "requested_by", b"requested_by", "requested_time", b"requested_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amend", b"amend", "cancel", b"cancel", "cancel_all", b"cancel_all", "command", b"command", "command_id", b"command_id", "idempotency_key", b"idempotency_key", "place", b"place", "place_list", b"place_list", "requested_by", b"requested_by", "requested_time", b"requested_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["place", "amend", "cancel"]  # noqa: Y015
+    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["place", "amend", "cancel", "place_list", "cancel_all"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_command) -> _WhichOneofReturnType_command | None: ...
 
@@ -291,6 +580,88 @@ class Fill(_message.Message):
 Global___Fill: _TypeAlias = Fill  # noqa: Y015
 
 @_typing.final
+class DenialReason(_message.Message):
+    """Why pre-trade risk denied an order (code from docs/ORDER_MANAGEMENT.md's list)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DetailsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    DETAILS_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """"price_band", "max_open_orders", "halted", ..."""
+    message: _builtins.str
+    @_builtins.property
+    def details(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        message: _builtins.str = ...,
+        details: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "details", b"details", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DenialReason: _TypeAlias = DenialReason  # noqa: Y015
+
+@_typing.final
+class Confirmation(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    CONFIRMED_BY_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    FOUR_EYES_FIELD_NUMBER: _builtins.int
+    THRESHOLD_NOTIONAL_FIELD_NUMBER: _builtins.int
+    state: Global___ConfirmationState.ValueType
+    confirmed_by: _builtins.str
+    four_eyes: _builtins.bool
+    """the confirmer had to be another subject than the requester"""
+    threshold_notional: _builtins.str
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        state: Global___ConfirmationState.ValueType = ...,
+        confirmed_by: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        four_eyes: _builtins.bool = ...,
+        threshold_notional: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirmed_by", b"confirmed_by", "expires_at", b"expires_at", "four_eyes", b"four_eyes", "state", b"state", "threshold_notional", b"threshold_notional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Confirmation: _TypeAlias = Confirmation  # noqa: Y015
+
+@_typing.final
 class OrderEvent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -306,6 +677,20 @@ class OrderEvent(_message.Message):
     LAST_FILL_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    DENIAL_FIELD_NUMBER: _builtins.int
+    CONFIRMATION_FIELD_NUMBER: _builtins.int
+    ORDER_LIST_ID_FIELD_NUMBER: _builtins.int
+    LIST_ROLE_FIELD_NUMBER: _builtins.int
+    PARENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    EMULATED_FIELD_NUMBER: _builtins.int
+    TRIGGER_PRICE_FIELD_NUMBER: _builtins.int
+    ADOPTED_FIELD_NUMBER: _builtins.int
+    REPLACES_ORDER_ID_FIELD_NUMBER: _builtins.int
+    REPLACED_BY_ORDER_ID_FIELD_NUMBER: _builtins.int
+    LIST_NATIVE_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     """the platform's id"""
     client_order_id: _builtins.str
@@ -320,6 +705,27 @@ class OrderEvent(_message.Message):
     """rejection or cancellation reason"""
     version: _builtins.int
     """increases by one with every change of this order"""
+    event: _builtins.str
+    """the state machine's event that made this change"""
+    idempotency_key: _builtins.str
+    requested_by: _builtins.str
+    """who placed the order"""
+    order_list_id: _builtins.str
+    list_role: Global___ListRole.ValueType
+    parent_order_id: _builtins.str
+    """a bracket exit's entry"""
+    emulated: _builtins.bool
+    """the trigger is held by the platform"""
+    trigger_price: _builtins.str
+    """the current trigger level of a stop (trailing: it moves)"""
+    adopted: _builtins.bool
+    """found at the exchange, not placed through the platform"""
+    replaces_order_id: _builtins.str
+    """a cancel-replace's replacement names the order it replaced"""
+    replaced_by_order_id: _builtins.str
+    """... and the replaced order names its replacement"""
+    list_native: _builtins.bool
+    """the list's contingency is the venue's (a native OCO)"""
     @_builtins.property
     def times(self) -> _common_pb2.EventTimes: ...
     @_builtins.property
@@ -328,6 +734,12 @@ class OrderEvent(_message.Message):
     def last_fill(self) -> Global___Fill:
         """set when this change is a fill"""
 
+    @_builtins.property
+    def denial(self) -> Global___DenialReason:
+        """status DENIED"""
+
+    @_builtins.property
+    def confirmation(self) -> Global___Confirmation: ...
     def __init__(
         self,
         *,
@@ -343,10 +755,24 @@ class OrderEvent(_message.Message):
         last_fill: Global___Fill | None = ...,
         reason: _builtins.str = ...,
         version: _builtins.int = ...,
+        event: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        requested_by: _builtins.str = ...,
+        denial: Global___DenialReason | None = ...,
+        confirmation: Global___Confirmation | None = ...,
+        order_list_id: _builtins.str = ...,
+        list_role: Global___ListRole.ValueType = ...,
+        parent_order_id: _builtins.str = ...,
+        emulated: _builtins.bool = ...,
+        trigger_price: _builtins.str = ...,
+        adopted: _builtins.bool = ...,
+        replaces_order_id: _builtins.str = ...,
+        replaced_by_order_id: _builtins.str = ...,
+        list_native: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_fill", b"last_fill", "spec", b"spec", "times", b"times"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["confirmation", b"confirmation", "denial", b"denial", "last_fill", b"last_fill", "spec", b"spec", "times", b"times"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "average_price", b"average_price", "client_order_id", b"client_order_id", "exchange_order_id", b"exchange_order_id", "filled_quantity", b"filled_quantity", "last_fill", b"last_fill", "order_id", b"order_id", "reason", b"reason", "spec", b"spec", "status", b"status", "times", b"times", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "adopted", b"adopted", "average_price", b"average_price", "client_order_id", b"client_order_id", "confirmation", b"confirmation", "denial", b"denial", "emulated", b"emulated", "event", b"event", "exchange_order_id", b"exchange_order_id", "filled_quantity", b"filled_quantity", "idempotency_key", b"idempotency_key", "last_fill", b"last_fill", "list_native", b"list_native", "list_role", b"list_role", "order_id", b"order_id", "order_list_id", b"order_list_id", "parent_order_id", b"parent_order_id", "reason", b"reason", "replaced_by_order_id", b"replaced_by_order_id", "replaces_order_id", b"replaces_order_id", "requested_by", b"requested_by", "spec", b"spec", "status", b"status", "times", b"times", "trigger_price", b"trigger_price", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

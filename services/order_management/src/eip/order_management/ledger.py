@@ -1,0 +1,204 @@
+"""The one way to change orders: a PostgreSQL transaction fenced by the account's partition
+lease, collecting the order changes and venue calls it decides, written together at its end.
+
+    async def work(tx: Tx) -> Order:
+        order = await tx.order(order_id, lock=True)
+        order = tx.change(order, Event.CANCEL_REQUESTED, actor=who)
+        await tx.enqueue(order, "cancel")
+        return order
+    order = await ledger.run(partition, work)
+
+What is subtle:
+
+- The lease is checked (``FOR SHARE``) before anything else, so a fenced-out instance changes
+  nothing (``Fenced``: it drops the partition at once).
+- Changes are written at the end, events and audit entries last, so the audit chain's lock
+  (one per chain, held until the commit) is held for as short a time as possible.
+- Lock order: an order's row before its outbox rows and triggers, everywhere; a transaction
+  that still loses a deadlock (two legs of one list changed at once) is run again.
+- What must happen after the commit (wake the sender and the event relay, answer HTTP callers
+  waiting for an order) runs only once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from psycopg import AsyncConnection
+from psycopg.errors import DeadlockDetected, SerializationFailure
+
+from eip.order_management.orders import Order, change, create
+from eip.order_management.ownership import Ownership
+from eip.order_management.state_machine import Event
+from eip.order_management.storage import (
+    Change,
+    Database,
+    Fenced,
+    Leases,
+    OrderRepository,
+    Outbox,
+    StaleOrder,
+)
+from eip.order_management.storage.outbox import Action
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+RETRIES = 5
+
+
+class _Retry(Exception):
+    """The transaction lost a deadlock or a race: run it again."""
+
+
+class Tx:
+    def __init__(self, conn: AsyncConnection, repo: OrderRepository, outbox: Outbox) -> None:
+        self.conn = conn
+        self.repo = repo
+        self.outbox = outbox
+        self.changes: list[Change] = []
+        self.queued = 0  # venue calls enqueued
+        self.touched: set[str] = set()
+        self.followed = 0  # changes the list rules have looked at
+
+    def latest(self, order_id: str) -> Order | None:
+        """The order as this transaction left it so far (None: not changed here)."""
+        for c in reversed(self.changes):
+            if c.after.order_id == order_id:
+                return c.after
+        return None
+
+    async def order(self, order_id: str, *, lock: bool = True) -> Order | None:
+        return await self.repo.get(self.conn, order_id, lock=lock)
+
+    def create(self, event: Event, *, actor: str, **fields: Any) -> Order:
+        order, record = create(event, actor=actor, **fields)
+        self.changes.append(Change(order, record))
+        self.touched.add(order.order_id)
+        return order
+
+    def change(
+        self, order: Order, event: Event, *, actor: str, fill: Any = None, **changes: Any
+    ) -> Order:
+        updated, record = change(order, event, actor=actor, **changes)
+        self.changes.append(Change(updated, record, before=order, fill=fill))
+        self.touched.add(order.order_id)
+        return updated
+
+    async def enqueue(
+        self, order: Order, action: Action, payload: Mapping[str, Any] | None = None
+    ) -> int:
+        self.queued += 1
+        return await self.outbox.enqueue(
+            self.conn, order.order_id, order.partition, action, payload
+        )
+
+
+class Ledger:
+    def __init__(
+        self,
+        db: Database,
+        repo: OrderRepository,
+        outbox: Outbox,
+        leases: Leases,
+        ownership: Ownership,
+    ) -> None:
+        self.db = db
+        self.repo = repo
+        self.outbox = outbox
+        self.leases = leases
+        self.ownership = ownership
+        # woken after commits: the sender (venue calls queued), the relays (events, audit)
+        self.calls_queued = asyncio.Event()
+        self.events_queued = asyncio.Event()
+        self.audit_queued = asyncio.Event()
+        self._watchers: dict[str, list[Callable[[Order], None]]] = {}
+        # run inside every transaction after its work, until they change nothing more (order
+        # lists follow their legs); and after every commit with the orders it changed
+        self.before_write: list[Callable[[Tx], Awaitable[None]]] = []
+        self.on_commit: list[Callable[[list[Order]], None]] = []
+
+    async def run(
+        self, partition: int, work: Callable[[Tx], Awaitable[T]], *, epoch: int | None = None
+    ) -> T:
+        """``work`` in one transaction fenced by ``partition``'s lease (the epoch this instance
+        holds, or ``epoch``); ``NotOwner`` / ``Fenced`` when it is not this instance's. A
+        transaction that lost a deadlock or found an order changed under it is run again from
+        the start (``work`` reads what it needs inside it, so it may be)."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return await self._run_once(partition, work, epoch)
+            except _Retry:
+                if attempt == RETRIES:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.02 * attempt))
+        raise AssertionError("unreachable")
+
+    async def _run_once(
+        self, partition: int, work: Callable[[Tx], Awaitable[T]], epoch: int | None
+    ) -> T:
+        epoch = self.ownership.epoch(partition) if epoch is None else epoch
+        async with self.db.connection() as conn:
+            try:
+                async with conn.transaction():
+                    await self.leases.check(conn, partition, epoch)
+                    tx = Tx(conn, self.repo, self.outbox)
+                    result = await work(tx)
+                    await self._follow(tx)
+                    entries = await self.repo.write(conn, tx.changes)
+            except Fenced:
+                self.ownership.drop(partition)
+                log.warning("partition lease superseded: dropped", extra={"partition": partition})
+                raise
+            except (DeadlockDetected, SerializationFailure, StaleOrder) as exc:
+                log.info("transaction run again", extra={"error": type(exc).__name__})
+                raise _Retry() from None
+        self._after_commit(tx, bool(entries))
+        return result
+
+    async def _follow(self, tx: Tx) -> None:
+        seen = 0
+        for _ in range(20):  # a list settles in a few rounds; more means a rule loops
+            if seen == len(tx.changes):
+                return
+            seen = len(tx.changes)
+            for hook in self.before_write:
+                await hook(tx)
+        raise RuntimeError("order list rules did not settle")
+
+    def watch(self, order_id: str, callback: Callable[[Order], None]) -> Callable[[], None]:
+        """Call ``callback`` with the order after each committed change of it, until the
+        returned function is called."""
+        self._watchers.setdefault(order_id, []).append(callback)
+
+        def stop() -> None:
+            callbacks = self._watchers.get(order_id)
+            if callbacks and callback in callbacks:
+                callbacks.remove(callback)
+                if not callbacks:
+                    del self._watchers[order_id]
+
+        return stop
+
+    def _after_commit(self, tx: Tx, audited: bool) -> None:
+        if tx.queued:
+            self.calls_queued.set()
+        if tx.changes:
+            self.events_queued.set()
+        if audited:
+            self.audit_queued.set()
+        latest: dict[str, Order] = {}
+        for c in tx.changes:
+            latest[c.after.order_id] = c.after
+        if latest:
+            for hook in self.on_commit:
+                hook(list(latest.values()))
+        if self._watchers:
+            for order_id, order in latest.items():
+                for callback in list(self._watchers.get(order_id, ())):
+                    callback(order)

@@ -1,0 +1,216 @@
+"""The outbox of venue calls (placements, cancels, amends) and of ``orders.events.v1`` records.
+
+Venue calls: a row is queued in the transaction that decides the call (the order's PENDING_NEW,
+PENDING_CANCEL, PENDING_AMEND), claimed in the transaction that checks the partition's lease and
+marks the order sent (``state = 'sending'``, the claimer's epoch and the database's time), and
+deleted in the transaction that records the venue's answer. A row left ``sending`` by an
+instance that died, or marked ``in_doubt`` after a lost answer, is never claimed again as it is:
+the venue is asked what happened first (``eip.order_management.sender``). One row per order is
+worked at a time, oldest first, so a cancel queued behind a placement waits for it.
+
+Event records: serialized ``OrderEvent`` bytes queued with each change, published per partition
+by its owner in id order (one order's events commit in version order, so they leave in it) and
+deleted once Kafka acknowledged them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from eip.order_management.storage.database import Database
+
+Action = Literal["place", "place_oco", "cancel", "amend"]
+RowState = Literal["ready", "sending", "in_doubt"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    order_id: str
+    partition: int
+    action: Action
+    payload: Mapping[str, Any]
+    state: RowState
+    claimed_epoch: int | None
+    claimed_at: datetime | None
+    attempts: int
+
+
+_COLUMNS = "id, order_id, partition, action, payload, state, claimed_epoch, claimed_at, attempts"
+
+
+def _row(values: Sequence[Any]) -> OutboxRow:
+    id_, order_id, partition, action, payload, state, epoch, claimed_at, attempts = values
+    return OutboxRow(
+        int(id_),
+        str(order_id),
+        int(partition),
+        action,
+        payload,
+        state,
+        None if epoch is None else int(epoch),
+        claimed_at,
+        int(attempts),
+    )
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.table = db.t.outbox
+        self.events = db.t.event_outbox
+
+    async def enqueue(
+        self,
+        conn: AsyncConnection,
+        order_id: str,
+        partition: int,
+        action: Action,
+        payload: Mapping[str, Any] | None = None,
+    ) -> int:
+        cursor = await conn.execute(
+            f"INSERT INTO {self.table} (order_id, partition, action, payload)"
+            " VALUES (%s, %s, %s, %s) RETURNING id",
+            (order_id, partition, action, Jsonb(dict(payload or {}))),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def claimable(
+        self, conn: AsyncConnection, partitions: Sequence[int], limit: int, *, lock: bool = True
+    ) -> list[OutboxRow]:
+        """Ready rows of ``partitions``, each the oldest unfinished row of its order (with
+        ``lock``, locked for this transaction; rows another claimer holds are skipped)."""
+        suffix = " FOR UPDATE SKIP LOCKED" if lock else ""
+        cursor = await conn.execute(
+            f"SELECT {_COLUMNS} FROM {self.table} o WHERE o.partition = ANY(%s)"
+            " AND o.state = 'ready' AND o.not_before <= now()"
+            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.order_id = o.order_id"
+            " AND e.id < o.id)"
+            f" ORDER BY o.not_before, o.id LIMIT %s{suffix}",
+            (list(partitions), limit),
+        )
+        return [_row(r) for r in await cursor.fetchall()]
+
+    async def lock_rows(self, conn: AsyncConnection, ids: Sequence[int]) -> list[OutboxRow]:
+        """These rows, locked, if still ready (others, or ones another claimer holds, left)."""
+        if not ids:
+            return []
+        cursor = await conn.execute(
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE id = ANY(%s) AND state = 'ready'"
+            " ORDER BY not_before, id FOR UPDATE SKIP LOCKED",
+            (list(ids),),
+        )
+        return [_row(r) for r in await cursor.fetchall()]
+
+    async def mark_sending(
+        self, conn: AsyncConnection, rows: Sequence[OutboxRow], epoch_of: Mapping[int, int]
+    ) -> dict[int, datetime]:
+        """Claim ``rows`` with their partitions' epochs; returns each row's claim time (the
+        database's clock, which every instance shares)."""
+        claimed: dict[int, datetime] = {}
+        for row in rows:
+            cursor = await conn.execute(
+                f"UPDATE {self.table} SET state = 'sending', claimed_epoch = %s,"
+                " claimed_at = now(), attempts = attempts + 1 WHERE id = %s RETURNING claimed_at",
+                (epoch_of[row.partition], row.id),
+            )
+            found = await cursor.fetchone()
+            assert found is not None
+            claimed[row.id] = found[0]
+        return claimed
+
+    async def for_order(self, conn: AsyncConnection, order_id: str) -> list[OutboxRow]:
+        cursor = await conn.execute(
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE order_id = %s ORDER BY id", (order_id,)
+        )
+        return [_row(r) for r in await cursor.fetchall()]
+
+    async def unsettled(self, conn: AsyncConnection, partitions: Sequence[int]) -> list[OutboxRow]:
+        """Rows claimed and not answered (``sending`` of a claimer that is gone, or
+        ``in_doubt``): what a new owner must resolve before anything else."""
+        cursor = await conn.execute(
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE partition = ANY(%s)"
+            " AND state <> 'ready' ORDER BY id",
+            (list(partitions),),
+        )
+        return [_row(r) for r in await cursor.fetchall()]
+
+    async def get(
+        self, conn: AsyncConnection, row_id: int, *, lock: bool = False
+    ) -> OutboxRow | None:
+        suffix = " FOR UPDATE" if lock else ""
+        cursor = await conn.execute(
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE id = %s{suffix}", (row_id,)
+        )
+        found = await cursor.fetchone()
+        return None if found is None else _row(found)
+
+    async def done(self, conn: AsyncConnection, row_id: int) -> None:
+        await conn.execute(f"DELETE FROM {self.table} WHERE id = %s", (row_id,))
+
+    async def delete_for_order(
+        self, conn: AsyncConnection, order_id: str, action: Action | None = None
+    ) -> int:
+        if action is None:
+            cursor = await conn.execute(
+                f"DELETE FROM {self.table} WHERE order_id = %s", (order_id,)
+            )
+        else:
+            cursor = await conn.execute(
+                f"DELETE FROM {self.table} WHERE order_id = %s AND action = %s", (order_id, action)
+            )
+        return cursor.rowcount
+
+    async def in_doubt(self, conn: AsyncConnection, row_id: int) -> None:
+        await conn.execute(f"UPDATE {self.table} SET state = 'in_doubt' WHERE id = %s", (row_id,))
+
+    async def retry(
+        self,
+        conn: AsyncConnection,
+        row_id: int,
+        delay_s: float,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Back to ``ready`` after ``delay_s`` (a call that surely did not take effect)."""
+        if payload is None:
+            await conn.execute(
+                f"UPDATE {self.table} SET state = 'ready', claimed_epoch = NULL, claimed_at = NULL,"
+                " not_before = now() + make_interval(secs => %s) WHERE id = %s",
+                (delay_s, row_id),
+            )
+        else:
+            await conn.execute(
+                f"UPDATE {self.table} SET state = 'ready', claimed_epoch = NULL, claimed_at = NULL,"
+                " payload = %s, not_before = now() + make_interval(secs => %s) WHERE id = %s",
+                (Jsonb(dict(payload)), delay_s, row_id),
+            )
+
+    async def now(self, conn: AsyncConnection) -> datetime:
+        cursor = await conn.execute("SELECT now()")
+        row = await cursor.fetchone()
+        assert row is not None
+        value: datetime = row[0]
+        return value
+
+    # -- orders.events.v1 records -------------------------------------------------------------
+
+    async def pending_events(
+        self, conn: AsyncConnection, partitions: Sequence[int], limit: int
+    ) -> list[tuple[int, str, bytes]]:
+        cursor = await conn.execute(
+            f"SELECT id, order_id, payload FROM {self.events} WHERE partition = ANY(%s)"
+            " ORDER BY id LIMIT %s",
+            (list(partitions), limit),
+        )
+        return [(int(i), str(o), bytes(p)) for i, o, p in await cursor.fetchall()]
+
+    async def published(self, conn: AsyncConnection, ids: Sequence[int]) -> None:
+        await conn.execute(f"DELETE FROM {self.events} WHERE id = ANY(%s)", (list(ids),))
