@@ -1,6 +1,7 @@
 """Trading adapter cost: place + cancel round trips per second and the latency a trading
-adapter (Binance by default, ``--venue kraken``) adds — signing through the auth service
-included — over bare signed requests to the simulator, measured in the same run.
+adapter (Binance by default, ``--venue kraken`` or ``--venue coinbase``) adds — signing
+through the auth service included — over bare signed requests to the simulator, measured in the
+same run.
 
 Three ways to make the same round trip (a resting limit order placed, then cancelled by its
 client order id) against one simulator with no background market:
@@ -8,10 +9,12 @@ client order id) against one simulator with no background market:
 - **baseline**: bare ``httpx`` requests signed in this process (HMAC-SHA256 with the secret
   here), the same HTTP client the adapter uses — what any Binance client pays (Kraken: an
   ``AddOrder`` and a ``CancelOrder`` by ``cl_ord_id``, HMAC-SHA512, one call at a time per key
-  as Kraken's nonces require; the adapter also reads each order back, as Kraken answers ids);
-- **adapter, local signer**: ``BinanceTradingAdapter`` with a signer that holds the secret in
-  this process — the adapter's own cost (parameters, clock, weights, parsing, breaker);
-- **adapter, auth signer**: ``BinanceTradingAdapter`` signing through a real auth service
+  as Kraken's nonces require; the adapter also reads each order back, as Kraken answers ids.
+  Coinbase: a placement, then ``batch_cancel`` by the order id it answered, each with its own
+  ES256 JWT signed here; the adapter reads each order back too, as Coinbase answers ids);
+- **adapter, local signer**: the venue's adapter with a signer that holds the secret in this
+  process — the adapter's own cost (parameters, clock, weights, parsing, breaker);
+- **adapter, auth signer**: the venue's adapter signing through a real auth service
   (``AuthRequestSigner`` → ``POST /v1/credentials/{id}/sign``: token check, credential row,
   Vault read, audit event) — the production path, the secret never in the adapter.
 
@@ -19,7 +22,7 @@ Sequential round trips, interleaved in rounds so the shared machine's noise fall
 alike; then throughput with several flows in flight. Needs Kafka, PostgreSQL and Vault
 (``make infra-up``; the auth service gets a schema and topics of its own, removed after).
 
-    uv run python bench/trading_adapter.py [--venue binance|kraken] [--round-trips 300]
+    uv run python bench/trading_adapter.py [--venue binance|kraken|coinbase] [--round-trips 300]
         [--concurrency 8]
 """
 
@@ -41,10 +44,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import orjson
 
 from eip.credentials_client import AuthRequestSigner, ClientCredentials, CredentialsClient
 from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
 from eip.exchanges.binance.trading import BinanceTradingAdapter
+from eip.exchanges.coinbase.credentials import jwt, sign_rest
+from eip.exchanges.coinbase.symbols import coinbase_product_id
+from eip.exchanges.coinbase.trading import CoinbaseTradingAdapter
+from eip.exchanges.contract.client_order_ids import client_order_id, fits
+from eip.exchanges.contract.credentials import ExchangeSecret
 from eip.exchanges.contract.signing import SignedRequest, SigningRequest
 from eip.exchanges.contract.trading import OrderRequest, OrderType, TradingAdapter
 from eip.exchanges.kraken.rest import ApiCounter, Nonces
@@ -147,9 +156,69 @@ def kraken_bare_round_trip(http: httpx.AsyncClient, key: ApiCredentials, run: st
     return round_trip
 
 
+class CoinbaseLocalSigner:
+    """Coinbase's ``coinbase-jwt`` with the EC key in this process (auth's own scheme)."""
+
+    exchange = "coinbase"
+
+    def __init__(self, credentials: ApiCredentials) -> None:
+        self._secret = ExchangeSecret(credentials.api_key, credentials.secret)
+
+    async def sign(self, request: SigningRequest) -> SignedRequest:
+        signed = sign_rest(self._secret, request.fields)
+        return SignedRequest(self._secret.api_key, signed.signature, signed.headers)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def coinbase_bare_round_trip(http: httpx.AsyncClient, key: ApiCredentials, run: str) -> RoundTrip:
+    secret = ExchangeSecret(key.api_key, key.secret)
+    host = http.base_url.netloc.decode()  # what the token's uri names
+    orders = "/api/v3/brokerage/orders"
+
+    async def signed(path: str, body: dict[str, object]) -> dict[str, object]:
+        headers = {
+            "Authorization": f"Bearer {jwt(secret, f'POST {host}{path}')}",  # one per request
+            "Content-Type": "application/json",
+        }
+        response = await http.post(path, content=orjson.dumps(body), headers=headers)
+        answer = response.json() if response.status_code == 200 else {}
+        results = answer.get("results") or [answer]  # batch_cancel: one result per id
+        if not all(result.get("success") for result in results):
+            raise RuntimeError(f"baseline {path}: {response.status_code} {response.text}")
+        return dict(results[0])
+
+    async def round_trip(n: int) -> None:
+        configuration = {"base_size": str(QUANTITY), "limit_price": str(PRICE)}
+        placed = await signed(
+            orders,
+            {
+                "client_order_id": str(uuid.uuid4()),
+                "product_id": coinbase_product_id(SYMBOL),
+                "side": "BUY",
+                "order_configuration": {"limit_limit_gtc": configuration},
+            },
+        )
+        await signed(f"{orders}/batch_cancel", {"order_ids": [placed["order_id"]]})
+
+    return round_trip
+
+
+BASELINES: dict[str, Callable[[httpx.AsyncClient, ApiCredentials, str], RoundTrip]] = {
+    "binance": bare_round_trip,
+    "kraken": kraken_bare_round_trip,
+    "coinbase": coinbase_bare_round_trip,
+}
+
+
 def adapter_round_trip(adapter: TradingAdapter, tag: str) -> RoundTrip:
+    rules = adapter.capabilities.client_order_ids
+
     async def round_trip(n: int) -> None:
         client_id = f"{tag}{n}" if n >= 0 else f"{tag}w{-n}"  # warm-ups: letters and digits
+        if not fits(client_id, rules):  # Coinbase's: UUIDs, derived as order management does
+            client_id = client_order_id(tag, client_id, rules)
         await adapter.place_order(
             OrderRequest(
                 symbol=SYMBOL,
@@ -169,6 +238,11 @@ def adapters(
     venue: str, base_url: str, keys: list[ApiCredentials], signer: AuthRequestSigner
 ) -> tuple[TradingAdapter, TradingAdapter]:
     """(local signer, signing through auth): one key each (Kraken's nonces are per key)."""
+    if venue == "coinbase":
+        return (
+            CoinbaseTradingAdapter(CoinbaseLocalSigner(keys[1]), rest_base_url=base_url),
+            CoinbaseTradingAdapter(signer, rest_base_url=base_url),
+        )
     if venue == "kraken":
         unlimited = ApiCounter(1e12, 1e12)  # the simulator's counters are lifted too
         return (
@@ -213,7 +287,7 @@ async def run(venue: str, round_trips: int, flows: int) -> int:
             local, via_auth = adapters(venue, simulator.base_url, keys, signer)
             bare = httpx.AsyncClient(base_url=simulator.base_url, timeout=10)
             run_id = uuid.uuid4().hex[:6]
-            baseline = kraken_bare_round_trip if venue == "kraken" else bare_round_trip
+            baseline = BASELINES[venue]
             measures = [
                 Measure("baseline: bare signed requests", baseline(bare, key, run_id)),
                 Measure("adapter, local signer", adapter_round_trip(local, f"{run_id}l")),
@@ -259,7 +333,7 @@ def report(venue: str, measures: list[Measure], flows: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--venue", choices=("binance", "kraken"), default="binance")
+    parser.add_argument("--venue", choices=tuple(BASELINES), default="binance")
     parser.add_argument("--round-trips", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
