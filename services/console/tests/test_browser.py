@@ -575,6 +575,7 @@ def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_va
     expect(chart).to_have_attribute("data-drawn", re.compile(r"^\d+$"))
     expect(chart.locator("canvas")).to_have_count(1)
     assert page.locator("[data-failed]").count() == 0
+    assert axe(page) == []  # with its tables and chart filled (the walk sees it empty)
     shoot(page, "accounts")
 
     # another quote: the same holdings, valued again by the service
@@ -628,6 +629,7 @@ def test_the_rules_screen_lists_rules_and_pauses_and_resumes_them_through_automa
     expect(row).to_contain_text("price_cross → alert")
     expect(row).to_contain_text("none yet")  # its recent firings, asked for at the service
     expect(page.locator("#arbitrage-title")).to_be_visible()
+    assert axe(page) == []  # with a rule and its buttons (the walk sees no rule)
     shoot(page, "rules")
 
     row.get_by_role("button", name=f"Pause rule {name}").click()
