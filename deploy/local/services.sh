@@ -219,6 +219,7 @@ env_console() {
   wire CONSOLE_ORDER_BOOK_URL "$(url_of order-book)"
   wire CONSOLE_ACCOUNT_URL "$(url_of account)"
   wire CONSOLE_ORDER_MANAGEMENT_URL "$(url_of order-management)"
+  wire CONSOLE_AUTOMATION_URL "$(url_of automation)"
 }
 
 service_env() { "env_${1//-/_}"; }

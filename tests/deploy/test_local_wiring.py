@@ -52,6 +52,7 @@ EXPECTED_PORT = {
     "order_book_url": "ORDER_BOOK_HTTP_PORT",
     "account_url": "ACCOUNT_HTTP_PORT",
     "order_management_url": "ORDER_MANAGEMENT_HTTP_PORT",
+    "automation_url": "AUTOMATION_HTTP_PORT",
 }
 
 

@@ -1,6 +1,7 @@
 """A whole platform for the console's tests, as real processes on ports of their own: the
 exchange simulator, the auth service (Vault, PostgreSQL, Kafka), market-data and order-book
-following the simulator, and the console pointed at them — against the shared Kafka,
+following the simulator, the account service (syncing keys connected at auth from the
+simulator), the automation service, and the console pointed at them — against the shared Kafka,
 PostgreSQL and Vault, on topic copies (``test.*``) and schemas (``test_*``) of this session.
 Nothing listens on the platform's default ports (8101-8106, 8300), where a shared `make up`
 may run.
@@ -29,13 +30,18 @@ from psycopg import sql
 
 from eip.bus.admin import admin_client, ensure_topics
 from eip.events.topics import (
+    ACCOUNT_BALANCES,
+    ALERTS_ARBITRAGE,
     AUDIT_EVENTS,
     AUTH_CREDENTIALS,
+    AUTOMATION_RULES,
     MD_BOOK_DELTAS,
     MD_BOOK_SNAPSHOTS,
     MD_CANDLES,
     MD_TICKERS,
     MD_TRADES,
+    ORDERS_COMMANDS,
+    ORDERS_EVENTS,
     TopicSpec,
     dlq_spec,
 )
@@ -82,6 +88,8 @@ class Platform:
     auth: str
     market_data: str
     order_book: str
+    account: str
+    automation: str
     console: str
     admin_id: str
     admin_secret: str = field(repr=False)
@@ -94,16 +102,19 @@ class Platform:
         assert self.loop is not None
         return self.loop.run(call)
 
-    def headers(self) -> dict[str, str]:
-        """An admin token of the platform's auth service, for the test's own calls."""
+    def headers(self, accounts: list[str] | None = None) -> dict[str, str]:
+        """An admin token of the platform's auth service, for the test's own calls (naming
+        ``accounts``: the admin client may act on any, but a token covers those it names)."""
         assert self.auth_service is not None
-        token = self._run(self.auth_service.token())
+        token = self._run(self.auth_service.token(accounts=accounts))
         return {"Authorization": f"Bearer {token}"}
 
-    def create_client(self, client_id: str, scopes: list[str]) -> str:
-        """A service client of the auth service (its secret)."""
+    def create_client(
+        self, client_id: str, scopes: list[str], accounts: list[str] | None = None
+    ) -> str:
+        """A service client of the auth service (its secret), on ``accounts`` (any: ``*``)."""
         assert self.auth_service is not None
-        return self._run(self.auth_service.create_client(client_id, scopes, ["*"]))
+        return self._run(self.auth_service.create_client(client_id, scopes, accounts or ["*"]))
 
 
 def _start(
@@ -142,6 +153,7 @@ def _wait_ready(
 async def _make_topics(bootstrap: str, suffix: str) -> list[TopicSpec]:
     specs = [AUDIT_EVENTS, AUTH_CREDENTIALS, MD_TRADES, MD_TICKERS, MD_CANDLES]
     specs += [MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS]
+    specs += [ACCOUNT_BALANCES, ORDERS_EVENTS, ORDERS_COMMANDS, AUTOMATION_RULES, ALERTS_ARBITRAGE]
     copies: list[TopicSpec] = []
     for spec in specs:
         copy = dataclasses.replace(spec, name=f"test.{spec.name}.{suffix}")
@@ -196,6 +208,8 @@ def _platform(
         "audit": f"test_{suffix}_auth_audit",  # auth_services' own name for it
         "market_data": f"test_{suffix}_md",
         "order_book": f"test_{suffix}_ob",
+        "account": f"test_{suffix}_account",
+        "automation": f"test_{suffix}_automation",
     }
     vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
     loop.run(provision(vault))  # idempotent, as the plugin's vault fixture does
@@ -218,9 +232,14 @@ def _platform(
         factory = loop.run(auth_processes.__aenter__())
         entered = True
         auth = loop.run(factory())
-        ports = {name: free_port() for name in ("market-data", "order-book", "console")}
+        names = ("market-data", "order-book", "account", "automation", "console")
+        ports = {name: free_port() for name in names}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         jwks = f"{auth.base_url}/v1/.well-known/jwks.json"
+
+        def topic(spec: TopicSpec) -> str:
+            return _copy(topics, spec.name).name
+
         base = {
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
@@ -259,6 +278,47 @@ def _platform(
                 },
             ),
             (
+                "account",
+                ["-m", "eip.account"],
+                {
+                    "ACCOUNT_HTTP_PORT": str(ports["account"]),
+                    "ACCOUNT_AUTH_JWKS_URL": jwks,
+                    "ACCOUNT_AUTH_URL": auth.base_url,
+                    # the admin client, as `make up` runs it (docs/ACCOUNT.md, settings)
+                    "ACCOUNT_AUTH_CLIENT_ID": auth.admin_id,
+                    "ACCOUNT_AUTH_CLIENT_SECRET": auth.admin_secret,
+                    "ACCOUNT_MARKET_DATA_URL": urls["market-data"],
+                    "ACCOUNT_EXCHANGE_URLS": json.dumps({"binance": sim}),
+                    "ACCOUNT_DB_SCHEMA": schemas["account"],
+                    "ACCOUNT_GROUP_ID": f"test-console-account-{suffix}",
+                    "ACCOUNT_BALANCES_TOPIC": topic(ACCOUNT_BALANCES),
+                    "ACCOUNT_TICKERS_TOPIC": topic(MD_TICKERS),
+                    "ACCOUNT_CREDENTIALS_TOPIC": topic(AUTH_CREDENTIALS),
+                    "ACCOUNT_ORDER_EVENTS_TOPIC": topic(ORDERS_EVENTS),
+                },
+            ),
+            (
+                "automation",
+                ["-m", "eip.automation"],
+                {
+                    "AUTOMATION_HTTP_PORT": str(ports["automation"]),
+                    "AUTOMATION_AUTH_JWKS_URL": jwks,
+                    "AUTOMATION_DB_SCHEMA": schemas["automation"],
+                    # the platform's one audit chain, auth's (as `make up` runs them)
+                    "AUTOMATION_AUDIT_SCHEMA": schemas["audit"],
+                    "AUTOMATION_GROUP_ID": f"test-console-automation-{suffix}",
+                    "AUTOMATION_TICKERS_TOPIC": topic(MD_TICKERS),
+                    "AUTOMATION_TRADES_TOPIC": topic(MD_TRADES),
+                    "AUTOMATION_CANDLES_TOPIC": topic(MD_CANDLES),
+                    "AUTOMATION_BOOK_SNAPSHOTS_TOPIC": topic(MD_BOOK_SNAPSHOTS),
+                    "AUTOMATION_BOOK_DELTAS_TOPIC": topic(MD_BOOK_DELTAS),
+                    "AUTOMATION_COMMANDS_TOPIC": topic(ORDERS_COMMANDS),
+                    "AUTOMATION_RULES_TOPIC": topic(AUTOMATION_RULES),
+                    "AUTOMATION_ARBITRAGE_TOPIC": topic(ALERTS_ARBITRAGE),
+                    "AUTOMATION_AUDIT_TOPIC": topic(AUDIT_EVENTS),
+                },
+            ),
+            (
                 "console",
                 ["-m", "eip.console"],
                 {
@@ -267,8 +327,9 @@ def _platform(
                     "CONSOLE_AUTH_URL": auth.base_url,
                     "CONSOLE_MARKET_DATA_URL": urls["market-data"],
                     "CONSOLE_ORDER_BOOK_URL": urls["order-book"],
-                    # account and order-management are not started: their screens wait for them
-                    "CONSOLE_ACCOUNT_URL": f"http://127.0.0.1:{free_port()}",
+                    "CONSOLE_ACCOUNT_URL": urls["account"],
+                    "CONSOLE_AUTOMATION_URL": urls["automation"],
+                    # order-management is not started: its screen waits for it
                     "CONSOLE_ORDER_MANAGEMENT_URL": f"http://127.0.0.1:{free_port()}",
                 },
             ),
@@ -278,6 +339,8 @@ def _platform(
             auth=auth.base_url,
             market_data=urls["market-data"],
             order_book=urls["order-book"],
+            account=urls["account"],
+            automation=urls["automation"],
             console=urls["console"],
             admin_id=auth.admin_id,
             admin_secret=auth.admin_secret,

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -392,13 +393,13 @@ def test_the_platform_screen_and_the_audit_chains_verify_button(
     page.goto(f"{platform.console}/platform")
     MEASUREMENTS.setdefault("page_load_ms", {})["platform"] = load_time_ms(page)
     services = page.locator("#services")
-    for name in ("auth", "market-data", "order-book"):
+    for name in ("auth", "market-data", "order-book", "account", "automation"):
         expect(services.locator(f"tr[data-service={name}] [data-ready]")).to_have_attribute(
             "data-ready", "true", timeout=30_000
         )
     # not started in this test platform: reported down, with the error the console met
-    expect(services.locator("tr[data-service=account]")).to_contain_text("down")
-    expect(services.locator("tr[data-service=account]")).to_contain_text("did not answer")
+    expect(services.locator("tr[data-service=order-management]")).to_contain_text("down")
+    expect(services.locator("tr[data-service=order-management]")).to_contain_text("did not answer")
     expect(page.locator("#streams")).to_contain_text("binance")
     expect(page.locator("#streams")).to_contain_text("connected")
     expect(page.locator("#lag")).to_contain_text("market-data", timeout=30_000)
@@ -413,7 +414,7 @@ def test_the_platform_screen_and_the_audit_chains_verify_button(
 
 def test_screens_waiting_for_their_apis_say_what_comes(operator: Page, platform: Platform) -> None:
     page = operator
-    for key, text in (("accounts", "balances"), ("orders", "kill switch"), ("rules", "automation")):
+    for key, text in (("orders", "kill switch"),):
         page.goto(f"{platform.console}/{key}")
         expect(page.locator(".placeholder")).to_contain_text(text)
         expect(page.locator("[data-api]")).to_have_attribute("data-api", "missing")
@@ -480,9 +481,7 @@ def test_a_token_s_scopes_decide_the_screens_and_logout_ends_the_session(
     log_in(page, platform, reader, secret)
     expect(page).to_have_url(f"{platform.console}/book")
     nav = page.get_by_role("navigation", name="Screens")
-    expect(nav.get_by_role("link")).to_have_text(
-        ["Order book", "Platform", "Rules & arbitrage soon"]
-    )
+    expect(nav.get_by_role("link")).to_have_text(["Order book", "Platform"])
     old = session_cookie(page, platform)
     keys = httpx.get(f"{platform.console}/keys", cookies={"eip_console_session": old}, timeout=10)
     assert keys.status_code == 403
@@ -499,3 +498,157 @@ def test_a_token_s_scopes_decide_the_screens_and_logout_ends_the_session(
     assert after.status_code == 401
     page.close()
     time.sleep(0)  # the module's browser keeps its other pages
+
+
+async def _funded_key(base_url: str, account: str) -> ApiCredentials:
+    simulator = SimulatorClient(base_url)
+    try:
+        await simulator.create_account(account, {"USDT": "1500", "BTC": "0.25"})
+        return await simulator.create_key(account, "trading", ip_allowlist=["127.0.0.1"])
+    finally:
+        await simulator.aclose()
+
+
+def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_values_it(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    key: ApiCredentials = in_thread(_funded_key(platform.simulator, account))
+    headers = platform.headers(accounts=[account])
+    connected = httpx.post(
+        f"{platform.auth}/v1/credentials",
+        headers=headers,
+        json={
+            "account_id": account,
+            "exchange": "binance",
+            "label": "accounts screen",
+            "api_key": key.api_key,
+            "secret": key.secret,
+        },
+        timeout=30,
+    )
+    assert connected.status_code == 201, connected.text
+    # the account service picks the key up from auth.credentials and reads its balances
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = httpx.get(
+            f"{platform.account}/v1/accounts/{account}/connections", headers=headers, timeout=10
+        )
+        if answer.status_code == 200 and answer.json()["connections"][0]["status"] == "live":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the account service did not sync {account} within 60 s")
+
+    # an operator whose client acts on this account: the token covers it, the console shows it
+    operator_id = f"accounts-{uuid.uuid4().hex[:6]}"
+    secret = platform.create_client(operator_id, ["accounts:read"], [account])
+    page = watch(browser.new_page(), violations)
+    log_in(page, platform, operator_id, secret)
+    page.goto(f"{platform.console}/accounts")
+    expect(page.locator("#account-title")).to_contain_text(account)  # its one account, chosen
+    page.goto(f"{platform.console}/accounts?account={account}&quote=USDT")
+    MEASUREMENTS.setdefault("page_load_ms", {})["accounts"] = load_time_ms(page)
+    expect(page.locator("#connections")).to_contain_text("binance")
+    expect(page.locator("#connections")).to_contain_text("live")
+    expect(page.locator("#connections")).to_contain_text("accounts screen")
+    expect(page.locator("#consolidated tr[data-asset=USDT]")).to_contain_text("1500")
+    expect(page.locator("#consolidated tr[data-asset=BTC]")).to_contain_text("0.25")
+    # the page shows the account service's total as its decimal string; the simulator's prices
+    # move between the page's reading and this one, so the two agree to a percent, not exactly
+    portfolio = httpx.get(
+        f"{platform.account}/v1/accounts/{account}/portfolio",
+        params={"quote": "USDT"},
+        headers=headers,
+        timeout=10,
+    ).json()
+    expect(page.locator("[data-total]")).to_have_text(re.compile(r"^\d+(\.\d+)? USDT$"))
+    shown = Decimal((page.locator("[data-total]").text_content() or "").split()[0])
+    served = Decimal(portfolio["total_value"])
+    assert shown > Decimal(1500)  # the USDT, and the BTC valued at BTC/USDT
+    assert abs(shown - served) <= served / 100
+    expect(page.locator("#allocation-asset")).to_contain_text("USDT")
+    expect(page.locator("#allocation-exchange")).to_contain_text("binance")
+    # the value chart: one point an hour over the day, drawn by ECharts
+    chart = page.locator("#value-chart")
+    assert len(json.loads(chart.get_attribute("data-points") or "[]")) >= 24
+    expect(chart).to_have_attribute("data-drawn", re.compile(r"^\d+$"))
+    expect(chart.locator("canvas")).to_have_count(1)
+    assert page.locator("[data-failed]").count() == 0
+    assert axe(page) == []  # with its tables and chart filled (the walk sees it empty)
+    shoot(page, "accounts")
+
+    # another quote: the same holdings, valued again by the service
+    page.get_by_label("Quote currency").fill("BTC")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#account-title")).to_contain_text("in BTC")
+    expect(page).to_have_url(re.compile(r"quote=BTC"))
+    page.close()
+
+
+def test_the_rules_screen_lists_rules_and_pauses_and_resumes_them_through_automation(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    headers = platform.headers(accounts=[account])
+    name = f"far above {uuid.uuid4().hex[:6]}"
+    created = httpx.post(
+        f"{platform.automation}/v1/rules",
+        headers=headers,
+        json={
+            "account_id": account,
+            "name": name,
+            "condition": {
+                "type": "price_cross",
+                "exchange": "binance",
+                "symbol": "BTC/USDT",
+                "direction": "above",
+                "level": "100000000",
+            },
+            "action": {"type": "alert", "message": "console test"},
+        },
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    rule_id = created.json()["rule_id"]
+
+    def status() -> str:
+        answer = httpx.get(f"{platform.automation}/v1/rules/{rule_id}", headers=headers, timeout=10)
+        return str(answer.json()["status"])
+
+    operator_id = f"rules-{uuid.uuid4().hex[:6]}"
+    scopes = ["rules:read", "rules:write", "alerts:read"]
+    secret = platform.create_client(operator_id, scopes, [account])
+    page = watch(browser.new_page(), violations)
+    log_in(page, platform, operator_id, secret)
+    page.goto(f"{platform.console}/rules")
+    MEASUREMENTS.setdefault("page_load_ms", {})["rules"] = load_time_ms(page)
+    row = page.locator(f"#rules tr[data-rule='{rule_id}']")
+    expect(row).to_have_attribute("data-status", "active")
+    expect(row).to_contain_text(name)
+    expect(row).to_contain_text("price_cross → alert")
+    expect(row).to_contain_text("none yet")  # its recent firings, asked for at the service
+    expect(page.locator("#arbitrage-title")).to_be_visible()
+    assert axe(page) == []  # with a rule and its buttons (the walk sees no rule)
+    shoot(page, "rules")
+
+    row.get_by_role("button", name=f"Pause rule {name}").click()
+    expect(page.locator("#rules-panel .notice")).to_contain_text(f"Paused {name}")
+    expect(row).to_have_attribute("data-status", "paused")
+    assert status() == "paused"
+    row.get_by_role("button", name=f"Resume rule {name}").click()
+    expect(page.locator("#rules-panel .notice")).to_contain_text(f"Resumed {name}")
+    expect(row).to_have_attribute("data-status", "active")
+    assert status() == "active"
+
+    # without the session's CSRF token the console refuses, and the rule stays as it is
+    cookie = session_cookie(page, platform)
+    refused = httpx.post(
+        f"{platform.console}/rules/pause",
+        data={"rule_id": rule_id},
+        cookies={"eip_console_session": cookie},
+        timeout=10,
+    )
+    assert refused.status_code == 403
+    assert status() == "active"
+    page.close()

@@ -14,9 +14,14 @@ import pytest
 
 from eip.console.app import PUBLIC, build_app, newest_sequence
 from eip.console.live import Changes, Event, cluster_width, consumer_lag, depth_payload
+from eip.console.render import Renderer
 from eip.console.screens import SCREENS
+from eip.console.sessions import Session
 from eip.console.settings import ConsoleSettings
+from eip.console.upstream import Upstream
+from eip.console.views import account_view, rules_view
 from eip.console.watch import BookWatch
+from eip.testing.simulator import free_port
 from eip.tokens import SCOPES, unprotected_routes
 
 HERE = Path(__file__).resolve().parent
@@ -114,7 +119,7 @@ def test_every_screen_needs_known_scopes_and_the_placeholders_name_what_they_wai
         assert set(screen.scopes) <= SCOPES, screen.key
         if not screen.built:
             assert screen.issue is not None, screen.key
-    assert {s.key for s in SCREENS if not s.built} == {"accounts", "orders", "rules"}
+    assert {s.key for s in SCREENS if not s.built} == {"orders"}
 
 
 @pytest.fixture
@@ -200,3 +205,39 @@ def test_the_cluster_width_is_a_round_twentieth_of_the_drawn_range() -> None:
     assert cluster_width({"bids": side("67000"), "asks": side("68000")}) == "50"
     assert cluster_width({"bids": side("1.0"), "asks": side("3.0")}) == "0.1"
     assert cluster_width({"bids": side("5"), "asks": []}) is None
+
+
+async def test_the_accounts_and_rules_screens_say_which_service_is_down() -> None:
+    # nothing listens on these ports: the services are down, as a real outage looks to the console
+    settings = ConsoleSettings(
+        account_url=f"http://127.0.0.1:{free_port()}",
+        automation_url=f"http://127.0.0.1:{free_port()}",
+    )
+    upstream = Upstream(settings)
+    renderer = Renderer()
+    try:
+        accounts = await account_view(upstream, "token", None, "USD", "1d")
+        rules = await rules_view(upstream, "token", arbitrage=True)
+    finally:
+        await upstream.aclose()
+    assert accounts["accounts_error"].code == "service_unavailable"
+    assert accounts["account"] is None
+    assert accounts["accounts"] == []
+    assert rules["rules_error"].code == "service_unavailable"
+    assert rules["opportunities"].error.code == "service_unavailable"
+    scopes = frozenset({"accounts:read", "rules:read", "rules:write"})
+    session = Session("k", "c", "c", scopes, frozenset(), "x", 0.0, 0.0, 0.0, "", "")
+    page = renderer.render(
+        "accounts.html",
+        session=session,
+        identity={"client_id": "c", "scopes": sorted(scopes)},
+        screens=[],
+        current="accounts",
+        csrf="",
+        **accounts,
+    )
+    assert 'data-failed="account"' in page
+    assert "account: did not answer" in page
+    panel = renderer.render("fragments/rules.html", session=session, csrf="x", **rules)
+    assert 'data-failed="automation"' in panel
+    assert "Pause" not in panel  # no rule shown, so no button

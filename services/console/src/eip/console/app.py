@@ -44,6 +44,7 @@ from eip.console.security import (
 from eip.console.sessions import COOKIE, LoginRefused, Session, SessionStore
 from eip.console.settings import ConsoleSettings
 from eip.console.upstream import Upstream, UpstreamError
+from eip.console.views import account_view, rules_view
 from eip.console.watch import BookWatch
 from eip.observability.http import error_body
 from eip.observability.inputs import Text
@@ -59,6 +60,7 @@ PUBLIC = {
 }
 SYMBOL = r"^[A-Za-z0-9._:-]{1,20}/[A-Za-z0-9._:-]{1,20}$"
 EXCHANGE = r"^[a-z0-9_.-]{1,32}$"
+ACCOUNT = r"^[A-Za-z0-9_.-]{1,64}$"
 
 # Route parameters. At module level: annotations are strings here, which FastAPI resolves in
 # the module's namespace (an alias local to build_app would silently become a query parameter).
@@ -72,6 +74,13 @@ CredentialId = Annotated[Text, Form(min_length=1, max_length=64)]
 Filter = Annotated[Text | None, Query(max_length=200)]
 Symbol = Annotated[Text | None, Query(pattern=SYMBOL, max_length=41)]
 Exchange = Annotated[Text | None, Query(pattern=EXCHANGE, max_length=32)]
+AccountReader = Annotated[Session, Depends(require_session("accounts:read"))]
+Account = Annotated[Text | None, Query(pattern=ACCOUNT, max_length=64)]
+Quote = Annotated[Text, Query(pattern=r"^[A-Za-z0-9]{1,16}$")]
+Span = Annotated[Text, Query(pattern="^(1d|7d|30d)$")]
+RulesReader = Annotated[Session, Depends(require_session("rules:read"))]
+RulesWriter = Annotated[Session, Depends(require_session("rules:read", "rules:write", change=True))]
+RuleId = Annotated[Text, Form(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
 def build_app(settings: ConsoleSettings) -> FastAPI:
@@ -328,7 +337,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def connect_key(
         request: Request,
         session: AdminChange,
-        account_id: Annotated[Text, Form(pattern=r"^[A-Za-z0-9_.-]{1,64}$")],
+        account_id: Annotated[Text, Form(pattern=ACCOUNT)],
         exchange: Annotated[Text, Form(pattern=EXCHANGE)],
         api_key: Annotated[SecretStr, Form(min_length=1, max_length=512)],
         secret: Annotated[SecretStr, Form(min_length=1, max_length=512)],
@@ -456,23 +465,63 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             request, "placeholder.html", session, current=screen.key, screen=screen, offered=offered
         )
 
-    @app.get("/accounts", include_in_schema=False)
-    async def accounts(
-        request: Request, session: Annotated[Session, Depends(require_session("accounts:read"))]
-    ) -> HTMLResponse:
-        return await placeholder(request, session, BY_KEY["accounts"])
-
     @app.get("/orders", include_in_schema=False)
     async def orders(
         request: Request, session: Annotated[Session, Depends(require_session("orders:write"))]
     ) -> HTMLResponse:
         return await placeholder(request, session, BY_KEY["orders"])
 
-    @app.get("/rules", include_in_schema=False)
-    async def rules(
-        request: Request, session: Annotated[Session, Depends(require_session())]
+    # --- accounts -------------------------------------------------------------------------------
+
+    @app.get("/accounts", include_in_schema=False)
+    async def accounts(
+        request: Request,
+        session: AccountReader,
+        account: Account = None,
+        quote: Quote = "USD",
+        span: Span = "1d",
     ) -> HTMLResponse:
-        return await placeholder(request, session, BY_KEY["rules"])
+        token = await sessions.token(session)
+        view = await account_view(upstream, token, account, quote.upper(), span)
+        return page(request, "accounts.html", session, current="accounts", **view)
+
+    # --- rules and arbitrage --------------------------------------------------------------------
+
+    async def rules_panel(session: Session, notice: str | None = None) -> str:
+        token = await sessions.token(session)
+        view = await rules_view(upstream, token, arbitrage=False)
+        return renderer.render(
+            "fragments/rules.html", session=session, csrf=session.csrf, notice=notice, **view
+        )
+
+    @app.get("/rules", include_in_schema=False)
+    async def rules(request: Request, session: RulesReader) -> HTMLResponse:
+        token = await sessions.token(session)
+        view = await rules_view(upstream, token, arbitrage=session.has("alerts:read"))
+        panel = renderer.render("fragments/rules.html", session=session, csrf=session.csrf, **view)
+        return page(
+            request,
+            "rules.html",
+            session,
+            current="rules",
+            panel=panel,
+            opportunities=view["opportunities"],
+        )
+
+    @app.post("/rules/pause", include_in_schema=False)
+    async def pause_rule(session: RulesWriter, rule_id: RuleId) -> HTMLResponse:
+        """Through the automation service (idempotent there); the panel comes back re-read."""
+        answer = await upstream.post(
+            "automation", f"/v1/rules/{rule_id}/pause", await sessions.token(session)
+        )
+        return HTMLResponse(await rules_panel(session, f"Paused {answer['name']}."))
+
+    @app.post("/rules/resume", include_in_schema=False)
+    async def resume_rule(session: RulesWriter, rule_id: RuleId) -> HTMLResponse:
+        answer = await upstream.post(
+            "automation", f"/v1/rules/{rule_id}/resume", await sessions.token(session)
+        )
+        return HTMLResponse(await rules_panel(session, f"Resumed {answer['name']}."))
 
     return app
 

@@ -88,10 +88,9 @@ SCREENS: tuple[Screen, ...] = (
         ("accounts:read",),
         "account",
         "GET /v1/accounts/{account_id}/balances",
-        False,
+        True,
         "Connections and their status, balances per venue and consolidated in a chosen quote"
-        " currency (unvalued assets listed), portfolio value over time, allocation, PnL, own"
-        " trades on the symbol's candles.",
+        " currency (unvalued assets listed), portfolio value over time, allocation, PnL.",
         14,
     ),
     Screen(
@@ -112,13 +111,12 @@ SCREENS: tuple[Screen, ...] = (
         "rules",
         "Rules & arbitrage",
         "/rules",
-        (),
-        None,
-        None,
-        False,
-        "Automation rules with their state and last firings, and live cross-exchange"
-        " opportunities (size and net profit after fees and depth). Needs the automation"
-        " service, which does not exist yet.",
+        ("rules:read",),
+        "automation",
+        "GET /v1/rules",
+        True,
+        "Automation rules with their state and last firings, pause and resume (rules:write),"
+        " and the open cross-exchange opportunities (alerts:read).",
         16,
     ),
 )

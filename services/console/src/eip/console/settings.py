@@ -19,13 +19,13 @@ class ConsoleSettings(ProtectedServiceSettings):
 
     http_port: int = Field(default=8106, ge=0, le=65535)
 
-    # The services' public HTTP APIs: the console's only way to the platform. The automation
-    # service's URL joins when that service exists (docs/CONSOLE.md, adding a screen).
+    # The services' public HTTP APIs: the console's only way to the platform.
     auth_url: Url = Field(default="http://127.0.0.1:8105", pattern=r"^https?://")
     market_data_url: Url = Field(default="http://127.0.0.1:8101", pattern=r"^https?://")
     order_book_url: Url = Field(default="http://127.0.0.1:8102", pattern=r"^https?://")
     account_url: Url = Field(default="http://127.0.0.1:8103", pattern=r"^https?://")
     order_management_url: Url = Field(default="http://127.0.0.1:8104", pattern=r"^https?://")
+    automation_url: Url = Field(default="http://127.0.0.1:8107", pattern=r"^https?://")
     # The venues the keys screen offers to connect a key at: those the auth service validates
     # keys for (its AUTH_<VENUE>_BASE_URL settings; registry ids, docs/ADDING_A_VENUE.md).
     key_venues: list[str] = Field(default_factory=lambda: ["binance"], min_length=1)

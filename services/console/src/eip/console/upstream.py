@@ -26,7 +26,7 @@ from eip.console.settings import ConsoleSettings
 from eip.observability.http import ApiError
 
 # The platform services the console knows, by the name their /healthz answers with.
-SERVICES = ("market-data", "order-book", "account", "order-management", "auth")
+SERVICES = ("market-data", "order-book", "account", "order-management", "automation", "auth")
 
 
 class UpstreamError(Exception):
@@ -56,6 +56,7 @@ class Upstream:
             "order-book": settings.order_book_url.rstrip("/"),
             "account": settings.account_url.rstrip("/"),
             "order-management": settings.order_management_url.rstrip("/"),
+            "automation": settings.automation_url.rstrip("/"),
             "auth": settings.auth_url.rstrip("/"),
         }
         self._http = httpx.AsyncClient(

@@ -127,6 +127,35 @@ function candlesChart(element) {
   window.addEventListener("resize", () => chart.resize());
 }
 
+// The accounts page's portfolio value over time: the points come with the page (data-points,
+// [time, value] with value a decimal string, or null where every held asset was unvalued: a
+// gap in the line, never a fall to 0).
+function valueChart(element) {
+  const points = JSON.parse(element.dataset.points || "[]");
+  const chart = window.echarts.init(element, null, { renderer: "canvas" });
+  chart.setOption({
+    animation: false,
+    grid: { left: 90, right: 24, top: 24, bottom: 40 },
+    tooltip: { trigger: "axis", renderMode: "richText" },
+    xAxis: { type: "time" },
+    yAxis: { type: "value", scale: true, name: element.dataset.quote },
+    series: [
+      {
+        name: "Value",
+        type: "line",
+        symbol: "none",
+        connectNulls: false,
+        areaStyle: { opacity: 0.15 },
+        data: points.map((p) => [p[0], p[1] === null ? null : Number(p[1])]),
+      },
+    ],
+  });
+  element.dataset.drawn = String(points.filter((p) => p[1] !== null).length);
+  window.addEventListener("resize", () => chart.resize());
+}
+
+const value = document.getElementById("value-chart");
+if (value) valueChart(value);
 const depth = document.getElementById("depth-chart");
 if (depth) depthChart(depth);
 const candles = document.getElementById("candles-chart");
