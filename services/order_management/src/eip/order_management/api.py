@@ -626,7 +626,7 @@ def build_router() -> APIRouter:
             )
             await rt.risk_store.notify_changed(conn)
         rt.ledger.audit_queued.set()
-        rt.risk_state.switches[(level, body.scope_id)] = switch
+        rt.risk_state.set_switch(level, body.scope_id, switch)
         canceled: list[str] = []
         queued: list[str] = []
         if body.cancel_open:

@@ -358,7 +358,7 @@ class Intake:
             },
         )
         # seen by this instance's next check at once; other instances refresh on the NOTIFY
-        self.risk.state.switches[(Level.ACCOUNT, account_id)] = switch
+        self.risk.state.set_switch(Level.ACCOUNT, account_id, switch)
 
     async def _native_oco(self, command: PlaceList) -> bool:
         """Whether the venue runs this list's OCO itself (its capability, and the instrument's

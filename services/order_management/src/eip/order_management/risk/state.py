@@ -27,17 +27,30 @@ class RiskState:
         self.layers: dict[tuple[Scope, str], Limits] = {}
         self.switches: dict[tuple[Level, str], Switch] = {}
         self.loaded = False
+        # Counts this instance's own changes, applied to memory right after their commit: a
+        # refresh whose read began before such a commit would otherwise put the old state back
+        # (a HALTED switch lost until the next refresh while orders go through).
+        self._local_changes = 0
 
     async def refresh(self) -> None:
-        async with self.db.connection() as conn:
-            layers = await self.store.limits(conn)
-            switches = await self.store.switches(conn)
+        while True:
+            seen = self._local_changes
+            async with self.db.connection() as conn:
+                layers = await self.store.limits(conn)
+                switches = await self.store.switches(conn)
+            if seen == self._local_changes:
+                break  # else read again: the new read sees the committed change
         self.layers = parse_layers(layers)
         self.switches = switches
         self.loaded = True
 
     def set_layers(self, layers: Mapping[tuple[Scope, str], Limits]) -> None:
         self.layers = dict(layers)
+        self._local_changes += 1
+
+    def set_switch(self, level: Level, scope_id: str, switch: Switch) -> None:
+        self.switches[(level, scope_id)] = switch
+        self._local_changes += 1
 
     def limits_for(self, exchange: str, account_id: str, symbol: str) -> EffectiveLimits:
         keys = scope_keys(exchange, account_id, symbol)
