@@ -111,6 +111,7 @@ class Desk:
         self.producer = producer
         self.group = f"om-test-{uuid.uuid4().hex[:10]}"
         self.accounts: list[str] = []
+        self.makers: list[tuple[str, str]] = []  # (simulator account, symbol) of maker()
         self.keys: dict[str, Any] = {}  # account -> its simulator key (for asking the venue)
         self.instances: list[Instance] = []
         self._stacks: list[contextlib.AsyncExitStack] = []
@@ -267,6 +268,7 @@ class Desk:
         account_id = f"mm-{uuid.uuid4().hex[:10]}"
         balances: dict[str, str | Decimal] = {"USDT": "10000000", "BTC": "1000", "ETH": "100000"}
         creds = await self.sim.create_account_with_key(account_id, balances)
+        self.makers.append((account_id, symbol))
 
         async def order() -> None:
             client = self.sim.ccxt_binance(creds)
@@ -276,6 +278,12 @@ class Desk:
                 await client.close()
 
         await in_thread(order)
+
+    async def clear_makers(self) -> None:
+        """Cancel what ``maker`` left resting at the simulator."""
+        for account_id, symbol in self.makers:
+            await self.sim.cancel_all(account_id, symbol.replace("/", ""))
+        self.makers.clear()
 
     async def ticker(
         self, bid: str, ask: str, at: datetime | None = None, symbol: str = SYMBOL
