@@ -82,6 +82,12 @@ class CircuitBreaker:
         self._opened_at = None
         self._probing = False
 
+    def record_no_verdict(self) -> None:
+        """A call let through ended without saying anything of the dependency (cancelled,
+        say): a half-open breaker's probe is given back, or no call would ever go through
+        again."""
+        self._probing = False
+
     def record_failure(self) -> None:
         self._failures += 1
         self._probing = False
@@ -102,7 +108,7 @@ class CircuitBreaker:
             if isinstance(exc, Exception) and counts_as_failure(exc):
                 self.record_failure()
             else:
-                self._probing = False
+                self.record_no_verdict()
             raise
         self.record_success()
         return result

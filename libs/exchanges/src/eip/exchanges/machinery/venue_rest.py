@@ -119,6 +119,12 @@ class VenueRest:
             except ExchangeError:
                 self.breaker.record_success()  # the venue answered; the request was wrong
                 raise
+            except BaseException:
+                # Cancelled (a catch-up whose sibling request failed) or anything unforeseen:
+                # a half-open breaker's probe must not stay taken, or REST stays refused for
+                # good (seen: a Binance catch-up failing for minutes after the venue was back).
+                self.breaker.record_no_verdict()
+                raise
             self.breaker.record_success()
             return body
 
