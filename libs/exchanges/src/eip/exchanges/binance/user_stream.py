@@ -32,7 +32,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from eip.exchanges.binance.rest import TIMESTAMP_REJECTED
 from eip.exchanges.binance.trading_wire import KEY_REFUSED
-from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
+from eip.exchanges.contract.errors import (
+    CircuitOpen,
+    CredentialRejected,
+    TransientExchangeError,
+)
 from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.machinery.health import StreamHealth
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
@@ -86,6 +90,7 @@ class BinanceUserStream(VenueStream[UserDataHandler]):
         self.answer_timeout_s = answer_timeout_s
         self._ids = itertools.count(1)
         self.subscription_id: int | None = None
+        self._failed_catch_ups = 0
 
     async def _open(self, wanted: list[str]) -> tuple[ClientConnection, set[str]]:
         conn = await connect(
@@ -157,7 +162,9 @@ class BinanceUserStream(VenueStream[UserDataHandler]):
                 # same moment, rather than go on with a hole.
                 log.warning("binance catch-up failed; reconnecting", extra={"error": str(exc)})
                 self.health.error("rest", f"catch-up failed: {exc}")
+                await asyncio.sleep(self._catch_up_pause(exc))
                 return
+            self._failed_catch_ups = 0
             probe = asyncio.create_task(self._probe(conn))
             try:
                 await self._read(conn, handler)
@@ -170,6 +177,17 @@ class BinanceUserStream(VenueStream[UserDataHandler]):
             self.health.error("stream", str(exc))
         finally:
             handler.on_disconnected()
+
+    def _catch_up_pause(self, exc: TransientExchangeError) -> float:
+        """How long to wait before connecting again after a failed catch-up: until the REST
+        breaker lets a probe through, else growing as the reconnect policy's delays do. An
+        immediate reconnect would subscribe (request weight) several times a second while
+        REST is refused, until the venue bans the address and REST never recovers."""
+        self._failed_catch_ups += 1
+        if isinstance(exc, CircuitOpen):
+            return exc.retry_after_s
+        policy = self.reconnect_policy
+        return min(policy.max_delay_s, policy.base_delay_s * 2.0**self._failed_catch_ups)
 
     async def _read(self, conn: ClientConnection, handler: UserDataHandler) -> None:
         async for frame in conn:
