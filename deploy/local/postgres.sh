@@ -139,11 +139,24 @@ unix_socket_directories = '$PG_SERVER_DIR'
 CONF
 }
 
+# The role's password follows the password file at every start. The two can part: as root the
+# cluster lives outside the checkout (see the top), so a fresh clone at the path of an earlier
+# one finds that clone's cluster while making a password file of its own — CI's clones did, and
+# every test then failed on "password authentication failed". Sent on stdin (the local socket
+# trusts the server's user), so the password never shows on a command line.
+sync_password() {
+  printf "ALTER ROLE %s PASSWORD '%s';\n" "$PG_USER" "$(cat "$PG_PASSWORD_FILE")" | psql_local -f - >/dev/null
+}
+
 start() {
   install
   locate_cluster
   [[ -n $PG_SERVER_DIR ]] || die "PostgreSQL is installed but there is no postgres user"
-  if healthy 2>/dev/null; then return 0; fi
+  if healthy 2>/dev/null; then
+    ensure_password
+    sync_password
+    return 0
+  fi
   if server_running; then
     die "the cluster in $PG_DATA already runs on port $(postmaster_field 4), not $EIP_PG_PORT; stop it first (make down)"
   fi
@@ -161,6 +174,7 @@ start() {
   if [[ -z $(psql_local -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'") ]]; then
     psql_local -c "CREATE DATABASE $PG_DB OWNER $PG_USER"
   fi
+  sync_password
   log "healthy"
 }
 

@@ -72,3 +72,29 @@ def test_two_run_directories_in_a_private_folder_get_a_cluster_each_that_survive
         second.run("postgres", "purge")
     assert not (first.run_dir / "postgres" / "cluster").exists()
     assert not password_file.exists()
+
+
+def test_a_new_password_file_beside_a_kept_cluster_becomes_the_clusters_password(
+    local_scripts: LocalScripts,
+) -> None:
+    # A fresh clone at the path of an earlier one: as root the earlier clone's cluster is still
+    # in the postgres user's home, while the clone makes a password file of its own (CI's case).
+    local_scripts.env["EIP_PG_PORT"] = str(free_port())
+    password_file = local_scripts.run_dir / "postgres" / "password"
+    try:
+        local_scripts.ok("postgres", "start")
+        query(local_scripts, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)")
+        old_password = password_file.read_text()
+
+        local_scripts.ok("postgres", "stop")
+        password_file.unlink()
+        local_scripts.ok("postgres", "start")
+        assert password_file.read_text() != old_password
+        assert query(local_scripts, "SELECT x FROM kept") == [(7,)]
+
+        # and while the server runs: `start` on a healthy server still hands out a working URL
+        password_file.unlink()
+        local_scripts.ok("postgres", "start")
+        assert query(local_scripts, "SELECT x FROM kept") == [(7,)]
+    finally:
+        local_scripts.run("postgres", "purge")
