@@ -7,6 +7,7 @@ and nothing is faked.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,15 @@ TopicFactory = Callable[[TopicSpec], Awaitable[TopicSpec]]
 
 def _fail(component: str, exc: Exception) -> None:
     pytest.fail(f"{component} is not available: {exc}\n{endpoints.HOW_TO_START}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def default_decimal_context() -> None:
+    """Every test starts in Python's default decimal context. ccxt's decimal_to_precision sets
+    the caller's context (ROUND_HALF_UP, Underflow trapped) and never puts it back, so a test
+    run after one that drove a ccxt client computed in another rounding: the full suite failed
+    tests that passed alone (the calibration defaults, the Bollinger bands' symmetry)."""
+    decimal.setcontext(decimal.Context())
 
 
 @pytest.fixture(scope="session")
