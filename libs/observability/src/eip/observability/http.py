@@ -396,6 +396,10 @@ async def _run_check(check: ReadinessCheck, timeout_s: float) -> dict[str, Any]:
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
+# Longer than any client of ours keeps an idle connection (httpx: 5 s; aiohttp: 15 s).
+KEEP_ALIVE_S = 75
+
+
 def serve(
     app: FastAPI,
     host: str,
@@ -410,6 +414,11 @@ def serve(
         port=port,
         log_config=None,
         access_log=False,
+        # Idle keep-alive connections stay open well past the clients' own expiry (httpx drops
+        # an idle connection after 5 s, uvicorn's default closes at 5 s too): with equal
+        # timeouts a client reused a connection just as the server closed it and the request
+        # failed with a ReadError (auth's key validation answered 502 so in a full test run).
+        timeout_keep_alive=KEEP_ALIVE_S,
         ws_ping_interval=ws_ping_interval_s,
         ws_ping_timeout=ws_ping_timeout_s,
     )
