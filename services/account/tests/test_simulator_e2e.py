@@ -1,7 +1,7 @@
 """End to end against the exchange simulator, in each trading dialect it serves (Binance,
-Kraken: ``eip.testing.venues.HARNESSES``), with the venue's real trading adapter signing through
-a real auth service (Vault, PostgreSQL, Kafka), the real market-data service publishing tickers,
-and the account service — all on real infrastructure.
+Kraken, Coinbase: ``eip.testing.venues.HARNESSES``), with the venue's real trading adapter
+signing through a real auth service (Vault, PostgreSQL, Kafka), the real market-data service
+publishing tickers, and the account service — all on real infrastructure.
 
 - a key stored at auth is connected and its balances appear within seconds;
 - a fill placed directly at the simulator shows in balances through the private stream and in
@@ -178,7 +178,11 @@ async def market_order(p: Platform, key: ApiCredentials, side: str, qty: str) ->
     platform: the account service learns of it from the venue alone)."""
     exchange = p.venue.ccxt(p.sim, key)
     try:
-        await exchange.create_order("BTC/USDT", "market", side, float(qty))
+        # a venue sizing market buys in the quote currency (Coinbase) has ccxt ask for a price
+        # to convert the base quantity with: the maker's ask
+        quote_sized = side == "buy" and exchange.options.get("createMarketBuyOrderRequiresPrice")
+        price = 65010 if quote_sized else None
+        await exchange.create_order("BTC/USDT", "market", side, float(qty), price)
     finally:
         await exchange.close()
 
