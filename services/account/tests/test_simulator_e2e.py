@@ -1,6 +1,7 @@
-"""End to end against the exchange simulator (Binance dialect) with the real Binance trading
-adapter signing through a real auth service (Vault, PostgreSQL, Kafka), the real market-data
-service publishing tickers, and the account service — all on real infrastructure.
+"""End to end against the exchange simulator, in each trading dialect it serves (Binance,
+Kraken, Coinbase: ``eip.testing.venues.HARNESSES``), with the venue's real trading adapter
+signing through a real auth service (Vault, PostgreSQL, Kafka), the real market-data service
+publishing tickers, and the account service — all on real infrastructure.
 
 - a key stored at auth is connected and its balances appear within seconds;
 - a fill placed directly at the simulator shows in balances through the private stream and in
@@ -9,7 +10,12 @@ service publishing tickers, and the account service — all on real infrastructu
 - a stream cut and a REST outage make the connection degraded, then it recovers with nothing
   lost or counted twice;
 - the trade sync SIGKILLed half-way resumes from its stored cursor: the stored fills equal the
-  venue's, none twice.
+  venue's, none twice (Binance: the resumable cursor is the account service's, not a venue's).
+
+The simulator's books are one per instrument whichever dialect reads them, so one market (made
+through the Binance dialect) and the market-data service's Binance tickers price every venue's
+balances. Kraken's account is of the pro tier at the simulator and in its adapter (its
+``balances`` channel sends totals; free and locked come from ``BalanceEx``, paced by the tier).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from eip.testing.auth import AuthService, auth_services
 from eip.testing.endpoints import VaultEndpoint
 from eip.testing.simulator import free_port, run_simulator
 from eip.testing.tokens import TokenIssuer
+from eip.testing.venues import BINANCE, HARNESSES, VenueHarness
 from eip.vault import VaultClient
 
 pytestmark = pytest.mark.integration
@@ -76,6 +83,7 @@ async def until(check: Callable[[], Awaitable[bool]], timeout_s: float, what: st
 
 @dataclass
 class Platform:
+    venue: VenueHarness
     sim: SimulatorClient
     auth: AuthService
     issuer: TokenIssuer
@@ -86,10 +94,23 @@ class Platform:
     client_secret: str
     env: dict[str, str]
 
-    async def account(self, balances: dict[str, str]) -> tuple[str, ApiCredentials]:
+    async def account(self, balances: dict[str, str]) -> tuple[str, ApiCredentials, ApiCredentials]:
+        """A venue account, the key the platform is given, and the owner's own key for trading
+        directly (a second key, as at the real venue: Kraken's nonces are per key and must only
+        grow, so two clients on one key would refuse each other's requests)."""
         account_id = f"e2e-{uuid.uuid4().hex[:10]}"
         await self.sim.create_account(account_id, balances)  # type: ignore[arg-type]
-        return account_id, await self.sim.create_key(account_id, "trading", venue="binance")
+        keys = [
+            await self.sim.create_key(account_id, "trading", venue=self.venue.venue)
+            for _ in range(2)
+        ]
+        return account_id, keys[0], keys[1]
+
+    async def connect(self, account_id: str, key: ApiCredentials) -> str:
+        """The key stored (and validated at the simulator) by auth: the account service's cue."""
+        return await self.auth.create_credential(
+            account_id, self.venue.venue, key.api_key, key.secret
+        )
 
     def headers(self, account_id: str) -> dict[str, str]:
         return self.issuer.headers(["accounts:read"], accounts=[account_id])
@@ -131,22 +152,37 @@ class Platform:
         return [f"{t['symbol']}#{t['trade_id']}#{t['order_id']}" for t in body["trades"]]
 
 
-async def venue_trade_ids(sim: SimulatorClient, key: ApiCredentials) -> list[str]:
-    exchange = sim.ccxt_binance(key)
+async def venue_trade_ids(p: Platform, key: ApiCredentials) -> list[str]:
+    """The account's fills as the venue's own API lists them (an unmodified ccxt), named as
+    the adapters name a fill: symbol, the pair's public trade id, the venue's order id. (ccxt's
+    Kraken ``id`` is the fill's own txid, one per side; the public ``trade_id`` is in ``info``.)
+    """
+    exchange = p.venue.ccxt(p.sim, key)
+
+    def name(t: dict[str, Any]) -> str:
+        return f"{t['symbol']}#{t['info'].get('trade_id', t['id'])}#{t['order']}"
+
     try:
+        if not p.venue.my_trades_per_symbol:
+            return [name(t) for t in await exchange.fetch_my_trades(None)]
         out = []
         for symbol in ("BTC/USDT", "ETH/USDT", "ETH/BTC", "BTC/USD", "SOL/USDT", "ETH/USD"):
-            trades = await exchange.fetch_my_trades(symbol, limit=1000)
-            out += [f"{symbol}#{t['id']}#{t['order']}" for t in trades]
+            out += [name(t) for t in await exchange.fetch_my_trades(symbol, limit=1000)]
         return out
     finally:
         await exchange.close()
 
 
-async def market_order(sim: SimulatorClient, key: ApiCredentials, side: str, qty: str) -> None:
-    exchange = sim.ccxt_binance(key)
+async def market_order(p: Platform, key: ApiCredentials, side: str, qty: str) -> None:
+    """A fill placed directly at the simulator, in the venue's dialect (not through the
+    platform: the account service learns of it from the venue alone)."""
+    exchange = p.venue.ccxt(p.sim, key)
     try:
-        await exchange.create_order("BTC/USDT", "market", side, float(qty))
+        # a venue sizing market buys in the quote currency (Coinbase) has ccxt ask for a price
+        # to convert the base quantity with: the maker's ask
+        quote_sized = side == "buy" and exchange.options.get("createMarketBuyOrderRequiresPrice")
+        price = 65010 if quote_sized else None
+        await exchange.create_order("BTC/USDT", "market", side, float(qty), price)
     finally:
         await exchange.close()
 
@@ -172,8 +208,15 @@ async def make_market(sim: SimulatorClient) -> None:
         await exchange.close()
 
 
+@pytest.fixture(params=HARNESSES, ids=str)
+def venue(request: pytest.FixtureRequest) -> VenueHarness:
+    harness: VenueHarness = request.param
+    return harness
+
+
 @pytest_asyncio.fixture
 async def platform(
+    venue: VenueHarness,
     quiet_simulator_url: str,
     kafka_bootstrap_servers: str,
     database_url: str,
@@ -186,6 +229,8 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     simulator = SimulatorClient(quiet_simulator_url)
     await simulator.clear_faults()
+    await simulator.reset_rate_limits()
+    await venue.set_up(simulator)
     await make_market(simulator)
     run = uuid.uuid4().hex[:10]
     schemas = [f"test_{run}_auth", f"test_{run}_auth_audit", f"test_{run}_md", f"test_{run}_acct"]
@@ -242,14 +287,15 @@ async def platform(
                 auth_client_id=client_id,
                 auth_client_secret=SecretStr(secret),
                 market_data_url="http://127.0.0.1:9",
-                exchange_urls={"binance": simulator.base_url},
+                exchange_urls={venue.venue: simulator.base_url},
                 # long: balances that change within seconds came through the stream
                 reconcile_interval_s=60,
                 trade_sync_interval_s=2,
                 retry_base_delay_s=0.1,
                 retry_max_delay_s=1,
             )
-            app = build_app(settings, topics=topics, adapter_options=FAST)
+            options = {**venue.adapter_options, **FAST}  # the venue's account, the test's pace
+            app = build_app(settings, topics=topics, adapter_options=options)
             await stack.enter_async_context(app.router.lifespan_context(app))
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
@@ -263,17 +309,18 @@ async def platform(
                 "ACCOUNT_AUTH_URL": auth.base_url,
                 "ACCOUNT_AUTH_CLIENT_ID": client_id,
                 "ACCOUNT_AUTH_CLIENT_SECRET": secret,
-                "ACCOUNT_EXCHANGE_URLS": f'{{"binance": "{simulator.base_url}"}}',
+                "ACCOUNT_EXCHANGE_URLS": f'{{"{venue.venue}": "{simulator.base_url}"}}',
                 "ACCOUNT_MARKET_DATA_URL": "http://127.0.0.1:9",
                 "ACCOUNT_TICKERS_TOPIC": tickers.name,
                 "ACCOUNT_BALANCES_TOPIC": topics.balances.name,
                 "ACCOUNT_ORDER_EVENTS_TOPIC": topics.order_events.name,
             }
             yield Platform(
-                simulator, auth, token_issuer, http, rt, schemas[3], client_id, secret, env
+                venue, simulator, auth, token_issuer, http, rt, schemas[3], client_id, secret, env
             )
     finally:
-        await simulator.clear_faults()
+        await simulator.clear_faults()  # and the venue's admin setup (Kraken's tier)
+        await simulator.reset_rate_limits()
         await simulator.aclose()
         async with db_pool.connection() as conn:
             for name in schemas:
@@ -285,9 +332,9 @@ async def platform(
 async def test_a_key_connects_balances_appear_a_fill_streams_in_and_the_total_is_the_venues(
     platform: Platform,
 ) -> None:
-    account_id, key = await platform.account({"USDT": "10000", "BTC": "1"})
+    account_id, key, own = await platform.account({"USDT": "10000", "BTC": "1"})
     started = time.monotonic()
-    await platform.auth.create_credential(account_id, "binance", key.api_key, key.secret)
+    await platform.connect(account_id, key)
     await until(
         lambda: _totals_are(platform, account_id, {"USDT": D(10000), "BTC": D(1)}),
         30,
@@ -297,7 +344,7 @@ async def test_a_key_connects_balances_appear_a_fill_streams_in_and_the_total_is
     assert took < 10, f"balances took {took:.1f} s"
     await until(lambda: _status_is(platform, account_id, "live"), 30, "live")
 
-    await market_order(platform.sim, key, "buy", "0.01")
+    await market_order(platform, own, "buy", "0.01")
     venue = await platform.venue_totals(account_id)
     assert venue["BTC"] != D(1)
     await until(lambda: _totals_equal_venue(platform, account_id), 15, "the fill in balances")
@@ -309,7 +356,7 @@ async def test_a_key_connects_balances_appear_a_fill_streams_in_and_the_total_is
         )
         sources = {str(r[0]) for r in await cur.fetchall()}
     assert "stream" in sources, sources
-    venue_trades = await venue_trade_ids(platform.sim, key)
+    venue_trades = await venue_trade_ids(platform, own)
     assert len(venue_trades) >= 1
     await until(
         lambda: _trades_are(platform, account_id, venue_trades), 30, "the fill in trade history"
@@ -350,13 +397,15 @@ async def test_a_key_connects_balances_appear_a_fill_streams_in_and_the_total_is
 async def test_a_stream_cut_and_a_rest_outage_degrade_then_recover_with_nothing_lost(
     platform: Platform,
 ) -> None:
-    account_id, key = await platform.account({"USDT": "10000", "BTC": "1"})
-    await platform.auth.create_credential(account_id, "binance", key.api_key, key.secret)
+    account_id, key, own = await platform.account({"USDT": "10000", "BTC": "1"})
+    await platform.connect(account_id, key)
     await until(lambda: _status_is(platform, account_id, "live"), 30, "live")
-    for path in ("/api/v3/account", "/api/v3/myTrades"):
-        await platform.sim.fail_requests(10_000, 503, path, venue="binance")
-    assert await platform.sim.drop_streams("userData", venue="binance") >= 1  # ours was cut
-    platform.rt.manager.refresh(account_id, "binance")
+    venue = platform.venue
+    for path in venue.account_paths:
+        await platform.sim.fail_requests(10_000, 503, path, venue=venue.venue)
+    cut = await platform.sim.drop_streams(venue.private_stream, venue=venue.venue)
+    assert cut >= 1  # ours was cut
+    platform.rt.manager.refresh(account_id, venue.venue)
     await until(lambda: _status_is(platform, account_id, "degraded"), 30, "degraded")
 
     async def rest_named() -> bool:
@@ -366,25 +415,26 @@ async def test_a_stream_cut_and_a_rest_outage_degrade_then_recover_with_nothing_
     await until(rest_named, 30, "the reason to name REST")
 
     for side in ("buy", "sell", "buy"):  # fills while the sync cannot read REST
-        await market_order(platform.sim, key, side, "0.01")
+        await market_order(platform, own, side, "0.01")
     await platform.sim.clear_faults()
     # the adapter's circuit breaker may hold REST for its cool-down (30 s) after the outage
     await until(lambda: _status_is(platform, account_id, "live"), 120, "recovered")
     await until(lambda: _totals_equal_venue(platform, account_id), 30, "balances caught up")
-    venue_trades = await venue_trade_ids(platform.sim, key)
+    venue_trades = await venue_trade_ids(platform, own)
     assert len(venue_trades) >= 3
     await until(lambda: _trades_are(platform, account_id, venue_trades), 60, "trades caught up")
     stored = await platform.trade_ids(account_id)
     assert len(stored) == len(set(stored)) == len(venue_trades)
 
 
+@pytest.mark.parametrize("venue", [BINANCE], ids=str)
 async def test_a_trade_sync_killed_half_way_resumes_with_every_fill_once(
     platform: Platform, tmp_path: Path
 ) -> None:
-    account_id, key = await platform.account({"USDT": "100000", "BTC": "1"})
+    account_id, key, own = await platform.account({"USDT": "100000", "BTC": "1"})
     for i in range(24):
-        await market_order(platform.sim, key, "buy" if i % 2 == 0 else "sell", "0.001")
-    venue_trades = await venue_trade_ids(platform.sim, key)
+        await market_order(platform, own, "buy" if i % 2 == 0 else "sell", "0.001")
+    venue_trades = await venue_trade_ids(platform, own)
     assert len(venue_trades) >= 24
     await platform.rt.manager.stop_all()  # the in-process service stands aside
     schema = f"test_{uuid.uuid4().hex[:10]}_kill"
@@ -417,7 +467,7 @@ async def test_a_trade_sync_killed_half_way_resumes_with_every_fill_once(
             )
             return [(str(a), str(b), str(c)) for a, b, c in await cur.fetchall()]
 
-    await platform.auth.create_credential(account_id, "binance", key.api_key, key.secret)
+    await platform.connect(account_id, key)
     first = start("first")
     try:
         killed_at = 0

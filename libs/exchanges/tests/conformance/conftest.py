@@ -17,9 +17,10 @@ from eip.exchange_simulator.client import SimulatorClient
 from eip.testing.auth import AuthService, auth_services
 from eip.testing.endpoints import VaultEndpoint
 from eip.testing.simulator import run_simulator
+from eip.testing.venues import BINANCE, HARNESSES, KRAKEN, VenueHarness
 from eip.vault import VaultClient
 
-from .harness import BINANCE, HARNESSES, KRAKEN, Desk, VenueHarness, desk_for
+from .harness import Desk, desk_for
 
 
 @pytest.fixture(scope="session")

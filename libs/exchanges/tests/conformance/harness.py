@@ -2,10 +2,9 @@
 at: a simulator account per trader, its key stored in a real auth service, and the venue's
 trading adapter signing through that auth service.
 
-Adding a venue whose simulator dialect trades (Binance, Kraken and Coinbase are here) is one
-``VenueHarness`` in ``HARNESSES`` — once ``create_trading_adapter`` builds its adapter and the
-auth service validates its keys (an ``AUTH_<VENUE>_BASE_URL`` pointing at the simulator, see
-``eip.testing.auth``).
+The venues themselves (``VenueHarness``, ``HARNESSES``: Binance, Kraken, Coinbase) live in
+``eip.testing.venues``, shared with the account service's end-to-end tests: adding a venue whose
+simulator dialect trades is one entry there.
 """
 
 from __future__ import annotations
@@ -37,74 +36,11 @@ from eip.exchanges.registry import create_trading_adapter
 from eip.resilience import RetryPolicy
 from eip.testing.auth import AuthService
 from eip.testing.proxy import TcpProxy
+from eip.testing.venues import VenueHarness
 from eip.vault import VaultClient
 
 FAST_RECONNECT = RetryPolicy(attempts=1_000_000, base_delay_s=0.05, max_delay_s=0.3)
 
-
-@dataclass(frozen=True)
-class VenueHarness:
-    """One venue as the suite drives it through the simulator."""
-
-    venue: str  # the exchange id: the adapter, the simulator key format, the auth validator
-    symbol: str  # normalized, traded by every test
-    order_path: str  # REST path of a placement (the prefix a /faults/rest fault aims at)
-    open_orders_path: str  # REST path of the open-orders query
-    private_stream: str  # the /faults/streams/drop filter that cuts the private stream
-    # Features the venue has and the adapter sends but the simulator on main does not serve
-    # yet: their tests assert the adapter's NotSupported and fail once the simulator serves
-    # them, so the entry is removed then.
-    pending: frozenset[str] = frozenset()
-    # Fees as the venue reports them: in the asset received (Binance's commission) or in the
-    # quote currency whatever the side (Coinbase's commission); balances are the same either way.
-    fees_in_quote: bool = False
-    adapter_options: dict[str, Any] = field(default_factory=dict)
-    # the simulator's admin call that caps new orders, and the number's field in it
-    order_rate_limit: tuple[str, str] = ("/admin/v1/rate-limits", "orders_per_10s")
-    # admin calls (path, body) that set the venue up for each test (the desk fixture's
-    # clear_faults undoes them after)
-    admin_setup: tuple[tuple[str, dict[str, Any]], ...] = ()
-
-    def __str__(self) -> str:
-        return self.venue
-
-
-BINANCE = VenueHarness(
-    venue="binance",
-    symbol="BTC/USDT",
-    order_path="/api/v3/order",
-    open_orders_path="/api/v3/openOrders",
-    private_stream="userData",
-    adapter_options={"stale_after_s": 3.0},
-)
-KRAKEN = VenueHarness(
-    venue="kraken",
-    symbol="BTC/USDT",
-    order_path="/0/private/AddOrder",
-    open_orders_path="/0/private/OpenOrders",
-    private_stream="kraken-auth",
-    # an account of Kraken's pro tier (API counter 20, -1/s), at the simulator and in the
-    # adapter's own pacing: the starter tier's 0.33/s would make each test wait for seconds
-    adapter_options={"stale_after_s": 3.0, "tier": "pro"},
-    admin_setup=(("/admin/v1/kraken/rate-limits", {"tier": "pro"}),),
-    # the trading counter: a new order adds 1 (decay slowed so the cap holds for the test)
-    order_rate_limit=("/admin/v1/kraken/rate-limits", "order_max"),
-    # Kraken has GTD (expiretm), the simulator refuses scheduled orders
-    pending=frozenset({"gtd"}),
-)
-COINBASE = VenueHarness(
-    venue="coinbase",
-    symbol="BTC/USDT",
-    order_path="/api/v3/brokerage/orders",
-    open_orders_path="/api/v3/brokerage/orders/historical/batch",
-    private_stream="user",
-    # The simulator has no rate limits on its Coinbase dialect (docs/SIMULATOR.md); the
-    # adapter's 429 mapping is tested on recorded answers (test_coinbase_trading_units.py).
-    pending=frozenset({"order_rate_limit"}),
-    fees_in_quote=True,
-    adapter_options={"stale_after_s": 3.0},
-)
-HARNESSES = [BINANCE, KRAKEN, COINBASE]
 
 ZERO = Decimal(0)
 PRICE = Decimal("1000")  # the market is empty (SIMULATOR_MARKET=none): tests make the book
@@ -337,8 +273,7 @@ async def desk_for(
     harness: VenueHarness, sim: SimulatorClient, auth: AuthService, vault: VaultClient
 ) -> AsyncIterator[Desk]:
     desk = Desk(harness, sim, auth, vault)
-    for path, body in harness.admin_setup:
-        (await desk._admin.post(path, json=body)).raise_for_status()
+    await harness.set_up(sim)
     try:
         yield desk
     finally:
