@@ -1,0 +1,43 @@
+"""Bitfinex spot (exchange wallet) trading through ccxt: what Bitfinex adds to ccxt.
+
+- **Client order ids** are integers (``cid``, the platform's 45-bit id), unique per day only:
+  Bitfinex looks an order up by ``cid`` together with the UTC date it was placed on, which the
+  platform does not keep, so the adapter finds an order by client id among the orders it has
+  seen, then the open orders, then the recent closed ones — ``OrderNotFound`` then proves
+  nothing for older orders.
+- **Amend** is native (``order/update``: amount and price; ids kept).
+- **Quote-sized market orders** are not offered.
+- **Precision** is five significant digits of price (ccxt's SIGNIFICANT_DIGITS mode): the
+  rules give eight decimals as the tick, and Bitfinex refuses a sixth significant digit.
+"""
+
+from __future__ import annotations
+
+from eip.exchanges.ccxt.trading import CcxtVenueProfile, adapter_factory
+from eip.exchanges.contract.trading import (
+    AmendSupport,
+    ClientOrderIdRules,
+    Support,
+    TradingCapabilities,
+)
+
+CAPABILITIES = TradingCapabilities(
+    amend=AmendSupport(
+        quantity_down=Support.NATIVE, quantity_up=Support.NATIVE, price=Support.NATIVE
+    ),
+    stop=Support.EMULATED,  # Bitfinex has EXCHANGE STOP orders; not sent by this adapter yet
+    take_profit=Support.EMULATED,
+    trailing_stop=Support.EMULATED,
+    oco=Support.EMULATED,
+    post_only=Support.NATIVE,
+    quote_quantity_market=Support.NONE,
+    client_order_ids=ClientOrderIdRules(max_length=19, alphabet="0-9", kind="integer"),
+)
+
+PROFILE = CcxtVenueProfile(
+    exchange="bitfinex",
+    capabilities=CAPABILITIES,
+    lookup_by_client_id=False,
+)
+
+create_adapter = adapter_factory(PROFILE)
