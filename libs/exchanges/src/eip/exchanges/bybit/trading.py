@@ -5,8 +5,9 @@
   and ``/v5/account/info`` before the first order.
 - **Client order ids**: ``orderLinkId``, up to 36 of letters, digits, ``-`` and ``_``.
 - **Lookups**: ``GET /v5/order/realtime`` by ``orderId`` or ``orderLinkId`` covers open orders
-  and the account's last 500 closed ones (ccxt wants that acknowledged), so ``OrderNotFound``
-  is authoritative only for recent orders.
+  and the account's last 500 closed ones (ccxt wants that acknowledged); by ``orderLinkId`` the
+  adapter asks it, then ``/v5/order/history``, itself (ccxt's ``fetch_order`` would send
+  ``orderId=None``). ``OrderNotFound`` is authoritative only within Bybit's history window.
 - **Amend** is native (``POST /v5/order/amend``: ``qty`` total, ``price``; ids kept).
 - **Market orders**: sized in base with ``marketUnit=baseCoin``, in quote with ``quoteCoin``.
 - **Errors**: ``retCode``; 170146 ("order creation timeout") means Bybit does not know whether
@@ -16,6 +17,8 @@
 from __future__ import annotations
 
 from typing import Any
+
+import ccxt
 
 from eip.exchanges.ccxt.trading import CcxtVenueProfile, adapter_factory
 from eip.exchanges.contract.errors import RejectReason
@@ -46,11 +49,26 @@ def read_code(body: Any) -> str | None:
     return None
 
 
+async def fetch_by_order_link_id(client: Any, symbol: str, order_link_id: str) -> Any:
+    """ccxt's ``fetch_order`` sends ``orderId`` even when it is None; Bybit looks an order up by
+    ``orderLinkId`` alone: the live orders (and recent closed ones), then the history."""
+    market = client.market(symbol)
+    request = {"category": "spot", "symbol": market["id"], "orderLinkId": order_link_id}
+    for query in (client.privateGetV5OrderRealtime, client.privateGetV5OrderHistory):
+        response = await query(request)
+        rows = client.safe_list(client.safe_dict(response, "result", {}), "list", [])
+        if rows:
+            return client.parse_order(rows[0], market)
+    raise ccxt.OrderNotFound(f"bybit order {order_link_id} not found")
+
+
 PROFILE = CcxtVenueProfile(
     exchange="bybit",
     capabilities=CAPABILITIES,
     client_options={"enableUnifiedAccount": True, "enableUnifiedMargin": False},
     fetch_params={"acknowledged": True},
+    client_id_key="orderLinkId",
+    fetch_by_client_id=fetch_by_order_link_id,
     reject_codes={
         "110003": RejectReason.PRICE_FILTER,
         "110094": RejectReason.MIN_NOTIONAL,

@@ -100,11 +100,20 @@ class CcxtVenueProfile:
     lookup_by_client_id: bool = True
     # extra ccxt params of fetch_order (Bybit: acknowledging its last-500-orders window)
     fetch_params: Mapping[str, Any] = field(default_factory=dict)
+    # the ccxt param naming the client order id in lookups and cancels
+    client_id_key: str = "clientOrderId"
+    # the order by client id where ccxt's fetch_order cannot (client, ccxt symbol, client id) →
+    # ccxt's unified order; raises ccxt.OrderNotFound
+    fetch_by_client_id: Callable[[Any, str, Any], Awaitable[Mapping[str, Any]]] | None = None
+    # the same by the venue's id (client, ccxt symbol, venue id) where fetch_order cannot
+    fetch_by_venue_id: Callable[[Any, str, str], Awaitable[Mapping[str, Any]]] | None = None
     # the venue's own codes that refine ccxt's broad InvalidOrder, and where its body says them
     reject_codes: Mapping[str, RejectReason] = field(default_factory=dict)
     read_code: CodeReader | None = None
     # codes by which the venue says it does not know whether it placed (a time-out inside it)
     unknown_codes: frozenset[str] = frozenset()
+    # fragments of the venue's error text → reason, where its codes say too little (in order)
+    reject_messages: Mapping[str, RejectReason] = field(default_factory=dict)
 
     def client_id_param(self, client_order_id: str) -> Any:
         kind = self.capabilities.client_order_ids.kind
@@ -182,6 +191,7 @@ class CcxtTradingAdapter:
                 codes=self.profile.reject_codes,
                 read_code=self.profile.read_code,
                 unknown_codes=self.profile.unknown_codes,
+                messages=self.profile.reject_messages,
                 headers=getattr(self.client, "last_response_headers", None),
             ) from None
         finally:
@@ -391,6 +401,11 @@ class CcxtTradingAdapter:
         venue_order_id: str | None = None,
     ) -> VenueOrder:
         if venue_order_id is not None:
+            by_id = self.profile.fetch_by_venue_id
+            if by_id is not None:
+                return self._order(
+                    await self._call(lambda: by_id(self.client, ccxt_symbol, venue_order_id))
+                )
             params = dict(self.profile.fetch_params)
             raw = await self._call(
                 lambda: self.client.fetch_order(venue_order_id, ccxt_symbol, params)
@@ -398,11 +413,12 @@ class CcxtTradingAdapter:
             return self._order(raw)
         if client_order_id is None:
             raise BadRequest(self.exchange, "an order is looked up by one of its ids")
+        cid = self.profile.client_id_param(client_order_id)
+        custom = self.profile.fetch_by_client_id
+        if custom is not None:
+            return self._order(await self._call(lambda: custom(self.client, ccxt_symbol, cid)))
         if self.profile.lookup_by_client_id:
-            params = {
-                **self.profile.fetch_params,
-                "clientOrderId": self.profile.client_id_param(client_order_id),
-            }
+            params = {**self.profile.fetch_params, self.profile.client_id_key: cid}
             raw = await self._call(lambda: self.client.fetch_order(None, ccxt_symbol, params))
             return self._order(raw)
         return await self._scan(ccxt_symbol, client_order_id)
@@ -450,7 +466,7 @@ class CcxtTradingAdapter:
             venue_order_id = (await self._scan(ccxt_symbol, client_order_id)).venue_order_id
         params: dict[str, Any] = {}
         if venue_order_id is None and client_order_id is not None:
-            params["clientOrderId"] = self.profile.client_id_param(client_order_id)
+            params[self.profile.client_id_key] = self.profile.client_id_param(client_order_id)
         try:
             await self._call(
                 lambda: self.client.cancel_order(venue_order_id, ccxt_symbol, params),

@@ -10,8 +10,9 @@ since calls run concurrently.
 The outcome rule: a placement that failed **after the request left** — read time-out, reset,
 5xx, an answer that is no answer — is ``OutcomeUnknown``; one that could not leave (DNS,
 connection refused, connect time-out: ccxt chains aiohttp's connector errors as the cause) is
-transient, not placed. A refusal for load on a placement was refused before matching:
-``OrderRejected(rate_limited)``, not placed.
+transient, not placed. ccxt's unclassified ``ExchangeError`` on a placement is unknown too:
+it may be a 5xx with a body, not a refusal. A refusal for load on a placement was refused
+before matching: ``OrderRejected(rate_limited)``, not placed.
 
 Ordering matters: ccxt's ``OrderNotFound`` is an ``InvalidOrder``, ``PermissionDenied`` and
 ``AccountSuspended`` are ``AuthenticationError``\\ s, ``RateLimitExceeded`` and ``RequestTimeout``
@@ -76,11 +77,14 @@ def map_trading_error(
     codes: Mapping[str, RejectReason] | None = None,
     read_code: CodeReader | None = None,
     unknown_codes: frozenset[str] = frozenset(),
+    messages: Mapping[str, RejectReason] | None = None,
     headers: Mapping[str, Any] | None = None,
 ) -> ExchangeError:
     """``placement``: the call created an order (never retried; outcome rules apply);
     ``order_action``: it placed, amended or cancelled one (refusals are ``OrderRejected``);
-    ``unknown_codes``: venue codes that mean the venue does not know whether it placed."""
+    ``unknown_codes``: venue codes that mean the venue does not know whether it placed;
+    ``messages``: fragments of the venue's error text → reason, for venues whose codes say
+    too little."""
     if isinstance(exc, ExchangeError):
         return exc
     text = f"{type(exc).__name__}: {exc}"[:500]
@@ -90,6 +94,13 @@ def map_trading_error(
     if placement and code is not None and code in unknown_codes:
         # the venue itself says it lost track of the placement (Bybit 170146)
         return OutcomeUnknown(exchange, text)
+    if acting and messages and isinstance(exc, ccxt.ExchangeError):
+        # venues whose codes are too coarse (Bitfinex's 10001 is any error; ccxt calls it
+        # PermissionDenied): the venue's text decides, first match in the table's order
+        lowered = str(exc).lower()
+        for fragment, reason in messages.items():
+            if fragment.lower() in lowered:
+                return OrderRejected(exchange, reason, text, venue_code=code)
 
     if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
         after = retry_after_s(headers)
@@ -116,6 +127,10 @@ def map_trading_error(
         return TransientExchangeError(exchange, text)
     if isinstance(exc, ccxt.NotSupported):
         return NotSupported(exchange, text)
+    if placement and refined is None and type(exc) is ccxt.ExchangeError:
+        # ccxt's catch-all: an error it could not classify (a 5xx some venues answer with a
+        # body, an unknown code). It may not be a refusal, so the placement may exist.
+        return OutcomeUnknown(exchange, text)
     if acting and isinstance(exc, ccxt.ExchangeError):
         return OrderRejected(exchange, refined or _reason(exc), text, venue_code=code)
     if isinstance(exc, ccxt.BadSymbol):

@@ -2,8 +2,10 @@
 
 - **Account mode**: classic spot; ccxt is told so (``unifiedAccount``) instead of asking
   ``/api/v4/account/detail`` first.
-- **Client order ids**: ``text``, ``t-`` then up to 28 of letters, digits, ``_``, ``-``, ``.``;
-  Gate.io accepts it wherever an order id goes (lookups and cancels).
+- **Client order ids**: ``text``, ``t-`` then up to 28 of letters, digits, ``_``, ``-``, ``.``
+  (Gate.io's rule); ccxt 4.5.90 refuses a ``text`` longer than 28 *with* the prefix, so the
+  platform's ids are ``t-`` + 26 (base62, 155 bits). Gate.io accepts the text wherever an order
+  id goes (lookups and cancels).
 - **Amend** is native (``PATCH /api/v4/spot/orders/{order_id}``: ``amount`` total, ``price``).
 - **Market buys are sized in quote** (``amount`` is what to spend): a base-sized market buy is
   ``NotSupported`` and the caller sends a quote-sized one.
@@ -34,7 +36,7 @@ CAPABILITIES = TradingCapabilities(
     oco=Support.EMULATED,
     post_only=Support.NATIVE,
     quote_quantity_market=Support.NATIVE,
-    client_order_ids=ClientOrderIdRules(max_length=30, alphabet="A-Za-z0-9_.-", prefix="t-"),
+    client_order_ids=ClientOrderIdRules(max_length=28, alphabet="A-Za-z0-9_.-", prefix="t-"),
 )
 
 

@@ -1,7 +1,8 @@
 """KuCoin spot trading (classic account, high-frequency spot) through ccxt: what KuCoin adds.
 
-- **Account mode**: classic (not the unified account); ccxt is told so (``uta``) instead of
-  asking ``/api/ua/v1/account/mode`` first.
+- **Account mode**: classic (not the unified account) with the high-frequency spot account
+  KuCoin has moved spot trading to (``/api/v1/hf/orders``); ccxt is told both (``uta``,
+  ``hf``) instead of asking ``/api/ua/v1/account/mode`` and the migration status first.
 - **Client order ids**: ``clientOid``, up to 40 of letters, digits, ``-`` and ``_``; KuCoin
   looks orders up and cancels them by it.
 - **Amend** is not native: KuCoin's ``hf/orders/alter`` cancels and places a new order under a
@@ -46,7 +47,7 @@ def read_code(body: Any) -> str | None:
 PROFILE = CcxtVenueProfile(
     exchange="kucoin",
     capabilities=CAPABILITIES,
-    client_options={"uta": False},
+    client_options={"uta": False, "hf": True},
     read_code=read_code,
 )
 
