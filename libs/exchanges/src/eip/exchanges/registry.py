@@ -121,12 +121,17 @@ VENUES: tuple[Venue, ...] = (
     # KuCoin's live socket address and token come from POST /api/v1/bullet-public, which the
     # book feeds' Transport cannot send (GET only): live books stay on ccxt.pro until it can
     Venue(
-        "kucoin", "kucoin", trading=_pkg("kucoin", "trading", "create_adapter"), **_book("kucoin")
+        "kucoin",
+        "kucoin",
+        trading=_pkg("kucoin", "trading", "create_adapter"),
+        credentials=_pkg("kucoin", "credentials", "KucoinValidator"),
+        **_book("kucoin"),
     ),
     Venue(
         "bitfinex",
         "bitfinex",
         trading=_pkg("bitfinex", "trading", "create_adapter"),
+        credentials=_pkg("bitfinex", "credentials", "BitfinexValidator"),
         **_book("bitfinex"),
     ),
     # HTX frames are gzip, which LiveTransport decodes as UTF-8: live books stay on ccxt.pro
@@ -135,6 +140,7 @@ VENUES: tuple[Venue, ...] = (
         "htx",
         aliases=("huobi",),
         trading=_pkg("htx", "trading", "create_adapter"),
+        credentials=_pkg("htx", "credentials", "HtxValidator"),
         **_book("htx"),
     ),
     Venue(
@@ -142,6 +148,7 @@ VENUES: tuple[Venue, ...] = (
         "bybit",
         replay=_pkg("bybit", "replay", "DIALECT"),
         trading=_pkg("bybit", "trading", "create_adapter"),
+        credentials=_pkg("bybit", "credentials", "BybitValidator"),
         **_book("bybit"),
     ),
     Venue(
@@ -149,6 +156,7 @@ VENUES: tuple[Venue, ...] = (
         "okx",
         former_names=("okex",),
         trading=_pkg("okx", "trading", "create_adapter"),
+        credentials=_pkg("okx", "credentials", "OkxValidator"),
         **_book("okx"),
     ),
     # ccxt 4.5.90 has no bitmex class (neither async nor pro): BitMEX is always native
