@@ -67,6 +67,7 @@ from eip.exchanges.contract.trading import (
     OrderRequest,
     OrderType,
     PrivateEvent,
+    Support,
     TimeInForce,
     TradingCapabilities,
     VenueFill,
@@ -636,6 +637,40 @@ def _parse_cursor(exchange: str, cursor: FillCursor | None) -> tuple[int | None,
         return int(when), {k for k in keys.split(",") if k}
     except ValueError:
         raise BadRequest(exchange, f"not a fill cursor: {cursor.value!r}") from None
+
+
+def _support_cell(support: Support, native: str = "native") -> str:
+    return native if support is Support.NATIVE else support.value
+
+
+def capability_row(name: str, caps: TradingCapabilities) -> str:
+    """The venue's row of docs/TRADING_ADAPTERS.md's capability table, from its declared
+    capabilities (a test keeps the document equal to this)."""
+    amend = caps.amend
+    if amend.native(quantity_down=True, quantity_up=True, price=True):
+        amend_cell = "native price and quantity either way (ids kept)"
+    else:
+        amend_cell = "emulated (cancel-replace)"
+    stops = "native" if caps.stop is Support.NATIVE else f"{caps.stop.value} (not sent yet)"
+    ids = caps.client_order_ids
+    if ids.kind == "integer":
+        id_cell = "integer (`cid`)"
+    else:
+        prefix = f"`{ids.prefix}` + " if ids.prefix else ""
+        id_cell = f"{prefix}{ids.max_length - len(ids.prefix)} of `{ids.alphabet}`"
+    stream = "native / native" if caps.private_stream else "REST polling (stream not wired)"
+    cells = [
+        name,
+        amend_cell,
+        stops,
+        _support_cell(caps.trailing_stop),
+        _support_cell(caps.oco),
+        _support_cell(caps.post_only),
+        _support_cell(caps.quote_quantity_market),
+        stream,
+        id_cell,
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def adapter_factory(
