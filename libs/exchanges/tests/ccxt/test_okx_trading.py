@@ -276,3 +276,35 @@ async def test_conditional_orders_and_oco_are_left_to_the_platform() -> None:
     with pytest.raises(NotSupported):
         await okx.place_order(stop)
     await okx.close()
+
+
+async def test_a_cancel_by_client_id_is_signed_and_answers_the_order_as_it_is_now() -> None:
+    routes = {**ROUTES, "POST /api/v5/trade/cancel-order": {"body": DATA["cancel"]}}
+    async with venue_server(routes) as server:
+        okx = adapter(server.url)
+        try:
+            order = await okx.cancel_order("BTC/USDT", client_order_id=CID)
+        finally:
+            await okx.close()
+    sent = server.sent("POST", "/api/v5/trade/cancel-order")
+    assert json.loads(sent.body) == {"instId": "BTC-USDT", "clOrdId": CID}
+    assert sent.headers["OK-ACCESS-SIGN"] == okx_sign(
+        NOW_ISO, "POST", "/api/v5/trade/cancel-order", sent.body
+    )
+    assert order.client_order_id == CID
+
+
+async def test_cancelling_an_order_that_already_filled_answers_it_filled_not_an_error() -> None:
+    routes = {
+        "POST /api/v5/trade/cancel-order": {"body": DATA["cancel_completed"]},
+        "GET /api/v5/trade/order": {"body": DATA["order_filled"]},
+    }
+    async with venue_server(routes) as server:
+        okx = adapter(server.url)
+        try:
+            order = await okx.cancel_order("BTC/USDT", venue_order_id="312269865356374016")
+        finally:
+            await okx.close()
+    assert order.status is VenueOrderStatus.FILLED
+    assert order.filled_quantity == Decimal("0.005")
+    assert order.average_price == Decimal("51858.05")
