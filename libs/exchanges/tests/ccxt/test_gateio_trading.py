@@ -160,3 +160,25 @@ async def test_gate_refusals_map_to_reasons_and_base_sized_market_buys_are_not_s
     assert precision.value.reason is RejectReason.LOT_SIZE
     assert precision.value.venue_code == "INVALID_PRECISION"
     assert len([r for r in server.requests if r.method == "POST"]) == 2
+
+
+async def test_an_amend_is_a_signed_patch_of_the_new_price_keeping_the_ids() -> None:
+    routes = {**ROUTES, "PATCH /api/v4/spot/orders/12332324": {"body": DATA["order"]}}
+    async with venue_server(routes) as server:
+        gate = await adapter(server.url)
+        try:
+            order = await gate.amend_order(
+                "ETH/USDT", client_order_id=CID, price=Decimal("2400.25")
+            )
+        finally:
+            await gate.close()
+    sent = server.sent("PATCH", "/api/v4/spot/orders/12332324")
+    path, _, query = sent.path_qs.partition("?")
+    body = json.loads(sent.body)
+    assert body["price"] == "2400.25"
+    assert "amount" not in body
+    assert sent.headers["SIGN"] == gate_sign(
+        "PATCH", path, query, sent.body, sent.headers["Timestamp"]
+    )
+    assert order.venue_order_id == "12332324"
+    assert order.client_order_id == CID

@@ -148,3 +148,18 @@ async def test_insufficient_balance_is_a_rejection_and_a_bad_passphrase_a_creden
     assert refused.value.reason is RejectReason.INSUFFICIENT_FUNDS
     assert refused.value.venue_code == "200004"
     assert str(SECRET.passphrase) not in str(bad.value)
+
+
+async def test_an_amend_is_left_to_the_platforms_cancel_replace_and_nothing_is_changed() -> None:
+    from eip.exchanges.contract.errors import NotSupported
+
+    async with venue_server(ROUTES) as server:
+        kucoin = await adapter(server.url)
+        try:
+            with pytest.raises(NotSupported):
+                await kucoin.amend_order("BTC/USDT", client_order_id=CID, price=Decimal("49000"))
+        finally:
+            await kucoin.close()
+    assert [r.method for r in server.requests if "/hf/orders" in r.path_qs] == [
+        "GET"
+    ]  # the lookup only
