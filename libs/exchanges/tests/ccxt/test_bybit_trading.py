@@ -159,3 +159,28 @@ async def test_insufficient_balance_is_a_rejection_and_creation_timeout_an_unkno
             await bybit.close()
     assert refused.value.reason is RejectReason.INSUFFICIENT_FUNDS
     assert refused.value.venue_code == "170131"
+
+
+async def test_a_cancel_by_order_link_id_names_it_as_bybit_documents() -> None:
+    cancelled = {
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {"orderId": "1321003749386327552", "orderLinkId": CID},
+        "retExtInfo": {},
+        "time": 1672217377164,
+    }
+    routes = {**ROUTES, "POST /v5/order/cancel": {"body": cancelled}}
+    async with venue_server(routes) as server:
+        bybit = await adapter(server.url)
+        try:
+            order = await bybit.cancel_order("BTC/USDT", client_order_id=CID)
+        finally:
+            await bybit.close()
+    sent = server.sent("POST", "/v5/order/cancel")
+    body = json.loads(sent.body)
+    assert body["orderLinkId"] == CID
+    assert "orderId" not in body
+    assert body["category"] == "spot"
+    window = sent.headers["X-BAPI-RECV-WINDOW"]
+    assert sent.headers["X-BAPI-SIGN"] == bybit_sign(str(NOW_MS), window, sent.body)
+    assert order.client_order_id == CID
