@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -308,3 +309,49 @@ async def test_cancelling_an_order_that_already_filled_answers_it_filled_not_an_
     assert order.status is VenueOrderStatus.FILLED
     assert order.filled_quantity == Decimal("0.005")
     assert order.average_price == Decimal("51858.05")
+
+
+async def test_open_and_closed_orders_are_read_and_sorted_by_update() -> None:
+    routes = {
+        "GET /api/v5/trade/orders-pending": {"body": DATA["order"]},
+        "GET /api/v5/trade/orders-history": {"body": DATA["order_filled"]},
+    }
+    async with venue_server(routes) as server:
+        okx = adapter(server.url)
+        try:
+            [open_order] = await okx.fetch_open_orders("BTC/USDT")
+            since = datetime(2024, 2, 22, tzinfo=UTC)
+            [closed] = await okx.fetch_closed_orders("BTC/USDT", since)
+        finally:
+            await okx.close()
+    assert open_order.status is VenueOrderStatus.PARTIALLY_FILLED
+    assert closed.status is VenueOrderStatus.FILLED
+    history = server.sent("GET", "/api/v5/trade/orders-history")
+    assert "instType=SPOT" in history.path_qs
+    assert "instId=BTC-USDT" in history.path_qs
+    assert history.headers["OK-ACCESS-SIGN"] == okx_sign(NOW_ISO, "GET", history.path_qs, "")
+
+
+async def test_a_quote_sized_market_buy_spends_the_quote_amount_as_okx_documents() -> None:
+    async with venue_server(ROUTES) as server:
+        okx = adapter(server.url)
+        try:
+            await okx.place_order(
+                OrderRequest(
+                    symbol="BTC/USDT",
+                    side="buy",
+                    type=OrderType.MARKET,
+                    client_order_id=CID,
+                    quote_quantity=Decimal("100.5"),
+                )
+            )
+        finally:
+            await okx.close()
+    [sent] = json.loads(server.sent("POST", "/api/v5/trade/batch-orders").body)
+    assert (sent["ordType"], sent["side"], sent["sz"], sent["tgtCcy"]) == (
+        "market",
+        "buy",
+        "100.5",
+        "quote_ccy",
+    )
+    assert sent["clOrdId"] == CID
