@@ -147,3 +147,36 @@ async def test_the_adapter_side_signer_says_rejected_for_no_and_transient_for_no
         await mine.sign(request)
     await mine.credentials.aclose()
     await vault.kv_destroy_all(f"exchange-credentials/{account_id}/{cid}")
+
+
+async def test_a_venue_that_signs_in_process_gets_the_secret_per_use_audited_and_none_once_revoked(
+    auth: AuthService, simulator: SimulatorClient, vault: VaultClient, account_id: str
+) -> None:
+    """``AuthRequestSigner.secret()``, the ``SecretSource`` the ccxt trading adapter asks before
+    every call: the stored key and secret through ``/use`` (each hand-out audited when nothing
+    is cached), then ``CredentialRejected`` from the moment of the revocation."""
+    key = await simulator.create_account_with_key(account_id, {"USDT": "100"})
+    cid = await auth.create_credential(account_id, "binance", key.api_key, key.secret)
+    client_id = f"ccxt-{uuid.uuid4().hex[:6]}"
+    client_secret = await auth.create_client(client_id, ["credentials:use"], [account_id])
+    tokens = ClientCredentials(
+        auth.base_url, client_id, client_secret, scope="credentials:use", accounts=[account_id]
+    )
+    # ttl 0: nothing cached, every hand-out goes to auth (the adapter's worst case)
+    credentials = CredentialsClient(auth.base_url, tokens.token, ttl_s=0)
+    source = AuthRequestSigner(credentials, cid, "binance", purpose="ccxt trading")
+
+    first = await source.secret()
+    second = await source.secret()
+    assert (first.api_key, first.secret, first.passphrase) == (key.api_key, key.secret, None)
+    assert second == first
+    assert key.secret not in repr(first)
+    assert await audit_uses(auth, cid) == 2
+
+    await auth.revoke_credential(cid)
+    with pytest.raises(CredentialRejected, match="secret refused") as refused:
+        await source.secret()
+    assert key.secret not in str(refused.value)
+    await credentials.aclose()
+    await tokens.aclose()
+    await vault.kv_destroy_all(f"exchange-credentials/{account_id}/{cid}")

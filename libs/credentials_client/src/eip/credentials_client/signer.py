@@ -13,6 +13,11 @@ accepts, inputs the scheme cannot sign) is ``CredentialRejected``; "not now" (au
                                scope="credentials:use", accounts=[account_id])
     credentials = CredentialsClient(auth_url, tokens.token)   # one per service, shared
     signer = AuthRequestSigner(credentials, credential_id, "binance")
+
+Venues served by ccxt sign in-process (ccxt builds and signs its own requests), so the signer is
+also a ``SecretSource``: ``secret()`` hands the credential (key, secret, passphrase) out through
+``POST /v1/credentials/{id}/use`` — audited as a use — from the ``CredentialsClient``'s short
+cache, which ``auth.credentials.v1`` empties on revocation or rotation.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from eip.credentials_client.client import (
     CredentialsClient,
     CredentialsUnavailable,
 )
+from eip.exchanges.contract.credentials import ExchangeSecret
 from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
 from eip.exchanges.contract.signing import SignedRequest, SigningRequest
 
@@ -61,6 +67,17 @@ class AuthRequestSigner:
             headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
             key_version=int(data["version"]) if data.get("version") is not None else None,
         )
+
+    async def secret(self) -> ExchangeSecret:
+        """The credential's secret material, for an adapter that signs in-process (ccxt); the
+        adapter holds it only while a request is signed. Refusals as for ``sign``."""
+        try:
+            credential = await self.credentials.get(self.credential_id, self.purpose)
+        except CredentialRefused as exc:
+            raise CredentialRejected(self.exchange, f"secret refused: {exc}") from None
+        except CredentialsUnavailable as exc:
+            raise TransientExchangeError(self.exchange, f"secret unavailable: {exc}") from None
+        return ExchangeSecret(credential.api_key, credential.secret, credential.passphrase)
 
     async def aclose(self) -> None:
         """Nothing of its own to close: the ``CredentialsClient`` is shared and the caller's."""

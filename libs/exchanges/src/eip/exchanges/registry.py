@@ -50,7 +50,8 @@ class Venue:
     market_data: str | None = None
     # the ReplayDialect of its trade and ticker frames; without one, ccxt replays them
     replay: str | None = None
-    # the TradingAdapter factory (a RequestSigner, keywords base_url, ws_base_url, options)
+    # the TradingAdapter factory (a RequestSigner, keywords base_url, ws_base_url, options);
+    # a venue served by ccxt signs in-process, so its signer must also be a SecretSource
     trading: str | None = None
     # the native book feed factory: create_feed(symbols, transport, options, *, rest_url,
     # ws_url, **settings) → WsBookFeed; it replays the venue's captures, and serves live
@@ -119,12 +120,45 @@ VENUES: tuple[Venue, ...] = (
     ),
     # KuCoin's live socket address and token come from POST /api/v1/bullet-public, which the
     # book feeds' Transport cannot send (GET only): live books stay on ccxt.pro until it can
-    Venue("kucoin", "kucoin", **_book("kucoin")),
-    Venue("bitfinex", "bitfinex", **_book("bitfinex")),
+    Venue(
+        "kucoin",
+        "kucoin",
+        trading=_pkg("kucoin", "trading", "create_adapter"),
+        credentials=_pkg("kucoin", "credentials", "KucoinValidator"),
+        **_book("kucoin"),
+    ),
+    Venue(
+        "bitfinex",
+        "bitfinex",
+        trading=_pkg("bitfinex", "trading", "create_adapter"),
+        credentials=_pkg("bitfinex", "credentials", "BitfinexValidator"),
+        **_book("bitfinex"),
+    ),
     # HTX frames are gzip, which LiveTransport decodes as UTF-8: live books stay on ccxt.pro
-    Venue("htx", "htx", aliases=("huobi",), **_book("htx")),
-    Venue("bybit", "bybit", replay=_pkg("bybit", "replay", "DIALECT"), **_book("bybit")),
-    Venue("okx", "okx", former_names=("okex",), **_book("okx")),
+    Venue(
+        "htx",
+        "htx",
+        aliases=("huobi",),
+        trading=_pkg("htx", "trading", "create_adapter"),
+        credentials=_pkg("htx", "credentials", "HtxValidator"),
+        **_book("htx"),
+    ),
+    Venue(
+        "bybit",
+        "bybit",
+        replay=_pkg("bybit", "replay", "DIALECT"),
+        trading=_pkg("bybit", "trading", "create_adapter"),
+        credentials=_pkg("bybit", "credentials", "BybitValidator"),
+        **_book("bybit"),
+    ),
+    Venue(
+        "okx",
+        "okx",
+        former_names=("okex",),
+        trading=_pkg("okx", "trading", "create_adapter"),
+        credentials=_pkg("okx", "credentials", "OkxValidator"),
+        **_book("okx"),
+    ),
     # ccxt 4.5.90 has no bitmex class (neither async nor pro): BitMEX is always native
     Venue(
         "bitmex",
@@ -133,7 +167,14 @@ VENUES: tuple[Venue, ...] = (
         replay=_pkg("bitmex", "replay", "DIALECT"),
         **_book("bitmex", live_book="native"),
     ),
-    Venue("gateio", "gate", aliases=("gate",), book_id="gate", **_book("gateio")),
+    Venue(
+        "gateio",
+        "gate",
+        aliases=("gate",),
+        book_id="gate",
+        trading=_pkg("gateio", "trading", "create_adapter"),
+        **_book("gateio"),
+    ),
 )
 ROADMAP_EXCHANGES: tuple[str, ...] = tuple(venue.id for venue in VENUES)
 _BY_ID = {venue.id: venue for venue in VENUES}
@@ -218,7 +259,8 @@ def create_trading_adapter(
 
     ``base_url`` moves REST (and ``ws_base_url``, by default ``base_url`` with ``ws``/``wss``,
     the private stream) to another host, e.g. the simulator; ``options`` go to the adapter's
-    constructor. Venues follow as their adapters land (Coinbase, BitMEX, ccxt).
+    constructor. The venues served by ccxt (KuCoin, Bitfinex, HTX, Bybit, OKX, Gate.io) sign
+    in-process: their ``signer`` must also be a ``contract.signing.SecretSource``.
     """
     name = exchange.strip().lower()
     found = _BY_ID.get(name)

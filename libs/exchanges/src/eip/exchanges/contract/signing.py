@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from eip.exchanges.contract.credentials import ExchangeSecret
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,15 @@ class RequestSigner(Protocol):
     async def sign(self, request: SigningRequest) -> SignedRequest: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class SecretSource(Protocol):
+    """Hands one credential's secret to an adapter that must sign in-process (ccxt builds and
+    signs its own requests): for that use only, never logged, never cached by the adapter
+    beyond the call it signs. A revoked credential raises ``CredentialRejected``; the source
+    (``eip.credentials_client.AuthRequestSigner``) drops its copy on revocation."""
+
+    exchange: str
+
+    async def secret(self) -> ExchangeSecret: ...
