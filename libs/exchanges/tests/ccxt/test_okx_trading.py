@@ -6,6 +6,7 @@ Decimals, and OKX's refusals mapped to the contract's errors."""
 from __future__ import annotations
 
 import base64
+import decimal
 import hashlib
 import hmac
 import json
@@ -110,6 +111,20 @@ async def test_a_limit_order_is_sent_as_okx_documents_it_signed_with_the_documen
     assert order.price == Decimal("51858.1")
     assert order.average_price == Decimal("51858")
     assert order.sequence == 1708587373362
+
+
+async def test_a_placement_leaves_the_callers_decimal_context_as_it_was() -> None:
+    """ccxt's price/amount formatting sets its caller's decimal context to ROUND_HALF_UP; the
+    adapter runs every ccxt call in a context of its own (ccxt/decimal_context.py)."""
+    before = decimal.getcontext()
+    assert before.rounding == decimal.ROUND_HALF_EVEN
+    async with venue_server(ROUTES) as server:
+        okx = adapter(server.url)
+        await okx.place_order(limit_buy())
+        await okx.close()
+    assert decimal.getcontext() is before
+    assert before.rounding == decimal.ROUND_HALF_EVEN
+    assert not before.traps[decimal.Underflow]
 
 
 async def test_the_secret_is_on_the_ccxt_client_only_while_a_call_is_in_flight() -> None:

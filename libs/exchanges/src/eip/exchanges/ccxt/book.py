@@ -25,6 +25,7 @@ import ccxt
 import ccxt.pro
 
 from eip.book import L2Book
+from eip.exchanges.ccxt.decimal_context import in_own_decimal_context
 from eip.exchanges.ccxt.urls import rewrite_urls
 from eip.exchanges.contract.book_events import (
     BookDelta,
@@ -119,7 +120,7 @@ class CcxtProFeed:
                 RECONNECTS.labels(self.exchange).inc()
             first = False
             try:
-                await self.client.load_markets()
+                await in_own_decimal_context(self.client.load_markets)
                 for symbol in self.symbols:
                     self._start(symbol)
                 await self._broken.wait()
@@ -167,7 +168,9 @@ class CcxtProFeed:
         while True:
             try:
                 async with asyncio.timeout(self.options.stale_after_s):
-                    book = await self.client.watch_order_book(symbol, self.limit)
+                    book = await in_own_decimal_context(
+                        lambda: self.client.watch_order_book(symbol, self.limit)
+                    )
             except TimeoutError:
                 await self._desync(state, "stale", f"no book for {self.options.stale_after_s}s")
                 self._broken.set()

@@ -20,6 +20,7 @@ from typing import Any
 
 import ccxt
 
+from eip.exchanges.ccxt.decimal_context import in_own_decimal_context
 from eip.exchanges.ccxt.market_data import new_client
 from eip.exchanges.contract.credentials import (
     ExchangeSecret,
@@ -56,7 +57,7 @@ class CcxtKeyValidator:
         client.secret = secret.secret
         client.password = secret.passphrase or ""
         try:
-            return await self.read(client)
+            return await in_own_decimal_context(lambda: self.read(client))
         except ccxt.AuthenticationError as exc:
             raise KeyRejected(f"{self.exchange} refused the key ({type(exc).__name__})") from None
         except (ccxt.BaseError, KeyError, ValueError, TypeError, IndexError) as exc:

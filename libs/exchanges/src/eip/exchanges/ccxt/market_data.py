@@ -21,6 +21,7 @@ import ccxt.pro
 
 from eip.exchanges import registry
 from eip.exchanges.ccxt import parse as ccxt_parse
+from eip.exchanges.ccxt.decimal_context import in_own_decimal_context
 from eip.exchanges.ccxt.errors import map_ccxt_error
 from eip.exchanges.ccxt.urls import rewrite_urls
 from eip.exchanges.contract.errors import (
@@ -106,7 +107,7 @@ class CcxtMarketDataAdapter:
             except CircuitOpenError as exc:
                 raise CircuitOpen(self.exchange, exc.retry_after_s) from None
             try:
-                result = await fn()
+                result = await in_own_decimal_context(fn)
             except Exception as exc:
                 error = map_ccxt_error(
                     self.exchange, exc, getattr(self.client, "last_response_headers", None)
@@ -269,7 +270,7 @@ class CcxtMarketDataAdapter:
         while True:
             try:
                 if channel == "trades":
-                    rows = await self.client.watch_trades(market)
+                    rows = await in_own_decimal_context(lambda: self.client.watch_trades(market))
                     self.health.set_connected(True)
                     received = _now()
                     for row in rows:
@@ -278,7 +279,7 @@ class CcxtMarketDataAdapter:
                             ccxt_parse.trade(self.exchange, row, received, self._market(row))
                         )
                 else:
-                    raw = await self.client.watch_ticker(market)
+                    raw = await in_own_decimal_context(lambda: self.client.watch_ticker(market))
                     self.health.set_connected(True)
                     self.health.message()
                     await emit(ccxt_parse.ticker(self.exchange, raw, _now(), self._market(raw)))

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from eip.exchanges.ccxt.decimal_context import in_own_decimal_context
 from eip.exchanges.ccxt.market_data import new_client
 from eip.exchanges.ccxt.parse import normalize_symbol
 from eip.exchanges.ccxt.trading_errors import CodeReader, map_trading_error
@@ -181,7 +182,7 @@ class CcxtTradingAdapter:
         self.client.secret = secret.secret
         self.client.password = secret.passphrase or ""
         try:
-            return await fn()
+            return await in_own_decimal_context(fn)
         except Exception as exc:
             self._errors += 1
             raise map_trading_error(
@@ -229,7 +230,7 @@ class CcxtTradingAdapter:
 
     async def _public(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await fn()
+            return await in_own_decimal_context(fn)
         except Exception as exc:
             raise map_trading_error(self.exchange, exc) from None
 
