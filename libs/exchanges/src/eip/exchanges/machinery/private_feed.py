@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eip.exchanges.contract.errors import BadRequest, TransientExchangeError
+from eip.exchanges.contract.errors import BadRequest, CredentialRejected, TransientExchangeError
 from eip.exchanges.contract.trading import (
     AssetBalance,
     BalanceUpdate,
@@ -40,6 +41,8 @@ from eip.exchanges.contract.trading import (
 from eip.exchanges.machinery.health import StreamHealth, watch
 from eip.exchanges.machinery.private_state import PrivateState
 from eip.exchanges.machinery.venue_stream import VenueStream
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,24 @@ class PrivateFeed:
     def disconnected(self) -> None:
         if self.down_since is None:
             self.down_since = datetime.now(UTC)
+
+
+async def catch_up_on_connect(
+    exchange: str, health: StreamHealth, on_connected: Callable[[], Awaitable[None]]
+) -> TransientExchangeError | None:
+    """A venue stream's first step on a new connection: the handler's ``on_connected`` (the
+    REST catch-up after a lost one). The failure when it could not finish for now — the stream
+    then drops the connection, and the next one catches up again from the same moment rather
+    than go on with a hole; ``CredentialRejected`` and the like propagate (the stream ends)."""
+    try:
+        await on_connected()
+    except CredentialRejected:
+        raise
+    except TransientExchangeError as exc:
+        log.warning("%s catch-up failed; reconnecting", exchange, extra={"error": str(exc)})
+        health.error("rest", f"catch-up failed: {exc}")
+        return exc
+    return None
 
 
 async def run_private_stream(
