@@ -306,7 +306,6 @@ async def test_a_refused_placement_is_rejected_with_its_reason_and_sent_once(
         answer["body"],
         answer.get("headers", {}),
     )
-    adapter.budget.block = lambda retry_after_s: None  # type: ignore[method-assign]
     with pytest.raises(OrderRejected) as refused:
         await adapter.place_order(request())
     assert refused.value.reason is reason

@@ -494,6 +494,8 @@ class BitmexTradingAdapter:
         received = datetime.now(UTC)
         if table == "margin":
             balances = [b for b in map(wire.margin_balance, rows) if b is not None]
+            if not balances and action != "partial":
+                return  # a currency whose unit this adapter does not know
             times = [t for t in map(wire.margin_time, rows) if t is not None]
             update = BalanceUpdate(
                 EXCHANGE, balances, action == "partial", max(times, default=None), received
