@@ -111,6 +111,7 @@ env_auth() {
   default AUTH_BINANCE_BASE_URL "$(url_of exchange-simulator)"
   default AUTH_KRAKEN_BASE_URL "$(url_of exchange-simulator)"
   default AUTH_COINBASE_BASE_URL "$(url_of exchange-simulator)"
+  default AUTH_BITMEX_BASE_URL "$(url_of exchange-simulator)"
 }
 # The auth service runs with a token limited to the eip-auth-service policy, never the
 # operator's, minted with the root token of this run directory's Vault. The token is periodic:

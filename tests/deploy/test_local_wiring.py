@@ -45,6 +45,7 @@ EXPECTED_PORT = {
     "binance_base_url": "SIMULATOR_HTTP_PORT",
     "kraken_base_url": "SIMULATOR_HTTP_PORT",
     "coinbase_base_url": "SIMULATOR_HTTP_PORT",
+    "bitmex_base_url": "SIMULATOR_HTTP_PORT",
     "exchange_urls": "SIMULATOR_HTTP_PORT",
     # the console's way to each service's public API
     "auth_url": "AUTH_HTTP_PORT",

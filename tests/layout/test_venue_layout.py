@@ -29,6 +29,9 @@ ALLOWED_FILES = {
     # the order book's native core reads Binance depth frames without making a Python object
     # per level (its fast path, libs/book/README.md); it compiles with the book's crate
     "libs/book/rust/binance.rs",
+    # the venue's side of BitMEX's private REST and WebSocket for tests, while the simulator
+    # has no BitMEX trading dialect; shared by the exchanges' and the auth service's tests
+    "libs/testing/src/eip/testing/bitmex_venue.py",
 }
 ALLOWED_LINES = {
     # OpenAPI documentation, like the settings' examples: an exchange id, a signing scheme

@@ -165,6 +165,8 @@ VENUES: tuple[Venue, ...] = (
         None,
         market_data=_pkg("bitmex", "market_data", "create_adapter"),
         replay=_pkg("bitmex", "replay", "DIALECT"),
+        trading=_pkg("bitmex", "trading", "create_adapter"),
+        credentials=_pkg("bitmex", "credentials", "BitmexValidator"),
         **_book("bitmex", live_book="native"),
     ),
     Venue(

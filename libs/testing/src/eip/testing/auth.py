@@ -193,6 +193,7 @@ async def auth_services(
             "AUTH_BINANCE_BASE_URL": exchange_base_url,
             "AUTH_KRAKEN_BASE_URL": exchange_base_url,
             "AUTH_COINBASE_BASE_URL": exchange_base_url,
+            "AUTH_BITMEX_BASE_URL": exchange_base_url,
             "AUTH_CONNECT_TIMEOUT_S": "3",
             "AUTH_LOG_LEVEL": "DEBUG",
             **extra,

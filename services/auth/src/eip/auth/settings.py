@@ -48,6 +48,7 @@ class AuthSettings(ServiceSettings):
     binance_base_url: str = "http://127.0.0.1:8300"
     kraken_base_url: str = "http://127.0.0.1:8300"
     coinbase_base_url: str = "http://127.0.0.1:8300"
+    bitmex_base_url: str = "http://127.0.0.1:8300"
     exchange_timeout_s: float = Field(default=10.0, gt=0)
 
     # The hot paths' caches (eip.auth.caches): a credential's metadata (the signing path) and
@@ -71,4 +72,5 @@ class AuthSettings(ServiceSettings):
             "binance": self.binance_base_url,
             "kraken": self.kraken_base_url,
             "coinbase": self.coinbase_base_url,
+            "bitmex": self.bitmex_base_url,
         }

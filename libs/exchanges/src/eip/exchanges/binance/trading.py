@@ -33,12 +33,9 @@ never holds the secret. What is subtle, in the order it bites:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import urllib.parse
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -61,7 +58,6 @@ from eip.exchanges.contract.errors import (
     OrderNotFound,
     OrderRejected,
     RejectReason,
-    TransientExchangeError,
     UnknownSymbol,
 )
 from eip.exchanges.contract.market_data import StreamStatus
@@ -70,22 +66,19 @@ from eip.exchanges.contract.symbols import SymbolMap
 from eip.exchanges.contract.trading import (
     AmendSupport,
     AssetBalance,
-    BalanceUpdate,
     FillCursor,
-    FillEvent,
     FillPage,
     InstrumentRules,
     OcoRequest,
     OrderRequest,
-    OrderUpdate,
     PrivateEvent,
-    StreamResumed,
     Support,
     TradingCapabilities,
     VenueFill,
     VenueOrder,
 )
-from eip.exchanges.machinery.health import StreamHealth, watch
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.private_feed import PrivateFeed, run_private_stream
 from eip.exchanges.machinery.private_state import PrivateState
 from eip.exchanges.machinery.urls import ws_url
 from eip.exchanges.machinery.venue_rest import Params, PreparedRequest
@@ -117,11 +110,6 @@ CAPABILITIES = TradingCapabilities(
     history_needs_symbol=True,
     client_order_ids=CLIENT_ORDER_IDS,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    error: BaseException
 
 
 class BinanceTradingAdapter:
@@ -178,10 +166,7 @@ class BinanceTradingAdapter:
         self.watch_symbols = set(watch_symbols)
         self._symbols: SymbolMap | None = None
         self._rules: dict[str, InstrumentRules] = {}
-        self._queue_size = queue_size
-        self._queue: asyncio.Queue[PrivateEvent | _Failed] | None = None
-        self._connected_once = False
-        self._down_since: datetime | None = None
+        self.feed = PrivateFeed(EXCHANGE, self.state, self.health, queue_size)
 
     # -- signing and errors -------------------------------------------------------------------
 
@@ -463,90 +448,17 @@ class BinanceTradingAdapter:
     # -- private stream -----------------------------------------------------------------------
 
     def private_events(self) -> AsyncIterator[PrivateEvent]:
-        if self._queue is not None:
-            raise BadRequest(EXCHANGE, "the private stream has one consumer at a time")
-        self._queue = asyncio.Queue(self._queue_size)
-        return self._events(self._queue)
-
-    async def _events(
-        self, queue: asyncio.Queue[PrivateEvent | _Failed]
-    ) -> AsyncIterator[PrivateEvent]:
-        runner = asyncio.create_task(self._run_stream(queue))
-        try:
-            while True:
-                item = await queue.get()
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield item
-        finally:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
-            self._queue = None
-            self._connected_once = False
-            self.health.set_connected(False)
-
-    async def _run_stream(self, queue: asyncio.Queue[PrivateEvent | _Failed]) -> None:
-        watchdog = asyncio.create_task(
-            watch(
-                self.health,
-                lambda: True,
-                self.stream.force_reconnect,
-                3 * self.health.stale_after_s,
-            )
+        return self.feed.events(
+            lambda: run_private_stream(self.stream, self, WANTED, self._symbol_map)
         )
-        try:
-            await self._rules_when_reachable()
-            self.stream.wanted = {WANTED}
-            await self.stream.run(self)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            await queue.put(_Failed(exc))
-        finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
-
-    async def _rules_when_reachable(self) -> None:
-        """The symbols events are parsed with; a venue out of reach at start is waited for
-        with the reconnect backoff, as a lost connection would be."""
-        delays = self.stream.reconnect_policy.delays()
-        while True:
-            try:
-                await self._symbol_map()
-                return
-            except TransientExchangeError as exc:
-                self.health.error("rest", f"rules not loaded: {exc}")
-                await asyncio.sleep(next(delays, self.stream.reconnect_policy.max_delay_s))
-
-    async def _emit(self, event: PrivateEvent) -> None:
-        assert self._queue is not None
-        await self._queue.put(event)
-
-    async def _emit_order(self, order: VenueOrder, received: datetime) -> None:
-        if self.state.admit_order(order):
-            await self._emit(OrderUpdate(order, received))
-
-    async def _emit_fill(self, fill: VenueFill, received: datetime) -> None:
-        if self.state.admit_fill(fill):
-            await self._emit(FillEvent(fill, received))
 
     # UserDataHandler: called by the stream
 
     async def on_connected(self) -> None:
-        if not self._connected_once or self._down_since is None:
-            self._connected_once = True
-            self._down_since = None
-            return
-        down_since = self._down_since
-        await self._catch_up(down_since)
-        self._down_since = None
-        await self._emit(StreamResumed(EXCHANGE, down_since, datetime.now(UTC)))
+        await self.feed.connected(self._catch_up)
 
     def on_disconnected(self) -> None:
-        if self._down_since is None:
-            self._down_since = datetime.now(UTC)
+        self.feed.disconnected()
 
     async def on_event(self, event: dict[str, Any]) -> None:
         received = datetime.now(UTC)
@@ -559,10 +471,10 @@ class BinanceTradingAdapter:
                     await self.load_rules()  # a symbol listed since start-up
                     order, fill = wire.execution_report(event, await self._symbol_map())
                 if fill is not None:
-                    await self._emit_fill(fill, received)
-                await self._emit_order(order, received)
+                    await self.feed.emit_fill(fill, received)
+                await self.feed.emit_order(order, received)
             elif kind == "outboundAccountPosition":
-                await self._emit(wire.account_position(event, received))
+                await self.feed.emit(wire.account_position(event, received))
         except (KeyError, ValueError, ArithmeticError, TypeError) as exc:
             self.health.error("parse", f"{kind}: {exc!r}")
             log.warning("unparseable binance user data event", extra={"event_type": kind})
@@ -588,10 +500,10 @@ class BinanceTradingAdapter:
             self.state.note(each)  # client ids for the fills below
         for symbol in sorted(symbols):
             for fill in await self._fills_since(symbol, since):
-                await self._emit_fill(fill, received)
+                await self.feed.emit_fill(fill, received)
         for each in sorted(orders, key=lambda o: o.update_key()):
-            await self._emit_order(each, received)
-        await self._emit(BalanceUpdate(EXCHANGE, await self.fetch_balances(), True, None, received))
+            await self.feed.emit_order(each, received)
+        await self.feed.emit_balance_snapshot(await self.fetch_balances(), received)
 
     async def _fills_since(self, symbol: str, since: datetime) -> list[VenueFill]:
         """Fills from the newest one delivered on ``symbol`` (inclusive; delivered ones are

@@ -39,6 +39,7 @@ from eip.exchanges.contract.errors import (
 )
 from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.private_feed import catch_up_on_connect
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
 
@@ -153,16 +154,9 @@ class BinanceUserStream(VenueStream[UserDataHandler]):
 
     async def _serve(self, conn: ClientConnection, handler: UserDataHandler) -> None:
         try:
-            try:
-                await handler.on_connected()
-            except CredentialRejected:
-                raise
-            except TransientExchangeError as exc:
-                # The catch-up could not finish: a new connection catches up again, from the
-                # same moment, rather than go on with a hole.
-                log.warning("binance catch-up failed; reconnecting", extra={"error": str(exc)})
-                self.health.error("rest", f"catch-up failed: {exc}")
-                await asyncio.sleep(self._catch_up_pause(exc))
+            failed = await catch_up_on_connect(EXCHANGE, self.health, handler.on_connected)
+            if failed is not None:
+                await asyncio.sleep(self._catch_up_pause(failed))
                 return
             self._failed_catch_ups = 0
             probe = asyncio.create_task(self._probe(conn))

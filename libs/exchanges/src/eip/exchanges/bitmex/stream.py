@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ from eip.exchanges.machinery.health import StreamHealth
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
 
-__all__ = ["RECONNECT_POLICY", "BitmexStream", "OnTable"]
+__all__ = ["RECONNECT_POLICY", "BitmexStream", "OnTable", "TextKeepalive"]
 
 log = logging.getLogger(__name__)
 
@@ -32,46 +32,36 @@ log = logging.getLogger(__name__)
 OnTable = Callable[[str, str, list[dict[str, Any]]], Awaitable[None]]
 
 
-class BitmexStream(VenueStream[OnTable]):
-    exchange = "bitmex"
-    noun = "topics"
+class TextKeepalive:
+    """BitMEX's keepalive: a text ``ping`` after ``ping_after_s`` without a frame, and the
+    connection closed when nothing (``pong`` or else) follows within ``pong_timeout_s``."""
 
-    def __init__(
-        self,
-        ws_url: str,
-        health: StreamHealth,
-        reconnect_policy: RetryPolicy = RECONNECT_POLICY,
-        ping_after_s: float = 5.0,
-        pong_timeout_s: float = 5.0,
-    ) -> None:
-        super().__init__(health, reconnect_policy)
-        self.ws_url = ws_url
+    def __init__(self, health: StreamHealth, ping_after_s: float, pong_timeout_s: float) -> None:
+        self.health = health
         self.ping_after_s = ping_after_s
         self.pong_timeout_s = pong_timeout_s
         self._last_frame = 0.0
         self.pongs = 0
 
-    async def _open(self, wanted: list[str]) -> tuple[ClientConnection, set[str]]:
-        # BitMEX's own text ping/pong keeps the connection alive, not protocol pings
-        conn = await connect(self.ws_url, ping_interval=None, open_timeout=10, max_size=2**23)
-        return conn, set()  # nothing carried: the first sync subscribes everything wanted
+    def frame(self, frame: str | bytes) -> bool:
+        """Note a frame; whether it was a ``pong`` (nothing else to read in it)."""
+        self._last_frame = asyncio.get_running_loop().time()
+        if frame == "pong":
+            self.pongs += 1
+            return True
+        return False
 
-    async def _subscribe(self, conn: ClientConnection, names: list[str]) -> None:
-        await conn.send(orjson.dumps({"op": "subscribe", "args": names}).decode())
-
-    async def _unsubscribe(self, conn: ClientConnection, names: list[str]) -> None:
-        await conn.send(orjson.dumps({"op": "unsubscribe", "args": names}).decode())
-
-    async def _serve(self, conn: ClientConnection, handler: OnTable) -> None:
-        keepalive = asyncio.create_task(self._keepalive(conn))
+    @contextlib.asynccontextmanager
+    async def running(self, conn: ClientConnection) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._run(conn))
         try:
-            await self._read(conn, handler)
+            yield
         finally:
-            keepalive.cancel()
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
+                await task
 
-    async def _keepalive(self, conn: ClientConnection) -> None:
+    async def _run(self, conn: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
         self._last_frame = loop.time()
         pinged_at: float | None = None
@@ -91,12 +81,45 @@ class BitmexStream(VenueStream[OnTable]):
                 with contextlib.suppress(ConnectionClosed):
                     await conn.send("ping")
 
+
+class BitmexStream(VenueStream[OnTable]):
+    exchange = "bitmex"
+    noun = "topics"
+
+    def __init__(
+        self,
+        ws_url: str,
+        health: StreamHealth,
+        reconnect_policy: RetryPolicy = RECONNECT_POLICY,
+        ping_after_s: float = 5.0,
+        pong_timeout_s: float = 5.0,
+    ) -> None:
+        super().__init__(health, reconnect_policy)
+        self.ws_url = ws_url
+        self.keepalive = TextKeepalive(health, ping_after_s, pong_timeout_s)
+
+    @property
+    def pongs(self) -> int:
+        return self.keepalive.pongs
+
+    async def _open(self, wanted: list[str]) -> tuple[ClientConnection, set[str]]:
+        # BitMEX's own text ping/pong keeps the connection alive, not protocol pings
+        conn = await connect(self.ws_url, ping_interval=None, open_timeout=10, max_size=2**23)
+        return conn, set()  # nothing carried: the first sync subscribes everything wanted
+
+    async def _subscribe(self, conn: ClientConnection, names: list[str]) -> None:
+        await conn.send(orjson.dumps({"op": "subscribe", "args": names}).decode())
+
+    async def _unsubscribe(self, conn: ClientConnection, names: list[str]) -> None:
+        await conn.send(orjson.dumps({"op": "unsubscribe", "args": names}).decode())
+
+    async def _serve(self, conn: ClientConnection, handler: OnTable) -> None:
+        async with self.keepalive.running(conn):
+            await self._read(conn, handler)
+
     async def _read(self, conn: ClientConnection, on_table: OnTable) -> None:
-        loop = asyncio.get_running_loop()
         async for frame in conn:
-            self._last_frame = loop.time()
-            if frame == "pong":
-                self.pongs += 1
+            if self.keepalive.frame(frame):
                 continue
             try:
                 msg = loads(frame)

@@ -41,12 +41,11 @@ key. What is subtle, in the order it bites:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -77,9 +76,7 @@ from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.contract.trading import (
     AmendSupport,
     AssetBalance,
-    BalanceUpdate,
     FillCursor,
-    FillEvent,
     FillPage,
     InstrumentRules,
     OcoRequest,
@@ -87,14 +84,14 @@ from eip.exchanges.contract.trading import (
     OrderType,
     OrderUpdate,
     PrivateEvent,
-    StreamResumed,
     Support,
     TradingCapabilities,
     VenueFill,
     VenueOrder,
     VenueOrderStatus,
 )
-from eip.exchanges.machinery.health import StreamHealth, watch
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.private_feed import PrivateFeed, run_private_stream
 from eip.exchanges.machinery.private_state import PrivateState
 from eip.exchanges.machinery.venue_rest import PreparedRequest
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY
@@ -129,11 +126,6 @@ CAPABILITIES = TradingCapabilities(
     idempotent_client_order_id=True,
     client_order_ids=CLIENT_ORDER_IDS,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    error: BaseException
 
 
 def _never(_: str) -> int:
@@ -188,10 +180,7 @@ class CoinbaseTradingAdapter:
         self._venue_ids: OrderedDict[str, str] = OrderedDict()  # client id -> venue id
         self._known: OrderedDict[str, tuple[Decimal | None, OrderType]] = OrderedDict()
         self._delivered: dict[str, tuple[Any, ...]] = {}
-        self._queue_size = queue_size
-        self._queue: asyncio.Queue[PrivateEvent | _Failed] | None = None
-        self._connected_once = False
-        self._down_since: datetime | None = None
+        self.feed = PrivateFeed(EXCHANGE, self.state, self.health, queue_size)
         self._balances_wanted = asyncio.Event()
 
     # -- signing and errors -------------------------------------------------------------------
@@ -577,67 +566,11 @@ class CoinbaseTradingAdapter:
     # -- private stream -----------------------------------------------------------------------
 
     def private_events(self) -> AsyncIterator[PrivateEvent]:
-        if self._queue is not None:
-            raise BadRequest(EXCHANGE, "the private stream has one consumer at a time")
-        self._queue = asyncio.Queue(self._queue_size)
-        return self._events(self._queue)
-
-    async def _events(
-        self, queue: asyncio.Queue[PrivateEvent | _Failed]
-    ) -> AsyncIterator[PrivateEvent]:
-        runner = asyncio.create_task(self._run_stream(queue))
-        try:
-            while True:
-                item = await queue.get()
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield item
-        finally:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
-            self._queue = None
-            self._connected_once = False
-            self.health.set_connected(False)
-
-    async def _run_stream(self, queue: asyncio.Queue[PrivateEvent | _Failed]) -> None:
-        helpers = [
-            asyncio.create_task(
-                watch(
-                    self.health,
-                    lambda: True,
-                    self.stream.force_reconnect,
-                    3 * self.health.stale_after_s,
-                )
-            ),
-            asyncio.create_task(self._balances_loop()),
-        ]
-        try:
-            await self._rules_when_reachable()
-            self.stream.wanted = {WANTED}
-            await self.stream.run(self)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            await queue.put(_Failed(exc))
-        finally:
-            for helper in helpers:
-                helper.cancel()
-            for helper in helpers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await helper
-
-    async def _rules_when_reachable(self) -> None:
-        """The products events are parsed with; a venue out of reach at start is waited for
-        with the reconnect backoff, as a lost connection would be."""
-        delays = self.stream.reconnect_policy.delays()
-        while True:
-            try:
-                await self._symbol_map()
-                return
-            except TransientExchangeError as exc:
-                self.health.error("rest", f"rules not loaded: {exc}")
-                await asyncio.sleep(next(delays, self.stream.reconnect_policy.max_delay_s))
+        return self.feed.events(
+            lambda: run_private_stream(
+                self.stream, self, WANTED, self._symbol_map, helpers=[self._balances_loop]
+            )
+        )
 
     async def _balances_loop(self) -> None:
         """A balance snapshot after changes of the account's orders (the ``user`` channel has
@@ -659,11 +592,7 @@ class CoinbaseTradingAdapter:
                 # the stream went down meanwhile: its catch-up reads the balances again, and
                 # nothing is delivered while it is down
                 continue
-            await self._emit(BalanceUpdate(EXCHANGE, balances, True, None, datetime.now(UTC)))
-
-    async def _emit(self, event: PrivateEvent) -> None:
-        assert self._queue is not None
-        await self._queue.put(event)
+            await self.feed.emit_balance_snapshot(balances)
 
     async def _emit_order(self, order: VenueOrder, received: datetime) -> None:
         """Deliver an update unless it repeats or goes back on what was delivered: a REST
@@ -685,27 +614,15 @@ class CoinbaseTradingAdapter:
             while len(self._delivered) > MAX_KNOWN:
                 self._delivered.pop(next(iter(self._delivered)))
             self._remember(order)
-            await self._emit(OrderUpdate(order, received))
-
-    async def _emit_fill(self, fill: VenueFill, received: datetime) -> None:
-        if self.state.admit_fill(fill):
-            await self._emit(FillEvent(fill, received))
+            await self.feed.emit(OrderUpdate(order, received))
 
     # UserHandler: called by the stream
 
     async def on_connected(self) -> None:
-        if not self._connected_once or self._down_since is None:
-            self._connected_once = True
-            self._down_since = None
-            return
-        down_since = self._down_since
-        await self._catch_up(down_since)
-        self._down_since = None
-        await self._emit(StreamResumed(EXCHANGE, down_since, datetime.now(UTC)))
+        await self.feed.connected(self._catch_up)
 
     def on_disconnected(self) -> None:
-        if self._down_since is None:
-            self._down_since = datetime.now(UTC)
+        self.feed.disconnected()
 
     async def on_user(self, events: list[dict[str, Any]], position: int) -> None:
         received = datetime.now(UTC)
@@ -750,7 +667,7 @@ class CoinbaseTradingAdapter:
                 break
             await asyncio.sleep(0.05 * (attempt + 1))
         for fill in fills:
-            await self._emit_fill(fill, received)
+            await self.feed.emit_fill(fill, received)
 
     async def _catch_up(self, down_since: datetime) -> None:
         """What happened while the stream was down, from REST, through the same filters as
@@ -775,7 +692,7 @@ class CoinbaseTradingAdapter:
             self._remember(each)
         fills = await self._fills([("start_sequence_timestamp", wire.rfc3339(since))])
         for fill in fills:
-            await self._emit_fill(_with_client_id(fill, self.state.client_ids), received)
+            await self.feed.emit_fill(_with_client_id(fill, self.state.client_ids), received)
         latest: dict[str, VenueOrder] = {}
         for each in orders:
             seen = latest.get(each.venue_order_id)
@@ -783,7 +700,7 @@ class CoinbaseTradingAdapter:
                 latest[each.venue_order_id] = each
         for each in sorted(latest.values(), key=lambda o: (o.filled_quantity, o.status.rank)):
             await self._emit_order(_at(each, position), received)
-        await self._emit(BalanceUpdate(EXCHANGE, await self.fetch_balances(), True, None, received))
+        await self.feed.emit_balance_snapshot(await self.fetch_balances(), received)
 
     # -- health -------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
 from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.private_feed import catch_up_on_connect
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
 
@@ -127,15 +128,7 @@ class CoinbaseUserStream(VenueStream[UserHandler]):
 
     async def _serve(self, conn: ClientConnection, handler: UserHandler) -> None:
         try:
-            try:
-                await handler.on_connected()
-            except CredentialRejected:
-                raise
-            except TransientExchangeError as exc:
-                # The catch-up could not finish: a new connection catches up again, from the
-                # same moment, rather than go on with a hole.
-                log.warning("coinbase catch-up failed; reconnecting", extra={"error": str(exc)})
-                self.health.error("rest", f"catch-up failed: {exc}")
+            if await catch_up_on_connect(EXCHANGE, self.health, handler.on_connected) is not None:
                 return
             last: int | None = None
             early, self._early = self._early, []

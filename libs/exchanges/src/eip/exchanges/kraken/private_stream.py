@@ -31,6 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from eip.exchanges.contract.errors import CredentialRejected, TransientExchangeError
 from eip.exchanges.kraken.rest import decode
 from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.private_feed import catch_up_on_connect
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY, VenueStream
 from eip.resilience import RetryPolicy
 
@@ -129,15 +130,7 @@ class KrakenPrivateStream(VenueStream[PrivateHandler]):
 
     async def _serve(self, conn: ClientConnection, handler: PrivateHandler) -> None:
         try:
-            try:
-                await handler.on_connected()
-            except CredentialRejected:
-                raise
-            except TransientExchangeError as exc:
-                # A catch-up that could not finish: the next connection catches up again, from
-                # the same moment, rather than go on with a hole.
-                log.warning("kraken catch-up failed; reconnecting", extra={"error": str(exc)})
-                self.health.error("rest", f"catch-up failed: {exc}")
+            if await catch_up_on_connect(EXCHANGE, self.health, handler.on_connected) is not None:
                 return
             early, self._early = self._early, []
             for message in early:  # frames of this connection, counted now they are read

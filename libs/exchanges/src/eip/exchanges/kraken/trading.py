@@ -73,16 +73,12 @@ from eip.exchanges.contract.signing import RequestSigner, SigningRequest
 from eip.exchanges.contract.trading import (
     AmendSupport,
     AssetBalance,
-    BalanceUpdate,
     FillCursor,
-    FillEvent,
     FillPage,
     InstrumentRules,
     OcoRequest,
     OrderRequest,
-    OrderUpdate,
     PrivateEvent,
-    StreamResumed,
     Support,
     TimeInForce,
     TradingCapabilities,
@@ -101,7 +97,8 @@ from eip.exchanges.kraken.rest import (
     Nonces,
 )
 from eip.exchanges.kraken.trading_wire import CLIENT_ORDER_IDS
-from eip.exchanges.machinery.health import StreamHealth, watch
+from eip.exchanges.machinery.health import StreamHealth
+from eip.exchanges.machinery.private_feed import PrivateFeed, run_private_stream
 from eip.exchanges.machinery.private_state import MAX_ORDERS, PrivateState
 from eip.exchanges.machinery.urls import ws_url
 from eip.exchanges.machinery.venue_rest import Params, PreparedRequest
@@ -140,11 +137,6 @@ CAPABILITIES = TradingCapabilities(
     history_needs_symbol=False,
     client_order_ids=CLIENT_ORDER_IDS,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    error: BaseException
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +208,7 @@ class KrakenTradingAdapter:
         # oldest forgotten first, as PrivateState forgets
         self._info: OrderedDict[str, _OrderInfo] = OrderedDict()
         self._tif: OrderedDict[str, TimeInForce] = OrderedDict()
-        self._queue_size = queue_size
-        self._queue: asyncio.Queue[PrivateEvent | _Failed] | None = None
-        self._connected_once = False
-        self._down_since: datetime | None = None
+        self.feed = PrivateFeed(EXCHANGE, self.state, self.health, queue_size)
         self._balances_due = asyncio.Event()
 
     # -- signing and errors -------------------------------------------------------------------
@@ -615,68 +604,17 @@ class KrakenTradingAdapter:
         return str(answer["token"])
 
     def private_events(self) -> AsyncIterator[PrivateEvent]:
-        if self._queue is not None:
-            raise BadRequest(EXCHANGE, "the private stream has one consumer at a time")
-        self._queue = asyncio.Queue(self._queue_size)
-        return self._events(self._queue)
-
-    async def _events(
-        self, queue: asyncio.Queue[PrivateEvent | _Failed]
-    ) -> AsyncIterator[PrivateEvent]:
-        runner = asyncio.create_task(self._run_stream(queue))
-        try:
-            while True:
-                item = await queue.get()
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield item
-        finally:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
-            self._queue = None
-            self._connected_once = False
-            self._orders.clear()
-            self.health.set_connected(False)
-
-    async def _run_stream(self, queue: asyncio.Queue[PrivateEvent | _Failed]) -> None:
-        helpers = [
-            asyncio.create_task(
-                watch(
-                    self.health,
-                    lambda: not self._catching_up,  # a catch-up leaves the socket unread
-                    self.stream.force_reconnect,
-                    3 * self.health.stale_after_s,
-                )
+        return self.feed.events(
+            lambda: run_private_stream(
+                self.stream,
+                self,
+                WANTED,
+                self._symbols,
+                subscribed=lambda: not self._catching_up,  # a catch-up leaves the socket unread
+                helpers=[self._refresh_balances],
             ),
-            asyncio.create_task(self._refresh_balances()),
-        ]
-        try:
-            await self._rules_when_reachable()
-            self.stream.wanted = {WANTED}
-            await self.stream.run(self)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            await queue.put(_Failed(exc))
-        finally:
-            for helper in helpers:
-                helper.cancel()
-            for helper in helpers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await helper
-
-    async def _rules_when_reachable(self) -> None:
-        """The pairs events are parsed with; a venue out of reach at start is waited for with
-        the reconnect backoff, as a lost connection would be."""
-        delays = self.stream.reconnect_policy.delays()
-        while True:
-            try:
-                await self._symbols()
-                return
-            except TransientExchangeError as exc:
-                self.health.error("rest", f"rules not loaded: {exc}")
-                await asyncio.sleep(next(delays, self.stream.reconnect_policy.max_delay_s))
+            on_end=self._orders.clear,
+        )
 
     async def _refresh_balances(self) -> None:
         """Free and locked from ``BalanceEx`` after the stream said something changed, at
@@ -686,7 +624,7 @@ class KrakenTradingAdapter:
             await self._balances_due.wait()
             await asyncio.sleep(min(0.1, self.balance_refresh_s))
             self._balances_due.clear()
-            if self._down_since is not None or not self._connected_once:
+            if self.feed.down_since is not None or not self.feed.connected_once:
                 continue
             try:
                 balances = await self.fetch_balances()
@@ -694,42 +632,24 @@ class KrakenTradingAdapter:
                 self.health.error("rest", f"balances not read: {exc}")
                 self._balances_due.set()
             else:
-                if self._down_since is None and self._queue is not None:
-                    update = BalanceUpdate(EXCHANGE, balances, True, None, datetime.now(UTC))
-                    await self._emit(update)
+                if self.feed.down_since is None and self.feed.consuming:
+                    await self.feed.emit_balance_snapshot(balances)
             await asyncio.sleep(self.balance_refresh_s)
-
-    async def _emit(self, event: PrivateEvent) -> None:
-        assert self._queue is not None
-        await self._queue.put(event)
-
-    async def _emit_order(self, order: VenueOrder, received: datetime) -> None:
-        if self.state.admit_order(order):
-            await self._emit(OrderUpdate(order, received))
-
-    async def _emit_fill(self, fill: VenueFill, received: datetime) -> None:
-        if self.state.admit_fill(fill):
-            await self._emit(FillEvent(fill, received))
 
     # PrivateHandler: called by the stream
 
     async def on_connected(self) -> None:
-        if not self._connected_once or self._down_since is None:
-            self._connected_once = True
-            self._down_since = None
-            return
-        down_since = self._down_since
+        await self.feed.connected(self._catch_up_unread)
+
+    async def _catch_up_unread(self, down_since: datetime) -> None:
         self._catching_up = True
         try:
             await self._catch_up(down_since)
         finally:
             self._catching_up = False
-        self._down_since = None
-        await self._emit(StreamResumed(EXCHANGE, down_since, datetime.now(UTC)))
 
     def on_disconnected(self) -> None:
-        if self._down_since is None:
-            self._down_since = datetime.now(UTC)
+        self.feed.disconnected()
 
     async def on_message(self, message: dict[str, Any]) -> None:
         received = datetime.now(UTC)
@@ -767,8 +687,8 @@ class KrakenTradingAdapter:
         else:
             self._orders.pop(order_id, None)
         if fill is not None:
-            await self._emit_fill(fill, received)
-        await self._emit_order(updated, received)
+            await self.feed.emit_fill(fill, received)
+        await self.feed.emit_order(updated, received)
 
     async def _catch_up(self, down_since: datetime) -> None:
         """What happened while the stream was down, from REST, through the same filters as
@@ -786,7 +706,7 @@ class KrakenTradingAdapter:
             self.state.open_orders.pop(venue_id, None)
         orders.extend(closed)
         for fill in await self._fills_after(Decimal(str(since.timestamp()))):
-            await self._emit_fill(fill, received)
+            await self.feed.emit_fill(fill, received)
         for each in sorted(orders, key=lambda o: o.update_key()):
             before = self._orders.get(each.venue_order_id)
             if (
@@ -801,8 +721,8 @@ class KrakenTradingAdapter:
                 self._orders[each.venue_order_id] = each
             else:
                 self._orders.pop(each.venue_order_id, None)
-            await self._emit_order(each, received)
-        await self._emit(BalanceUpdate(EXCHANGE, await self.fetch_balances(), True, None, received))
+            await self.feed.emit_order(each, received)
+        await self.feed.emit_balance_snapshot(await self.fetch_balances(), received)
 
     # -- health -------------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@
   WebSocket loop (reconnect, resubscribe) of the native market-data adapters;
   ``native_adapter``: what those adapters share (health, symbols, watchdog); ``health``: stream
   health and its metrics; ``private_state``: what a trading adapter's private stream has
-  delivered (each order forward only, each fill once) and what a catch-up must ask for.
+  delivered (each order forward only, each fill once) and what a catch-up must ask for;
+  ``private_feed``: a trading adapter's private stream as its consumer's iterator — the queue,
+  the stream task and watchdog, emission through ``private_state``, catch-up after a reconnect.
 - ``transport``: how book feeds reach a venue (one WebSocket connection type, one REST GET,
   injectable); ``ws_book_feed``: the connection loop, staleness and event emission every
   WebSocket book feed shares; ``book_metrics``: their metrics; ``timeparse``: RFC 3339 times.
