@@ -131,7 +131,13 @@ class _StaleWatch:
     async def recv(self, conn: Connection) -> Received:
         self._reading_since = self._loop.time()
         try:
-            return await conn.recv()
+            frame = await conn.recv()
+            if self._fired:  # the read swallowed its cancellation and returned: watch on
+                self._fired = False
+                if self._task is not None:
+                    self._task.uncancel()
+                self._timer = self._loop.call_later(self._stale_after, self._check)
+            return frame
         except asyncio.CancelledError:
             # our own cancellation, and no one else's pending: the read timed out
             if self._fired and self._task is not None and self._task.uncancel() == 0:
