@@ -23,7 +23,7 @@ transport into the adapter (for a Binance REST snapshot, the last frame read bef
 moment its delivery future resolved. The replay serves frames as fast as the adapter takes them,
 so this is latency under full load: it includes the outbox backlog. The manager never awaits,
 so the record it queues belongs to the frame just read; the bench stamps it in ``offer`` and
-finds the stamp again in ``publish_nowait`` by the message's identity. Topics are fresh
+finds the stamp again in ``publish_many`` by the message's identity. Topics are fresh
 ``bench.*`` copies of md.book.deltas.v1 / md.book.snapshots.v1, deleted at the end.
 """
 
@@ -43,7 +43,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from google.protobuf.message import Message
 
-from eip.bus import Producer, ProducerConfig, encode
+from eip.bus import BatchDelivery, Producer, ProducerConfig, encode
 from eip.bus.admin import admin_client, ensure_topics
 from eip.events.topics import MD_BOOK_DELTAS, MD_BOOK_SNAPSHOTS, TopicSpec
 from eip.exchanges import registry
@@ -150,6 +150,15 @@ class AckTimedProducer(Producer):
         self.published: list[Published] = []
         self.futures: list[Any] = []
 
+    def _stamped(self, spec: TopicSpec, key: bytes, message: Message) -> Published:
+        record = Published(spec, key, message, self._outbox.entered.pop(id(message)))
+        self.published.append(record)
+        return record
+
+    def _timed(self, future: Any, records: list[Published]) -> None:
+        self.futures.append(future)
+        future.add_done_callback(functools.partial(_acked, records))
+
     async def publish_nowait(
         self,
         spec: TopicSpec,
@@ -158,16 +167,24 @@ class AckTimedProducer(Producer):
         extra_headers: Sequence[tuple[str, bytes]] = (),
     ) -> Any:
         future = await super().publish_nowait(spec, key, message, extra_headers)
-        record = Published(spec, key, message, self._outbox.entered.pop(id(message)))
-        self.published.append(record)
-        self.futures.append(future)
-        future.add_done_callback(functools.partial(_acked, record))
+        self._timed(future, [self._stamped(spec, key, message)])
         return future
 
+    async def publish_many(
+        self, spec: TopicSpec, items: Sequence[tuple[bytes, Message]]
+    ) -> list[BatchDelivery]:
+        deliveries = await super().publish_many(spec, items)
+        records = [self._stamped(spec, key, message) for key, message in items]
+        for delivery in deliveries:
+            self._timed(delivery.future, [records[i] for i in delivery.indices])
+        return deliveries
 
-def _acked(record: Published, future: Any) -> None:
+
+def _acked(records: list[Published], future: Any) -> None:
     if not future.cancelled() and future.exception() is None:
-        record.acked = time.perf_counter()
+        acked = time.perf_counter()
+        for record in records:
+            record.acked = acked
 
 
 @dataclass

@@ -237,16 +237,36 @@ def test_a_view_that_drifted_from_the_book_is_republished_from_the_book() -> Non
     )
 
 
-def test_delta_levels_are_published_in_the_books_own_spelling() -> None:
+@pytest.mark.parametrize(
+    ("price", "size"),
+    [("99.5", "2.5"), ("099.50", "2.50000"), ("+99.50", "25E-1"), ("9.95E+1", "2.5000")],
+)
+def test_delta_levels_are_published_in_the_books_own_spelling(price: str, size: str) -> None:
     outbox = Outbox(100)
     manager = BookManager(outbox, depth=10)
     feed = ScriptedBook(symbol="AVAX/USDT")
     manager.handle(feed.snapshot(BIDS, ASKS))
     drain(outbox)
-    feed.book.apply([("99.5", "2.5")], [])
-    manager.handle(dataclasses.replace(feed.delta(), bids=[("99.5", "2.5")]))
+    feed.book.apply([(price, size)], [])
+    manager.handle(dataclasses.replace(feed.delta(), bids=[(price, size)]))
     [delta] = deltas(drain(outbox))
     assert [(lv.price, lv.quantity) for lv in delta.bids] == [("99.50", "2.5000")]
+
+
+@pytest.mark.parametrize("zero", ["0.0000", "0", "0E-8", "-0.0", "00.00"])
+def test_a_level_removed_in_any_spelling_of_zero_is_published_as_removed(zero: str) -> None:
+    outbox = Outbox(100)
+    manager = BookManager(outbox, depth=10)
+    feed = ScriptedBook(symbol="DOT/USDT")
+    manager.handle(feed.snapshot(BIDS, ASKS))
+    drain(outbox)
+    feed.book.apply([("99.50", zero)], [])
+    manager.handle(dataclasses.replace(feed.delta(), bids=[("99.50", zero)]))
+    [delta] = deltas(drain(outbox))
+    assert [(lv.price, lv.quantity) for lv in delta.bids] == [("99.50", "0.0000")]
+    state = manager.get(feed.key)
+    assert state is not None
+    assert state.view.bids() == [("100.00", "1.0000"), ("99.00", "3.0000")]
 
 
 def test_forgetting_a_book_tells_consumers() -> None:

@@ -63,11 +63,22 @@ def test_v1_update_with_both_sides_and_a_checksum() -> None:
     parsed = parse_v1(message)
     assert parsed is not None
     assert not parsed.snapshot
-    assert parsed.asks == [["0.05120", "0.00000500"], ["0.05275", "0.00000500"]]
-    assert parsed.bids == [["0.04765", "0.00000500"], ["0.04940", "0.00000500"]]
+    # levels as sent: the book reads price and volume, the first two fields
+    assert [lv[:2] for lv in parsed.asks] == [["0.05120", "0.00000500"], ["0.05275", "0.00000500"]]
+    assert [lv[:2] for lv in parsed.bids] == [["0.04765", "0.00000500"], ["0.04940", "0.00000500"]]
     assert parsed.checksum == 974947235
     assert parsed.exchange_time is not None
     assert parsed.exchange_time.timestamp() == pytest.approx(1582905486.493034)
+    single = parse_v1([0, {"b": [["0.04765", "0", "1582905487.000001"]], "c": "7"}, "book-10", "X"])
+    assert single is not None
+    assert (single.snapshot, single.asks, single.checksum) == (False, [], 7)
+    assert [lv[:2] for lv in single.bids] == [["0.04765", "0"]]
+    assert single.exchange_time is not None
+    assert single.exchange_time.timestamp() == pytest.approx(1582905487.000001)
+    snapshot = parse_v1([0, {"as": [["1.5", "2.0", "1.25"]], "bs": []}, "book-10", "X"])
+    assert snapshot is not None
+    assert (snapshot.snapshot, snapshot.bids, snapshot.checksum) == (True, [], None)
+    assert [lv[:2] for lv in snapshot.asks] == [["1.5", "2.0"]]
     assert parse_v1([0, {"a": []}, "trade", "BTC/USD"]) is None
     assert parse_v1({"event": "heartbeat"}) is None
 

@@ -152,3 +152,31 @@ async def test_ccxt_pro_feed_resyncs_after_a_skipped_sequence(
     finally:
         await stop_task(task)
     assert count(events, BookDesync) == count(events, BookDesync, "checksum")
+
+
+async def test_a_stream_silent_for_longer_than_stale_after_desyncs_reconnects_and_resyncs(
+    clean_simulator: SimulatorClient,
+) -> None:
+    """The wall-clock staleness watch of the read loop (no frame within ``stale_after_s``,
+    heartbeats included), on a real socket: the venue holds every message for 8 s, and the
+    feed gives up on the connection while it is still silent (the frames' own times would
+    only show the silence once messages flow again)."""
+    sim = clean_simulator
+    feed = create_feed(
+        "kraken", ["BTC/USDT"], LiveTransport(), FeedOptions(stale_after_s=1.0), sim.base_url
+    )
+    async with running(feed) as events:
+        await eventually(lambda: count(events, BookSnapshot) >= 1)
+        await eventually(lambda: len(events.deltas) >= 3)
+        assert count(events, BookDesync) == 0  # frames and heartbeats keep it alive
+
+        await sim.stall_streams(8, venue="kraken")
+        await eventually(lambda: count(events, BookDesync, "stale") >= 1, timeout_s=5)
+        await eventually(lambda: count(events, BookSnapshot) >= 2, timeout_s=30)  # resynced
+
+        await sim.pause_market()
+        try:
+            await eventually(lambda: matches_simulator(sim, feed, "BTC/USDT", "BTCUSDT", 10))
+        finally:
+            await sim.resume_market()
+    assert count(events, BookDesync) == count(events, BookDesync, "stale")

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -26,7 +27,9 @@ from eip.config import ServiceSettings
 from eip.observability.http import ReadinessCheck
 from eip.observability.redaction import register_secret
 from eip.storage import open_pool
-from eip.vault import VaultClient
+
+if TYPE_CHECKING:  # hvac and requests (about a second) only for services that use Vault
+    from eip.vault import VaultClient
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ class Dependencies:
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         s = self.settings
         if self.needs.vault:
+            from eip.vault import VaultClient
+
             self.vault = VaultClient(
                 s.vault_addr,
                 s.vault_token.get_secret_value(),

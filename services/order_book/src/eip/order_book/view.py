@@ -15,6 +15,7 @@ checks the view against the book (the manager does so at every periodic snapshot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
@@ -24,6 +25,8 @@ from eip.book import L2Book
 
 Levels = list[tuple[str, str]]
 TopLevels = Callable[[int], Levels]
+Change = tuple[Decimal, str, str, bool]
+"""A delta's level, read once: (price, price and size in the book's spelling, size is zero)."""
 
 
 class _Side:
@@ -40,15 +43,16 @@ class _Side:
         self.levels = SortedDict((self.sign * Decimal(p), (p, s)) for p, s in levels)
         self.complete = len(levels) < self.capacity
 
-    def apply(self, touched: Iterable[tuple[str, str]], top: TopLevels, zero: str) -> Levels:
-        """Follow the book after these (price, size) changes; return the view's changes."""
+    def apply(self, touched: Iterable[Change], top: TopLevels, zero: str) -> Levels:
+        """Follow the book after these changes; return the view's changes."""
         n = self.depth
         levels = self.levels
+        sign = self.sign
         changes: dict[str, str] = {}  # last write wins: a level pushed out and back ends right
-        for price, size in touched:
-            key = self.sign * Decimal(price)
+        for value, price, size, removed in touched:
+            key = sign * value
             held = key in levels
-            if not Decimal(size):
+            if removed:
                 if not held:
                     continue  # deeper than the levels held, or already gone
                 rank = levels.index(key)
@@ -93,11 +97,15 @@ class PublishedView:
         self._price_unit = Decimal(1)
         self._size_unit = Decimal(1)
         self._zero = "0"
+        self._price_form = _fixed_point(0)
+        self._size_form = _fixed_point(0)
 
     def reset(self, book: L2Book) -> None:
         self._price_unit = Decimal(1).scaleb(-book.price_decimals)
         self._size_unit = Decimal(1).scaleb(-book.size_decimals)
         self._zero = format(Decimal(0).quantize(self._size_unit), "f")
+        self._price_form = _fixed_point(book.price_decimals)
+        self._size_form = _fixed_point(book.size_decimals)
         self._bids.load(book.bid_strings)
         self._asks.load(book.ask_strings)
 
@@ -128,15 +136,29 @@ class PublishedView:
     def asks(self) -> Levels:
         return self._asks.view()
 
-    def _canonical(self, levels: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The book's own formatting, so a price has one spelling (and one key)."""
-        return [
-            (
-                format(_exact(price, self._price_unit), "f"),
-                format(_exact(size, self._size_unit), "f"),
-            )
-            for price, size in levels
-        ]
+    def _canonical(self, levels: Sequence[tuple[str, str]]) -> list[Change]:
+        """The book's own formatting, so a price has one spelling (and one key). Adapters
+        report levels as the book formats them (``L2Book.apply_levels``): those are recognised
+        by their shape and only parsed once; anything else is checked and reformatted."""
+        out: list[Change] = []
+        price_form, size_form, zero = self._price_form, self._size_form, self._zero
+        for price, size in levels:
+            if price_form(price) is None:
+                price = format(_exact(price, self._price_unit), "f")
+            if size_form(size) is not None:
+                removed = size == zero
+            else:
+                exact = _exact(size, self._size_unit)
+                size, removed = format(exact, "f"), not exact
+            out.append((Decimal(price), price, size, removed))
+        return out
+
+
+def _fixed_point(decimals: int) -> Callable[[str], re.Match[str] | None]:
+    """Matches exactly the strings ``format(Decimal(x).quantize(10**-decimals), "f")`` gives
+    for non-negative ``x``: no sign, no leading zero, exactly ``decimals`` places."""
+    fraction = rf"\.[0-9]{{{decimals}}}" if decimals else ""
+    return re.compile(rf"(?:0|[1-9][0-9]*){fraction}").fullmatch
 
 
 def _exact(text: str, unit: Decimal) -> Decimal:

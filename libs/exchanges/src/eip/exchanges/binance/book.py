@@ -84,6 +84,9 @@ class BinanceFeed(WsBookFeed):
         for symbol in self.symbols:
             await self._resync(self._state(symbol))
 
+    def _loading_in_background(self) -> bool:
+        return bool(self._loading)
+
     async def _settle(self) -> None:
         while self._loading:  # a load may find a gap in its buffer and start another
             await asyncio.gather(*self._loading.values(), return_exceptions=True)

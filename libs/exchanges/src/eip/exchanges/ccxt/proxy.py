@@ -177,6 +177,10 @@ class ReplayServer(_LocalServer):
         reader = asyncio.create_task(self._drain(ws, conn))
         try:
             while True:
+                # One turn per frame, as frames arriving over a network give: ccxt loads its
+                # REST snapshots beside the stream, and must see them where it saw them live
+                # (the replay connection itself yields only now and then).
+                await asyncio.sleep(0)
                 try:
                     frame = await conn.recv()
                 except TransportExhausted:

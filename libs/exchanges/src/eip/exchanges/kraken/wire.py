@@ -13,7 +13,8 @@ from typing import Any
 class BookMessage:
     pair: str  # as the message names it: v1 wsname "XBT/USD", v2 "BTC/USD"
     snapshot: bool
-    bids: list[list[str]] = field(default_factory=list)  # [price, qty] decimal strings, in order
+    # [price, qty, ...] decimal strings, in order; v1 levels carry their time (and "r") after
+    bids: list[list[str]] = field(default_factory=list)
     asks: list[list[str]] = field(default_factory=list)
     checksum: int | None = None
     exchange_time: datetime | None = None
@@ -24,38 +25,60 @@ def _text(value: Any) -> str:
 
 
 def parse_v1(message: Any) -> BookMessage | None:
-    """``[channelID, {"as"/"bs"} | {"a"}{"b","c"}..., "book-N", "XBT/USD"]``; None otherwise."""
-    if not isinstance(message, list) or len(message) < 4:
+    """``[channelID, {"as"/"bs"} | {"a"}{"b","c"}..., "book-N", "XBT/USD"]``; None otherwise.
+
+    Levels are kept as sent (``[price, volume, timestamp(, "r")]``, read by the book core by
+    their first two fields): slicing each level was a fifth of a frame's parsing. The common
+    update, one part, is read without building new lists.
+    """
+    if type(message) is not list or len(message) < 4:
         return None
-    name, pair = message[-2], message[-1]
-    if not isinstance(name, str) or not name.startswith("book"):
+    name = message[-2]
+    if type(name) is not str or not name.startswith("book"):
         return None
+    pair = message[-1]
+    first = message[1]
+    if len(message) == 4 and type(first) is dict:
+        if "as" in first or "bs" in first:
+            asks, bids = first.get("as", []), first.get("bs", [])
+            return BookMessage(pair, True, bids, asks, None, _v1_time(asks, bids))
+        asks, bids = first.get("a", []), first.get("b", [])
+        checksum = first.get("c")
+        return BookMessage(
+            pair,
+            False,
+            bids,
+            asks,
+            None if checksum is None else int(checksum),
+            _v1_time(asks, bids),
+        )
     parts = [p for p in message[1:-2] if isinstance(p, dict)]
     if parts and ("as" in parts[0] or "bs" in parts[0]):
         asks, bids = parts[0].get("as", []), parts[0].get("bs", [])
-        result = BookMessage(pair, True, [lv[:2] for lv in bids], [lv[:2] for lv in asks])
-        result.exchange_time = _v1_time(asks, bids)
-        return result
+        return BookMessage(pair, True, bids, asks, None, _v1_time(asks, bids))
     result = BookMessage(pair, False)
-    asks, bids = [], []
     for part in parts:
         # Levels keep their order within a side; "r" (republished from beyond the depth) is
         # an ordinary set.
-        asks += part.get("a", [])
-        bids += part.get("b", [])
+        result.asks += part.get("a", [])
+        result.bids += part.get("b", [])
         if "c" in part:
             result.checksum = int(part["c"])
-    result.asks = [lv[:2] for lv in asks]
-    result.bids = [lv[:2] for lv in bids]
-    result.exchange_time = _v1_time(asks, bids)
+    result.exchange_time = _v1_time(result.asks, result.bids)
     return result
 
 
-def _v1_time(*sides: list[list[str]]) -> datetime | None:
+def _v1_time(asks: list[list[str]], bids: list[list[str]]) -> datetime | None:
     # The latest level time; one datetime per message (the maximum of the floats is the same
     # instant fromtimestamp would pick as the maximum of the datetimes).
-    latest = max((float(lv[2]) for side in sides for lv in side if len(lv) > 2), default=None)
-    return None if latest is None else datetime.fromtimestamp(latest, UTC)
+    latest = -1.0
+    for side in (asks, bids):
+        for level in side:
+            if len(level) > 2:
+                when = float(level[2])
+                if when > latest:
+                    latest = when
+    return None if latest < 0 else datetime.fromtimestamp(latest, UTC)
 
 
 def loads_v2(text: str | bytes) -> Any:

@@ -23,7 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from eip.exchanges.machinery.capture import frame_payload, iter_entries
-from eip.exchanges.machinery.transport import Connection, Received, TransportExhausted
+from eip.exchanges.machinery.transport import (
+    YIELD_EVERY,
+    Connection,
+    Received,
+    TransportExhausted,
+)
 
 
 def _resource(url: str) -> str:
@@ -65,6 +70,7 @@ class ReplayConnection:
         self._url = url
         self.recorded: RecordedConnection | None = None
         self.sent: list[str] = []
+        self._reads = 0
 
     async def send(self, text: str) -> None:
         self.sent.append(text)
@@ -75,7 +81,11 @@ class ReplayConnection:
     async def recv(self) -> Received:
         if self.recorded is None:
             self.recorded = self._transport.claim(self._url, None)
-        await asyncio.sleep(0)  # let other tasks run, as a socket read would
+        self._reads += 1
+        if self._reads % YIELD_EVERY == 0:
+            # let other tasks run, as the live connection does when frames are already
+            # buffered; a turn per frame cost as much as handling a Kraken frame
+            await asyncio.sleep(0)
         if not self.recorded.frames:
             raise TransportExhausted(f"capture connection {self.recorded.conn} has no more frames")
         self._transport.frames_served += 1

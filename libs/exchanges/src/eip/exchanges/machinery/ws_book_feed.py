@@ -96,6 +96,60 @@ class Stale(Exception):
     pass
 
 
+class _StaleWatch:
+    """Raises ``Stale`` from ``recv`` when one read waits ``stale_after_s`` for a frame.
+
+    One timer per connection instead of an ``asyncio.timeout`` around every read: entering
+    and leaving a timeout (a timer scheduled and cancelled) cost as much per frame as a Kraken
+    frame's handling. A read only notes when it started; the timer, when it fires, looks at
+    the read in progress and either cancels it (it waited too long) or sleeps until that read
+    could become too long. As with ``asyncio.timeout`` (not ``wait_for``, which on 3.11 runs
+    the read in another task and can drop a frame it already took), the read is cancelled in
+    place, and only a read: time spent handling a frame is never counted as silence.
+    """
+
+    def __init__(self, stale_after_s: float) -> None:
+        self._stale_after = stale_after_s
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._reading_since: float | None = None
+        self._fired = False
+        self._timer = self._loop.call_later(stale_after_s, self._check)
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self._reading_since
+        if since is not None and now - since >= self._stale_after:
+            self._fired = True
+            assert self._task is not None
+            self._task.cancel()
+            return
+        self._timer = self._loop.call_at(
+            (now if since is None else since) + self._stale_after, self._check
+        )
+
+    async def recv(self, conn: Connection) -> Received:
+        self._reading_since = self._loop.time()
+        try:
+            frame = await conn.recv()
+            if self._fired:  # the read swallowed its cancellation and returned: watch on
+                self._fired = False
+                if self._task is not None:
+                    self._task.uncancel()
+                self._timer = self._loop.call_later(self._stale_after, self._check)
+            return frame
+        except asyncio.CancelledError:
+            # our own cancellation, and no one else's pending: the read timed out
+            if self._fired and self._task is not None and self._task.uncancel() == 0:
+                raise Stale from None
+            raise
+        finally:
+            self._reading_since = None
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
 class WsBookFeed(ABC):
     exchange: str = ""
 
@@ -208,6 +262,11 @@ class WsBookFeed(ABC):
         venue's listing check it (one that cannot be loaded now checks nothing)."""
         return None
 
+    def _loading_in_background(self) -> bool:
+        """Whether the feed has work in other tasks that frames must not overtake (Binance's
+        REST snapshots)."""
+        return False
+
     async def _settle(self) -> None:
         """A replay ran out of frames: finish work still in flight (time would have gone on)."""
         return None
@@ -241,25 +300,28 @@ class WsBookFeed(ABC):
 
     async def _read_loop(self, conn: Connection) -> None:
         stale_after = self.options.stale_after_s
-        while True:
-            try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for runs recv in another task and a
-                # cancellation can drop a frame that task already took (and recorded).
-                async with asyncio.timeout(stale_after):
-                    frame = await conn.recv()
-            except TimeoutError:
-                raise Stale from None
-            last = self._last_frame_ts
-            self._last_frame_ts = frame.ts
-            if last is not None and frame.ts - last > stale_after:
-                # The same silence seen in the frames' own times: a replayed capture has no
-                # wall clock to time out on, yet must show what production would have done.
-                await self._desync_all(
-                    "stale", f"no frame for {frame.ts - last:.1f}s (limit {stale_after}s)"
-                )
-                for state in list(self.books.values()):
-                    await self._resync(state)
-            await self._on_frame(frame)
+        watch = _StaleWatch(stale_after)
+        try:
+            while True:
+                if self._loading_in_background():
+                    # A replay's read only yields now and then; work running beside the reads
+                    # (a snapshot loading) must get the turn per frame a network read gives it,
+                    # or it would see the book later, relative to the frames, than live does.
+                    await asyncio.sleep(0)
+                frame = await watch.recv(conn)
+                last = self._last_frame_ts
+                self._last_frame_ts = frame.ts
+                if last is not None and frame.ts - last > stale_after:
+                    # The same silence seen in the frames' own times: a replayed capture has no
+                    # wall clock to time out on, yet must show what production would have done.
+                    await self._desync_all(
+                        "stale", f"no frame for {frame.ts - last:.1f}s (limit {stale_after}s)"
+                    )
+                    for state in list(self.books.values()):
+                        await self._resync(state)
+                await self._on_frame(frame)
+        finally:
+            watch.close()
 
     async def _emit_event(self, event: BookEvent) -> None:
         assert self._emit is not None, "run() sets the emitter"
