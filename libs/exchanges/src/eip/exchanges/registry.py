@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from eip.exchanges.contract.book_feed import BookFeed
     from eip.exchanges.contract.credentials import KeyValidator
     from eip.exchanges.contract.signing import RequestSigner
+    from eip.exchanges.contract.symbols import AssetCodes, BalanceAsset
     from eip.exchanges.contract.trading import TradingAdapter
     from eip.exchanges.machinery.capture import BookCaptureDialect
     from eip.exchanges.machinery.replay.parser import ReplayDialect
@@ -379,3 +380,25 @@ def create_key_validator(exchange: str, base_url: str, timeout_s: float = 10.0) 
             f"supported: {', '.join(credential_exchanges())}"
         )
     return cast("KeyValidator", _load(found.credentials)(base_url, timeout_s))
+
+
+# -- balance asset codes --------------------------------------------------------------------
+
+
+def asset_codes(exchange: str) -> AssetCodes:
+    """The venue's table of balance codes: ``eip.exchanges.<id>.assets:ASSET_CODES``, which
+    every roadmap venue's package has (a venue needs no registry entry field for it). Any other
+    id gets the plain table (``normalize_asset``, spot)."""
+    found = _BY_ID.get(exchange.strip().lower())
+    if found is None:
+        from eip.exchanges.contract.symbols import PLAIN_ASSET_CODES
+
+        return PLAIN_ASSET_CODES
+    return cast("AssetCodes", _load(_pkg(found.id, "assets", "ASSET_CODES")))
+
+
+def balance_asset(exchange: str, code: str) -> BalanceAsset:
+    """A venue's balance code as (asset, wallet, scale) through the venue's own table:
+    ``kraken`` ``XXBT.M`` → BTC in ``rewards``; ``bitmex`` ``XBt`` → BTC x 1e-8; ``binance``
+    ``LDUSDT`` → USDT in ``earn``; ``bitfinex`` ``UST`` → USDT."""
+    return asset_codes(exchange).balance_asset(code)
