@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from eip.exchanges.contract.signing import RequestSigner
     from eip.exchanges.contract.symbols import AssetCodes, BalanceAsset
     from eip.exchanges.contract.trading import TradingAdapter
+    from eip.exchanges.contract.transfers import TransferHistory
     from eip.exchanges.machinery.capture import BookCaptureDialect
     from eip.exchanges.machinery.replay.parser import ReplayDialect
     from eip.exchanges.machinery.transport import Transport
@@ -69,6 +70,9 @@ class Venue:
     credentials: str | None = None
     # trade ids are consecutive integers per symbol, so a hole in stored trades is an id jump
     sequential_trade_ids: bool = False
+    # the TransferHistory factory: (the account's TradingAdapter) → its deposits/withdrawals;
+    # None: the platform does not read the venue's transfers (yet)
+    transfers: str | None = None
 
     @property
     def book_exchange(self) -> str:
@@ -102,6 +106,7 @@ VENUES: tuple[Venue, ...] = (
         simulator_ws_path="",
         credentials=_pkg("binance", "credentials", "BinanceValidator"),
         sequential_trade_ids=True,  # aggTrade ids
+        transfers=_pkg("binance", "transfers", "create_transfers"),
     ),
     Venue(
         "coinbase",
@@ -273,6 +278,20 @@ def create_trading_adapter(
     return cast(
         "TradingAdapter", factory(signer, base_url=base_url, ws_base_url=ws_base_url, **options)
     )
+
+
+def transfer_exchanges() -> list[str]:
+    """The ids whose venue package reads deposits and withdrawals."""
+    return [venue.id for venue in VENUES if venue.transfers is not None]
+
+
+def create_transfer_history(exchange: str, adapter: TradingAdapter) -> TransferHistory | None:
+    """The deposit and withdrawal history of the account ``adapter`` trades (it reads through
+    that adapter: its signer, clock and rate budget); None where the venue's package has none."""
+    found = _BY_ID.get(exchange.strip().lower())
+    if found is None or found.transfers is None:
+        return None
+    return cast("TransferHistory", _load(found.transfers)(adapter))
 
 
 def replay_dialect(found: Venue) -> ReplayDialect | None:
