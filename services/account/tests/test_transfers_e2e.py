@@ -30,12 +30,13 @@ from eip.account.app import build_app
 from eip.account.runtime import AccountRuntime
 from eip.account.settings import AccountSettings
 from eip.testing.tokens import TokenIssuer
+from eip.testing.venues import BINANCE
 
-from .test_simulator_e2e import FAST, Platform, platform, quiet_simulator_url, until
+from .test_simulator_e2e import FAST, Platform, platform, quiet_simulator_url, until, venue
 
 pytestmark = pytest.mark.integration
 D = Decimal
-__all__ = ["platform", "quiet_simulator_url"]  # the fixtures this module uses
+__all__ = ["platform", "quiet_simulator_url", "venue"]  # the fixtures this module uses
 
 
 @asynccontextmanager
@@ -76,6 +77,7 @@ async def account_service(
             yield http
 
 
+@pytest.mark.parametrize("venue", [BINANCE], ids=str)  # the venue whose transfers are read
 async def test_deposits_and_withdrawals_reach_transfers_and_balances_and_a_restart_continues(
     platform: Platform,
     kafka_bootstrap_servers: str,
@@ -83,7 +85,7 @@ async def test_deposits_and_withdrawals_reach_transfers_and_balances_and_a_resta
     token_issuer: TokenIssuer,
 ) -> None:
     sim = platform.sim
-    account_id, key = await platform.account({"USDT": "100"})
+    account_id, key, _ = await platform.account({"USDT": "100"})
     await platform.rt.manager.stop_all()  # the platform's service stands aside
     schema = f"test_{uuid.uuid4().hex[:10]}_xfer"
     headers = platform.headers(account_id)
@@ -111,7 +113,7 @@ async def test_deposits_and_withdrawals_reach_transfers_and_balances_and_a_resta
             return {}
         return {a["asset"]: D(a["total"]) for a in answer.json()["consolidated"] if D(a["total"])}
 
-    await platform.auth.create_credential(account_id, "binance", key.api_key, key.secret)
+    await platform.connect(account_id, key)
     try:
         async with service() as http:
             btc = await sim.record_transfer(
