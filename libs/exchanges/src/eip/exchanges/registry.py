@@ -122,6 +122,7 @@ VENUES: tuple[Venue, ...] = (
         replay=_pkg("kraken", "replay", "DIALECT"),
         trading=_pkg("kraken", "trading", "create_adapter"),
         credentials=_pkg("kraken", "credentials", "KrakenValidator"),
+        transfers=_pkg("kraken", "transfers", "create_transfers"),
         **_book("kraken", live_book="native", simulator_ws_path="/kraken/v2"),
     ),
     # KuCoin's live socket address and token come from POST /api/v1/bullet-public, which the
