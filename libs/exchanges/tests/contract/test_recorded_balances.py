@@ -2,11 +2,11 @@
 platform's assets: the one table of codes per venue package (``registry.asset_codes``) checked
 on bodies in the venues' real layouts (``tests/payloads/balances/``, sources in its README).
 
-Native venues (Binance, Kraken, Coinbase) parse with their trading adapters' ``balances``;
-BitMEX, whose trading adapter is not on main yet, with the ``user/margin`` fields as its adapter
-will read them; the ccxt venues with an unmodified ccxt client (``new_client``, as the generic
-adapter makes it) whose one HTTP call answers the stored body, so ccxt's ``fetch_balance``
-parses it exactly as live, then ``registry.balance_asset`` on ccxt's codes.
+Native venues parse with their trading adapters' own parsers (Binance, Kraken, Coinbase
+``balances``, BitMEX ``margin_balance``); the ccxt venues with an unmodified ccxt client
+(``new_client``, as the generic adapter makes it) whose one HTTP call answers the stored body,
+so ccxt's ``fetch_balance`` parses it exactly as live, then the generic trading adapter's
+``parse_balances`` (``registry.balance_asset`` on ccxt's codes; zero balances left out).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import pytest
 
 from eip.exchanges import registry
 from eip.exchanges.binance import trading_wire as binance_wire
+from eip.exchanges.bitmex import trading_wire as bitmex_wire
 from eip.exchanges.ccxt.market_data import new_client
+from eip.exchanges.ccxt.trading_parse import parse_balances
 from eip.exchanges.coinbase import trading_wire as coinbase_wire
 from eip.exchanges.contract.trading import AssetBalance
 from eip.exchanges.kraken import trading_wire as kraken_wire
@@ -84,13 +86,9 @@ def test_coinbase_accounts_are_currencies_as_named() -> None:
 
 
 def test_bitmex_margin_in_the_smallest_unit_is_scaled_to_the_asset() -> None:
-    rows = []
-    for row in body("bitmex.json"):
-        code = registry.balance_asset("bitmex", row["currency"])
-        total = Decimal(row["walletBalance"]) * code.scale
-        free = Decimal(row["availableMargin"]) * code.scale
-        rows.append(AssetBalance(code.asset, free, total - free, code.wallet))
-    assert held(rows) == {
+    rows = [bitmex_wire.margin_balance(row) for row in body("bitmex.json")]
+    assert None not in rows
+    assert held([r for r in rows if r is not None]) == {
         ("BTC", "spot"): (Decimal("1.2"), Decimal("0.3")),
         ("USDT", "spot"): (Decimal(2), Decimal("0.5")),
     }
@@ -162,15 +160,7 @@ async def ccxt_balances(exchange: str) -> list[AssetBalance]:
     finally:
         await client.close()
     assert requested, "ccxt made no request"
-    out = []
-    for code, amounts in unified.items():
-        if code in {"info", "free", "used", "total", "timestamp", "datetime", "debt"}:
-            continue
-        mapped = registry.balance_asset(exchange, code)
-        free = Decimal(str(amounts["free"] or 0)) * mapped.scale
-        used = Decimal(str(amounts["used"] or 0)) * mapped.scale
-        out.append(AssetBalance(mapped.asset, free, used, mapped.wallet))
-    return out
+    return parse_balances(unified, exchange)  # the generic trading adapter's own mapping
 
 
 @pytest.mark.parametrize(
@@ -206,7 +196,6 @@ async def ccxt_balances(exchange: str) -> list[AssetBalance]:
         (
             "bybit",
             {
-                ("BTC", "spot"): (Decimal(0), Decimal(0)),
                 ("USDT", "spot"): (Decimal("1473.78116781"), Decimal("26.71883219")),
             },
         ),
