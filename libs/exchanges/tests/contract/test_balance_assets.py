@@ -1,5 +1,6 @@
-"""The one table of balance asset codes: every roadmap venue's spellings to the platform's
-asset, the wallet (never mixed into spot) and the unit's scale.
+"""The tables of balance asset codes (one per venue package, through the registry): every
+roadmap venue's spellings to the platform's asset, the wallet (never mixed into spot) and the
+unit's scale.
 
 The codes are those the venues' balance calls return and document: Kraken ``Balance`` /
 ``BalanceEx`` (X/Z prefixes, the ``.S``/``.M``/``.F``/``.B``/``.HOLD`` extensions, lock-up days
@@ -13,7 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from eip.exchanges.contract.symbols import BalanceAsset, balance_asset
+from eip.exchanges.contract.symbols import BalanceAsset
+from eip.exchanges.registry import balance_asset
 
 
 @pytest.mark.parametrize(
@@ -31,7 +33,7 @@ from eip.exchanges.contract.symbols import BalanceAsset, balance_asset
         ("kraken", "ATOM21.S", "ATOM", "staked"),
         ("kraken", "GRT28.S", "GRT", "staked"),
         ("kraken", "ETH2.S", "ETH", "staked"),
-        ("kraken", "ETH2", "ETH", "staked"),
+        ("kraken", "ETH2", "ETH", "eth2"),  # apart from ETH2.S: one key each
         ("kraken", "USDT.F", "USDT", "earn"),
         ("kraken", "SOL.F", "SOL", "earn"),
         ("kraken", "XXBT.B", "BTC", "yield"),

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from eip.exchanges.contract.book_feed import BookFeed
     from eip.exchanges.contract.credentials import KeyValidator
     from eip.exchanges.contract.signing import RequestSigner
+    from eip.exchanges.contract.symbols import AssetCodes, BalanceAsset
     from eip.exchanges.contract.trading import TradingAdapter
+    from eip.exchanges.contract.transfers import TransferHistory
     from eip.exchanges.machinery.capture import BookCaptureDialect
     from eip.exchanges.machinery.replay.parser import ReplayDialect
     from eip.exchanges.machinery.transport import Transport
@@ -68,6 +70,9 @@ class Venue:
     credentials: str | None = None
     # trade ids are consecutive integers per symbol, so a hole in stored trades is an id jump
     sequential_trade_ids: bool = False
+    # the TransferHistory factory: (the account's TradingAdapter) → its deposits/withdrawals;
+    # None: the platform does not read the venue's transfers (yet)
+    transfers: str | None = None
 
     @property
     def book_exchange(self) -> str:
@@ -101,6 +106,7 @@ VENUES: tuple[Venue, ...] = (
         simulator_ws_path="",
         credentials=_pkg("binance", "credentials", "BinanceValidator"),
         sequential_trade_ids=True,  # aggTrade ids
+        transfers=_pkg("binance", "transfers", "create_transfers"),
     ),
     Venue(
         "coinbase",
@@ -116,6 +122,7 @@ VENUES: tuple[Venue, ...] = (
         replay=_pkg("kraken", "replay", "DIALECT"),
         trading=_pkg("kraken", "trading", "create_adapter"),
         credentials=_pkg("kraken", "credentials", "KrakenValidator"),
+        transfers=_pkg("kraken", "transfers", "create_transfers"),
         **_book("kraken", live_book="native", simulator_ws_path="/kraken/v2"),
     ),
     # KuCoin's live socket address and token come from POST /api/v1/bullet-public, which the
@@ -274,6 +281,20 @@ def create_trading_adapter(
     )
 
 
+def transfer_exchanges() -> list[str]:
+    """The ids whose venue package reads deposits and withdrawals."""
+    return [venue.id for venue in VENUES if venue.transfers is not None]
+
+
+def create_transfer_history(exchange: str, adapter: TradingAdapter) -> TransferHistory | None:
+    """The deposit and withdrawal history of the account ``adapter`` trades (it reads through
+    that adapter: its signer, clock and rate budget); None where the venue's package has none."""
+    found = _BY_ID.get(exchange.strip().lower())
+    if found is None or found.transfers is None:
+        return None
+    return cast("TransferHistory", _load(found.transfers)(adapter))
+
+
 def replay_dialect(found: Venue) -> ReplayDialect | None:
     """How the venue's captures' trade and ticker frames replay; ``None``: through ccxt."""
     return None if found.replay is None else cast("ReplayDialect", _load(found.replay))
@@ -379,3 +400,25 @@ def create_key_validator(exchange: str, base_url: str, timeout_s: float = 10.0) 
             f"supported: {', '.join(credential_exchanges())}"
         )
     return cast("KeyValidator", _load(found.credentials)(base_url, timeout_s))
+
+
+# -- balance asset codes --------------------------------------------------------------------
+
+
+def asset_codes(exchange: str) -> AssetCodes:
+    """The venue's table of balance codes: ``eip.exchanges.<id>.assets:ASSET_CODES``, which
+    every roadmap venue's package has (a venue needs no registry entry field for it). Any other
+    id gets the plain table (``normalize_asset``, spot)."""
+    found = _BY_ID.get(exchange.strip().lower())
+    if found is None:
+        from eip.exchanges.contract.symbols import PLAIN_ASSET_CODES
+
+        return PLAIN_ASSET_CODES
+    return cast("AssetCodes", _load(_pkg(found.id, "assets", "ASSET_CODES")))
+
+
+def balance_asset(exchange: str, code: str) -> BalanceAsset:
+    """A venue's balance code as (asset, wallet, scale) through the venue's own table:
+    ``kraken`` ``XXBT.M`` → BTC in ``rewards``; ``bitmex`` ``XBt`` → BTC x 1e-8; ``binance``
+    ``LDUSDT`` → USDT in ``earn``; ``bitfinex`` ``UST`` → USDT."""
+    return asset_codes(exchange).balance_asset(code)

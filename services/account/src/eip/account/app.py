@@ -327,6 +327,43 @@ def build_app(
             "next_cursor": next_cursor,
         }
 
+    @app.get("/v1/accounts/{account_id}/transfers", tags=["trades"], responses=error_responses(404))
+    async def transfers(
+        account_id: AccountId,
+        claims: Reader,
+        exchange: ExchangeQ = None,
+        kind: Literal["deposit", "withdrawal"] | None = None,
+        asset: Annotated[Text | None, Query(max_length=32)] = None,
+        status: Literal["pending", "completed", "failed"] | None = None,
+        start: Annotated[Instant | None, Query()] = None,
+        end: Annotated[Instant | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        cursor: Annotated[Text | None, Query(max_length=200)] = None,
+    ) -> dict[str, Any]:
+        """Deposits and withdrawals oldest first (where the venue reports them), with amount,
+        fee, status (``pending``/``completed``/``failed`` and the venue's own), network and
+        transaction id; ``next_cursor`` pages on (null on the last page)."""
+        await known(claims, account_id)
+        after = _decode_cursor(cursor) if cursor else None
+        rows = await store.transfers(
+            [account_id],
+            exchange=exchange,
+            kind=kind,
+            asset=asset.upper() if asset else None,
+            status=status,
+            start=start,
+            end=end,
+            after=after,
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        next_cursor = _encode_cursor(page[-1].time, page[-1].seq) if len(rows) > limit else None
+        return {
+            "account_id": account_id,
+            "transfers": [r.public() for r in page],
+            "next_cursor": next_cursor,
+        }
+
     # -- charts --------------------------------------------------------------------------
 
     @app.get(

@@ -32,7 +32,7 @@ from eip.account.connections import ConnectionEvent, ConnectionState, InvalidTra
 from eip.account.publisher import BalancePublisher
 from eip.account.store import AccountStore, ConnectionRecord
 from eip.account.sync import ConnectionSync, SyncSettings
-from eip.account.venues import AdapterFactory
+from eip.account.venues import AdapterFactory, TransferFactory
 from eip.bus import Record, partition_for_key
 from eip.credentials_client import CredentialsUnavailable
 from eip.events.v1 import auth_pb2, orders_pb2
@@ -53,9 +53,11 @@ class SyncManager:
         *,
         auth: AuthClients | None = None,
         partitions: int = 3,
+        transfers: TransferFactory | None = None,
     ) -> None:
         self.store = store
         self._adapters = adapters
+        self._transfers = transfers
         self._publisher = publisher
         self._settings = settings
         self._auth = auth
@@ -196,7 +198,10 @@ class SyncManager:
                 await self.store.set_state(rec.credential_id, state, reason)
             log.warning("connection not synced", extra={"reason": reason})
             return
-        sync = ConnectionSync(rec, adapter, self.store, self._publisher, self._settings)
+        history = self._transfers(rec, adapter) if self._transfers is not None else None
+        sync = ConnectionSync(
+            rec, adapter, self.store, self._publisher, self._settings, transfers=history
+        )
         self.syncs[rec.credential_id] = sync
         sync.start()
 

@@ -32,7 +32,7 @@ from eip.account.settings import AccountSettings
 from eip.account.store import AccountStore
 from eip.account.sync import SyncSettings
 from eip.account.valuation import PriceGraph
-from eip.account.venues import AdapterFactory, adapter_factory
+from eip.account.venues import AdapterFactory, TransferFactory, adapter_factory, transfer_factory
 from eip.bus import Consumer, ConsumerConfig, Producer
 from eip.bus.consumer import Handler
 from eip.events.topics import (
@@ -75,6 +75,7 @@ class AccountRuntime:
         adapters: AdapterFactory | None = None,
         topics: Topics | None = None,
         adapter_options: Mapping[str, Any] | None = None,
+        transfers: TransferFactory | None = None,
     ) -> None:
         self.settings = settings
         self.deps = deps
@@ -100,6 +101,7 @@ class AccountRuntime:
             self.auth = AuthClients(settings.auth_url, settings.auth_client_id, secret)
         if adapters is None and self.auth is not None:
             adapters = adapter_factory(self.auth, settings.exchange_urls, adapter_options)
+            transfers = transfers or transfer_factory()
         self.market_data = MarketDataClient(
             settings.market_data_url, self.auth.market.token if self.auth else None
         )
@@ -111,11 +113,14 @@ class AccountRuntime:
                 reconcile_interval_s=settings.reconcile_interval_s,
                 trade_sync_interval_s=settings.trade_sync_interval_s,
                 trade_page_limit=settings.trade_page_limit,
+                transfer_sync_interval_s=settings.transfer_sync_interval_s,
+                transfer_page_limit=settings.transfer_page_limit,
                 retry_base_delay_s=settings.retry_base_delay_s,
                 retry_max_delay_s=settings.retry_max_delay_s,
             ),
             auth=self.auth,
             partitions=self.topics.credentials.partitions,
+            transfers=transfers,
         )
         self.ready = asyncio.Event()  # migrations applied
         self._consumers: list[Consumer] = []

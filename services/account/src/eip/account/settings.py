@@ -49,6 +49,10 @@ class AccountSettings(ProtectedServiceSettings):
     trade_sync_interval_s: float = Field(default=30.0, gt=0)
     # Fills per REST page of the trade sync.
     trade_page_limit: int = Field(default=500, ge=1, le=1000)
+    # Deposits and withdrawals (where the venue reports them) are read this often; a new or
+    # changed one refreshes the balances at once.
+    transfer_sync_interval_s: float = Field(default=60.0, gt=0)
+    transfer_page_limit: int = Field(default=1000, ge=1, le=1000)
     # A failing REST call or stream is retried after this pause, doubling up to the maximum.
     retry_base_delay_s: float = Field(default=1.0, gt=0)
     retry_max_delay_s: float = Field(default=30.0, gt=0)

@@ -9,6 +9,8 @@ Two writes carry the service's guarantees and are each one transaction:
   leaves both as they were, so the next run fetches the same page again (no hole), and the
   primary key makes a fill stored twice impossible (no duplicate), whether it came from the
   cursor sync or from the private stream first.
+- ``store_transfer_page``: the same for deposits and withdrawals, except that a transfer read
+  again is *updated* (its status moves on: pending → completed), never added twice.
 
 Every failure to reach PostgreSQL is raised as ``DatabaseUnavailable`` (no host, user or
 password in the message); the HTTP layer answers it with 503.
@@ -31,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from eip.account.connections import ConnectionState
 from eip.exchanges.contract.trading import AssetBalance, FillCursor, VenueFill
+from eip.exchanges.contract.transfers import TransferCursor, TransferKind, VenueTransfer
 from eip.storage import DatabaseUnavailable, apply_migrations, ensure_time_partitions
 from eip.storage.partitions import drop_partitions_before
 
@@ -132,6 +135,45 @@ class StoredFill:
             "fee_asset": self.fee_asset,
             "liquidity": self.liquidity,
             "time": self.time.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTransfer:
+    credential_id: str
+    account_id: str
+    exchange: str
+    kind: str
+    transfer_id: str
+    asset: str
+    amount: Decimal
+    fee: Decimal | None
+    status: str
+    venue_status: str
+    network: str | None
+    tx_id: str | None
+    address: str | None
+    time: datetime
+    completed_time: datetime | None
+    seq: int
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "credential_id": self.credential_id,
+            "account_id": self.account_id,
+            "exchange": self.exchange,
+            "kind": self.kind,
+            "id": self.transfer_id,
+            "asset": self.asset,
+            "amount": str(self.amount),
+            "fee": None if self.fee is None else str(self.fee),
+            "status": self.status,
+            "venue_status": self.venue_status,
+            "network": self.network,
+            "tx_id": self.tx_id,
+            "address": self.address,
+            "time": self.time.isoformat(),
+            "completed_time": _iso(self.completed_time),
         }
 
 
@@ -630,3 +672,125 @@ class AccountStore:
         async with self._conn() as conn:
             cur = await conn.execute(query, args)
             return [StoredFill(*row) for row in await cur.fetchall()]
+
+    # -- transfers (deposits and withdrawals) --------------------------------------------
+
+    async def transfer_cursor(
+        self, credential_id: str, kind: TransferKind
+    ) -> TransferCursor | None:
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "SELECT cursor_value FROM {} WHERE credential_id = %s AND kind = %s"
+                ).format(self._t("transfer_cursors")),
+                (credential_id, kind.value),
+            )
+            row = await cur.fetchone()
+        return None if row is None else TransferCursor(kind, row[0])
+
+    async def store_transfer_page(
+        self,
+        rec: ConnectionRecord,
+        kind: TransferKind,
+        transfers: Sequence[VenueTransfer],
+        cursor: TransferCursor,
+    ) -> tuple[int, int]:
+        """The page's transfers (new ones added, known ones updated where the venue's record
+        moved on) and the cursor after them, in one transaction; (added, updated)."""
+        added = updated = 0
+        async with self._conn() as conn, conn.transaction():
+            for t in transfers:
+                cur = await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {t} AS old (credential_id, account_id, exchange, kind,"
+                        " transfer_id, asset, amount, fee, status, venue_status, network,"
+                        " tx_id, address, time, completed_time) VALUES"
+                        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                        " ON CONFLICT (credential_id, kind, transfer_id) DO UPDATE SET"
+                        " amount = excluded.amount, fee = excluded.fee,"
+                        " status = excluded.status, venue_status = excluded.venue_status,"
+                        " network = excluded.network, tx_id = excluded.tx_id,"
+                        " address = excluded.address, completed_time = excluded.completed_time,"
+                        " updated_at = now()"
+                        " WHERE (old.amount, old.fee, old.status, old.venue_status,"
+                        " old.network, old.tx_id, old.address, old.completed_time)"
+                        " IS DISTINCT FROM (excluded.amount, excluded.fee, excluded.status,"
+                        " excluded.venue_status, excluded.network, excluded.tx_id,"
+                        " excluded.address, excluded.completed_time)"
+                        " RETURNING (xmax = 0)"
+                    ).format(t=self._t("transfers")),
+                    (
+                        rec.credential_id,
+                        rec.account_id,
+                        rec.exchange,
+                        t.kind.value,
+                        t.id,
+                        t.asset,
+                        t.amount,
+                        t.fee,
+                        t.status.value,
+                        t.venue_status,
+                        t.network,
+                        t.tx_id,
+                        t.address,
+                        t.time,
+                        t.completed_time,
+                    ),
+                )
+                row = await cur.fetchone()
+                if row is not None:  # None: known and unchanged
+                    added, updated = (added + 1, updated) if row[0] else (added, updated + 1)
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (credential_id, kind, cursor_value) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (credential_id, kind) DO UPDATE"
+                    " SET cursor_value = excluded.cursor_value, updated_at = now()"
+                ).format(self._t("transfer_cursors")),
+                (rec.credential_id, kind.value, cursor.value),
+            )
+        return added, updated
+
+    async def transfers(
+        self,
+        account_ids: Sequence[str],
+        *,
+        exchange: str | None = None,
+        kind: str | None = None,
+        asset: str | None = None,
+        status: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        after: tuple[datetime, int] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredTransfer]:
+        """Oldest first by (venue time, arrival); ``after`` is the last (time, seq) of a page."""
+        conditions: list[sql.Composable] = [sql.SQL("account_id = ANY(%s)")]
+        args: list[Any] = [list(account_ids)]
+        for column, value in (
+            ("exchange", exchange),
+            ("kind", kind),
+            ("asset", asset),
+            ("status", status),
+        ):
+            if value is not None:
+                conditions.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+                args.append(value)
+        if start is not None:
+            conditions.append(sql.SQL("time >= %s"))
+            args.append(start)
+        if end is not None:
+            conditions.append(sql.SQL("time < %s"))
+            args.append(end)
+        if after is not None:
+            conditions.append(sql.SQL("(time, seq) > (%s, %s)"))
+            args.extend(after)
+        query = sql.SQL(
+            "SELECT credential_id, account_id, exchange, kind, transfer_id, asset, amount, fee,"
+            " status, venue_status, network, tx_id, address, time, completed_time, seq"
+            " FROM {} WHERE {} ORDER BY time, seq"
+        ).format(self._t("transfers"), sql.SQL(" AND ").join(conditions))
+        if limit is not None:
+            query = sql.SQL("{} LIMIT {}").format(query, sql.Literal(limit))
+        async with self._conn() as conn:
+            cur = await conn.execute(query, args)
+            return [StoredTransfer(*row) for row in await cur.fetchall()]

@@ -14,6 +14,10 @@ Three loops run per connection, and a watcher:
   (the cursor sync finds them again and the primary key keeps one row).
 - **trades**: per symbol (or once, where the venue's history is not per symbol), pages after the
   stored cursor, each page stored with its cursor in one transaction (``AccountStore``).
+- **transfers** (where the venue's package reads them, ``TransferHistory``): deposits and
+  withdrawals the same way, per kind; a transfer read again updates its row (its status moves
+  on), and any new or changed transfer asks for a balance refresh — a deposit shows in the
+  balances at once instead of at the next reconcile.
 - **watcher**: the stream's health (``adapter.status()``) every second.
 
 The state follows ``eip.account.connections``: ``syncing`` until the first snapshot is stored
@@ -41,11 +45,13 @@ from eip.exchanges.contract.trading import (
     StreamResumed,
     TradingAdapter,
 )
+from eip.exchanges.contract.transfers import TransferHistory, TransferKind
 from eip.resilience import RetryPolicy
 from eip.storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 _SNAPSHOT_RETRIES = 3
+_TRANSFER_PAGES_PER_RUN = 20  # windows walked per kind and run; the next run goes on
 
 Publish = Callable[[ConnectionRecord, list[BalanceChange]], Awaitable[None]]
 StateListener = Callable[[ConnectionRecord], None]
@@ -56,6 +62,8 @@ class SyncSettings:
     reconcile_interval_s: float = 60.0
     trade_sync_interval_s: float = 30.0
     trade_page_limit: int = 500
+    transfer_sync_interval_s: float = 60.0
+    transfer_page_limit: int = 1000
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 30.0
     status_interval_s: float = 1.0
@@ -72,15 +80,18 @@ class ConnectionSync:
         publish: Publish,
         settings: SyncSettings,
         on_state: StateListener | None = None,
+        transfers: TransferHistory | None = None,
     ) -> None:
         self.record = record
         self.adapter = adapter
+        self.transfers = transfers
         self._store = store
         self._publish = publish
         self._settings = settings
         self._on_state = on_state
         self._balance_wanted = asyncio.Event()
         self._trades_wanted = asyncio.Event()
+        self._transfers_wanted = asyncio.Event()
         self._stream_balance_pushes = 0  # bumped by every applied stream balance push
         self._apply_lock = asyncio.Lock()
         self._failures: dict[str, str] = {}  # part ("rest", "stream", "trades") -> reason
@@ -90,6 +101,7 @@ class ConnectionSync:
         self._rules_symbols: list[tuple[str, str, str]] | None = None
         self._task: asyncio.Task[None] | None = None
         self.fills_stored = 0
+        self.transfers_changed = 0
 
     # -- control -------------------------------------------------------------------------
 
@@ -102,6 +114,8 @@ class ConnectionSync:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         with contextlib.suppress(Exception):  # closing a broken adapter must not stop a stop
+            if self.transfers is not None:
+                await self.transfers.close()
             await self.adapter.close()
 
     @property
@@ -116,8 +130,13 @@ class ConnectionSync:
             self._extra_symbols.add(symbol)
         self._trades_wanted.set()
 
+    def sync_transfers_now(self) -> None:
+        self._transfers_wanted.set()
+
     async def run(self) -> None:
         parts = [self._balances_loop(), self._trades_loop()]
+        if self.transfers is not None:
+            parts.append(self._transfers_loop())
         if self.adapter.capabilities.private_stream:
             parts += [self._stream_loop(), self._watch_stream()]
         async with asyncio.TaskGroup() as group:
@@ -353,6 +372,54 @@ class ConnectionSync:
         symbols |= set(await self._store.fill_symbols(self.record.credential_id))
         symbols |= self._extra_symbols
         return [*sorted(symbols)]
+
+    # -- deposits and withdrawals ----------------------------------------------------------
+
+    async def _transfers_loop(self) -> None:
+        delays = self._delays().delays()
+        while True:
+            self._transfers_wanted.clear()
+            try:
+                await self.sync_transfers()
+            except CredentialRejected as exc:
+                await self._failed("transfers", f"credential rejected ({_short(exc)})")
+                await asyncio.sleep(self._settings.retry_max_delay_s)
+                continue
+            except (ExchangeError, DatabaseUnavailable) as exc:
+                await self._failed("transfers", _short(exc))
+                await asyncio.sleep(next(delays))
+                continue
+            delays = self._delays().delays()
+            await self._works("transfers")
+            await _wait(self._transfers_wanted, self._settings.transfer_sync_interval_s)
+
+    async def sync_transfers(self) -> int:
+        """Every page of deposits and withdrawals after the stored cursors, each stored with
+        its cursor; the count of transfers added or changed (any: balances are read again)."""
+        if self.transfers is None:
+            return 0
+        changed = 0
+        for kind in TransferKind:
+            cursor = await self._store.transfer_cursor(self.record.credential_id, kind)
+            for _ in range(_TRANSFER_PAGES_PER_RUN):
+                page = await self.transfers.fetch_transfers(
+                    kind, cursor, self._settings.transfer_page_limit
+                )
+                added, updated = await self._store.store_transfer_page(
+                    self.record, kind, page.transfers, page.next_cursor
+                )
+                changed += added + updated
+                if not page.more:
+                    break
+                cursor = page.next_cursor
+        if changed:
+            log.info(
+                "transfers changed",
+                extra={"credential_id": self.record.credential_id, "changed": changed},
+            )
+            self.refresh_balances()
+        self.transfers_changed += changed
+        return changed
 
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:

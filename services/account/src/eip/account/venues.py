@@ -17,9 +17,13 @@ from eip.account.auth_clients import AuthClients
 from eip.account.store import ConnectionRecord
 from eip.credentials_client import AuthRequestSigner
 from eip.exchanges.contract.trading import TradingAdapter
-from eip.exchanges.registry import create_trading_adapter
+from eip.exchanges.contract.transfers import TransferHistory
+from eip.exchanges.registry import create_trading_adapter, create_transfer_history
 
 AdapterFactory = Callable[[ConnectionRecord], TradingAdapter]
+# The deposit/withdrawal history of the account a connection's adapter trades; None where the
+# venue's package reads none (the sync then has no transfers loop).
+TransferFactory = Callable[[ConnectionRecord, TradingAdapter], TransferHistory | None]
 PURPOSE = "account-sync"  # what the auth service's audit trail records for each signature
 
 
@@ -41,5 +45,15 @@ def adapter_factory(
             base_url=exchange_urls.get(rec.exchange),
             **dict(options or {}),
         )
+
+    return build
+
+
+def transfer_factory() -> TransferFactory:
+    """The venue package's transfer history, reading through the connection's own adapter
+    (its signer, clock and rate budget: one REST client per connection)."""
+
+    def build(rec: ConnectionRecord, adapter: TradingAdapter) -> TransferHistory | None:
+        return create_transfer_history(rec.exchange, adapter)
 
     return build

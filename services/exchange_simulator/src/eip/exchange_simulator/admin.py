@@ -9,11 +9,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from eip.exchange_simulator.core.accounts import KEY_PROFILES
+from eip.exchange_simulator.core.accounts import KEY_PROFILES, InsufficientBalance
 from eip.exchange_simulator.core.faults import RestFault
 from eip.exchange_simulator.core.key_formats import Venue
 from eip.exchange_simulator.core.market import PrintTrade, apply
 from eip.exchange_simulator.core.orders import Rejection, Side
+from eip.exchange_simulator.core.transfers import Transfer, TransferKind, TransferState
 from eip.exchange_simulator.simulator import Simulator
 from eip.observability.http import ApiError
 
@@ -26,6 +27,22 @@ class NewAccount(BaseModel):
 class Deposit(BaseModel):
     asset: str = Field(min_length=1, max_length=16)
     amount: Decimal = Field(gt=0)
+
+
+class NewTransfer(BaseModel):
+    kind: Literal["deposit", "withdrawal"]
+    asset: str = Field(min_length=1, max_length=16)
+    amount: Decimal = Field(gt=0)
+    fee: Decimal = Field(default=Decimal(0), ge=0)
+    network: str = Field(default="", max_length=32)
+    address: str = Field(default="", max_length=128)
+    tx_id: str = Field(default="", max_length=128)
+    # pending: listed, balance not credited yet (a withdrawal's amount + fee is held at once)
+    status: Literal["pending", "completed", "failed"] = "completed"
+
+
+class TransferOutcome(BaseModel):
+    status: Literal["completed", "failed"]
 
 
 class NewKey(BaseModel):
@@ -154,6 +171,62 @@ def admin_router(sim: Simulator) -> APIRouter:
         account_of(account_id)
         ex.deposit(account_id, body.asset.upper(), body.amount)
         return await get_account(account_id)
+
+    def transfer_json(t: Transfer) -> dict[str, Any]:
+        return {
+            "id": t.transfer_id,
+            "account_id": t.account_id,
+            "kind": t.kind.value,
+            "asset": t.asset,
+            "amount": str(t.amount),
+            "fee": str(t.fee),
+            "network": t.network,
+            "address": t.address,
+            "tx_id": t.tx_id,
+            "status": t.state.value,
+            "time_ms": t.time_ms,
+            "completed_ms": t.completed_ms,
+        }
+
+    @router.post("/accounts/{account_id}/transfers", status_code=201)
+    async def record_transfer(account_id: str, body: NewTransfer) -> dict[str, Any]:
+        """A deposit credited / withdrawal debited, kept in the ledger the dialects' transfer
+        history serves (Binance ``capital/deposit/hisrec``, ``capital/withdraw/history``)."""
+        account_of(account_id)
+        try:
+            transfer = ex.record_transfer(
+                account_id,
+                TransferKind(body.kind),
+                body.asset.upper(),
+                body.amount,
+                fee=body.fee,
+                network=body.network,
+                address=body.address,
+                tx_id=body.tx_id,
+                state=TransferState(body.status),
+            )
+        except InsufficientBalance as exc:
+            raise ApiError(409, "insufficient_balance", str(exc)) from None
+        return transfer_json(transfer)
+
+    @router.get("/accounts/{account_id}/transfers")
+    async def list_transfers(account_id: str) -> dict[str, Any]:
+        account_of(account_id)
+        rows = [
+            *ex.transfers.of(account_id, TransferKind.DEPOSIT),
+            *ex.transfers.of(account_id, TransferKind.WITHDRAWAL),
+        ]
+        return {"transfers": [transfer_json(t) for t in rows]}
+
+    @router.post("/transfers/{transfer_id}/settle")
+    async def settle_transfer(transfer_id: str, body: TransferOutcome) -> dict[str, Any]:
+        if transfer_id not in ex.transfers.transfers:
+            raise ApiError(404, "unknown_transfer", f"no transfer {transfer_id!r}")
+        try:
+            transfer = ex.settle_transfer(transfer_id, TransferState(body.status))
+        except ValueError as exc:
+            raise ApiError(409, "transfer_final", str(exc)) from None
+        return transfer_json(transfer)
 
     @router.post("/accounts/{account_id}/keys", status_code=201)
     async def create_key(account_id: str, body: NewKey) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from eip.exchange_simulator import __version__
 from eip.exchange_simulator.admin import admin_router
 from eip.exchange_simulator.binance.rest_public import public_router
 from eip.exchange_simulator.binance.rest_trading import trading_router
+from eip.exchange_simulator.binance.rest_transfers import transfers_router
 from eip.exchange_simulator.binance.streams import parse_stream
 from eip.exchange_simulator.coinbase.rest import market_router as coinbase_market_router
 from eip.exchange_simulator.coinbase.rest_accounts import (
@@ -23,6 +24,7 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
     app.state.simulator = sim
     app.include_router(public_router(sim.venue))
     app.include_router(trading_router(sim.venue, sim.trading, sim.user_streams))
+    app.include_router(transfers_router(sim.venue))
     app.include_router(coinbase_market_router(sim.coinbase_venue))
     app.include_router(coinbase_trading_router(sim.coinbase_venue))
     app.include_router(coinbase_accounts_router(sim.coinbase_venue))

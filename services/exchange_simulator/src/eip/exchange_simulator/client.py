@@ -98,6 +98,41 @@ class SimulatorClient:
             "POST", f"/accounts/{account_id}/deposit", {"asset": asset, "amount": str(amount)}
         )
 
+    async def record_transfer(
+        self,
+        account_id: str,
+        kind: str,
+        asset: str,
+        amount: str | Decimal,
+        *,
+        fee: str | Decimal = "0",
+        network: str = "",
+        address: str = "",
+        tx_id: str = "",
+        status: str = "completed",
+    ) -> dict[str, Any]:
+        """A deposit (credited when ``completed``) or withdrawal (``amount`` + ``fee`` debited
+        at once) in the simulator's ledger; the transfer as the admin API shows it."""
+        body = {
+            "kind": kind,
+            "asset": asset,
+            "amount": str(amount),
+            "fee": str(fee),
+            "network": network,
+            "address": address,
+            "tx_id": tx_id,
+            "status": status,
+        }
+        result: dict[str, Any] = await self._call("POST", f"/accounts/{account_id}/transfers", body)
+        return result
+
+    async def settle_transfer(self, transfer_id: str, status: str) -> dict[str, Any]:
+        """A pending transfer ``completed`` or ``failed``."""
+        result: dict[str, Any] = await self._call(
+            "POST", f"/transfers/{transfer_id}/settle", {"status": status}
+        )
+        return result
+
     # -- market --------------------------------------------------------------------------------
 
     async def status(self) -> dict[str, Any]:

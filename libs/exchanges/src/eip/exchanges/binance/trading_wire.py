@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from eip.exchanges.binance.assets import ASSET_CODES
 from eip.exchanges.contract.errors import BadRequest, NotSupported, OrderRejected, RejectReason
-from eip.exchanges.contract.symbols import SymbolMap, balance_asset, normalize_asset
+from eip.exchanges.contract.symbols import SymbolMap, normalize_asset
 from eip.exchanges.contract.trading import (
     AssetBalance,
     BalanceUpdate,
@@ -380,7 +381,7 @@ def balances(rows: Iterable[Mapping[str, Any]], asset: str = "asset") -> list[As
     free, locked = ("free", "locked") if asset == "asset" else ("f", "l")
     out = []
     for row in rows:
-        code = balance_asset(EXCHANGE, row[asset])
+        code = ASSET_CODES.balance_asset(row[asset])
         out.append(
             AssetBalance(
                 asset=code.asset,

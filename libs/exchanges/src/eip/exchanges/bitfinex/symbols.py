@@ -2,27 +2,18 @@
 
 ``tBTCUSD`` is ``BTC/USD``; pairs with a longer currency code use a colon
 (``tTESTBTC:TESTUSD``). Bitfinex spells some currencies its own way; the common ones are
-mapped (``UST`` is Tether ``USDT``), every other code is kept as sent. Perpetual swaps glue
+mapped by the package's one table of codes (``assets.ALIASES``: ``UST`` is Tether ``USDT``),
+every other code is kept as sent. Perpetual swaps glue
 ``F0`` to both codes, ``tBTCF0:USTF0``: in ccxt's unified form ``BTC/USDT:USDT`` (settled in the
 quote). A capture header names that one ``BTC-USDT-PERP`` (``header_book_symbol``).
 """
 
 from __future__ import annotations
 
+from eip.exchanges.bitfinex.assets import ALIASES
 from eip.exchanges.contract.symbols import normalize_asset
 from eip.exchanges.machinery.capture import HeaderSymbol
 
-ALIASES = {
-    "UST": "USDT",
-    "UDC": "USDC",
-    "TSD": "TUSD",
-    "IOT": "IOTA",
-    "DSH": "DASH",
-    "QTM": "QTUM",
-    "MNA": "MANA",
-    "DAT": "DATA",
-    "ALG": "ALGO",
-}
 _CODES = {v: k for k, v in ALIASES.items()}
 
 

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from eip.exchanges.bitmex.assets import ASSET_CODES
 from eip.exchanges.bitmex.symbols import FUTURE, PERPETUAL, SPOT, instrument_symbol
 from eip.exchanges.bitmex.wire import EXCHANGE, dec, utc
 from eip.exchanges.contract.errors import NotSupported, OrderRejected, RejectReason
@@ -48,11 +49,11 @@ POST_ONLY = "ParticipateDoNotInitiate"
 REDUCE_ONLY = "ReduceOnly"
 TRAILING_PEG = "TrailingStopPeg"
 
-# settlement/margin currency → (asset, units per one asset)
+# settlement/margin currency → (asset, units per one asset), from the package's one table of
+# balance codes (bitmex/assets.py: XBt = 1e-8 BTC, USDt = 1e-6 USDT, Gwei = 1e-9 ETH)
 CURRENCY_UNITS: Mapping[str, tuple[str, Decimal]] = {
-    "XBt": ("BTC", Decimal(100_000_000)),
-    "USDt": ("USDT", Decimal(1_000_000)),
-    "Gwei": ("ETH", Decimal(1_000_000_000)),
+    code: (unit.asset, (1 / unit.scale).quantize(Decimal(1)))
+    for code, unit in ASSET_CODES.units.items()
 }
 
 _TYPE_OUT: Mapping[OrderType, str] = {

@@ -572,7 +572,7 @@ class CcxtTradingAdapter:
     async def fetch_balances(self) -> list[AssetBalance]:
         raw = await self._call(lambda: self.client.fetch_balance())
         try:
-            return parse_balances(raw)
+            return parse_balances(raw, self.exchange)
         except (ValueError, ArithmeticError) as exc:
             raise TransientExchangeError(self.exchange, f"unreadable balances: {exc}") from None
 

@@ -33,6 +33,7 @@ from eip.exchanges.contract.trading import (
     VenueOrder,
     VenueOrderStatus,
 )
+from eip.exchanges.registry import balance_asset
 
 TICK_SIZE = 4  # ccxt.base.decimal_to_precision.TICK_SIZE
 SIGNIFICANT_DIGITS = 3
@@ -137,8 +138,10 @@ def parse_fill(exchange: str, raw: Mapping[str, Any]) -> VenueFill:
 _BALANCE_KEYS = frozenset({"info", "free", "used", "total", "timestamp", "datetime", "debt"})
 
 
-def parse_balances(raw: Mapping[str, Any]) -> list[AssetBalance]:
-    """Every asset with a non-zero amount; free and locked as ccxt's ``free`` and ``used``."""
+def parse_balances(raw: Mapping[str, Any], exchange: str) -> list[AssetBalance]:
+    """Every asset with a non-zero amount; free and locked as ccxt's ``free`` and ``used``;
+    ccxt's codes through the venue's table of balance codes (``registry.balance_asset``: its
+    aliases and wallets apart, e.g. KuCoin's ``WAX``)."""
     out = []
     for code, entry in raw.items():
         if code in _BALANCE_KEYS or not isinstance(entry, Mapping):
@@ -150,8 +153,16 @@ def parse_balances(raw: Mapping[str, Any]) -> list[AssetBalance]:
             free = (total or Decimal(0)) - locked
         if free == 0 and locked == 0:
             continue
-        out.append(AssetBalance(asset=normalize_asset(str(code)), free=free, locked=locked))
-    return sorted(out, key=lambda b: b.asset)
+        mapped = balance_asset(exchange, str(code))
+        out.append(
+            AssetBalance(
+                asset=mapped.asset,
+                free=free * mapped.scale,
+                locked=locked * mapped.scale,
+                wallet=mapped.wallet,
+            )
+        )
+    return sorted(out, key=lambda b: (b.asset, b.wallet))
 
 
 def _step(precision: Any, mode: int) -> Decimal | None:

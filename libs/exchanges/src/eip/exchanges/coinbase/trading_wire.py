@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from eip.exchanges.coinbase.assets import ASSET_CODES
 from eip.exchanges.contract.errors import NotSupported, OrderRejected, RejectReason
-from eip.exchanges.contract.symbols import balance_asset
 from eip.exchanges.contract.trading import (
     AssetBalance,
     ClientOrderIdRules,
@@ -435,10 +435,10 @@ def fill(
 
 def balances(accounts: Sequence[Mapping[str, Any]]) -> list[AssetBalance]:
     """One ``accounts`` entry per currency: ``available_balance`` free, ``hold`` locked; codes
-    through the one table of balance codes (``contract.symbols.balance_asset``)."""
+    through the one table of balance codes (``coinbase.assets``)."""
     out = []
     for account in accounts:
-        code = balance_asset(EXCHANGE, str(account["currency"]))
+        code = ASSET_CODES.balance_asset(str(account["currency"]))
         free = dec((account.get("available_balance") or {}).get("value")) or ZERO
         held = dec((account.get("hold") or {}).get("value")) or ZERO
         out.append(AssetBalance(code.asset, free * code.scale, held * code.scale, code.wallet))

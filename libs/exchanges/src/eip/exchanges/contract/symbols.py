@@ -66,10 +66,13 @@ def symbols_of(pairs: Iterable[tuple[str, str]]) -> list[str]:
 # -- balance assets ------------------------------------------------------------------------
 #
 # What a venue's balance call names an asset, mapped to the platform's asset, the wallet the
-# amount sits in, and the scale of the venue's unit. One table for every roadmap venue (it
-# moves into the venue packages with them). Kept apart from ``normalize_asset`` because a
-# balance code says more than an instrument's asset does: Kraken's ``DOT.S`` is DOT, but staked,
-# and must never be added to spot DOT; BitMEX's ``XBt`` is BTC counted in satoshis.
+# amount sits in, and the scale of the venue's unit. Kept apart from ``normalize_asset`` because
+# a balance code says more than an instrument's asset does: Kraken's ``DOT.S`` is DOT, but
+# staked, and must never be added to spot DOT; BitMEX's ``XBt`` is BTC counted in satoshis.
+# This module holds the *rules*; each venue's *codes* are data in its own package
+# (``eip.exchanges.<venue>.assets.ASSET_CODES``), found by venue id through
+# ``registry.asset_codes``. An alias of one venue is never applied to another: Binance's ``UST``
+# was TerraUSD, Bitfinex's is Tether.
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,83 +82,60 @@ class BalanceAsset:
     scale: Decimal = Decimal(1)  # the venue's amount times this is the amount in ``asset``
 
 
-# Venue codes that are another asset's legacy or venue-specific name (beyond ASSET_ALIASES and
-# Kraken's X/Z prefixes, which normalize_asset handles for every venue).
-VENUE_ASSET_ALIASES: Mapping[str, Mapping[str, str]] = {
-    # Bitfinex's three-letter codes (its API calls Tether UST and USD Coin UDC).
-    "bitfinex": {
-        "UST": "USDT",
-        "UDC": "USDC",
-        "EUT": "EURT",
-        "DSH": "DASH",
-        "IOT": "IOTA",
-        "QTM": "QTUM",
-        "MNA": "MANA",
-        "ALG": "ALGO",
-        "ATO": "ATOM",
-        "DAT": "DATA",
-        "STJ": "STORJ",
-        "YYW": "YOYOW",
-    },
-    "binance": {"YOYO": "YOYOW"},
-    "kucoin": {"WAX": "WAXP"},
-    # Kraken's staked ether (ETH2, and ETH2.S) is ether, in the staked wallet (below).
-    "kraken": {"ETH2": "ETH"},
-}
+@dataclass(frozen=True)
+class AssetCodes:
+    """One venue's balance codes. Every field is optional; an empty table is ``normalize_asset``
+    in ``spot``.
 
-# Kraken balance suffixes (docs: Get Account Balance, "Symbol Extensions"): read-only balances
-# of Kraken's earn products, shown as wallets apart from spot.
-KRAKEN_WALLETS: Mapping[str, str] = {
-    "S": "staked",  # legacy staking
-    "M": "rewards",  # opt-in rewards
-    "F": "earn",  # earning automatically in Kraken Rewards
-    "B": "yield",  # new yield-bearing products
-    "HOLD": "held",  # amounts on hold
-}
-# Legacy staking with a lock-up in days between the code and the suffix: ATOM21.S, GRT28.S.
-_KRAKEN_LOCKUP = re.compile(r"^([A-Z]+?)(\d{2})$")
+    - ``aliases``: the venue's name of an asset → the platform's (after upper-casing);
+    - ``units``: exact-case codes counted in a smaller unit (BitMEX ``XBt``), checked first;
+    - ``wallet_suffixes``: ``CODE.SUFFIX`` → that wallet (Kraken ``.S`` staked, ``.F`` earn);
+      with ``lockup_before_suffix`` a two-digit lock-up in days before a staked suffix is
+      dropped (``ATOM21.S``);
+    - ``earn_prefix``: ``<prefix><ASSET>`` is ASSET in ``earn`` (Binance ``LDBTC``), except the
+      real assets in ``prefix_assets`` (``LDO``);
+    - ``wallets``: a code that is always in a wallet apart (Kraken ``ETH2``: staked ether).
+    """
 
-# BitMEX counts margin in each currency's smallest unit, spelled in mixed case.
-BITMEX_UNITS: Mapping[str, BalanceAsset] = {
-    "XBt": BalanceAsset("BTC", scale=Decimal("0.00000001")),  # satoshi
-    "USDt": BalanceAsset("USDT", scale=Decimal("0.000001")),  # micro-tether
-    "Gwei": BalanceAsset("ETH", scale=Decimal("0.000000001")),
-}
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    units: Mapping[str, BalanceAsset] = field(default_factory=dict)
+    wallet_suffixes: Mapping[str, str] = field(default_factory=dict)
+    lockup_before_suffix: bool = False
+    earn_prefix: str | None = None
+    prefix_assets: frozenset[str] = frozenset()
+    wallets: Mapping[str, str] = field(default_factory=dict)
 
-# Binance lists Simple Earn flexible positions in the spot account as LD<asset>.
-_BINANCE_EARN_PREFIX = "LD"
-_BINANCE_LD_ASSETS = frozenset({"LDO"})  # real assets that start with LD
-
-
-def balance_asset(exchange: str, code: str) -> BalanceAsset:
-    """A venue's balance code as (asset, wallet, scale): ``kraken`` ``XXBT.M`` → BTC in
-    ``rewards``; ``bitmex`` ``XBt`` → BTC x 1e-8; ``binance`` ``LDUSDT`` → USDT in ``earn``;
-    ``bitfinex`` ``UST`` → USDT; anything else as ``normalize_asset`` says, in ``spot``."""
-    venue = exchange.strip().lower()
-    raw = code.strip()
-    if not raw:
-        raise ValueError("empty asset code")
-    if venue == "bitmex" and raw in BITMEX_UNITS:
-        return BITMEX_UNITS[raw]
-    upper = raw.upper()
-    wallet = "spot"
-    if venue == "kraken" and "." in upper:
-        base, _, suffix = upper.partition(".")
-        if suffix in KRAKEN_WALLETS and base:
-            wallet = KRAKEN_WALLETS[suffix]
-            lockup = _KRAKEN_LOCKUP.match(base)
-            if wallet == "staked" and lockup and base not in VENUE_ASSET_ALIASES["kraken"]:
-                base = lockup[1]
+    def balance_asset(self, code: str) -> BalanceAsset:
+        """The venue's balance code as (asset, wallet, scale)."""
+        raw = code.strip()
+        if not raw:
+            raise ValueError("empty asset code")
+        if raw in self.units:
+            return self.units[raw]
+        upper = raw.upper()
+        wallet = "spot"
+        base, dot, suffix = upper.partition(".")
+        if dot and base and suffix in self.wallet_suffixes:
+            wallet = self.wallet_suffixes[suffix]
+            lockup = _LOCKUP.match(base)
+            if self.lockup_before_suffix and wallet == "staked" and lockup:
+                base = base if base in self.aliases else lockup[1]
             upper = base
-    elif (
-        venue == "binance"
-        and upper.startswith(_BINANCE_EARN_PREFIX)
-        and len(upper) > len(_BINANCE_EARN_PREFIX) + 1
-        and upper not in _BINANCE_LD_ASSETS
-    ):
-        wallet = "earn"
-        upper = upper[len(_BINANCE_EARN_PREFIX) :]
-    aliased = VENUE_ASSET_ALIASES.get(venue, {}).get(upper, upper)
-    if venue == "kraken" and upper == "ETH2":
-        wallet = "staked"
-    return BalanceAsset(normalize_asset(aliased), wallet)
+        elif (
+            self.earn_prefix
+            and upper.startswith(self.earn_prefix)
+            and len(upper) > len(self.earn_prefix) + 1
+            and upper not in self.prefix_assets
+        ):
+            wallet = "earn"
+            upper = upper[len(self.earn_prefix) :]
+        if upper in self.wallets and wallet == "spot":
+            wallet = self.wallets[upper]
+        return BalanceAsset(normalize_asset(self.aliases.get(upper, upper)), wallet)
+
+
+# Legacy staking with a lock-up in days between the code and the suffix: ATOM21.S, GRT28.S.
+_LOCKUP = re.compile(r"^([A-Z]+?)(\d{2})$")
+
+# A venue that lists no codes of its own: normalize_asset, in spot.
+PLAIN_ASSET_CODES = AssetCodes()

@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from eip.exchanges.contract.errors import BadRequest, NotSupported, OrderRejected, RejectReason
-from eip.exchanges.contract.symbols import balance_asset, normalize_asset
+from eip.exchanges.contract.symbols import normalize_asset
 from eip.exchanges.contract.trading import (
     AssetBalance,
     ClientOrderIdRules,
@@ -48,6 +48,7 @@ from eip.exchanges.contract.trading import (
     VenueOrder,
     VenueOrderStatus,
 )
+from eip.exchanges.kraken.assets import ASSET_CODES
 
 EXCHANGE = "kraken"
 # cl_ord_id: a UUID, or free text of up to 18 characters; the platform's are alphanumeric.
@@ -436,7 +437,7 @@ def balances(raw: Mapping[str, Mapping[str, Any]]) -> list[AssetBalance]:
     of balance codes (``XXBT`` → BTC; ``DOT.S``, ``XBT.M`` are wallets apart from spot)."""
     out = []
     for name, entry in raw.items():
-        code = balance_asset(EXCHANGE, name)
+        code = ASSET_CODES.balance_asset(name)
         total = dec(entry["balance"])
         held = dec(entry.get("hold_trade", "0"))
         credit = dec(entry.get("credit", "0")) - dec(entry.get("credit_used", "0"))

@@ -43,6 +43,12 @@ from eip.exchange_simulator.core.orders import (
     TimeInForce,
 )
 from eip.exchange_simulator.core.trailing import Trailing
+from eip.exchange_simulator.core.transfers import (
+    Transfer,
+    TransferKind,
+    TransferLedger,
+    TransferState,
+)
 
 FEE_ACCOUNT = "exchange-fees"
 
@@ -131,6 +137,7 @@ class Exchange:
         # cancel orders forever, and nobody queries their history.
         self.untracked_accounts: set[str] = set()
         self.listeners = Listeners()
+        self.transfers = TransferLedger()
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -184,6 +191,67 @@ class Exchange:
     def deposit(self, account_id: str, asset: str, amount: Decimal) -> None:
         self.accounts[account_id].deposit(asset, amount)
         self._balances_changed({account_id})
+
+    # -- deposits and withdrawals (core/transfers.py) -------------------------------------------
+
+    def record_transfer(
+        self,
+        account_id: str,
+        kind: TransferKind,
+        asset: str,
+        amount: Decimal,
+        *,
+        fee: Decimal = Decimal(0),
+        network: str = "",
+        address: str = "",
+        tx_id: str = "",
+        state: TransferState = TransferState.COMPLETED,
+        time_ms: int | None = None,
+    ) -> Transfer:
+        """A deposit or withdrawal in the ledger, its balance moved as ``core/transfers.py``
+        says. A withdrawal beyond the free balance raises ``InsufficientBalance``."""
+        if amount <= 0 or fee < 0:
+            raise ValueError("amount must be positive and fee not negative")
+        account = self.accounts[account_id]
+        if kind is TransferKind.WITHDRAWAL and state is not TransferState.FAILED:
+            account.spend_free(asset, amount + fee)
+        transfer = self.transfers.add(
+            Transfer(
+                self.transfers.new_id(kind),
+                account_id,
+                kind,
+                asset,
+                amount,
+                fee,
+                network or asset,
+                address,
+                tx_id or secrets.token_hex(32),
+                TransferState.PENDING,
+                self.now_ms() if time_ms is None else time_ms,
+            )
+        )
+        if kind is TransferKind.WITHDRAWAL and state is TransferState.FAILED:
+            transfer.state, transfer.completed_ms = state, transfer.time_ms  # nothing was held
+        elif state is not TransferState.PENDING:
+            self.settle_transfer(transfer.transfer_id, state)
+        elif kind is TransferKind.WITHDRAWAL:
+            self._balances_changed({account_id})
+        return transfer
+
+    def settle_transfer(self, transfer_id: str, state: TransferState) -> Transfer:
+        """A pending transfer completed or failed; its balance moves now."""
+        transfer = self.transfers.transfers[transfer_id]
+        if transfer.state is not TransferState.PENDING:
+            raise ValueError(f"transfer {transfer_id!r} is {transfer.state.value} already")
+        account = self.accounts[transfer.account_id]
+        if transfer.kind is TransferKind.DEPOSIT and state is TransferState.COMPLETED:
+            account.deposit(transfer.asset, transfer.amount)
+        elif transfer.kind is TransferKind.WITHDRAWAL and state is TransferState.FAILED:
+            account.credit(transfer.asset, transfer.amount + transfer.fee)
+        transfer.state = state
+        transfer.completed_ms = self.now_ms()
+        self._balances_changed({transfer.account_id})
+        return transfer
 
     # -- trading ------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from eip.exchange_simulator.kraken.order_params import (
     text,
 )
 from eip.exchange_simulator.kraken.private_api import Endpoint, PrivateApi, PrivateCall
+from eip.exchange_simulator.kraken.transfers import KrakenTransfers
 from eip.exchange_simulator.kraken.views import description, order_json, trade_json
 
 PAGE = 50
@@ -367,6 +368,8 @@ class PrivateEndpoints:
             "BalanceEx": Endpoint(read, self.balance_ex),
             "GetWebSocketsToken": Endpoint(read, self.websockets_token),
             "WithdrawMethods": Endpoint(withdraw, self.withdraw_methods),
+            "DepositStatus": Endpoint(read, KrakenTransfers(self.dialect).deposit_status),
+            "WithdrawStatus": Endpoint(read, KrakenTransfers(self.dialect).withdraw_status),
             "OpenOrders": Endpoint(read, self.open_orders),
             "ClosedOrders": Endpoint(read, self.closed_orders),
             "QueryOrders": Endpoint(read, self.query_orders),
