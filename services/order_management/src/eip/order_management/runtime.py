@@ -13,7 +13,8 @@ Consumers and their groups:
 - ``md.tickers.v1`` and ``md.trades.v1`` in a group per instance from the latest offset: every
   instance needs every live price (reference prices, emulated triggers).
 
-Background loops: the sender and the resolver (``sender.py``), the event and audit relays, REST
+Background loops: the sender and the resolver (``sender.py``), the event relay, the audit
+chainer and relay (staged audit events into the chain in batches, then to Kafka), REST
 polling and reconcile passes (``tracking.py``), trigger reloads and watermark saves
 (``emulation.py``), confirmation and GTD expiry, the risk refresh, and the notification listener
 (``routing.py``).
@@ -456,6 +457,10 @@ class OrderManagementRuntime:
                 await asyncio.wait_for(self.ledger.audit_queued.wait(), 5.0)
             self.ledger.audit_queued.clear()
             try:
+                # staged events first (this instance's, or any other's, a dead one's included),
+                # then the chain's Kafka copy; commits made meanwhile are the next batch
+                while await self.repo.chain_staged() > 0:
+                    pass
                 while await relay.relay() > 0:
                     pass
             except Exception as exc:
