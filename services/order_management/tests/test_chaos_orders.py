@@ -163,6 +163,7 @@ def _environment(desk: Desk) -> dict[str, str]:
         "ORDER_MANAGEMENT_LOST_AFTER": "3",
         "ORDER_MANAGEMENT_FORWARD_WAIT_S": "2",  # then 202: the burst goes on
         "ORDER_MANAGEMENT_BALANCE_MAX_AGE_S": "5",
+        "ORDER_MANAGEMENT_BALANCE_SOURCE": "adapter",  # no account service in this test
         "ORDER_MANAGEMENT_LOG_LEVEL": "INFO",
         # every change appends to the one audit chain under its lock, holding a connection
         # while it waits: more than the default 10, or the streams' updates starve intake
