@@ -212,6 +212,7 @@ async def run(orders: int, flows: int) -> int:
                 "order_book_url": "http://127.0.0.1:9",
                 "exchange_urls": {"binance": simulator.base_url},
                 "log_level": "WARNING",
+                "balance_source": "adapter",  # no account service here: the venue's balances
                 **issuer.settings(),
             }
             async with (

@@ -8,13 +8,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from eip.audit import MIGRATIONS, AuditQuery, AuditTrail
+from eip.audit import MIGRATIONS, AuditDraft, AuditQuery, AuditTrail
 from eip.bus import Producer, ProducerConfig
 from eip.events.topics import AUDIT_EVENTS, TopicSpec
 from eip.events.v1 import auth_pb2
@@ -67,6 +68,42 @@ async def test_concurrent_appends_keep_one_chain(
     assert len(page) == 4
     assert len(rest) == 6
     assert all(e.actor == "w3" for e in page + rest)
+
+
+async def test_batches_and_single_appends_from_concurrent_writers_keep_one_chain(
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+) -> None:
+    async with db_pool.connection() as conn:
+        await apply_migrations(conn, MIGRATIONS, db_schema)
+    trail = AuditTrail(db_schema)
+    happened = datetime(2026, 12, 7, 15, 0, 0, 123456, tzinfo=UTC)
+
+    async def batcher(n: int) -> None:
+        for i in range(5):
+            drafts = [
+                AuditDraft(f"b{n}", "order.place", f"o{n}-{i}-{j}", time=happened) for j in range(7)
+            ]
+            async with db_pool.connection() as conn, conn.transaction():
+                chained = await trail.append_many(conn, drafts)
+            assert [e.subject for e in chained] == [d.subject for d in drafts]
+            assert [e.sequence for e in chained] == list(
+                range(chained[0].sequence, chained[0].sequence + 7)
+            )
+
+    async def single(n: int) -> None:
+        for i in range(10):
+            async with db_pool.connection() as conn:
+                await trail.record(conn, actor=f"s{n}", action="credential.use", subject=f"c{i}")
+
+    await asyncio.gather(batcher(0), batcher(1), single(0), single(1))
+    async with db_pool.connection() as conn:
+        checked, broken = await trail.verify(conn)
+        batched = await trail.query(conn, AuditQuery(actor="b1", limit=100))
+        async with conn.transaction():
+            assert await trail.append_many(conn, []) == []
+    assert (checked, broken) == (2 * 5 * 7 + 2 * 10, None)
+    assert len(batched) == 35
+    assert {e.time for e in batched} == {happened}  # a staged event keeps when it happened
 
 
 async def test_verify_command_finds_an_edited_row(

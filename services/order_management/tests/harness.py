@@ -145,6 +145,9 @@ class Desk:
             "forward_wait_s": 15.0,
             "risk_refresh_s": 1.0,
             "balance_max_age_s": 0.5,
+            # the venue's balances: no account service runs here (test_balances_topic.py runs
+            # risk on account.balances.v1)
+            "balance_source": "adapter",
             "rules_ttl_s": 1.0,
             **self.p.issuer.settings(),
         }

@@ -163,9 +163,10 @@ def _environment(desk: Desk) -> dict[str, str]:
         "ORDER_MANAGEMENT_LOST_AFTER": "3",
         "ORDER_MANAGEMENT_FORWARD_WAIT_S": "2",  # then 202: the burst goes on
         "ORDER_MANAGEMENT_BALANCE_MAX_AGE_S": "5",
+        "ORDER_MANAGEMENT_BALANCE_SOURCE": "adapter",  # no account service in this test
         "ORDER_MANAGEMENT_LOG_LEVEL": "INFO",
-        # every change appends to the one audit chain under its lock, holding a connection
-        # while it waits: more than the default 10, or the streams' updates starve intake
+        # more than the default 10: intake, the sender, the streams' updates, the relays and
+        # the audit chainer of an instance at once (the burst's logs showed pool time-outs)
         "ORDER_MANAGEMENT_DB_POOL_SIZE": "30",
         **desk.p.issuer.environment("ORDER_MANAGEMENT_"),
     }
@@ -211,7 +212,7 @@ def _command(body: dict[str, Any]) -> orders_pb2.OrderCommand:
     return command
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(max(900, 4 * ORDERS))  # 1,000 orders take well over 15 min here
 async def test_orders_are_placed_exactly_once_through_faults_kills_and_a_takeover(
     desk: Desk,
     db_pool: AsyncConnectionPool[Any],
@@ -278,7 +279,11 @@ async def test_orders_are_placed_exactly_once_through_faults_kills_and_a_takeove
         db = Database(lambda: db_pool, desk.schema, f"{desk.schema}_audit")
         db.migrated = True
         repo = OrderRepository(db, AuditTrail(f"{desk.schema}_audit"))
-        await _until_settled(db, accounts, {p.key for p in plans}, 300, tally)
+        # the commands left on Kafka after the burst are taken at a few a second (one consumer
+        # handles them in turn): 1,000 orders need more than 200 do
+        await _until_settled(
+            db, accounts, {p.key for p in plans}, 300 * (ORDERS // 200 or 1), tally
+        )
         tally.phase("settled")
         await asyncio.sleep(6)  # a reconcile pass after the last change
         await _until_settled(db, accounts, {p.key for p in plans}, 60, tally)

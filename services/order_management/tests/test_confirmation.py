@@ -11,7 +11,7 @@ import pytest
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from .harness import Desk, Instance
+from .harness import Desk, Instance, until
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +27,13 @@ async def _audit(
             (order_id,),
         )
         return [(str(a), str(b), str(c)) for a, b, c in await cursor.fetchall()]
+
+
+async def _chained(
+    pool: AsyncConnectionPool[AsyncConnection], desk: Desk, order_id: str, at_least: int
+) -> list[tuple[str, str, str]] | None:
+    trail = await _audit(pool, desk, order_id)
+    return trail if len(trail) >= at_least else None
 
 
 async def test_a_large_order_waits_for_another_subject_to_confirm_it(
@@ -59,7 +66,10 @@ async def test_a_large_order_waits_for_another_subject_to_confirm_it(
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["order"]["confirmed_by"] == "boss"
     await desk.state_of(om, order["order_id"], "accepted")
-    trail = await _audit(db_pool, desk, order["order_id"])
+    # audit events are staged with each change and chained just after its commit
+    trail = await until(
+        lambda: _chained(db_pool, desk, order["order_id"], 4), 20, "the audit events chained"
+    )
     assert [a for a, _, _ in trail][:4] == [
         "order.hold",
         "order.confirm",

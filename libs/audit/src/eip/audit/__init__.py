@@ -19,11 +19,12 @@ from eip.audit.chain import (
     compute_hash,
     verify_chain,
 )
-from eip.audit.trail import MIGRATIONS, AuditQuery, AuditTrail, to_proto
+from eip.audit.trail import MIGRATIONS, AuditDraft, AuditQuery, AuditTrail, to_proto
 
 __all__ = [
     "GENESIS_HASH",
     "MIGRATIONS",
+    "AuditDraft",
     "AuditEntry",
     "AuditQuery",
     "AuditTrail",

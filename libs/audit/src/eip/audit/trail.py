@@ -3,7 +3,9 @@
 Appends are serialized by a transaction-scoped advisory lock per chain (schema), taken before
 the chain head is read, so two writers — threads, processes or services — can never both
 extend the same head and fork the chain. ``append`` runs inside the caller's transaction: the
-audit row commits or rolls back with the change it describes.
+audit row commits or rolls back with the change it describes. ``append_many`` chains a batch
+under one acquisition of the lock — for writers that stage events in their own transactions and
+chain them later (order management's ``audit_outbox``), so the lock is not taken per change.
 
 The Kafka copy (``audit.events.v1``) is published after the commit, by a relay that reads the
 chain from a cursor (``audit_publish_cursor``) and advances it only once the broker has
@@ -20,7 +22,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,19 @@ def _lock_id(schema: str) -> int:
 def _now() -> datetime:
     # Python's microseconds are what PostgreSQL keeps, so the hash survives the round trip.
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AuditDraft:
+    """An event not chained yet: ``append_many`` gives it its sequence, hashes and id. ``time``
+    is when it happened (an event staged earlier keeps its own time); None: now."""
+
+    actor: str
+    action: str
+    subject: str
+    outcome: str = "success"
+    details: Mapping[str, str] = field(default_factory=dict)
+    time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +129,19 @@ class AuditTrail:
         details: Mapping[str, str] | None = None,
     ) -> AuditEntry:
         """Extend the chain inside the caller's open transaction."""
+        draft = AuditDraft(actor, action, subject, outcome, details or {})
+        return (await self.append_many(conn, [draft]))[0]
+
+    async def append_many(
+        self, conn: AsyncConnection[Any], drafts: Sequence[AuditDraft]
+    ) -> list[AuditEntry]:
+        """Extend the chain by ``drafts``, in their order, inside the caller's open transaction:
+        one lock acquisition and one head read for the whole batch, so a writer that stages
+        its events (an outbox) pays the chain's serialization once per batch, not per event."""
         if conn.info.transaction_status == TransactionStatus.IDLE:
             raise RuntimeError("AuditTrail.append must run inside a transaction")
+        if not drafts:
+            return []
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(self.schema),))
         cursor = await conn.execute(
             sql.SQL("SELECT sequence, hash FROM {} ORDER BY sequence DESC LIMIT 1").format(
@@ -123,39 +149,49 @@ class AuditTrail:
             )
         )
         head = await cursor.fetchone()
-        sequence, prev_hash = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS_HASH)
-        entry = AuditEntry(
-            event_id=str(uuid.uuid4()),
-            sequence=sequence,
-            actor=actor,
-            action=action,
-            subject=subject,
-            time=_now(),
-            outcome=outcome,
-            details={str(k): str(v) for k, v in (details or {}).items()},
-            prev_hash=prev_hash,
-        )
-        entry = replace(entry, hash=compute_hash(entry))
-        await conn.execute(
-            sql.SQL(
-                "INSERT INTO {} (sequence, event_id, actor, action, subject, time, outcome,"
-                " details, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            ).format(self._table),
-            (
-                entry.sequence,
-                entry.event_id,
-                entry.actor,
-                entry.action,
-                entry.subject,
-                entry.time,
-                entry.outcome,
-                json.dumps(dict(entry.details)),
-                entry.prev_hash,
-                entry.hash,
-            ),
-        )
-        AUDIT_APPENDED.labels(action, outcome).inc()
-        return entry
+        sequence, prev_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+        entries: list[AuditEntry] = []
+        for draft in drafts:
+            sequence += 1
+            entry = AuditEntry(
+                event_id=str(uuid.uuid4()),
+                sequence=sequence,
+                actor=draft.actor,
+                action=draft.action,
+                subject=draft.subject,
+                time=draft.time or _now(),
+                outcome=draft.outcome,
+                details={str(k): str(v) for k, v in draft.details.items()},
+                prev_hash=prev_hash,
+            )
+            entry = replace(entry, hash=compute_hash(entry))
+            entries.append(entry)
+            prev_hash = entry.hash
+        async with conn.cursor() as insert:
+            await insert.executemany(
+                sql.SQL(
+                    "INSERT INTO {} (sequence, event_id, actor, action, subject, time, outcome,"
+                    " details, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ).format(self._table),
+                [
+                    (
+                        e.sequence,
+                        e.event_id,
+                        e.actor,
+                        e.action,
+                        e.subject,
+                        e.time,
+                        e.outcome,
+                        json.dumps(dict(e.details)),
+                        e.prev_hash,
+                        e.hash,
+                    )
+                    for e in entries
+                ],
+            )
+        for e in entries:
+            AUDIT_APPENDED.labels(e.action, e.outcome).inc()
+        return entries
 
     async def publish(self, entries: Sequence[AuditEntry]) -> None:
         """Mirror committed entries to Kafka (key: actor); call after the commit."""

@@ -187,6 +187,16 @@ class Consumer:
             return False
         return tp not in self._in_hand and int(position) >= end
 
+    def fetched_at(self, tp: TopicPartition) -> float | None:
+        """When the broker last answered a fetch of ``tp`` (Unix seconds; None: not yet, or
+        not assigned). Unlike ``caught_up``, it stops moving when the broker is unreachable or
+        the consumer stopped, so a reader can tell its view has gone stale."""
+        try:
+            stamp = self._consumer.last_poll_timestamp(tp)
+        except IllegalStateError:
+            return None
+        return None if stamp is None or stamp < 0 else float(stamp) / 1000
+
     def partitions_for(self, topic: str) -> list[int]:
         """The topic's partition ids from the consumer's metadata (sorted; empty if unknown)."""
         return sorted(self._consumer.partitions_for_topic(topic) or ())

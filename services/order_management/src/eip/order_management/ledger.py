@@ -12,8 +12,9 @@ What is subtle:
 
 - The lease is checked (``FOR SHARE``) before anything else, so a fenced-out instance changes
   nothing (``Fenced``: it drops the partition at once).
-- Changes are written at the end, events and audit entries last, so the audit chain's lock
-  (one per chain, held until the commit) is held for as short a time as possible.
+- Changes are written at the end; their audit events are staged in the transaction
+  (``audit_outbox``) and chained in batches after it, so no order transaction takes the
+  platform audit chain's lock.
 - Lock order: an order's row before its outbox rows and triggers, everywhere; a transaction
   that still loses a deadlock (two legs of one list changed at once) is run again.
 - What must happen after the commit (wake the sender and the event relay, answer HTTP callers
@@ -150,7 +151,7 @@ class Ledger:
                     tx = Tx(conn, self.repo, self.outbox)
                     result = await work(tx)
                     await self._follow(tx)
-                    entries = await self.repo.write(conn, tx.changes)
+                    staged = await self.repo.write(conn, tx.changes)
             except Fenced:
                 self.ownership.drop(partition)
                 log.warning("partition lease superseded: dropped", extra={"partition": partition})
@@ -158,7 +159,7 @@ class Ledger:
             except (DeadlockDetected, SerializationFailure, StaleOrder) as exc:
                 log.info("transaction run again", extra={"error": type(exc).__name__})
                 raise _Retry() from None
-        self._after_commit(tx, bool(entries))
+        self._after_commit(tx, bool(staged))
         return result
 
     async def _follow(self, tx: Tx) -> None:

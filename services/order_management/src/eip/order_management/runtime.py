@@ -13,7 +13,8 @@ Consumers and their groups:
 - ``md.tickers.v1`` and ``md.trades.v1`` in a group per instance from the latest offset: every
   instance needs every live price (reference prices, emulated triggers).
 
-Background loops: the sender and the resolver (``sender.py``), the event and audit relays, REST
+Background loops: the sender and the resolver (``sender.py``), the event relay, the audit
+chainer and relay (staged audit events into the chain in batches, then to Kafka), REST
 polling and reconcile passes (``tracking.py``), trigger reloads and watermark saves
 (``emulation.py``), confirmation and GTD expiry, the risk refresh, and the notification listener
 (``routing.py``).
@@ -39,6 +40,7 @@ from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record
 from eip.bus.codec import headers_for
 from eip.bus.consumer import Handler
 from eip.events.topics import (
+    ACCOUNT_BALANCES,
     AUDIT_EVENTS,
     MD_TICKERS,
     MD_TRADES,
@@ -48,6 +50,7 @@ from eip.events.topics import (
 )
 from eip.events.v1 import orders_pb2
 from eip.exchanges.contract.errors import TransientExchangeError
+from eip.order_management.balances import TopicBalances
 from eip.order_management.commands import InvalidCommand, from_proto
 from eip.order_management.emulation import Emulator
 from eip.order_management.exposure import Exposure
@@ -146,7 +149,13 @@ class OrderManagementRuntime:
         self.risk_store = RiskStore(self.db)
         self.venues = Venues(adapters or no_adapters, rules_ttl_s=s.rules_ttl_s)
         self.adapter_balances = AdapterBalances(self.venues, s.balance_max_age_s)
-        self.balances: BalanceSource = balances or self.adapter_balances
+        # the account service's balances unless told otherwise (a test's own source, or
+        # ORDER_MANAGEMENT_BALANCE_SOURCE=adapter where no account service runs)
+        self.topic_balances: TopicBalances | None = None
+        if balances is None and s.balance_source == "account":
+            self.topic_balances = TopicBalances(s.balances_topic, max_age_s=s.balance_max_age_s)
+        self.balances: BalanceSource = balances or self.topic_balances or self.adapter_balances
+        self._balances_consumer: Consumer | None = None
         self.prices = MarketPrices()
         self.slippage = SlippageClient(s.order_book_url, books_token, timeout_s=2.0)
         self.exposure = Exposure()
@@ -381,8 +390,30 @@ class OrderManagementRuntime:
             (prices(self.topics.tickers, self.prices.handle_ticker, "tickers"), False),
             (prices(self.topics.trades, self.emulator.handle_trade, "trades"), False),
         ]
+        balances = self.topic_balances
+        if balances is not None:
+
+            def balances_consumer() -> Consumer:
+                # a group per instance from the earliest offset: the compacted topic read
+                # whole is the latest balance of every key
+                self._balances_consumer = Consumer(
+                    ConsumerConfig(
+                        s.kafka_bootstrap_servers,
+                        f"order-management-balances-{instance}",
+                        "order-management-balances",
+                        auto_offset_reset="earliest",
+                    ),
+                    [dataclasses.replace(ACCOUNT_BALANCES, name=s.balances_topic)],
+                    balances.handle,
+                    producer,
+                )
+                return self._balances_consumer
+
+            consumers.append((balances_consumer, False))
         relay = AuditTrail(s.audit_schema, producer, self.topics.audit, pool=self.deps.db)
         async with asyncio.TaskGroup() as group:
+            if balances is not None:
+                group.create_task(balances.watch(lambda: self._balances_consumer))
             for make, owns in consumers:
                 self._consuming.append(group.create_task(self._consume(make, owns)))
             group.create_task(self.sender.run())
@@ -456,6 +487,10 @@ class OrderManagementRuntime:
                 await asyncio.wait_for(self.ledger.audit_queued.wait(), 5.0)
             self.ledger.audit_queued.clear()
             try:
+                # staged events first (this instance's, or any other's, a dead one's included),
+                # then the chain's Kafka copy; commits made meanwhile are the next batch
+                while await self.repo.chain_staged() > 0:
+                    pass
                 while await relay.relay() > 0:
                     pass
             except Exception as exc:

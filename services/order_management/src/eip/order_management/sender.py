@@ -227,7 +227,18 @@ class Sender:
 
     async def claim(self) -> list[Claim]:
         claims: list[Claim] = []
-        for partition in self.ownership.owned():
+        owned = self.ownership.owned()
+        if not owned:
+            return claims
+        # one read (no transaction, no lease) finds the partitions with calls ready; only those
+        # run the fenced claiming transaction. Measured: passes that claimed nothing were most
+        # of the order path's transactions (docs/ORDER_MANAGEMENT.md, "Measurements").
+        async with self.ledger.db.connection() as conn:
+            ready = await self.ledger.outbox.claimable(conn, owned, self.settings.batch, lock=False)
+        busy = {row.partition for row in ready}
+        if len(ready) >= self.settings.batch:  # a full batch may hide other partitions' rows
+            busy = set(owned)
+        for partition in sorted(busy):
             started = time.monotonic()
             try:
                 claims += await self.ledger.run(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -72,7 +72,12 @@ class OrderManagementSettings(ProtectedServiceSettings):
     ack_wait_s: float = Field(default=10.0, gt=0, le=60)
     # Risk limits and kill switches are read again this often (and on every change notice).
     risk_refresh_s: float = Field(default=5.0, gt=0)
-    # How old the balances pre-trade risk reads may be (seconds).
+    # Where pre-trade risk reads balances: the account service's account.balances.v1
+    # ("account"), or the venue adapters' REST balances ("adapter": no account service).
+    balance_source: Literal["account", "adapter"] = "account"
+    balances_topic: str = Field(default="account.balances.v1", min_length=1)
+    # How old the balances pre-trade risk reads may be (seconds): for "adapter", the REST read;
+    # for "account", how long the topic's consumer may go without being caught up.
     balance_max_age_s: float = Field(default=5.0, gt=0)
 
     # Platform defaults of the risk limits (each changeable at run time per scope over HTTP).

@@ -84,6 +84,16 @@ def at_venue(order: Order) -> bool:
     return not (order.state is OrderState.TRIGGERED and order.emulated and not order.sent)
 
 
+def news(order: Order, venue: VenueOrder) -> bool:
+    """Whether the venue's view may change ``order`` as read (its update key above the one
+    applied). A view that is not news is skipped without a transaction: ``apply_venue`` would
+    leave the order as it is, and polls and reconcile passes re-read every open order, which
+    made a fenced transaction per open order per pass most of the path's database work
+    (docs/ORDER_MANAGEMENT.md, "Measurements"). Read before the transaction, the stored key can
+    only have grown since, so a view skipped here is never one the transaction would apply."""
+    return order.venue_key is None or venue.update_key() > order.venue_key
+
+
 class Tracker:
     def __init__(
         self,
@@ -274,7 +284,8 @@ class Tracker:
             except OrderNotFound:
                 continue  # counted by the reconcile pass
             POLLS.inc()
-            await self.apply_order(account_id, venue)
+            if news(order, venue):
+                await self.apply_order(account_id, venue)
 
     # -- reconcile ----------------------------------------------------------------------------
 
@@ -321,8 +332,11 @@ class Tracker:
         seen_ids = {v.client_order_id for v in venue_open if v.client_order_id} | {
             v.venue_order_id for v in venue_open
         }
+        known = {o.client_order_id: o for o in local}
         for venue in venue_open:
-            await self.apply_order(account_id, venue)
+            order = known.get(venue.client_order_id or "")
+            if order is None or news(order, venue):
+                await self.apply_order(account_id, venue)
         for order in local:
             if order.client_order_id in seen_ids or (
                 order.venue_order_id and order.venue_order_id in seen_ids

@@ -7,9 +7,10 @@ service; ``venue_access.py``). Adapters are built once per (account, exchange) a
 credential the venue or auth refuses (``CredentialRejected``) drops the adapter so the next call
 builds a new one (a rotated key).
 
-Balances come from one small interface, ``BalanceSource``: today the adapter's REST balances,
-kept fresh by the private stream's balance pushes; when the account service publishes
-``account.balances.v1``, a source reading that topic replaces it in one line (``runtime.py``).
+Balances come from one small interface, ``BalanceSource``: the account service's
+``account.balances.v1`` (``balances.TopicBalances``, the default), or the adapter's REST
+balances kept fresh by the private stream's pushes (``AdapterBalances``;
+``ORDER_MANAGEMENT_BALANCE_SOURCE=adapter``, for a deployment without the account service).
 """
 
 from __future__ import annotations
@@ -123,11 +124,15 @@ class Holding:
     as_of: float
 
 
+class BalanceUnknown(Exception):
+    """The balance cannot be known now; the message says why (absent, stale), for the denial."""
+
+
 class BalanceSource(Protocol):
     async def holding(self, account_id: str, exchange: str, asset: str) -> Holding | None:
-        """What the account holds of ``asset`` (zero when the venue lists nothing), or None
-        when it cannot be known now; ``CredentialRejected`` when the account has no usable
-        key there."""
+        """What the account holds of ``asset``, or None (or ``BalanceUnknown`` with the
+        reason) when it cannot be known now; ``CredentialRejected`` when the account has no
+        usable key there."""
         ...
 
 

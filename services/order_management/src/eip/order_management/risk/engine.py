@@ -47,7 +47,7 @@ from eip.order_management.risk.limits import EffectiveLimits
 from eip.order_management.risk.state import RiskState
 from eip.order_management.storage.database import Database
 from eip.order_management.storage.risk import RiskStore
-from eip.order_management.venues import BalanceSource, Holding, Venues
+from eip.order_management.venues import BalanceSource, BalanceUnknown, Holding, Venues
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -557,6 +557,12 @@ class RiskEngine:
                 DenialCode.NO_CREDENTIAL,
                 f"the account has no usable key at {exchange}",
                 {"exchange": exchange, "reason": str(exc)[:200]},
+            ) from None
+        except BalanceUnknown as exc:
+            raise Denied(
+                DenialCode.BALANCE_UNAVAILABLE,
+                f"the free {asset} balance at {exchange} cannot be known: {exc}",
+                {"asset": asset, "reason": str(exc)[:200]},
             ) from None
         except (TimeoutError, ExchangeError) as exc:
             log.warning(

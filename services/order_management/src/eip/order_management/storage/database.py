@@ -30,6 +30,7 @@ TABLES = (
     "order_fills",
     "outbox",
     "event_outbox",
+    "audit_outbox",
     "triggers",
     "order_lists",
     "risk_limits",
@@ -57,6 +58,7 @@ class Tables:
     order_fills: str
     outbox: str
     event_outbox: str
+    audit_outbox: str
     triggers: str
     order_lists: str
     risk_limits: str

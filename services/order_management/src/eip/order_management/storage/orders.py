@@ -2,9 +2,10 @@
 
 ``write`` is the one way an order changes: in the caller's transaction it inserts or updates the
 projection (``orders``, guarded by the version the change started from), appends the event
-(``order_events``), queues its ``orders.events.v1`` record (``event_outbox``) and appends the
-audit entry (the platform chain, last: its lock is held until the commit, so it is taken as
-late as possible). All of it commits or none of it.
+(``order_events``), queues its ``orders.events.v1`` record (``event_outbox``) and stages its
+audit event (``audit_outbox``). All of it commits or none of it. ``chain_staged`` moves staged
+audit events into the platform chain in batches (one acquisition of the chain's lock each), in
+a transaction that deletes them: nothing staged is lost or chained twice.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from eip.audit import AuditEntry, AuditTrail
+from eip.audit import AuditDraft, AuditTrail
 from eip.exchanges.contract.trading import VenueFill
 from eip.order_management import wire
 from eip.order_management.orders import (
@@ -278,12 +279,13 @@ class OrderRepository:
         )
         return cursor.rowcount == 1
 
-    async def write(self, conn: AsyncConnection, changes: Iterable[Change]) -> list[AuditEntry]:
-        """Store ``changes`` in the caller's transaction; the audit entries to publish after
-        the commit are returned. ``StaleOrder`` if an order moved since it was read."""
+    async def write(self, conn: AsyncConnection, changes: Iterable[Change]) -> int:
+        """Store ``changes`` in the caller's transaction; returns how many audit events were
+        staged (``chain_staged`` chains them after the commit). ``StaleOrder`` if an order
+        moved since it was read."""
         changes = list(changes)
         if not changes:
-            return []
+            return 0
         for change in changes:
             order = change.after
             data = Jsonb(_data(order))
@@ -361,19 +363,58 @@ class OrderRepository:
                     for c in changes
                 ],
             )
-        entries = []
-        for c in changes:
-            entries.append(
-                await self.audit.append(
-                    conn,
-                    actor=c.record.actor,
-                    action=f"order.{c.record.event.value}",
-                    subject=c.after.order_id,
-                    outcome=_OUTCOMES.get(c.record.event, "success"),
-                    details=_audit_details(c),
-                )
+            # the audit events are staged with the change, not chained here: chaining takes the
+            # platform chain's lock until the commit, which serialized every order transaction
+            # of every instance (and auth's) on it; ``chain_staged`` chains them in batches
+            await cursor.executemany(
+                f"INSERT INTO {self.t.audit_outbox} (actor, action, subject, outcome, details,"
+                " time) VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        c.record.actor,
+                        f"order.{c.record.event.value}",
+                        c.after.order_id,
+                        _OUTCOMES.get(c.record.event, "success"),
+                        Jsonb(_audit_details(c)),
+                        c.record.time,
+                    )
+                    for c in changes
+                ],
             )
-        return entries
+        return len(changes)
+
+    async def chain_staged(self, limit: int = 500) -> int:
+        """Chain up to ``limit`` staged audit events (oldest first) into the audit trail, in one
+        transaction that deletes them: each is chained exactly once, whichever instance runs
+        it, and one acquisition of the chain's lock covers the batch. Returns how many."""
+        async with self.db.transaction() as conn:
+            # SKIP LOCKED: two instances chaining at once take disjoint batches, neither waits
+            cursor = await conn.execute(
+                f"SELECT id, actor, action, subject, outcome, details, time"
+                f" FROM {self.t.audit_outbox} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (limit,),
+            )
+            rows = await cursor.fetchall()
+            if not rows:
+                return 0
+            await self.audit.append_many(
+                conn,
+                [
+                    AuditDraft(
+                        str(actor),
+                        str(action),
+                        str(subject),
+                        str(outcome),
+                        {str(k): str(v) for k, v in details.items()},
+                        time,
+                    )
+                    for _, actor, action, subject, outcome, details, time in rows
+                ],
+            )
+            await conn.execute(
+                f"DELETE FROM {self.t.audit_outbox} WHERE id = ANY(%s)", ([r[0] for r in rows],)
+            )
+        return len(rows)
 
     # -- commands -----------------------------------------------------------------------------
 
