@@ -1,5 +1,9 @@
 """The automation service as a test runs it: its app on real Kafka (unique topics) and
-PostgreSQL (a schema of its own, the audit chain in another), tokens from the test issuer."""
+PostgreSQL (a schema of its own, the audit chain in another), tokens from the test issuer.
+
+For the tests that trade through order management (``desk``): the real order-management
+service in process, started by order management's own test harness (a quiet exchange simulator,
+the auth service holding the accounts' keys) on the same commands, events and market topics."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -15,6 +21,8 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from google.protobuf.message import Message
+from order_management.tests.conftest import platform, quiet_simulator_url
+from order_management.tests.harness import Desk, Platform, desk_for
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
@@ -24,10 +32,16 @@ from eip.automation.runtime import Automation
 from eip.automation.settings import AutomationSettings
 from eip.automation.storage.rules import RuleStore
 from eip.automation.topics import Topics, unique_topics
+from eip.bus import Producer
 from eip.bus.codec import decode
-from eip.events.topics import TopicSpec
+from eip.events.topics import TopicSpec, record_key
+from eip.exchanges.contract.market_data import Ticker
+from eip.market_data.wire import ticker_message
+from eip.order_management.runtime import Topics as OrderManagementTopics
 from eip.testing.plugin import TopicFactory
 from eip.testing.tokens import TokenIssuer
+
+__all__ = ["platform", "quiet_simulator_url"]  # order management's session fixtures, reused
 
 ACCOUNT = "acct-1"
 
@@ -131,3 +145,44 @@ async def read_all(bootstrap: str, topic: TopicSpec, timeout_s: float = 5.0) -> 
         return out
     finally:
         await consumer.stop()
+
+
+@pytest_asyncio.fixture
+async def desk(
+    platform: Platform,
+    db_schema: str,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    topics: Topics,
+    producer: Producer,
+) -> AsyncIterator[Desk]:
+    """Order management's desk on the automation test's topics (its commands, the events it
+    publishes, the market it prices from) and a schema of its own; ``desk.instance()`` starts
+    the service."""
+    await platform.sim.clear_faults()
+    schema = f"{db_schema}_om"
+    shared = OrderManagementTopics(
+        commands=topics.commands,
+        events=topics.order_events,
+        trades=topics.trades,
+        tickers=topics.tickers,
+        audit=topics.audit,
+    )
+    async with desk_for(platform, schema, shared, producer) as opened:
+        yield opened
+        await opened.clear_makers()
+    async with db_pool.connection() as conn:
+        for name in (schema, f"{schema}_audit"):
+            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+            await conn.execute(drop)
+
+
+async def tick(producer: Producer, topics: Topics, last: str, symbol: str = "BTC/USDT") -> None:
+    """A ticker on the test's md.tickers.v1 with bid = ask = last (what rules and order
+    management's price checks read)."""
+    now = datetime.now(UTC)
+    price = Decimal(last)
+    ticker = Ticker(
+        "binance", symbol, price, Decimal(1), price, Decimal(1), price,
+        None, None, None, None, None, now, now,
+    )  # fmt: skip
+    await producer.publish(topics.tickers, record_key("binance", symbol), ticker_message(ticker))

@@ -38,6 +38,7 @@ from aiokafka import TopicPartition
 
 from eip.automation.arbitrage import ArbitrageTracker
 from eip.automation.books import BookFollower
+from eip.automation.executions import execution_of
 from eip.automation.paper import PaperFill, PaperRefused, simulate
 from eip.automation.rules.engine import RuleEngine, Transition
 from eip.automation.rules.model import PlaceOrderAction
@@ -47,7 +48,7 @@ from eip.automation.topics import Topics
 from eip.automation.webhooks import WebhookSender
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import TopicSpec, record_key
-from eip.events.v1 import automation_pb2, market_data_pb2
+from eip.events.v1 import automation_pb2, market_data_pb2, orders_pb2
 from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS
 from eip.market_data.candles.builder import Candle
 from eip.market_data.candles.restore import candle_from_message, read_recent_candles
@@ -120,6 +121,7 @@ class Automation:
             loops.append(lambda: self._consume(self._ownership(producer)))
         if self.settings.evaluation_enabled:
             loops.append(lambda: self._consume(self._markets(producer)))
+            loops.append(lambda: self._consume(self._order_events(producer)))
         if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
             loops += [
                 lambda: self._consume(
@@ -417,6 +419,27 @@ class Automation:
             await self.store.audit().relay()
         except Exception as exc:  # pending rows stay; the clock loop retries
             log.warning("outbox not relayed yet", extra={"error": repr(exc)})
+
+    # -- executions: what order management made of the commands -------------------------------
+
+    def _order_events(self, producer: Producer) -> Consumer:
+        # One group shared by the instances: each event is kept once by whichever instance holds
+        # its partition (a row changes only for a newer order version), and the group's offsets
+        # carry over restarts, so nothing published while no instance ran is missed.
+        return Consumer(
+            self._config(f"{self.settings.group_id}-orders"),
+            [self.topics.order_events],
+            self._order_event,
+            producer,
+        )
+
+    async def _order_event(self, record: Record) -> None:
+        message = record.message
+        if not isinstance(message, orders_pb2.OrderEvent):
+            return
+        execution = execution_of(message)
+        if execution is not None:
+            await self.store.record_execution(execution)
 
     # -- the clock: cron rules, outbox catch-up -------------------------------------------------
 

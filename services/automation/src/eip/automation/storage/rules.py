@@ -17,6 +17,7 @@ nothing, evaluation retries.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -36,6 +37,7 @@ from eip.audit import MIGRATIONS as AUDIT_MIGRATIONS
 from eip.audit import AuditEntry, AuditTrail
 from eip.automation import webhooks
 from eip.automation.commands import command_id, order_command
+from eip.automation.executions import Execution
 from eip.automation.paper import PaperFill
 from eip.automation.rules.engine import CompiledRule, Transition
 from eip.automation.rules.model import (
@@ -110,6 +112,8 @@ class Firing:
     reason: str
     notional: Decimal | None
     command_id: str | None
+    # what order management made of its commands (orders.events.v1), oldest order first
+    orders: tuple[Execution, ...] = ()
 
 
 @dataclass
@@ -322,7 +326,62 @@ class RuleStore:
                 ).format(self._t("firings")),
                 (rule_id, limit),
             )
-            return [_firing(row) for row in await cur.fetchall()]
+            firings = [_firing(row) for row in await cur.fetchall()]
+            orders = await self._executions(conn, [f.firing_id for f in firings])
+        return [dataclasses.replace(f, orders=orders.get(f.firing_id, ())) for f in firings]
+
+    # -- executions (orders.events.v1) ----------------------------------------------------------
+
+    async def record_execution(self, e: Execution) -> bool:
+        """Keep an order of a firing as its event says, unless a newer version is kept already
+        (or the firing is not this service's: another platform's rule with the same prefix)."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {executions} (order_id, firing_id, idempotency_key, account_id,"
+                    " exchange, symbol, side, state, filled_quantity, average_price, reason,"
+                    " version, updated_at)"
+                    " SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+                    " WHERE EXISTS (SELECT 1 FROM {firings} WHERE firing_id = %s)"
+                    " ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state,"
+                    " filled_quantity = EXCLUDED.filled_quantity,"
+                    " average_price = EXCLUDED.average_price, reason = EXCLUDED.reason,"
+                    " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at"
+                    " WHERE {executions}.version < EXCLUDED.version"
+                ).format(executions=self._t("executions"), firings=self._t("firings")),
+                (
+                    e.order_id,
+                    e.firing_id,
+                    e.idempotency_key,
+                    e.account_id,
+                    e.exchange,
+                    e.symbol,
+                    e.side,
+                    e.state,
+                    e.filled_quantity,
+                    e.average_price,
+                    e.reason,
+                    e.version,
+                    e.updated_at,
+                    e.firing_id,
+                ),
+            )
+            return cur.rowcount == 1
+
+    async def _executions(
+        self, conn: AsyncConnection[Any], firing_ids: list[str]
+    ) -> dict[str, tuple[Execution, ...]]:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            sql.SQL(
+                "SELECT * FROM {} WHERE firing_id = ANY(%s) ORDER BY idempotency_key, order_id"
+            ).format(self._t("executions")),
+            (firing_ids,),
+        )
+        out: dict[str, list[Execution]] = {}
+        for row in await cur.fetchall():
+            out.setdefault(row["firing_id"], []).append(Execution(**row))
+        return {k: tuple(v) for k, v in out.items()}
 
     # -- evaluation -----------------------------------------------------------------------------
 
