@@ -1,7 +1,9 @@
 """A rule's firing all the way to a fill: the automation service's command on
 orders.commands.v1, the real order-management service placing it at the exchange simulator
 (through the auth service's signing), the venue filling it against resting liquidity, and order
-management's events on orders.events.v1 read back into the firing's record."""
+management's events on orders.events.v1 read back into the firing's record. Every action that
+trades: an order, an OCO and a bracket (native lists at the venue), cancel-all, the account's
+kill switch."""
 
 from __future__ import annotations
 
@@ -103,3 +105,174 @@ async def test_a_price_cross_buys_through_order_management_and_its_firing_shows_
         headers=desk.headers(),
     )
     assert [o["order_id"] for o in listed.json()["orders"]] == [order["order_id"]]
+
+
+def cross(direction: str, level: str) -> dict[str, str]:
+    return {"type": "price_cross", **MARKET, "direction": direction, "level": level}
+
+
+async def rule(service: Any, headers: dict[str, str], account: str, **body: Any) -> str:
+    created = await service.http.post(
+        "/v1/rules", headers=headers, json={"account_id": account, **body}
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["rule_id"])
+
+
+async def orders_of(
+    service: Any, rule_id: str, headers: dict[str, str], count: int, *states: str
+) -> dict[str, dict[str, Any]]:
+    """The orders of the rule's one firing, by idempotency-key suffix, once ``count`` of them
+    are known and each is in one of ``states``."""
+
+    async def settled() -> dict[str, dict[str, Any]] | None:
+        got = await firings(service, rule_id, headers)
+        if len(got) != 1:
+            return None
+        orders = {o["idempotency_key"][len(got[0]["firing_id"]) :]: o for o in got[0]["orders"]}
+        if len(orders) == count and all(o["state"] in states for o in orders.values()):
+            return orders
+        return None
+
+    found: dict[str, dict[str, Any]] = await until(
+        settled, 90, f"{count} orders of {rule_id} in {states}", every_s=0.5
+    )
+    return found
+
+
+async def test_an_oco_rule_places_a_native_list_and_a_cancel_all_rule_cancels_it(
+    desk: Desk,
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    token_issuer: TokenIssuer,
+) -> None:
+    await desk.instance()
+    account = await desk.account()
+    await desk.print_at("1000")  # Binance wants the last price between an OCO's legs
+    service = await start_service()
+    headers = token_issuer.headers(accounts=[account])
+    oco = await rule(
+        service,
+        headers,
+        account,
+        name="protect 0.01 BTC under 1000",
+        condition=cross("below", "1000"),
+        action={
+            "type": "place_order_list",
+            **MARKET,
+            "list_type": "oco",
+            "side": "sell",
+            "quantity": "0.01",
+            "price": "1020",
+            "stop_price": "990",
+        },
+    )
+    flat = await rule(
+        service,
+        headers,
+        account,
+        name="cancel everything above 1010",
+        condition=cross("above", "1010"),
+        action={"type": "cancel_all", **MARKET},
+    )
+    await armed(service, producer, topics, oco, "1005")
+    await armed(service, producer, topics, flat, "1005")
+
+    await tick(producer, topics, "999")  # the OCO rule fires
+    legs = await orders_of(service, oco, headers, 2, "accepted")
+    assert set(legs) == {"#limit_leg", "#stop_leg"}
+    assert all(leg["side"] == "sell" for leg in legs.values())
+    assert len([o for o in await desk.venue_orders(account) if o["status"] == "open"]) == 2
+
+    await tick(producer, topics, "1015")  # the cancel-all rule fires
+    ended = await orders_of(service, oco, headers, 2, "canceled", "expired")
+    assert set(ended) == {"#limit_leg", "#stop_leg"}
+    (cancel,) = await firings(service, flat, headers)
+    assert cancel["outcome"] == "command"
+    assert cancel["orders"] == []  # a cancel-all places no order of its own
+    assert {o["status"] for o in await desk.venue_orders(account)} == {"canceled"}
+
+
+async def test_a_bracket_rule_buys_and_places_its_exits_for_what_the_entry_filled(
+    desk: Desk,
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    token_issuer: TokenIssuer,
+) -> None:
+    await desk.instance()
+    account = await desk.account()
+    await desk.print_at("1000")
+    await desk.maker("sell", Decimal("1000"), Decimal("0.01"))
+    service = await start_service()
+    headers = token_issuer.headers(accounts=[account])
+    bracket = await rule(
+        service,
+        headers,
+        account,
+        name="buy the dip with a take-profit and a stop-loss",
+        condition=cross("below", "1001"),
+        action={
+            "type": "place_order_list",
+            **MARKET,
+            "list_type": "bracket",
+            "side": "buy",
+            "quantity": "0.01",
+            "price": "1030",
+            "stop_price": "980",
+        },
+    )
+    await armed(service, producer, topics, bracket, "1010")
+    await tick(producer, topics, "1000")
+    orders = await orders_of(service, bracket, headers, 3, "accepted", "filled")
+    assert set(orders) == {"#entry", "#limit_leg", "#stop_leg"}
+    entry = orders["#entry"]
+    assert (entry["state"], entry["side"]) == ("filled", "buy")
+    assert Decimal(entry["filled_quantity"]) == Decimal("0.01")
+    assert Decimal(entry["average_price"]) == Decimal("1000")
+    exits = [orders["#limit_leg"], orders["#stop_leg"]]
+    assert [(o["state"], o["side"]) for o in exits] == [("accepted", "sell")] * 2
+    # at the venue: the entry, filled, and the two exits of the native list, open
+    at_venue = await desk.venue_orders(account)
+    assert sorted((o["side"], o["status"]) for o in at_venue) == [
+        ("buy", "closed"),
+        ("sell", "open"),
+        ("sell", "open"),
+    ]
+
+
+async def test_a_rule_moves_the_account_to_reducing_and_order_management_holds_it_there(
+    desk: Desk,
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    token_issuer: TokenIssuer,
+) -> None:
+    om = await desk.instance()
+    account = await desk.account()
+    service = await start_service()
+    headers = token_issuer.headers(accounts=[account])
+    reduce = await rule(
+        service,
+        headers,
+        account,
+        name="only reduce below 900",
+        condition=cross("below", "900"),
+        action={"type": "account_switch", "state": "reducing"},
+    )
+    await armed(service, producer, topics, reduce, "950")
+    await tick(producer, topics, "899")
+
+    async def switch() -> dict[str, Any] | None:
+        got = await om.http.get("/v1/risk/kill-switches", headers=desk.headers())
+        mine = [s for s in got.json()["switches"] if s["scope_id"] == account]
+        return mine[0] if mine and mine[0]["state"] == "reducing" else None
+
+    found = await until(switch, 60, "the account to be REDUCING", every_s=0.5)
+    assert found["updated_by"] == f"automation/rule/{reduce}"
+    assert f"automation rule {reduce}, firing {reduce}:1:e1" == found["reason"]
+    buy = await desk.place(om, account, "a-buy-while-reducing", wait="none")
+    assert buy.status_code == 422, buy.text
+    assert buy.json()["error"]["details"]["denial"]["code"] == "reducing_only"
+    await desk.switch(om, "account", account, "active", reason="released")

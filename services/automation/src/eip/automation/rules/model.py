@@ -196,6 +196,73 @@ class TwapAction(Market):
         return Decimal(self.duration_s) / self.slices
 
 
+class OrderListAction(Market):
+    """An OCO or a bracket for order management (``PlaceOrderList``), which places it natively
+    where the venue can and emulates it otherwise. An OCO: a limit leg at ``price`` and a stop
+    leg triggered at ``stop_price`` (a market order, or a limit at ``stop_limit_price``), both
+    of ``side`` and ``quantity``; one executing cancels the other. A bracket: an entry of
+    ``side`` (market, or limit at ``entry_price``) for ``quantity``, then such an OCO on the
+    opposite side for what the entry filled (take-profit at ``price``, stop-loss at
+    ``stop_price``). The legs' idempotency keys are order management's ``<firing id>#<role>``."""
+
+    type: Literal["place_order_list"]
+    list_type: Literal["oco", "bracket"]
+    side: Literal["buy", "sell"]
+    quantity: Positive
+    price: Positive
+    stop_price: Positive
+    stop_limit_price: Positive | None = None
+    entry_type: Literal["market", "limit"] | None = None  # brackets only (default market)
+    entry_price: Positive | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> OrderListAction:
+        if self.list_type == "oco" and (self.entry_type or self.entry_price):
+            raise ValueError("an OCO has no entry: entry_type and entry_price are for brackets")
+        if self.list_type == "bracket" and (
+            (self.entry_type == "limit") != (self.entry_price is not None)
+        ):
+            raise ValueError("a bracket's entry_price goes with entry_type limit")
+        exits = self.side if self.list_type == "oco" else ("sell" if self.side == "buy" else "buy")
+        # the limit leg takes profit, the stop leg limits the loss: on opposite sides of now
+        if exits == "sell" and self.stop_price >= self.price:
+            raise ValueError("selling exits need stop_price below price")
+        if exits == "buy" and self.stop_price <= self.price:
+            raise ValueError("buying exits need stop_price above price")
+        return self
+
+
+class CancelAllAction(_Strict):
+    """Cancel every open order of the account (``CancelAll``), of one exchange and symbol if
+    given: order management's own cancel-all, idempotent under the firing id."""
+
+    type: Literal["cancel_all"]
+    exchange: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    symbol: Annotated[Text, Field(min_length=3, max_length=40)] | None = None
+
+    @model_validator(mode="after")
+    def _scope(self) -> CancelAllAction:
+        if self.symbol is not None and self.exchange is None:
+            raise ValueError("a symbol goes with its exchange")
+        return self
+
+
+class AccountSwitchAction(_Strict):
+    """Move the account to REDUCING (only orders that reduce a position, and cancels) or HALTED
+    (cancels only; with ``cancel_open`` its open orders are cancelled too): order management's
+    ``SetAccountSwitch``, which only ever tightens — back to ACTIVE is an administrator's act."""
+
+    type: Literal["account_switch"]
+    state: Literal["reducing", "halted"]
+    cancel_open: bool = False
+
+    @model_validator(mode="after")
+    def _cancel_with_halt(self) -> AccountSwitchAction:
+        if self.cancel_open and self.state != "halted":
+            raise ValueError("cancel_open goes with halted")
+        return self
+
+
 class CancelOrderAction(_Strict):
     """Cancel one order of the account (``CancelOrder`` on ``orders.commands.v1``)."""
 
@@ -211,8 +278,19 @@ class AlertAction(_Strict):
 
 
 Action = Annotated[
-    PlaceOrderAction | TwapAction | CancelOrderAction | AlertAction, Field(discriminator="type")
+    PlaceOrderAction
+    | OrderListAction
+    | TwapAction
+    | CancelOrderAction
+    | CancelAllAction
+    | AccountSwitchAction
+    | AlertAction,
+    Field(discriminator="type"),
 ]
+# the actions a firing turns into one command on orders.commands.v1
+CommandAction = (
+    PlaceOrderAction | OrderListAction | CancelOrderAction | CancelAllAction | AccountSwitchAction
+)
 
 
 class Limits(_Strict):

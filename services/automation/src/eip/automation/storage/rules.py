@@ -42,7 +42,8 @@ from eip.automation.paper import PaperFill
 from eip.automation.rules.engine import CompiledRule, Transition
 from eip.automation.rules.model import (
     AlertAction,
-    CancelOrderAction,
+    CommandAction,
+    OrderListAction,
     PlaceOrderAction,
     RuleDefinition,
     TwapAction,
@@ -550,7 +551,7 @@ class RuleStore:
         notional: Decimal | None = None
         if isinstance(action, TwapAction):
             outcome = "schedule"
-        if isinstance(action, PlaceOrderAction | TwapAction):
+        if isinstance(action, PlaceOrderAction | OrderListAction | TwapAction):
             notional = _notional(action, reference_price)
             if notional is None and (limits.max_notional_per_firing or limits.max_notional_per_day):
                 outcome, reason = "error", "notional unknown: no price of the market seen yet"
@@ -651,7 +652,7 @@ class RuleStore:
                 (firing_id, rule.rule_id, rule.account_id, action.model_dump_json(), now),
             )
         if sent:
-            assert isinstance(action, PlaceOrderAction | CancelOrderAction)
+            assert isinstance(action, CommandAction)
             command = order_command(firing_id, rule.account_id, rule.rule_id, action, now)
             await conn.execute(
                 sql.SQL(
@@ -869,12 +870,18 @@ class RuleStore:
         return _record(row)
 
 
-def _notional(action: PlaceOrderAction | TwapAction, reference: Decimal | None) -> Decimal | None:
+def _notional(
+    action: PlaceOrderAction | OrderListAction | TwapAction, reference: Decimal | None
+) -> Decimal | None:
     if isinstance(action, PlaceOrderAction) and action.quote_quantity is not None:
         return action.quote_quantity
     assert action.quantity is not None
     if isinstance(action, TwapAction):
         return None if reference is None else action.quantity * reference
+    if isinstance(action, OrderListAction):
+        # an OCO sells (or buys) at its limit at best; a bracket is its entry
+        entry = action.price if action.list_type == "oco" else action.entry_price or reference
+        return None if entry is None else action.quantity * entry
     price = action.price or action.stop_price or reference
     return None if price is None else action.quantity * price
 
