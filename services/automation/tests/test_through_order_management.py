@@ -3,18 +3,23 @@ orders.commands.v1, the real order-management service placing it at the exchange
 (through the auth service's signing), the venue filling it against resting liquidity, and order
 management's events on orders.events.v1 read back into the firing's record. Every action that
 trades: an order, an OCO and a bracket (native lists at the venue), cancel-all, the account's
-kill switch."""
+kill switch, TWAP and VWAP slices."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import pytest
 from order_management.tests.harness import Desk, until
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
 
 from eip.automation.topics import Topics
 from eip.bus import Producer
+from eip.market_data.candles.builder import Candle, CandleKey
+from eip.market_data.wire import candle_key, candle_message
 from eip.testing.tokens import TokenIssuer
 
 from .conftest import Starter, tick
@@ -276,3 +281,140 @@ async def test_a_rule_moves_the_account_to_reducing_and_order_management_holds_i
     assert buy.status_code == 422, buy.text
     assert buy.json()["error"]["details"]["denial"]["code"] == "reducing_only"
     await desk.switch(om, "account", account, "active", reason="released")
+
+
+async def slice_orders(
+    service: Any, rule_id: str, headers: dict[str, str], slices: int
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The schedule's firing id and its slices' orders (by slice number), once every slice's
+    order is filled."""
+
+    async def done() -> tuple[str, dict[str, dict[str, Any]]] | None:
+        got = await firings(service, rule_id, headers)
+        if len(got) != 1:
+            return None
+        firing_id = got[0]["firing_id"]
+        orders = {o["idempotency_key"].removeprefix(f"{firing_id}/"): o for o in got[0]["orders"]}
+        if len(orders) == slices and all(o["state"] == "filled" for o in orders.values()):
+            return firing_id, orders
+        return None
+
+    found: tuple[str, dict[str, dict[str, Any]]] = await until(
+        done, 240, f"{slices} slices of {rule_id} filled", every_s=1.0
+    )
+    return found
+
+
+async def test_a_twap_rule_buys_its_quantity_in_slices_filled_through_order_management(
+    desk: Desk,
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    token_issuer: TokenIssuer,
+) -> None:
+    await desk.instance()
+    account = await desk.account()
+    await desk.maker("sell", Decimal("1000"), Decimal("0.05"))
+    service = await start_service()
+    headers = token_issuer.headers(accounts=[account])
+    twap = await rule(
+        service,
+        headers,
+        account,
+        name="buy 0.03 BTC over 6 s above 999",
+        condition=cross("above", "999"),
+        action={
+            "type": "twap",
+            **MARKET,
+            "side": "buy",
+            "quantity": "0.03",
+            "duration_s": 6,
+            "slices": 3,
+            "lot": "0.00001",
+        },
+    )
+    await armed(service, producer, topics, twap, "990")
+    await tick(producer, topics, "1000")
+    _, orders = await slice_orders(service, twap, headers, 3)
+    assert {k: Decimal(o["filled_quantity"]) for k, o in orders.items()} == {
+        "0": Decimal("0.01"),
+        "1": Decimal("0.01"),
+        "2": Decimal("0.01"),
+    }
+    assert all(Decimal(o["average_price"]) == Decimal("1000") for o in orders.values())
+    at_venue = await desk.venue_orders(account)
+    assert sorted(Decimal(str(o["filled"])) for o in at_venue) == [Decimal("0.01")] * 3
+
+
+async def test_a_vwap_rule_weights_its_slices_by_yesterdays_candles_and_fills_them(
+    desk: Desk,
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    token_issuer: TokenIssuer,
+    db_schema: str,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+) -> None:
+    await desk.instance()
+    account = await desk.account()
+    await desk.maker("sell", Decimal("1000"), Decimal("0.05"))
+    # yesterday's closed 1-minute candles around this time, the volume of the one opened at
+    # minute m (counted from a fixed origin) being m: each 60-second slice window holds one
+    key = CandleKey("binance", "BTC/USDT", "1m")
+    origin = (datetime.now(UTC) - timedelta(days=1, minutes=3)).replace(second=0, microsecond=0)
+    volume: dict[datetime, Decimal] = {}
+    for m in range(1, 12):
+        opened = origin + timedelta(minutes=m)
+        volume[opened] = Decimal(m)
+        price = Decimal(1000)
+        candle = Candle(
+            key, opened, price, price, price, price, Decimal(m), price * m, m, closed=True
+        )
+        await producer.publish(topics.candles, candle_key(candle), candle_message(candle))
+    service = await start_service()
+    headers = token_issuer.headers(accounts=[account])
+    vwap = await rule(
+        service,
+        headers,
+        account,
+        name="buy 0.02 BTC over 2 minutes, volume-weighted",
+        condition=cross("above", "999"),
+        action={
+            "type": "vwap",
+            **MARKET,
+            "side": "buy",
+            "quantity": "0.02",
+            "duration_s": 120,
+            "slices": 2,
+            "profile_days": 1,
+            "lot": "0.00001",
+        },
+    )
+    await armed(service, producer, topics, vwap, "990")
+    await tick(producer, topics, "1000")
+    firing_id, orders = await slice_orders(service, vwap, headers, 2)
+
+    async with db_pool.connection() as conn:
+        cur = await conn.execute(
+            sql.SQL("SELECT started_at, weights, profile FROM {} WHERE firing_id = %s").format(
+                sql.Identifier(db_schema, "schedules")
+            ),
+            (firing_id,),
+        )
+        started, weights, profile = await cur.fetchone() or (None, None, None)
+    assert profile == "11 closed 1m candles of the last 1 days"
+    # by hand: the first minute boundary at or after the start, a day earlier, opens slice 0's
+    # candle; the next one slice 1's
+    first = (started - timedelta(days=1) + timedelta(seconds=59, microseconds=999999)).replace(
+        second=0, microsecond=0
+    )
+    v0, v1 = volume[first], volume[first + timedelta(minutes=1)]
+    assert [Decimal(w) for w in weights] == [v0, v1]
+    q0 = (Decimal("0.02") * v0 / (v0 + v1) / Decimal("0.00001")).to_integral_value(
+        ROUND_DOWN
+    ) * Decimal("0.00001")
+    assert Decimal(orders["0"]["filled_quantity"]) == q0
+    assert Decimal(orders["1"]["filled_quantity"]) == Decimal("0.02") - q0
+    assert q0 < Decimal("0.01")  # the later minute traded more: the first slice is the smaller
+    at_venue = await desk.venue_orders(account)
+    assert sum(Decimal(str(o["filled"])) for o in at_venue) == Decimal("0.02")

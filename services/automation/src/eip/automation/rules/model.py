@@ -176,24 +176,42 @@ class PlaceOrderAction(Market):
         return self
 
 
-class TwapAction(Market):
-    """Buy or sell ``quantity`` in ``slices`` market orders, one at the end of each of the
-    ``slices`` equal intervals of ``duration_s`` (time-weighted). With ``max_participation``,
-    a slice is at most that share of the market's traded volume since the previous one; what
-    the cap holds back moves to the later slices, and what is left after the last is recorded
-    as the schedule's shortfall. Each slice is an ordinary command
-    (idempotency key ``<firing id>/<slice>``)."""
+class SlicedAction(Market):
+    """A parent quantity sent as ``slices`` market orders, one at the end of each of the
+    ``slices`` equal intervals of ``duration_s``. With ``max_participation``, a slice is at
+    most that share of the market's traded volume since the previous one; what the cap holds
+    back moves to the later slices, and what is left after the last is recorded as the
+    schedule's shortfall. Each slice is an ordinary command (idempotency key
+    ``<firing id>/<slice>``)."""
 
-    type: Literal["twap"]
     side: Literal["buy", "sell"]
     quantity: Positive
     duration_s: int = Field(ge=2, le=7 * 86_400)
     slices: int = Field(ge=2, le=1000)
     max_participation: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    # the venue's quantity step: slices are cut down to a multiple of it (the last one takes
+    # the rest), so order management does not deny them (quantity_step)
+    lot: Positive = Decimal("0.00000001")
 
     @property
     def interval_s(self) -> Decimal:
         return Decimal(self.duration_s) / self.slices
+
+
+class TwapAction(SlicedAction):
+    """Time-weighted: every slice the same share of what is left to send."""
+
+    type: Literal["twap"]
+
+
+class VwapAction(SlicedAction):
+    """Volume-weighted: each slice's share follows the market's volume at the same time of day
+    over the last ``profile_days`` days (closed 1-minute candles of md.candles.v1;
+    ``eip.automation.vwap``). At most a day long, so each day's candles weigh once."""
+
+    type: Literal["vwap"]
+    duration_s: int = Field(ge=2, le=86_400)
+    profile_days: int = Field(default=7, ge=1, le=30)
 
 
 class OrderListAction(Market):
@@ -281,6 +299,7 @@ Action = Annotated[
     PlaceOrderAction
     | OrderListAction
     | TwapAction
+    | VwapAction
     | CancelOrderAction
     | CancelAllAction
     | AccountSwitchAction

@@ -46,7 +46,9 @@ from eip.automation.rules.model import (
     OrderListAction,
     PlaceOrderAction,
     RuleDefinition,
+    SlicedAction,
     TwapAction,
+    VwapAction,
 )
 from eip.bus import Producer
 from eip.events.topics import (
@@ -122,10 +124,13 @@ class Schedule:
     firing_id: str
     rule_id: str
     account_id: str
-    action: TwapAction
+    action: SlicedAction
     started_at: datetime
     next_slice: int
     done_quantity: Decimal
+    # each slice's weight (VWAP, once computed); None: equal weights (TWAP, or not yet known)
+    weights: list[Decimal] | None = None
+    profile: str = ""
 
     def due_at(self, index: int) -> datetime:
         """Slice ``index`` goes at the end of its interval."""
@@ -549,9 +554,9 @@ class RuleStore:
         )
         reason = ""
         notional: Decimal | None = None
-        if isinstance(action, TwapAction):
+        if isinstance(action, SlicedAction):
             outcome = "schedule"
-        if isinstance(action, PlaceOrderAction | OrderListAction | TwapAction):
+        if isinstance(action, PlaceOrderAction | OrderListAction | SlicedAction):
             notional = _notional(action, reference_price)
             if notional is None and (limits.max_notional_per_firing or limits.max_notional_per_day):
                 outcome, reason = "error", "notional unknown: no price of the market seen yet"
@@ -705,6 +710,31 @@ class RuleStore:
             )
             rows = await cur.fetchall()
         return [_schedule(r) for r in rows if owned(r["account_id"])]
+
+    async def set_weights(
+        self, schedule: Schedule, weights: list[Decimal], profile: str
+    ) -> list[Decimal]:
+        """Fix the schedule's slice weights unless another instance did first; the stored
+        ones (every instance cuts the same slices)."""
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET weights = %s, profile = %s, updated_at = now()"
+                    " WHERE firing_id = %s AND weights IS NULL"
+                ).format(self._t("schedules")),
+                (json.dumps([str(w) for w in weights]), profile, schedule.firing_id),
+            )
+            cur = await conn.execute(
+                sql.SQL("SELECT weights, profile FROM {} WHERE firing_id = %s").format(
+                    self._t("schedules")
+                ),
+                (schedule.firing_id,),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        schedule.weights = [Decimal(w) for w in row[0]]
+        schedule.profile = row[1]
+        return schedule.weights
 
     async def send_slice(
         self, schedule: Schedule, quantity: Decimal, shortfall: Decimal | None = None
@@ -871,12 +901,12 @@ class RuleStore:
 
 
 def _notional(
-    action: PlaceOrderAction | OrderListAction | TwapAction, reference: Decimal | None
+    action: PlaceOrderAction | OrderListAction | SlicedAction, reference: Decimal | None
 ) -> Decimal | None:
     if isinstance(action, PlaceOrderAction) and action.quote_quantity is not None:
         return action.quote_quantity
     assert action.quantity is not None
-    if isinstance(action, TwapAction):
+    if isinstance(action, SlicedAction):
         return None if reference is None else action.quantity * reference
     if isinstance(action, OrderListAction):
         # an OCO sells (or buys) at its limit at best; a bracket is its entry
@@ -927,10 +957,14 @@ def _schedule(row: dict[str, Any]) -> Schedule:
         firing_id=row["firing_id"],
         rule_id=str(row["rule_id"]),
         account_id=row["account_id"],
-        action=TwapAction.model_validate(row["action"]),
+        action=(VwapAction if row["action"]["type"] == "vwap" else TwapAction).model_validate(
+            row["action"]
+        ),
         started_at=row["started_at"],
         next_slice=int(row["next_slice"]),
         done_quantity=Decimal(row["done_quantity"]),
+        weights=None if row["weights"] is None else [Decimal(w) for w in row["weights"]],
+        profile=row["profile"],
     )
 
 
