@@ -15,14 +15,9 @@ commands and events topics the service uses, and trades for a real account at th
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -33,99 +28,16 @@ from psycopg_pool import AsyncConnectionPool
 from eip.automation.topics import Topics
 from eip.bus import Producer
 from eip.events.v1 import orders_pb2
-from eip.testing.simulator import free_port
 from eip.testing.tokens import TokenIssuer
 
-from .conftest import read_all, tick
+from .conftest import BUY_25_USDT, Process, above, read_all, tick
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-class Process:
-    def __init__(self, env: dict[str, str], log: Path, port: int) -> None:
-        self.env, self.log, self.port = env, log, port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "eip.automation"],
-                env={**os.environ, **self.env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-    async def ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise AssertionError(f"the service exited: {self.log.read_text()[-3000:]}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise AssertionError(f"not ready in {timeout_s}s: {self.log.read_text()[-3000:]}")
-
-
 @pytest.fixture
-def service_process(
-    tmp_path: Path,
-    kafka_bootstrap_servers: str,
-    database_url: str,
-    db_schema: str,
-    topics: Topics,
-    token_issuer: TokenIssuer,
-) -> Iterator[Process]:
-    port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
-        "DATABASE_URL": database_url,
-        "AUTOMATION_HTTP_HOST": "127.0.0.1",
-        "AUTOMATION_HTTP_PORT": str(port),
-        "AUTOMATION_DB_SCHEMA": db_schema,
-        "AUTOMATION_AUDIT_SCHEMA": f"{db_schema}_audit",
-        "AUTOMATION_GROUP_ID": f"automation-{db_schema}",
-        "AUTOMATION_INSTANCE_ID": "crash-test",
-        "AUTOMATION_ARBITRAGE_ENABLED": "false",
-        "AUTOMATION_TICK_INTERVAL_S": "0.2",
-        **token_issuer.environment("AUTOMATION_"),
-        **{
-            f"AUTOMATION_{name.upper()}_TOPIC": getattr(topics, name).name
-            for name in (
-                "tickers",
-                "trades",
-                "candles",
-                "book_snapshots",
-                "book_deltas",
-                "commands",
-                "order_events",
-                "rules",
-                "arbitrage",
-                "audit",
-            )
-        },
-    }
-    process = Process(env, tmp_path / "automation.log", port)
-    yield process
-    process.stop()
+def service_process(processes: Callable[[str], Process]) -> Process:
+    return processes("crash-test")
 
 
 async def waiting_on_lock(conn: AsyncConnection, schema: str) -> bool:
@@ -154,14 +66,6 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
     service_process.start()
     await service_process.ready()
     headers = token_issuer.headers(accounts=[account])
-    buy = {
-        "type": "place_order",
-        "exchange": "binance",
-        "symbol": "BTC/USDT",
-        "side": "buy",
-        "order_type": "market",
-        "quote_quantity": "25",
-    }
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{service_process.port}", headers=headers
     ) as http:
@@ -170,14 +74,8 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
             json={
                 "account_id": account,
                 "name": "above 1000",
-                "condition": {
-                    "type": "price_cross",
-                    "exchange": "binance",
-                    "symbol": "BTC/USDT",
-                    "direction": "above",
-                    "level": "1000",
-                },
-                "action": buy,
+                "condition": above("1000"),
+                "action": BUY_25_USDT,
             },
         )
         dca = await http.post(
@@ -186,7 +84,7 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
                 "account_id": account,
                 "name": "DCA 25 USDT a minute",
                 "condition": {"type": "cron", "expression": "* * * * *", "timezone": "Asia/Tokyo"},
-                "action": buy,
+                "action": BUY_25_USDT,
             },
         )
     assert cross.status_code == dca.status_code == 201, (cross.text, dca.text)
