@@ -418,3 +418,54 @@ async def test_a_vwap_rule_weights_its_slices_by_yesterdays_candles_and_fills_th
     assert q0 < Decimal("0.01")  # the later minute traded more: the first slice is the smaller
     at_venue = await desk.venue_orders(account)
     assert sum(Decimal(str(o["filled"])) for o in at_venue) == Decimal("0.02")
+
+
+async def test_a_rule_whose_orders_risk_denies_in_a_row_pauses_itself_with_the_reason(
+    desk: Desk,
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    token_issuer: TokenIssuer,
+) -> None:
+    om = await desk.instance()
+    account = await desk.account()
+    await desk.limits(om, "account", account, max_order_notional="10")
+    service = await start_service(max_consecutive_errors=2)
+    headers = token_issuer.headers(accounts=[account])
+    buy = await rule(
+        service,
+        headers,
+        account,
+        name="buy 20 USDT above 999",
+        condition=cross("above", "999"),
+        action={
+            "type": "place_order",
+            **MARKET,
+            "side": "buy",
+            "order_type": "market",
+            "quote_quantity": "20",
+        },
+    )
+    for n in (1, 2):
+        await armed(service, producer, topics, buy, "990")
+        await tick(producer, topics, "1000")
+
+        async def denied(count: int = n) -> bool:
+            got = await firings(service, buy, headers)
+            orders = [o for f in got for o in f["orders"]]
+            return len(orders) == count and all(o["state"] == "denied" for o in orders)
+
+        await until(denied, 60, f"order {n} denied", every_s=0.5)
+
+    async def paused() -> dict[str, Any] | None:
+        got = (await service.http.get(f"/v1/rules/{buy}", headers=headers)).json()
+        return got if got["status"] == "paused" else None
+
+    stopped = await until(paused, 30, "the rule to pause itself", every_s=0.5)
+    assert stopped["status_reason"].startswith(
+        "2 consecutive errors, the last: denied by order management (max_order_notional: "
+    )
+    assert stopped["updated_by"] == "automation"
+    orders = [o for f in await firings(service, buy, headers) for o in f["orders"]]
+    assert all(o["reason"].startswith("max_order_notional: ") for o in orders)
+    assert await desk.venue_orders(account) == []  # nothing reached the venue

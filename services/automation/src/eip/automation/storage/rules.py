@@ -340,8 +340,12 @@ class RuleStore:
 
     async def record_execution(self, e: Execution) -> bool:
         """Keep an order of a firing as its event says, unless a newer version is kept already
-        (or the firing is not this service's: another platform's rule with the same prefix)."""
-        async with self.connection() as conn:
+        (or the firing is not this service's: another platform's rule with the same prefix).
+        An order first seen denied by order management's risk checks counts as an error of its
+        rule (``max_consecutive_errors`` in a row pause it, as its own refusals do); one first
+        seen going ahead ends the run."""
+        entries: list[AuditEntry] = []
+        async with self.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 sql.SQL(
                     "INSERT INTO {executions} (order_id, firing_id, idempotency_key, account_id,"
@@ -354,6 +358,7 @@ class RuleStore:
                     " average_price = EXCLUDED.average_price, reason = EXCLUDED.reason,"
                     " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at"
                     " WHERE {executions}.version < EXCLUDED.version"
+                    " RETURNING (xmax = 0) AS inserted"
                 ).format(executions=self._t("executions"), firings=self._t("firings")),
                 (
                     e.order_id,
@@ -372,7 +377,49 @@ class RuleStore:
                     e.firing_id,
                 ),
             )
-            return cur.rowcount == 1
+            row = await cur.fetchone()
+            if row is not None and row[0]:
+                entries += await self._order_outcome(conn, e)
+        await self._after_commit(entries)
+        return row is not None
+
+    async def _order_outcome(self, conn: AsyncConnection[Any], e: Execution) -> list[AuditEntry]:
+        """A firing's order first seen: a denial counts toward the rule's self-pause, anything
+        else ends the run of errors."""
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            sql.SQL(
+                "SELECT r.rule_id::text, r.account_id, r.version, r.status, r.consecutive_errors"
+                " FROM {} r JOIN {} f ON f.rule_id = r.rule_id WHERE f.firing_id = %s"
+                " FOR UPDATE OF r"
+            ).format(self._t("rules"), self._t("firings")),
+            (e.firing_id,),
+        )
+        rule = await cur.fetchone()
+        if rule is None or rule["status"] != "active":
+            return []
+        denied = e.state == "denied"
+        errors = int(rule["consecutive_errors"]) + 1 if denied else 0
+        await conn.execute(
+            sql.SQL("UPDATE {} SET consecutive_errors = %s WHERE rule_id = %s").format(
+                self._t("rules")
+            ),
+            (errors, rule["rule_id"]),
+        )
+        if not denied or errors < self.max_consecutive_errors:
+            return []
+        reason = f"{errors} consecutive errors, the last: denied by order management ({e.reason})"
+        return [
+            await self._service_status(
+                conn,
+                rule["rule_id"],
+                rule["account_id"],
+                int(rule["version"]),
+                "paused",
+                reason[:500],
+                f"{rule['rule_id']}:{rule['version']}:paused:{e.order_id}",
+            )
+        ]
 
     async def _executions(
         self, conn: AsyncConnection[Any], firing_ids: list[str]
@@ -499,39 +546,60 @@ class RuleStore:
                 )
             )
             if status is not None:
-                await conn.execute(
-                    sql.SQL(
-                        "UPDATE {} SET status = %s, status_reason = %s, updated_at = now(),"
-                        " updated_by = %s WHERE rule_id = %s"
-                    ).format(self._t("rules")),
-                    (status, reason, SERVICE_ACTOR, rule.rule_id),
-                )
-                if status == "paused":
-                    await webhooks.enqueue(
-                        conn,
-                        self.schema,
-                        rule.account_id,
-                        "rule.paused",
-                        f"{rule.rule_id}:{rule.version}:paused:{seq}",
-                        {"rule_id": rule.rule_id, "account_id": rule.account_id, "reason": reason},
-                    )
-                change = "paused" if status == "paused" else "completed"
-                await self._change(
-                    conn, rule.rule_id, rule.account_id, rule.version, change, SERVICE_ACTOR, reason
-                )
                 entries.append(
-                    await self.audit().append(
+                    await self._service_status(
                         conn,
-                        actor=SERVICE_ACTOR,
-                        action=f"rule.{'pause' if status == 'paused' else 'complete'}",
-                        subject=rule.rule_id,
-                        details={"account": rule.account_id, "reason": reason},
+                        rule.rule_id,
+                        rule.account_id,
+                        rule.version,
+                        status,
+                        reason,
+                        f"{rule.rule_id}:{rule.version}:paused:{seq}",
                     )
                 )
         rule.trigger_seq = seq
         rule.last_fired_at = firing.fired_at
         await self._after_commit(entries)
         return Applied("fired", firing, status)
+
+    async def _service_status(
+        self,
+        conn: AsyncConnection[Any],
+        rule_id: str,
+        account_id: str,
+        version: int,
+        status: Status,
+        reason: str,
+        event_id: str,
+    ) -> AuditEntry:
+        """The service pauses or completes a rule (in the caller's transaction): its status,
+        the webhook of a pause (``event_id``: once per pause), the change for its holder, the
+        audit entry (returned, to publish after the commit)."""
+        await conn.execute(
+            sql.SQL(
+                "UPDATE {} SET status = %s, status_reason = %s, updated_at = now(),"
+                " updated_by = %s WHERE rule_id = %s"
+            ).format(self._t("rules")),
+            (status, reason, SERVICE_ACTOR, rule_id),
+        )
+        if status == "paused":
+            await webhooks.enqueue(
+                conn,
+                self.schema,
+                account_id,
+                "rule.paused",
+                event_id,
+                {"rule_id": rule_id, "account_id": account_id, "reason": reason},
+            )
+        change = "paused" if status == "paused" else "completed"
+        await self._change(conn, rule_id, account_id, version, change, SERVICE_ACTOR, reason)
+        return await self.audit().append(
+            conn,
+            actor=SERVICE_ACTOR,
+            action=f"rule.{'pause' if status == 'paused' else 'complete'}",
+            subject=rule_id,
+            details={"account": account_id, "reason": reason},
+        )
 
     async def _fire(
         self,
@@ -667,6 +735,10 @@ class RuleStore:
             )
         ok = outcome in ("command", "alert", "schedule", "paper")
         errors = 0 if ok else int(row["consecutive_errors"]) + 1
+        if outcome == "command":
+            # sent, not done: order management's answer (an order accepted or denied by its
+            # risk checks, record_execution) resets or counts the run of errors
+            errors = int(row["consecutive_errors"])
         firings = int(row["firings"]) + (1 if ok else 0)
         await conn.execute(
             sql.SQL(
