@@ -75,6 +75,18 @@ def test_a_stored_level_is_checked_against_the_first_price_after_loading() -> No
     assert [(t.previous, t.fires) for t in fired] == [(False, True)]
 
 
+def test_a_rule_taken_over_after_the_crossing_fires_on_the_next_price_even_unmoved() -> None:
+    engine = RuleEngine()
+    trade(engine, "99")
+    trade(engine, "150")  # the crossing, seen while another instance held the rule
+    loaded = rule(cross("100"))
+    loaded.level = False  # as that instance stored it before it died
+    engine.add(loaded)
+    fired = trade(engine, "150")  # the market has not moved since
+    assert [(t.previous, t.fires) for t in fired] == [(False, True)]
+    assert trade(engine, "150") == []  # looked at once, then only crossings count
+
+
 def test_mid_bid_and_ask_crosses_follow_the_ticker() -> None:
     engine = RuleEngine()
     engine.add(rule(cross("100", price="mid"), "mid"))

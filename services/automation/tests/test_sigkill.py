@@ -1,144 +1,43 @@
 """The service as a real process, SIGKILLed at the trigger instant: a price-cross rule and a cron
-DCA rule each fire exactly once across the crash (one firing row, one command on
-orders.commands.v1 per firing id).
+DCA rule each fire exactly once across the crash — one firing row, one command on
+orders.commands.v1, one order in the real order-management service and one order at the
+exchange simulator per firing id, each filled and its fill in the firing's record.
 
 "At the trigger instant" is made exact with PostgreSQL: the test holds both rules' rows locked,
 so the service's firing transactions wait inside ``RuleStore.apply`` (the crossing tick handled,
 the cron minute come); the process is killed while one waits there, uncommitted. The restarted
 process (same instance id, so its market consumer resumes from the last committed offset and
 the crossing tick is delivered again) loads the stored state — still unfired — and fires each
-trigger once. Order management is not on main yet, so the commands are checked where it would
-read them.
+trigger once. Order management runs in the test's process (its own test harness), on the
+commands and events topics the service uses, and trades for a real account at the simulator.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
+from order_management.tests.harness import Desk, until
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from eip.automation.topics import Topics
 from eip.bus import Producer
-from eip.events.topics import record_key
 from eip.events.v1 import orders_pb2
-from eip.exchanges.contract.market_data import Ticker
-from eip.market_data.wire import ticker_message
-from eip.testing.simulator import free_port
 from eip.testing.tokens import TokenIssuer
 
-from .conftest import ACCOUNT, read_all
+from .conftest import BUY_25_USDT, Process, above, read_all, tick
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-class Process:
-    def __init__(self, env: dict[str, str], log: Path, port: int) -> None:
-        self.env, self.log, self.port = env, log, port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "eip.automation"],
-                env={**os.environ, **self.env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-    async def ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise AssertionError(f"the service exited: {self.log.read_text()[-3000:]}")
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise AssertionError(f"not ready in {timeout_s}s: {self.log.read_text()[-3000:]}")
-
-
 @pytest.fixture
-def service_process(
-    tmp_path: Path,
-    kafka_bootstrap_servers: str,
-    database_url: str,
-    db_schema: str,
-    topics: Topics,
-    token_issuer: TokenIssuer,
-) -> Iterator[Process]:
-    port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
-        "DATABASE_URL": database_url,
-        "AUTOMATION_HTTP_HOST": "127.0.0.1",
-        "AUTOMATION_HTTP_PORT": str(port),
-        "AUTOMATION_DB_SCHEMA": db_schema,
-        "AUTOMATION_AUDIT_SCHEMA": f"{db_schema}_audit",
-        "AUTOMATION_GROUP_ID": f"automation-{db_schema}",
-        "AUTOMATION_INSTANCE_ID": "crash-test",
-        "AUTOMATION_ARBITRAGE_ENABLED": "false",
-        "AUTOMATION_TICK_INTERVAL_S": "0.2",
-        **token_issuer.environment("AUTOMATION_"),
-        **{
-            f"AUTOMATION_{name.upper()}_TOPIC": getattr(topics, name).name
-            for name in (
-                "tickers",
-                "trades",
-                "candles",
-                "book_snapshots",
-                "book_deltas",
-                "commands",
-                "rules",
-                "arbitrage",
-                "audit",
-            )
-        },
-    }
-    process = Process(env, tmp_path / "automation.log", port)
-    yield process
-    process.stop()
-
-
-async def tick(producer: Producer, topics: Topics, last: str) -> None:
-    now = datetime.now(UTC)
-    price = Decimal(last)
-    ticker = Ticker(
-        "binance", "BTC/USDT", price, Decimal(1), price, Decimal(1), price,
-        None, None, None, None, None, now, now,
-    )  # fmt: skip
-    await producer.publish(
-        topics.tickers, record_key("binance", "BTC/USDT"), ticker_message(ticker)
-    )
+def service_process(processes: Callable[[str], Process]) -> Process:
+    return processes("crash-test")
 
 
 async def waiting_on_lock(conn: AsyncConnection, schema: str) -> bool:
@@ -152,6 +51,7 @@ async def waiting_on_lock(conn: AsyncConnection, schema: str) -> bool:
 
 
 async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_trigger(
+    desk: Desk,
     service_process: Process,
     producer: Producer,
     topics: Topics,
@@ -160,42 +60,31 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
     token_issuer: TokenIssuer,
     kafka_bootstrap_servers: str,
 ) -> None:
+    await desk.instance()
+    account = await desk.account()
+    await desk.maker("sell", Decimal("1000"), Decimal("1"))  # 1,000 USDT to buy from
     service_process.start()
     await service_process.ready()
-    headers = token_issuer.headers(accounts=[ACCOUNT])
-    buy = {
-        "type": "place_order",
-        "exchange": "binance",
-        "symbol": "BTC/USDT",
-        "side": "buy",
-        "order_type": "market",
-        "quote_quantity": "25",
-    }
+    headers = token_issuer.headers(accounts=[account])
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{service_process.port}", headers=headers
     ) as http:
         cross = await http.post(
             "/v1/rules",
             json={
-                "account_id": ACCOUNT,
-                "name": "above 100",
-                "condition": {
-                    "type": "price_cross",
-                    "exchange": "binance",
-                    "symbol": "BTC/USDT",
-                    "direction": "above",
-                    "level": "100",
-                },
-                "action": buy,
+                "account_id": account,
+                "name": "above 1000",
+                "condition": above("1000"),
+                "action": BUY_25_USDT,
             },
         )
         dca = await http.post(
             "/v1/rules",
             json={
-                "account_id": ACCOUNT,
+                "account_id": account,
                 "name": "DCA 25 USDT a minute",
                 "condition": {"type": "cron", "expression": "* * * * *", "timezone": "Asia/Tokyo"},
-                "action": buy,
+                "action": BUY_25_USDT,
             },
         )
     assert cross.status_code == dca.status_code == 201, (cross.text, dca.text)
@@ -206,7 +95,7 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
     # the service evaluates the account: a tick below the level is stored as its level
     deadline = time.monotonic() + 90
     while True:
-        await tick(producer, topics, "99")
+        await tick(producer, topics, "990")
         async with db_pool.connection() as conn:
             cur = await conn.execute(
                 sql.SQL("SELECT level FROM {} WHERE rule_id = %s").format(state), (cross_id,)
@@ -221,11 +110,14 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
             sql.SQL("SELECT 1 FROM {} WHERE rule_id = ANY(%s) FOR UPDATE").format(rules),
             ([cross_id, dca_id],),
         )
-        await tick(producer, topics, "101")  # the crossing: its firing waits on our lock
+        await tick(producer, topics, "1001")  # the crossing: its firing waits on our lock
         async with db_pool.connection() as watch:
             deadline = time.monotonic() + 90  # ... and so will the next minute's DCA
             while not await waiting_on_lock(watch, db_schema):
-                assert time.monotonic() < deadline, "no firing transaction waited on the lock"
+                assert time.monotonic() < deadline, (
+                    "no firing transaction waited on the lock: "
+                    + service_process.log.read_text()[-5000:]
+                )
                 await asyncio.sleep(0.05)
             service_process.kill()
     async with db_pool.connection() as conn:
@@ -249,9 +141,31 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
     deadline = time.monotonic() + 120
     while {r for r, _ in await firings()} != {cross_id, dca_id}:
         assert time.monotonic() < deadline, service_process.log.read_text()[-3000:]
-        await tick(producer, topics, "101.5")  # further ticks above the level: no new edge
+        await tick(producer, topics, "1001.5")  # further ticks above the level: no new edge
         await asyncio.sleep(0.5)
     await asyncio.sleep(2)  # anything that would fire twice has had its chance
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{service_process.port}", headers=headers
+    ) as http:  # no DCA minute after this: the set of firings is final
+        assert (await http.post(f"/v1/rules/{dca_id}/pause")).status_code == 200
+
+    async def executions() -> dict[str, list[tuple[str, Decimal]]]:
+        async with db_pool.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT firing_id, state, filled_quantity FROM {}").format(
+                    sql.Identifier(db_schema, "executions")
+                )
+            )
+            out: dict[str, list[tuple[str, Decimal]]] = {}
+            for firing_id, order_state, filled in await cur.fetchall():
+                out.setdefault(firing_id, []).append((order_state, filled))
+            return out
+
+    async def all_filled() -> bool:
+        done = await executions()
+        return all([s for s, _ in done.get(f, [])] == ["filled"] for _, f in await firings())
+
+    await until(all_filled, 90, "every firing's order filled and read back", every_s=0.5)
     service_process.stop()
 
     fired = await firings()
@@ -266,3 +180,17 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
     ]
     keys = [c.idempotency_key for c in sent]
     assert sorted(keys) == sorted(f for _, f in fired)  # one command per firing, none twice
+    # each firing is one order of 25 USDT at 1000, filled, in the firing's record ...
+    assert await executions() == {f: [("filled", Decimal("0.025"))] for _, f in fired}
+    # ... one order in order management under the firing's id ...
+    listed = await desk.instances[0].http.get(
+        "/v1/orders", params={"account_id": account, "limit": 500}, headers=desk.headers()
+    )
+    assert sorted(o["idempotency_key"] for o in listed.json()["orders"]) == sorted(
+        f for _, f in fired
+    )
+    # ... and one order at the venue: none doubled by the crash, none lost
+    at_venue = await desk.venue_orders(account)
+    assert len(at_venue) == len(fired)
+    assert {o["status"] for o in at_venue} == {"closed"}
+    assert sum(Decimal(str(o["filled"])) for o in at_venue) == Decimal("0.025") * len(fired)

@@ -82,6 +82,25 @@ class FiringOut(BaseModel):
     reason: str
     notional: str | None
     command_id: str | None
+    orders: list[OrderOut] = Field(
+        description="what order management made of the firing's commands (orders.events.v1)"
+    )
+
+
+class OrderOut(BaseModel):
+    order_id: str = Field(description="order management's id")
+    idempotency_key: str = Field(
+        description="the firing id, <firing id>/<slice> or an order list's <key>#<role>"
+    )
+    exchange: str
+    symbol: str
+    side: str
+    state: str = Field(description="order management's state, as its latest event said")
+    filled_quantity: str
+    average_price: str | None
+    reason: str
+    version: int
+    updated_at: datetime
 
 
 class Firings(BaseModel):
@@ -179,6 +198,22 @@ def _firing(f: Firing) -> FiringOut:
         reason=f.reason,
         notional=None if f.notional is None else str(f.notional),
         command_id=f.command_id,
+        orders=[
+            OrderOut(
+                order_id=o.order_id,
+                idempotency_key=o.idempotency_key,
+                exchange=o.exchange,
+                symbol=o.symbol,
+                side=o.side,
+                state=o.state,
+                filled_quantity=str(o.filled_quantity),
+                average_price=None if o.average_price is None else str(o.average_price),
+                reason=o.reason,
+                version=o.version,
+                updated_at=o.updated_at,
+            )
+            for o in f.orders
+        ],
     )
 
 

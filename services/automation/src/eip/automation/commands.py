@@ -1,7 +1,7 @@
 """A firing's action as an order-management command (``OrderCommand`` on
-``orders.commands.v1``, key = account), in the shape ``proto/eip/events/v1/orders.proto`` has on
-main: ``PlaceOrder`` and ``CancelOrder``. The order-management branch extends the same message
-(order lists, cancel-all) without moving a field, so these commands stay valid there.
+``orders.commands.v1``, key = account): ``PlaceOrder``, ``PlaceOrderList`` (OCO, bracket),
+``CancelOrder``, ``CancelAll`` and ``SetAccountSwitch`` (REDUCING / HALTED), as order
+management reads them.
 
 The command is a pure function of the firing: its idempotency key is the firing id and its
 command id a UUID derived from it, so the outbox can publish it again after a crash and order
@@ -15,7 +15,13 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from eip.automation.rules.model import CancelOrderAction, PlaceOrderAction
+from eip.automation.rules.model import (
+    AccountSwitchAction,
+    CancelAllAction,
+    CancelOrderAction,
+    CommandAction,
+    OrderListAction,
+)
 from eip.events.v1 import common_pb2, orders_pb2
 
 # uuid5 namespace of command ids (a fixed random UUID: ids differ from other uuid5 users')
@@ -45,7 +51,7 @@ def order_command(
     firing_id: str,
     account_id: str,
     rule_id: str,
-    action: PlaceOrderAction | CancelOrderAction,
+    action: CommandAction,
     at: datetime,
 ) -> orders_pb2.OrderCommand:
     requested = Timestamp()
@@ -60,6 +66,27 @@ def order_command(
     if isinstance(action, CancelOrderAction):
         command.cancel.CopyFrom(orders_pb2.CancelOrder(order_id=action.order_id))
         return command
+    if isinstance(action, CancelAllAction):
+        command.cancel_all.CopyFrom(
+            orders_pb2.CancelAll(exchange=action.exchange or "", symbol=action.symbol or "")
+        )
+        return command
+    if isinstance(action, AccountSwitchAction):
+        command.set_account_switch.CopyFrom(
+            orders_pb2.SetAccountSwitch(
+                state=(
+                    orders_pb2.ACCOUNT_SWITCH_STATE_HALTED
+                    if action.state == "halted"
+                    else orders_pb2.ACCOUNT_SWITCH_STATE_REDUCING
+                ),
+                reason=f"automation rule {rule_id}, firing {firing_id}"[:200],
+                cancel_open=action.cancel_open,
+            )
+        )
+        return command
+    if isinstance(action, OrderListAction):
+        command.place_list.CopyFrom(_order_list(action))
+        return command
     command.place.spec.CopyFrom(
         orders_pb2.OrderSpec(
             instrument=common_pb2.Instrument(exchange=action.exchange, symbol=action.symbol),
@@ -73,6 +100,37 @@ def order_command(
         )
     )
     return command
+
+
+def _order_list(action: OrderListAction) -> orders_pb2.PlaceOrderList:
+    instrument = common_pb2.Instrument(exchange=action.exchange, symbol=action.symbol)
+    message = orders_pb2.PlaceOrderList(
+        type=(
+            orders_pb2.ORDER_LIST_TYPE_OCO
+            if action.list_type == "oco"
+            else orders_pb2.ORDER_LIST_TYPE_BRACKET
+        ),
+        instrument=instrument,
+        side=_SIDES[action.side],
+        quantity=str(action.quantity),
+        price=str(action.price),
+        stop_price=str(action.stop_price),
+        stop_limit_price=_text(action.stop_limit_price),
+    )
+    if action.list_type == "bracket":
+        # the exits take the opposite side of the entry and its filled quantity
+        message.side = _SIDES["sell" if action.side == "buy" else "buy"]
+        message.entry.CopyFrom(
+            orders_pb2.OrderSpec(
+                instrument=instrument,
+                side=_SIDES[action.side],
+                type=_TYPES[action.entry_type or "market"],
+                time_in_force=orders_pb2.TIME_IN_FORCE_GTC,
+                quantity=str(action.quantity),
+                price=_text(action.entry_price),
+            )
+        )
+    return message
 
 
 def _text(value: object) -> str:

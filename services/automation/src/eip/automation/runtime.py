@@ -38,16 +38,18 @@ from aiokafka import TopicPartition
 
 from eip.automation.arbitrage import ArbitrageTracker
 from eip.automation.books import BookFollower
+from eip.automation.executions import execution_of
 from eip.automation.paper import PaperFill, PaperRefused, simulate
 from eip.automation.rules.engine import RuleEngine, Transition
-from eip.automation.rules.model import PlaceOrderAction
+from eip.automation.rules.model import PlaceOrderAction, VwapAction
 from eip.automation.settings import AutomationSettings
-from eip.automation.storage.rules import RuleStore
+from eip.automation.storage.rules import RuleStore, Schedule
 from eip.automation.topics import Topics
+from eip.automation.vwap import PROFILE_TIMEFRAME, VolumeCandles, slice_quantity, volume_profile
 from eip.automation.webhooks import WebhookSender
 from eip.bus import Consumer, ConsumerConfig, PoisonMessage, Producer, Record, partition_for_key
 from eip.events.topics import TopicSpec, record_key
-from eip.events.v1 import automation_pb2, market_data_pb2
+from eip.events.v1 import automation_pb2, market_data_pb2, orders_pb2
 from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS
 from eip.market_data.candles.builder import Candle
 from eip.market_data.candles.restore import candle_from_message, read_recent_candles
@@ -56,7 +58,6 @@ from eip.observability.redaction import register_secret
 from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
-_LOT = Decimal("0.00000001")  # slices are cut to 8 decimals; the last one takes the rest
 
 
 class Automation:
@@ -120,6 +121,7 @@ class Automation:
             loops.append(lambda: self._consume(self._ownership(producer)))
         if self.settings.evaluation_enabled:
             loops.append(lambda: self._consume(self._markets(producer)))
+            loops.append(lambda: self._consume(self._order_events(producer)))
         if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
             loops += [
                 lambda: self._consume(
@@ -418,6 +420,27 @@ class Automation:
         except Exception as exc:  # pending rows stay; the clock loop retries
             log.warning("outbox not relayed yet", extra={"error": repr(exc)})
 
+    # -- executions: what order management made of the commands -------------------------------
+
+    def _order_events(self, producer: Producer) -> Consumer:
+        # One group shared by the instances: each event is kept once by whichever instance holds
+        # its partition (a row changes only for a newer order version), and the group's offsets
+        # carry over restarts, so nothing published while no instance ran is missed.
+        return Consumer(
+            self._config(f"{self.settings.group_id}-orders"),
+            [self.topics.order_events],
+            self._order_event,
+            producer,
+        )
+
+    async def _order_event(self, record: Record) -> None:
+        message = record.message
+        if not isinstance(message, orders_pb2.OrderEvent):
+            return
+        execution = execution_of(message)
+        if execution is not None:
+            await self.store.record_execution(execution)
+
     # -- the clock: cron rules, outbox catch-up -------------------------------------------------
 
     async def _pause(self, seconds: float) -> None:
@@ -455,13 +478,16 @@ class Automation:
             if schedule.due_at(schedule.next_slice) > now:
                 continue
             remaining = action.quantity - schedule.done_quantity
-            left = action.slices - schedule.next_slice
-            last = left == 1
-            quantity = remaining if last else (remaining / left).quantize(_LOT, ROUND_DOWN)
+            last = action.slices - schedule.next_slice == 1
+            weights = schedule.weights
+            if weights is None and isinstance(action, VwapAction):
+                weights = await self._vwap_weights(schedule, action)
+            quantity = slice_quantity(
+                remaining, weights or [Decimal(1)] * action.slices, schedule.next_slice, action.lot
+            )
             if action.max_participation is not None:
-                allowed = ((state.volume - mark) * action.max_participation).quantize(
-                    _LOT, ROUND_DOWN
-                )
+                allowed = (state.volume - mark) * action.max_participation
+                allowed = (allowed / action.lot).to_integral_value(ROUND_DOWN) * action.lot
                 quantity = min(quantity, max(allowed, Decimal(0)))
             shortfall = remaining - quantity if last else None
             if await self.store.send_slice(schedule, quantity, shortfall):
@@ -472,6 +498,41 @@ class Automation:
         if sent:
             await self._relay()
         return sent
+
+    async def _vwap_weights(self, schedule: Schedule, action: VwapAction) -> list[Decimal]:
+        """The schedule's volume profile from the closed 1-minute candles of md.candles.v1
+        (equal weights when there are none, or they cannot be read), fixed in PostgreSQL."""
+        collector = VolumeCandles(action.exchange, action.symbol)
+        since = schedule.started_at - timedelta(days=action.profile_days, minutes=1)
+        try:
+            await read_recent_candles(
+                self.settings.kafka_bootstrap_servers,
+                self.topics.candles,
+                since,
+                timeout_s=self.settings.indicator_warmup_timeout_s,
+                keep=lambda k: (
+                    (k.exchange, k.symbol, k.timeframe)
+                    == (action.exchange, action.symbol, PROFILE_TIMEFRAME)
+                ),
+                collect=collector,
+            )
+        except Exception as exc:
+            log.warning("volume profile not read", extra={"error": repr(exc)})
+        volumes = collector.volumes()
+        weights = volume_profile(
+            volumes, schedule.started_at, action.interval_s, action.slices, action.profile_days
+        )
+        if sum(weights) > 0:
+            profile = (
+                f"{len(volumes)} closed {PROFILE_TIMEFRAME} candles of the last "
+                f"{action.profile_days} days"
+            )
+        else:
+            weights = [Decimal(1)] * action.slices
+            profile = (
+                f"uniform: no {PROFILE_TIMEFRAME} volume in the last {action.profile_days} days"
+            )
+        return await self.store.set_weights(schedule, weights, profile)
 
     # -- books and arbitrage --------------------------------------------------------------------
 

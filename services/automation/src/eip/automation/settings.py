@@ -30,6 +30,7 @@ class AutomationSettings(ProtectedServiceSettings):
     book_snapshots_topic: str = Field(default="md.book.snapshots.v1", min_length=1)
     book_deltas_topic: str = Field(default="md.book.deltas.v1", min_length=1)
     commands_topic: str = Field(default="orders.commands.v1", min_length=1)
+    order_events_topic: str = Field(default="orders.events.v1", min_length=1)
     rules_topic: str = Field(default="automation.rules.v1", min_length=1)
     arbitrage_topic: str = Field(default="alerts.arbitrage.v1", min_length=1)
     audit_topic: str = Field(default="audit.events.v1", min_length=1)

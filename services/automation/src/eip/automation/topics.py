@@ -17,6 +17,7 @@ from eip.events.topics import (
     MD_TICKERS,
     MD_TRADES,
     ORDERS_COMMANDS,
+    ORDERS_EVENTS,
     TopicSpec,
 )
 
@@ -29,6 +30,7 @@ class Topics:
     book_snapshots: TopicSpec = MD_BOOK_SNAPSHOTS
     book_deltas: TopicSpec = MD_BOOK_DELTAS
     commands: TopicSpec = ORDERS_COMMANDS
+    order_events: TopicSpec = ORDERS_EVENTS
     rules: TopicSpec = AUTOMATION_RULES
     arbitrage: TopicSpec = ALERTS_ARBITRAGE
     audit: TopicSpec = AUDIT_EVENTS

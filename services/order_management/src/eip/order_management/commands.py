@@ -107,7 +107,19 @@ class CancelAll:
     kind: Literal["cancel_all"] = "cancel_all"
 
 
-Command = PlaceOrder | PlaceList | CancelOrder | AmendOrder | CancelAll
+@dataclass(frozen=True, slots=True)
+class SetAccountSwitch:
+    """The account's own kill switch, tightened (from the bus: an automation rule's action).
+    Only ever restricts: see ``Intake._account_switch``."""
+
+    origin: Origin
+    state: Literal["reducing", "halted"]
+    reason: str = ""
+    cancel_open: bool = False
+    kind: Literal["account_switch"] = "account_switch"
+
+
+Command = PlaceOrder | PlaceList | CancelOrder | AmendOrder | CancelAll | SetAccountSwitch
 
 
 # -- shape checks --------------------------------------------------------------------------------
@@ -212,6 +224,11 @@ def check(command: Command) -> None:
             raise InvalidCommand("an amend changes quantity, price or stop_price", "quantity")
     elif isinstance(command, CancelAll) and command.symbol and "/" not in command.symbol:
         raise InvalidCommand("symbol is BASE/QUOTE", "symbol")
+    elif isinstance(command, SetAccountSwitch):
+        if command.cancel_open and command.state != "halted":
+            raise InvalidCommand("cancel_open goes with HALTED", "cancel_open")
+        if len(command.reason) > 200:
+            raise InvalidCommand("reason is at most 200 characters", "reason")
 
 
 def _opposite(side: Side) -> Side:
@@ -298,6 +315,16 @@ def from_proto(message: orders_pb2.OrderCommand) -> Command:
         command = CancelAll(
             origin, message.cancel_all.exchange or None, message.cancel_all.symbol or None
         )
+    elif which == "set_account_switch":
+        sw = message.set_account_switch
+        states: dict[int, Literal["reducing", "halted"]] = {
+            orders_pb2.ACCOUNT_SWITCH_STATE_REDUCING: "reducing",
+            orders_pb2.ACCOUNT_SWITCH_STATE_HALTED: "halted",
+        }
+        state = states.get(sw.state)
+        if state is None:
+            raise InvalidCommand("an account switch is REDUCING or HALTED", "state")
+        command = SetAccountSwitch(origin, state, sw.reason, sw.cancel_open)
     elif which == "place_list":
         pl = message.place_list
         list_types: dict[int, Literal["oco", "bracket"]] = {
@@ -375,6 +402,15 @@ def to_proto(command: Command, command_id: str) -> orders_pb2.OrderCommand:
     elif isinstance(command, CancelAll):
         message.cancel_all.exchange = command.exchange or ""
         message.cancel_all.symbol = command.symbol or ""
+    elif isinstance(command, SetAccountSwitch):
+        sw = message.set_account_switch
+        sw.state = (
+            orders_pb2.ACCOUNT_SWITCH_STATE_HALTED
+            if command.state == "halted"
+            else orders_pb2.ACCOUNT_SWITCH_STATE_REDUCING
+        )
+        sw.reason = command.reason
+        sw.cancel_open = command.cancel_open
     else:
         pl = message.place_list
         pl.type = (

@@ -39,6 +39,7 @@ from eip.order_management.commands import (
     OrderSpec,
     PlaceList,
     PlaceOrder,
+    SetAccountSwitch,
     request_hash,
 )
 from eip.order_management.ledger import Ledger, Tx
@@ -144,6 +145,8 @@ class Intake:
                     return await self._cancel(command, partition)
                 if isinstance(command, AmendOrder):
                     return await self._amend(command, partition)
+                if isinstance(command, SetAccountSwitch):
+                    return await self._account_switch(command, partition)
                 return await self._cancel_all(command, partition)
             except _Raced:
                 prior = await self.prior(command)
@@ -338,22 +341,29 @@ class Intake:
                 await self.on_halt(origin.account_id, denied.anomaly.message)
         return Outcome(command.kind, order)
 
-    async def _halt(self, tx: Tx, account_id: str, reason: str) -> None:
+    async def _halt(
+        self,
+        tx: Tx,
+        account_id: str,
+        reason: str,
+        state: KillState = KillState.HALTED,
+        actor: str = GUARD,
+    ) -> None:
         switch = await self.risk_store.put_switch(
-            tx.conn, Level.ACCOUNT, account_id, KillState.HALTED, reason, GUARD
+            tx.conn, Level.ACCOUNT, account_id, state, reason, actor
         )
         await self.risk_store.notify_changed(tx.conn)
         self.ledger.audit_queued.set()
         await self.repo.audit.append(
             tx.conn,
-            actor=GUARD,
+            actor=actor,
             action="risk.kill_switch",
             subject=f"account:{account_id}",
-            outcome="halted",
+            outcome=state.value,
             details={
                 "level": "account",
                 "scope_id": account_id,
-                "state": "halted",
+                "state": state.value,
                 "reason": reason[:200],
             },
         )
@@ -713,6 +723,44 @@ class Intake:
 
         orders = await self.ledger.run(partition, work)
         return Outcome("cancel_all", None, orders, result={"order_ids": ids})
+
+    async def _account_switch(self, command: SetAccountSwitch, partition: int) -> Outcome:
+        """Tighten the account's own switch, never loosen it: a command from the bus (a rule
+        acting for the account) may stop trading, only an administrator may restart it. An
+        account already as tight or tighter is left as it is (the command is recorded, the
+        answer says so). With ``cancel_open`` (HALTED) its open orders are cancelled in the
+        same transaction, as a cancel-all would."""
+        origin = command.origin
+        wanted = KillState(command.state)
+        reason = command.reason or f"{wanted.value} by {origin.requested_by}"
+
+        async def work(tx: Tx) -> tuple[list[Order], KillState]:
+            held = (await self.risk_store.switches(tx.conn)).get((Level.ACCOUNT, origin.account_id))
+            tighter = held is not None and held.state.rank >= wanted.rank
+            state = held.state if held is not None and tighter else wanted
+            targets = []
+            if command.cancel_open:
+                targets = await self.repo.open_orders(tx.conn, account_id=origin.account_id)
+            await self._record(
+                tx,
+                command,
+                result={
+                    "state": state.value,
+                    "changed": not tighter,
+                    "order_ids": [o.order_id for o in targets],
+                },
+            )
+            if not tighter:
+                await self._halt(tx, origin.account_id, reason, wanted, origin.requested_by)
+            out = []
+            for target in targets:
+                order = await tx.order(target.order_id)
+                if order is not None:
+                    out.append(await self.cancel_in(tx, order, origin.requested_by, reason))
+            return out, state
+
+        orders, state = await self.ledger.run(partition, work)
+        return Outcome(command.kind, None, orders, result={"state": state.value})
 
     # -- amending -----------------------------------------------------------------------------
 

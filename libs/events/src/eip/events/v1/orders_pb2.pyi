@@ -201,6 +201,31 @@ ORDER_LIST_TYPE_BRACKET: OrderListType.ValueType  # 2
 """
 Global___OrderListType: _TypeAlias = OrderListType  # noqa: Y015
 
+class _AccountSwitchState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AccountSwitchStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AccountSwitchState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACCOUNT_SWITCH_STATE_UNSPECIFIED: _AccountSwitchState.ValueType  # 0
+    ACCOUNT_SWITCH_STATE_REDUCING: _AccountSwitchState.ValueType  # 1
+    """orders that reduce a position, and cancels"""
+    ACCOUNT_SWITCH_STATE_HALTED: _AccountSwitchState.ValueType  # 2
+    """cancels only"""
+
+class AccountSwitchState(_AccountSwitchState, metaclass=_AccountSwitchStateEnumTypeWrapper):
+    """The account's own kill switch, tightened from the bus (an automation rule's action): a command
+    only ever restricts — an account already held as tight or tighter stays as it is, and setting
+    it back to ACTIVE is an administrator's act (PUT /v1/risk/kill-switches).
+    """
+
+ACCOUNT_SWITCH_STATE_UNSPECIFIED: AccountSwitchState.ValueType  # 0
+ACCOUNT_SWITCH_STATE_REDUCING: AccountSwitchState.ValueType  # 1
+"""orders that reduce a position, and cancels"""
+ACCOUNT_SWITCH_STATE_HALTED: AccountSwitchState.ValueType  # 2
+"""cancels only"""
+Global___AccountSwitchState: _TypeAlias = AccountSwitchState  # noqa: Y015
+
 class _ConfirmationState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -490,6 +515,32 @@ class CancelAll(_message.Message):
 Global___CancelAll: _TypeAlias = CancelAll  # noqa: Y015
 
 @_typing.final
+class SetAccountSwitch(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CANCEL_OPEN_FIELD_NUMBER: _builtins.int
+    state: Global___AccountSwitchState.ValueType
+    reason: _builtins.str
+    cancel_open: _builtins.bool
+    """HALTED only: every open order of the account is cancelled too"""
+    def __init__(
+        self,
+        *,
+        state: Global___AccountSwitchState.ValueType = ...,
+        reason: _builtins.str = ...,
+        cancel_open: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_open", b"cancel_open", "reason", b"reason", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAccountSwitch: _TypeAlias = SetAccountSwitch  # noqa: Y015
+
+@_typing.final
 class OrderCommand(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -503,6 +554,7 @@ class OrderCommand(_message.Message):
     CANCEL_FIELD_NUMBER: _builtins.int
     PLACE_LIST_FIELD_NUMBER: _builtins.int
     CANCEL_ALL_FIELD_NUMBER: _builtins.int
+    SET_ACCOUNT_SWITCH_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
     idempotency_key: _builtins.str
     """Retrying a command with the same key never creates a second order."""
@@ -521,6 +573,8 @@ class OrderCommand(_message.Message):
     def place_list(self) -> Global___PlaceOrderList: ...
     @_builtins.property
     def cancel_all(self) -> Global___CancelAll: ...
+    @_builtins.property
+    def set_account_switch(self) -> Global___SetAccountSwitch: ...
     def __init__(
         self,
         *,
@@ -534,12 +588,13 @@ class OrderCommand(_message.Message):
         cancel: Global___CancelOrder | None = ...,
         place_list: Global___PlaceOrderList | None = ...,
         cancel_all: Global___CancelAll | None = ...,
+        set_account_switch: Global___SetAccountSwitch | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amend", b"amend", "cancel", b"cancel", "cancel_all", b"cancel_all", "command", b"command", "place", b"place", "place_list", b"place_list", "requested_time", b"requested_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amend", b"amend", "cancel", b"cancel", "cancel_all", b"cancel_all", "command", b"command", "place", b"place", "place_list", b"place_list", "requested_time", b"requested_time", "set_account_switch", b"set_account_switch"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amend", b"amend", "cancel", b"cancel", "cancel_all", b"cancel_all", "command", b"command", "command_id", b"command_id", "idempotency_key", b"idempotency_key", "place", b"place", "place_list", b"place_list", "requested_by", b"requested_by", "requested_time", b"requested_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amend", b"amend", "cancel", b"cancel", "cancel_all", b"cancel_all", "command", b"command", "command_id", b"command_id", "idempotency_key", b"idempotency_key", "place", b"place", "place_list", b"place_list", "requested_by", b"requested_by", "requested_time", b"requested_time", "set_account_switch", b"set_account_switch"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["place", "amend", "cancel", "place_list", "cancel_all"]  # noqa: Y015
+    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["place", "amend", "cancel", "place_list", "cancel_all", "set_account_switch"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_command) -> _WhichOneofReturnType_command | None: ...
 

@@ -363,11 +363,14 @@ class RuleEngine:
         out: list[Transition] = []
         for kind, old in before.items():
             new = state.price(kind)
-            if new is None or new == old:
+            if new is None:
                 continue
             index_key = (key, kind)
+            # unsettled rules (loaded at a hand-over, their stored level maybe stale) are looked
+            # at on the next price even when it did not move: a market flat since the crossing
+            # would otherwise hold their firing back until it moves
             candidates: set[str] = self._unsettled.pop(index_key, set())
-            index = self._crosses.get(index_key)
+            index = self._crosses.get(index_key) if new != old else None
             if index:
                 if old is None:
                     candidates.update(rule_id for _, rule_id in index)

@@ -176,24 +176,109 @@ class PlaceOrderAction(Market):
         return self
 
 
-class TwapAction(Market):
-    """Buy or sell ``quantity`` in ``slices`` market orders, one at the end of each of the
-    ``slices`` equal intervals of ``duration_s`` (time-weighted). With ``max_participation``,
-    a slice is at most that share of the market's traded volume since the previous one; what
-    the cap holds back moves to the later slices, and what is left after the last is recorded
-    as the schedule's shortfall. Each slice is an ordinary command
-    (idempotency key ``<firing id>/<slice>``)."""
+class SlicedAction(Market):
+    """A parent quantity sent as ``slices`` market orders, one at the end of each of the
+    ``slices`` equal intervals of ``duration_s``. With ``max_participation``, a slice is at
+    most that share of the market's traded volume since the previous one; what the cap holds
+    back moves to the later slices, and what is left after the last is recorded as the
+    schedule's shortfall. Each slice is an ordinary command (idempotency key
+    ``<firing id>/<slice>``)."""
 
-    type: Literal["twap"]
     side: Literal["buy", "sell"]
     quantity: Positive
     duration_s: int = Field(ge=2, le=7 * 86_400)
     slices: int = Field(ge=2, le=1000)
     max_participation: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    # the venue's quantity step: slices are cut down to a multiple of it (the last one takes
+    # the rest), so order management does not deny them (quantity_step)
+    lot: Positive = Decimal("0.00000001")
 
     @property
     def interval_s(self) -> Decimal:
         return Decimal(self.duration_s) / self.slices
+
+
+class TwapAction(SlicedAction):
+    """Time-weighted: every slice the same share of what is left to send."""
+
+    type: Literal["twap"]
+
+
+class VwapAction(SlicedAction):
+    """Volume-weighted: each slice's share follows the market's volume at the same time of day
+    over the last ``profile_days`` days (closed 1-minute candles of md.candles.v1;
+    ``eip.automation.vwap``). At most a day long, so each day's candles weigh once."""
+
+    type: Literal["vwap"]
+    duration_s: int = Field(ge=2, le=86_400)
+    profile_days: int = Field(default=7, ge=1, le=30)
+
+
+class OrderListAction(Market):
+    """An OCO or a bracket for order management (``PlaceOrderList``), which places it natively
+    where the venue can and emulates it otherwise. An OCO: a limit leg at ``price`` and a stop
+    leg triggered at ``stop_price`` (a market order, or a limit at ``stop_limit_price``), both
+    of ``side`` and ``quantity``; one executing cancels the other. A bracket: an entry of
+    ``side`` (market, or limit at ``entry_price``) for ``quantity``, then such an OCO on the
+    opposite side for what the entry filled (take-profit at ``price``, stop-loss at
+    ``stop_price``). The legs' idempotency keys are order management's ``<firing id>#<role>``."""
+
+    type: Literal["place_order_list"]
+    list_type: Literal["oco", "bracket"]
+    side: Literal["buy", "sell"]
+    quantity: Positive
+    price: Positive
+    stop_price: Positive
+    stop_limit_price: Positive | None = None
+    entry_type: Literal["market", "limit"] | None = None  # brackets only (default market)
+    entry_price: Positive | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> OrderListAction:
+        if self.list_type == "oco" and (self.entry_type or self.entry_price):
+            raise ValueError("an OCO has no entry: entry_type and entry_price are for brackets")
+        if self.list_type == "bracket" and (
+            (self.entry_type == "limit") != (self.entry_price is not None)
+        ):
+            raise ValueError("a bracket's entry_price goes with entry_type limit")
+        exits = self.side if self.list_type == "oco" else ("sell" if self.side == "buy" else "buy")
+        # the limit leg takes profit, the stop leg limits the loss: on opposite sides of now
+        if exits == "sell" and self.stop_price >= self.price:
+            raise ValueError("selling exits need stop_price below price")
+        if exits == "buy" and self.stop_price <= self.price:
+            raise ValueError("buying exits need stop_price above price")
+        return self
+
+
+class CancelAllAction(_Strict):
+    """Cancel every open order of the account (``CancelAll``), of one exchange and symbol if
+    given: order management's own cancel-all, idempotent under the firing id."""
+
+    type: Literal["cancel_all"]
+    exchange: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    symbol: Annotated[Text, Field(min_length=3, max_length=40)] | None = None
+
+    @model_validator(mode="after")
+    def _scope(self) -> CancelAllAction:
+        if self.symbol is not None and self.exchange is None:
+            raise ValueError("a symbol goes with its exchange")
+        return self
+
+
+class AccountSwitchAction(_Strict):
+    """Move the account to REDUCING (only orders that reduce a position, and cancels) or HALTED
+    (cancels only; with ``cancel_open`` its open orders are cancelled too): order management's
+    ``SetAccountSwitch``, which only ever tightens — back to ACTIVE is an administrator's act."""
+
+    type: Literal["account_switch"]
+    state: Literal["reducing", "halted"]
+    cancel_open: bool = False
+
+    @model_validator(mode="after")
+    def _cancel_with_halt(self) -> AccountSwitchAction:
+        if self.cancel_open and self.state != "halted":
+            raise ValueError("cancel_open goes with halted")
+        return self
 
 
 class CancelOrderAction(_Strict):
@@ -211,8 +296,20 @@ class AlertAction(_Strict):
 
 
 Action = Annotated[
-    PlaceOrderAction | TwapAction | CancelOrderAction | AlertAction, Field(discriminator="type")
+    PlaceOrderAction
+    | OrderListAction
+    | TwapAction
+    | VwapAction
+    | CancelOrderAction
+    | CancelAllAction
+    | AccountSwitchAction
+    | AlertAction,
+    Field(discriminator="type"),
 ]
+# the actions a firing turns into one command on orders.commands.v1
+CommandAction = (
+    PlaceOrderAction | OrderListAction | CancelOrderAction | CancelAllAction | AccountSwitchAction
+)
 
 
 class Limits(_Strict):

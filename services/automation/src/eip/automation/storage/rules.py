@@ -17,6 +17,7 @@ nothing, evaluation retries.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -36,14 +37,18 @@ from eip.audit import MIGRATIONS as AUDIT_MIGRATIONS
 from eip.audit import AuditEntry, AuditTrail
 from eip.automation import webhooks
 from eip.automation.commands import command_id, order_command
+from eip.automation.executions import Execution
 from eip.automation.paper import PaperFill
 from eip.automation.rules.engine import CompiledRule, Transition
 from eip.automation.rules.model import (
     AlertAction,
-    CancelOrderAction,
+    CommandAction,
+    OrderListAction,
     PlaceOrderAction,
     RuleDefinition,
+    SlicedAction,
     TwapAction,
+    VwapAction,
 )
 from eip.bus import Producer
 from eip.events.topics import (
@@ -110,6 +115,8 @@ class Firing:
     reason: str
     notional: Decimal | None
     command_id: str | None
+    # what order management made of its commands (orders.events.v1), oldest order first
+    orders: tuple[Execution, ...] = ()
 
 
 @dataclass
@@ -117,10 +124,13 @@ class Schedule:
     firing_id: str
     rule_id: str
     account_id: str
-    action: TwapAction
+    action: SlicedAction
     started_at: datetime
     next_slice: int
     done_quantity: Decimal
+    # each slice's weight (VWAP, once computed); None: equal weights (TWAP, or not yet known)
+    weights: list[Decimal] | None = None
+    profile: str = ""
 
     def due_at(self, index: int) -> datetime:
         """Slice ``index`` goes at the end of its interval."""
@@ -322,7 +332,109 @@ class RuleStore:
                 ).format(self._t("firings")),
                 (rule_id, limit),
             )
-            return [_firing(row) for row in await cur.fetchall()]
+            firings = [_firing(row) for row in await cur.fetchall()]
+            orders = await self._executions(conn, [f.firing_id for f in firings])
+        return [dataclasses.replace(f, orders=orders.get(f.firing_id, ())) for f in firings]
+
+    # -- executions (orders.events.v1) ----------------------------------------------------------
+
+    async def record_execution(self, e: Execution) -> bool:
+        """Keep an order of a firing as its event says, unless a newer version is kept already
+        (or the firing is not this service's: another platform's rule with the same prefix).
+        An order first seen denied by order management's risk checks counts as an error of its
+        rule (``max_consecutive_errors`` in a row pause it, as its own refusals do); one first
+        seen going ahead ends the run."""
+        entries: list[AuditEntry] = []
+        async with self.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {executions} (order_id, firing_id, idempotency_key, account_id,"
+                    " exchange, symbol, side, state, filled_quantity, average_price, reason,"
+                    " version, updated_at)"
+                    " SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s"
+                    " WHERE EXISTS (SELECT 1 FROM {firings} WHERE firing_id = %s)"
+                    " ON CONFLICT (order_id) DO UPDATE SET state = EXCLUDED.state,"
+                    " filled_quantity = EXCLUDED.filled_quantity,"
+                    " average_price = EXCLUDED.average_price, reason = EXCLUDED.reason,"
+                    " version = EXCLUDED.version, updated_at = EXCLUDED.updated_at"
+                    " WHERE {executions}.version < EXCLUDED.version"
+                    " RETURNING (xmax = 0) AS inserted"
+                ).format(executions=self._t("executions"), firings=self._t("firings")),
+                (
+                    e.order_id,
+                    e.firing_id,
+                    e.idempotency_key,
+                    e.account_id,
+                    e.exchange,
+                    e.symbol,
+                    e.side,
+                    e.state,
+                    e.filled_quantity,
+                    e.average_price,
+                    e.reason,
+                    e.version,
+                    e.updated_at,
+                    e.firing_id,
+                ),
+            )
+            row = await cur.fetchone()
+            if row is not None and row[0]:
+                entries += await self._order_outcome(conn, e)
+        await self._after_commit(entries)
+        return row is not None
+
+    async def _order_outcome(self, conn: AsyncConnection[Any], e: Execution) -> list[AuditEntry]:
+        """A firing's order first seen: a denial counts toward the rule's self-pause, anything
+        else ends the run of errors."""
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            sql.SQL(
+                "SELECT r.rule_id::text, r.account_id, r.version, r.status, r.consecutive_errors"
+                " FROM {} r JOIN {} f ON f.rule_id = r.rule_id WHERE f.firing_id = %s"
+                " FOR UPDATE OF r"
+            ).format(self._t("rules"), self._t("firings")),
+            (e.firing_id,),
+        )
+        rule = await cur.fetchone()
+        if rule is None or rule["status"] != "active":
+            return []
+        denied = e.state == "denied"
+        errors = int(rule["consecutive_errors"]) + 1 if denied else 0
+        await conn.execute(
+            sql.SQL("UPDATE {} SET consecutive_errors = %s WHERE rule_id = %s").format(
+                self._t("rules")
+            ),
+            (errors, rule["rule_id"]),
+        )
+        if not denied or errors < self.max_consecutive_errors:
+            return []
+        reason = f"{errors} consecutive errors, the last: denied by order management ({e.reason})"
+        return [
+            await self._service_status(
+                conn,
+                rule["rule_id"],
+                rule["account_id"],
+                int(rule["version"]),
+                "paused",
+                reason[:500],
+                f"{rule['rule_id']}:{rule['version']}:paused:{e.order_id}",
+            )
+        ]
+
+    async def _executions(
+        self, conn: AsyncConnection[Any], firing_ids: list[str]
+    ) -> dict[str, tuple[Execution, ...]]:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            sql.SQL(
+                "SELECT * FROM {} WHERE firing_id = ANY(%s) ORDER BY idempotency_key, order_id"
+            ).format(self._t("executions")),
+            (firing_ids,),
+        )
+        out: dict[str, list[Execution]] = {}
+        for row in await cur.fetchall():
+            out.setdefault(row["firing_id"], []).append(Execution(**row))
+        return {k: tuple(v) for k, v in out.items()}
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -434,39 +546,60 @@ class RuleStore:
                 )
             )
             if status is not None:
-                await conn.execute(
-                    sql.SQL(
-                        "UPDATE {} SET status = %s, status_reason = %s, updated_at = now(),"
-                        " updated_by = %s WHERE rule_id = %s"
-                    ).format(self._t("rules")),
-                    (status, reason, SERVICE_ACTOR, rule.rule_id),
-                )
-                if status == "paused":
-                    await webhooks.enqueue(
-                        conn,
-                        self.schema,
-                        rule.account_id,
-                        "rule.paused",
-                        f"{rule.rule_id}:{rule.version}:paused:{seq}",
-                        {"rule_id": rule.rule_id, "account_id": rule.account_id, "reason": reason},
-                    )
-                change = "paused" if status == "paused" else "completed"
-                await self._change(
-                    conn, rule.rule_id, rule.account_id, rule.version, change, SERVICE_ACTOR, reason
-                )
                 entries.append(
-                    await self.audit().append(
+                    await self._service_status(
                         conn,
-                        actor=SERVICE_ACTOR,
-                        action=f"rule.{'pause' if status == 'paused' else 'complete'}",
-                        subject=rule.rule_id,
-                        details={"account": rule.account_id, "reason": reason},
+                        rule.rule_id,
+                        rule.account_id,
+                        rule.version,
+                        status,
+                        reason,
+                        f"{rule.rule_id}:{rule.version}:paused:{seq}",
                     )
                 )
         rule.trigger_seq = seq
         rule.last_fired_at = firing.fired_at
         await self._after_commit(entries)
         return Applied("fired", firing, status)
+
+    async def _service_status(
+        self,
+        conn: AsyncConnection[Any],
+        rule_id: str,
+        account_id: str,
+        version: int,
+        status: Status,
+        reason: str,
+        event_id: str,
+    ) -> AuditEntry:
+        """The service pauses or completes a rule (in the caller's transaction): its status,
+        the webhook of a pause (``event_id``: once per pause), the change for its holder, the
+        audit entry (returned, to publish after the commit)."""
+        await conn.execute(
+            sql.SQL(
+                "UPDATE {} SET status = %s, status_reason = %s, updated_at = now(),"
+                " updated_by = %s WHERE rule_id = %s"
+            ).format(self._t("rules")),
+            (status, reason, SERVICE_ACTOR, rule_id),
+        )
+        if status == "paused":
+            await webhooks.enqueue(
+                conn,
+                self.schema,
+                account_id,
+                "rule.paused",
+                event_id,
+                {"rule_id": rule_id, "account_id": account_id, "reason": reason},
+            )
+        change = "paused" if status == "paused" else "completed"
+        await self._change(conn, rule_id, account_id, version, change, SERVICE_ACTOR, reason)
+        return await self.audit().append(
+            conn,
+            actor=SERVICE_ACTOR,
+            action=f"rule.{'pause' if status == 'paused' else 'complete'}",
+            subject=rule_id,
+            details={"account": account_id, "reason": reason},
+        )
 
     async def _fire(
         self,
@@ -489,9 +622,9 @@ class RuleStore:
         )
         reason = ""
         notional: Decimal | None = None
-        if isinstance(action, TwapAction):
+        if isinstance(action, SlicedAction):
             outcome = "schedule"
-        if isinstance(action, PlaceOrderAction | TwapAction):
+        if isinstance(action, PlaceOrderAction | OrderListAction | SlicedAction):
             notional = _notional(action, reference_price)
             if notional is None and (limits.max_notional_per_firing or limits.max_notional_per_day):
                 outcome, reason = "error", "notional unknown: no price of the market seen yet"
@@ -592,7 +725,7 @@ class RuleStore:
                 (firing_id, rule.rule_id, rule.account_id, action.model_dump_json(), now),
             )
         if sent:
-            assert isinstance(action, PlaceOrderAction | CancelOrderAction)
+            assert isinstance(action, CommandAction)
             command = order_command(firing_id, rule.account_id, rule.rule_id, action, now)
             await conn.execute(
                 sql.SQL(
@@ -602,6 +735,10 @@ class RuleStore:
             )
         ok = outcome in ("command", "alert", "schedule", "paper")
         errors = 0 if ok else int(row["consecutive_errors"]) + 1
+        if outcome == "command":
+            # sent, not done: order management's answer (an order accepted or denied by its
+            # risk checks, record_execution) resets or counts the run of errors
+            errors = int(row["consecutive_errors"])
         firings = int(row["firings"]) + (1 if ok else 0)
         await conn.execute(
             sql.SQL(
@@ -645,6 +782,31 @@ class RuleStore:
             )
             rows = await cur.fetchall()
         return [_schedule(r) for r in rows if owned(r["account_id"])]
+
+    async def set_weights(
+        self, schedule: Schedule, weights: list[Decimal], profile: str
+    ) -> list[Decimal]:
+        """Fix the schedule's slice weights unless another instance did first; the stored
+        ones (every instance cuts the same slices)."""
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET weights = %s, profile = %s, updated_at = now()"
+                    " WHERE firing_id = %s AND weights IS NULL"
+                ).format(self._t("schedules")),
+                (json.dumps([str(w) for w in weights]), profile, schedule.firing_id),
+            )
+            cur = await conn.execute(
+                sql.SQL("SELECT weights, profile FROM {} WHERE firing_id = %s").format(
+                    self._t("schedules")
+                ),
+                (schedule.firing_id,),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        schedule.weights = [Decimal(w) for w in row[0]]
+        schedule.profile = row[1]
+        return schedule.weights
 
     async def send_slice(
         self, schedule: Schedule, quantity: Decimal, shortfall: Decimal | None = None
@@ -810,12 +972,18 @@ class RuleStore:
         return _record(row)
 
 
-def _notional(action: PlaceOrderAction | TwapAction, reference: Decimal | None) -> Decimal | None:
+def _notional(
+    action: PlaceOrderAction | OrderListAction | SlicedAction, reference: Decimal | None
+) -> Decimal | None:
     if isinstance(action, PlaceOrderAction) and action.quote_quantity is not None:
         return action.quote_quantity
     assert action.quantity is not None
-    if isinstance(action, TwapAction):
+    if isinstance(action, SlicedAction):
         return None if reference is None else action.quantity * reference
+    if isinstance(action, OrderListAction):
+        # an OCO sells (or buys) at its limit at best; a bracket is its entry
+        entry = action.price if action.list_type == "oco" else action.entry_price or reference
+        return None if entry is None else action.quantity * entry
     price = action.price or action.stop_price or reference
     return None if price is None else action.quantity * price
 
@@ -861,10 +1029,14 @@ def _schedule(row: dict[str, Any]) -> Schedule:
         firing_id=row["firing_id"],
         rule_id=str(row["rule_id"]),
         account_id=row["account_id"],
-        action=TwapAction.model_validate(row["action"]),
+        action=(VwapAction if row["action"]["type"] == "vwap" else TwapAction).model_validate(
+            row["action"]
+        ),
         started_at=row["started_at"],
         next_slice=int(row["next_slice"]),
         done_quantity=Decimal(row["done_quantity"]),
+        weights=None if row["weights"] is None else [Decimal(w) for w in row["weights"]],
+        profile=row["profile"],
     )
 
 
