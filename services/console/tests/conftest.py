@@ -1,7 +1,8 @@
 """A whole platform for the console's tests, as real processes on ports of their own: the
 exchange simulator, the auth service (Vault, PostgreSQL, Kafka), market-data and order-book
 following the simulator, the account service (syncing keys connected at auth from the
-simulator), the automation service, and the console pointed at them — against the shared Kafka,
+simulator), order management (trading at the simulator through keys held by auth), the
+automation service, and the console pointed at them — against the shared Kafka,
 PostgreSQL and Vault, on topic copies (``test.*``) and schemas (``test_*``) of this session.
 Nothing listens on the platform's default ports (8101-8106, 8300), where a shared `make up`
 may run.
@@ -89,6 +90,7 @@ class Platform:
     market_data: str
     order_book: str
     account: str
+    order_management: str
     automation: str
     console: str
     admin_id: str
@@ -209,6 +211,7 @@ def _platform(
         "market_data": f"test_{suffix}_md",
         "order_book": f"test_{suffix}_ob",
         "account": f"test_{suffix}_account",
+        "order_management": f"test_{suffix}_om",
         "automation": f"test_{suffix}_automation",
     }
     vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
@@ -232,10 +235,18 @@ def _platform(
         factory = loop.run(auth_processes.__aenter__())
         entered = True
         auth = loop.run(factory())
-        names = ("market-data", "order-book", "account", "automation", "console")
+        names = ("market-data", "order-book", "account", "order-management", "automation")
+        names += ("console",)
         ports = {name: free_port() for name in names}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         jwks = f"{auth.base_url}/v1/.well-known/jwks.json"
+        # order management's own client at auth, as docs/ORDER_MANAGEMENT.md has the operator
+        # create it: signing at the venues for every account, and the order-book's slippage
+        om_secret = loop.run(
+            auth.create_client(
+                f"order-management-{suffix}", ["credentials:use", "books:read"], ["*"]
+            )
+        )
 
         def topic(spec: TopicSpec) -> str:
             return _copy(topics, spec.name).name
@@ -298,6 +309,30 @@ def _platform(
                 },
             ),
             (
+                "order-management",
+                ["-m", "eip.order_management"],
+                {
+                    "ORDER_MANAGEMENT_HTTP_PORT": str(ports["order-management"]),
+                    "ORDER_MANAGEMENT_AUTH_JWKS_URL": jwks,
+                    "ORDER_MANAGEMENT_AUTH_URL": auth.base_url,
+                    "ORDER_MANAGEMENT_AUTH_CLIENT_ID": f"order-management-{suffix}",
+                    "ORDER_MANAGEMENT_AUTH_CLIENT_SECRET": om_secret,
+                    "ORDER_MANAGEMENT_ORDER_BOOK_URL": urls["order-book"],
+                    "ORDER_MANAGEMENT_EXCHANGE_URLS": json.dumps({"binance": sim}),
+                    "ORDER_MANAGEMENT_DB_SCHEMA": schemas["order_management"],
+                    # the platform's one audit chain, auth's (as `make up` runs them)
+                    "ORDER_MANAGEMENT_AUDIT_SCHEMA": schemas["audit"],
+                    "ORDER_MANAGEMENT_GROUP_ID": f"test-console-om-{suffix}",
+                    "ORDER_MANAGEMENT_COMMANDS_TOPIC": topic(ORDERS_COMMANDS),
+                    "ORDER_MANAGEMENT_EVENTS_TOPIC": topic(ORDERS_EVENTS),
+                    "ORDER_MANAGEMENT_TRADES_TOPIC": topic(MD_TRADES),
+                    "ORDER_MANAGEMENT_TICKERS_TOPIC": topic(MD_TICKERS),
+                    "ORDER_MANAGEMENT_AUDIT_TOPIC": topic(AUDIT_EVENTS),
+                    # a command taken before the group's first rebalance waits for its owner
+                    "ORDER_MANAGEMENT_FORWARD_WAIT_S": "30",
+                },
+            ),
+            (
                 "automation",
                 ["-m", "eip.automation"],
                 {
@@ -329,8 +364,7 @@ def _platform(
                     "CONSOLE_ORDER_BOOK_URL": urls["order-book"],
                     "CONSOLE_ACCOUNT_URL": urls["account"],
                     "CONSOLE_AUTOMATION_URL": urls["automation"],
-                    # order-management is not started: its screen waits for it
-                    "CONSOLE_ORDER_MANAGEMENT_URL": f"http://127.0.0.1:{free_port()}",
+                    "CONSOLE_ORDER_MANAGEMENT_URL": urls["order-management"],
                 },
             ),
         ]
@@ -340,6 +374,7 @@ def _platform(
             market_data=urls["market-data"],
             order_book=urls["order-book"],
             account=urls["account"],
+            order_management=urls["order-management"],
             automation=urls["automation"],
             console=urls["console"],
             admin_id=auth.admin_id,
