@@ -235,8 +235,8 @@ def _platform(
         factory = loop.run(auth_processes.__aenter__())
         entered = True
         auth = loop.run(factory())
-        names = ("market-data", "order-book", "account", "order-management", "automation")
-        names += ("console",)
+        names = ["market-data", "order-book", "account", "order-management", "automation"]
+        names += ["console"]
         ports = {name: free_port() for name in names}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         jwks = f"{auth.base_url}/v1/.well-known/jwks.json"
