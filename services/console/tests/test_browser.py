@@ -677,6 +677,49 @@ def test_the_rules_screen_lists_rules_and_pauses_and_resumes_them_through_automa
     assert refused.status_code == 403
     assert status() == "active"
 
+    # edit: a new version at automation with the definition the form sent
+    def served() -> dict[str, Any]:
+        answer = httpx.get(f"{platform.automation}/v1/rules/{rule_id}", headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        rule: dict[str, Any] = answer.json()
+        return rule
+
+    def editor() -> Locator:
+        row = page.locator(f"#rules tr[data-rule='{rule_id}']")
+        if row.locator("details").get_attribute("open") is None:  # closed: open it
+            row.locator("details summary").click()
+        return row.locator("form[hx-post='/rules/edit']")
+
+    form = editor()
+    form.get_by_label("Condition (JSON)").fill("{not json")
+    form.get_by_role("button", name=f"Save rule {name}").click()
+    expect(form.locator("[data-error]")).to_contain_text("condition is not a JSON object")
+    assert served()["version"] == 1
+    new_name = f"{name} v2"
+    condition = {**served()["condition"], "level": "200000000"}
+    form.get_by_label("Name").fill(new_name)
+    form.get_by_label("Condition (JSON)").fill(json.dumps(condition))
+    form.get_by_role("button", name=f"Save rule {name}").click()
+    expect(page.locator("#rules-panel .notice")).to_contain_text(f"Saved {new_name}: version 2")
+    rule = served()
+    assert (rule["name"], rule["version"], rule["condition"]["level"]) == (new_name, 2, "200000000")
+    expect(page.locator(f"#rules tr[data-rule='{rule_id}']")).to_contain_text(f"{new_name} v2")
+
+    # a definition automation refuses: its message in the form, the rule as it was
+    form = editor()
+    form.get_by_label("Condition (JSON)").fill('{"type": "no_such_condition"}')
+    form.get_by_role("button", name=f"Save rule {new_name}").click()
+    expect(form.locator("[data-error]")).to_contain_text("automation:")
+    assert served()["version"] == 2
+    shoot(page, "rules-edit-refused")
+
+    # delete, once the browser's confirmation is accepted: gone here and at automation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete rule {new_name}").click()
+    expect(page.locator("#rules-panel .notice")).to_contain_text(f"Deleted {new_name}")
+    expect(page.locator(f"#rules tr[data-rule='{rule_id}']")).to_have_count(0)
+    gone = httpx.get(f"{platform.automation}/v1/rules/{rule_id}", headers=headers, timeout=10)
+    assert gone.status_code == 404
     page.close()
 
 

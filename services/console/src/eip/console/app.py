@@ -9,6 +9,7 @@ FastAPI's /docs pages are not served (their inline scripts would break the CSP a
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -87,6 +88,7 @@ Span = Annotated[Text, Query(pattern="^(1d|7d|30d)$")]
 RulesReader = Annotated[Session, Depends(require_session("rules:read"))]
 RulesWriter = Annotated[Session, Depends(require_session("rules:read", "rules:write", change=True))]
 RuleId = Annotated[Text, Form(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+RuleJson = Annotated[Text, Form(min_length=2, max_length=20_000)]
 OrdersReader = Annotated[Session, Depends(require_session("orders:read"))]
 OrdersWriter = Annotated[
     Session, Depends(require_session("orders:read", "orders:write", change=True))
@@ -635,6 +637,43 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         )
         return HTMLResponse(await rules_panel(session, f"Resumed {answer['name']}."))
 
+    @app.post("/rules/edit", include_in_schema=False)
+    async def edit_rule(
+        session: RulesWriter,
+        rule_id: RuleId,
+        name: Annotated[Text, Form(min_length=1, max_length=120)],
+        condition: RuleJson,
+        action: RuleJson,
+        limits: RuleJson = "{}",
+        paper: Annotated[bool, Form()] = False,
+    ) -> HTMLResponse:
+        """A new version of the rule at automation, which checks the definition (422
+        ``invalid_request`` with the fields) and starts its evaluation afresh."""
+        body = {
+            "name": name,
+            "condition": json_object("condition", condition),
+            "action": json_object("action", action),
+            "limits": json_object("limits", limits),
+            "paper": paper,
+        }
+        answer = await upstream.request(
+            "automation", "PUT", f"/v1/rules/{rule_id}", await sessions.token(session), json=body
+        )
+        notice = f"Saved {answer['name']}: version {answer['version']}."
+        return HTMLResponse(await rules_panel(session, notice))
+
+    @app.post("/rules/delete", include_in_schema=False)
+    async def delete_rule(
+        session: RulesWriter,
+        rule_id: RuleId,
+        name: Annotated[Text, Form(max_length=120)] = "",
+    ) -> HTMLResponse:
+        """Deleted at automation (its firings are kept there); the panel comes back without it."""
+        await upstream.request(
+            "automation", "DELETE", f"/v1/rules/{rule_id}", await sessions.token(session)
+        )
+        return HTMLResponse(await rules_panel(session, f"Deleted {name or rule_id}."))
+
     return app
 
 
@@ -651,6 +690,22 @@ def key_material(
     if passphrase is not None and passphrase.get_secret_value():
         material["passphrase"] = passphrase.get_secret_value()
     return material
+
+
+def json_object(field: str, text: str) -> dict[str, Any]:
+    """A form's JSON text as the object a service's body takes; 422 with the field otherwise."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "request is invalid",
+            [{"field": field, "problem": "is not a JSON object"}],
+        )
+    return value
 
 
 def new_ticket_key() -> str:

@@ -53,6 +53,9 @@ function describe(xhr) {
       message += ": " + details.map((d) => `${d.field} ${d.problem}`).join("; ");
     } else if (details && details.details && details.details.not_allowed) {
       message += ` (${details.details.not_allowed})`;
+    } else if (details && Array.isArray(details.details)) {
+      // a service's own invalid_request, relayed: its fields and problems
+      message += ": " + details.details.map((d) => `${d.field} ${d.problem}`).join("; ");
     } else if (details && details.details && details.details.denial) {
       // order management's risk refusal: its code names the check that refused
       message += ` (${details.details.denial.code})`;
