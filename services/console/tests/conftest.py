@@ -133,7 +133,7 @@ def _start(
 
 
 def _wait_ready(
-    name: str, url: str, process: subprocess.Popen[bytes], log_dir: Path, timeout_s: float = 90
+    name: str, url: str, process: subprocess.Popen[bytes], log_dir: Path, timeout_s: float = 240
 ) -> None:
     deadline = time.monotonic() + timeout_s
     last = ""
@@ -365,6 +365,9 @@ def _platform(
                     "CONSOLE_ACCOUNT_URL": urls["account"],
                     "CONSOLE_AUTOMATION_URL": urls["automation"],
                     "CONSOLE_ORDER_MANAGEMENT_URL": urls["order-management"],
+                    # the shared machine runs several engineers' tests at once (load 15-20):
+                    # auth and the account service were seen taking more than the default 5 s
+                    "CONSOLE_REQUEST_TIMEOUT_S": "20",
                 },
             ),
         ]
@@ -383,8 +386,11 @@ def _platform(
             auth_service=auth,
             loop=loop,
         )
+        # Started together, then awaited: one after the other, the services took six minutes
+        # to come up on the shared machine at load 15, inside the first test's time-out.
         for name, argv, env in plan:
             platform.processes[name] = _start(name, argv, {**base, **env}, log_dir)
+        for name, _, _ in plan:
             _wait_ready(name, urls[name], platform.processes[name], log_dir)
         yield platform
     finally:

@@ -36,7 +36,12 @@ from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
 
 from .conftest import ARTIFACTS, HERE, Platform
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+# func_only: the session's platform starts inside the first test's setup (bounded by its own
+# readiness waits); on a loaded machine that start alone took most of the 600 s
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600, func_only=True)]
+# Playwright's 5 s default for an expectation is tight on the shared 2-core machine during a
+# full `make test` (load 15-20): a page whose service takes seconds to answer is not broken.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags that work on this project's machines (docs/CONSOLE.md, "Tests").
@@ -426,7 +431,10 @@ def test_every_screen_passes_axe_and_no_page_breaks_the_content_security_policy(
     found: dict[str, list[dict[str, Any]]] = {}
     for path in ("/markets", "/book", "/keys", "/platform", "/accounts", "/orders", "/rules"):
         page.goto(f"{platform.console}{path}")
-        page.wait_for_timeout(1500)  # the live fragments of the first round are in
+        if page.locator("[data-live]").count():
+            # the live fragments of the first round are in (not a fixed pause: on a loaded
+            # machine the first round can take longer than any pause chosen)
+            page.wait_for_function("() => window.eipConsole.fragments > 0", timeout=30_000)
         problems = axe(page)
         if problems:
             found[path] = problems
@@ -531,7 +539,7 @@ def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_va
     account = f"acct-{uuid.uuid4().hex[:8]}"
     headers = funded_account_connected(platform, account, "accounts screen")
     # the account service picks the key up from auth.credentials and reads its balances
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # generous: a full `make test` loads the machine
     while time.monotonic() < deadline:
         answer = httpx.get(
             f"{platform.account}/v1/accounts/{account}/connections", headers=headers, timeout=10
@@ -540,7 +548,7 @@ def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_va
             break
         time.sleep(0.5)
     else:
-        pytest.fail(f"the account service did not sync {account} within 60 s")
+        pytest.fail(f"the account service did not sync {account} within 120 s")
 
     # an operator whose client acts on this account: the token covers it, the console shows it
     operator_id = f"accounts-{uuid.uuid4().hex[:6]}"
