@@ -184,7 +184,10 @@ def platform(
     # A simulator of its own: this session-wide platform keeps market-data and order-book
     # following BTC/USDT until the session ends, and on the session's shared simulator those
     # connections would take the stream faults other tests aim at their own connections.
-    with run_simulator(tmp_path_factory.mktemp("console-simulator")) as simulator_process:
+    # (120 s to start: 30 s was seen too short on the shared machine at load 15)
+    with run_simulator(
+        tmp_path_factory.mktemp("console-simulator"), startup_timeout_s=120
+    ) as simulator_process:
         yield from _platform(
             kafka_bootstrap_servers,
             database_url,
