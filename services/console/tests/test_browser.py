@@ -848,7 +848,7 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
     filled = page.locator(f"#recent-orders tr[data-order='{market_id}']")
     shows(page, filled, "filled")
     expect(filled.locator("li[data-fill]").first).to_contain_text("fee")
-    assert served(market_id)["filled_quantity"] == "0.001"
+    assert Decimal(served(market_id)["filled_quantity"]) == Decimal("0.001")
 
     # a large trade is held; its requester may not confirm it (four eyes, the service's word)
     place(page, "buy", "limit", "0.005", str(price))
