@@ -331,6 +331,8 @@ def _platform(
                     "ORDER_MANAGEMENT_TRADES_TOPIC": topic(MD_TRADES),
                     "ORDER_MANAGEMENT_TICKERS_TOPIC": topic(MD_TICKERS),
                     "ORDER_MANAGEMENT_AUDIT_TOPIC": topic(AUDIT_EVENTS),
+                    # pre-trade risk reads the balances the account service publishes
+                    "ORDER_MANAGEMENT_BALANCES_TOPIC": topic(ACCOUNT_BALANCES),
                     # a command taken before the group's first rebalance waits for its owner
                     "ORDER_MANAGEMENT_FORWARD_WAIT_S": "30",
                 },
