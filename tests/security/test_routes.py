@@ -38,7 +38,7 @@ from eip.order_book.settings import OrderBookSettings
 from eip.order_management.app import build_app as order_management_app
 from eip.order_management.settings import OrderManagementSettings
 from eip.testing.tokens import TokenIssuer
-from eip.tokens import PUBLIC_PATHS, unprotected_routes
+from eip.tokens import PUBLIC_PATHS, SCOPES, unprotected_routes
 
 AppFactory = Callable[[TokenIssuer], FastAPI]
 SERVICES: dict[str, AppFactory] = {
@@ -142,6 +142,21 @@ def test_the_document_declares_the_bearer_scheme_scopes_and_error_bodies(
         if operation.get("parameters") or operation.get("requestBody"):
             assert "422" in errors, (method, path)
             assert "400" not in errors, (method, path)
+
+
+def test_every_scope_a_route_asks_for_is_one_the_auth_service_issues() -> None:
+    # order management's orders:read, orders:confirm and risk:admin were once missing from
+    # eip.tokens.SCOPES: auth refused clients with them, so no real token could read an order
+    issuer = TokenIssuer("http://127.0.0.1:1/unused")
+    asked = {
+        (name, scope)
+        for name, factory in SERVICES.items()
+        for _, _, operation in operations(factory(issuer).openapi())
+        for requirement in operation.get("security", [])
+        for scope in requirement.get("bearer", [])
+    }
+    assert ("order-management", "orders:confirm") in asked  # the walk sees the scopes
+    assert {(name, scope) for name, scope in asked if scope not in SCOPES} == set()
 
 
 def test_reads_and_changes_take_different_scopes() -> None:

@@ -1,7 +1,8 @@
 """A whole platform for the console's tests, as real processes on ports of their own: the
 exchange simulator, the auth service (Vault, PostgreSQL, Kafka), market-data and order-book
 following the simulator, the account service (syncing keys connected at auth from the
-simulator), the automation service, and the console pointed at them — against the shared Kafka,
+simulator), order management (trading at the simulator through keys held by auth), the
+automation service, and the console pointed at them — against the shared Kafka,
 PostgreSQL and Vault, on topic copies (``test.*``) and schemas (``test_*``) of this session.
 Nothing listens on the platform's default ports (8101-8106, 8300), where a shared `make up`
 may run.
@@ -89,6 +90,7 @@ class Platform:
     market_data: str
     order_book: str
     account: str
+    order_management: str
     automation: str
     console: str
     admin_id: str
@@ -131,7 +133,7 @@ def _start(
 
 
 def _wait_ready(
-    name: str, url: str, process: subprocess.Popen[bytes], log_dir: Path, timeout_s: float = 90
+    name: str, url: str, process: subprocess.Popen[bytes], log_dir: Path, timeout_s: float = 240
 ) -> None:
     deadline = time.monotonic() + timeout_s
     last = ""
@@ -182,7 +184,10 @@ def platform(
     # A simulator of its own: this session-wide platform keeps market-data and order-book
     # following BTC/USDT until the session ends, and on the session's shared simulator those
     # connections would take the stream faults other tests aim at their own connections.
-    with run_simulator(tmp_path_factory.mktemp("console-simulator")) as simulator_process:
+    # (120 s to start: 30 s was seen too short on the shared machine at load 15)
+    with run_simulator(
+        tmp_path_factory.mktemp("console-simulator"), startup_timeout_s=120
+    ) as simulator_process:
         yield from _platform(
             kafka_bootstrap_servers,
             database_url,
@@ -209,6 +214,7 @@ def _platform(
         "market_data": f"test_{suffix}_md",
         "order_book": f"test_{suffix}_ob",
         "account": f"test_{suffix}_account",
+        "order_management": f"test_{suffix}_om",
         "automation": f"test_{suffix}_automation",
     }
     vault = VaultClient(vault_endpoint.addr, vault_endpoint.token)
@@ -232,10 +238,18 @@ def _platform(
         factory = loop.run(auth_processes.__aenter__())
         entered = True
         auth = loop.run(factory())
-        names = ("market-data", "order-book", "account", "automation", "console")
+        names = ["market-data", "order-book", "account", "order-management", "automation"]
+        names += ["console"]
         ports = {name: free_port() for name in names}
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         jwks = f"{auth.base_url}/v1/.well-known/jwks.json"
+        # order management's own client at auth, as docs/ORDER_MANAGEMENT.md has the operator
+        # create it: signing at the venues for every account, and the order-book's slippage
+        om_secret = loop.run(
+            auth.create_client(
+                f"order-management-{suffix}", ["credentials:use", "books:read"], ["*"]
+            )
+        )
 
         def topic(spec: TopicSpec) -> str:
             return _copy(topics, spec.name).name
@@ -298,6 +312,32 @@ def _platform(
                 },
             ),
             (
+                "order-management",
+                ["-m", "eip.order_management"],
+                {
+                    "ORDER_MANAGEMENT_HTTP_PORT": str(ports["order-management"]),
+                    "ORDER_MANAGEMENT_AUTH_JWKS_URL": jwks,
+                    "ORDER_MANAGEMENT_AUTH_URL": auth.base_url,
+                    "ORDER_MANAGEMENT_AUTH_CLIENT_ID": f"order-management-{suffix}",
+                    "ORDER_MANAGEMENT_AUTH_CLIENT_SECRET": om_secret,
+                    "ORDER_MANAGEMENT_ORDER_BOOK_URL": urls["order-book"],
+                    "ORDER_MANAGEMENT_EXCHANGE_URLS": json.dumps({"binance": sim}),
+                    "ORDER_MANAGEMENT_DB_SCHEMA": schemas["order_management"],
+                    # the platform's one audit chain, auth's (as `make up` runs them)
+                    "ORDER_MANAGEMENT_AUDIT_SCHEMA": schemas["audit"],
+                    "ORDER_MANAGEMENT_GROUP_ID": f"test-console-om-{suffix}",
+                    "ORDER_MANAGEMENT_COMMANDS_TOPIC": topic(ORDERS_COMMANDS),
+                    "ORDER_MANAGEMENT_EVENTS_TOPIC": topic(ORDERS_EVENTS),
+                    "ORDER_MANAGEMENT_TRADES_TOPIC": topic(MD_TRADES),
+                    "ORDER_MANAGEMENT_TICKERS_TOPIC": topic(MD_TICKERS),
+                    "ORDER_MANAGEMENT_AUDIT_TOPIC": topic(AUDIT_EVENTS),
+                    # pre-trade risk reads the balances the account service publishes
+                    "ORDER_MANAGEMENT_BALANCES_TOPIC": topic(ACCOUNT_BALANCES),
+                    # a command taken before the group's first rebalance waits for its owner
+                    "ORDER_MANAGEMENT_FORWARD_WAIT_S": "30",
+                },
+            ),
+            (
                 "automation",
                 ["-m", "eip.automation"],
                 {
@@ -329,8 +369,10 @@ def _platform(
                     "CONSOLE_ORDER_BOOK_URL": urls["order-book"],
                     "CONSOLE_ACCOUNT_URL": urls["account"],
                     "CONSOLE_AUTOMATION_URL": urls["automation"],
-                    # order-management is not started: its screen waits for it
-                    "CONSOLE_ORDER_MANAGEMENT_URL": f"http://127.0.0.1:{free_port()}",
+                    "CONSOLE_ORDER_MANAGEMENT_URL": urls["order-management"],
+                    # the shared machine runs several engineers' tests at once (load 15-20):
+                    # auth and the account service were seen taking more than the default 5 s
+                    "CONSOLE_REQUEST_TIMEOUT_S": "20",
                 },
             ),
         ]
@@ -340,6 +382,7 @@ def _platform(
             market_data=urls["market-data"],
             order_book=urls["order-book"],
             account=urls["account"],
+            order_management=urls["order-management"],
             automation=urls["automation"],
             console=urls["console"],
             admin_id=auth.admin_id,
@@ -348,8 +391,11 @@ def _platform(
             auth_service=auth,
             loop=loop,
         )
+        # Started together, then awaited: one after the other, the services took six minutes
+        # to come up on the shared machine at load 15, inside the first test's time-out.
         for name, argv, env in plan:
             platform.processes[name] = _start(name, argv, {**base, **env}, log_dir)
+        for name, _, _ in plan:
             _wait_ready(name, urls[name], platform.processes[name], log_dir)
         yield platform
     finally:

@@ -22,14 +22,26 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import (
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from eip.console.render import NONE
 from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
 
 from .conftest import ARTIFACTS, HERE, Platform
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+# func_only: the session's platform starts inside the first test's setup (bounded by its own
+# readiness waits); on a loaded machine that start alone took most of the 600 s
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600, func_only=True)]
+# Playwright's 5 s default for an expectation is tight on the shared 2-core machine during a
+# full `make test` (load 15-20): a page whose service takes seconds to answer is not broken.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags that work on this project's machines (docs/CONSOLE.md, "Tests").
@@ -393,13 +405,10 @@ def test_the_platform_screen_and_the_audit_chains_verify_button(
     page.goto(f"{platform.console}/platform")
     MEASUREMENTS.setdefault("page_load_ms", {})["platform"] = load_time_ms(page)
     services = page.locator("#services")
-    for name in ("auth", "market-data", "order-book", "account", "automation"):
+    for name in ("auth", "market-data", "order-book", "account", "order-management", "automation"):
         expect(services.locator(f"tr[data-service={name}] [data-ready]")).to_have_attribute(
             "data-ready", "true", timeout=30_000
         )
-    # not started in this test platform: reported down, with the error the console met
-    expect(services.locator("tr[data-service=order-management]")).to_contain_text("down")
-    expect(services.locator("tr[data-service=order-management]")).to_contain_text("did not answer")
     expect(page.locator("#streams")).to_contain_text("binance")
     expect(page.locator("#streams")).to_contain_text("connected")
     expect(page.locator("#lag")).to_contain_text("market-data", timeout=30_000)
@@ -412,15 +421,6 @@ def test_the_platform_screen_and_the_audit_chains_verify_button(
     shoot(page, "platform")
 
 
-def test_screens_waiting_for_their_apis_say_what_comes(operator: Page, platform: Platform) -> None:
-    page = operator
-    for key, text in (("orders", "kill switch"),):
-        page.goto(f"{platform.console}/{key}")
-        expect(page.locator(".placeholder")).to_contain_text(text)
-        expect(page.locator("[data-api]")).to_have_attribute("data-api", "missing")
-        shoot(page, f"placeholder-{key}")
-
-
 def test_every_screen_passes_axe_and_no_page_breaks_the_content_security_policy(
     operator: Page, platform: Platform, violations: list[str]
 ) -> None:
@@ -431,7 +431,10 @@ def test_every_screen_passes_axe_and_no_page_breaks_the_content_security_policy(
     found: dict[str, list[dict[str, Any]]] = {}
     for path in ("/markets", "/book", "/keys", "/platform", "/accounts", "/orders", "/rules"):
         page.goto(f"{platform.console}{path}")
-        page.wait_for_timeout(1500)  # the live fragments of the first round are in
+        if page.locator("[data-live]").count():
+            # the live fragments of the first round are in (not a fixed pause: on a loaded
+            # machine the first round can take longer than any pause chosen)
+            page.wait_for_function("() => window.eipConsole.fragments > 0", timeout=30_000)
         problems = axe(page)
         if problems:
             found[path] = problems
@@ -509,10 +512,9 @@ async def _funded_key(base_url: str, account: str) -> ApiCredentials:
         await simulator.aclose()
 
 
-def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_values_it(
-    browser: BrowserContext, platform: Platform, violations: list[str]
-) -> None:
-    account = f"acct-{uuid.uuid4().hex[:8]}"
+def funded_account_connected(platform: Platform, account: str, label: str) -> dict[str, str]:
+    """A simulator account holding 1500 USDT and 0.25 BTC, its trading key connected at auth
+    (validated there); the admin's headers for a token naming the account."""
     key: ApiCredentials = in_thread(_funded_key(platform.simulator, account))
     headers = platform.headers(accounts=[account])
     connected = httpx.post(
@@ -521,15 +523,23 @@ def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_va
         json={
             "account_id": account,
             "exchange": "binance",
-            "label": "accounts screen",
+            "label": label,
             "api_key": key.api_key,
             "secret": key.secret,
         },
         timeout=30,
     )
     assert connected.status_code == 201, connected.text
+    return headers
+
+
+def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_values_it(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    headers = funded_account_connected(platform, account, "accounts screen")
     # the account service picks the key up from auth.credentials and reads its balances
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # generous: a full `make test` loads the machine
     while time.monotonic() < deadline:
         answer = httpx.get(
             f"{platform.account}/v1/accounts/{account}/connections", headers=headers, timeout=10
@@ -538,7 +548,7 @@ def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_va
             break
         time.sleep(0.5)
     else:
-        pytest.fail(f"the account service did not sync {account} within 60 s")
+        pytest.fail(f"the account service did not sync {account} within 120 s")
 
     # an operator whose client acts on this account: the token covers it, the console shows it
     operator_id = f"accounts-{uuid.uuid4().hex[:6]}"
@@ -577,6 +587,29 @@ def test_the_accounts_screen_shows_a_connected_account_as_the_account_service_va
     assert page.locator("[data-failed]").count() == 0
     assert axe(page) == []  # with its tables and chart filled (the walk sees it empty)
     shoot(page, "accounts")
+
+    # live: an order filled at the venue reaches the page's balances without a reload
+    reading = as_of(page, "accounts-asof")
+    btc = page.locator("#consolidated tr[data-asset=BTC]")
+    before = btc.text_content() or ""
+    bought = httpx.post(
+        f"{platform.order_management}/v1/orders",
+        headers=headers,
+        json={
+            "account_id": account,
+            "idempotency_key": f"accounts-live-{uuid.uuid4().hex}",
+            "exchange": "binance",
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "type": "market",
+            "quantity": "0.001",
+        },
+        timeout=30,
+    )
+    assert bought.status_code == 201, bought.text
+    expect(btc).not_to_have_text(before, timeout=60_000)  # 0.25 + 0.001 less the fee
+    expect(btc).to_contain_text("0.250")
+    assert as_of(page, "accounts-asof") != reading
 
     # another quote: the same holdings, valued again by the service
     page.get_by_label("Quote currency").fill("BTC")
@@ -651,4 +684,211 @@ def test_the_rules_screen_lists_rules_and_pauses_and_resumes_them_through_automa
     )
     assert refused.status_code == 403
     assert status() == "active"
+
+    # edit: a new version at automation with the definition the form sent
+    def served() -> dict[str, Any]:
+        answer = httpx.get(f"{platform.automation}/v1/rules/{rule_id}", headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        rule: dict[str, Any] = answer.json()
+        return rule
+
+    def editor() -> Locator:
+        row = page.locator(f"#rules tr[data-rule='{rule_id}']")
+        if row.locator("details").get_attribute("open") is None:  # closed: open it
+            row.locator("details summary").click()
+        return row.locator("form[hx-post='/rules/edit']")
+
+    form = editor()
+    form.get_by_label("Condition (JSON)").fill("{not json")
+    form.get_by_role("button", name=f"Save rule {name}").click()
+    expect(form.locator("[data-error]")).to_contain_text("condition is not a JSON object")
+    assert served()["version"] == 1
+    new_name = f"{name} v2"
+    condition = {**served()["condition"], "level": "200000000"}
+    form.get_by_label("Name").fill(new_name)
+    form.get_by_label("Condition (JSON)").fill(json.dumps(condition))
+    form.get_by_role("button", name=f"Save rule {name}").click()
+    expect(page.locator("#rules-panel .notice")).to_contain_text(f"Saved {new_name}: version 2")
+    rule = served()
+    assert (rule["name"], rule["version"], rule["condition"]["level"]) == (new_name, 2, "200000000")
+    expect(page.locator(f"#rules tr[data-rule='{rule_id}']")).to_contain_text(f"{new_name} v2")
+
+    # a definition automation refuses: its message in the form, the rule as it was
+    form = editor()
+    form.get_by_label("Condition (JSON)").fill('{"type": "no_such_condition"}')
+    form.get_by_role("button", name=f"Save rule {new_name}").click()
+    expect(form.locator("[data-error]")).to_contain_text("automation:")
+    assert served()["version"] == 2
+    shoot(page, "rules-edit-refused")
+
+    # delete, once the browser's confirmation is accepted: gone here and at automation
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete rule {new_name}").click()
+    expect(page.locator("#rules-panel .notice")).to_contain_text(f"Deleted {new_name}")
+    expect(page.locator(f"#rules tr[data-rule='{rule_id}']")).to_have_count(0)
+    gone = httpx.get(f"{platform.automation}/v1/rules/{rule_id}", headers=headers, timeout=10)
+    assert gone.status_code == 404
+    page.close()
+
+
+def btc_mid(platform: Platform) -> Decimal:
+    """BTC/USDT's mid at binance now, as market-data serves it (the simulator's market moves)."""
+    tickers = httpx.get(
+        f"{platform.market_data}/v1/tickers", headers=platform.headers(), timeout=10
+    ).json()["tickers"]
+    ticker = next(t for t in tickers if t["exchange"] == "binance" and t["symbol"] == "BTC/USDT")
+    return (Decimal(ticker["bid"]) + Decimal(ticker["ask"])) / 2
+
+
+def fill_ticket(page: Page, side: str, type_: str, quantity: str, price: str = "") -> None:
+    ticket = page.locator("#ticket")
+    ticket.get_by_label("Side").select_option(side)
+    ticket.get_by_label("Type").select_option(type_)
+    ticket.get_by_label("Quantity").fill(quantity)
+    ticket.get_by_label("Limit price").fill(price)
+    ticket.get_by_role("button", name="Place order").click()
+
+
+def place(page: Page, side: str, type_: str, quantity: str, price: str = "") -> None:
+    """Send the ticket; again (a new key: the refusal was an answer) while order management
+    cannot read the account's free balance at the venue yet — its first read of a new account
+    was seen missing its deadline on the loaded machine (``balance_unavailable``)."""
+    deadline = time.monotonic() + 60
+    while True:
+        with page.expect_response(lambda r: r.url.endswith("/orders/place")) as answer:
+            fill_ticket(page, side, type_, quantity, price)
+        refused = answer.value.status == 422 and "balance_unavailable" in answer.value.text()
+        if not refused or time.monotonic() > deadline:
+            return
+        page.wait_for_timeout(1000)
+
+
+def shows(page: Page, row: Locator, state: str) -> None:
+    """The order's row reaches ``state`` with the page left as it is: the live stream brings it."""
+    expect(row).to_have_attribute("data-state", state, timeout=30_000)
+
+
+def as_of(page: Page, element_id: str) -> str:
+    return page.locator(f"#{element_id} time").get_attribute("datetime") or ""
+
+
+def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_operator(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    headers = funded_account_connected(platform, account, "orders screen")
+    # a trade above 200 USDT waits for a second operator (order management's risk limit)
+    limits = httpx.put(
+        f"{platform.order_management}/v1/risk/limits",
+        headers=headers,
+        json={
+            "scope": "account",
+            "scope_id": account,
+            "limits": {"confirm_above_notional": "200"},
+        },
+        timeout=10,
+    )
+    assert limits.status_code == 200, limits.text
+
+    def served(order_id: str) -> dict[str, Any]:
+        answer = httpx.get(
+            f"{platform.order_management}/v1/orders/{order_id}", headers=headers, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        order: dict[str, Any] = answer.json()["order"]
+        return order
+
+    trader = f"trader-{uuid.uuid4().hex[:6]}"
+    trader_secret = platform.create_client(
+        trader, ["orders:read", "orders:write", "orders:confirm"], [account]
+    )
+    page = watch(browser.new_page(), violations)
+    log_in(page, platform, trader, trader_secret)
+    page.goto(f"{platform.console}/orders")
+    MEASUREMENTS.setdefault("page_load_ms", {})["orders"] = load_time_ms(page)
+    expect(page.locator("#orders-account")).to_have_text(account)  # its one account, chosen
+    expect(page.locator("#no-open-orders")).to_be_visible()
+    # live: the time of the last reading moves while the page stays open
+    first_reading = as_of(page, "orders-asof")
+    expect(page.locator("#orders-asof time")).not_to_have_attribute(
+        "datetime", first_reading, timeout=15_000
+    )
+    price = (btc_mid(platform) * Decimal("0.9")).quantize(Decimal("0.01"))
+
+    # refused by order management's risk check: its message and code shown, nothing placed
+    fill_ticket(page, "buy", "limit", "0.00001", str(price))
+    ticket_error = page.locator("#ticket [data-error]")
+    expect(ticket_error).to_contain_text("order-management:")
+    expect(ticket_error).to_contain_text("(notional_below_min)")
+    # the console's own check: a limit order without a price never reaches the service
+    fill_ticket(page, "buy", "limit", "0.001")
+    expect(ticket_error).to_contain_text("a limit order needs a price")
+
+    # a limit buy below the market: accepted by the venue, open, then cancelled from its row
+    # (the refusals above drew new idempotency keys: this ticket is a new order)
+    place(page, "buy", "limit", "0.001", str(price))
+    notice = page.locator("#order-notice .notice")
+    expect(notice).to_contain_text(f"buy limit 0.001 BTC/USDT at {price} on binance")
+    order_id = notice.get_attribute("data-order") or ""
+    row = page.locator(f"#open-orders tr[data-order='{order_id}']")
+    shows(page, row, "accepted")
+    assert served(order_id)["state"] == "accepted"
+    assert axe(page) == []  # with the ticket, an open order and its buttons
+    shoot(page, "orders-open")
+    row.get_by_role("button", name=f"Cancel order {order_id}").click()
+    expect(notice).to_contain_text(re.compile("pending cancel|canceled"))
+    shows(page, page.locator(f"#recent-orders tr[data-order='{order_id}']"), "canceled")
+    expect(row).to_have_count(0)
+    assert served(order_id)["state"] == "canceled"
+
+    # a market buy fills at once; its fills are listed with the order
+    place(page, "buy", "market", "0.001")
+    expect(notice).to_contain_text("buy market 0.001 BTC/USDT on binance")
+    market_id = notice.get_attribute("data-order") or ""
+    filled = page.locator(f"#recent-orders tr[data-order='{market_id}']")
+    shows(page, filled, "filled")
+    expect(filled.locator("li[data-fill]").first).to_contain_text("fee")
+    assert Decimal(served(market_id)["filled_quantity"]) == Decimal("0.001")
+
+    # a large trade is held; its requester may not confirm it (four eyes, the service's word)
+    place(page, "buy", "limit", "0.005", str(price))
+    expect(page.locator("#awaiting-notice")).to_contain_text("second operator")
+    large_id = page.locator("#order-notice .notice").get_attribute("data-order") or ""
+    held = page.locator(f"#open-orders tr[data-order='{large_id}']")
+    expect(held).to_have_attribute("data-state", "awaiting_confirmation")
+    held.get_by_role("button", name=f"Confirm order {large_id}").click()
+    expect(held.locator("[data-error]").first).to_contain_text("order-management:")
+    assert served(large_id)["state"] == "awaiting_confirmation"
+    shoot(page, "orders-awaiting-confirmation")
+
+    # a second operator sees what waits and confirms it: order management sends it
+    confirmer = f"confirmer-{uuid.uuid4().hex[:6]}"
+    confirmer_secret = platform.create_client(
+        confirmer, ["orders:read", "orders:confirm"], [account]
+    )
+    log_in(page, platform, confirmer, confirmer_secret)
+    page.goto(f"{platform.console}/orders")
+    expect(page.locator("#ticket")).to_have_count(0)  # no orders:write: no ticket, no cancel
+    held = page.locator(f"#open-orders tr[data-order='{large_id}']")
+    expect(held.get_by_role("button", name=f"Cancel order {large_id}")).to_have_count(0)
+    held.get_by_role("button", name=f"Confirm order {large_id}").click()
+    expect(page.locator("#order-notice .notice")).to_have_attribute(
+        "data-state", re.compile("pending_new|submitted|accepted")
+    )
+    shows(page, held, "accepted")
+    assert served(large_id)["confirmed_by"]
+
+    # a reader sees the orders and no button at all
+    reader = f"orders-reader-{uuid.uuid4().hex[:6]}"
+    reader_secret = platform.create_client(reader, ["orders:read"], [account])
+    log_in(page, platform, reader, reader_secret)
+    page.goto(f"{platform.console}/orders")
+    expect(page.locator(f"#open-orders tr[data-order='{large_id}']")).to_be_visible()
+    expect(page.locator("#ticket")).to_have_count(0)
+    expect(page.locator("#open-orders button")).to_have_count(0)
+    shoot(page, "orders-reader")
+    cancel = httpx.post(
+        f"{platform.order_management}/v1/orders/{large_id}/cancel", headers=headers, timeout=30
+    )
+    assert cancel.status_code == 202, cancel.text
     page.close()

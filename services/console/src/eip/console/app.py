@@ -9,6 +9,7 @@ FastAPI's /docs pages are not served (their inline scripts would break the CSP a
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -33,7 +34,7 @@ from eip.console.live import (
     stream,
 )
 from eip.console.render import Renderer
-from eip.console.screens import BY_KEY, SCREENS, ApiCatalog, Screen
+from eip.console.screens import BY_KEY, SCREENS
 from eip.console.security import (
     LoginRequired,
     SecurityHeaders,
@@ -44,9 +45,15 @@ from eip.console.security import (
 from eip.console.sessions import COOKIE, LoginRefused, Session, SessionStore
 from eip.console.settings import ConsoleSettings
 from eip.console.upstream import Upstream, UpstreamError
-from eip.console.views import account_view, rules_view
+from eip.console.views import (
+    account_view,
+    follow_accounts,
+    follow_orders,
+    orders_view,
+    rules_view,
+)
 from eip.console.watch import BookWatch
-from eip.observability.http import error_body
+from eip.observability.http import ApiError, error_body
 from eip.observability.inputs import Text
 from eip.runtime import Needs, service_app
 from eip.tokens import TokenVerifier
@@ -81,6 +88,17 @@ Span = Annotated[Text, Query(pattern="^(1d|7d|30d)$")]
 RulesReader = Annotated[Session, Depends(require_session("rules:read"))]
 RulesWriter = Annotated[Session, Depends(require_session("rules:read", "rules:write", change=True))]
 RuleId = Annotated[Text, Form(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+RuleJson = Annotated[Text, Form(min_length=2, max_length=20_000)]
+OrdersReader = Annotated[Session, Depends(require_session("orders:read"))]
+OrdersWriter = Annotated[
+    Session, Depends(require_session("orders:read", "orders:write", change=True))
+]
+OrdersConfirmer = Annotated[
+    Session, Depends(require_session("orders:read", "orders:confirm", change=True))
+]
+OrderId = Annotated[Text, Form(pattern=r"^[0-9a-fA-F-]{36}$")]
+# A quantity or price as the operator types it: a plain decimal, never a float on the way.
+DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
 
 
 def build_app(settings: ConsoleSettings) -> FastAPI:
@@ -114,7 +132,6 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     verifier: TokenVerifier = app.state.token_verifier
     sessions = SessionStore(settings, upstream, verifier)
     renderer = Renderer()
-    catalog = ApiCatalog(upstream)
     live = Live(settings, upstream, sessions, renderer, BookWatch())
     app.state.sessions = sessions
     app.state.live = live
@@ -457,19 +474,108 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         result = await upstream.get("auth", "/v1/audit/verify", await sessions.token(session))
         return HTMLResponse(renderer.render("fragments/verify.html", result=result))
 
-    # --- screens still waiting for their APIs --------------------------------------------------
+    # --- orders ---------------------------------------------------------------------------------
 
-    async def placeholder(request: Request, session: Session, screen: Screen) -> HTMLResponse:
-        offered = await catalog.offers(screen)
-        return page(
-            request, "placeholder.html", session, current=screen.key, screen=screen, offered=offered
+    def orders_panel(session: Session, view: dict[str, Any]) -> str:
+        return renderer.render("fragments/orders.html", session=session, csrf=session.csrf, **view)
+
+    async def order_answer(session: Session, account: str, answer: dict[str, Any]) -> HTMLResponse:
+        """What an order command answers the page: its notice, and (out of band) the orders
+        panel read again — the order is there at once, not at the next live round."""
+        view = await orders_view(upstream, await sessions.token(session), account)
+        queued = None if "order" in answer else answer
+        notice = renderer.render("fragments/order_notice.html", answer=answer, queued=queued)
+        panel = orders_panel(session, view)
+        as_of = renderer.render("fragments/as_of.html", as_of=view["as_of"])
+        return HTMLResponse(
+            notice
+            + f'<div id="orders-panel" aria-live="polite" hx-swap-oob="true">{panel}</div>'
+            + f'<span id="orders-asof" hx-swap-oob="true">{as_of}</span>'
         )
 
     @app.get("/orders", include_in_schema=False)
-    async def orders(
-        request: Request, session: Annotated[Session, Depends(require_session("orders:write"))]
+    async def orders(request: Request, session: OrdersReader, account: Account = None) -> Response:
+        accounts = sorted(session.accounts)
+        chosen = account if account is not None else (accounts[0] if accounts else None)
+        ctx: dict[str, Any] = {"accounts": accounts, "account": chosen}
+        if chosen is not None:
+            view = await orders_view(upstream, await sessions.token(session), chosen)
+            ctx |= {
+                "panel": orders_panel(session, view),
+                "as_of": view["as_of"],
+                "ticket_key": new_ticket_key(),
+                "venues": settings.key_venues,
+            }
+        return page(request, "orders.html", session, current="orders", **ctx)
+
+    @app.get("/events/orders", include_in_schema=False)
+    async def orders_events(
+        session: OrdersReader, account: Annotated[Text, Query(pattern=ACCOUNT)]
+    ) -> StreamingResponse:
+        return sse(follow_orders(live, session, account))
+
+    @app.post("/orders/place", include_in_schema=False)
+    async def place_order(
+        session: OrdersWriter,
+        account_id: Annotated[Text, Form(pattern=ACCOUNT)],
+        idempotency_key: Annotated[Text, Form(pattern=r"^console-[A-Za-z0-9_-]{16,64}$")],
+        exchange: Annotated[Text, Form(pattern=EXCHANGE)],
+        symbol: Annotated[Text, Form(pattern=SYMBOL, max_length=41)],
+        side: Annotated[Text, Form(pattern="^(buy|sell)$")],
+        type: Annotated[Text, Form(pattern="^(limit|market)$")],
+        quantity: Annotated[Text, Form(pattern=DECIMAL)],
+        price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
     ) -> HTMLResponse:
-        return await placeholder(request, session, BY_KEY["orders"])
+        """Through order management, which runs the risk checks and may hold a large trade for
+        a second operator's confirmation; the ticket's key makes a resend place nothing new."""
+        body: dict[str, Any] = {
+            "account_id": account_id,
+            "idempotency_key": idempotency_key,
+            "exchange": exchange,
+            "symbol": symbol,
+            "side": side,
+            "type": type,
+            "quantity": quantity,
+        }
+        if type == "limit":
+            if not price:
+                raise ApiError(
+                    422,
+                    "invalid_request",
+                    "the order is not valid",
+                    [{"field": "price", "problem": "a limit order needs a price"}],
+                )
+            body["price"] = price
+        answer = await upstream.post(
+            "order-management",
+            "/v1/orders",
+            await sessions.token(session),
+            body,
+            timeout_s=settings.order_timeout_s,
+        )
+        return await order_answer(session, account_id, answer)
+
+    @app.post("/orders/cancel", include_in_schema=False)
+    async def cancel_order(session: OrdersWriter, order_id: OrderId) -> HTMLResponse:
+        answer = await upstream.post(
+            "order-management",
+            f"/v1/orders/{order_id}/cancel",
+            await sessions.token(session),
+            timeout_s=settings.order_timeout_s,
+        )
+        return await order_answer(session, answer_account(answer), answer)
+
+    @app.post("/orders/confirm", include_in_schema=False)
+    async def confirm_order(session: OrdersConfirmer, order_id: OrderId) -> HTMLResponse:
+        """A large trade held for a second operator: order management checks that this one is
+        another subject than its requester (four eyes) and answers 403 otherwise."""
+        answer = await upstream.post(
+            "order-management",
+            f"/v1/orders/{order_id}/confirm",
+            await sessions.token(session),
+            timeout_s=settings.order_timeout_s,
+        )
+        return await order_answer(session, answer_account(answer), answer)
 
     # --- accounts -------------------------------------------------------------------------------
 
@@ -484,6 +590,14 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         token = await sessions.token(session)
         view = await account_view(upstream, token, account, quote.upper(), span)
         return page(request, "accounts.html", session, current="accounts", **view)
+
+    @app.get("/events/accounts", include_in_schema=False)
+    async def accounts_events(
+        session: AccountReader,
+        account: Annotated[Text, Query(pattern=ACCOUNT)],
+        quote: Quote = "USD",
+    ) -> StreamingResponse:
+        return sse(follow_accounts(live, session, account, quote.upper()))
 
     # --- rules and arbitrage --------------------------------------------------------------------
 
@@ -523,6 +637,43 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         )
         return HTMLResponse(await rules_panel(session, f"Resumed {answer['name']}."))
 
+    @app.post("/rules/edit", include_in_schema=False)
+    async def edit_rule(
+        session: RulesWriter,
+        rule_id: RuleId,
+        name: Annotated[Text, Form(min_length=1, max_length=120)],
+        condition: RuleJson,
+        action: RuleJson,
+        limits: RuleJson = "{}",
+        paper: Annotated[bool, Form()] = False,
+    ) -> HTMLResponse:
+        """A new version of the rule at automation, which checks the definition (422
+        ``invalid_request`` with the fields) and starts its evaluation afresh."""
+        body = {
+            "name": name,
+            "condition": json_object("condition", condition),
+            "action": json_object("action", action),
+            "limits": json_object("limits", limits),
+            "paper": paper,
+        }
+        answer = await upstream.request(
+            "automation", "PUT", f"/v1/rules/{rule_id}", await sessions.token(session), json=body
+        )
+        notice = f"Saved {answer['name']}: version {answer['version']}."
+        return HTMLResponse(await rules_panel(session, notice))
+
+    @app.post("/rules/delete", include_in_schema=False)
+    async def delete_rule(
+        session: RulesWriter,
+        rule_id: RuleId,
+        name: Annotated[Text, Form(max_length=120)] = "",
+    ) -> HTMLResponse:
+        """Deleted at automation (its firings are kept there); the panel comes back without it."""
+        await upstream.request(
+            "automation", "DELETE", f"/v1/rules/{rule_id}", await sessions.token(session)
+        )
+        return HTMLResponse(await rules_panel(session, f"Deleted {name or rule_id}."))
+
     return app
 
 
@@ -539,6 +690,32 @@ def key_material(
     if passphrase is not None and passphrase.get_secret_value():
         material["passphrase"] = passphrase.get_secret_value()
     return material
+
+
+def json_object(field: str, text: str) -> dict[str, Any]:
+    """A form's JSON text as the object a service's body takes; 422 with the field otherwise."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "request is invalid",
+            [{"field": field, "problem": "is not a JSON object"}],
+        )
+    return value
+
+
+def new_ticket_key() -> str:
+    return f"console-{secrets.token_urlsafe(18)}"
+
+
+def answer_account(answer: dict[str, Any]) -> str:
+    """The account an order command's answer is about (an order, or a queued command)."""
+    order = answer.get("order")
+    return str(order["account_id"] if isinstance(order, dict) else answer["account_id"])
 
 
 def sse(events: AsyncIterator[Any]) -> StreamingResponse:

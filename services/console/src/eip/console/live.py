@@ -122,7 +122,7 @@ async def stream(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
         yield Event("logout", {"reason": "session ended"}).encode()
 
 
-async def _emit(changes: Changes, events: list[Event | None]) -> AsyncIterator[Event]:
+async def emit(changes: Changes, events: list[Event | None]) -> AsyncIterator[Event]:
     for event in events:
         if event is not None:
             changes.last_sent = time.monotonic()
@@ -210,7 +210,7 @@ async def follow_book(
                     Event("depth", depth_payload(depth.value, walls, clusters)),
                     changes.fragment("ladder", ladder),
                 ]
-                async for event in _emit(changes, first):
+                async for event in emit(changes, first):
                     yield event
                 stats = await attempt(
                     up.get("order-book", f"{path}/stats", token, {"depths": "1,5,10"})
@@ -296,7 +296,7 @@ async def follow_book(
                 ),
             ]
         out.append(changes.ping())
-        async for event in _emit(changes, out):
+        async for event in emit(changes, out):
             yield event
         await asyncio.sleep(live.settings.book_poll_interval_s)
 
@@ -359,7 +359,7 @@ async def follow_markets(
                 )
             )
         out.append(changes.ping())
-        async for event in _emit(changes, out):
+        async for event in emit(changes, out):
             yield event
         await asyncio.sleep(live.settings.market_poll_interval_s)
 
@@ -463,6 +463,6 @@ async def follow_platform(live: Live, session: Session) -> AsyncIterator[Event]:
             ),
             changes.ping(),
         ]
-        async for event in _emit(changes, out):
+        async for event in emit(changes, out):
             yield event
         await asyncio.sleep(live.settings.platform_poll_interval_s)

@@ -1,23 +1,13 @@
-"""The console's screens, as data: what each needs (scopes, a service's operation) and whether
-it is built yet. The navigation, the page guard and the placeholders all read this table, so a
-screen added here appears everywhere at once (docs/CONSOLE.md, "Adding a screen").
-
-A screen that waits for an API names the operation it needs (``"GET /v1/accounts/{account_id}
-/balances"``); ``ApiCatalog`` reads each service's public ``/openapi.json`` and tells whether the
-service offers it yet. A placeholder therefore says either "waiting for the API" or "the API is
-there, the screen comes next", and a built screen whose API is missing says so instead of
-failing.
+"""The console's screens, as data: what each needs (scopes, the service operation it is built
+on) and whether it is built. The navigation and the home page's choice read this table, so a
+screen added here appears everywhere at once (docs/CONSOLE.md, "Adding a screen"). Every screen
+is built today: the placeholders that said which API a screen waited for went with the last
+one (Orders), and a screen not built is shown in the navigation marked "soon".
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
-
-from eip.console.upstream import Upstream, UpstreamError
-
-METHODS = ("get", "put", "post", "delete", "patch")
 
 
 @dataclass(frozen=True)
@@ -97,14 +87,13 @@ SCREENS: tuple[Screen, ...] = (
         "orders",
         "Orders",
         "/orders",
-        ("orders:write",),
+        ("orders:read",),
         "order-management",
         "POST /v1/orders",
-        False,
-        "An order ticket for every order type with the risk check's answer and the expected"
-        " slippage before sending, open orders with amend and cancel, history with each order's"
-        " timeline, cancel-all, confirmations waiting for a second operator, and the kill switch"
-        " (platform / exchange / account: active, reducing, halted).",
+        True,
+        "Open and recent orders per account with their state and fills; with orders:write an"
+        " order ticket (limit, market) and cancel; large trades held for a second operator's"
+        " confirmation (orders:confirm).",
         15,
     ),
     Screen(
@@ -121,39 +110,3 @@ SCREENS: tuple[Screen, ...] = (
     ),
 )
 BY_KEY = {s.key: s for s in SCREENS}
-
-
-class ApiCatalog:
-    """Which operations each service offers, from its public OpenAPI document, refreshed at most
-    every ``ttl_s``. A service that does not answer offers nothing for now."""
-
-    def __init__(self, upstream: Upstream, ttl_s: float = 30.0) -> None:
-        self.upstream = upstream
-        self.ttl_s = ttl_s
-        self._operations: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = asyncio.Lock()
-
-    async def operations(self, service: str) -> frozenset[str]:
-        cached = self._operations.get(service)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
-            return cached[1]
-        async with self._lock:
-            try:
-                spec = await self.upstream.get(service, "/openapi.json", None)
-            except UpstreamError:
-                found: frozenset[str] = frozenset()
-            else:
-                found = frozenset(
-                    f"{method.upper()} {path}"
-                    for path, item in (spec.get("paths") or {}).items()
-                    for method in item
-                    if method in METHODS
-                )
-            self._operations[service] = (time.monotonic(), found)
-            return found
-
-    async def offers(self, screen: Screen) -> bool | None:
-        """Whether the screen's service offers its operation (None: the screen names none)."""
-        if screen.service is None or screen.operation is None:
-            return None
-        return screen.operation in await self.operations(screen.service)

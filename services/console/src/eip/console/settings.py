@@ -31,6 +31,9 @@ class ConsoleSettings(ProtectedServiceSettings):
     key_venues: list[str] = Field(default_factory=lambda: ["binance"], min_length=1)
     # Each call to a service gives up after this long (the page says which service is slow).
     request_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # An order command (place, cancel, confirm) may wait at order management for the instance
+    # that owns the account (its FORWARD_WAIT_S, 10 s by default): it gets this long.
+    order_timeout_s: float = Field(default=15.0, gt=0, le=120)
 
     # Sessions live in this process's memory (the console has no database of its own): a
     # session ends after this long without a request, and at the latest after max_age.
@@ -49,3 +52,5 @@ class ConsoleSettings(ProtectedServiceSettings):
     book_poll_interval_s: float = Field(default=0.1, ge=0.02, le=10)
     market_poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
     platform_poll_interval_s: float = Field(default=3.0, ge=0.5, le=300)
+    orders_poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
+    accounts_poll_interval_s: float = Field(default=5.0, ge=0.5, le=300)

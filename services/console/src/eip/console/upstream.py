@@ -77,9 +77,12 @@ class Upstream:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        timeout_s: float | None = None,
     ) -> Any:
         """The JSON body of a 2xx answer (None for 204); ``UpstreamError`` otherwise."""
-        response = await self.raw(service, method, path, token, params=params, json=json)
+        response = await self.raw(
+            service, method, path, token, params=params, json=json, timeout_s=timeout_s
+        )
         if response.status_code == 204:
             return None
         if response.is_success:
@@ -114,11 +117,19 @@ class Upstream:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        timeout_s: float | None = None,
     ) -> httpx.Response:
+        """``timeout_s``: this call's own limit (a command a service may take longer to answer
+        than it takes to read), else the settings' ``request_timeout_s``."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             return await self._http.request(
-                method, self.urls[service] + path, params=params, json=json, headers=headers
+                method,
+                self.urls[service] + path,
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
             )
         except httpx.HTTPError as exc:
             # The exception's text names the URL and may quote the request: the type says enough.
@@ -131,8 +142,15 @@ class Upstream:
     ) -> Any:
         return await self.request(service, "GET", path, token, params=params)
 
-    async def post(self, service: str, path: str, token: str | None, json: Any = None) -> Any:
-        return await self.request(service, "POST", path, token, json=json)
+    async def post(
+        self,
+        service: str,
+        path: str,
+        token: str | None,
+        json: Any = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        return await self.request(service, "POST", path, token, json=json, timeout_s=timeout_s)
 
     def _failed(self, service: str, status: int, code: str, message: str) -> UpstreamError:
         self.last_error[service] = (time.time(), f"{code}: {message}")

@@ -6,7 +6,10 @@
 // - errors: an htmx request answered 4xx/5xx carries the platform's error body; its message is
 //   shown in the form's [data-error] region (or the page's) instead of being swapped in;
 // - secrets: forms marked data-secret-form are emptied of their key and secret after every
-//   request, so a secret stays in the page no longer than its request.
+//   request, so a secret stays in the page no longer than its request;
+// - idempotency: a form marked data-idempotent (the order ticket) gets a new idempotency key
+//   once the service answered (2xx or 4xx: that order exists or was refused) — never after a
+//   5xx or no answer, where sending the form again must not place a second order.
 import { stats } from "./stats.js";
 
 
@@ -50,6 +53,12 @@ function describe(xhr) {
       message += ": " + details.map((d) => `${d.field} ${d.problem}`).join("; ");
     } else if (details && details.details && details.details.not_allowed) {
       message += ` (${details.details.not_allowed})`;
+    } else if (details && Array.isArray(details.details)) {
+      // a service's own invalid_request, relayed: its fields and problems
+      message += ": " + details.details.map((d) => `${d.field} ${d.problem}`).join("; ");
+    } else if (details && details.details && details.details.denial) {
+      // order management's risk refusal: its code names the check that refused
+      message += ` (${details.details.denial.code})`;
     }
     return message;
   } catch {
@@ -67,7 +76,9 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   if (xhr.status < 400) return;
   event.detail.shouldSwap = false;
   event.detail.isError = false;
-  const region = errorRegion(event.detail.elt);
+  // beforeSwap fires on the swap's target; the form that sent the request is the config's elt
+  const sender = (event.detail.requestConfig && event.detail.requestConfig.elt) || event.detail.elt;
+  const region = errorRegion(sender);
   if (region) region.textContent = describe(xhr);
 });
 
@@ -82,6 +93,18 @@ document.addEventListener("htmx:afterRequest", (event) => {
   for (const input of form.querySelectorAll("input[name=secret], input[name=api_key], input[name=passphrase]")) {
     input.value = "";
   }
+});
+
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16)); // also outside secure contexts
+  return "console-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt.closest("form[data-idempotent]");
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  if (!form || status === 0 || status >= 500) return;
+  form.querySelector("input[name=idempotency_key]").value = newKey();
 });
 
 const live = document.querySelector("[data-live]");
