@@ -19,7 +19,7 @@ password in the message); the HTTP layer answers it with 503.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -647,21 +647,9 @@ class AccountStore:
         limit: int | None = None,
     ) -> list[StoredFill]:
         """Oldest first by (time, arrival); ``after`` is the last (time, seq) of a page."""
-        conditions: list[sql.Composable] = [sql.SQL("account_id = ANY(%s)")]
-        args: list[Any] = [list(account_ids)]
-        for column, value in (("exchange", exchange), ("symbol", symbol), ("side", side)):
-            if value is not None:
-                conditions.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-                args.append(value)
-        if start is not None:
-            conditions.append(sql.SQL("time >= %s"))
-            args.append(start)
-        if end is not None:
-            conditions.append(sql.SQL("time < %s"))
-            args.append(end)
-        if after is not None:
-            conditions.append(sql.SQL("(time, seq) > (%s, %s)"))
-            args.extend(after)
+        conditions, args = _page_filters(
+            account_ids, {"exchange": exchange, "symbol": symbol, "side": side}, start, end, after
+        )
         query = sql.SQL(
             "SELECT credential_id, account_id, exchange, symbol, trade_id, venue_order_id,"
             " client_order_id, side, price, quantity, fee, fee_asset, liquidity, time, source,"
@@ -764,26 +752,13 @@ class AccountStore:
         limit: int | None = None,
     ) -> list[StoredTransfer]:
         """Oldest first by (venue time, arrival); ``after`` is the last (time, seq) of a page."""
-        conditions: list[sql.Composable] = [sql.SQL("account_id = ANY(%s)")]
-        args: list[Any] = [list(account_ids)]
-        for column, value in (
-            ("exchange", exchange),
-            ("kind", kind),
-            ("asset", asset),
-            ("status", status),
-        ):
-            if value is not None:
-                conditions.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-                args.append(value)
-        if start is not None:
-            conditions.append(sql.SQL("time >= %s"))
-            args.append(start)
-        if end is not None:
-            conditions.append(sql.SQL("time < %s"))
-            args.append(end)
-        if after is not None:
-            conditions.append(sql.SQL("(time, seq) > (%s, %s)"))
-            args.extend(after)
+        conditions, args = _page_filters(
+            account_ids,
+            {"exchange": exchange, "kind": kind, "asset": asset, "status": status},
+            start,
+            end,
+            after,
+        )
         query = sql.SQL(
             "SELECT credential_id, account_id, exchange, kind, transfer_id, asset, amount, fee,"
             " status, venue_status, network, tx_id, address, time, completed_time, seq"
@@ -794,3 +769,31 @@ class AccountStore:
         async with self._conn() as conn:
             cur = await conn.execute(query, args)
             return [StoredTransfer(*row) for row in await cur.fetchall()]
+
+
+def _page_filters(
+    account_ids: Sequence[str],
+    equal: Mapping[str, object | None],
+    start: datetime | None,
+    end: datetime | None,
+    after: tuple[datetime, int] | None,
+) -> tuple[list[sql.Composable], list[Any]]:
+    """The WHERE conditions and arguments of a page of a time-ordered history (fills,
+    transfers): the accounts, each given column equal to its value, ``start <= time < end``,
+    and after the last (time, seq) of the previous page."""
+    conditions: list[sql.Composable] = [sql.SQL("account_id = ANY(%s)")]
+    args: list[Any] = [list(account_ids)]
+    for column, value in equal.items():
+        if value is not None:
+            conditions.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            args.append(value)
+    if start is not None:
+        conditions.append(sql.SQL("time >= %s"))
+        args.append(start)
+    if end is not None:
+        conditions.append(sql.SQL("time < %s"))
+        args.append(end)
+    if after is not None:
+        conditions.append(sql.SQL("(time, seq) > (%s, %s)"))
+        args.extend(after)
+    return conditions, args
