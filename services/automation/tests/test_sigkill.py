@@ -41,13 +41,25 @@ def service_process(processes: Callable[[str], Process]) -> Process:
 
 
 async def waiting_on_lock(conn: AsyncConnection, schema: str) -> bool:
+    """A statement of the service on the rules table waits on a lock (whichever statement of
+    the firing's transaction touches the locked rows first)."""
     cur = await conn.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
         " AND pid <> pg_backend_pid() AND query LIKE %s",
-        (f'%"{schema}"."rules"%FOR UPDATE%',),
+        (f'%"{schema}"."rules"%',),
     )
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+async def sessions_of(conn: AsyncConnection, schema: str) -> str:
+    """What every other session on the schema is doing (for a failure's message)."""
+    cur = await conn.execute(
+        "SELECT state, wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity"
+        " WHERE pid <> pg_backend_pid() AND query LIKE %s",
+        (f'%"{schema}"%',),
+    )
+    return "\n".join(repr(row) for row in await cur.fetchall())
 
 
 async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_trigger(
@@ -115,10 +127,13 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
             deadline = time.monotonic() + 90  # ... and so will the next minute's DCA
             next_tick = time.monotonic() + 5
             while not await waiting_on_lock(watch, db_schema):
-                assert time.monotonic() < deadline, (
-                    "no firing transaction waited on the lock: "
-                    + service_process.log.read_text()[-5000:]
-                )
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        "no firing transaction waited on the lock; sessions:\n"
+                        + await sessions_of(watch, db_schema)
+                        + "\nservice log:\n"
+                        + service_process.log.read_text()[-5000:]
+                    )
                 if time.monotonic() > next_tick:
                     # The price stays above the level (a market does not tick once): a rule
                     # crosses once however many ticks follow, and a loaded service that had
