@@ -35,6 +35,10 @@ async def test_ticker_snapshot_then_updates_on_trades(clean_simulator: Simulator
             "snapshot": True,
             "symbol": "BTC/USD",
         }
+        # The update comes on a trade; the generated market may leave BTC/USD quiet for longer
+        # than the wait (a full run failed so), so the test prints one of its own.
+        best_bid = (await clean_simulator.book("BTCUSD", limit=1))["bids"][0][0]
+        await clean_simulator.print_trades("BTCUSD", 1, str(best_bid), "0.001")
         snapshot, update = await channel_messages(feed, "ticker", 2)
     assert (snapshot["type"], update["type"]) == ("snapshot", "update")
     tick = update["data"][0]
