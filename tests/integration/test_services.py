@@ -21,8 +21,12 @@ pytestmark = pytest.mark.integration
 SERVICES = {
     "market-data": ("eip.market_data", "MARKET_DATA_", {"kafka", "postgres"}),
     "order-book": ("eip.order_book", "ORDER_BOOK_", {"kafka", "postgres"}),
-    "account": ("eip.account", "ACCOUNT_", {"kafka", "postgres"}),
-    "order-management": ("eip.order_management", "ORDER_MANAGEMENT_", {"kafka", "postgres"}),
+    "account": ("eip.account", "ACCOUNT_", {"kafka", "postgres", "schema"}),
+    "order-management": (
+        "eip.order_management",
+        "ORDER_MANAGEMENT_",
+        {"kafka", "postgres", "order_management"},
+    ),
     "auth": ("eip.auth", "AUTH_", {"kafka", "postgres", "vault", "auth"}),
 }
 
