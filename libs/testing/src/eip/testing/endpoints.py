@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eip.testing import redaction
+
 if TYPE_CHECKING:
     from eip.testing.containers import Containers
 
@@ -60,6 +62,12 @@ def kafka_bootstrap_servers() -> str:
 
 
 def database_url() -> str:
+    url = _database_url()
+    redaction.remember_url_password(url)
+    return url
+
+
+def _database_url() -> str:
     if value := os.environ.get("DATABASE_URL"):
         return value
     if pg := _local().get("postgres"):
@@ -71,6 +79,12 @@ def database_url() -> str:
 
 
 def vault_endpoint() -> VaultEndpoint:
+    vault = _vault_endpoint()
+    redaction.remember(vault.token)
+    return vault
+
+
+def _vault_endpoint() -> VaultEndpoint:
     addr, token = os.environ.get("VAULT_ADDR"), os.environ.get("VAULT_TOKEN")
     if addr and token:
         return VaultEndpoint(addr, token)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from eip.bus.admin import admin_client, ensure_topics
 from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec, dlq_spec
 from eip.exchange_simulator.client import SimulatorClient
 from eip.storage import DatabaseUnavailable, open_pool
-from eip.testing import endpoints
+from eip.testing import endpoints, redaction
 from eip.testing.auth import AuthFactory, auth_services
 from eip.testing.simulator import SimulatorProcess, run_simulator
 from eip.testing.tokens import TokenIssuer, serve_issuer
@@ -34,6 +34,15 @@ TopicFactory = Callable[[TopicSpec], Awaitable[TopicSpec]]
 
 def _fail(component: str, exc: Exception) -> None:
     pytest.fail(f"{component} is not available: {exc}\n{endpoints.HOW_TO_START}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    redaction.redact_report(report)
+    return report
 
 
 @pytest.fixture(autouse=True)
