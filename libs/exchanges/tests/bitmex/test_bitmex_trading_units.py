@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from eip.exchanges.bitmex.private_stream import Tables
-from eip.exchanges.bitmex.trading import BitmexTradingAdapter, create_adapter
+from eip.exchanges.bitmex.trading import PAGE, BitmexTradingAdapter, create_adapter
 from eip.exchanges.bitmex.trading_wire import (
     CLIENT_ORDER_IDS,
     CURRENCY_UNITS,
@@ -453,6 +453,22 @@ async def test_fills_read_in_base_quantities_with_fees_in_the_settlement_asset(
     assert venue.seen("GET", "/api/v1/execution/tradeHistory")[-1].query["startTime"] == (
         "2024-11-25T12:35:01.123Z"
     )
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+async def test_fills_after_a_whole_page_of_funding_rows_are_read(
+    venue: BitmexVenue, adapter: BitmexTradingAdapter, limit: int | None
+) -> None:
+    _, funding, trade = venue.payload("executions.json")
+    rows = [funding] * PAGE + [trade]  # a page with no trade at all: every position's funding
+    venue.routes[("GET", "/api/v1/execution/tradeHistory")] = lambda seen: (
+        200,
+        rows[int(seen.query["start"]) :][: int(seen.query["count"])],
+    )
+    page = await adapter.fetch_fills(None, limit=limit)
+    assert [f.trade_id for f in page.fills] == [trade["trdMatchID"]]
+    assert len(venue.seen("GET", "/api/v1/execution/tradeHistory")) == 2
+    assert (await adapter.fetch_fills(None, page.next_cursor, limit)).fills == []
 
 
 async def test_balances_are_free_and_locked_from_the_margin_rows(

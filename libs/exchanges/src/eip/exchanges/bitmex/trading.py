@@ -383,24 +383,22 @@ class BitmexTradingAdapter:
             raise OrderNotFound(EXCHANGE, f"no order {ref}")
         return orders[0]
 
-    async def _pages(self, path: str, params: dict[str, str], limit: int | None) -> list[Any]:
-        """Every row of a paged GET (``count``/``start``), up to ``limit``."""
+    async def _pages(self, path: str, params: dict[str, str]) -> list[Any]:
+        """Every row of a paged GET (``count``/``start``)."""
         rows: list[Any] = []
-        while limit is None or len(rows) < limit:
-            count = PAGE if limit is None else min(PAGE, limit - len(rows))
+        while True:
             page = await self._signed(
-                "GET", path, {**params, "count": str(count), "start": str(len(rows))}
+                "GET", path, {**params, "count": str(PAGE), "start": str(len(rows))}
             )
             rows.extend(page)
-            if len(page) < count:
-                break
-        return rows
+            if len(page) < PAGE:
+                return rows
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         params = {"filter": _json({"open": True}), "reverse": "false"}
         if symbol is not None:
             params["symbol"] = (await self._contract(symbol)).venue_symbol
-        return await self._orders(await self._pages("/order", params, None))
+        return await self._orders(await self._pages("/order", params))
 
     async def fetch_closed_orders(
         self, symbol: str | None, since: datetime, limit: int | None = None
@@ -408,7 +406,7 @@ class BitmexTradingAdapter:
         params = {"startTime": _iso(since), "reverse": "false"}
         if symbol is not None:
             params["symbol"] = (await self._contract(symbol)).venue_symbol
-        orders = await self._orders(await self._pages("/order", params, None))
+        orders = await self._orders(await self._pages("/order", params))
         closed = [o for o in orders if not o.status.is_open]
         return closed if limit is None else closed[:limit]
 
@@ -416,17 +414,8 @@ class BitmexTradingAdapter:
         self, symbol: str | None, cursor: FillCursor | None = None, limit: int | None = None
     ) -> FillPage:
         after = _parse_cursor(cursor)
-        wanted = _limit(limit)
-        since = after[0] if after else datetime(2014, 1, 1, tzinfo=UTC)
-        fills = await self._fills_since(symbol, since, wanted + len(after[1]) if after else wanted)
-        if after is not None:
-            fills = [
-                f
-                for f in fills
-                if f.time > after[0]
-                or (f.time == after[0] and (f.trade_id, f.venue_order_id) not in after[1])
-            ]
-        fills = fills[:wanted]
+        since, read = after if after is not None else (datetime(2014, 1, 1, tzinfo=UTC), None)
+        fills = await self._fills_since(symbol, since, _limit(limit), read)
         if not fills:
             return FillPage([], cursor or FillCursor(symbol, ""))
         last = fills[-1].time
@@ -436,21 +425,47 @@ class BitmexTradingAdapter:
         return FillPage(fills, _cursor(symbol, last, same))
 
     async def _fills_since(
-        self, symbol: str | None, since: datetime, limit: int | None
+        self,
+        symbol: str | None,
+        since: datetime,
+        wanted: int | None,
+        read: set[tuple[str, str]] | None = None,
     ) -> list[VenueFill]:
+        """Fills from ``since`` on, up to ``wanted``; past a cursor (``read`` given) only those
+        after it: later than ``since``, or at ``since`` and not yet ``read``.
+
+        Pages are read until that many *fills*, not rows: a page of trade history can hold no
+        trade at all (funding every 8 hours on each position, settlements), and counting rows
+        ended the read there with the cursor unmoved — the fills after a page of funding rows
+        were never returned."""
         params = {"startTime": _iso(since), "reverse": "false"}
         if symbol is not None:
             params["symbol"] = (await self._contract(symbol)).venue_symbol
-        rows = await self._pages("/execution/tradeHistory", params, limit)
         contracts = await self._contract_map()
-        fills = []
-        for row in rows:
-            if str(row.get("symbol")) not in contracts:
-                continue
-            fill = wire.execution(row, contracts)
-            if fill is not None:
+        fills: list[VenueFill] = []
+        start = 0
+        while wanted is None or len(fills) < wanted:
+            page = await self._signed(
+                "GET",
+                "/execution/tradeHistory",
+                {**params, "count": str(PAGE), "start": str(start)},
+            )
+            start += len(page)
+            for row in page:
+                if str(row.get("symbol")) not in contracts:
+                    continue
+                fill = wire.execution(row, contracts)
+                if fill is None:
+                    continue
+                if read is not None and (
+                    fill.time < since
+                    or (fill.time == since and (fill.trade_id, fill.venue_order_id) in read)
+                ):
+                    continue
                 fills.append(self._with_client_id(fill))
-        return fills
+            if len(page) < PAGE:
+                break
+        return fills if wanted is None else fills[:wanted]
 
     def _with_client_id(self, fill: VenueFill) -> VenueFill:
         if fill.client_order_id is not None:
