@@ -6,9 +6,9 @@
 What is subtle:
 
 - **Which entry is this key.** The list names keys only masked: the entry is the one whose mask
-  (``*`` standing for any characters) matches the key in hand, and exactly one must. An answer
-  that is one object instead of a list (some accounts get the calling key's own entry) is that
-  key's entry.
+  (``*`` standing for any characters) matches the key in hand, and exactly one must. One object
+  instead of the documented list is read as the calling key's own entry (the shape of
+  ``account/detail``'s answer, which some clients see here).
 - **The key needs Gate's "Account" read permission** to call this: a key without it gets
   ``FORBIDDEN`` and is refused (``KeyRejected``, saying so), since its permissions cannot be
   read — as is a key the list does not show (a sub-account's) and a locked or frozen one.
