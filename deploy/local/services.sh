@@ -110,7 +110,7 @@ env_auth() {
   wire AUTH_BOOTSTRAP_CLIENT_SECRET "$admin_secret"
   # Every venue with a key validator (unset, auth would call the venue's public API): a local
   # platform calls no real venue. Keys of venues the simulator does not speak (BitMEX and the
-  # ccxt venues) fail validation there as the exchange being unavailable.
+  # ccxt venues) cannot be validated there.
   local venue
   for venue in BINANCE KRAKEN COINBASE BITMEX KUCOIN BITFINEX HTX BYBIT OKX GATEIO; do
     default "AUTH_${venue}_BASE_URL" "$(url_of exchange-simulator)"
