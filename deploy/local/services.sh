@@ -108,10 +108,13 @@ env_auth() {
   admin_secret=$(secret auth_admin_secret) || exit 1
   wire VAULT_TOKEN "$token"
   wire AUTH_BOOTSTRAP_CLIENT_SECRET "$admin_secret"
-  default AUTH_BINANCE_BASE_URL "$(url_of exchange-simulator)"
-  default AUTH_KRAKEN_BASE_URL "$(url_of exchange-simulator)"
-  default AUTH_COINBASE_BASE_URL "$(url_of exchange-simulator)"
-  default AUTH_BITMEX_BASE_URL "$(url_of exchange-simulator)"
+  # Every venue with a key validator (unset, auth would call the venue's public API): a local
+  # platform calls no real venue. Keys of venues the simulator does not speak (BitMEX and the
+  # ccxt venues) cannot be validated there.
+  local venue
+  for venue in BINANCE KRAKEN COINBASE BITMEX KUCOIN BITFINEX HTX BYBIT OKX GATEIO; do
+    default "AUTH_${venue}_BASE_URL" "$(url_of exchange-simulator)"
+  done
 }
 # The auth service runs with a token limited to the eip-auth-service policy, never the
 # operator's, minted with the root token of this run directory's Vault. The token is periodic:

@@ -46,6 +46,12 @@ EXPECTED_PORT = {
     "kraken_base_url": "SIMULATOR_HTTP_PORT",
     "coinbase_base_url": "SIMULATOR_HTTP_PORT",
     "bitmex_base_url": "SIMULATOR_HTTP_PORT",
+    "kucoin_base_url": "SIMULATOR_HTTP_PORT",
+    "bitfinex_base_url": "SIMULATOR_HTTP_PORT",
+    "htx_base_url": "SIMULATOR_HTTP_PORT",
+    "bybit_base_url": "SIMULATOR_HTTP_PORT",
+    "okx_base_url": "SIMULATOR_HTTP_PORT",
+    "gateio_base_url": "SIMULATOR_HTTP_PORT",
     "exchange_urls": "SIMULATOR_HTTP_PORT",
     # the console's way to each service's public API
     "auth_url": "AUTH_HTTP_PORT",

@@ -94,3 +94,15 @@ def test_every_venue_factory_takes_what_the_templates_does() -> None:
             reference = getattr(venue, field_name)
             if reference is not None:
                 assert _parameters(reference)[: len(expected)] == expected, (venue.id, field_name)
+
+
+def test_every_venue_validates_keys_at_its_public_api_by_default() -> None:
+    """The auth service's endpoint for a venue's keys when its settings name none; a native
+    venue's is the host its trading adapter calls (ccxt venues': ``ccxt/``'s tests)."""
+    assert set(registry.credential_exchanges()) == set(registry.ROADMAP_EXCHANGES)
+    for exchange in registry.credential_exchanges():
+        url = registry.key_validator_base_url(exchange)
+        assert url.startswith("https://"), exchange
+        assert not url.endswith("/"), exchange
+        trading = importlib.import_module(f"eip.exchanges.{exchange}.trading")
+        assert url == getattr(trading, "REST_BASE", url), exchange

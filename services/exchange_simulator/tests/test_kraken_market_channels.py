@@ -13,6 +13,7 @@ import websockets
 from eip.exchange_simulator.client import SimulatorClient
 
 from .kraken_book import Feed
+from .kraken_client import kraken_rest, kraken_trader
 from .test_kraken_book import kraken
 from .test_kraken_private_ws import channel_messages
 
@@ -61,26 +62,72 @@ async def test_ticker_on_best_bid_and_ask(clean_simulator: SimulatorClient) -> N
     assert all(a != b for a, b in itertools.pairwise(tops[1:]))  # only changes are sent
 
 
-async def test_trades_are_sent_as_they_print(clean_simulator: SimulatorClient) -> None:
-    async with kraken(clean_simulator) as feed:
-        ack = await subscribe(feed, {"channel": "trade", "symbol": ["BTC/USDT"]})
-        assert ack["result"] == {"channel": "trade", "snapshot": False, "symbol": "BTC/USDT"}
+async def trade_prints(feed: Feed, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` trades of the ``trade`` channel's updates, however they are batched."""
+    trades: list[dict[str, Any]] = []
+    while len(trades) < count:
         (update,) = await channel_messages(feed, "trade", 1)
         assert update["type"] == "update"
-        trade = update["data"][0]
-        assert trade["symbol"] == "BTC/USDT"
-        assert trade["side"] in ("buy", "sell")
-        assert trade["ord_type"] == "market"  # the market's noise trader
-        assert trade["price"] > 0
+        trades.extend(update["data"])
+    return trades
+
+
+async def test_trades_are_sent_as_they_print(clean_simulator: SimulatorClient) -> None:
+    sim = clean_simulator
+    creds = await kraken_trader(sim, {"USDT": "100000"})
+    # The test makes both trades itself with the generated market paused: waiting for its noise
+    # trader made the test flaky (a quiet market printed nothing within the wait) and left the
+    # fields unknowable; now each field is what the test did.
+    await sim.pause_market()
+    try:
+        await asyncio.sleep(0.5)  # what the market printed before the pause has arrived
+        top = await sim.book("BTCUSDT", limit=1)
+        bid, ask = D(top["bids"][0][0]), D(top["asks"][0][0])
+        assert D(top["asks"][0][1]) > D("0.002")  # the crossing buy fills on the top level
+        async with kraken(sim) as feed, kraken_rest(sim, creds) as rest:
+            ack = await subscribe(feed, {"channel": "trade", "symbol": ["BTC/USDT"]})
+            assert ack["result"] == {"channel": "trade", "snapshot": False, "symbol": "BTC/USDT"}
+            await sim.print_trades("BTCUSDT", 1, str(bid), "0.003")  # a tape print: a market sell
+            (printed,) = await trade_prints(feed, 1)
+            bought = await rest.result(
+                "AddOrder",
+                {
+                    "pair": "XBTUSDT",
+                    "type": "buy",
+                    "ordertype": "limit",
+                    "price": str(ask),
+                    "volume": "0.002",
+                },
+            )
+            (crossed,) = await trade_prints(feed, 1)
+            await sim.print_trades("ETHUSDT", 1, "3000.00", "0.1")  # the snapshot has a trade
+            ack = await subscribe(
+                feed, {"channel": "trade", "symbol": ["ETH/USDT"], "snapshot": True}
+            )
+            assert ack["result"]["snapshot"] is True
+            async with asyncio.timeout(10):
+                while True:
+                    message = await feed.recv()
+                    if message.get("type") == "snapshot" and message.get("channel") == "trade":
+                        break
+            closed = await rest.result("QueryOrders", {"txid": bought["txid"][0]})
+    finally:
+        await sim.resume_market()
+    assert (printed["symbol"], printed["side"], printed["ord_type"]) == (
+        "BTC/USDT",
+        "sell",
+        "market",
+    )
+    assert (printed["price"], printed["qty"]) == (bid, D("0.003"))
+    assert (crossed["symbol"], crossed["side"], crossed["ord_type"]) == ("BTC/USDT", "buy", "limit")
+    assert (crossed["price"], crossed["qty"]) == (ask, D("0.002"))
+    assert closed[bought["txid"][0]]["status"] == "closed"
+    for trade in (printed, crossed):
         assert isinstance(trade["trade_id"], Decimal)  # an integer (parse_int=Decimal)
-        ack = await subscribe(feed, {"channel": "trade", "symbol": ["ETH/USDT"], "snapshot": True})
-        assert ack["result"]["snapshot"] is True
-        async with asyncio.timeout(10):
-            while True:
-                message = await feed.recv()
-                if message.get("type") == "snapshot" and message.get("channel") == "trade":
-                    break
+        assert trade["timestamp"].endswith("Z")
+    assert crossed["trade_id"] > printed["trade_id"]
     assert 1 <= len(message["data"]) <= 50
+    assert message["data"][-1]["price"] == D("3000.00")
     ids = [t["trade_id"] for t in message["data"]]
     assert ids == sorted(ids)
 

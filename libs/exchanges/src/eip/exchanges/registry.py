@@ -66,7 +66,8 @@ class Venue:
     simulator_ws_path: str | None = None
     # the BookCaptureDialect: what the venue's captures tell its book adapter
     book_capture: str | None = None
-    # the KeyValidator class: (base_url, timeout_s) → validates API keys, reads permissions
+    # the KeyValidator class: (base_url, timeout_s) → validates API keys, reads permissions;
+    # its ``default_base_url`` is the venue's public API, the auth service's default endpoint
     credentials: str | None = None
     # trade ids are consecutive integers per symbol, so a hole in stored trades is an id jump
     sequential_trade_ids: bool = False
@@ -182,6 +183,7 @@ VENUES: tuple[Venue, ...] = (
         aliases=("gate",),
         book_id="gate",
         trading=_pkg("gateio", "trading", "create_adapter"),
+        credentials=_pkg("gateio", "credentials", "GateioValidator"),
         **_book("gateio"),
     ),
 )
@@ -391,15 +393,29 @@ def credential_exchanges() -> list[str]:
     return [venue.id for venue in VENUES if venue.credentials is not None]
 
 
-def create_key_validator(exchange: str, base_url: str, timeout_s: float = 10.0) -> KeyValidator:
-    """The venue's key validator, calling the venue (or the simulator) at ``base_url``."""
+def key_validator_base_url(exchange: str) -> str:
+    """The venue's public API its key validator calls unless told otherwise (the validator
+    class's ``default_base_url``, from the venue's package)."""
+    return str(_key_validator_class(exchange).default_base_url)
+
+
+def create_key_validator(
+    exchange: str, base_url: str | None = None, timeout_s: float = 10.0
+) -> KeyValidator:
+    """The venue's key validator, calling the venue's public API, or ``base_url`` (the
+    simulator, a test server) when given."""
+    cls = _key_validator_class(exchange)
+    return cast("KeyValidator", cls(base_url or cls.default_base_url, timeout_s))
+
+
+def _key_validator_class(exchange: str) -> Any:
     found = _BY_ID.get(exchange)
     if found is None or found.credentials is None:
         raise ValueError(
             f"no key validator for exchange {exchange!r}; "
             f"supported: {', '.join(credential_exchanges())}"
         )
-    return cast("KeyValidator", _load(found.credentials)(base_url, timeout_s))
+    return _load(found.credentials)
 
 
 # -- balance asset codes --------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec
+from eip.exchanges import registry
 from eip.testing import endpoints
 from eip.testing import service_processes as processes
 from eip.testing.endpoints import VaultEndpoint
@@ -166,8 +167,8 @@ async def auth_services(
     log_dir: Path,
 ) -> AsyncIterator[AuthFactory]:
     """A factory of auth processes on ``schema`` (and ``<schema>_audit``) and the given topics,
-    validating keys at ``exchange_base_url`` (the simulator); every process is stopped at the
-    end. Dropping the schemas and topics is the caller's."""
+    validating every venue's keys at ``exchange_base_url`` (the simulator); every process is
+    stopped at the end. Dropping the schemas and topics is the caller's."""
     started: list[AuthService] = []
     service_token = await vault.create_token(["eip-auth-service"], period="30m")
     admin_secret = secrets.token_urlsafe(24)
@@ -190,10 +191,12 @@ async def auth_services(
             "AUTH_JWT_KEY_NAME": key_name,
             "AUTH_BOOTSTRAP_CLIENT_ID": "test-admin",
             "AUTH_BOOTSTRAP_CLIENT_SECRET": admin_secret,
-            "AUTH_BINANCE_BASE_URL": exchange_base_url,
-            "AUTH_KRAKEN_BASE_URL": exchange_base_url,
-            "AUTH_COINBASE_BASE_URL": exchange_base_url,
-            "AUTH_BITMEX_BASE_URL": exchange_base_url,
+            # every venue's keys at the simulator (a test reaches no real venue); a test
+            # aims one elsewhere with its own AUTH_<VENUE>_BASE_URL in ``extra``
+            **{
+                f"AUTH_{venue.upper()}_BASE_URL": exchange_base_url
+                for venue in registry.credential_exchanges()
+            },
             "AUTH_CONNECT_TIMEOUT_S": "3",
             "AUTH_LOG_LEVEL": "DEBUG",
             **extra,

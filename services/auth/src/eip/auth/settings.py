@@ -44,11 +44,20 @@ class AuthSettings(ServiceSettings):
     failure_max_sources: int = Field(default=100_000, ge=1)
     failure_cleanup_interval_s: float = Field(default=60.0, gt=0)
 
-    # Exchange endpoints the validators call (the simulator locally).
-    binance_base_url: str = "http://127.0.0.1:8300"
-    kraken_base_url: str = "http://127.0.0.1:8300"
-    coinbase_base_url: str = "http://127.0.0.1:8300"
-    bitmex_base_url: str = "http://127.0.0.1:8300"
+    # Exchange endpoints the key validators call, by venue: unset, a venue's validator calls
+    # its public API (the venue package's ``default_base_url``). Local deployments and tests
+    # point the venues the simulator speaks at it. Every venue with a validator has a setting
+    # here (a test holds the list to the registry's).
+    binance_base_url: str | None = None
+    kraken_base_url: str | None = None
+    coinbase_base_url: str | None = None
+    bitmex_base_url: str | None = None
+    kucoin_base_url: str | None = None
+    bitfinex_base_url: str | None = None
+    htx_base_url: str | None = None
+    bybit_base_url: str | None = None
+    okx_base_url: str | None = None
+    gateio_base_url: str | None = None
     exchange_timeout_s: float = Field(default=10.0, gt=0)
 
     # The hot paths' caches (eip.auth.caches): a credential's metadata (the signing path) and
@@ -67,10 +76,18 @@ class AuthSettings(ServiceSettings):
     expiry_check_interval_s: float = Field(default=3600.0, gt=0)
 
     def exchange_base_urls(self) -> dict[str, str]:
-        """The venues whose keys this deployment validates, each with its endpoint."""
-        return {
+        """The endpoints this deployment sets, by venue id; the other venues' validators call
+        their public APIs."""
+        set_here = {
             "binance": self.binance_base_url,
             "kraken": self.kraken_base_url,
             "coinbase": self.coinbase_base_url,
             "bitmex": self.bitmex_base_url,
+            "kucoin": self.kucoin_base_url,
+            "bitfinex": self.bitfinex_base_url,
+            "htx": self.htx_base_url,
+            "bybit": self.bybit_base_url,
+            "okx": self.okx_base_url,
+            "gateio": self.gateio_base_url,
         }
+        return {venue: url for venue, url in set_here.items() if url}

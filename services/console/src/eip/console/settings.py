@@ -26,8 +26,8 @@ class ConsoleSettings(ProtectedServiceSettings):
     account_url: Url = Field(default="http://127.0.0.1:8103", pattern=r"^https?://")
     order_management_url: Url = Field(default="http://127.0.0.1:8104", pattern=r"^https?://")
     automation_url: Url = Field(default="http://127.0.0.1:8107", pattern=r"^https?://")
-    # The venues the keys screen offers to connect a key at: those the auth service validates
-    # keys for (its AUTH_<VENUE>_BASE_URL settings; registry ids, docs/ADDING_A_VENUE.md).
+    # The venues the keys screen offers to connect a key at: among those the auth service
+    # validates keys for (every registry venue with a key validator; docs/ADDING_A_VENUE.md).
     key_venues: list[str] = Field(default_factory=lambda: ["binance"], min_length=1)
     # Each call to a service gives up after this long (the page says which service is slow).
     request_timeout_s: float = Field(default=5.0, gt=0, le=60)

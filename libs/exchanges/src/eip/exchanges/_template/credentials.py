@@ -18,8 +18,9 @@ Pin each scheme with the venue's documented test vectors
 docs/TRADING_ADAPTERS.md's signing table.
 
 The class is what the registry names (``Venue.credentials``) and is built with
-``(base_url, timeout_s)``; auth's settings give each venue's endpoint. Model:
-``binance/credentials.py``.
+``(base_url, timeout_s)``; its ``default_base_url`` is the venue's public API, which the auth
+service calls unless its ``AUTH_<VENUE>_BASE_URL`` setting names another endpoint (the
+simulator, a test server). Model: ``binance/credentials.py``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ SIGNING_SCHEMES: Mapping[str, SigningScheme] = {
 
 class TemplateValidator:
     exchange = "template"
+    default_base_url = "https://api.template.example"
     needs_passphrase = False
     supports_ip_allowlist = True
     signing_schemes = SIGNING_SCHEMES

@@ -67,6 +67,8 @@ SIGNING_SCHEMES: Mapping[str, SigningScheme] = {
 
 class BinanceValidator:
     exchange = "binance"
+    # the public API (auth calls it unless AUTH_BINANCE_BASE_URL says otherwise)
+    default_base_url = "https://api.binance.com"
     needs_passphrase = False
     supports_ip_allowlist = True
     signing_schemes = SIGNING_SCHEMES

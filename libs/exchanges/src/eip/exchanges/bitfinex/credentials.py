@@ -13,6 +13,7 @@ from eip.exchanges.contract.credentials import KeyPermissions
 
 class BitfinexValidator(CcxtKeyValidator):
     exchange = "bitfinex"
+    default_base_url = "https://api.bitfinex.com"
     supports_ip_allowlist = False
 
     async def read(self, client: Any) -> KeyPermissions:

@@ -78,6 +78,8 @@ SIGNING_SCHEMES: Mapping[str, SigningScheme] = {
 
 class BitmexValidator:
     exchange = "bitmex"
+    # the public API (auth calls it unless AUTH_BITMEX_BASE_URL says otherwise)
+    default_base_url = "https://www.bitmex.com"
     needs_passphrase = False
     supports_ip_allowlist = True
     signing_schemes = SIGNING_SCHEMES

@@ -13,6 +13,7 @@ from eip.exchanges.contract.credentials import KeyPermissions
 
 class BybitValidator(CcxtKeyValidator):
     exchange = "bybit"
+    default_base_url = "https://api.bybit.com"
 
     async def read(self, client: Any) -> KeyPermissions:
         result = (await client.privateGetV5UserQueryApi())["result"]

@@ -7,6 +7,12 @@ service, which holds it anyway. They sign nothing for others: ``signing_schemes`
 ``/v1/credentials/{id}/sign`` answers 422 for these venues — their trading adapter signs
 through ccxt with the secret it gets from ``/use``.
 
+Endpoint: each venue's ``default_base_url`` is the host of its key-information call, where
+the auth service sends it unless configured otherwise (``AUTH_<VENUE>_BASE_URL``). At that
+default ccxt keeps its own URLs (each API section on its own host: Bitfinex's private
+``api.bitfinex.com`` beside its public ``api-pub``); any other base moves every section to
+one host, as a simulator or a test server needs.
+
 Refusals: ccxt's ``AuthenticationError`` (bad key, signature, passphrase, IP; ``PermissionDenied``
 for a key that may not read its own information) → ``KeyRejected``; anything else (network,
 5xx, an answer that cannot be read) → ``ExchangeUnavailable``. Messages never carry the
@@ -35,10 +41,11 @@ ReadPermissions = Callable[[Any], Awaitable[KeyPermissions]]
 
 
 class CcxtKeyValidator:
-    """One venue's validator; a venue package subclasses it with ``exchange``, ``read`` and
-    ``needs_passphrase``."""
+    """One venue's validator; a venue package subclasses it with ``exchange``,
+    ``default_base_url``, ``read`` and ``needs_passphrase``."""
 
     exchange: str = ""
+    default_base_url: str = ""  # the venue's public host of the key-information call
     needs_passphrase: bool = False
     supports_ip_allowlist: bool = True
     signing_schemes: Mapping[str, SigningScheme] = {}
@@ -51,8 +58,13 @@ class CcxtKeyValidator:
     async def read(self, client: Any) -> KeyPermissions:
         raise NotImplementedError
 
+    def client(self) -> Any:
+        """A ccxt client (no key yet) aimed where this validator calls."""
+        moved = None if self.base_url == self.default_base_url else self.base_url
+        return new_client(self.exchange, moved, int(self.timeout_s * 1000))
+
     async def validate(self, secret: ExchangeSecret) -> KeyPermissions:
-        client = new_client(self.exchange, self.base_url, int(self.timeout_s * 1000))
+        client = self.client()
         client.apiKey = secret.api_key
         client.secret = secret.secret
         client.password = secret.passphrase or ""

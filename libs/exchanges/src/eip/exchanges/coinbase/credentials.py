@@ -135,6 +135,8 @@ SIGNING_SCHEMES: Mapping[str, SigningScheme] = {
 
 class CoinbaseValidator:
     exchange = "coinbase"
+    # the public API (auth calls it unless AUTH_COINBASE_BASE_URL says otherwise)
+    default_base_url = "https://api.coinbase.com"
     needs_passphrase = False
     # CDP keys may have an IP allow-list, but no endpoint says whether one is set: auth cannot
     # check it (nor warn that it is missing).

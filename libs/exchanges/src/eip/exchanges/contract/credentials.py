@@ -78,6 +78,9 @@ class SigningScheme:
 
 class KeyValidator(Protocol):
     exchange: str
+    # the venue's public API, which the validator calls unless built with another base URL
+    # (the simulator, a test server): a class attribute, read before one is built
+    default_base_url: str
     needs_passphrase: bool
     supports_ip_allowlist: bool
     signing_schemes: Mapping[str, SigningScheme]

@@ -14,6 +14,7 @@ _PERMISSIONS = {"readOnly": "read", "trade": "trade", "withdraw": "withdraw"}
 
 class HtxValidator(CcxtKeyValidator):
     exchange = "htx"
+    default_base_url = "https://api.huobi.pro"
 
     async def read(self, client: Any) -> KeyPermissions:
         uid = (await client.v2PrivateGetUserUid())["data"]

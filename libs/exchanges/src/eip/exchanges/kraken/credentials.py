@@ -86,6 +86,8 @@ SIGNING_SCHEMES: Mapping[str, SigningScheme] = {
 
 class KrakenValidator:
     exchange = "kraken"
+    # the public API (auth calls it unless AUTH_KRAKEN_BASE_URL says otherwise)
+    default_base_url = "https://api.kraken.com"
     needs_passphrase = False
     supports_ip_allowlist = True
     signing_schemes = SIGNING_SCHEMES

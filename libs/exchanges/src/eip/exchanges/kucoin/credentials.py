@@ -13,6 +13,7 @@ from eip.exchanges.contract.credentials import KeyPermissions
 
 class KucoinValidator(CcxtKeyValidator):
     exchange = "kucoin"
+    default_base_url = "https://api.kucoin.com"
     needs_passphrase = True
 
     async def read(self, client: Any) -> KeyPermissions:

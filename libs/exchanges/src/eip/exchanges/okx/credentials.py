@@ -14,6 +14,7 @@ _PERMISSIONS = {"read_only": "read", "trade": "trade", "withdraw": "withdraw"}
 
 class OkxValidator(CcxtKeyValidator):
     exchange = "okx"
+    default_base_url = "https://www.okx.com"
     needs_passphrase = True
 
     async def read(self, client: Any) -> KeyPermissions:
