@@ -6,7 +6,8 @@ HTTP, error and parse path — nothing of ccxt or the adapter is replaced but th
 Recorded bodies live in ``trading_fixtures/<venue>.json`` (see the README there for where each
 comes from). A route is ``"METHOD /path"``; its answer ``{"status": 200, "body": ...}`` or
 ``{"hang": true}`` (no answer until the client gives up: a read time-out after the request
-left).
+left), or a function of the request's query returning such an answer (one path, answers that
+depend on the query: pages, HTX's ``type``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class VenueServer:
         body = await request.text()
         self.requests.append(Captured(request.method, request.path_qs, dict(request.headers), body))
         answer = self.routes.get(f"{request.method} {request.path}")
+        if callable(answer):
+            answer = answer(dict(request.query))
         if answer is None:
             return web.json_response({"unrouted": f"{request.method} {request.path}"}, status=599)
         if answer.get("hang"):
