@@ -179,6 +179,7 @@ VENUES: tuple[Venue, ...] = (
         market_data=_pkg("bitmex", "market_data", "create_adapter"),
         replay=_pkg("bitmex", "replay", "DIALECT"),
         trading=_pkg("bitmex", "trading", "create_adapter"),
+        transfers=_pkg("bitmex", "transfers", "create_transfers"),
         credentials=_pkg("bitmex", "credentials", "BitmexValidator"),
         **_book("bitmex", live_book="native"),
     ),
