@@ -114,6 +114,7 @@ VENUES: tuple[Venue, ...] = (
         "coinbase",
         replay=_pkg("coinbase", "replay", "DIALECT"),
         trading=_pkg("coinbase", "trading", "create_adapter"),
+        transfers=_pkg("coinbase", "transfers", "create_transfers"),
         credentials=_pkg("coinbase", "credentials", "CoinbaseValidator"),
         **_book("coinbase", live_book="native", simulator_ws_path="/coinbase/ws"),
     ),
