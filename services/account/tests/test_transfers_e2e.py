@@ -1,6 +1,7 @@
-"""Deposits and withdrawals end to end: the exchange simulator's ledger (Binance dialect,
-``capital/deposit/hisrec`` and ``withdraw/history``), the real Binance adapter signing through a
-real auth service, and the account service run as a process on real PostgreSQL and Kafka.
+"""Deposits and withdrawals end to end: the exchange simulator's ledger (Binance's
+``capital/deposit/hisrec`` and ``withdraw/history``; Coinbase's v2 account transactions), the
+real venue adapter signing through a real auth service, and the account service on real
+PostgreSQL and Kafka.
 
 A deposit credited at the venue appears in ``/v1/accounts/{id}/transfers`` and in the balances;
 a pending one is listed as pending and updated when it completes. The service runs first as
@@ -12,8 +13,7 @@ cursor and keeps to the token's accounts.
 
 Reuses the platform of ``test_simulator_e2e`` (auth, market data, simulator without a
 background market); the platform's own account service stands aside. The restarted service
-runs in process, with a one-second transfer sync.
-"""
+runs in process, with a one-second transfer sync."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from eip.account.runtime import AccountRuntime
 from eip.account.settings import AccountSettings
 from eip.testing.simulator import free_port
 from eip.testing.tokens import TokenIssuer
-from eip.testing.venues import BINANCE
+from eip.testing.venues import BINANCE, COINBASE
 
 from .test_simulator_e2e import FAST, Platform, platform, quiet_simulator_url, until, venue
 
@@ -70,13 +70,14 @@ async def account_service(
         auth_client_id=platform.client_id,
         auth_client_secret=SecretStr(platform.client_secret),
         market_data_url="http://127.0.0.1:9",
-        exchange_urls={"binance": platform.sim.base_url},
+        exchange_urls={platform.venue.venue: platform.sim.base_url},
         reconcile_interval_s=600,  # balances move by the stream or the transfers' refresh
         transfer_sync_interval_s=1,
         retry_base_delay_s=0.1,
         retry_max_delay_s=1,
     )
-    app = build_app(settings, topics=rt.topics, adapter_options=FAST)
+    options = {**platform.venue.adapter_options, **FAST}
+    app = build_app(settings, topics=rt.topics, adapter_options=options)
     async with app.router.lifespan_context(app):
         service: AccountRuntime = app.state.account
         await asyncio.wait_for(service.ready.wait(), 60)
@@ -89,7 +90,12 @@ async def account_service(
 NEW_DEPOSITS = 6  # arriving one by one while the first service syncs, killed half-way
 
 
-@pytest.mark.parametrize("venue", [BINANCE], ids=str)  # the venue whose transfers are read
+# the venues whose transfers the simulator serves: Binance's capital endpoints, Coinbase's v2
+# account transactions (the venue's own status of a credited deposit in each)
+COMPLETED = {"binance": "1", "coinbase": "completed"}
+
+
+@pytest.mark.parametrize("venue", [BINANCE, COINBASE], ids=str)
 async def test_transfers_reach_the_api_and_a_sync_killed_half_way_resumes_with_each_once(
     platform: Platform,
     kafka_bootstrap_servers: str,
@@ -231,11 +237,11 @@ async def test_transfers_reach_the_api_and_a_sync_killed_half_way_resumes_with_e
             assert by_id[btc["id"]] | {"time": None, "completed_time": None} == {
                 **by_id[btc["id"]],
                 "kind": "deposit",
-                "exchange": "binance",
+                "exchange": platform.venue.venue,
                 "asset": "BTC",
                 "amount": by_id[btc["id"]]["amount"],
                 "fee": None,
-                "venue_status": "1",
+                "venue_status": COMPLETED[platform.venue.venue],
                 "network": "BTC",
                 "tx_id": "btc-tx-1",
                 "time": None,

@@ -6,8 +6,8 @@ As the venue: one account is one currency (the ids ``/v2/accounts`` and Advanced
 ``accounts`` give), rows newest first (``order=asc`` for oldest first), pages of ``limit``
 (default 25, at most 100) after ``starting_after`` (a transaction id of the last page, as
 ``pagination.next_starting_after`` says). A crypto deposit is a ``receive``, a crypto
-withdrawal a ``send`` with a negative amount (its network fee in
-``network.transaction_fee``, its destination in ``to``); fiat ones ``fiat_deposit`` /
+withdrawal a ``send`` with a negative amount (its network fee in ``network.transaction_fee``,
+its destination in ``to``; a receive carries no fee); fiat ones ``fiat_deposit`` /
 ``fiat_withdrawal``. Statuses ``pending``, ``completed``, ``failed``. Only transfers are
 listed: the simulator's trades are not (Advanced Trade fills carry them).
 """
@@ -53,9 +53,9 @@ def transaction(venue: CoinbaseVenue, uuid: str, t: Transfer) -> dict[str, Any]:
             "status": "confirmed" if t.state is TransferState.COMPLETED else "pending",
             "hash": t.tx_id or None,
             "name": t.network or None,
-            "transaction_fee": {"amount": fixed(t.fee, places), "currency": code},
         }
-        if t.kind is TransferKind.WITHDRAWAL:
+        if t.kind is TransferKind.WITHDRAWAL:  # the sender pays the network fee
+            row["network"]["transaction_fee"] = {"amount": fixed(t.fee, places), "currency": code}
             row["to"] = {"resource": "address", "address": t.address}
     return row
 
