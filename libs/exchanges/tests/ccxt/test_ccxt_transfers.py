@@ -244,5 +244,29 @@ async def test_htx_is_read_forward_by_id_and_resumes_from_the_id() -> None:
             await history.adapter.close()
     assert [t.id for t in first.transfers] == ["2001", "2002", "2003", "2004", "2005"]
     assert first.next_cursor.value == "2005"
-    assert [t.id for t in again.transfers] == ["2005", "2006"]
+    # from one below the cursor (the venue's ``from`` may be exclusive): 2005 is read again
+    assert [t.id for t in again.transfers] == ["2004", "2005", "2006"]
     assert again.next_cursor.value == "2006"
+
+
+async def test_an_old_cursor_walks_forward_one_30_day_window_at_a_time() -> None:
+    empty = {"retCode": 0, "retMsg": "OK", "result": {"rows": [], "nextPageCursor": ""}}
+    routes = {"GET /v5/asset/deposit/query-record": body(empty)}
+    old = NOW_MS - 100 * 86_400_000
+    async with venue_server(routes) as server:
+        history = history_at("bybit", server.url)
+        try:
+            page = await history.fetch_transfers(
+                TransferKind.DEPOSIT, TransferCursor(TransferKind.DEPOSIT, str(old))
+            )
+            later = await history.fetch_transfers(TransferKind.DEPOSIT, page.next_cursor)
+        finally:
+            await history.adapter.close()
+    window = 30 * 86_400_000
+    sent = server.requests[0].path_qs
+    assert f"startTime={old}" in sent
+    assert f"endTime={old + window}" in sent  # Bybit answers at most 30 days at once
+    assert page.more
+    assert page.next_cursor.value == str(old + window)
+    assert later.more
+    assert later.next_cursor.value == str(old + 2 * window)

@@ -196,7 +196,11 @@ class CcxtTransfers:
         position = start
         more = False
         for page in range(MAX_PAGES):
-            params = {**(self.profile.id_params or {}), self.profile.id_param: position}
+            # the first page from one below the cursor: HTX's documentation does not say
+            # whether ``from`` is inclusive, and the cursor's own row (a pending transfer)
+            # must be read again
+            first = max(0, position - 1) if page == 0 else position
+            params = {**(self.profile.id_params or {}), self.profile.id_param: first}
             got, answered = await self._fetch(kind, None, size, params)
             for item in got:
                 found[item.id] = item
