@@ -87,7 +87,10 @@ async def account_service(
             yield http
 
 
-NEW_DEPOSITS = 6  # arriving one by one while the first service syncs, killed half-way
+# arriving one by one (every ARRIVAL_S) while the first service syncs every second: it is
+# killed with some stored and some not (a loaded machine's slower sync still stores them apart)
+NEW_DEPOSITS = 8
+ARRIVAL_S = 0.5
 
 
 # the venues whose transfers the simulator serves: Binance's capital endpoints, Coinbase's v2
@@ -183,7 +186,7 @@ async def test_transfers_reach_the_api_and_a_sync_killed_half_way_resumes_with_e
         async def arrive() -> None:
             for _ in range(NEW_DEPOSITS):
                 new.append(await sim.record_transfer(account_id, "deposit", "SOL", "1"))
-                await asyncio.sleep(0.4)
+                await asyncio.sleep(ARRIVAL_S)
 
         arriving = asyncio.create_task(arrive())
         killed_with = 0
