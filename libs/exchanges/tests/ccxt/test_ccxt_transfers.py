@@ -270,3 +270,28 @@ async def test_an_old_cursor_walks_forward_one_30_day_window_at_a_time() -> None
     assert page.next_cursor.value == str(old + window)
     assert later.more
     assert later.next_cursor.value == str(old + 2 * window)
+
+
+async def test_bitfinex_pages_full_of_the_other_kind_are_walked_past() -> None:
+    """Bitfinex lists both kinds in one history (``end`` inclusive, newest first): pages of
+    withdrawals only still move the walk back to the deposits under them."""
+    deposit, withdrawal = DATA["bitfinex"]["movements"][2], DATA["bitfinex"]["movements"][1]
+    base = NOW_MS - 3_600_000
+    movements = [
+        [90 + i, *withdrawal[1:5], base + i * 1000, *withdrawal[6:]] for i in (4, 3, 2)
+    ] + [[80 + i, *deposit[1:5], base + i * 1000, *deposit[6:]] for i in (1, 0)]
+
+    def answer(sent: Mapping[str, Any]) -> dict[str, Any]:
+        end, limit = int(sent.get("end", 2**62)), int(sent["limit"])
+        start = int(sent.get("start", 0))
+        return body([m for m in movements if start <= m[5] <= end][:limit])
+
+    async with venue_server({"POST /v2/auth/r/movements/hist": answer}) as server:
+        history = history_at("bitfinex", server.url)
+        try:
+            page = await history.fetch_transfers(TransferKind.DEPOSIT, limit=2)
+        finally:
+            await history.adapter.close()
+    assert [t.id for t in page.transfers] == ["80", "81"]
+    assert page.next_cursor.value == str(base + 1000)  # past them, not stuck before them
+    assert len(server.requests) == 5

@@ -14,8 +14,8 @@ is a ``CcxtTransferProfile`` in the venue's package (``<venue>/transfers.py``). 
   bounds are not all inclusive), until a page is not full. The union is then the whole range.
   More than a page of transfers in one millisecond would stop the walk (it cannot move); the
   cursor then stays where it was (the next call reads again), never jumps a hole.
-- **Windows.** Bybit and Gate.io answer at most 30 days between start and end; KuCoin gets the
-  same bound. A read from an old cursor walks forward one window at a time
+- **Windows.** Bybit and Gate.io answer at most 30 days between start and end; KuCoin and OKX
+  get the same bound. A read from an old cursor walks forward one window at a time
   (``TransferPage.more``), as Binance's does; without a cursor it starts one window back.
 - **HTX pages by id**, not time (``from`` + ``direct=next``, oldest first): its cursor is the
   id to read from, and a read follows the ids up to ``MAX_PAGES`` pages.
@@ -114,8 +114,9 @@ class CcxtTransfers:
 
     async def _fetch(
         self, kind: TransferKind, since: int | None, size: int, params: dict[str, Any]
-    ) -> tuple[list[VenueTransfer], int]:
-        """One call: the transfers of ``kind`` and how many rows the venue answered."""
+    ) -> tuple[list[VenueTransfer], int, int | None]:
+        """One call: the transfers of ``kind``, how many rows the venue answered and the
+        oldest row's time in ms (of either kind: Bitfinex lists both in one page)."""
         client = self.adapter.client
         if self.profile.combined:
             fetch = client.fetch_deposits_withdrawals
@@ -127,11 +128,12 @@ class CcxtTransfers:
         if not isinstance(raws, list):
             raise BadRequest(self.exchange, f"transfers: expected a list, got {type(raws)}")
         out = []
+        times = [int(raw["timestamp"]) for raw in raws if raw.get("timestamp") is not None]
         for raw in raws:
             if self.profile.combined and raw.get("type") != kind.value:
                 continue  # the other kind (ccxt's ``type`` is only meant for this there)
             out.append(self._parse(kind, raw))
-        return out, len(raws)
+        return out, len(raws), min(times, default=None)
 
     def _parse(self, kind: TransferKind, raw: Mapping[str, Any]) -> VenueTransfer:
         try:
@@ -155,13 +157,12 @@ class CcxtTransfers:
             params: dict[str, Any] = {}
             if self.profile.until_param is not None:
                 params[self.profile.until_param] = upper
-            got, answered = await self._fetch(kind, start, size, params)
+            got, answered, oldest = await self._fetch(kind, start, size, params)
             for item in got:
                 found[item.id] = item
             if answered < size:
                 break
-            oldest = min((_ms(t.time) for t in got), default=upper)
-            if oldest + 1 >= upper:
+            if oldest is None or oldest + 1 >= upper:
                 stuck = True  # a full page in one millisecond: do not move past it
                 break
             upper = oldest + 1
@@ -201,7 +202,7 @@ class CcxtTransfers:
             # must be read again
             first = max(0, position - 1) if page == 0 else position
             params = {**(self.profile.id_params or {}), self.profile.id_param: first}
-            got, answered = await self._fetch(kind, None, size, params)
+            got, answered, _ = await self._fetch(kind, None, size, params)
             for item in got:
                 found[item.id] = item
             highest = max((int(t.id) for t in got), default=position)
