@@ -1,24 +1,32 @@
-"""Deposits and withdrawals end to end: the exchange simulator's ledger (Binance dialect,
-``capital/deposit/hisrec`` and ``withdraw/history``), the real Binance adapter signing through a
-real auth service, and the account service run as a process on real PostgreSQL and Kafka.
+"""Deposits and withdrawals end to end: the exchange simulator's ledger (Binance's
+``capital/deposit/hisrec`` and ``withdraw/history``; Coinbase's v2 account transactions), the
+real venue adapter signing through a real auth service, and the account service on real
+PostgreSQL and Kafka.
 
 A deposit credited at the venue appears in ``/v1/accounts/{id}/transfers`` and in the balances;
-a pending one is listed as pending and updated when it completes; the service stopped and
-started again on the same schema continues from its stored cursors with every transfer once;
-the endpoint pages with its cursor and keeps to the token's accounts.
+a pending one is listed as pending and updated when it completes. The service runs first as
+its own process (``python -m eip.account``) and is SIGKILLed half-way — while the venue's
+ledger grows under its one-second sync, some new transfers stored and some not — then one
+started again on the same schema continues from its stored cursors: every transfer at the
+venue stored exactly once, none missing, statuses moved on. The endpoint pages with its
+cursor and keeps to the token's accounts.
 
 Reuses the platform of ``test_simulator_e2e`` (auth, market data, simulator without a
-background market); the platform's own account service stands aside and one with a one-second
-transfer sync runs in its place, in process.
-"""
+background market); the platform's own account service stands aside. The restarted service
+runs in process, with a one-second transfer sync."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,8 +37,9 @@ from pydantic import SecretStr
 from eip.account.app import build_app
 from eip.account.runtime import AccountRuntime
 from eip.account.settings import AccountSettings
+from eip.testing.simulator import free_port
 from eip.testing.tokens import TokenIssuer
-from eip.testing.venues import BINANCE
+from eip.testing.venues import BINANCE, COINBASE
 
 from .test_simulator_e2e import FAST, Platform, platform, quiet_simulator_url, until, venue
 
@@ -47,8 +56,8 @@ async def account_service(
     database_url: str,
     token_issuer: TokenIssuer,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The account service with a one-second transfer sync, on ``schema``, until the block
-    ends (a stop as a deployment does it)."""
+    """The account service with a one-second transfer sync, on ``schema``, in process, until
+    the block ends."""
     rt = platform.rt
     settings = AccountSettings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
@@ -61,13 +70,14 @@ async def account_service(
         auth_client_id=platform.client_id,
         auth_client_secret=SecretStr(platform.client_secret),
         market_data_url="http://127.0.0.1:9",
-        exchange_urls={"binance": platform.sim.base_url},
+        exchange_urls={platform.venue.venue: platform.sim.base_url},
         reconcile_interval_s=600,  # balances move by the stream or the transfers' refresh
         transfer_sync_interval_s=1,
         retry_base_delay_s=0.1,
         retry_max_delay_s=1,
     )
-    app = build_app(settings, topics=rt.topics, adapter_options=FAST)
+    options = {**platform.venue.adapter_options, **FAST}
+    app = build_app(settings, topics=rt.topics, adapter_options=options)
     async with app.router.lifespan_context(app):
         service: AccountRuntime = app.state.account
         await asyncio.wait_for(service.ready.wait(), 60)
@@ -77,12 +87,24 @@ async def account_service(
             yield http
 
 
-@pytest.mark.parametrize("venue", [BINANCE], ids=str)  # the venue whose transfers are read
-async def test_deposits_and_withdrawals_reach_transfers_and_balances_and_a_restart_continues(
+# arriving one by one (every ARRIVAL_S) while the first service syncs every second: it is
+# killed with some stored and some not (a loaded machine's slower sync still stores them apart)
+NEW_DEPOSITS = 8
+ARRIVAL_S = 0.5
+
+
+# the venues whose transfers the simulator serves: Binance's capital endpoints, Coinbase's v2
+# account transactions (the venue's own status of a credited deposit in each)
+COMPLETED = {"binance": "1", "coinbase": "completed"}
+
+
+@pytest.mark.parametrize("venue", [BINANCE, COINBASE], ids=str)
+async def test_transfers_reach_the_api_and_a_sync_killed_half_way_resumes_with_each_once(
     platform: Platform,
     kafka_bootstrap_servers: str,
     database_url: str,
     token_issuer: TokenIssuer,
+    tmp_path: Path,
 ) -> None:
     sim = platform.sim
     account_id, key, _ = await platform.account({"USDT": "100"})
@@ -90,11 +112,30 @@ async def test_deposits_and_withdrawals_reach_transfers_and_balances_and_a_resta
     schema = f"test_{uuid.uuid4().hex[:10]}_xfer"
     headers = platform.headers(account_id)
     http: httpx.AsyncClient | None = None
+    env = {
+        **os.environ,
+        **platform.env,
+        "ACCOUNT_DB_SCHEMA": schema,
+        "ACCOUNT_GROUP_ID": f"account-xfer-{uuid.uuid4().hex[:8]}",
+        "ACCOUNT_CREDENTIALS_TOPIC": platform.rt.topics.credentials.name,
+        "ACCOUNT_HTTP_PORT": str(free_port()),
+        "ACCOUNT_TRANSFER_SYNC_INTERVAL_S": "1",
+        "ACCOUNT_RECONCILE_INTERVAL_S": "600",
+    }
 
-    def service() -> Any:
-        return account_service(
-            platform, schema, kafka_bootstrap_servers, database_url, token_issuer
-        )
+    async def stored() -> list[tuple[str, str, str]]:
+        """(kind, venue id, status) of every stored transfer, duplicates kept."""
+        async with platform.rt.store._conn() as conn:
+            cur = await conn.execute("SELECT to_regclass(%s)", (f"{schema}.transfers",))
+            row = await cur.fetchone()
+            if row is None or row[0] is None:
+                return []
+            cur = await conn.execute(
+                sql.SQL("SELECT kind, transfer_id, status FROM {}").format(
+                    sql.Identifier(schema, "transfers")
+                )
+            )
+            return [(str(k), str(i), str(s)) for k, i, s in await cur.fetchall()]
 
     async def transfers(**params: Any) -> list[dict[str, Any]]:
         assert http is not None
@@ -113,34 +154,97 @@ async def test_deposits_and_withdrawals_reach_transfers_and_balances_and_a_resta
             return {}
         return {a["asset"]: D(a["total"]) for a in answer.json()["consolidated"] if D(a["total"])}
 
+    def start(name: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{name}.log").open("wb")
+        return subprocess.Popen(
+            [sys.executable, "-m", "eip.account"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
     await platform.connect(account_id, key)
+    first = start("first")
+    try:
+        btc = await sim.record_transfer(
+            account_id, "deposit", "BTC", "0.25", network="BTC", tx_id="btc-tx-1"
+        )
+        eth = await sim.record_transfer(account_id, "deposit", "ETH", "2", status="pending")
+        usdt = await sim.record_transfer(
+            account_id, "withdrawal", "USDT", "10", fee="1", network="TRX", address="T9yD"
+        )
+        first_three = {
+            ("deposit", btc["id"], "completed"),
+            ("deposit", eth["id"], "pending"),
+            ("withdrawal", usdt["id"], "completed"),
+        }
+
+        async def synced() -> bool:
+            return set(await stored()) == first_three
+
+        await until(synced, 90, "the first process to store the first three transfers")
+
+        new: list[dict[str, Any]] = []
+
+        async def arrive() -> None:
+            for _ in range(NEW_DEPOSITS):
+                new.append(await sim.record_transfer(account_id, "deposit", "SOL", "1"))
+                await asyncio.sleep(ARRIVAL_S)
+
+        arriving = asyncio.create_task(arrive())
+        killed_with = 0
+
+        async def half_way() -> bool:
+            nonlocal killed_with
+            rows = await stored()
+            if len(first_three) < len(rows) < len(first_three) + NEW_DEPOSITS:
+                first.send_signal(signal.SIGKILL)
+                killed_with = len(rows) - len(first_three)
+                return True
+            assert len(rows) < len(first_three) + NEW_DEPOSITS, "synced before it was killed"
+            return False
+
+        await until(half_way, 60, "the sync to be half-way through the new deposits")
+        first.wait(10)
+        assert first.returncode == -signal.SIGKILL
+        assert 0 < killed_with < NEW_DEPOSITS
+        await arriving
+        # while the service is down: the pending deposit is credited, one more arrives
+        await sim.settle_transfer(eth["id"], "completed")
+        new.append(await sim.record_transfer(account_id, "deposit", "SOL", "1"))
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+
+    def service() -> Any:
+        return account_service(
+            platform, schema, kafka_bootstrap_servers, database_url, token_issuer
+        )
+
+    at_venue = {
+        ("deposit", btc["id"], "completed"),
+        ("deposit", eth["id"], "completed"),
+        ("withdrawal", usdt["id"], "completed"),
+        *(("deposit", n["id"], "completed") for n in new),
+    }
     try:
         async with service() as http:
-            btc = await sim.record_transfer(
-                account_id, "deposit", "BTC", "0.25", network="BTC", tx_id="btc-tx-1"
-            )
-            eth = await sim.record_transfer(account_id, "deposit", "ETH", "2", status="pending")
-            usdt = await sim.record_transfer(
-                account_id, "withdrawal", "USDT", "10", fee="1", network="TRX", address="T9yD"
-            )
 
-            async def first_three() -> bool:
-                return {t["id"]: t["status"] for t in await transfers()} == {
-                    btc["id"]: "completed",
-                    eth["id"]: "pending",
-                    usdt["id"]: "completed",
-                }
+            async def resumed() -> bool:
+                return set(await stored()) == at_venue
 
-            await until(first_three, 60, "the deposits and the withdrawal in /transfers")
+            await until(resumed, 90, "the restarted sync to add the rest and update the pending")
+            await asyncio.sleep(2)  # anything more it would write
+            rows = await stored()
+            assert len(rows) == len(set(rows)) == len(at_venue)  # each once, none missing
+
             by_id = {t["id"]: t for t in await transfers()}
             assert by_id[btc["id"]] | {"time": None, "completed_time": None} == {
                 **by_id[btc["id"]],
                 "kind": "deposit",
-                "exchange": "binance",
+                "exchange": platform.venue.venue,
                 "asset": "BTC",
                 "amount": by_id[btc["id"]]["amount"],
                 "fee": None,
-                "venue_status": "1",
+                "venue_status": COMPLETED[platform.venue.venue],
                 "network": "BTC",
                 "tx_id": "btc-tx-1",
                 "time": None,
@@ -149,64 +253,30 @@ async def test_deposits_and_withdrawals_reach_transfers_and_balances_and_a_resta
             assert D(by_id[btc["id"]]["amount"]) == D("0.25")  # the venue's text, exactly
             assert (D(by_id[usdt["id"]]["amount"]), D(by_id[usdt["id"]]["fee"])) == (D(10), D(1))
 
-            async def first_balances() -> bool:
-                return await totals() == {"USDT": D(89), "BTC": D("0.25")}
-
-            await until(first_balances, 30, "the deposit and the withdrawal in the balances")
-
-        # while the service is down: the pending deposit is credited, a new one arrives
-        await sim.settle_transfer(eth["id"], "completed")
-        sol = await sim.record_transfer(account_id, "deposit", "SOL", "5")
-        async with service() as http:
-
-            async def all_four() -> bool:
-                return {t["id"]: t["status"] for t in await transfers()} == {
-                    btc["id"]: "completed",
-                    eth["id"]: "completed",
-                    usdt["id"]: "completed",
-                    sol["id"]: "completed",
-                }
-
-            await until(all_four, 60, "the restarted sync to update and add")
-
-            async def later_balances() -> bool:
+            async def balances() -> bool:
                 return await totals() == {
                     "USDT": D(89),
                     "BTC": D("0.25"),
                     "ETH": D(2),
-                    "SOL": D(5),
+                    "SOL": D(len(new)),
                 }
 
-            await until(later_balances, 30, "the credited deposits in the balances")
+            await until(balances, 30, "the credited deposits in the balances")
 
-            async with platform.rt.store._conn() as conn:
-                cur = await conn.execute(
-                    sql.SQL("SELECT kind, transfer_id FROM {}").format(
-                        sql.Identifier(schema, "transfers")
-                    )
-                )
-                stored = [(str(k), str(i)) for k, i in await cur.fetchall()]
-            assert sorted(stored) == sorted(
-                [
-                    ("deposit", btc["id"]),
-                    ("deposit", eth["id"]),
-                    ("deposit", sol["id"]),
-                    ("withdrawal", usdt["id"]),
-                ]
-            )
-
-            # cursor paging: two pages of two, oldest first, nothing twice
+            # cursor paging: pages of four, oldest first, nothing twice, then no cursor
             url = f"/v1/accounts/{account_id}/transfers"
-            page = (await http.get(url, params={"limit": 2}, headers=headers)).json()
-            rest = (
-                await http.get(
-                    url, params={"limit": 2, "cursor": page["next_cursor"]}, headers=headers
-                )
-            ).json()
-            paged = [t["id"] for t in page["transfers"] + rest["transfers"]]
+            paged: list[str] = []
+            cursor: str | None = None
+            for _ in range(10):
+                params: dict[str, Any] = {"limit": 4, **({"cursor": cursor} if cursor else {})}
+                page = (await http.get(url, params=params, headers=headers)).json()
+                paged += [t["id"] for t in page["transfers"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
             assert paged == [t["id"] for t in await transfers()]
-            assert len(set(paged)) == 4
-            assert rest["next_cursor"] is None
+            assert len(set(paged)) == len(at_venue)
+            assert cursor is None
             deposits = await transfers(kind="deposit", asset="eth")
             assert [t["id"] for t in deposits] == [eth["id"]]
 

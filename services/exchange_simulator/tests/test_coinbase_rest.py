@@ -661,3 +661,50 @@ async def test_a_bracket_is_one_order_whose_stop_exits_the_position(
     assert {f["order_id"] for f in fills["fills"]} == {stopped["order_id"]}
     balances = await sim.balances(key.account_id)
     assert balances["SOL"] == {"free": D("8"), "locked": D("0")}
+
+
+async def test_v2_account_transactions_list_the_ledgers_transfers_of_that_currency(
+    clean_simulator: SimulatorClient,
+) -> None:
+    sim = clean_simulator
+    key = await new_coinbase_trader(sim, {"USD": "250", "BTC": "1"})
+    account_id = key.account_id
+    dep = await sim.record_transfer(account_id, "deposit", "BTC", "0.5", network="bitcoin")
+    sent = await sim.record_transfer(
+        account_id, "withdrawal", "BTC", "0.2", fee="0.0001", address="bc1qdest", tx_id="h9"
+    )
+    usd = await sim.record_transfer(account_id, "deposit", "USD", "100", status="pending")
+    async with coinbase_http(sim, key) as cb:
+        accounts = {a["currency"]["code"]: a["id"] for a in (await cb.get("/v2/accounts"))["data"]}
+        btc_path = f"/v2/accounts/{accounts['BTC']}/transactions"
+        newest = await cb.get(btc_path, limit=1)
+        older = await cb.get(
+            btc_path, limit=1, starting_after=newest["pagination"]["next_starting_after"]
+        )
+        oldest_first = await cb.get(btc_path, order="asc")
+        fiat = await cb.get(f"/v2/accounts/{accounts['USD']}/transactions")
+        bad_after = await cb.request("GET", btc_path, params={"starting_after": "nope"})
+        missing = await cb.request("GET", "/v2/accounts/nope/transactions")
+    [send] = newest["data"]
+    assert (send["id"], send["type"], send["status"]) == (sent["id"], "send", "completed")
+    assert send["amount"] == {"amount": "-0.20000000", "currency": "BTC"}
+    assert send["network"]["transaction_fee"] == {"amount": "0.00010000", "currency": "BTC"}
+    assert (send["network"]["hash"], send["to"]["address"]) == ("h9", "bc1qdest")
+    [receive] = older["data"]
+    assert (receive["id"], receive["type"], receive["network"]["name"]) == (
+        dep["id"],
+        "receive",
+        "bitcoin",
+    )
+    assert "transaction_fee" not in receive["network"]
+    assert older["pagination"]["next_starting_after"] is None
+    assert [t["id"] for t in oldest_first["data"]] == [dep["id"], sent["id"]]
+    [cash] = fiat["data"]
+    assert (cash["id"], cash["type"], cash["status"], "network" in cash) == (
+        usd["id"],
+        "fiat_deposit",
+        "pending",
+        False,
+    )
+    assert bad_after.status_code == 400
+    assert missing.status_code == 404

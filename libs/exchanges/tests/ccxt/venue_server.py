@@ -6,7 +6,9 @@ HTTP, error and parse path — nothing of ccxt or the adapter is replaced but th
 Recorded bodies live in ``trading_fixtures/<venue>.json`` (see the README there for where each
 comes from). A route is ``"METHOD /path"``; its answer ``{"status": 200, "body": ...}`` or
 ``{"hang": true}`` (no answer until the client gives up: a read time-out after the request
-left).
+left), or a function of the request's parameters (its query, and its body's fields when that is
+a JSON object) returning such an answer (one path, answers that depend on what was asked:
+pages, HTX's ``type``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ class VenueServer:
         body = await request.text()
         self.requests.append(Captured(request.method, request.path_qs, dict(request.headers), body))
         answer = self.routes.get(f"{request.method} {request.path}")
+        if callable(answer):
+            fields: dict[str, Any] = dict(request.query)
+            try:
+                sent = json.loads(body) if body else None
+            except ValueError:
+                sent = None
+            if isinstance(sent, dict):
+                fields.update(sent)
+            answer = answer(fields)
         if answer is None:
             return web.json_response({"unrouted": f"{request.method} {request.path}"}, status=599)
         if answer.get("hang"):

@@ -13,6 +13,9 @@ from eip.exchange_simulator.coinbase.rest_accounts import (
     accounts_router as coinbase_accounts_router,
 )
 from eip.exchange_simulator.coinbase.rest_trading import trading_router as coinbase_trading_router
+from eip.exchange_simulator.coinbase.rest_transfers import (
+    transfers_router as coinbase_transfers_router,
+)
 from eip.exchange_simulator.settings import SimulatorSettings
 from eip.exchange_simulator.simulator import Simulator
 from eip.observability.http import create_app
@@ -28,6 +31,7 @@ def build_app(settings: SimulatorSettings) -> FastAPI:
     app.include_router(coinbase_market_router(sim.coinbase_venue))
     app.include_router(coinbase_trading_router(sim.coinbase_venue))
     app.include_router(coinbase_accounts_router(sim.coinbase_venue))
+    app.include_router(coinbase_transfers_router(sim.coinbase_venue))
     app.include_router(admin_router(sim))
     sim.kraken.install(app)
 

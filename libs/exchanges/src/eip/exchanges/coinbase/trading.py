@@ -212,12 +212,14 @@ class CoinbaseTradingAdapter:
         *,
         once: bool = False,
         order_action: bool = False,
+        prefix: str = BROKERAGE,
     ) -> Any:
-        """A signed call to ``BROKERAGE + path``; Coinbase's refusals in the platform's
-        words. ``order_action``: a refusal is the order's (``OrderRejected``)."""
+        """A signed call to ``prefix + path`` (Advanced Trade's ``BROKERAGE`` unless another
+        API of the same host and key: ``/v2``); Coinbase's refusals in the platform's words.
+        ``order_action``: a refusal is the order's (``OrderRejected``)."""
         try:
             return await self.rest.request(
-                method, BROKERAGE + path, prepare=self._preparer(query, body), once=once
+                method, prefix + path, prepare=self._preparer(query, body), once=once
             )
         except CoinbaseApiError as exc:
             raise self._translate(exc, order_action) from None

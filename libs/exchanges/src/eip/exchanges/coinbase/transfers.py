@@ -1,0 +1,186 @@
+"""Coinbase deposit and withdrawal history (``TransferHistory``): the Coinbase App API's
+``GET /v2/accounts/{account_id}/transactions``, which Advanced Trade keys may read.
+
+It reads through the connection's ``CoinbaseTradingAdapter`` (``_signed`` with the ``/v2``
+prefix: the same ES256 JWT per request, signed through the auth service, over method, host and
+path). What is subtle:
+
+- **One history per currency.** Coinbase keeps an account (wallet) per currency, and its
+  transactions are listed per account. The accounts are Advanced Trade's ``accounts`` (their
+  ``uuid`` is the v2 account id); every one is read, held or not (a deposit withdrawn again
+  leaves a zero balance). That is one call per currency per sync at least.
+- **Which rows are transfers.** The list also holds trades, conversions, staking rewards and
+  more. Deposits: ``receive``, ``fiat_deposit``, and ``send`` with a positive amount (funds
+  received from another Coinbase user or address); withdrawals: ``send`` with a negative amount
+  and ``fiat_withdrawal``. Amounts come signed; the sign is dropped. A send's network fee is
+  ``network.transaction_fee`` (None elsewhere: a fiat withdrawal's fee is in a resource this
+  list does not carry), its destination ``to.address``.
+- **Paging** is newest first (``order=desc``) after ``starting_after`` (the last row's id,
+  ``pagination.next_starting_after``); no time filter, so a read pages back from the newest row
+  until it passes the cursor's time.
+- **Statuses**: ``completed`` final; ``failed`` / ``expired`` / ``canceled`` failed; the others
+  (``pending``, ``waiting_for_clearing``, ``waiting_for_signature``) not final. The cursor
+  waits at the oldest transfer not final (30 days at most) and never comes closer to now than
+  ``SETTLE_MS``, as for Binance (``binance/transfers.py``); an account read cut short by
+  ``MAX_PAGES`` keeps the cursor where it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from eip.exchanges.coinbase.assets import ASSET_CODES
+from eip.exchanges.coinbase.trading import CoinbaseTradingAdapter
+from eip.exchanges.coinbase.trading_wire import EXCHANGE, dec, when
+from eip.exchanges.contract.errors import BadRequest
+from eip.exchanges.contract.trading import TradingAdapter
+from eip.exchanges.contract.transfers import (
+    TransferCursor,
+    TransferKind,
+    TransferPage,
+    TransferStatus,
+    VenueTransfer,
+)
+
+PAGE = 100  # the v2 API's largest ``limit``
+SETTLE_MS = 10 * 60_000
+PENDING_HORIZON_MS = 30 * 86_400_000
+MAX_PAGES = 50  # per account and read
+_STATUS = {
+    "completed": TransferStatus.COMPLETED,
+    "failed": TransferStatus.FAILED,
+    "expired": TransferStatus.FAILED,
+    "canceled": TransferStatus.FAILED,
+    "cancelled": TransferStatus.FAILED,
+}
+_DEPOSITS = frozenset({"receive", "fiat_deposit"})
+_WITHDRAWALS = frozenset({"fiat_withdrawal"})
+
+
+class CoinbaseTransfers:
+    exchange = EXCHANGE
+
+    def __init__(
+        self, adapter: CoinbaseTradingAdapter, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.adapter = adapter
+        self._clock = clock
+
+    async def _accounts(self) -> list[str]:
+        """The uuid of every currency's account (Advanced Trade ``accounts``, paged)."""
+        out: list[str] = []
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            query = [("limit", "250")] + ([("cursor", cursor)] if cursor else [])
+            body = await self.adapter._signed("GET", "/accounts", query)
+            out.extend(str(a["uuid"]) for a in body.get("accounts", []))
+            cursor = body.get("cursor") or ""
+            if not body.get("has_next") or not cursor:
+                break
+        return out
+
+    async def fetch_transfers(
+        self, kind: TransferKind, cursor: TransferCursor | None = None, limit: int | None = None
+    ) -> TransferPage:
+        now_ms = int(self._clock() * 1000)
+        try:
+            start = int(cursor.value) if cursor is not None else 0
+        except ValueError:
+            raise BadRequest(EXCHANGE, f"not a transfer cursor: {cursor!r}") from None
+        size = max(1, min(limit or PAGE, PAGE))
+        found: dict[str, VenueTransfer] = {}
+        complete = True
+        for account in await self._accounts():
+            path = f"/v2/accounts/{account}/transactions"
+            after = ""
+            for _ in range(MAX_PAGES):
+                query = [("limit", str(size)), ("order", "desc")]
+                if after:
+                    query.append(("starting_after", after))
+                # a read: retried by the REST loop like any other
+                body = await self.adapter._signed("GET", path, query, prefix="")
+                rows = body.get("data") if isinstance(body, Mapping) else None
+                if not isinstance(rows, list):
+                    raise BadRequest(EXCHANGE, f"{path}: unexpected answer {type(body)}")
+                passed = False
+                for row in rows:
+                    item = transfer(row)
+                    if item is None:
+                        continue
+                    if _ms(item.time) < start:
+                        passed = True
+                    elif item.kind is kind:
+                        found[item.id] = item
+                after = str((body.get("pagination") or {}).get("next_starting_after") or "")
+                if passed or not after or not rows:
+                    break
+            else:
+                complete = False
+        transfers = sorted(found.values(), key=lambda t: (t.time, t.id))
+        if complete:
+            pending = [
+                _ms(t.time)
+                for t in transfers
+                if t.status is TransferStatus.PENDING and _ms(t.time) > now_ms - PENDING_HORIZON_MS
+            ]
+            newest = max((_ms(t.time) for t in transfers), default=start)
+            resume = min(pending) if pending else newest
+            resume = max(start, min(resume, now_ms - SETTLE_MS))
+        else:
+            resume = start
+        next_cursor = TransferCursor(kind, str(resume))
+        if cursor is not None and next_cursor.value == cursor.value:
+            next_cursor = cursor
+        return TransferPage(transfers, next_cursor)
+
+    async def close(self) -> None:
+        """Nothing of its own: the trading adapter it reads through is closed by its owner."""
+
+
+def transfer(row: Mapping[str, Any]) -> VenueTransfer | None:
+    """One v2 transaction as a deposit or withdrawal; None for any other transaction."""
+    money = row.get("amount") or {}
+    amount = dec(money.get("amount"))
+    created = when(row.get("created_at"))
+    if amount is None or created is None:
+        return None
+    kind_text = str(row.get("type") or "")
+    if kind_text in _DEPOSITS or (kind_text == "send" and amount > 0):
+        kind = TransferKind.DEPOSIT
+    elif kind_text in _WITHDRAWALS or (kind_text == "send" and amount < 0):
+        kind = TransferKind.WITHDRAWAL
+    else:
+        return None
+    status = str(row.get("status") or "")
+    state = _STATUS.get(status, TransferStatus.PENDING)
+    network = row.get("network") or {}
+    fee = dec((network.get("transaction_fee") or {}).get("amount"))
+    code = ASSET_CODES.balance_asset(str(money["currency"]))
+    return VenueTransfer(
+        id=str(row["id"]),
+        kind=kind,
+        asset=code.asset,
+        amount=abs(amount) * code.scale,
+        fee=None if fee is None else abs(fee) * code.scale,
+        status=state,
+        venue_status=status,
+        network=network.get("name") or None,
+        tx_id=network.get("hash") or None,
+        address=(row.get("to") or {}).get("address") or None,
+        time=created,
+        completed_time=when(row.get("updated_at")) if state is TransferStatus.COMPLETED else None,
+    )
+
+
+def _ms(moment: datetime) -> int:
+    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000)
+
+
+def create_transfers(adapter: TradingAdapter) -> CoinbaseTransfers:
+    """The transfer history of the account ``adapter`` (a Coinbase trading adapter) trades."""
+    if not isinstance(adapter, CoinbaseTradingAdapter):
+        raise TypeError(f"a Coinbase trading adapter is needed, got {type(adapter).__name__}")
+    return CoinbaseTransfers(adapter)
