@@ -40,26 +40,62 @@ def service_process(processes: Callable[[str], Process]) -> Process:
     return processes("crash-test")
 
 
-async def waiting_on_lock(conn: AsyncConnection, schema: str) -> bool:
+async def waiting_on_lock(pool: AsyncConnectionPool[AsyncConnection], schema: str) -> bool:
     """A statement of the service on the rules table waits on a lock (whichever statement of
-    the firing's transaction touches the locked rows first)."""
-    cur = await conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        " AND pid <> pg_backend_pid() AND query LIKE %s",
-        (f'%"{schema}"."rules"%',),
-    )
-    row = await cur.fetchone()
+    the firing's transaction touches the locked rows first).
+
+    Each look is a transaction of its own: PostgreSQL snapshots ``pg_stat_activity`` at its
+    first read in a transaction and serves that snapshot until the transaction ends, so polls
+    on one connection in one (implicit) transaction would never see a session that began to
+    wait after the first poll — the flake of issue 16, where the firing waited all along."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND pid <> pg_backend_pid() AND query LIKE %s",
+            (f'%"{schema}"."rules"%',),
+        )
+        row = await cur.fetchone()
     return bool(row and row[0])
 
 
-async def sessions_of(conn: AsyncConnection, schema: str) -> str:
-    """What every other session on the schema is doing (for a failure's message)."""
-    cur = await conn.execute(
-        "SELECT state, wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity"
-        " WHERE pid <> pg_backend_pid() AND query LIKE %s",
-        (f'%"{schema}"%',),
-    )
-    return "\n".join(repr(row) for row in await cur.fetchall())
+async def sessions_of(pool: AsyncConnectionPool[AsyncConnection], schema: str) -> str:
+    """What every other session on the schema is doing now (for a failure's message; a fresh
+    transaction, so a fresh ``pg_stat_activity`` snapshot)."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "SELECT state, wait_event_type, wait_event, left(query, 200) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND query LIKE %s",
+            (f'%"{schema}"%',),
+        )
+        rows = await cur.fetchall()
+    return "\n".join(repr(row) for row in rows)
+
+
+async def test_the_lock_watch_sees_a_session_that_begins_to_wait_after_its_first_look(
+    db_pool: AsyncConnectionPool[AsyncConnection], db_schema: str
+) -> None:
+    # the crash test's race, made certain: the watch looks before the firing reaches the lock
+    rules = sql.Identifier(db_schema, "rules")
+    async with db_pool.connection() as conn, conn.transaction():
+        await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(db_schema)))
+        await conn.execute(sql.SQL("CREATE TABLE {} (rule_id int PRIMARY KEY)").format(rules))
+        await conn.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(rules))
+    select = sql.SQL("SELECT 1 FROM {} WHERE rule_id = 1 FOR UPDATE").format(rules)
+
+    async def firing() -> None:
+        async with db_pool.connection() as conn, conn.transaction():
+            await conn.execute(select)
+
+    async with db_pool.connection() as lock, lock.transaction():
+        await lock.execute(select)
+        assert not await waiting_on_lock(db_pool, db_schema)  # the first look: nobody waits
+        waiter = asyncio.create_task(firing())
+        deadline = time.monotonic() + 30
+        while not await waiting_on_lock(db_pool, db_schema):
+            assert time.monotonic() < deadline, await sessions_of(db_pool, db_schema)
+            await asyncio.sleep(0.05)
+        assert "'Lock', 'transactionid'" in await sessions_of(db_pool, db_schema)
+    await waiter  # our lock released: the waiting transaction goes through
 
 
 async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_trigger(
@@ -123,25 +159,24 @@ async def test_a_cross_and_a_cron_dca_fire_once_each_across_a_sigkill_at_the_tri
             ([cross_id, dca_id],),
         )
         await tick(producer, topics, "1001")  # the crossing: its firing waits on our lock
-        async with db_pool.connection() as watch:
-            deadline = time.monotonic() + 90  # ... and so will the next minute's DCA
-            next_tick = time.monotonic() + 5
-            while not await waiting_on_lock(watch, db_schema):
-                if time.monotonic() > deadline:
-                    raise AssertionError(
-                        "no firing transaction waited on the lock; sessions:\n"
-                        + await sessions_of(watch, db_schema)
-                        + "\nservice log:\n"
-                        + service_process.log.read_text()[-5000:]
-                    )
-                if time.monotonic() > next_tick:
-                    # The price stays above the level (a market does not tick once): a rule
-                    # crosses once however many ticks follow, and a loaded service that had
-                    # not yet looked at the first one fires on the next.
-                    await tick(producer, topics, "1001")
-                    next_tick = time.monotonic() + 5
-                await asyncio.sleep(0.05)
-            service_process.kill()
+        deadline = time.monotonic() + 90  # ... and so will the next minute's DCA
+        next_tick = time.monotonic() + 5
+        while not await waiting_on_lock(db_pool, db_schema):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "no firing transaction waited on the lock; sessions:\n"
+                    + await sessions_of(db_pool, db_schema)
+                    + "\nservice log:\n"
+                    + service_process.log.read_text()[-5000:]
+                )
+            if time.monotonic() > next_tick:
+                # The price stays above the level (a market does not tick once): a rule
+                # crosses once however many ticks follow, and a loaded service that had
+                # not yet looked at the first one fires on the next.
+                await tick(producer, topics, "1001")
+                next_tick = time.monotonic() + 5
+            await asyncio.sleep(0.05)
+        service_process.kill()
     async with db_pool.connection() as conn:
         cur = await conn.execute(
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(db_schema, "firings"))
