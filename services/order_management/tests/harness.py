@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,8 +25,11 @@ from typing import Any, TypeVar
 import ccxt.async_support  # noqa: F401  (see below)
 import httpx
 from fastapi import FastAPI
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
+from eip.audit import AuditTrail, BrokenLink
 from eip.bus import Producer
 from eip.events.topics import (
     AUDIT_EVENTS,
@@ -70,6 +74,51 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await asyncio.sleep(every_s)
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """The audit trail of some orders against their event logs (``audit_of``)."""
+
+    logged: Counter[tuple[str, str, str]]  # (order id, 'order.' + event, version) in the logs
+    audited: Counter[tuple[str, str, str]]  # the same triples among the chain's events
+    checked: int  # events of the whole chain whose hashes and links were verified
+    broken: BrokenLink | None
+
+
+async def audit_of(
+    pool: AsyncConnectionPool[Any], schema: str, order_ids: list[str], timeout_s: float = 60
+) -> AuditCheck:
+    """Once nothing is staged any more (every instance chains ``audit_outbox`` in batches after
+    its transactions), every change of ``order_ids`` as logged and as audited, and the whole
+    chain verified by the audit library's own verifier (``AuditTrail.verify``)."""
+    staged = sql.Identifier(schema, "audit_outbox")
+
+    async def nothing_staged() -> bool:
+        async with pool.connection() as conn:
+            cursor = await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(staged))
+            row = await cursor.fetchone()
+            return row is not None and row[0] == 0
+
+    await until(nothing_staged, timeout_s, "the staged audit events to be chained")
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            sql.SQL(
+                "SELECT order_id::text, 'order.' || event, version::text FROM {}"
+                " WHERE order_id = ANY(%s::uuid[])"
+            ).format(sql.Identifier(schema, "order_events")),
+            (order_ids,),
+        )
+        logged = Counter((str(o), str(e), str(v)) for o, e, v in await cursor.fetchall())
+        cursor = await conn.execute(
+            sql.SQL(
+                "SELECT subject, action, details->>'version' FROM {} WHERE subject = ANY(%s)"
+            ).format(sql.Identifier(f"{schema}_audit", "audit_events")),
+            (order_ids,),
+        )
+        audited = Counter((str(s), str(a), str(v)) for s, a, v in await cursor.fetchall())
+        checked, broken = await AuditTrail(f"{schema}_audit").verify(conn)
+    return AuditCheck(logged, audited, checked, broken)
 
 
 @dataclass

@@ -6,15 +6,12 @@ the chain verifies, and nothing stays staged."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 
 import pytest
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from eip.audit import AuditTrail
-
-from .harness import Desk, until
+from .harness import Desk, audit_of
 
 pytestmark = pytest.mark.integration
 
@@ -46,35 +43,9 @@ async def test_order_changes_of_two_instances_are_chained_once_each_and_the_chai
         return order_id
 
     order_ids = await asyncio.gather(*(place_and_cancel(n) for n in range(16)))
-    staged = sql.Identifier(desk.schema, "audit_outbox")
-    chain = sql.Identifier(f"{desk.schema}_audit", "audit_events")
-    log = sql.Identifier(desk.schema, "order_events")
-
-    async def nothing_staged() -> bool:
-        async with db_pool.connection() as conn:
-            cursor = await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(staged))
-            row = await cursor.fetchone()
-            return row is not None and row[0] == 0
-
-    await until(nothing_staged, 30, "the staged audit events to be chained")
-    async with db_pool.connection() as conn:
-        cursor = await conn.execute(
-            sql.SQL(
-                "SELECT order_id::text, 'order.' || event, version::text FROM {}"
-                " WHERE order_id = ANY(%s::uuid[])"
-            ).format(log),
-            (order_ids,),
-        )
-        logged = Counter((str(o), str(e), str(v)) for o, e, v in await cursor.fetchall())
-        cursor = await conn.execute(
-            sql.SQL(
-                "SELECT subject, action, details->>'version' FROM {} WHERE subject = ANY(%s)"
-            ).format(chain),
-            (order_ids,),
-        )
-        audited = Counter((str(s), str(a), str(v)) for s, a, v in await cursor.fetchall())
-        checked, broken = await AuditTrail(f"{desk.schema}_audit").verify(conn)
-    assert len(logged) >= 16 * 5  # place, send, venue_accepted, cancel_requested, venue_canceled
-    assert audited == logged  # each change once: none lost, none chained twice
-    assert broken is None
-    assert checked >= sum(logged.values())
+    audit = await audit_of(db_pool, desk.schema, order_ids, timeout_s=30)
+    # place, send, venue_accepted, cancel_requested, venue_canceled
+    assert len(audit.logged) >= 16 * 5
+    assert audit.audited == audit.logged  # each change once: none lost, none chained twice
+    assert audit.broken is None
+    assert audit.checked >= sum(audit.logged.values())

@@ -18,7 +18,9 @@ Afterwards, once everything settled: every idempotency key maps to at most one v
 every command ends in exactly one final or open state; every order's state, filled quantity
 and average price equal the venue's; no duplicates, none lost, no orphans (no venue order the
 platform does not know); the events on orders.events.v1 have no gap; every projection equals a
-replay of its event log. The numbers are printed (``-s``) as one ``CHAOS {...}`` line.
+replay of its event log; the audit chain verifies (``AuditTrail.verify``) and every change of
+every order (each event of its log) is in it exactly once. The numbers are printed (``-s``) as
+one ``CHAOS {...}`` line.
 
 What is subtle: the burst's speed decides when the chaos steps happen (they are placed by the
 share of commands sent, not by the clock), so the kills land mid-burst on any machine.
@@ -54,7 +56,7 @@ from eip.testing.service_processes import kill_process, start_process, stop_proc
 from eip.testing.simulator import free_port
 from eip.testing.topics import read_topic
 
-from .harness import EXCHANGE, SYMBOL, Desk
+from .harness import EXCHANGE, SYMBOL, Desk, audit_of
 
 pytestmark = pytest.mark.integration
 
@@ -291,7 +293,15 @@ async def test_orders_are_placed_exactly_once_through_faults_kills_and_a_takeove
         for account in accounts:
             venue[account] = await desk.venue_orders(account)
         report = await _verify(db, repo, plans, accounts, venue, desk)
+        async with db.connection() as conn:
+            cursor = await conn.execute(
+                f"SELECT order_id::text FROM {db.t.orders} WHERE account_id = ANY(%s)", (accounts,)
+            )
+            order_ids = [str(row[0]) for row in await cursor.fetchall()]
+        audit = await audit_of(db_pool, desk.schema, order_ids)
         report.update(
+            audit_events_verified=audit.checked,
+            order_changes_audited=sum(audit.audited.values()),
             orders=ORDERS,
             accounts=ACCOUNTS,
             repeated_keys=REPEATED,
@@ -308,6 +318,13 @@ async def test_orders_are_placed_exactly_once_through_faults_kills_and_a_takeove
             total_s=round(time.monotonic() - tally.started, 1),
         )
         print("\nCHAOS " + json.dumps(report, sort_keys=True), flush=True)
+        # the audit trail: the chain verifies, and every change of every order is in it once
+        assert audit.broken is None, audit.broken
+        missing = audit.logged - audit.audited
+        assert not missing, f"order changes not audited: {list(missing)[:5]}"
+        twice = audit.audited - audit.logged
+        assert not twice, f"audited twice (or never logged): {list(twice)[:5]}"
+        assert audit.checked >= sum(audit.logged.values()) >= len(order_ids)
         assert min(a.kills, b.kills) >= 1, report["sigkills"]
         assert a.kills + b.kills >= 3, report["sigkills"]
         assert sum(tally.faults.values()) >= 10, report["faults"]

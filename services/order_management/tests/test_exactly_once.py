@@ -102,6 +102,34 @@ async def test_a_placement_that_never_arrived_is_proven_absent_and_sent_again_on
     assert len(await _one_venue_order_per_key(desk, account)) == 1
 
 
+async def test_a_placement_cancelled_while_in_doubt_that_never_arrived_ends_canceled_not_lost(
+    desk: Desk, sim: SimulatorClient
+) -> None:
+    """The chaos test's "ALERT order lost": a cancel requested while the placement is in doubt
+    makes the order PENDING_CANCEL, which the reconcile pass checks at the venue; the venue
+    rightly does not know it. Reconcile passes here come much faster than the in-doubt horizon,
+    as they do when a loaded machine slows the resolver down: they must leave the order to the
+    resolver, which proves the placement absent and ends the order CANCELED, never LOST."""
+    om = await desk.instance(reconcile_interval_s=0.3, lost_after=2, in_doubt_horizon_s=8.0)
+    account = await desk.account()
+    await sim.fail_requests(1, 503, ORDER_PATH, "timeout", method="POST", venue=EXCHANGE)
+    placed = await desk.place(om, account, "in-doubt-then-cancelled", wait="none")
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order"]["order_id"]
+    await desk.state_of(om, order_id, "submitted")  # sent, held unanswered by the venue
+    cancel = await om.http.post(f"/v1/orders/{order_id}/cancel", headers=desk.headers())
+    assert cancel.status_code == 202, cancel.text
+    await desk.state_of(om, order_id, "pending_cancel")
+    order = await desk.state_of(om, order_id, "canceled", "lost", timeout_s=45)
+    history = await om.http.get(f"/v1/orders/{order_id}/events", headers=desk.headers())
+    events = [e["event"] for e in history.json()["events"]]
+    assert order["state"] == "canceled", events
+    assert "declare_lost" not in events, events
+    assert events[-1] == "venue_not_found", events  # proven never placed: nothing to cancel
+    assert events.count("send") == 1, events  # and not sent again after the cancel
+    assert await desk.venue_orders(account) == []
+
+
 async def test_a_market_order_fills_against_the_book_with_its_fills_and_average_price(
     shared: tuple[Desk, Instance],
 ) -> None:

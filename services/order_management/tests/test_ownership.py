@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from aiokafka import TopicPartition
 
 from eip.exchange_simulator.client import SimulatorClient
 from eip.order_management.ledger import Tx
+from eip.order_management.runtime import Partitions
 from eip.order_management.storage import Fenced
 
 from .harness import EXCHANGE, Desk, Instance, until
@@ -49,6 +51,39 @@ async def test_a_command_for_an_account_another_instance_owns_reaches_its_owner(
     again = await desk.place(a, account, "via-topic")
     assert again.status_code == 200
     assert again.json()["order"]["order_id"] == order["order_id"]
+
+
+async def test_a_partition_assigned_again_after_another_took_its_lease_is_taken_over_again(
+    desk: Desk,
+) -> None:
+    """A rebalance while this instance's take-overs were still running: another instance was
+    given the partition and took its lease, and the next generation gives it back here with no
+    revocation in between. The old epoch must not be kept (every transaction would be fenced
+    and the partition dropped for good): the assignment takes the lease over again, and the
+    account's commands are handled."""
+    a = await desk.instance()
+    partitions = a.runtime.ownership.owned()
+    partition = partitions[0]
+    stale = a.runtime.ownership.epoch(partition)
+    taken = await a.runtime.leases.acquire(partition, "an-instance-of-an-older-generation")
+    assert taken == stale + 1
+    topic = desk.topics.commands.name
+    await Partitions(a.runtime).on_partitions_assigned(
+        {TopicPartition(topic, p) for p in partitions}
+    )
+    assert a.runtime.ownership.epoch(partition) == taken + 1  # the lease is this one's again
+    account = await _account_in_partition(desk, a, partition)
+    placed = await desk.place(a, account, "after-the-takeover")
+    assert placed.status_code == 201, placed.text
+    await desk.state_of(a, placed.json()["order"]["order_id"], "accepted")
+
+
+async def _account_in_partition(desk: Desk, instance: Instance, partition: int) -> str:
+    for _ in range(40):
+        account = await desk.account()
+        if instance.runtime.ownership.partition_of(account) == partition:
+            return account
+    raise AssertionError(f"no account hashed to partition {partition}")
 
 
 async def test_a_fenced_out_instance_can_no_longer_write_for_the_partition(desk: Desk) -> None:

@@ -115,8 +115,9 @@ class Partitions:
 
     async def on_partitions_assigned(self, partitions: set[TopicPartition]) -> None:
         wanted = {tp.partition for tp in partitions}
-        for partition in sorted(wanted - set(self.rt.ownership.owned())):
-            await self.rt.take_over(partition)
+        for partition in sorted(wanted):
+            if not await self.rt.holds_lease(partition):
+                await self.rt.take_over(partition)
 
     async def on_partitions_revoked(self, partitions: set[TopicPartition]) -> None:
         await self.rt.give_up({tp.partition for tp in partitions})
@@ -243,6 +244,29 @@ class OrderManagementRuntime:
             await self.risk_state.refresh()
 
     # -- ownership ----------------------------------------------------------------------------
+
+    async def holds_lease(self, partition: int) -> bool:
+        """Whether this instance owns ``partition`` under the lease's current epoch. An
+        assignment that finds the partition still owned here is not enough: while this
+        instance's take-overs ran (seconds each on a loaded host) the group could rebalance
+        without it, another instance take the lease, and the next generation give the
+        partition back here with no revocation in between (seen in the chaos test: the old
+        epoch was kept, the next transaction fenced, the partition dropped and never taken
+        again — its commands and in-doubt calls waited for good). A superseded one is given
+        up first, so the take-over starts clean."""
+        epoch = self.ownership.epochs().get(partition)
+        if epoch is None:
+            return False
+        async with self.db.connection() as conn:
+            current = await self.leases.current(conn, partition)
+        if current is not None and current[0] == epoch:
+            return True
+        log.warning(
+            "partition assigned again, its lease superseded meanwhile: taken over again",
+            extra={"partition": partition, "epoch": epoch, "current": current},
+        )
+        await self.give_up({partition})
+        return False
 
     async def take_over(self, partition: int) -> None:
         epoch = await self.leases.acquire(partition, self.instance_id)

@@ -12,7 +12,13 @@ instance owns, REST polling while a stream is stale or down, and the reconcile p
   venue's open orders against the local ones, and the fills since the stored cursor. A venue
   order the platform does not know is adopted (flagged, alerted); a local order the venue does
   not know — neither among its open orders nor by its client order id — after ``lost_after``
-  passes in a row is declared LOST and alerted, never dropped silently.
+  passes in a row is declared LOST and alerted, never dropped silently. What is subtle: an
+  order whose placement is still in the outbox (in doubt, or on its way) is not counted, even
+  when it is PENDING_CANCEL (a cancel requested while the placement was in doubt): the venue
+  not knowing it then is what a placement that never arrived looks like, and only the
+  resolver can prove that (after the in-doubt horizon) and end it CANCELED or send it again.
+  Counting it raced the resolver under load: a placement that never reached the venue was
+  declared LOST, and the resolver then dropped its call as settled, leaving it LOST for good.
 """
 
 from __future__ import annotations
@@ -337,14 +343,24 @@ class Tracker:
             order = known.get(venue.client_order_id or "")
             if order is None or news(order, venue):
                 await self.apply_order(account_id, venue)
+        unseen = []
         for order in local:
             if order.client_order_id in seen_ids or (
                 order.venue_order_id and order.venue_order_id in seen_ids
             ):
                 self._missing.pop(order.order_id, None)
                 continue
-            if order.state is OrderState.SUBMITTED:
-                continue  # in doubt: the resolver asks for it
+            if order.state is not OrderState.SUBMITTED:  # in doubt: the resolver asks for it
+                unseen.append(order)
+        async with self.ledger.db.connection() as conn:
+            placing = await self.ledger.outbox.placing(conn, [o.order_id for o in unseen])
+        for order in unseen:
+            if order.order_id in placing:
+                # its placement's outcome is not known yet (a cancel came while it was in
+                # doubt): not knowing it may be the truth, which only the resolver can prove
+                # (docs/ORDER_MANAGEMENT.md, "Exactly once", step 7)
+                self._missing.pop(order.order_id, None)
+                continue
             try:
                 venue = await adapter.fetch_order(
                     order.symbol, client_order_id=order.client_order_id

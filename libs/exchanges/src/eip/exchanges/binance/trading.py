@@ -10,6 +10,8 @@ never holds the secret. What is subtle, in the order it bites:
   last three months, so ``OrderNotFound`` then proves it was never placed. Refusals before the
   matching engine (-1021 timestamp, 429/418 weight, a signer that refuses or is down) raise
   before or without placing: those are safe to send again with the same client order id.
+  A -1021 is sent again once here, after the clock measured the offset again (``clock.py``):
+  a host that stalled or a venue whose clock moved costs no placement.
 - **-2015 is ambiguous**: "invalid API-key, IP, or permissions for action". On an order action
   the adapter reads the account: a working key with ``canTrade`` false is an ``OrderRejected``
   with ``PERMISSION_DENIED``; anything else is ``CredentialRejected``.
@@ -34,6 +36,7 @@ never holds the secret. What is subtle, in the order it bites:
 from __future__ import annotations
 
 import logging
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
@@ -44,7 +47,7 @@ import httpx
 
 from eip.exchanges.binance import trading_wire as wire
 from eip.exchanges.binance.clock import ServerClock
-from eip.exchanges.binance.rest import BinanceApiError, BinanceRest
+from eip.exchanges.binance.rest import BinanceApiError, BinanceRest, ClockRejected
 from eip.exchanges.binance.symbols import binance_symbol_map
 from eip.exchanges.binance.trading_wire import CLIENT_ORDER_IDS
 from eip.exchanges.binance.user_stream import WANTED, BinanceUserStream
@@ -83,7 +86,7 @@ from eip.exchanges.machinery.private_state import PrivateState
 from eip.exchanges.machinery.urls import ws_url
 from eip.exchanges.machinery.venue_rest import Params, PreparedRequest
 from eip.exchanges.machinery.venue_stream import RECONNECT_POLICY
-from eip.resilience import CircuitBreaker, RetryPolicy
+from eip.resilience import CircuitBreaker, RetryPolicy, retry_async
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ MAX_LIMIT = 1000
 # A catch-up reads orders and fills from a little before the connection was lost: the venue's
 # clock and ours differ, and an event in flight when it dropped is read again (and dropped).
 CATCH_UP_MARGIN = timedelta(seconds=5)
+# A request sent once, refused for its timestamp (-1021), is sent once more with a fresh stamp.
+CLOCK_RETRY = RetryPolicy(attempts=2, base_delay_s=0.0, max_delay_s=0.0)
 
 CAPABILITIES = TradingCapabilities(
     amend=AmendSupport(
@@ -171,13 +176,21 @@ class BinanceTradingAdapter:
     # -- signing and errors -------------------------------------------------------------------
 
     async def _prepare(self, method: str, path: str, params: Params) -> PreparedRequest:
-        timestamp = await self.clock.now_ms()
-        query = urllib.parse.urlencode(
-            {**params, "recvWindow": self.recv_window_ms, "timestamp": timestamp}
-        )
-        signed = await self.signer.sign(
-            SigningRequest("binance-rest", {"payload": query}, purpose=f"{method} {path}")
-        )
+        # The stamp goes into what is signed, so it is taken before the signer is asked; a
+        # signer that took half the window (its first call for an account fetches the
+        # credential and a token from auth; a loaded host) would send a stamp the venue
+        # refuses (-1021) or nearly: stamped and signed again once, the signer warm by then.
+        for _ in range(2):
+            started = time.monotonic()
+            timestamp = await self.clock.now_ms()
+            query = urllib.parse.urlencode(
+                {**params, "recvWindow": self.recv_window_ms, "timestamp": timestamp}
+            )
+            signed = await self.signer.sign(
+                SigningRequest("binance-rest", {"payload": query}, purpose=f"{method} {path}")
+            )
+            if (time.monotonic() - started) * 1000 < self.recv_window_ms / 2:
+                break
         return PreparedRequest(f"{query}&signature={signed.signature}", signed.headers)
 
     async def _signed(
@@ -192,7 +205,16 @@ class BinanceTradingAdapter:
         """A signed call; Binance's refusals in the platform's words. ``order_action``: a
         refusal is the order's (``OrderRejected``), not the caller's (``BadRequest``)."""
         try:
-            return await self.rest.request(method, path, params, prepare=self._prepare, once=once)
+            if not once:  # reads: the REST loop's retry policy re-stamps each attempt
+                return await self.rest.request(method, path, params, prepare=self._prepare)
+            # A request sent once (a placement) is still sent a second time after -1021: the
+            # venue refused it before its matching engine, so nothing was placed, and the
+            # refusal made the clock measure the offset again before the retry stamps it.
+            return await retry_async(
+                lambda: self.rest.request(method, path, params, prepare=self._prepare, once=True),
+                CLOCK_RETRY,
+                retry_on=(ClockRejected,),
+            )
         except BinanceApiError as exc:
             raise await self._translate(exc, order_action) from None
 

@@ -133,6 +133,25 @@ class Outbox:
         )
         return [_row(r) for r in await cursor.fetchall()]
 
+    async def placing(self, conn: AsyncConnection, order_ids: Sequence[str]) -> set[str]:
+        """Those of ``order_ids`` whose placement is still in the outbox (queued, on its way or
+        in doubt): the venue's answer to it is not known yet. A native OCO's stop leg is placed
+        by its limit leg's row (``stop_order_id``)."""
+        if not order_ids:
+            return set()
+        cursor = await conn.execute(
+            f"SELECT order_id::text, payload->>'stop_order_id' FROM {self.table}"
+            " WHERE action IN ('place', 'place_oco')"
+            " AND (order_id = ANY(%s::uuid[]) OR payload->>'stop_order_id' = ANY(%s))",
+            (list(order_ids), list(order_ids)),
+        )
+        found: set[str] = set()
+        for order_id, stop_order_id in await cursor.fetchall():
+            found.add(str(order_id))
+            if stop_order_id:
+                found.add(str(stop_order_id))
+        return found & set(order_ids)
+
     async def unsettled(self, conn: AsyncConnection, partitions: Sequence[int]) -> list[OutboxRow]:
         """Rows claimed and not answered (``sending`` of a claimer that is gone, or
         ``in_doubt``): what a new owner must resolve before anything else."""
