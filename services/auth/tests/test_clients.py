@@ -15,6 +15,12 @@ from .conftest import AuthService
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def auth(module_auth: AuthService) -> AuthService:
+    """The module's one auth process (conftest): these tests use ids of their own."""
+    return module_auth
+
+
 async def audit_actions(auth: AuthService, subject: str) -> list[tuple[str, str]]:
     response = await auth.http.get(
         f"{auth.base_url}/v1/audit",

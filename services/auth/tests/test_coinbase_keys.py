@@ -19,6 +19,12 @@ from .conftest import AuthService
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def auth(module_auth: AuthService) -> AuthService:
+    """The module's one auth process (conftest): these tests use ids of their own."""
+    return module_auth
+
+
 async def coinbase_key(sim: SimulatorClient, account: str, profile: str) -> ApiCredentials:
     with contextlib.suppress(httpx.HTTPStatusError):  # the account exists (a second key)
         await sim.create_account(account, {"USDT": "1000"})

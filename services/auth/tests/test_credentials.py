@@ -21,6 +21,12 @@ from .conftest import AuthService, read_topic_values
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def auth(module_auth: AuthService) -> AuthService:
+    """The module's one auth process (conftest): these tests use ids of their own."""
+    return module_auth
+
+
 async def new_key(
     sim: SimulatorClient, account: str, profile: str = "trading", ip: list[str] | None = None
 ) -> ApiCredentials:

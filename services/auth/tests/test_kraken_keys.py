@@ -19,6 +19,12 @@ from .conftest import AuthService
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def auth(module_auth: AuthService) -> AuthService:
+    """The module's one auth process (conftest): these tests use ids of their own."""
+    return module_auth
+
+
 async def kraken_key(sim: SimulatorClient, account: str, profile: str) -> ApiCredentials:
     await sim.create_account(account, {"USD": "1000", "BTC": "1"})
     return await sim.create_key(account, profile, venue="kraken")

@@ -4,17 +4,16 @@ that holds the traders' keys and signs for them."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 import pytest_asyncio
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec
+from eip.events.topics import TopicSpec
 from eip.exchange_simulator.client import SimulatorClient
-from eip.testing.auth import AuthService, auth_services
+from eip.testing.auth import AuthService, one_auth_service
 from eip.testing.endpoints import VaultEndpoint
 from eip.testing.simulator import run_simulator
 from eip.testing.venues import BINANCE, HARNESSES, KRAKEN, VenueHarness
@@ -48,23 +47,17 @@ async def signing_auth(
     quiet_simulator_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[AuthService]:
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    async with auth_services(
+    async with one_auth_service(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         vault=vault,
         vault_endpoint=vault_endpoint,
-        schema=schema,
-        credentials_topic=await make_topic(AUTH_CREDENTIALS),
-        audit_topic=await make_topic(AUDIT_EVENTS),
+        db_pool=db_pool,
+        make_topic=make_topic,
         exchange_base_url=quiet_simulator_url,
         log_dir=tmp_path_factory.mktemp("conformance-auth"),
-    ) as start:
-        yield await start()
-    async with db_pool.connection() as conn:
-        for name in (schema, f"{schema}_audit"):
-            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
-            await conn.execute(drop)
+    ) as service:
+        yield service
 
 
 @pytest.fixture(params=HARNESSES, ids=str)

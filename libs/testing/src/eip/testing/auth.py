@@ -5,10 +5,13 @@ own: for the auth service's tests, and for any test that signs exchange requests
 
 ``auth_services(...)`` yields a factory of such processes sharing one schema, topics, Vault
 token and signing key (a second one may point at another Vault address, e.g. a ``TcpProxy``);
-the plugin's ``auth_factory`` fixture is it for one test; ``standalone_auth_services(...)`` is
-it outside pytest (benchmarks): infrastructure from the environment, a schema and topics made
-for it and removed after. The service gets its own least-privilege periodic Vault token, as
-``make up`` gives it — never the root token.
+the plugin's ``auth_factory`` fixture is it for one test. ``one_auth_service(...)`` is one
+process with the default settings on a schema and topics of its own, for a fixture that shares
+it across a module or the session whose tests use ids of their own (a process costs seconds of
+start-up on the shared machine). ``standalone_auth_services(...)`` is it outside pytest
+(benchmarks): infrastructure from the environment, a schema and topics made for it and removed
+after. The service gets its own least-privilege periodic Vault token, as ``make up`` gives it —
+never the root token.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
 
 from eip.events.topics import AUDIT_EVENTS, AUTH_CREDENTIALS, TopicSpec
 from eip.exchanges import registry
@@ -224,6 +229,42 @@ async def auth_services(
             if service.process is not None:
                 stop_process(service.process)
             await service.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def one_auth_service(
+    *,
+    database_url: str,
+    kafka_bootstrap_servers: str,
+    vault: VaultClient,
+    vault_endpoint: VaultEndpoint,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    make_topic: Callable[[TopicSpec], Awaitable[TopicSpec]],
+    exchange_base_url: str,
+    log_dir: Path,
+) -> AsyncIterator[AuthService]:
+    """One auth process with the default settings on a schema (``test_…``) and topics of its
+    own; the schema and its audit schema are dropped at the end, the topics with the
+    session's."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        async with auth_services(
+            database_url=database_url,
+            kafka_bootstrap_servers=kafka_bootstrap_servers,
+            vault=vault,
+            vault_endpoint=vault_endpoint,
+            schema=schema,
+            credentials_topic=await make_topic(AUTH_CREDENTIALS),
+            audit_topic=await make_topic(AUDIT_EVENTS),
+            exchange_base_url=exchange_base_url,
+            log_dir=log_dir,
+        ) as start:
+            yield await start()
+    finally:
+        async with db_pool.connection() as conn:
+            for name in (schema, f"{schema}_audit"):
+                drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                await conn.execute(drop)
 
 
 @contextlib.asynccontextmanager
