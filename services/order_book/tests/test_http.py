@@ -14,6 +14,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from pydantic import SecretStr
 
 from eip.config import ConfigError
 from eip.exchanges.contract.book_feed import BookFeed
@@ -346,7 +347,16 @@ async def test_a_quiet_book_is_served_stale_and_left_out_of_consolidated(
 
 
 async def test_the_app_starts_with_no_subscriptions(token_issuer: TokenIssuer) -> None:
-    app = build_app(OrderBookSettings(connect_timeout_s=0.5, **token_issuer.settings()))
+    # Nothing listens on port 1: with the default settings the app joined whatever Kafka ran at
+    # the default port, with the default group and topics, and once hung a newcomer run 300 s.
+    app = build_app(
+        OrderBookSettings(
+            connect_timeout_s=0.5,
+            kafka_bootstrap_servers="127.0.0.1:1",
+            database_url=SecretStr("postgresql://eip@127.0.0.1:1/eip"),
+            **token_issuer.settings(),
+        )
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
