@@ -37,6 +37,7 @@ from eip.exchanges.contract.transfers import (
     TransferPage,
     TransferStatus,
     VenueTransfer,
+    cursor_position,
 )
 
 EXCHANGE = "binance"
@@ -81,7 +82,7 @@ class BinanceTransfers:
         self, kind: TransferKind, cursor: TransferCursor | None = None, limit: int | None = None
     ) -> TransferPage:
         now_ms = await self.adapter.clock.now_ms()
-        start = int(cursor.value) if cursor is not None else now_ms - WINDOW_MS
+        start = cursor_position(EXCHANGE, cursor, now_ms - WINDOW_MS)
         end = min(now_ms, start + WINDOW_MS)
         size = max(1, min(limit or MAX_LIMIT, MAX_LIMIT))
         rows: list[Mapping[str, Any]] = []

@@ -38,6 +38,7 @@ from eip.exchanges.contract.transfers import (
     TransferPage,
     TransferStatus,
     VenueTransfer,
+    cursor_position,
 )
 
 PATH = "/user/walletHistory"
@@ -67,10 +68,7 @@ class BitmexTransfers:
         self, kind: TransferKind, cursor: TransferCursor | None = None, limit: int | None = None
     ) -> TransferPage:
         now_ms = int(self._clock() * 1000)
-        try:
-            start = int(cursor.value) if cursor is not None else 0
-        except ValueError:
-            raise BadRequest(EXCHANGE, f"not a transfer cursor: {cursor!r}") from None
+        start = cursor_position(EXCHANGE, cursor, 0)
         size = max(1, min(limit or PAGE, PAGE))
         found: dict[str, VenueTransfer] = {}
         reached = False

@@ -47,6 +47,7 @@ from eip.exchanges.contract.transfers import (
     TransferPage,
     TransferStatus,
     VenueTransfer,
+    cursor_position,
 )
 from eip.exchanges.registry import balance_asset
 
@@ -146,7 +147,7 @@ class CcxtTransfers:
     ) -> TransferPage:
         window = self.profile.window_ms
         if cursor is not None:
-            start: int | None = _cursor_int(self.exchange, cursor)
+            start: int | None = cursor_position(self.exchange, cursor, 0)
         else:
             start = now_ms - window if window is not None else None
         end = now_ms if start is None or window is None else min(now_ms, start + window)
@@ -192,7 +193,7 @@ class CcxtTransfers:
         self, kind: TransferKind, cursor: TransferCursor | None, size: int, now_ms: int
     ) -> TransferPage:
         assert self.profile.id_param is not None
-        start = _cursor_int(self.exchange, cursor) if cursor is not None else 0
+        start = cursor_position(self.exchange, cursor, 0)
         found: dict[str, VenueTransfer] = {}
         position = start
         more = False
@@ -283,13 +284,6 @@ def _page(
     if cursor is not None and next_cursor.value == cursor.value:
         next_cursor = cursor
     return TransferPage(transfers, next_cursor, more)
-
-
-def _cursor_int(exchange: str, cursor: TransferCursor) -> int:
-    try:
-        return int(cursor.value)
-    except ValueError:
-        raise BadRequest(exchange, f"not a transfer cursor: {cursor.value!r}") from None
 
 
 def _ms(when: Any) -> int:

@@ -28,6 +28,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+from eip.exchanges.contract.errors import BadRequest
+
 
 class TransferKind(StrEnum):
     DEPOSIT = "deposit"
@@ -63,6 +65,18 @@ class TransferCursor:
 
     kind: TransferKind
     value: str
+
+
+def cursor_position(exchange: str, cursor: TransferCursor | None, default: int) -> int:
+    """The venue position a cursor holds (a time or an id, an integer for every venue so far),
+    or ``default`` without one. A cursor that holds none was not made by a reader: the caller's
+    mistake (BadRequest), never a ValueError escaping as a 500."""
+    if cursor is None:
+        return default
+    try:
+        return int(cursor.value)
+    except ValueError:
+        raise BadRequest(exchange, f"not a transfer cursor: {cursor.value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

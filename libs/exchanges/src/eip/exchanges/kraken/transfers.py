@@ -34,6 +34,7 @@ from eip.exchanges.contract.transfers import (
     TransferPage,
     TransferStatus,
     VenueTransfer,
+    cursor_position,
 )
 from eip.exchanges.kraken.assets import ASSET_CODES
 from eip.exchanges.kraken.trading import KrakenTradingAdapter
@@ -69,7 +70,7 @@ class KrakenTransfers:
         self, kind: TransferKind, cursor: TransferCursor | None = None, limit: int | None = None
     ) -> TransferPage:
         now_s = int(self._clock())
-        start = int(cursor.value) if cursor is not None else 0
+        start = cursor_position(EXCHANGE, cursor, 0)
         size = max(1, min(limit or MAX_LIMIT, MAX_LIMIT))
         rows: list[Mapping[str, Any]] = []
         page_cursor: str = "true"
