@@ -23,7 +23,7 @@ has one REST client and one budget. What is subtle:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from eip.exchanges.binance.assets import ASSET_CODES
@@ -38,6 +38,8 @@ from eip.exchanges.contract.transfers import (
     TransferStatus,
     VenueTransfer,
     cursor_position,
+    pending_times,
+    resume_time,
 )
 
 EXCHANGE = "binance"
@@ -47,10 +49,6 @@ PATHS = {
 }
 MAX_LIMIT = 1000
 WINDOW_MS = 90 * 86_400_000 - 60_000  # "less than 90 days" between startTime and endTime
-SETTLE_MS = 10 * 60_000
-# a transfer pending for longer no longer holds the cursor back (it would hold every newer
-# window back with it); it is read again only while it is within the re-read window
-PENDING_HORIZON_MS = 30 * 86_400_000
 MAX_PAGES = 50  # per window: 50,000 transfers; more than that is read on the next call
 
 _DEPOSIT_STATUS = {
@@ -102,16 +100,8 @@ class BinanceTransfers:
             item = parse(row)
             found[item.id] = item
         transfers = sorted(found.values(), key=lambda t: (t.time, t.id))
-        pending = [
-            _ms(t.time)
-            for t in transfers
-            if t.status is TransferStatus.PENDING and _ms(t.time) > now_ms - PENDING_HORIZON_MS
-        ]
-        newest = max((_ms(t.time) for t in transfers), default=end)
-        resume = min(pending) if pending else newest
-        # never nearer to now than SETTLE_MS, never before where this read started
-        resume = max(start, min(resume, now_ms - SETTLE_MS))
-        more = end < now_ms and not pending
+        resume = resume_time(transfers, now_ms, default=end, floor=start)
+        more = end < now_ms and not pending_times(transfers, now_ms)
         if more:
             resume = max(resume, end)
         next_cursor = TransferCursor(kind, str(resume))
@@ -167,10 +157,6 @@ def withdrawal(row: Mapping[str, Any]) -> VenueTransfer:
 def _utc_text(text: str) -> datetime:
     """``2019-10-12 11:12:02`` (UTC, as Binance writes withdrawal times)."""
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-
-
-def _ms(when: datetime) -> int:
-    return int((when - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(milliseconds=1))
 
 
 def create_transfers(adapter: TradingAdapter) -> BinanceTransfers:

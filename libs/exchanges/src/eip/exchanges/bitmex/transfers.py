@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,12 +38,12 @@ from eip.exchanges.contract.transfers import (
     TransferStatus,
     VenueTransfer,
     cursor_position,
+    epoch_ms,
+    resume_time,
 )
 
 PATH = "/user/walletHistory"
 TYPES = {TransferKind.DEPOSIT: "Deposit", TransferKind.WITHDRAWAL: "Withdrawal"}
-SETTLE_MS = 10 * 60_000
-PENDING_HORIZON_MS = 30 * 86_400_000
 MAX_PAGES = 50
 _FINAL = {
     "Completed": TransferStatus.COMPLETED,
@@ -79,7 +78,7 @@ class BitmexTransfers:
             if not isinstance(rows, list):
                 raise BadRequest(EXCHANGE, f"{PATH}: expected a list, got {type(rows)}")
             for row in rows:
-                when = _ms(utc(row.get("transactTime") or row["timestamp"]))
+                when = epoch_ms(utc(row.get("transactTime") or row["timestamp"]))
                 if when < start:
                     reached = True
                     continue
@@ -93,14 +92,7 @@ class BitmexTransfers:
         if not reached:
             resume = start
         else:
-            pending = [
-                _ms(t.time)
-                for t in transfers
-                if t.status is TransferStatus.PENDING and _ms(t.time) > now_ms - PENDING_HORIZON_MS
-            ]
-            newest = max((_ms(t.time) for t in transfers), default=start)
-            resume = min(pending) if pending else newest
-            resume = max(start, min(resume, now_ms - SETTLE_MS))
+            resume = resume_time(transfers, now_ms, default=start, floor=start)
         next_cursor = TransferCursor(kind, str(resume))
         if cursor is not None and next_cursor.value == cursor.value:
             next_cursor = cursor
@@ -135,10 +127,6 @@ def transfer(kind: TransferKind, row: Mapping[str, Any]) -> VenueTransfer:
 
 def _scaled(value: Any, scale: Decimal) -> Decimal:
     return (abs(dec(value)) * scale).normalize() + Decimal(0)
-
-
-def _ms(when: datetime) -> int:
-    return int((when - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000)
 
 
 def create_transfers(adapter: TradingAdapter) -> BitmexTransfers:

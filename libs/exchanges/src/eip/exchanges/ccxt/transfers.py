@@ -42,18 +42,20 @@ from eip.exchanges.ccxt.trading import CcxtTradingAdapter
 from eip.exchanges.contract.errors import BadRequest, TransientExchangeError
 from eip.exchanges.contract.trading import TradingAdapter
 from eip.exchanges.contract.transfers import (
+    PENDING_HORIZON_MS,
+    SETTLE_MS,
     TransferCursor,
     TransferKind,
     TransferPage,
     TransferStatus,
     VenueTransfer,
     cursor_position,
+    pending_times,
+    resume_time,
 )
 from eip.exchanges.registry import balance_asset
 
 DAY_MS = 86_400_000
-SETTLE_MS = 10 * 60_000
-PENDING_HORIZON_MS = 30 * DAY_MS
 MAX_PAGES = 50
 
 _STATUS = {
@@ -175,19 +177,11 @@ class CcxtTransfers:
             resume = floor
             more = False
         else:
-            resume = self._resume(transfers, now_ms, default=end, floor=floor)
-            more = end < now_ms and not _pending(transfers, now_ms)
+            resume = resume_time(transfers, now_ms, default=end, floor=floor)
+            more = end < now_ms and not pending_times(transfers, now_ms)
             if more:
                 resume = max(resume, end)
         return _page(kind, cursor, transfers, str(resume), more)
-
-    def _resume(
-        self, transfers: list[VenueTransfer], now_ms: int, *, default: int, floor: int
-    ) -> int:
-        pending = _pending(transfers, now_ms)
-        newest = max((_ms(t.time) for t in transfers), default=default)
-        resume = min(pending) if pending else newest
-        return max(floor, min(resume, now_ms - SETTLE_MS))
 
     async def _by_id(
         self, kind: TransferKind, cursor: TransferCursor | None, size: int, now_ms: int
@@ -262,15 +256,6 @@ def parse_transfer(
         time=when,
         completed_time=updated if state is TransferStatus.COMPLETED else None,
     )
-
-
-def _pending(transfers: list[VenueTransfer], now_ms: int) -> list[int]:
-    horizon = now_ms - PENDING_HORIZON_MS
-    return [
-        _ms(t.time)
-        for t in transfers
-        if t.status is TransferStatus.PENDING and _ms(t.time) > horizon
-    ]
 
 
 def _page(

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from eip.exchanges.coinbase.assets import ASSET_CODES
@@ -44,11 +43,11 @@ from eip.exchanges.contract.transfers import (
     TransferStatus,
     VenueTransfer,
     cursor_position,
+    epoch_ms,
+    resume_time,
 )
 
 PAGE = 100  # the v2 API's largest ``limit``
-SETTLE_MS = 10 * 60_000
-PENDING_HORIZON_MS = 30 * 86_400_000
 MAX_PAGES = 50  # per account and read
 _STATUS = {
     "completed": TransferStatus.COMPLETED,
@@ -108,7 +107,7 @@ class CoinbaseTransfers:
                     item = transfer(row)
                     if item is None:
                         continue
-                    if _ms(item.time) < start:
+                    if epoch_ms(item.time) < start:
                         passed = True
                     elif item.kind is kind:
                         found[item.id] = item
@@ -118,17 +117,8 @@ class CoinbaseTransfers:
             else:
                 complete = False
         transfers = sorted(found.values(), key=lambda t: (t.time, t.id))
-        if complete:
-            pending = [
-                _ms(t.time)
-                for t in transfers
-                if t.status is TransferStatus.PENDING and _ms(t.time) > now_ms - PENDING_HORIZON_MS
-            ]
-            newest = max((_ms(t.time) for t in transfers), default=start)
-            resume = min(pending) if pending else newest
-            resume = max(start, min(resume, now_ms - SETTLE_MS))
-        else:
-            resume = start
+        # an account read cut short keeps the cursor where it was
+        resume = resume_time(transfers, now_ms, default=start, floor=start) if complete else start
         next_cursor = TransferCursor(kind, str(resume))
         if cursor is not None and next_cursor.value == cursor.value:
             next_cursor = cursor
@@ -171,10 +161,6 @@ def transfer(row: Mapping[str, Any]) -> VenueTransfer | None:
         time=created,
         completed_time=when(row.get("updated_at")) if state is TransferStatus.COMPLETED else None,
     )
-
-
-def _ms(moment: datetime) -> int:
-    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000)
 
 
 def create_transfers(adapter: TradingAdapter) -> CoinbaseTransfers:

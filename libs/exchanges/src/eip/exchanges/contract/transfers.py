@@ -23,7 +23,7 @@ The subtle parts:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -65,6 +65,34 @@ class TransferCursor:
 
     kind: TransferKind
     value: str
+
+
+SETTLE_MS = 10 * 60_000  # a transfer may be listed a little after its own time
+PENDING_HORIZON_MS = 30 * 86_400_000  # a transfer pending longer than this holds no cursor
+
+
+def epoch_ms(when: datetime) -> int:
+    return int((when - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000)
+
+
+def pending_times(transfers: list[VenueTransfer], now_ms: int) -> list[int]:
+    """The times of the transfers still pending, for at most ``PENDING_HORIZON_MS``."""
+    horizon = now_ms - PENDING_HORIZON_MS
+    return [
+        epoch_ms(t.time)
+        for t in transfers
+        if t.status is TransferStatus.PENDING and epoch_ms(t.time) > horizon
+    ]
+
+
+def resume_time(transfers: list[VenueTransfer], now_ms: int, *, default: int, floor: int) -> int:
+    """Where a time-keyed history read resumes: at the oldest transfer still pending (so its
+    final status is read), else at the newest read (``default`` when none); never nearer to now
+    than ``SETTLE_MS`` and never before ``floor``, where this read started."""
+    pending = pending_times(transfers, now_ms)
+    newest = max((epoch_ms(t.time) for t in transfers), default=default)
+    resume = min(pending) if pending else newest
+    return max(floor, min(resume, now_ms - SETTLE_MS))
 
 
 def cursor_position(exchange: str, cursor: TransferCursor | None, default: int) -> int:
