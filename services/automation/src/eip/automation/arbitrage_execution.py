@@ -35,6 +35,7 @@ Side = Literal["buy", "sell"]
 # uuid5 namespace of execution ids (a fixed random UUID, apart from the command ids' one)
 EXECUTION_NAMESPACE = uuid.UUID("5d0e6f2a-93c4-4b8e-b1d7-2a9f0c3e7b64")
 REQUESTED_BY = "automation/arbitrage/"
+PREFIX = "arb:"  # of every execution id; a rule's firing ids start with the rule's UUID
 BPS = Decimal(10_000)
 
 # The one table of what may happen to an execution.
@@ -68,7 +69,7 @@ def advance(state: State, event: Event) -> State:
 def execution_id(opportunity_id: str, account_id: str) -> str:
     """The same for every sight of the opportunity's lifetime, for one account (<= 40 chars,
     so ``<id>#unwind`` fits order management's 128-character keys)."""
-    return f"arb:{uuid.uuid5(EXECUTION_NAMESPACE, f'{opportunity_id}:{account_id}')}"
+    return f"{PREFIX}{uuid.uuid5(EXECUTION_NAMESPACE, f'{opportunity_id}:{account_id}')}"
 
 
 def leg_key(execution: str, role: Literal["buy", "sell", "unwind"]) -> str:
