@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from eip.automation.arbitrage import Leg, Opportunity, Walk
 from eip.automation.executions import execution_of
-from eip.events.v1 import common_pb2, orders_pb2
+from eip.events.v1 import automation_pb2, common_pb2, orders_pb2
 from eip.testing.tokens import TokenIssuer
 
 from .conftest import ACCOUNT, Service, Starter, read_all
@@ -101,6 +101,16 @@ async def commands(service: Service, kafka: str) -> list[orders_pb2.OrderCommand
         m
         for m in await read_all(kafka, service.topics.commands)
         if isinstance(m, orders_pb2.OrderCommand)
+    ]
+
+
+async def announced(service: Service, kafka: str, execution_id: str) -> list[str]:
+    """The states alerts.arbitrage.executions.v1 carried for the execution, in order."""
+    await service.automation.executions.relay()
+    return [
+        m.state
+        for m in await read_all(kafka, service.topics.arbitrage_executions)
+        if isinstance(m, automation_pb2.ArbitrageExecution) and m.execution_id == execution_id
     ]
 
 
@@ -259,6 +269,7 @@ async def test_more_bought_than_sold_is_sold_back_at_market_on_the_buy_venue(
         "arbitrage.leg",
         "arbitrage.unwound",
     ]
+    assert await announced(service, kafka_bootstrap_servers, x) == ["sent", "unwinding", "unwound"]
 
 
 async def test_a_failed_unwind_fails_the_execution_alerts_and_holds_the_account_until_released(
@@ -312,6 +323,20 @@ async def test_a_failed_unwind_fails_the_execution_alerts_and_holds_the_account_
         assert await cur.fetchall() == [("arbitrage.failed", f"{x}:failed")]
     actions = await audited(db_pool, db_schema, x)
     assert actions[-1] == "arbitrage.failed"
+    # the alert on alerts.arbitrage.executions.v1 (key account), with the legs as they ended
+    assert await announced(service, kafka_bootstrap_servers, x) == ["sent", "unwinding", "failed"]
+    (alert,) = [
+        m
+        for m in await read_all(kafka_bootstrap_servers, service.topics.arbitrage_executions)
+        if isinstance(m, automation_pb2.ArbitrageExecution) and m.state == "failed"
+    ]
+    assert alert.account_id == ACCOUNT
+    assert alert.reason == got["reason"]
+    assert [(leg.role, leg.state) for leg in alert.legs] == [
+        ("buy", "denied"),
+        ("sell", "filled"),
+        ("unwind", "denied"),
+    ]
 
     # held: the next opportunity is not executed for the account, not even tried
     later = opportunity()

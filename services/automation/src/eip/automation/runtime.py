@@ -88,7 +88,7 @@ class Automation:
             settings.arbitrage_min_profit,
             settings.arbitrage_close_after_s,
         )
-        self.executions = ArbitrageStore(store)
+        self.executions = ArbitrageStore(store, topics.arbitrage_executions)
         register_secret(settings.webhook_signing_key.get_secret_value())  # never in a log line
         self.webhooks = WebhookSender(
             pool,
@@ -420,6 +420,8 @@ class Automation:
             while await self.store.relay_commands() > 0:
                 pass
             while await self.store.relay_changes() > 0:
+                pass
+            while await self.executions.relay() > 0:
                 pass
             await self.store.audit().relay()
         except Exception as exc:  # pending rows stay; the clock loop retries

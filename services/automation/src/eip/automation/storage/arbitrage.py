@@ -49,6 +49,8 @@ from eip.automation.commands import order_command
 from eip.automation.executions import Execution
 from eip.automation.rules.model import PlaceOrderAction
 from eip.automation.storage.rules import SERVICE_ACTOR, RuleStore
+from eip.events.topics import ALERTS_ARBITRAGE_EXECUTIONS, TopicSpec
+from eip.events.v1 import automation_pb2
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,16 @@ class Settled:
 
 
 class ArbitrageStore:
-    def __init__(self, rules: RuleStore) -> None:
+    def __init__(self, rules: RuleStore, topic: TopicSpec = ALERTS_ARBITRAGE_EXECUTIONS) -> None:
         self.rules = rules
         self.schema = rules.schema
+        self.topic = topic
+
+    async def relay(self, batch: int = 100) -> int:
+        """Publish the executions' pending state changes (alerts.arbitrage.executions.v1)."""
+        return await self.rules.relay_outbox(
+            "arbitrage_execution_outbox", self.topic, automation_pb2.ArbitrageExecution, batch
+        )
 
     def _t(self, table: str) -> sql.Identifier:
         return sql.Identifier(self.schema, table)
@@ -243,6 +252,7 @@ class ArbitrageStore:
                 await self._leg(
                     conn, exec_id, account_id, role, exchange, w.symbol, role, planned, price, now
                 )
+            await self._announce(conn, exec_id)
             entry = await self.rules.audit().append(
                 conn,
                 actor=SERVICE_ACTOR,
@@ -377,15 +387,8 @@ class ArbitrageStore:
         self, conn: AsyncConnection[Any], exec_id: str, now: datetime
     ) -> tuple[Settled, AuditEntry] | None:
         """The execution's next step if its legs say one is due (its row is locked)."""
+        x = await self._row(conn, exec_id)
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            sql.SQL("SELECT * FROM {} WHERE execution_id = %s").format(
-                self._t("arbitrage_executions")
-            ),
-            (exec_id,),
-        )
-        x = await cur.fetchone()
-        assert x is not None
         await cur.execute(
             sql.SQL("SELECT * FROM {} WHERE execution_id = %s").format(self._t("arbitrage_legs")),
             (exec_id,),
@@ -476,6 +479,7 @@ class ArbitrageStore:
             ).format(self._t("arbitrage_executions")),
             (new, reason, now, exec_id),
         )
+        await self._announce(conn, exec_id)
         entry = await self.rules.audit().append(
             conn,
             actor=SERVICE_ACTOR,
@@ -485,6 +489,55 @@ class ArbitrageStore:
             details=details | ({"reason": reason} if reason else {}),
         )
         return Settled(exec_id, new, alert), entry
+
+    async def _announce(self, conn: AsyncConnection[Any], exec_id: str) -> None:
+        """The execution as it now stands, into the outbox of alerts.arbitrage.executions.v1
+        (in the transaction that changed it)."""
+        (row,) = await self._with_legs(conn, [await self._row(conn, exec_id)])
+        message = automation_pb2.ArbitrageExecution(
+            execution_id=exec_id,
+            opportunity_id=str(row["opportunity_id"]),
+            account_id=row["account_id"],
+            symbol=row["symbol"],
+            buy_exchange=row["buy_exchange"],
+            sell_exchange=row["sell_exchange"],
+            quantity=str(row["quantity"]),
+            state=row["state"],
+            reason=row["reason"],
+            legs=[
+                automation_pb2.ArbitrageExecutionLeg(
+                    role=leg["role"],
+                    idempotency_key=leg["idempotency_key"],
+                    exchange=leg["exchange"],
+                    side=leg["side"],
+                    quantity=str(leg["quantity"]),
+                    price="" if leg["price"] is None else str(leg["price"]),
+                    order_id=leg["order_id"] or "",
+                    state=leg["state"],
+                    filled_quantity=str(leg["filled_quantity"]),
+                )
+                for leg in row["legs"]
+            ],
+        )
+        message.times.received_time.FromDatetime(datetime.now(UTC))
+        await conn.execute(
+            sql.SQL("INSERT INTO {} (account_id, payload) VALUES (%s, %s)").format(
+                self._t("arbitrage_execution_outbox")
+            ),
+            (row["account_id"], message.SerializeToString()),
+        )
+
+    async def _row(self, conn: AsyncConnection[Any], exec_id: str) -> dict[str, Any]:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            sql.SQL("SELECT * FROM {} WHERE execution_id = %s").format(
+                self._t("arbitrage_executions")
+            ),
+            (exec_id,),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return dict(row)
 
     # -- reading (HTTP) -------------------------------------------------------------------------
 
@@ -503,17 +556,15 @@ class ArbitrageStore:
 
     async def execution(self, exec_id: str) -> dict[str, Any] | None:
         async with self.rules.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                sql.SQL("SELECT * FROM {} WHERE execution_id = %s").format(
+            cur = await conn.execute(
+                sql.SQL("SELECT 1 FROM {} WHERE execution_id = %s").format(
                     self._t("arbitrage_executions")
                 ),
                 (exec_id,),
             )
-            row = await cur.fetchone()
-            if row is None:
+            if await cur.fetchone() is None:
                 return None
-            return (await self._with_legs(conn, [dict(row)]))[0]
+            return (await self._with_legs(conn, [await self._row(conn, exec_id)]))[0]
 
     async def _with_legs(
         self, conn: AsyncConnection[Any], rows: list[dict[str, Any]]
@@ -567,5 +618,6 @@ class ArbitrageStore:
         try:
             await self.rules.audit().publish(entries)
             await self.rules.relay_commands()
+            await self.relay()
         except Exception as exc:  # the rows are the record; the clock loop relays them
             log.warning("arbitrage outbox not relayed yet", extra={"error": repr(exc)})

@@ -64,3 +64,14 @@ CREATE TABLE arbitrage_legs (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX arbitrage_legs_execution ON arbitrage_legs (execution_id);
+
+-- Every state change of an execution for alerts.arbitrage.executions.v1 (key account), written
+-- in the change's transaction and published by the service's relay (as change_outbox is).
+CREATE TABLE arbitrage_execution_outbox (
+    id bigserial PRIMARY KEY,
+    account_id text NOT NULL,
+    payload bytea NOT NULL,
+    published_at timestamptz
+);
+CREATE INDEX arbitrage_execution_outbox_pending ON arbitrage_execution_outbox (id)
+    WHERE published_at IS NULL;
