@@ -381,3 +381,35 @@ async def test_the_opt_in_needs_the_admin_scope_and_the_account_and_refuses_bad_
     assert listed.json() == {"executions": []}
     mine = await service.http.get("/v1/arbitrage/executions", params={"account_id": ACCOUNT})
     assert [e["execution_id"] for e in mine.json()["executions"]] == [x]
+
+
+async def test_another_instance_or_a_restart_finds_the_execution_and_sends_nothing_again(
+    start_service: Starter, kafka_bootstrap_servers: str
+) -> None:
+    first = await start_service(evaluation_enabled=False, arbitrage_enabled=False)
+    await opt_in(first)
+    o = opportunity()
+    (x,) = await first.automation.execute([o])
+    # the symbol's next holder (a rebalance, a restart) reads the lifetime back with its id
+    second = await start_service(evaluation_enabled=False, arbitrage_enabled=False)
+    assert await second.automation.execute([o]) == []
+    assert await second.automation.executions.execute(o, ACCOUNT) == "already_executed"
+    sent = await until_commands(second, kafka_bootstrap_servers, 2)
+    assert sorted(c.idempotency_key for c in sent) == [f"{x}#buy", f"{x}#sell"]
+
+
+async def test_the_day_s_notional_and_the_cool_down_hold_the_next_opportunities_back(
+    start_service: Starter,
+) -> None:
+    service = await start_service(evaluation_enabled=False, arbitrage_enabled=False)
+    await opt_in(service, max_notional_per_day="150")
+    executions = service.automation.executions
+    first = await executions.execute(opportunity("1"), ACCOUNT)  # 0.099 at 1000.5: 99.0495
+    assert first.startswith("arb:")
+    second = await executions.execute(opportunity("1"), ACCOUNT)  # 50.9505 left: 0.050
+    got = (await service.http.get(f"/v1/arbitrage/executions/{second}")).json()
+    assert D(got["quantity"]) == D("0.050")
+    # 0.9255 USDT left of the day: less than one lot at 1000.5
+    assert await executions.execute(opportunity("1"), ACCOUNT) == "below_lot"
+    await opt_in(service, max_notional_per_day="1000", cooldown_s=3600)
+    assert await executions.execute(opportunity("1"), ACCOUNT) == "cooldown"

@@ -239,6 +239,7 @@ class ArbitrageStore:
                     planned.buy_price,
                     planned.sell_price,
                     planned.notional,
+                    # pro rata of the walk's: a floor (a smaller quantity takes the better levels)
                     w.net_profit * planned.quantity / w.size,
                     w.net_profit_bps,
                     now,
