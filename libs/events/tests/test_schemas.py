@@ -21,6 +21,7 @@ DESIGN_TOPICS = {
     "audit.events.v1",
     "automation.rules.v1",
     "alerts.arbitrage.v1",
+    "alerts.arbitrage.executions.v1",
 }
 
 

@@ -122,6 +122,13 @@ ALERTS_ARBITRAGE = TopicSpec(
     "symbol",
     retention_ms=7 * DAY_MS,
 )
+# Arbitrage executions' state changes, keyed by account; state "failed" is an alert.
+ALERTS_ARBITRAGE_EXECUTIONS = TopicSpec(
+    "alerts.arbitrage.executions.v1",
+    automation_pb2.ArbitrageExecution,
+    "account",
+    retention_ms=30 * DAY_MS,
+)
 
 TOPICS: Mapping[str, TopicSpec] = {
     t.name: t
@@ -138,6 +145,7 @@ TOPICS: Mapping[str, TopicSpec] = {
         AUDIT_EVENTS,
         AUTOMATION_RULES,
         ALERTS_ARBITRAGE,
+        ALERTS_ARBITRAGE_EXECUTIONS,
     )
 }
 

@@ -44,6 +44,7 @@ SCOPES = frozenset(
         "rules:read",
         "rules:write",
         "alerts:read",
+        "automation:admin",
     }
 )
 

@@ -20,7 +20,17 @@ from pydantic import BaseModel, Field
 
 from eip.automation import webhooks
 from eip.automation.arbitrage import query_opportunities, query_spreads
-from eip.automation.rules.model import Action, Condition, Limits, RuleDefinition, Symbol
+from eip.automation.arbitrage_execution import AccountConfig
+from eip.automation.rules.model import (
+    Action,
+    Condition,
+    Exchange,
+    Limits,
+    Positive,
+    RuleDefinition,
+    Symbol,
+)
+from eip.automation.storage.arbitrage import AccountNotFound, ArbitrageStore
 from eip.automation.storage.rules import Firing, RuleNotFound, RuleRecord, RuleStore, Status
 from eip.observability.http import ApiError, error_responses
 from eip.observability.inputs import Instant, Text
@@ -512,15 +522,270 @@ def _opportunity(row: dict[str, Any]) -> OpportunityOut:
     )
 
 
+# -- executing opportunities: the per-account opt-in and the executions ------------------------
+
+AccountPath = Annotated[Text, Path(min_length=1, max_length=64)]
+ExecutionPath = Annotated[Text, Path(min_length=1, max_length=64)]
+
+
+class ArbitrageAccountIn(BaseModel):
+    enabled: bool = Field(description="execute opportunities for this account (off by default)")
+    exchanges: list[Exchange] = Field(
+        min_length=2, max_length=20, description="the venues it may trade on; both legs' must be"
+    )
+    symbols: list[Symbol] = Field(min_length=1, max_length=100)
+    max_notional_per_execution: Positive = Field(description="quote, at the buy leg's limit")
+    max_notional_per_day: Positive = Field(description="quote, per UTC day of executions")
+    min_net_profit_bps: Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)] = Field(
+        description="the walk's net profit after fees, in bps of its buy notional, to act"
+    )
+    cooldown_s: int = Field(default=0, ge=0, le=86_400, description="between two executions")
+    lot: Positive = Field(
+        default=Decimal("0.00000001"),
+        description="the venues' quantity step: the quantity is cut down to a multiple of it",
+    )
+
+
+class ArbitrageAccount(ArbitrageAccountIn):
+    account_id: str
+    held_reason: str = Field(
+        description="non-empty: an execution failed and nothing is executed until released"
+    )
+
+
+class ExecutionLeg(BaseModel):
+    role: Literal["buy", "sell", "unwind"]
+    idempotency_key: str = Field(description="<execution id>#buy, #sell or #unwind")
+    exchange: str
+    symbol: str
+    side: str
+    order_type: str
+    quantity: str
+    price: str | None = Field(description="the IOC limit; none for the unwind's market order")
+    order_id: str | None = Field(description="order management's id, once its event is seen")
+    state: str = Field(description="order management's state ('sent' before its first event)")
+    filled_quantity: str
+    average_price: str | None
+    reason: str
+    updated_at: datetime
+
+
+class ExecutionOut(BaseModel):
+    execution_id: str = Field(description="derived from the opportunity and the account")
+    opportunity_id: str
+    account_id: str
+    symbol: str
+    buy_exchange: str
+    sell_exchange: str
+    quantity: str
+    buy_price: str
+    sell_price: str
+    notional: str
+    expected_net_profit: str
+    expected_net_profit_bps: str
+    state: Literal["sent", "both_filled", "missed", "unwinding", "unwound", "failed"]
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    legs: list[ExecutionLeg]
+
+
+class Executions(BaseModel):
+    executions: list[ExecutionOut]
+
+
+def executions_of(request: Request) -> ArbitrageStore:
+    store_of(request)  # 503 until migrated
+    executions: ArbitrageStore = request.app.state.automation.executions
+    return executions
+
+
+def _account_out(c: AccountConfig) -> ArbitrageAccount:
+    return ArbitrageAccount(
+        account_id=c.account_id,
+        enabled=c.enabled,
+        exchanges=list(c.exchanges),
+        symbols=list(c.symbols),
+        max_notional_per_execution=c.max_notional_per_execution,
+        max_notional_per_day=c.max_notional_per_day,
+        min_net_profit_bps=c.min_net_profit_bps,
+        cooldown_s=c.cooldown_s,
+        lot=c.lot,
+        held_reason=c.held_reason,
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _execution_out(row: dict[str, Any]) -> ExecutionOut:
+    return ExecutionOut(
+        execution_id=row["execution_id"],
+        opportunity_id=str(row["opportunity_id"]),
+        account_id=row["account_id"],
+        symbol=row["symbol"],
+        buy_exchange=row["buy_exchange"],
+        sell_exchange=row["sell_exchange"],
+        quantity=str(row["quantity"]),
+        buy_price=str(row["buy_price"]),
+        sell_price=str(row["sell_price"]),
+        notional=str(row["notional"]),
+        expected_net_profit=str(row["expected_net_profit"]),
+        expected_net_profit_bps=str(row["expected_net_profit_bps"]),
+        state=row["state"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        legs=[
+            ExecutionLeg(
+                role=leg["role"],
+                idempotency_key=leg["idempotency_key"],
+                exchange=leg["exchange"],
+                symbol=leg["symbol"],
+                side=leg["side"],
+                order_type=leg["order_type"],
+                quantity=str(leg["quantity"]),
+                price=_text(leg["price"]),
+                order_id=leg["order_id"],
+                state=leg["state"],
+                filled_quantity=str(leg["filled_quantity"]),
+                average_price=_text(leg["average_price"]),
+                reason=leg["reason"],
+                updated_at=leg["updated_at"],
+            )
+            for leg in row["legs"]
+        ],
+    )
+
+
+def _covered(claims: Claims, account_id: str) -> None:
+    if not claims.may_use_account(account_id):
+        raise ApiError(403, "forbidden", "token does not cover this account")
+
+
+@arbitrage.put(
+    "/accounts/{account_id}",
+    responses=error_responses(),
+    summary="Set whether and how opportunities are executed for an account (audited)",
+)
+async def set_arbitrage_account(
+    account_id: AccountPath,
+    body: ArbitrageAccountIn,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("automation:admin"))],
+) -> ArbitrageAccount:
+    _covered(claims, account_id)
+    if body.max_notional_per_execution > body.max_notional_per_day:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "max_notional_per_execution is above max_notional_per_day",
+            {"field": "max_notional_per_execution"},
+        )
+    config = AccountConfig(
+        account_id=account_id,
+        enabled=body.enabled,
+        exchanges=tuple(sorted(set(body.exchanges))),
+        symbols=tuple(sorted(set(body.symbols))),
+        max_notional_per_execution=body.max_notional_per_execution,
+        max_notional_per_day=body.max_notional_per_day,
+        min_net_profit_bps=body.min_net_profit_bps,
+        cooldown_s=body.cooldown_s,
+        lot=body.lot,
+    )
+    try:
+        return _account_out(await executions_of(request).set_account(config, claims.subject))
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+
+
+@arbitrage.get(
+    "/accounts/{account_id}",
+    responses=error_responses(404),
+    summary="An account's execution settings (404: never set, i.e. off)",
+)
+async def get_arbitrage_account(
+    account_id: AccountPath,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("automation:admin"))],
+) -> ArbitrageAccount:
+    if not claims.may_use_account(account_id):
+        raise ApiError(404, "not_found", "no execution settings for this account")
+    try:
+        config = await executions_of(request).account(account_id)
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    if config is None:
+        raise ApiError(404, "not_found", "no execution settings for this account")
+    return _account_out(config)
+
+
+@arbitrage.post(
+    "/accounts/{account_id}/release",
+    responses=error_responses(404),
+    summary="Lift the hold a failed execution put on the account (idempotent, audited)",
+)
+async def release_arbitrage_account(
+    account_id: AccountPath,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("automation:admin"))],
+) -> ArbitrageAccount:
+    if not claims.may_use_account(account_id):
+        raise ApiError(404, "not_found", "no execution settings for this account")
+    try:
+        return _account_out(await executions_of(request).release(account_id, claims.subject))
+    except AccountNotFound:
+        raise ApiError(404, "not_found", "no execution settings for this account") from None
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+
+
+@arbitrage.get("/executions", summary="Executions of the token's accounts, newest first")
+async def list_executions(
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("rules:read"))],
+    account_id: Annotated[Text | None, Query(min_length=1, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Executions:
+    accounts = sorted(claims.accounts)
+    if account_id is not None:
+        accounts = [account_id] if claims.may_use_account(account_id) else []
+    try:
+        rows = await executions_of(request).executions(accounts, limit)
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    return Executions(executions=[_execution_out(r) for r in rows])
+
+
+@arbitrage.get(
+    "/executions/{execution_id}",
+    responses=error_responses(404),
+    summary="One execution with its legs",
+)
+async def get_execution(
+    execution_id: ExecutionPath,
+    request: Request,
+    claims: Annotated[Claims, Depends(require_scope("rules:read"))],
+) -> ExecutionOut:
+    try:
+        row = await executions_of(request).execution(execution_id)
+    except DatabaseUnavailable as exc:
+        raise _unavailable(exc) from None
+    if row is None or not claims.may_use_account(row["account_id"]):
+        raise ApiError(404, "not_found", "no such execution")
+    return _execution_out(row)
+
+
 webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 WebhookId = Annotated[Text, Path(min_length=1, max_length=64)]
-EventName = Literal["rule.fired", "rule.paused", "arbitrage.opened"]
+EventName = Literal["rule.fired", "rule.paused", "arbitrage.opened", "arbitrage.failed"]
 
 
 class NewWebhook(BaseModel):
     account_id: AccountId
     url: Annotated[Text, Field(min_length=8, max_length=2000, pattern=r"^https?://")]
-    events: list[EventName] = Field(min_length=1, max_length=3)
+    events: list[EventName] = Field(min_length=1, max_length=4)
 
 
 class Webhook(BaseModel):

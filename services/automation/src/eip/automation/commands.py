@@ -53,14 +53,17 @@ def order_command(
     rule_id: str,
     action: CommandAction,
     at: datetime,
+    requested_by: str | None = None,
 ) -> orders_pb2.OrderCommand:
+    """``requested_by`` defaults to the rule's ``automation/rule/<rule id>``; an arbitrage
+    execution's legs say ``automation/arbitrage/<account>``."""
     requested = Timestamp()
     requested.FromDatetime(at)
     command = orders_pb2.OrderCommand(
         command_id=str(command_id(firing_id)),
         idempotency_key=firing_id,
         account_id=account_id,
-        requested_by=f"automation/rule/{rule_id}",
+        requested_by=requested_by or f"automation/rule/{rule_id}",
         requested_time=requested,
     )
     if isinstance(action, CancelOrderAction):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from eip.automation.arbitrage_execution import PREFIX as ARBITRAGE_PREFIX
+from eip.automation.arbitrage_execution import REQUESTED_BY as ARBITRAGE_REQUESTED_BY
 from eip.events.v1 import common_pb2, orders_pb2
 
 REQUESTED_BY = "automation/rule/"
@@ -63,14 +65,21 @@ class Execution:
     updated_at: datetime
 
 
+def is_arbitrage(e: Execution) -> bool:
+    """Whether the order is an arbitrage execution's leg (``<execution id>#<role>``)."""
+    return e.firing_id.startswith(ARBITRAGE_PREFIX)
+
+
 def firing_of(idempotency_key: str) -> str:
     """The firing a command's key belongs to (a slice's or a list leg's suffix dropped)."""
     return idempotency_key.split("/", 1)[0].split("#", 1)[0]
 
 
 def execution_of(event: orders_pb2.OrderEvent) -> Execution | None:
-    """The event as a firing's order, or None when automation did not ask for it."""
-    if not event.requested_by.startswith(REQUESTED_BY) or not event.idempotency_key:
+    """The event as a firing's order (or an arbitrage execution's leg: ``firing_id`` is then
+    the execution id), or None when automation did not ask for it."""
+    asked = event.requested_by.startswith((REQUESTED_BY, ARBITRAGE_REQUESTED_BY))
+    if not asked or not event.idempotency_key:
         return None
     times = event.times
     at = (

@@ -36,13 +36,15 @@ from decimal import ROUND_DOWN, Decimal
 
 from aiokafka import TopicPartition
 
-from eip.automation.arbitrage import ArbitrageTracker
+from eip.automation.arbitrage import ArbitrageTracker, Opportunity
+from eip.automation.arbitrage_execution import PREFIX as EXECUTION_PREFIX
 from eip.automation.books import BookFollower
-from eip.automation.executions import execution_of
+from eip.automation.executions import execution_of, is_arbitrage
 from eip.automation.paper import PaperFill, PaperRefused, simulate
 from eip.automation.rules.engine import RuleEngine, Transition
 from eip.automation.rules.model import PlaceOrderAction, VwapAction
 from eip.automation.settings import AutomationSettings
+from eip.automation.storage.arbitrage import ArbitrageStore
 from eip.automation.storage.rules import RuleStore, Schedule
 from eip.automation.topics import Topics
 from eip.automation.vwap import PROFILE_TIMEFRAME, VolumeCandles, slice_quantity, volume_profile
@@ -86,6 +88,7 @@ class Automation:
             settings.arbitrage_min_profit,
             settings.arbitrage_close_after_s,
         )
+        self.executions = ArbitrageStore(store, topics.arbitrage_executions)
         register_secret(settings.webhook_signing_key.get_secret_value())  # never in a log line
         self.webhooks = WebhookSender(
             pool,
@@ -121,6 +124,8 @@ class Automation:
             loops.append(lambda: self._consume(self._ownership(producer)))
         if self.settings.evaluation_enabled:
             loops.append(lambda: self._consume(self._markets(producer)))
+        if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
+            # firings' orders, and arbitrage executions' legs
             loops.append(lambda: self._consume(self._order_events(producer)))
         if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
             loops += [
@@ -416,6 +421,8 @@ class Automation:
                 pass
             while await self.store.relay_changes() > 0:
                 pass
+            while await self.executions.relay() > 0:
+                pass
             await self.store.audit().relay()
         except Exception as exc:  # pending rows stay; the clock loop retries
             log.warning("outbox not relayed yet", extra={"error": repr(exc)})
@@ -438,7 +445,11 @@ class Automation:
         if not isinstance(message, orders_pb2.OrderEvent):
             return
         execution = execution_of(message)
-        if execution is not None:
+        if execution is None:
+            return
+        if is_arbitrage(execution):
+            await self.executions.record_leg(execution)
+        else:
             await self.store.record_execution(execution)
 
     # -- the clock: cron rules, outbox catch-up -------------------------------------------------
@@ -558,11 +569,32 @@ class Automation:
             self._dirty = set()
             try:
                 for symbol in sorted(dirty):
-                    await self.arbitrage.evaluate(symbol)
+                    await self.execute(await self.arbitrage.evaluate(symbol))
                 await self.arbitrage.sweep()
             except Exception as exc:
                 self._dirty |= dirty
                 log.warning("arbitrage not evaluated", extra={"error": repr(exc)})
+
+    async def execute(self, opportunities: list[Opportunity]) -> list[str]:
+        """Each opened or changed opportunity executed for every account that opted in to its
+        symbol and venues (``storage/arbitrage.py``: once per opportunity and account, within
+        the account's limits). Returns the execution ids sent."""
+        sent = []
+        for o in opportunities:
+            if o.closed:
+                continue
+            w = o.walk
+            for account in await self.executions.candidates(
+                w.symbol, w.buy.exchange, w.sell.exchange
+            ):
+                outcome = await self.executions.execute(o, account)
+                log.info(
+                    "arbitrage execution",
+                    extra={"opportunity": o.opportunity_id, "account": account, "outcome": outcome},
+                )
+                if outcome.startswith(EXECUTION_PREFIX):
+                    sent.append(outcome)
+        return sent
 
 
 class ClosedCandles:

@@ -33,6 +33,7 @@ class AutomationSettings(ProtectedServiceSettings):
     order_events_topic: str = Field(default="orders.events.v1", min_length=1)
     rules_topic: str = Field(default="automation.rules.v1", min_length=1)
     arbitrage_topic: str = Field(default="alerts.arbitrage.v1", min_length=1)
+    arbitrage_executions_topic: str = Field(default="alerts.arbitrage.executions.v1", min_length=1)
     audit_topic: str = Field(default="audit.events.v1", min_length=1)
 
     # Rule evaluation. Accounts are owned through the consumer group of the rules topic (key =

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from eip.automation.settings import AutomationSettings
 from eip.events.topics import (
     ALERTS_ARBITRAGE,
+    ALERTS_ARBITRAGE_EXECUTIONS,
     AUDIT_EVENTS,
     AUTOMATION_RULES,
     MD_BOOK_DELTAS,
@@ -33,6 +34,7 @@ class Topics:
     order_events: TopicSpec = ORDERS_EVENTS
     rules: TopicSpec = AUTOMATION_RULES
     arbitrage: TopicSpec = ALERTS_ARBITRAGE
+    arbitrage_executions: TopicSpec = ALERTS_ARBITRAGE_EXECUTIONS
     audit: TopicSpec = AUDIT_EVENTS
 
 

@@ -1,5 +1,6 @@
 """Alerts to the webhooks users register: rule firings (``rule.fired``), rules that paused
-themselves (``rule.paused``) and arbitrage opportunities (``arbitrage.opened``).
+themselves (``rule.paused``), arbitrage opportunities (``arbitrage.opened``) and arbitrage
+executions whose unwind failed (``arbitrage.failed``).
 
 What is subtle:
 
@@ -37,7 +38,7 @@ from eip.observability.http import excerpt
 from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
-EVENTS = ("rule.fired", "rule.paused", "arbitrage.opened")
+EVENTS = ("rule.fired", "rule.paused", "arbitrage.opened", "arbitrage.failed")
 
 
 def webhook_key(service_key: str, webhook_id: str) -> str:

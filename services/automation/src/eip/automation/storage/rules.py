@@ -867,6 +867,13 @@ class RuleStore:
             "change_outbox", self.rules_topic, automation_pb2.RuleChange, batch
         )
 
+    async def relay_outbox(
+        self, table: str, topic: TopicSpec, payload: Any, batch: int = 100
+    ) -> int:
+        """Publish the pending rows of another outbox of the schema (columns ``id``,
+        ``account_id``, ``payload``, ``published_at``; key account), as the two above are."""
+        return await self._relay(table, topic, payload, batch)
+
     async def _relay(self, table: str, topic: TopicSpec, payload: Any, batch: int) -> int:
         producer = self._producer()
         if producer is None:
