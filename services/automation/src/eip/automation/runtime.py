@@ -54,6 +54,7 @@ from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS
 from eip.market_data.candles.builder import Candle
 from eip.market_data.candles.restore import candle_from_message, read_recent_candles
 from eip.market_data.wire import trade_from_message
+from eip.observability.http import NotReady
 from eip.observability.redaction import register_secret
 from eip.resilience import RetryPolicy
 
@@ -102,7 +103,9 @@ class Automation:
         self._rule_partitions: list[int] = []
         self._lock = asyncio.Lock()  # one transition applied at a time, in order
         self._dirty: set[str] = set()  # symbols whose books changed since the last walk
-        self.ready = asyncio.Event()  # set once owned accounts' rules are loaded
+        # Set once the ownership consumer's first assignment is loaded (zero partitions count:
+        # more instances than partitions), cleared while that consumer is down: /readyz.
+        self.ready = asyncio.Event()
         self.fired = 0
         self._consumers: list[Consumer] = []
         self._stopped = False
@@ -189,6 +192,22 @@ class Automation:
                 await consumer.run()  # returns at once, closing the consumer
         finally:
             self._consumers.remove(consumer)
+            if consumer is self._ownership_consumer:
+                self.ready.clear()  # out of the group: it holds nothing until it joins again
+
+    def check_ready(self) -> None:
+        """/readyz's ``evaluation`` check: raises ``NotReady`` until this instance has joined
+        the ownership group and loaded what it was assigned. Before that it evaluates nothing,
+        so a rolling deploy must not count it as up (the first assignment comes about a second
+        after the start, longer when the group rebalances)."""
+        if not (self.settings.evaluation_enabled or self.settings.arbitrage_enabled):
+            return
+        if not self.ready.is_set():
+            raise NotReady(
+                "awaiting_assignment",
+                "not yet assigned its partitions of the rules topic: evaluates nothing",
+                {"group": self.settings.group_id, "topic": self.topics.rules.name},
+            )
 
     async def aclose(self) -> None:
         await self.webhooks.aclose()
