@@ -1,20 +1,27 @@
 """What /readyz says about rule evaluation, on real Kafka and PostgreSQL: an instance is ready
 only once it holds its share of the accounts (issue 16: it answered ready before its first
-assignment, so a rolling deploy could count an instance that evaluated nothing as up)."""
+assignment, so a rolling deploy could count an instance that evaluated nothing as up), and a
+firing that waits on a locked rule row — holding every rule of the instance — is a stall that
+is logged, measured and reported (issue 16: found silent while fixing test_sigkill.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import time
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
 
 from eip.automation.topics import Topics
+from eip.bus import Producer
 
-from .conftest import Service, Starter
+from .conftest import ACCOUNT, BUY_25_USDT, Service, Starter, above, tick, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -91,3 +98,91 @@ async def test_readyz_is_503_awaiting_assignment_until_the_instance_holds_its_pa
         with contextlib.suppress(BaseException):
             await polling
         await member.stop()
+
+
+def oldest_firing_age(metrics: str) -> float:
+    found = re.search(r"^eip_automation_oldest_firing_age_seconds ([0-9.e+-]+)$", metrics, re.M)
+    assert found is not None, "the gauge is not on /metrics"
+    return float(found.group(1))
+
+
+async def test_a_firing_waiting_on_a_locked_rule_row_is_warned_measured_and_not_ready(
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="eip.automation.runtime")
+    service = await start_service(firing_stall_after_s=1.0, firing_stall_log_interval_s=1.0)
+    created = await service.http.post(
+        "/v1/rules",
+        json={"account_id": ACCOUNT, "name": "above 100", "condition": above("100"),
+              "action": BUY_25_USDT},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    rule_id = created.json()["rule_id"]
+    state = sql.Identifier(db_schema, "rule_state")
+
+    async def level() -> object:
+        async with db_pool.connection() as conn:
+            cur = await conn.execute(
+                sql.SQL("SELECT level FROM {} WHERE rule_id = %s").format(state), (rule_id,)
+            )
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    deadline = time.monotonic() + 60
+    while await level() is not False:  # the service evaluates it: below the level, stored
+        assert time.monotonic() < deadline, "the rule's level was never stored"
+        await tick(producer, topics, "99")
+        await asyncio.sleep(0.5)
+
+    def stall_warnings() -> list[logging.LogRecord]:
+        return [
+            r
+            for r in caplog.records
+            if r.getMessage().startswith("firing stalled")
+            and getattr(r, "rule_id", None) == rule_id
+        ]
+
+    rules = sql.Identifier(db_schema, "rules")
+    async with db_pool.connection() as lock, lock.transaction():
+        await lock.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE rule_id = %s FOR UPDATE").format(rules), (rule_id,)
+        )
+        await tick(producer, topics, "101")  # the crossing: its firing waits on our lock
+        deadline = time.monotonic() + 30
+        while True:
+            status, body = await readyz(service)
+            evaluation = body["checks"]["evaluation"]
+            if status == 503 and evaluation.get("reason") == "evaluation_stalled":
+                break
+            assert time.monotonic() < deadline, body
+            await asyncio.sleep(0.2)
+        assert evaluation["details"]["rule_id"] == rule_id
+        assert evaluation["details"]["account_id"] == ACCOUNT
+        assert evaluation["details"]["elapsed_s"] > 1.0
+        # the warning says which rule and for how long, and is repeated while it lasts
+        await until(lambda: len(stall_warnings()) >= 2, 10, "the stall warned twice")
+        first, second = stall_warnings()[:2]
+        assert first.elapsed_s > 1.0  # type: ignore[attr-defined]
+        assert second.elapsed_s > first.elapsed_s  # type: ignore[attr-defined]
+        assert oldest_firing_age((await service.http.get("/metrics")).text) > 1.0
+        assert service.automation.fired == 0
+    # the lock released: the firing goes through, evaluation is ready again
+    await until(lambda: service.automation.fired == 1, 30, "the held firing stored")
+    deadline = time.monotonic() + 30
+    while (await readyz(service))[0] != 200:
+        assert time.monotonic() < deadline, "still not ready after the stall ended"
+        await asyncio.sleep(0.2)
+    await until(
+        lambda: any(r.getMessage() == "stalled firing done" for r in caplog.records),
+        5,
+        "the stall's end logged",
+    )
+    deadline = time.monotonic() + 5
+    while oldest_firing_age((await service.http.get("/metrics")).text) != 0:
+        assert time.monotonic() < deadline, "the gauge did not return to 0"
+        await asyncio.sleep(0.2)

@@ -21,6 +21,13 @@ instance saw: a firing's id is made of the rule, its version and the trigger's s
 instant, and every state change is a compare-and-set (``storage/rules.py``). So a hand-over,
 a restart or two instances that briefly both hold an account (one stalled past the session
 timeout) still fire each trigger once.
+
+What is subtle: transitions are applied one at a time under one lock, in order, and a firing's
+transaction starts by locking its rule's row. A firing that waits on that row (another
+instance's firing, an operator's transaction) holds the evaluation of every rule of this
+instance meanwhile. The stall watch (``_stall_watch``) makes that visible: a warning repeated
+while it lasts, ``eip_automation_oldest_firing_age_seconds``, and ``evaluation_stalled`` on
+/readyz.
 """
 
 from __future__ import annotations
@@ -29,12 +36,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from aiokafka import TopicPartition
+from prometheus_client import Counter, Gauge
 
 from eip.automation.arbitrage import ArbitrageTracker
 from eip.automation.books import BookFollower
@@ -59,6 +68,30 @@ from eip.observability.redaction import register_secret
 from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+OLDEST_FIRING = Gauge(
+    "eip_automation_oldest_firing_age_seconds",
+    "How long the firing transaction in progress on this instance has run (0: none); every"
+    " rule's evaluation here waits for it",
+)
+STALLS = Counter(
+    "eip_automation_firing_stalls_total",
+    "Firing transactions that ran longer than AUTOMATION_FIRING_STALL_AFTER_S",
+)
+
+
+class _Running:
+    """The transition being stored now: which rule, since when (monotonic)."""
+
+    __slots__ = ("account_id", "logged_at", "rule_id", "started")
+
+    def __init__(self, rule_id: str, account_id: str) -> None:
+        self.rule_id, self.account_id = rule_id, account_id
+        self.started = time.monotonic()
+        self.logged_at: float | None = None  # when its stall was last logged
+
+    def age(self) -> float:
+        return time.monotonic() - self.started
 
 
 class Automation:
@@ -112,6 +145,7 @@ class Automation:
         self._ownership_consumer: Consumer | None = None
         self._wake = asyncio.Event()  # set by stop(): sleeping loops end at once
         self._volume_marks: dict[str, Decimal] = {}  # schedule -> market volume at its last slice
+        self._running: _Running | None = None  # the transition in RuleStore.apply now
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -119,7 +153,7 @@ class Automation:
         """Migrate, then run every loop until cancelled; a loop that fails restarts alone."""
         await self._retry("migrations", self.store.migrate)
         producer = await _wait_for(self._producer)
-        loops: list[Callable[[], Awaitable[None]]] = [self._clock_loop]
+        loops: list[Callable[[], Awaitable[None]]] = [self._clock_loop, self._stall_watch]
         if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
             loops.append(lambda: self._consume(self._ownership(producer)))
         if self.settings.evaluation_enabled:
@@ -207,6 +241,14 @@ class Automation:
                 "awaiting_assignment",
                 "not yet assigned its partitions of the rules topic: evaluates nothing",
                 {"group": self.settings.group_id, "topic": self.topics.rules.name},
+            )
+        running = self._running
+        if running is not None and running.age() > self.settings.firing_stall_after_s:
+            raise NotReady(
+                "evaluation_stalled",
+                f"a firing of rule {running.rule_id} has run {running.age():.0f}s (waiting on"
+                " its rule's row lock?): every rule of this instance waits for it",
+                _stall_details(running),
             )
 
     async def aclose(self) -> None:
@@ -381,6 +423,7 @@ class Automation:
             rule = t.rule
             reference = self._reference_price(t)
             paper = self._paper(t) if t.fires and rule.definition.paper else None
+            self._running = running = _Running(rule.rule_id, rule.account_id)
             try:
                 applied = await self.store.apply(t, reference, paper)
             except BaseException:
@@ -394,6 +437,10 @@ class Automation:
                     else:
                         later.rule.last_instant = None
                 raise
+            finally:
+                self._running = None
+                if running.logged_at is not None:
+                    log.warning("stalled firing done", extra=_stall_details(running))
             if applied.outcome == "fired":
                 self.fired += 1
                 if applied.status is not None:
@@ -438,6 +485,32 @@ class Automation:
             await self.store.audit().relay()
         except Exception as exc:  # pending rows stay; the clock loop retries
             log.warning("outbox not relayed yet", extra={"error": repr(exc)})
+
+    async def _stall_watch(self) -> None:
+        """The age of the transition being stored, as a gauge; past the stall threshold a
+        warning, repeated every ``firing_stall_log_interval_s`` while it lasts."""
+        every = min(1.0, self.settings.firing_stall_after_s / 2)
+        try:
+            while not self._stopped:
+                running = self._running
+                age = 0.0 if running is None else running.age()
+                OLDEST_FIRING.set(age)
+                if running is not None and age > self.settings.firing_stall_after_s:
+                    now = time.monotonic()
+                    if running.logged_at is None:
+                        STALLS.inc()
+                    if (
+                        running.logged_at is None
+                        or now - running.logged_at >= self.settings.firing_stall_log_interval_s
+                    ):
+                        running.logged_at = now
+                        log.warning(
+                            "firing stalled: every rule of this instance waits for it",
+                            extra=_stall_details(running),
+                        )
+                await self._pause(every)
+        finally:
+            OLDEST_FIRING.set(0)
 
     # -- executions: what order management made of the commands -------------------------------
 
@@ -600,6 +673,14 @@ class ClosedCandles:
 
     def history(self) -> dict[tuple[str, str, str], list[tuple[datetime, Decimal]]]:
         return {key: sorted(closes.items()) for key, closes in self._closes.items()}
+
+
+def _stall_details(running: _Running) -> dict[str, object]:
+    return {
+        "rule_id": running.rule_id,
+        "account_id": running.account_id,
+        "elapsed_s": round(running.age(), 1),
+    }
 
 
 def _dec(text: str) -> Decimal | None:
