@@ -53,6 +53,9 @@ class AccountSettings(ProtectedServiceSettings):
     # changed one refreshes the balances at once.
     transfer_sync_interval_s: float = Field(default=60.0, gt=0)
     transfer_page_limit: int = Field(default=1000, ge=1, le=1000)
+    # A key that reads balances but may not read transfers (no wallet-read permission) leaves
+    # the connection live with its transfers unavailable; they are tried again this often.
+    transfers_refused_retry_s: float = Field(default=3600.0, gt=0)
     # A failing REST call or stream is retried after this pause, doubling up to the maximum.
     retry_base_delay_s: float = Field(default=1.0, gt=0)
     retry_max_delay_s: float = Field(default=30.0, gt=0)
