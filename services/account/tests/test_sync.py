@@ -5,6 +5,7 @@ published only when they change."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -31,6 +32,7 @@ from eip.exchanges.coinbase.transfers import CoinbaseTransfers
 from eip.exchanges.contract.credentials import ExchangeSecret
 from eip.exchanges.contract.signing import SignedRequest, SigningRequest
 from eip.exchanges.contract.trading import FillEvent
+from eip.exchanges.contract.transfers import TransferCursor, TransferKind, TransferPage
 from eip.resilience import RetryPolicy
 
 from .conftest import record
@@ -284,3 +286,43 @@ def _transfers_available(h: Harness) -> Callable[[], Awaitable[bool]]:
         return rec is not None and rec.public()["transfers"]["available"] is True
 
     return checked
+
+
+class CountedTransfers:
+    """A venue without transfers whose reads are counted."""
+
+    exchange = "venue"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def fetch_transfers(
+        self, kind: TransferKind, cursor: TransferCursor | None = None, limit: int | None = None
+    ) -> TransferPage:
+        self.reads += 1
+        return TransferPage([], cursor or TransferCursor(kind, "0"))
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("intervals", "reads"), [({"venue": 0.1}, (8, None)), ({"other": 0.1}, (2, 2))]
+)
+async def test_a_venue_of_its_own_transfer_interval_is_synced_at_that_pace_and_others_not(
+    harness: Harness, intervals: dict[str, float], reads: tuple[int, int | None]
+) -> None:
+    await harness.sync.stop()
+    counted = CountedTransfers()
+    settings = replace(FAST, transfer_sync_interval_s=60, transfer_sync_intervals=intervals)
+    harness.venue.set_balance("BTC", "1")
+    harness.sync = ConnectionSync(
+        record(), harness.venue, harness.store, harness.publisher, settings, transfers=counted
+    )
+    harness.sync.start()
+    await eventually(_count(lambda: counted.reads >= 2), what="the first transfer read")
+    await asyncio.sleep(1.0)
+    at_least, at_most = reads
+    assert counted.reads >= at_least  # both kinds each sync
+    if at_most is not None:
+        assert counted.reads <= at_most  # the default 60 s: one sync so far

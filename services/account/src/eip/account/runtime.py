@@ -114,6 +114,7 @@ class AccountRuntime:
                 trade_sync_interval_s=settings.trade_sync_interval_s,
                 trade_page_limit=settings.trade_page_limit,
                 transfer_sync_interval_s=settings.transfer_sync_interval_s,
+                transfer_sync_intervals=dict(settings.transfer_sync_intervals),
                 transfer_page_limit=settings.transfer_page_limit,
                 transfers_refused_retry_s=settings.transfers_refused_retry_s,
                 retry_base_delay_s=settings.retry_base_delay_s,

@@ -40,8 +40,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from eip.account.connections import ConnectionEvent, ConnectionState, next_state
@@ -73,6 +73,8 @@ class SyncSettings:
     trade_sync_interval_s: float = 30.0
     trade_page_limit: int = 500
     transfer_sync_interval_s: float = 60.0
+    # exchange -> its own transfer sync interval (a venue whose history costs many calls)
+    transfer_sync_intervals: Mapping[str, float] = field(default_factory=dict)
     transfer_page_limit: int = 1000
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 30.0
@@ -413,7 +415,10 @@ class ConnectionSync:
                 continue
             delays = self._delays().delays()
             await self._works("transfers")
-            await _wait(self._transfers_wanted, self._settings.transfer_sync_interval_s)
+            interval = self._settings.transfer_sync_intervals.get(
+                self.record.exchange, self._settings.transfer_sync_interval_s
+            )
+            await _wait(self._transfers_wanted, interval)
 
     async def _transfers_refused(self, detail: str) -> None:
         """Transfers unavailable (a permission the key lacks); the connection is not degraded
