@@ -20,8 +20,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from eip.automation.topics import Topics
 from eip.bus import Producer
+from eip.events.v1 import orders_pb2
 
-from .conftest import ACCOUNT, BUY_25_USDT, Service, Starter, above, tick, until
+from .conftest import ACCOUNT, BUY_25_USDT, Service, Starter, above, read_all, tick, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -115,7 +116,10 @@ async def test_a_firing_waiting_on_a_locked_rule_row_is_warned_measured_and_not_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="eip.automation.runtime")
-    service = await start_service(firing_stall_after_s=1.0, firing_stall_log_interval_s=1.0)
+    # the row lock's wait unbounded here: the stall itself is under test
+    service = await start_service(
+        firing_stall_after_s=1.0, firing_stall_log_interval_s=1.0, firing_lock_timeout_s=0
+    )
     created = await service.http.post(
         "/v1/rules",
         json={"account_id": ACCOUNT, "name": "above 100", "condition": above("100"),
@@ -186,3 +190,74 @@ async def test_a_firing_waiting_on_a_locked_rule_row_is_warned_measured_and_not_
     while oldest_firing_age((await service.http.get("/metrics")).text) != 0:
         assert time.monotonic() < deadline, "the gauge did not return to 0"
         await asyncio.sleep(0.2)
+
+
+async def test_a_rule_whose_row_stays_locked_holds_no_other_rule_back_and_fires_once_after(
+    start_service: Starter,
+    producer: Producer,
+    topics: Topics,
+    db_pool: AsyncConnectionPool[AsyncConnection],
+    db_schema: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="eip.automation.runtime")
+    service = await start_service(firing_lock_timeout_s=1.0, firing_lock_retry_s=0.5)
+    ids = []
+    for name in ("locked", "free"):
+        created = await service.http.post(
+            "/v1/rules",
+            json={"account_id": ACCOUNT, "name": name, "condition": above("100"),
+                  "action": BUY_25_USDT},
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["rule_id"])
+    locked, free = ids
+
+    async def query(text: str, *args: object) -> list[tuple[object, ...]]:
+        async with db_pool.connection() as conn:
+            cur = await conn.execute(sql.SQL(text).format(schema=sql.Identifier(db_schema)), args)
+            return list(await cur.fetchall())
+
+    async def firings() -> list[str]:
+        rows = await query("SELECT firing_id FROM {schema}.firings ORDER BY firing_id")
+        return [str(r[0]) for r in rows]
+
+    deadline = time.monotonic() + 60
+    while len(await query("SELECT 1 FROM {schema}.rule_state WHERE level = false")) < 2:
+        assert time.monotonic() < deadline, "the rules' levels were never stored"
+        await tick(producer, topics, "99")
+        await asyncio.sleep(0.5)
+
+    async with db_pool.connection() as lock, lock.transaction():
+        await lock.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE rule_id = %s FOR UPDATE").format(
+                sql.Identifier(db_schema, "rules")
+            ),
+            (locked,),
+        )
+        await tick(producer, topics, "101")  # one crossing for both; the market then quiet
+        deadline = time.monotonic() + 15
+        while await firings() != [f"{free}:1:e1"]:  # not held behind the locked one
+            assert time.monotonic() < deadline, await firings()
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3)  # several retries, each turned away again
+        assert await firings() == [f"{free}:1:e1"]
+        turned = [
+            r for r in caplog.records
+            if r.getMessage().startswith("firing turned away")
+            and getattr(r, "rule_id", None) == locked
+        ]  # fmt: skip
+        assert len(turned) >= 2
+    # the lock released, no further tick: the rule is taken back and fires, once
+    deadline = time.monotonic() + 30
+    while len(await firings()) < 2:
+        assert time.monotonic() < deadline, "the locked rule never fired after the release"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)  # anything that would fire twice has had its chance
+    assert await firings() == sorted([f"{free}:1:e1", f"{locked}:1:e1"])
+    sent = [
+        c.idempotency_key
+        for c in await read_all(service.settings.kafka_bootstrap_servers, topics.commands)
+        if isinstance(c, orders_pb2.OrderCommand)
+    ]
+    assert sorted(sent) == sorted([f"{free}:1:e1", f"{locked}:1:e1"])  # one command each

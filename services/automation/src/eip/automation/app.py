@@ -57,6 +57,7 @@ def build_app(settings: AutomationSettings, topics: Topics | None = None) -> Fas
         rules_topic=topics.rules,
         audit_topic=topics.audit,
         max_consecutive_errors=settings.max_consecutive_errors,
+        lock_timeout_s=settings.firing_lock_timeout_s,
     )
     automation = Automation(settings, store, lambda: deps.producer, lambda: deps.db, topics)
     app.state.rules = store

@@ -25,9 +25,12 @@ timeout) still fire each trigger once.
 What is subtle: transitions are applied one at a time under one lock, in order, and a firing's
 transaction starts by locking its rule's row. A firing that waits on that row (another
 instance's firing, an operator's transaction) holds the evaluation of every rule of this
-instance meanwhile. The stall watch (``_stall_watch``) makes that visible: a warning repeated
-while it lasts, ``eip_automation_oldest_firing_age_seconds``, and ``evaluation_stalled`` on
-/readyz.
+instance meanwhile. So that wait is bounded (``AUTOMATION_FIRING_LOCK_TIMEOUT_S``): a rule
+whose row stays locked is turned away with nothing written, dropped from the engine and taken
+back from PostgreSQL after a backoff (``_retry_locked``), when its transition is proposed
+again from the stored state — the same firing id, so still once. The stall watch
+(``_stall_watch``) makes any longer wait visible: a warning repeated while it lasts,
+``eip_automation_oldest_firing_age_seconds``, and ``evaluation_stalled`` on /readyz.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
@@ -146,6 +149,8 @@ class Automation:
         self._wake = asyncio.Event()  # set by stop(): sleeping loops end at once
         self._volume_marks: dict[str, Decimal] = {}  # schedule -> market volume at its last slice
         self._running: _Running | None = None  # the transition in RuleStore.apply now
+        # rules turned away by their row's lock: rule id -> (when to take it back, the delays)
+        self._locked: dict[str, tuple[float, Iterator[float]]] = {}
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -445,7 +450,11 @@ class Automation:
                 self.fired += 1
                 if applied.status is not None:
                     self.engine.remove(rule.rule_id)
-            elif applied.outcome in ("conflict", "stale"):
+            if applied.outcome == "locked":
+                self._turned_away(rule.rule_id, rule.account_id)
+                continue
+            self._locked.pop(rule.rule_id, None)
+            if applied.outcome in ("conflict", "stale"):
                 fresh = await self.store.rule_for_evaluation(rule.rule_id)
                 if fresh is None or not self.owns(fresh.account_id):
                     self.engine.remove(rule.rule_id)
@@ -453,6 +462,37 @@ class Automation:
                     self.engine.add(fresh)
         if any(t.fires for t in transitions):
             await self._relay()
+
+    def _turned_away(self, rule_id: str, account_id: str) -> None:
+        """Its row stayed locked: nothing was written. The rule leaves the engine (its state
+        there assumed a change that did not happen) until ``_retry_locked`` reads it back."""
+        self.engine.remove(rule_id)
+        _, delays = self._locked.get(rule_id, (0.0, None))
+        if delays is None:
+            base = self.settings.firing_lock_retry_s
+            delays = RetryPolicy(1_000_000, base, max(300.0, base)).delays()
+        retry_in = self.settings.firing_lock_retry_s + next(delays)
+        self._locked[rule_id] = (time.monotonic() + retry_in, delays)
+        log.warning(
+            "firing turned away: its rule's row is locked; tried again later",
+            extra={
+                "rule_id": rule_id,
+                "account_id": account_id,
+                "lock_timeout_s": self.settings.firing_lock_timeout_s,
+                "retry_in_s": round(retry_in, 1),
+            },
+        )
+
+    async def _retry_locked(self) -> None:
+        """Take back the rules whose retry is due, from PostgreSQL, and look at them now (a
+        quiet market would otherwise hold a crossing back until its next price)."""
+        now = time.monotonic()
+        for rule_id in [r for r, (due, _) in self._locked.items() if due <= now]:
+            # tried once: turned away again, the backoff goes on; applied, the entry goes
+            self._locked[rule_id] = (float("inf"), self._locked[rule_id][1])
+            await self.reload(rule_id)
+            async with self._lock:
+                await self._apply(self.engine.recheck([rule_id], datetime.now(UTC)))
 
     def _paper(self, t: Transition) -> PaperFill | str:
         """The paper fill of this firing's order against the book now, or why there is none."""
@@ -548,6 +588,7 @@ class Automation:
                     await self._apply(self.engine.on_clock(datetime.now(UTC)))
                 if self.settings.evaluation_enabled:
                     await self.send_slices(datetime.now(UTC))
+                    await self._retry_locked()
             except Exception as exc:
                 log.warning("scheduled rules not evaluated", extra={"error": repr(exc)})
             await self._relay()

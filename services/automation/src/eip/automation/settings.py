@@ -55,6 +55,11 @@ class AutomationSettings(ProtectedServiceSettings):
     firing_stall_after_s: float = Field(default=10.0, gt=0, le=3600)
     # While a stall lasts, its warning is repeated this often.
     firing_stall_log_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    # A firing waits at most this long for its rule's row lock (0: as long as it takes); then
+    # nothing is written and the rule is tried again after firing_lock_retry_s, so one locked
+    # rule does not hold the evaluation of the others.
+    firing_lock_timeout_s: float = Field(default=5.0, ge=0, le=3600)
+    firing_lock_retry_s: float = Field(default=10.0, gt=0, le=3600)
 
     # Webhooks: the key every webhook's signing key is derived from (a Secret; empty: webhooks
     # cannot be registered), how many times a delivery is tried and the first retry's delay.
