@@ -101,6 +101,40 @@ async def test_readyz_is_503_awaiting_assignment_until_the_instance_holds_its_pa
         await member.stop()
 
 
+async def test_an_instance_that_joined_and_was_given_no_partition_is_ready(
+    start_service: Starter, kafka_bootstrap_servers: str, db_schema: str, topics: Topics
+) -> None:
+    """More instances than partitions: one holds nothing, legitimately, and is ready."""
+    members = []
+    polls = []
+    try:
+        for _ in range(topics.rules.partitions):  # one member per partition, there first
+            member = AIOKafkaConsumer(
+                topics.rules.name,
+                bootstrap_servers=kafka_bootstrap_servers,
+                group_id=f"automation-{db_schema}",
+                client_id="aaa-member",  # sorts before the service: the assignor serves them first
+                enable_auto_commit=False,
+            )
+            await member.start()
+            members.append(member)
+            polls.append(asyncio.create_task(member.getmany(timeout_ms=120_000)))
+        service = await start_service()
+        deadline = time.monotonic() + 60
+        while (status := (await readyz(service))[0]) != 200:
+            assert time.monotonic() < deadline, (await readyz(service))[1]
+            await asyncio.sleep(0.2)
+        assert service.automation.ready.is_set()
+        assert service.automation.owned == frozenset()  # joined, and given nothing
+        assert status == 200
+    finally:
+        for poll in polls:
+            poll.cancel()
+        await asyncio.gather(*polls, return_exceptions=True)
+        for member in members:
+            await member.stop()
+
+
 def oldest_firing_age(metrics: str) -> float:
     found = re.search(r"^eip_automation_oldest_firing_age_seconds ([0-9.e+-]+)$", metrics, re.M)
     assert found is not None, "the gauge is not on /metrics"
