@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import Query
 
-from eip.observability.http import ApiError, create_app
+from eip.observability.http import ApiError, NotReady, create_app
 
 
 async def _ok() -> None:
@@ -131,3 +131,19 @@ async def test_readiness_answers_at_once_from_the_last_results_whatever_a_depend
     # before the outage the same check was fine, and said when it was checked
     assert any(b["checks"]["db"]["ok"] for b in bodies[:10])
     assert all(b["checks"]["db"]["checked_at"].endswith("+00:00") for b in bodies[1:])
+
+
+async def test_a_check_that_is_not_ready_reports_its_reason_code_and_details() -> None:
+    async def evaluation() -> None:
+        raise NotReady("awaiting_assignment", "holds nothing yet", {"group": "g"})
+
+    app = create_app("demo", "1", readiness={"evaluation": evaluation})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.get("/readyz")
+    await app.state.readiness.stop()
+    assert response.status_code == 503
+    check = response.json()["checks"]["evaluation"]
+    assert check["ok"] is False
+    assert check["reason"] == "awaiting_assignment"
+    assert check["error"] == "holds nothing yet"
+    assert check["details"] == {"group": "g"}

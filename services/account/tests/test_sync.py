@@ -5,12 +5,19 @@ published only when they change."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from eip.account.connections import ConnectionState
 from eip.account.publisher import BalancePublisher
@@ -19,7 +26,14 @@ from eip.account.sync import ConnectionSync, SyncSettings
 from eip.account.valuation import PriceGraph
 from eip.bus import Producer
 from eip.events.topics import ACCOUNT_BALANCES, TopicSpec
+from eip.exchanges.coinbase.credentials import sign_rest
+from eip.exchanges.coinbase.trading import CoinbaseTradingAdapter
+from eip.exchanges.coinbase.transfers import CoinbaseTransfers
+from eip.exchanges.contract.credentials import ExchangeSecret
+from eip.exchanges.contract.signing import SignedRequest, SigningRequest
 from eip.exchanges.contract.trading import FillEvent
+from eip.exchanges.contract.transfers import TransferCursor, TransferKind, TransferPage
+from eip.resilience import RetryPolicy
 
 from .conftest import record
 from .helpers import eventually, published_balances
@@ -168,3 +182,147 @@ async def _reason_is(h: Harness, prefix: str) -> bool:
 
 async def _fills_are(h: Harness, n: int) -> bool:
     return len(await h.store.fills(["acct-1"])) == n
+
+
+PAYLOADS = Path(__file__).parents[3] / "libs" / "exchanges" / "tests" / "payloads" / "coinbase"
+
+
+class CoinbaseSigner:
+    """Signs in this process with a key of its own (what the auth service computes)."""
+
+    exchange = "coinbase"
+
+    def __init__(self) -> None:
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        self._secret = ExchangeSecret("organizations/org/apiKeys/key", pem.decode())
+
+    async def sign(self, request: SigningRequest) -> SignedRequest:
+        signed = sign_rest(self._secret, request.fields)
+        return SignedRequest(self._secret.api_key, signed.signature, signed.headers)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_key_refused_only_its_transfers_keeps_the_connection_live_and_says_why(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Coinbase's documented answer to a key without the wallet-read scope (403
+    ``invalid_scope`` on ``/v2/accounts/{id}/transactions``) through the real Coinbase transfer
+    reader, while the same key's balances read: only transfers are unavailable, said once,
+    retried slowly, and available again once the venue answers."""
+    caplog.set_level(logging.INFO, logger="eip.account.sync")
+    granted = False
+    v2_calls: list[str] = []
+
+    def venue(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v3/brokerage/accounts":
+            return httpx.Response(200, content=(PAYLOADS / "accounts.json").read_bytes())
+        assert path.startswith("/v2/accounts/"), path
+        v2_calls.append(path)
+        if not granted:
+            return httpx.Response(403, content=(PAYLOADS / "v2_invalid_scope.json").read_bytes())
+        return httpx.Response(200, json={"pagination": {"next_starting_after": None}, "data": []})
+
+    coinbase = CoinbaseTradingAdapter(
+        CoinbaseSigner(),
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(venue)),
+        retry_policy=RetryPolicy(attempts=1),
+    )
+    settings = replace(FAST, transfer_sync_interval_s=0.2, transfers_refused_retry_s=0.3)
+    await harness.sync.stop()
+    harness.venue.set_balance("BTC", "1")
+    sync = ConnectionSync(
+        record(),
+        harness.venue,
+        harness.store,
+        harness.publisher,
+        settings,
+        transfers=CoinbaseTransfers(coinbase),
+    )
+    harness.sync = sync
+    sync.start()
+    try:
+        await eventually(lambda: _is(harness, ConnectionState.LIVE), what="live")
+
+        async def unavailable() -> bool:
+            rec = await harness.store.connection("cred-1")
+            return rec is not None and rec.transfers_unavailable == "permission_denied"
+
+        await eventually(unavailable, what="transfers unavailable")
+        await eventually(_count(lambda: len(v2_calls) >= 4), what="transfers tried again")
+        rec = await harness.store.connection("cred-1")
+        assert rec is not None
+        assert (rec.state, rec.reason) == (ConnectionState.LIVE, None)  # not degraded
+        transfers = rec.public()["transfers"]
+        assert (transfers["available"], transfers["reason"]) == (False, "permission_denied")
+        assert "HTTP 403 invalid_scope" in transfers["detail"]
+        said = [r for r in caplog.records if r.getMessage().startswith("transfers unavailable")]
+        assert len(said) == 1  # once, not at every try
+        assert said[0].reason == "permission_denied"  # type: ignore[attr-defined]
+
+        granted = True  # the permission granted at the venue: picked up at the next try
+        await eventually(_transfers_available(harness), what="transfers available again")
+        assert await harness.state() is ConnectionState.LIVE
+    finally:
+        await coinbase.close()
+
+
+def _count(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def checked() -> bool:
+        return check()
+
+    return checked
+
+
+def _transfers_available(h: Harness) -> Callable[[], Awaitable[bool]]:
+    async def checked() -> bool:
+        rec = await h.store.connection("cred-1")
+        return rec is not None and rec.public()["transfers"]["available"] is True
+
+    return checked
+
+
+class CountedTransfers:
+    """A venue without transfers whose reads are counted."""
+
+    exchange = "venue"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def fetch_transfers(
+        self, kind: TransferKind, cursor: TransferCursor | None = None, limit: int | None = None
+    ) -> TransferPage:
+        self.reads += 1
+        return TransferPage([], cursor or TransferCursor(kind, "0"))
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("intervals", "reads"), [({"venue": 0.1}, (8, None)), ({"other": 0.1}, (2, 2))]
+)
+async def test_a_venue_of_its_own_transfer_interval_is_synced_at_that_pace_and_others_not(
+    harness: Harness, intervals: dict[str, float], reads: tuple[int, int | None]
+) -> None:
+    await harness.sync.stop()
+    counted = CountedTransfers()
+    settings = replace(FAST, transfer_sync_interval_s=60, transfer_sync_intervals=intervals)
+    harness.venue.set_balance("BTC", "1")
+    harness.sync = ConnectionSync(
+        record(), harness.venue, harness.store, harness.publisher, settings, transfers=counted
+    )
+    harness.sync.start()
+    await eventually(_count(lambda: counted.reads >= 2), what="the first transfer read")
+    await asyncio.sleep(1.0)
+    at_least, at_most = reads
+    assert counted.reads >= at_least  # both kinds each sync
+    if at_most is not None:
+        assert counted.reads <= at_most  # the default 60 s: one sync so far

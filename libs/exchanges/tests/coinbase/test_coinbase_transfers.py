@@ -10,21 +10,25 @@ Signed in this process with the package's own ``coinbase-jwt`` signature
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 
 from eip.exchange_simulator.client import ApiCredentials, SimulatorClient
 from eip.exchanges import registry
 from eip.exchanges.coinbase.credentials import sign_rest
+from eip.exchanges.coinbase.trading import CoinbaseTradingAdapter
 from eip.exchanges.coinbase.transfers import CoinbaseTransfers, transfer
 from eip.exchanges.contract.credentials import ExchangeSecret
 from eip.exchanges.contract.signing import SignedRequest, SigningRequest
-from eip.exchanges.contract.transfers import TransferKind, TransferStatus
+from eip.exchanges.contract.transfers import SETTLE_MS, TransferKind, TransferStatus
 
 
 def row(kind: str, amount: str, currency: str, status: str = "completed", **more: Any) -> Any:
@@ -168,3 +172,131 @@ async def test_every_currencys_transactions_are_read_and_a_pending_deposit_holds
         TransferStatus.COMPLETED,
     )
     assert (await sim.balances(account_id))["BTC"]["free"] == Decimal("1.1499")
+
+
+@pytest.mark.integration
+async def test_a_read_lists_the_accounts_once_and_reads_only_those_whose_balance_moved(
+    clean_simulator: SimulatorClient,
+) -> None:
+    """The cost of a sync, counted from the requests the adapter sent to the simulator: after
+    a first read of every currency's account, a read lists the accounts (one call per 250)
+    and reads the transactions of an account only when its balance moved, while it holds a
+    pending transfer, or at the hourly read of them all (issue 14: one v2 call per currency
+    per kind and sync neared the v2 API's 10,000 calls an hour)."""
+    sim = clean_simulator
+    account_id = f"cbc-{uuid.uuid4().hex[:10]}"
+    await sim.create_account(account_id, {"USD": "1000", "BTC": "1", "ETH": "2"})
+    key = await sim.create_key(account_id, "read-only", venue="coinbase")
+    sent: list[str] = []
+
+    async def log(request: httpx.Request) -> None:
+        sent.append(request.url.path)
+
+    adapter = CoinbaseTradingAdapter(
+        CoinbaseSigner(key),
+        rest_base_url=sim.base_url,
+        http_client=httpx.AsyncClient(event_hooks={"request": [log]}),
+    )
+    now = [time.time()]
+    history = CoinbaseTransfers(adapter, clock=lambda: now[0])
+
+    def calls() -> tuple[int, int]:
+        """(v3 account listings, v2 transaction reads) since the last look."""
+        listings = sum(p == "/api/v3/brokerage/accounts" for p in sent)
+        reads = sum(p.startswith("/v2/accounts/") for p in sent)
+        sent.clear()
+        return listings, reads
+
+    try:
+        pending = await sim.record_transfer(account_id, "deposit", "ETH", "0.5", status="pending")
+        first = await history.fetch_transfers(TransferKind.DEPOSIT)
+        assert [t.id for t in first.transfers] == [pending["id"]]
+        listings, everyone = calls()  # the first read: every currency's account
+        assert listings == 1
+        assert everyone >= 3  # USD, BTC, ETH and the simulator's other listed currencies
+
+        # nothing moved: the listing, and the one account holding a pending deposit
+        again = await history.fetch_transfers(TransferKind.DEPOSIT, first.next_cursor)
+        assert calls() == (1, 1)
+        assert [t.id for t in again.transfers] == [pending["id"]]
+
+        # a deposit moves BTC's balance: that account is read (and ETH's, still pending)
+        btc = await sim.record_transfer(account_id, "deposit", "BTC", "0.25")
+        moved = await history.fetch_transfers(TransferKind.DEPOSIT, again.next_cursor)
+        assert calls() == (1, 2)
+        assert btc["id"] in {t.id for t in moved.transfers}
+
+        # the pending deposit completes (ETH moves): read once more, then no account at all
+        await sim.settle_transfer(pending["id"], "completed")
+        settled = await history.fetch_transfers(TransferKind.DEPOSIT, moved.next_cursor)
+        assert calls() == (1, 1)
+        by_id = {t.id: t.status for t in settled.transfers}
+        assert by_id[pending["id"]] is TransferStatus.COMPLETED
+        quiet = await history.fetch_transfers(TransferKind.DEPOSIT, settled.next_cursor)
+        assert calls() == (1, 0)
+        assert quiet.transfers == []
+
+        # an hour on: every account again
+        now[0] += 3601
+        await history.fetch_transfers(TransferKind.DEPOSIT, quiet.next_cursor)
+        assert calls() == (1, everyone)
+    finally:
+        await adapter.close()
+
+
+class ListedAccounts:
+    """Coinbase's two lists as a test sets them: ``accounts`` (uuid, available, hold) and each
+    account's v2 transactions; answers ``_signed`` as the trading adapter would."""
+
+    def __init__(self) -> None:
+        self.balances: dict[str, str] = {}
+        self.rows: dict[str, list[Any]] = {}
+        self.read: list[str] = []
+
+    async def _signed(
+        self, method: str, path: str, query: list[tuple[str, str]], prefix: str = "x"
+    ) -> Any:
+        if path == "/accounts":
+            accounts = [
+                {"uuid": a, "available_balance": {"value": v}, "hold": {"value": "0"}}
+                for a, v in self.balances.items()
+            ]
+            return {"accounts": accounts, "has_next": False}
+        account = path.split("/")[3]
+        self.read.append(account)
+        return {"data": self.rows.get(account, []), "pagination": {}}
+
+
+async def test_an_account_left_unread_holds_the_cursor_at_its_last_read_less_the_settle_time() -> (
+    None
+):
+    """A transfer may be listed up to SETTLE_MS after its own time. An account skipped
+    because its balance did not move may list one later (a pending deposit moves no balance):
+    the cursor must not have passed it when that account is read again."""
+    venue = ListedAccounts()
+    venue.balances = {"a": "1", "b": "1"}
+    t0 = 1_800_000_000.0
+    now = [t0]
+    history = CoinbaseTransfers(venue, clock=lambda: now[0])  # type: ignore[arg-type]
+    first = await history.fetch_transfers(TransferKind.DEPOSIT)
+    assert sorted(venue.read) == ["a", "b"]
+
+    # 20 minutes on, b received a deposit (its balance moved); a did not move
+    now[0] = t0 + 20 * 60
+    venue.balances["b"] = "2"
+    at = datetime.fromtimestamp(t0 + 15 * 60, UTC).isoformat()
+    venue.rows["b"] = [row("receive", "1", "BTC", created_at=at, updated_at=at)]
+    venue.read.clear()
+    second = await history.fetch_transfers(TransferKind.DEPOSIT, first.next_cursor)
+    assert venue.read == ["b"]
+    assert len(second.transfers) == 1
+    # b alone would move the cursor to now - SETTLE_MS; a, read last at t0, holds it back
+    assert int(second.next_cursor.value) == int(t0 * 1000) - SETTLE_MS
+
+    # a now lists a deposit made at t0 + 5 min (listed late), and later its balance moves
+    late = datetime.fromtimestamp(t0 + 5 * 60, UTC).isoformat()
+    venue.rows["a"] = [row("receive", "3", "ETH", created_at=late, updated_at=late)]
+    venue.balances["a"] = "4"
+    now[0] = t0 + 30 * 60
+    third = await history.fetch_transfers(TransferKind.DEPOSIT, second.next_cursor)
+    assert [t.asset for t in third.transfers if t.amount == 3] == ["ETH"]  # not passed

@@ -22,7 +22,9 @@ What is subtle:
   (``ReadinessMonitor``) runs every check about once a second, each bounded by
   ``READINESS_TIMEOUT_S``, and the answer is the last known state of each with its age. A
   hung database costs the probe nothing: it answers at once, saying "not ready" once the
-  check has timed out.
+  check has timed out. A check that is not ready for a reason of the service's own (not yet
+  assigned its partitions, stalled) raises ``NotReady``: its ``reason`` code and ``details``
+  are reported beside the message, so a probe or an SRE's tooling branches on the code.
 """
 
 from __future__ import annotations
@@ -80,6 +82,15 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
         # e.g. Retry-After on a 429, WWW-Authenticate on a 401
         self.headers = dict(headers or {})
+
+
+class NotReady(Exception):
+    """Raise from a readiness check: ``/readyz`` reports ``reason`` (machine-readable, e.g.
+    ``awaiting_assignment``) and ``details`` beside the message."""
+
+    def __init__(self, reason: str, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.details = reason, message, dict(details or {})
 
 
 class ErrorDetail(BaseModel):
@@ -391,6 +402,13 @@ async def _run_check(check: ReadinessCheck, timeout_s: float) -> dict[str, Any]:
         await asyncio.wait_for(check(), timeout_s)
     except TimeoutError:
         return {"ok": False, "error": f"no answer within {timeout_s}s"}
+    except NotReady as exc:
+        return {
+            "ok": False,
+            "reason": exc.reason,
+            "error": redact_text(exc.message),
+            "details": _capped(exc.details),
+        }
     except Exception as exc:  # a failing dependency is a result here, not an error
         return {"ok": False, "error": redact_text(f"{type(exc).__name__}: {exc}")}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PositiveFloat, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from eip.config import ProtectedServiceSettings
@@ -52,7 +52,13 @@ class AccountSettings(ProtectedServiceSettings):
     # Deposits and withdrawals (where the venue reports them) are read this often; a new or
     # changed one refreshes the balances at once.
     transfer_sync_interval_s: float = Field(default=60.0, gt=0)
+    # Per exchange, instead of the above: ACCOUNT_TRANSFER_SYNC_INTERVALS='{"coinbase": 300}'
+    # (a venue whose history costs calls per wallet, against an hourly budget).
+    transfer_sync_intervals: dict[str, PositiveFloat] = Field(default_factory=dict)
     transfer_page_limit: int = Field(default=1000, ge=1, le=1000)
+    # A key that reads balances but may not read transfers (no wallet-read permission) leaves
+    # the connection live with its transfers unavailable; they are tried again this often.
+    transfers_refused_retry_s: float = Field(default=3600.0, gt=0)
     # A failing REST call or stream is retried after this pause, doubling up to the maximum.
     retry_base_delay_s: float = Field(default=1.0, gt=0)
     retry_max_delay_s: float = Field(default=30.0, gt=0)

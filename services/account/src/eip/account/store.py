@@ -57,6 +57,9 @@ class ConnectionRecord:
     last_trade_sync_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Deposits and withdrawals refused while the rest works: why (a code), and the venue's words.
+    transfers_unavailable: str | None = None
+    transfers_detail: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,11 @@ class ConnectionRecord:
             "label": self.label,
             "last_balance_update": _iso(self.last_balance_at),
             "last_trade_sync": _iso(self.last_trade_sync_at),
+            "transfers": {
+                "available": self.transfers_unavailable is None,
+                "reason": self.transfers_unavailable,
+                "detail": self.transfers_detail,
+            },
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
         }
@@ -291,6 +299,21 @@ class AccountStore:
             )
             await conn.commit()
 
+    async def set_transfers_unavailable(
+        self, credential_id: str, reason: str | None, detail: str | None
+    ) -> None:
+        """Mark the connection's transfers unavailable (``reason`` a code) or, with None,
+        available again; the connection's state is not touched."""
+        async with self._conn() as conn:
+            await conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET transfers_unavailable = %s, transfers_detail = %s,"
+                    " updated_at = now() WHERE credential_id = %s"
+                ).format(self._t("connections")),
+                (reason, detail, credential_id),
+            )
+            await conn.commit()
+
     async def connection(self, credential_id: str) -> ConnectionRecord | None:
         rows = await self._connections(sql.SQL("credential_id = %s"), (credential_id,))
         return rows[0] if rows else None
@@ -336,6 +359,8 @@ class AccountStore:
                 last_trade_sync_at=r["last_trade_sync_at"],
                 created_at=r["created_at"],
                 updated_at=r["updated_at"],
+                transfers_unavailable=r["transfers_unavailable"],
+                transfers_detail=r["transfers_detail"],
             )
             for r in rows
         ]

@@ -20,6 +20,14 @@ Three loops run per connection, and a watcher:
   balances at once instead of at the next reconcile.
 - **watcher**: the stream's health (``adapter.status()``) every second.
 
+A key may read balances and trades but not the venue's transfers (Coinbase's wallet-read
+scope, Kraken's and Binance's funds permissions): the venue refuses the key for that read only
+(``CredentialRejected`` while the balances read with the same key works). That is not the
+connection's failure: it stays live, its ``transfers_unavailable`` says ``permission_denied``
+with the venue's words, logged once when it starts, and the read is tried again every
+``transfers_refused_retry_s`` (a permission granted later is picked up). The first transfer
+read waits for the first balance read, so that a refused key is told from a refused read.
+
 The state follows ``eip.account.connections``: ``syncing`` until the first snapshot is stored
 and the stream (where the venue has one) is connected; ``degraded`` with the reasons while REST
 or the stream fail; ``live`` again when both work. Publishing happens after the store commits,
@@ -32,8 +40,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from eip.account.connections import ConnectionEvent, ConnectionState, next_state
@@ -52,6 +60,8 @@ from eip.storage import DatabaseUnavailable
 log = logging.getLogger(__name__)
 _SNAPSHOT_RETRIES = 3
 _TRANSFER_PAGES_PER_RUN = 20  # windows walked per kind and run; the next run goes on
+# ConnectionRecord.transfers_unavailable: the key may not read the venue's transfers.
+TRANSFERS_PERMISSION_DENIED = "permission_denied"
 
 Publish = Callable[[ConnectionRecord, list[BalanceChange]], Awaitable[None]]
 StateListener = Callable[[ConnectionRecord], None]
@@ -63,12 +73,16 @@ class SyncSettings:
     trade_sync_interval_s: float = 30.0
     trade_page_limit: int = 500
     transfer_sync_interval_s: float = 60.0
+    # exchange -> its own transfer sync interval (a venue whose history costs many calls)
+    transfer_sync_intervals: Mapping[str, float] = field(default_factory=dict)
     transfer_page_limit: int = 1000
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 30.0
     status_interval_s: float = 1.0
     # A stream not connected yet is not a failure until this long after the sync started.
     stream_connect_grace_s: float = 10.0
+    # Transfers refused to a key that reads balances (no permission) are tried again this often.
+    transfers_refused_retry_s: float = 3600.0
 
 
 class ConnectionSync:
@@ -93,6 +107,7 @@ class ConnectionSync:
         self._trades_wanted = asyncio.Event()
         self._transfers_wanted = asyncio.Event()
         self._stream_balance_pushes = 0  # bumped by every applied stream balance push
+        self._balances_tried = asyncio.Event()  # the first REST balance read has answered
         self._apply_lock = asyncio.Lock()
         self._failures: dict[str, str] = {}  # part ("rest", "stream", "trades") -> reason
         self._rest_ok = False
@@ -203,11 +218,13 @@ class ConnectionSync:
                 await self.reconcile_balances()
             except CredentialRejected as exc:
                 self._rest_ok = False
+                self._balances_tried.set()
                 await self._failed("rest", f"credential rejected ({_short(exc)})")
                 await asyncio.sleep(self._settings.retry_max_delay_s)
                 continue
             except ExchangeError as exc:
                 self._rest_ok = False
+                self._balances_tried.set()
                 await self._failed("rest", _short(exc))
                 await asyncio.sleep(next(delays))
                 continue
@@ -217,6 +234,7 @@ class ConnectionSync:
                 continue
             delays = self._delays().delays()
             self._rest_ok = True
+            self._balances_tried.set()
             await self._works("rest")
             await _wait(self._balance_wanted, self._settings.reconcile_interval_s)
 
@@ -377,11 +395,17 @@ class ConnectionSync:
 
     async def _transfers_loop(self) -> None:
         delays = self._delays().delays()
+        await self._balances_tried.wait()  # a refused key is told from a refused read by it
         while True:
             self._transfers_wanted.clear()
             try:
                 await self.sync_transfers()
+                await self._transfers_available()
             except CredentialRejected as exc:
+                if self._rest_ok:  # the same key reads balances: refused this read only
+                    await self._transfers_refused(_short(exc))
+                    await _wait(self._transfers_wanted, self._settings.transfers_refused_retry_s)
+                    continue
                 await self._failed("transfers", f"credential rejected ({_short(exc)})")
                 await asyncio.sleep(self._settings.retry_max_delay_s)
                 continue
@@ -391,7 +415,49 @@ class ConnectionSync:
                 continue
             delays = self._delays().delays()
             await self._works("transfers")
-            await _wait(self._transfers_wanted, self._settings.transfer_sync_interval_s)
+            interval = self._settings.transfer_sync_intervals.get(
+                self.record.exchange, self._settings.transfer_sync_interval_s
+            )
+            await _wait(self._transfers_wanted, interval)
+
+    async def _transfers_refused(self, detail: str) -> None:
+        """Transfers unavailable (a permission the key lacks); the connection is not degraded
+        for it. Stored and logged when it starts, not at every try."""
+        self._failures.pop("transfers", None)
+        await self._evaluate()
+        if self.record.transfers_unavailable == TRANSFERS_PERMISSION_DENIED:
+            return
+        try:
+            await self._store.set_transfers_unavailable(
+                self.record.credential_id, TRANSFERS_PERMISSION_DENIED, detail
+            )
+        except DatabaseUnavailable:
+            log.warning("transfers' availability not stored", extra={"detail": detail})
+            return  # logged and stored at the next try
+        self.record = replace(
+            self.record, transfers_unavailable=TRANSFERS_PERMISSION_DENIED, transfers_detail=detail
+        )
+        log.warning(
+            "transfers unavailable: the key reads balances but the venue refuses its deposits"
+            " and withdrawals",
+            extra={
+                "credential_id": self.record.credential_id,
+                "exchange": self.record.exchange,
+                "reason": TRANSFERS_PERMISSION_DENIED,
+                "detail": detail,
+                "retry_in_s": self._settings.transfers_refused_retry_s,
+            },
+        )
+
+    async def _transfers_available(self) -> None:
+        if self.record.transfers_unavailable is None:
+            return
+        await self._store.set_transfers_unavailable(self.record.credential_id, None, None)
+        self.record = replace(self.record, transfers_unavailable=None, transfers_detail=None)
+        log.info(
+            "transfers available again",
+            extra={"credential_id": self.record.credential_id, "exchange": self.record.exchange},
+        )
 
     async def sync_transfers(self) -> int:
         """Every page of deposits and withdrawals after the stored cursors, each stored with

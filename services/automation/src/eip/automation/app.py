@@ -24,6 +24,9 @@ def build_app(settings: AutomationSettings, topics: Topics | None = None) -> Fas
         if not store.migrated:
             raise ConnectionError("rule storage not migrated yet")
 
+    async def evaluation_ready() -> None:
+        automation.check_ready()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(automation.run(), name="automation")
@@ -41,7 +44,7 @@ def build_app(settings: AutomationSettings, topics: Topics | None = None) -> Fas
         settings,
         __version__,
         Needs(kafka=True, database=True),
-        readiness={"rules": rules_ready},
+        readiness={"rules": rules_ready, "evaluation": evaluation_ready},
         lifespan=lifespan,
     )
     deps = app.state.deps
@@ -54,6 +57,7 @@ def build_app(settings: AutomationSettings, topics: Topics | None = None) -> Fas
         rules_topic=topics.rules,
         audit_topic=topics.audit,
         max_consecutive_errors=settings.max_consecutive_errors,
+        lock_timeout_s=settings.firing_lock_timeout_s,
     )
     automation = Automation(settings, store, lambda: deps.producer, lambda: deps.db, topics)
     app.state.rules = store

@@ -21,6 +21,16 @@ instance saw: a firing's id is made of the rule, its version and the trigger's s
 instant, and every state change is a compare-and-set (``storage/rules.py``). So a hand-over,
 a restart or two instances that briefly both hold an account (one stalled past the session
 timeout) still fire each trigger once.
+
+What is subtle: transitions are applied one at a time under one lock, in order, and a firing's
+transaction starts by locking its rule's row. A firing that waits on that row (another
+instance's firing, an operator's transaction) holds the evaluation of every rule of this
+instance meanwhile. So that wait is bounded (``AUTOMATION_FIRING_LOCK_TIMEOUT_S``): a rule
+whose row stays locked is turned away with nothing written, dropped from the engine and taken
+back from PostgreSQL after a backoff (``_retry_locked``), when its transition is proposed
+again from the stored state — the same firing id, so still once. The stall watch
+(``_stall_watch``) makes any longer wait visible: a warning repeated while it lasts,
+``eip_automation_oldest_firing_age_seconds``, and ``evaluation_stalled`` on /readyz.
 """
 
 from __future__ import annotations
@@ -29,12 +39,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from aiokafka import TopicPartition
+from prometheus_client import Counter, Gauge
 
 from eip.automation.arbitrage import ArbitrageTracker, Opportunity
 from eip.automation.arbitrage_execution import PREFIX as EXECUTION_PREFIX
@@ -56,10 +68,35 @@ from eip.exchanges.contract.market_data import TIMEFRAME_SECONDS
 from eip.market_data.candles.builder import Candle
 from eip.market_data.candles.restore import candle_from_message, read_recent_candles
 from eip.market_data.wire import trade_from_message
+from eip.observability.http import NotReady
 from eip.observability.redaction import register_secret
 from eip.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+OLDEST_FIRING = Gauge(
+    "eip_automation_oldest_firing_age_seconds",
+    "How long the firing transaction in progress on this instance has run (0: none); every"
+    " rule's evaluation here waits for it",
+)
+STALLS = Counter(
+    "eip_automation_firing_stalls_total",
+    "Firing transactions that ran longer than AUTOMATION_FIRING_STALL_AFTER_S",
+)
+
+
+class _Running:
+    """The transition being stored now: which rule, since when (monotonic)."""
+
+    __slots__ = ("account_id", "logged_at", "rule_id", "started")
+
+    def __init__(self, rule_id: str, account_id: str) -> None:
+        self.rule_id, self.account_id = rule_id, account_id
+        self.started = time.monotonic()
+        self.logged_at: float | None = None  # when its stall was last logged
+
+    def age(self) -> float:
+        return time.monotonic() - self.started
 
 
 class Automation:
@@ -105,13 +142,18 @@ class Automation:
         self._rule_partitions: list[int] = []
         self._lock = asyncio.Lock()  # one transition applied at a time, in order
         self._dirty: set[str] = set()  # symbols whose books changed since the last walk
-        self.ready = asyncio.Event()  # set once owned accounts' rules are loaded
+        # Set once the ownership consumer's first assignment is loaded (zero partitions count:
+        # more instances than partitions), cleared while that consumer is down: /readyz.
+        self.ready = asyncio.Event()
         self.fired = 0
         self._consumers: list[Consumer] = []
         self._stopped = False
         self._ownership_consumer: Consumer | None = None
         self._wake = asyncio.Event()  # set by stop(): sleeping loops end at once
         self._volume_marks: dict[str, Decimal] = {}  # schedule -> market volume at its last slice
+        self._running: _Running | None = None  # the transition in RuleStore.apply now
+        # rules turned away by their row's lock: rule id -> (when to take it back, the delays)
+        self._locked: dict[str, tuple[float, Iterator[float]]] = {}
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -119,7 +161,7 @@ class Automation:
         """Migrate, then run every loop until cancelled; a loop that fails restarts alone."""
         await self._retry("migrations", self.store.migrate)
         producer = await _wait_for(self._producer)
-        loops: list[Callable[[], Awaitable[None]]] = [self._clock_loop]
+        loops: list[Callable[[], Awaitable[None]]] = [self._clock_loop, self._stall_watch]
         if self.settings.evaluation_enabled or self.settings.arbitrage_enabled:
             loops.append(lambda: self._consume(self._ownership(producer)))
         if self.settings.evaluation_enabled:
@@ -194,6 +236,30 @@ class Automation:
                 await consumer.run()  # returns at once, closing the consumer
         finally:
             self._consumers.remove(consumer)
+            if consumer is self._ownership_consumer:
+                self.ready.clear()  # out of the group: it holds nothing until it joins again
+
+    def check_ready(self) -> None:
+        """/readyz's ``evaluation`` check: raises ``NotReady`` until this instance has joined
+        the ownership group and loaded what it was assigned. Before that it evaluates nothing,
+        so a rolling deploy must not count it as up (the first assignment comes about a second
+        after the start, longer when the group rebalances)."""
+        if not (self.settings.evaluation_enabled or self.settings.arbitrage_enabled):
+            return
+        if not self.ready.is_set():
+            raise NotReady(
+                "awaiting_assignment",
+                "not yet assigned its partitions of the rules topic: evaluates nothing",
+                {"group": self.settings.group_id, "topic": self.topics.rules.name},
+            )
+        running = self._running
+        if running is not None and running.age() > self.settings.firing_stall_after_s:
+            raise NotReady(
+                "evaluation_stalled",
+                f"a firing of rule {running.rule_id} has run {running.age():.0f}s (waiting on"
+                " its rule's row lock?): every rule of this instance waits for it",
+                _stall_details(running),
+            )
 
     async def aclose(self) -> None:
         await self.webhooks.aclose()
@@ -367,6 +433,7 @@ class Automation:
             rule = t.rule
             reference = self._reference_price(t)
             paper = self._paper(t) if t.fires and rule.definition.paper else None
+            self._running = running = _Running(rule.rule_id, rule.account_id)
             try:
                 applied = await self.store.apply(t, reference, paper)
             except BaseException:
@@ -380,11 +447,19 @@ class Automation:
                     else:
                         later.rule.last_instant = None
                 raise
+            finally:
+                self._running = None
+                if running.logged_at is not None:
+                    log.warning("stalled firing done", extra=_stall_details(running))
             if applied.outcome == "fired":
                 self.fired += 1
                 if applied.status is not None:
                     self.engine.remove(rule.rule_id)
-            elif applied.outcome in ("conflict", "stale"):
+            if applied.outcome == "locked":
+                self._turned_away(rule.rule_id, rule.account_id)
+                continue
+            self._locked.pop(rule.rule_id, None)
+            if applied.outcome in ("conflict", "stale"):
                 fresh = await self.store.rule_for_evaluation(rule.rule_id)
                 if fresh is None or not self.owns(fresh.account_id):
                     self.engine.remove(rule.rule_id)
@@ -392,6 +467,37 @@ class Automation:
                     self.engine.add(fresh)
         if any(t.fires for t in transitions):
             await self._relay()
+
+    def _turned_away(self, rule_id: str, account_id: str) -> None:
+        """Its row stayed locked: nothing was written. The rule leaves the engine (its state
+        there assumed a change that did not happen) until ``_retry_locked`` reads it back."""
+        self.engine.remove(rule_id)
+        _, delays = self._locked.get(rule_id, (0.0, None))
+        if delays is None:
+            base = self.settings.firing_lock_retry_s
+            delays = RetryPolicy(1_000_000, base, max(300.0, base)).delays()
+        retry_in = self.settings.firing_lock_retry_s + next(delays)
+        self._locked[rule_id] = (time.monotonic() + retry_in, delays)
+        log.warning(
+            "firing turned away: its rule's row is locked; tried again later",
+            extra={
+                "rule_id": rule_id,
+                "account_id": account_id,
+                "lock_timeout_s": self.settings.firing_lock_timeout_s,
+                "retry_in_s": round(retry_in, 1),
+            },
+        )
+
+    async def _retry_locked(self) -> None:
+        """Take back the rules whose retry is due, from PostgreSQL, and look at them now (a
+        quiet market would otherwise hold a crossing back until its next price)."""
+        now = time.monotonic()
+        for rule_id in [r for r, (due, _) in self._locked.items() if due <= now]:
+            # tried once: turned away again, the backoff goes on; applied, the entry goes
+            self._locked[rule_id] = (float("inf"), self._locked[rule_id][1])
+            await self.reload(rule_id)
+            async with self._lock:
+                await self._apply(self.engine.recheck([rule_id], datetime.now(UTC)))
 
     def _paper(self, t: Transition) -> PaperFill | str:
         """The paper fill of this firing's order against the book now, or why there is none."""
@@ -426,6 +532,32 @@ class Automation:
             await self.store.audit().relay()
         except Exception as exc:  # pending rows stay; the clock loop retries
             log.warning("outbox not relayed yet", extra={"error": repr(exc)})
+
+    async def _stall_watch(self) -> None:
+        """The age of the transition being stored, as a gauge; past the stall threshold a
+        warning, repeated every ``firing_stall_log_interval_s`` while it lasts."""
+        every = min(1.0, self.settings.firing_stall_after_s / 2)
+        try:
+            while not self._stopped:
+                running = self._running
+                age = 0.0 if running is None else running.age()
+                OLDEST_FIRING.set(age)
+                if running is not None and age > self.settings.firing_stall_after_s:
+                    now = time.monotonic()
+                    if running.logged_at is None:
+                        STALLS.inc()
+                    if (
+                        running.logged_at is None
+                        or now - running.logged_at >= self.settings.firing_stall_log_interval_s
+                    ):
+                        running.logged_at = now
+                        log.warning(
+                            "firing stalled: every rule of this instance waits for it",
+                            extra=_stall_details(running),
+                        )
+                await self._pause(every)
+        finally:
+            OLDEST_FIRING.set(0)
 
     # -- executions: what order management made of the commands -------------------------------
 
@@ -467,6 +599,7 @@ class Automation:
                     await self._apply(self.engine.on_clock(datetime.now(UTC)))
                 if self.settings.evaluation_enabled:
                     await self.send_slices(datetime.now(UTC))
+                    await self._retry_locked()
             except Exception as exc:
                 log.warning("scheduled rules not evaluated", extra={"error": repr(exc)})
             await self._relay()
@@ -613,6 +746,14 @@ class ClosedCandles:
 
     def history(self) -> dict[tuple[str, str, str], list[tuple[datetime, Decimal]]]:
         return {key: sorted(closes.items()) for key, closes in self._closes.items()}
+
+
+def _stall_details(running: _Running) -> dict[str, object]:
+    return {
+        "rule_id": running.rule_id,
+        "account_id": running.account_id,
+        "elapsed_s": round(running.age(), 1),
+    }
 
 
 def _dec(text: str) -> Decimal | None:

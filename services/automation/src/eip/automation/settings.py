@@ -50,6 +50,17 @@ class AutomationSettings(ProtectedServiceSettings):
     indicator_warmup_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # How often cron rules are looked at, and the outbox relayed after a missed publish.
     tick_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # A firing transaction still running after this long (waiting on a locked rule row: it
+    # holds the evaluation of every rule of the instance meanwhile) is a stall: logged, on
+    # /readyz (``evaluation_stalled``) and in eip_automation_oldest_firing_age_seconds.
+    firing_stall_after_s: float = Field(default=10.0, gt=0, le=3600)
+    # While a stall lasts, its warning is repeated this often.
+    firing_stall_log_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    # A firing waits at most this long for its rule's row lock (0: as long as it takes); then
+    # nothing is written and the rule is tried again after firing_lock_retry_s, so one locked
+    # rule does not hold the evaluation of the others.
+    firing_lock_timeout_s: float = Field(default=5.0, ge=0, le=3600)
+    firing_lock_retry_s: float = Field(default=10.0, gt=0, le=3600)
 
     # Webhooks: the key every webhook's signing key is derived from (a Secret; empty: webhooks
     # cannot be registered), how many times a delivery is tried and the first retry's delay.

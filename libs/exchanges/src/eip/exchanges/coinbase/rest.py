@@ -67,11 +67,17 @@ class CoinbaseRest(VenueRest):
 
 
 def error_body(content: bytes) -> tuple[str, str]:
-    """(error, message) of a Coinbase error body; ("", the text) when it is not one."""
+    """(error, message) of a Coinbase error body (Advanced Trade's ``{"error", "message"}``,
+    or the Coinbase App API's ``{"errors": [{"id", "message"}]}`` under ``/v2``); ("", the
+    text) when it is not one."""
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError:
         return "", content[:200].decode(errors="replace")
     if isinstance(body, dict):
+        errors = body.get("errors")
+        if "error" not in body and isinstance(errors, list) and errors:  # the /v2 shape
+            first = errors[0] if isinstance(errors[0], dict) else {}
+            return str(first.get("id", "")), str(first.get("message", ""))
         return str(body.get("error", "")), str(body.get("message", ""))
     return "", str(body)[:200]

@@ -401,6 +401,12 @@ class RuleEngine:
             out.append(Transition(rule, previous, level, fires, at, f"e{rule.trigger_seq + 1}"))
         return out
 
+    def recheck(self, rule_ids: Iterable[str], at: datetime) -> list[Transition]:
+        """These (market) rules against the current state now, without waiting for a price:
+        a rule taken back after its firing was turned away (its level reset to the stored
+        one) fires in a quiet market too. Scheduled rules are left to ``on_clock``."""
+        return self._evaluate(rule_ids, at)
+
     def evaluate_all(self, at: datetime) -> list[Transition]:
         """Every rule against the current state: the naive baseline of the bench."""
         return self._evaluate(list(self.rules), at)

@@ -13,6 +13,12 @@ which order management answers with the first order.
 
 Every failure to reach PostgreSQL is ``DatabaseUnavailable``: the API answers 503 and changes
 nothing, evaluation retries.
+
+The wait for the rule row's lock can be bounded (``lock_timeout_s``: the service's
+``AUTOMATION_FIRING_LOCK_TIMEOUT_S``): a row held longer (another instance's firing, an
+operator's open transaction) ends the transaction with nothing written, ``Applied("locked")``,
+and the caller tries the rule again later. Only that statement is bounded (the lock timeout is
+set back before the rest), so a busy audit chain never turns a firing away.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from psycopg import AsyncConnection, OperationalError, sql
+from psycopg.errors import LockNotAvailable
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
@@ -64,7 +71,7 @@ from eip.storage import DatabaseUnavailable, apply_migrations
 MIGRATIONS = Path(__file__).parent / "migrations"
 PoolGetter = Callable[[], "AsyncConnectionPool[AsyncConnection] | None"]
 Status = Literal["active", "paused", "completed", "deleted"]
-Outcome = Literal["applied", "fired", "conflict", "stale"]
+Outcome = Literal["applied", "fired", "conflict", "stale", "locked"]
 SERVICE_ACTOR = "automation"
 
 _ACTIONS = {
@@ -148,6 +155,10 @@ class RuleNotFound(Exception):
     pass
 
 
+class _RowLocked(Exception):
+    """The rule row stayed locked past the lock timeout: the transaction is rolled back."""
+
+
 class RuleStore:
     def __init__(
         self,
@@ -159,8 +170,11 @@ class RuleStore:
         rules_topic: TopicSpec = AUTOMATION_RULES,
         audit_topic: TopicSpec = AUDIT_EVENTS,
         max_consecutive_errors: int = 3,
+        lock_timeout_s: float = 0.0,
     ) -> None:
         self._pool = pool
+        # 0: a firing waits for its rule's row as long as it takes
+        self.lock_timeout_ms = round(lock_timeout_s * 1000)
         self.schema = schema
         self.audit_schema = audit_schema
         self._producer = producer
@@ -473,19 +487,21 @@ class RuleStore:
         reference_price: Decimal | None = None,
         paper: PaperFill | str | None = None,
     ) -> Applied:
-        """Apply one transition the engine proposed (see the module docstring)."""
+        """Apply one transition the engine proposed (see the module docstring); ``locked``
+        when its rule's row stayed locked past the lock timeout (nothing written)."""
+        try:
+            return await self._apply(t, reference_price, paper)
+        except _RowLocked:
+            return Applied("locked")
+
+    async def _apply(
+        self, t: Transition, reference_price: Decimal | None, paper: PaperFill | str | None
+    ) -> Applied:
         rule = t.rule
         entries: list[AuditEntry] = []
         async with self.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                sql.SQL(
-                    "SELECT status, version, consecutive_errors, firings FROM {}"
-                    " WHERE rule_id = %s FOR UPDATE"
-                ).format(self._t("rules")),
-                (rule.rule_id,),
-            )
-            row = await cur.fetchone()
+            row = await self._lock_rule(conn, cur, rule.rule_id)
             if row is None or row["status"] != "active" or row["version"] != rule.version:
                 return Applied("stale")
             await cur.execute(
@@ -561,6 +577,28 @@ class RuleStore:
         rule.last_fired_at = firing.fired_at
         await self._after_commit(entries)
         return Applied("fired", firing, status)
+
+    async def _lock_rule(
+        self, conn: AsyncConnection[Any], cur: Any, rule_id: str
+    ) -> dict[str, Any] | None:
+        """The rule's row, locked for the transaction, waiting at most the lock timeout."""
+        if self.lock_timeout_ms:
+            timeout = sql.Literal(f"{self.lock_timeout_ms}ms")
+            await conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(timeout))
+        try:
+            await cur.execute(
+                sql.SQL(
+                    "SELECT status, version, consecutive_errors, firings FROM {}"
+                    " WHERE rule_id = %s FOR UPDATE"
+                ).format(self._t("rules")),
+                (rule_id,),
+            )
+        except LockNotAvailable:
+            raise _RowLocked(rule_id) from None
+        if self.lock_timeout_ms:
+            await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
+        row: dict[str, Any] | None = await cur.fetchone()
+        return row
 
     async def _service_status(
         self,
