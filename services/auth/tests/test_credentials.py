@@ -282,9 +282,11 @@ async def test_old_keys_raise_an_expiring_alert(
         for _ in range(200):
             # (activity is snapshotted once per transaction: clear it to see the waits)
             await locker.execute("SELECT pg_stat_clear_snapshot()")
+            # (only this test's schema: another test of a parallel run may wait on its own)
             waiting = await locker.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%%expiring_alerted_at%%'"
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE %s AND query LIKE '%%expiring_alerted_at%%'",
+                (f'UPDATE "{auth.schema}".%',),
             )
             row = await waiting.fetchone()
             if row is not None and row[0] == 2:
