@@ -1,6 +1,7 @@
 """The console in a real headless Chromium (Debian's ``chromium``, driven by Playwright) against
 a running platform (tests/conftest.py): log in, a book in sync with its depth chart, the
-markets, connecting a simulator key and revoking it, the audit chain's verify button, the
+markets, an order placed, amended and cancelled, a large one confirmed by a second operator,
+connecting a simulator key and revoking it, the audit chain's verify button, the
 platform screen, what a token's scopes show, logout — each screen's screenshot written to
 test-artifacts/console/, accessibility checked with axe-core in the same browser, no Content
 Security Policy violation anywhere, and page load times and the depth chart's redraw rate
@@ -772,7 +773,7 @@ def as_of(page: Page, element_id: str) -> str:
     return page.locator(f"#{element_id} time").get_attribute("datetime") or ""
 
 
-def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_operator(
+def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_second_operator(
     browser: BrowserContext, platform: Platform, violations: list[str]
 ) -> None:
     account = f"acct-{uuid.uuid4().hex[:8]}"
@@ -824,8 +825,8 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
     fill_ticket(page, "buy", "limit", "0.001")
     expect(ticket_error).to_contain_text("a limit order needs a price")
 
-    # a limit buy below the market: accepted by the venue, open, then cancelled from its row
-    # (the refusals above drew new idempotency keys: this ticket is a new order)
+    # a limit buy below the market: accepted by the venue, open, amended from its row, then
+    # cancelled from its row (the refusals above drew new idempotency keys: a new order)
     place(page, "buy", "limit", "0.001", str(price))
     notice = page.locator("#order-notice .notice")
     expect(notice).to_contain_text(f"buy limit 0.001 BTC/USDT at {price} on binance")
@@ -835,11 +836,38 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
     assert served(order_id)["state"] == "accepted"
     assert axe(page) == []  # with the ticket, an open order and its buttons
     shoot(page, "orders-open")
-    row.get_by_role("button", name=f"Cancel order {order_id}").click()
+
+    # an amend order management refuses: its message and the risk check's code in the row
+    row.get_by_label(f"New quantity of order {order_id}").fill("0.00001")
+    row.get_by_role("button", name=f"Amend order {order_id}").click()
+    expect(row.locator("[data-error]").first).to_contain_text("order-management:")
+    expect(row.locator("[data-error]").first).to_contain_text("(notional_below_min)")
+    assert served(order_id)["state"] == "accepted"
+    # a new price: at the simulator's venue a cancel-replace, whose replacement is a new order
+    # at the new price (the row says which order replaced which)
+    amended = price - Decimal("1")
+    row.get_by_label(f"New quantity of order {order_id}").fill("0.001")
+    row.get_by_label(f"New price of order {order_id}").fill(str(amended))
+    row.get_by_role("button", name=f"Amend order {order_id}").click()
+    expect(page.locator("#order-notice .notice[data-amend]")).to_contain_text(f"to price {amended}")
+    replaced = page.locator(f"#recent-orders tr[data-order='{order_id}'] [data-replaced-by]")
+    expect(replaced).to_have_count(1, timeout=30_000)
+    new_id = replaced.get_attribute("data-replaced-by") or ""
+    assert served(order_id)["replaced_by"] == new_id
+    row = page.locator(f"#open-orders tr[data-order='{new_id}']")
+    shows(page, row, "accepted")
+    expect(row.locator("td").nth(5)).to_have_text(str(amended))
+    expect(row.locator(f"[data-replaces='{order_id}']")).to_be_visible()
+    assert Decimal(served(new_id)["price"]) == amended
+    assert served(new_id)["replaces"] == order_id
+    expect(page.locator(f"#open-orders tr[data-order='{order_id}']")).to_have_count(0)
+    shoot(page, "orders-amended")
+
+    row.get_by_role("button", name=f"Cancel order {new_id}").click()
     expect(notice).to_contain_text(re.compile("pending cancel|canceled"))
-    shows(page, page.locator(f"#recent-orders tr[data-order='{order_id}']"), "canceled")
+    shows(page, page.locator(f"#recent-orders tr[data-order='{new_id}']"), "canceled")
     expect(row).to_have_count(0)
-    assert served(order_id)["state"] == "canceled"
+    assert served(new_id)["state"] == "canceled"
 
     # a market buy fills at once; its fills are listed with the order
     place(page, "buy", "market", "0.001")

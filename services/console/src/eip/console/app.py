@@ -97,6 +97,7 @@ OrdersConfirmer = Annotated[
     Session, Depends(require_session("orders:read", "orders:confirm", change=True))
 ]
 OrderId = Annotated[Text, Form(pattern=r"^[0-9a-fA-F-]{36}$")]
+OrderKey = Annotated[Text, Form(pattern=r"^console-[A-Za-z0-9_-]{16,64}$")]
 # A quantity or price as the operator types it: a plain decimal, never a float on the way.
 DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
 
@@ -479,12 +480,17 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     def orders_panel(session: Session, view: dict[str, Any]) -> str:
         return renderer.render("fragments/orders.html", session=session, csrf=session.csrf, **view)
 
-    async def order_answer(session: Session, account: str, answer: dict[str, Any]) -> HTMLResponse:
+    async def order_answer(
+        session: Session, account: str, answer: dict[str, Any], amend: dict[str, str] | None = None
+    ) -> HTMLResponse:
         """What an order command answers the page: its notice, and (out of band) the orders
-        panel read again — the order is there at once, not at the next live round."""
+        panel read again — the order is there at once, not at the next live round. ``amend``:
+        the new terms an amend asked for (the answer's order still shows the old ones)."""
         view = await orders_view(upstream, await sessions.token(session), account)
         queued = None if "order" in answer else answer
-        notice = renderer.render("fragments/order_notice.html", answer=answer, queued=queued)
+        notice = renderer.render(
+            "fragments/order_notice.html", answer=answer, queued=queued, amend=amend
+        )
         panel = orders_panel(session, view)
         as_of = renderer.render("fragments/as_of.html", as_of=view["as_of"])
         return HTMLResponse(
@@ -518,7 +524,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def place_order(
         session: OrdersWriter,
         account_id: Annotated[Text, Form(pattern=ACCOUNT)],
-        idempotency_key: Annotated[Text, Form(pattern=r"^console-[A-Za-z0-9_-]{16,64}$")],
+        idempotency_key: OrderKey,
         exchange: Annotated[Text, Form(pattern=EXCHANGE)],
         symbol: Annotated[Text, Form(pattern=SYMBOL, max_length=41)],
         side: Annotated[Text, Form(pattern="^(buy|sell)$")],
@@ -564,6 +570,35 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             timeout_s=settings.order_timeout_s,
         )
         return await order_answer(session, answer_account(answer), answer)
+
+    @app.post("/orders/amend", include_in_schema=False)
+    async def amend_order(
+        session: OrdersWriter,
+        order_id: OrderId,
+        idempotency_key: OrderKey,
+        price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        quantity: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+    ) -> HTMLResponse:
+        """A new price and/or total quantity, through order management's amend (native at the
+        venue, or a cancel-replace whose replacement is a new order: ``replaced_by``). The
+        row's key is the order's id and version, so a resend after no answer amends once."""
+        terms = {k: v for k, v in (("price", price), ("quantity", quantity)) if v}
+        if not terms:
+            raise ApiError(
+                422,
+                "invalid_request",
+                "the amend changes nothing",
+                [{"field": "price", "problem": "give a new price or quantity"}],
+            )
+        answer = await upstream.request(
+            "order-management",
+            "PATCH",
+            f"/v1/orders/{order_id}",
+            await sessions.token(session),
+            json={"idempotency_key": idempotency_key, **terms},
+            timeout_s=settings.order_timeout_s,
+        )
+        return await order_answer(session, answer_account(answer), answer, amend=terms)
 
     @app.post("/orders/confirm", include_in_schema=False)
     async def confirm_order(session: OrdersConfirmer, order_id: OrderId) -> HTMLResponse:

@@ -92,7 +92,7 @@ SCREENS: tuple[Screen, ...] = (
         "POST /v1/orders",
         True,
         "Open and recent orders per account with their state and fills; with orders:write an"
-        " order ticket (limit, market) and cancel; large trades held for a second operator's"
+        " order ticket (limit, market), amend and cancel; large trades held for a second operator's"
         " confirmation (orders:confirm).",
         15,
     ),
