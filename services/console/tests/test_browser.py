@@ -920,3 +920,87 @@ def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_s
     )
     assert cancel.status_code == 202, cancel.text
     page.close()
+
+
+def test_the_kill_switch_halts_and_resumes_trading_from_the_platform_screen(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    headers = funded_account_connected(platform, account, "kill switch")
+    trader = f"trader-{uuid.uuid4().hex[:6]}"
+    trader_secret = platform.create_client(trader, ["orders:read", "orders:write"], [account])
+    switches_url = f"{platform.order_management}/v1/risk/kill-switches"
+
+    def platform_switch() -> str:
+        answer = httpx.get(switches_url, headers=platform.headers(), timeout=10)
+        assert answer.status_code == 200, answer.text
+        listed = [s for s in answer.json()["switches"] if s["level"] == "platform"]
+        return str(listed[0]["state"]) if listed else "active"
+
+    def set_platform_switch(page: Page, state: str, reason: str) -> None:
+        form = page.locator("#kill-switch-form")
+        form.get_by_label("Level").select_option("platform")
+        form.get_by_label("Exchange or account").fill("")
+        form.get_by_label("State").select_option(state)
+        form.get_by_label("Reason").fill(reason)
+        form.get_by_role("button", name="Set kill switch").click()
+
+    page = watch(browser.new_page(), violations)
+    switch = page.locator("#kill-switches tr[data-level='platform']")
+    try:
+        log_in(page, platform, platform.admin_id, platform.admin_secret)
+        page.goto(f"{platform.console}/platform")
+        expect(switch).to_have_attribute("data-state", "active")
+        # order management's refusal, in its words: the platform level takes no scope
+        form = page.locator("#kill-switch-form")
+        form.get_by_label("Exchange or account").fill("binance")
+        form.get_by_role("button", name="Set kill switch").click()
+        expect(form.locator("[data-error]")).to_contain_text("order-management:")
+        assert platform_switch() == "active"
+
+        set_platform_switch(page, "halted", "console test: halt")
+        expect(page.locator("#kill-switch-notice .notice")).to_have_attribute(
+            "data-state", "halted"
+        )
+        expect(switch).to_have_attribute("data-state", "halted")
+        expect(switch).to_contain_text("console test: halt")
+        assert platform_switch() == "halted"
+        assert axe(page) == []  # with the switches and their form
+        shoot(page, "platform-kill-switch-halted")
+
+        # HALTED: order management denies the order; the ticket says so with the check's code
+        log_in(page, platform, trader, trader_secret)
+        page.goto(f"{platform.console}/platform")
+        expect(page.locator("#kill-switch-form")).to_have_count(0)  # no risk:admin: no control
+        page.goto(f"{platform.console}/orders")
+        price = (btc_mid(platform) * Decimal("0.9")).quantize(Decimal("0.01"))
+        fill_ticket(page, "buy", "limit", "0.001", str(price))
+        expect(page.locator("#ticket [data-error]")).to_contain_text("(halted)")
+        shoot(page, "orders-halted")
+
+        # ACTIVE again: the same ticket is accepted
+        log_in(page, platform, platform.admin_id, platform.admin_secret)
+        page.goto(f"{platform.console}/platform")
+        set_platform_switch(page, "active", "console test: resume")
+        expect(switch).to_have_attribute("data-state", "active")
+        assert platform_switch() == "active"
+        log_in(page, platform, trader, trader_secret)
+        page.goto(f"{platform.console}/orders")
+        place(page, "buy", "limit", "0.001", str(price))
+        notice = page.locator("#order-notice .notice")
+        expect(notice).to_contain_text(f"buy limit 0.001 BTC/USDT at {price} on binance")
+        order_id = notice.get_attribute("data-order") or ""
+        shows(page, page.locator(f"#open-orders tr[data-order='{order_id}']"), "accepted")
+    finally:
+        # never leave the session's platform halted for the tests after this one
+        httpx.put(
+            switches_url,
+            headers=platform.headers(),
+            json={"level": "platform", "state": "active", "reason": "console test: cleanup"},
+            timeout=10,
+        )
+        page.close()
+    cancel = httpx.post(
+        f"{platform.order_management}/v1/orders/{order_id}/cancel", headers=headers, timeout=30
+    )
+    assert cancel.status_code == 202, cancel.text

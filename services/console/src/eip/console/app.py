@@ -31,6 +31,7 @@ from eip.console.live import (
     follow_book,
     follow_markets,
     follow_platform,
+    kill_switches,
     stream,
 )
 from eip.console.render import Renderer
@@ -77,6 +78,7 @@ Timeframe = Annotated[Text, Query(pattern="^(1m|5m|15m|1h|4h|1d)$")]
 Admin = Annotated[Session, Depends(require_session("credentials:admin"))]
 AdminChange = Annotated[Session, Depends(require_session("credentials:admin", change=True))]
 Auditor = Annotated[Session, Depends(require_session("audit:read"))]
+RiskAdminChange = Annotated[Session, Depends(require_session("risk:admin", change=True))]
 CredentialId = Annotated[Text, Form(min_length=1, max_length=64)]
 Filter = Annotated[Text | None, Query(max_length=200)]
 Symbol = Annotated[Text | None, Query(pattern=SYMBOL, max_length=41)]
@@ -417,10 +419,50 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def platform(
         request: Request, session: Annotated[Session, Depends(require_session())]
     ) -> HTMLResponse:
-        audit = None
+        audit = switches = None
         if session.has("audit:read"):
             audit = await audit_window(session, None, {})
-        return page(request, "platform.html", session, current="platform", audit=audit)
+        if session.has("risk:admin"):
+            switches = await kill_switches(live, await sessions.token(session))
+        return page(
+            request, "platform.html", session, current="platform", audit=audit, switches=switches
+        )
+
+    @app.post("/platform/kill-switch", include_in_schema=False)
+    async def set_kill_switch(
+        session: RiskAdminChange,
+        level: Annotated[Text, Form(pattern="^(platform|exchange|account)$")],
+        state: Annotated[Text, Form(pattern="^(active|reducing|halted)$")],
+        scope_id: Annotated[Text, Form(max_length=64)] = "",
+        reason: Annotated[Text, Form(max_length=500)] = "",
+        cancel_open: Annotated[bool, Form()] = False,
+    ) -> HTMLResponse:
+        """Through order management (risk:admin, audited there), which refuses a platform
+        switch with a scope, or another level without one, and cancel_open but with HALTED;
+        the switches come back re-read."""
+        token = await sessions.token(session)
+        body = {
+            "level": level,
+            "scope_id": scope_id.strip(),
+            "state": state,
+            "reason": reason,
+            "cancel_open": cancel_open,
+        }
+        answer = await upstream.request(
+            "order-management",
+            "PUT",
+            "/v1/risk/kill-switches",
+            token,
+            json=body,
+            timeout_s=settings.order_timeout_s,
+        )
+        table = renderer.render(
+            "fragments/kill_switches.html", switches=await kill_switches(live, token)
+        )
+        notice = renderer.render("fragments/kill_switch_notice.html", answer=answer)
+        return HTMLResponse(
+            notice + f'<div id="kill-switches-part" class="live" hx-swap-oob="true">{table}</div>'
+        )
 
     @app.get("/events/platform", include_in_schema=False)
     async def platform_events(

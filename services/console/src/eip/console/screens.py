@@ -69,7 +69,8 @@ SCREENS: tuple[Screen, ...] = (
         None,
         True,
         "Each service's readiness and last error, stream status per venue, Kafka consumer lag,"
-        " and the audit trail with its chain verification.",
+        " the kill switch and its control (risk:admin), and the audit trail with its chain"
+        " verification.",
     ),
     Screen(
         "accounts",
