@@ -869,6 +869,19 @@ def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_s
     expect(row).to_have_count(0)
     assert served(new_id)["state"] == "canceled"
 
+    # each order's event timeline, as order management logged it, when the operator opens it
+    for shown, expected in ((order_id, "amend_requested"), (new_id, "venue_canceled")):
+        history = page.locator(f"#recent-orders tr[data-order='{shown}']")
+        history.locator("summary").click()
+        events = history.locator("ol.timeline li")
+        expect(events.first).to_have_attribute("data-version", "1")
+        expect(history.locator(f"li[data-event='{expected}']")).to_have_count(1)
+        logged = httpx.get(
+            f"{platform.order_management}/v1/orders/{shown}/events", headers=headers, timeout=10
+        ).json()["events"]
+        expect(events).to_have_count(len(logged))
+    shoot(page, "orders-timeline")
+
     # a market buy fills at once; its fills are listed with the order
     place(page, "buy", "market", "0.001")
     expect(notice).to_contain_text("buy market 0.001 BTC/USDT on binance")
@@ -1004,3 +1017,65 @@ def test_the_kill_switch_halts_and_resumes_trading_from_the_platform_screen(
         f"{platform.order_management}/v1/orders/{order_id}/cancel", headers=headers, timeout=30
     )
     assert cancel.status_code == 202, cancel.text
+
+
+def test_cancel_all_lists_what_it_would_cancel_and_cancels_only_once_confirmed(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    headers = funded_account_connected(platform, account, "cancel all")
+    trader = f"trader-{uuid.uuid4().hex[:6]}"
+    trader_secret = platform.create_client(trader, ["orders:read", "orders:write"], [account])
+
+    def open_at_om() -> list[str]:
+        answer = httpx.get(
+            f"{platform.order_management}/v1/orders",
+            headers=headers,
+            params={"account_id": account, "open": "true"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        return sorted(o["order_id"] for o in answer.json()["orders"])
+
+    page = watch(browser.new_page(), violations)
+    log_in(page, platform, trader, trader_secret)
+    page.goto(f"{platform.console}/orders")
+    mid = btc_mid(platform)
+    placed = []
+    for side, factor in (("buy", "0.9"), ("sell", "1.1")):
+        place(page, side, "limit", "0.001", str((mid * Decimal(factor)).quantize(Decimal("0.01"))))
+        notice = page.locator("#order-notice .notice")
+        expect(notice).to_contain_text(f"{side} limit 0.001 BTC/USDT")
+        placed.append(notice.get_attribute("data-order") or "")
+        shows(page, page.locator(f"#open-orders tr[data-order='{placed[-1]}']"), "accepted")
+    assert open_at_om() == sorted(placed)
+
+    # the first step only lists: "keep them" leaves every order open
+    cancel_all = page.locator("#cancel-all")
+    step = page.locator("#cancel-all-step")
+    cancel_all.get_by_role("button", name="Cancel all open orders").click()
+    expect(step.locator("#cancel-all-question")).to_have_attribute("data-count", "2")
+    for order_id in placed:
+        expect(step.locator(f"li[data-order='{order_id}']")).to_have_count(1)
+    assert axe(page) == []  # with the confirmation step
+    shoot(page, "orders-cancel-all-confirm")
+    step.get_by_role("button", name="Keep them").click()
+    expect(step.locator("form")).to_have_count(0)
+    assert open_at_om() == sorted(placed)
+
+    # a symbol with no open order: nothing to confirm
+    cancel_all.get_by_label("Symbol").fill("ETH/USDT")
+    cancel_all.get_by_role("button", name="Cancel all open orders").click()
+    expect(step.locator("#cancel-all-none")).to_contain_text("No open order")
+
+    # confirmed: order management cancels both, the step goes, the rows follow
+    cancel_all.get_by_label("Symbol").fill("")
+    cancel_all.get_by_role("button", name="Cancel all open orders").click()
+    step.get_by_role("button", name="Yes, cancel them").click()
+    expect(step.locator("[data-cancel-all]")).to_have_attribute("data-cancel-all", "2")
+    expect(step.locator("form")).to_have_count(0)
+    for order_id in placed:
+        shows(page, page.locator(f"#recent-orders tr[data-order='{order_id}']"), "canceled")
+    expect(page.locator("#no-open-orders")).to_be_visible()
+    assert open_at_om() == []
+    page.close()

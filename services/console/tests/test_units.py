@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from eip.console.app import PUBLIC, build_app, newest_sequence
-from eip.console.live import Changes, Event, cluster_width, consumer_lag, depth_payload
+from eip.console.live import (
+    Changes,
+    Event,
+    Result,
+    cluster_width,
+    consumer_lag,
+    depth_payload,
+)
 from eip.console.render import Renderer
 from eip.console.screens import SCREENS
 from eip.console.sessions import Session
@@ -241,3 +248,54 @@ async def test_the_accounts_and_rules_screens_say_which_service_is_down() -> Non
     panel = renderer.render("fragments/rules.html", session=session, csrf="x", **rules)
     assert 'data-failed="automation"' in panel
     assert "Pause" not in panel  # no rule shown, so no button
+
+
+def test_the_order_fragments_render_every_shape_order_management_answers() -> None:
+    """The cancel-all notice, the kill switches and an order's timeline, from answers shaped
+    as order management's (a template error would be a 500 after the service acted)."""
+    r = Renderer()
+    scope = {"account": "a-1", "exchange": "", "symbol": ""}
+    done = r.render(
+        "fragments/cancel_all_notice.html",
+        answer={"orders": [{"order_id": "o-1"}, {"order_id": "o-2"}], "duplicate": False},
+        **scope,
+    )
+    assert 'data-cancel-all="2"' in done
+    queued = {"status": "queued", "account_id": "a-1", "idempotency_key": "k", "message": "m"}
+    assert 'data-cancel-all="queued"' in r.render(
+        "fragments/cancel_all_notice.html", answer=queued, **scope
+    )
+
+    never_set = r.render("fragments/kill_switches.html", switches=Result({"switches": []}))
+    assert 'data-level="platform" data-scope="" data-state="active"' in never_set
+    halted = {
+        "level": "account",
+        "scope_id": "a-1",
+        "state": "halted",
+        "reason": "anomaly: size",
+        "updated_by": "admin",
+        "updated_at": "2026-12-07T23:00:00+00:00",
+    }
+    both = r.render("fragments/kill_switches.html", switches=Result({"switches": [halted]}))
+    assert 'data-level="platform"' in both  # still ACTIVE: never set
+    assert 'data-level="account" data-scope="a-1" data-state="halted"' in both
+    assert "anomaly: size" in both
+
+    def event(version: int, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        time = "2026-12-07T23:00:00+00:00"
+        return {"version": version, "event": name, "state": "x", "actor": "t", "time": time} | {
+            "changes": changes
+        }
+
+    events = {
+        "order_id": "o-1",
+        "events": [
+            event(1, "place", {"price": "1", "quantity": "2", "state": "pending_new"}),
+            event(2, "amend_requested", {"reason": "amend", "replaces": None, "version": 2}),
+        ],
+    }
+    timeline = r.render("fragments/timeline.html", events=Result(events))
+    assert timeline.count("<li") == 2
+    assert "quantity=2" not in timeline  # the first event is the whole order: its row shows it
+    # the amend's own change, without the empty and the routine ones
+    assert '<span class="muted">reason=amend</span>' in timeline

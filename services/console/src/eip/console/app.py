@@ -100,6 +100,10 @@ OrdersConfirmer = Annotated[
 ]
 OrderId = Annotated[Text, Form(pattern=r"^[0-9a-fA-F-]{36}$")]
 OrderKey = Annotated[Text, Form(pattern=r"^console-[A-Za-z0-9_-]{16,64}$")]
+# A cancel-all's confirmation step reads, but only an operator who may write sees it.
+OrdersWriterStep = Annotated[Session, Depends(require_session("orders:read", "orders:write"))]
+ScopeExchange = Annotated[Text, Query(pattern=f"^$|{EXCHANGE}", max_length=32)]
+ScopeSymbol = Annotated[Text, Query(pattern=f"^$|{SYMBOL}", max_length=41)]
 # A quantity or price as the operator types it: a plain decimal, never a float on the way.
 DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
 
@@ -528,11 +532,14 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         """What an order command answers the page: its notice, and (out of band) the orders
         panel read again — the order is there at once, not at the next live round. ``amend``:
         the new terms an amend asked for (the answer's order still shows the old ones)."""
-        view = await orders_view(upstream, await sessions.token(session), account)
         queued = None if "order" in answer else answer
         notice = renderer.render(
             "fragments/order_notice.html", answer=answer, queued=queued, amend=amend
         )
+        return await with_panel(session, account, notice)
+
+    async def with_panel(session: Session, account: str, notice: str) -> HTMLResponse:
+        view = await orders_view(upstream, await sessions.token(session), account)
         panel = orders_panel(session, view)
         as_of = renderer.render("fragments/as_of.html", as_of=view["as_of"])
         return HTMLResponse(
@@ -641,6 +648,76 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             timeout_s=settings.order_timeout_s,
         )
         return await order_answer(session, answer_account(answer), answer, amend=terms)
+
+    @app.get("/orders/cancel-all", include_in_schema=False)
+    async def cancel_all_step(
+        session: OrdersWriterStep,
+        account_id: Annotated[Text, Query(pattern=ACCOUNT)],
+        exchange: ScopeExchange = "",
+        symbol: ScopeSymbol = "",
+    ) -> HTMLResponse:
+        """The confirmation step of a cancel-all: the open orders it would cancel now, and the
+        form that cancels them (nothing is cancelled by this request)."""
+        params: dict[str, Any] = {"account_id": account_id, "open": "true", "limit": 100}
+        params |= {k: v for k, v in (("exchange", exchange), ("symbol", symbol)) if v}
+        listed = await attempt(
+            upstream.get("order-management", "/v1/orders", await sessions.token(session), params)
+        )
+        return HTMLResponse(
+            renderer.render(
+                "fragments/cancel_all_step.html",
+                listed=listed,
+                account=account_id,
+                exchange=exchange,
+                symbol=symbol,
+                csrf=session.csrf,
+                key=new_ticket_key(),
+            )
+        )
+
+    @app.post("/orders/cancel-all", include_in_schema=False)
+    async def cancel_all(
+        session: OrdersWriter,
+        account_id: Annotated[Text, Form(pattern=ACCOUNT)],
+        idempotency_key: OrderKey,
+        exchange: Annotated[Text, Form(pattern=f"^$|{EXCHANGE}")] = "",
+        symbol: Annotated[Text, Form(pattern=f"^$|{SYMBOL}", max_length=41)] = "",
+    ) -> HTMLResponse:
+        """Every open order of the account (of one exchange, of one symbol) at order
+        management, once the operator confirmed; the key drawn with the confirmation step
+        makes a resend after no answer cancel nothing twice."""
+        body: dict[str, Any] = {"account_id": account_id, "idempotency_key": idempotency_key}
+        body |= {k: v for k, v in (("exchange", exchange), ("symbol", symbol)) if v}
+        answer = await upstream.post(
+            "order-management",
+            "/v1/orders/cancel-all",
+            await sessions.token(session),
+            body,
+            timeout_s=settings.order_timeout_s,
+        )
+        notice = renderer.render(
+            "fragments/cancel_all_notice.html",
+            answer=answer,
+            account=account_id,
+            exchange=exchange,
+            symbol=symbol,
+        )
+        # the notice takes the confirmation step's place
+        return await with_panel(session, account_id, notice)
+
+    @app.get("/orders/timeline", include_in_schema=False)
+    async def order_timeline(
+        session: OrdersReader,
+        order_id: Annotated[Text, Query(pattern=r"^[0-9a-fA-F-]{36}$")],
+    ) -> HTMLResponse:
+        """One order's event log at order management, oldest first (what its state is the
+        projection of): asked for when the operator opens the order's timeline."""
+        events = await attempt(
+            upstream.get(
+                "order-management", f"/v1/orders/{order_id}/events", await sessions.token(session)
+            )
+        )
+        return HTMLResponse(renderer.render("fragments/timeline.html", events=events))
 
     @app.post("/orders/confirm", include_in_schema=False)
     async def confirm_order(session: OrdersConfirmer, order_id: OrderId) -> HTMLResponse:

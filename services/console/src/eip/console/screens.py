@@ -92,9 +92,9 @@ SCREENS: tuple[Screen, ...] = (
         "order-management",
         "POST /v1/orders",
         True,
-        "Open and recent orders per account with their state and fills; with orders:write an"
-        " order ticket (limit, market), amend and cancel; large trades held for a second operator's"
-        " confirmation (orders:confirm).",
+        "Open and recent orders per account with their state, fills and event timeline; with"
+        " orders:write an order ticket (limit, market), amend, cancel and cancel-all; large"
+        " trades held for a second operator's confirmation (orders:confirm).",
         15,
     ),
     Screen(
