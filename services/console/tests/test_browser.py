@@ -741,13 +741,25 @@ def btc_mid(platform: Platform) -> Decimal:
     return (Decimal(ticker["bid"]) + Decimal(ticker["ask"])) / 2
 
 
-def fill_ticket(page: Page, side: str, type_: str, quantity: str, price: str = "") -> None:
+def fill_ticket(
+    page: Page, side: str, type_: str, quantity: str, price: str = "", send: bool = True
+) -> None:
     ticket = page.locator("#ticket")
     ticket.get_by_label("Side").select_option(side)
     ticket.get_by_label("Type").select_option(type_)
     ticket.get_by_label("Quantity").fill(quantity)
     ticket.get_by_label("Limit price").fill(price)
-    ticket.get_by_role("button", name="Place order").click()
+    if send:
+        ticket.get_by_role("button", name="Place order").click()
+
+
+def check_ticket(page: Page, side: str, type_: str, quantity: str, price: str = "") -> Locator:
+    """The ticket's check before sending, as the page shows it (nothing is sent)."""
+    fill_ticket(page, side, type_, quantity, price, send=False)
+    with page.expect_response(lambda r: "/orders/preview" in r.url) as answer:
+        page.locator("#ticket").get_by_role("button", name="Check before sending").click()
+    assert answer.value.status == 200, answer.value.text()
+    return page.locator("#ticket-preview [data-preview]")
 
 
 def place(page: Page, side: str, type_: str, quantity: str, price: str = "") -> None:
@@ -771,6 +783,17 @@ def shows(page: Page, row: Locator, state: str) -> None:
 
 def as_of(page: Page, element_id: str) -> str:
     return page.locator(f"#{element_id} time").get_attribute("datetime") or ""
+
+
+def settled(page: Page) -> None:
+    """Two live rounds of the orders panel went by: the stream has sent the panel as it is now,
+    so no swap (which re-renders the rows' forms, and their error regions) follows before the
+    next change. A command's own answer swaps the panel in out of band, ahead of the stream."""
+    for _ in range(2):
+        seen = as_of(page, "orders-asof")
+        expect(page.locator("#orders-asof time")).not_to_have_attribute(
+            "datetime", seen, timeout=15_000
+        )
 
 
 def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_second_operator(
@@ -801,7 +824,9 @@ def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_s
 
     trader = f"trader-{uuid.uuid4().hex[:6]}"
     trader_secret = platform.create_client(
-        trader, ["orders:read", "orders:write", "orders:confirm"], [account]
+        trader,
+        ["orders:read", "orders:write", "orders:confirm", "books:read", "risk:admin"],
+        [account],
     )
     page = watch(browser.new_page(), violations)
     log_in(page, platform, trader, trader_secret)
@@ -815,6 +840,32 @@ def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_s
         "datetime", first_reading, timeout=15_000
     )
     price = (btc_mid(platform) * Decimal("0.9")).quantize(Decimal("0.01"))
+
+    # before sending: the book's expected fill, and what order management's limits and kill
+    # switches say of the ticket (read with books:read and risk:admin; nothing is sent)
+    preview = check_ticket(page, "buy", "limit", "0.005", str(price))
+    expect(preview).to_contain_text("A market buy of 0.005 would fill")
+    expect(preview.locator("[data-crosses]")).to_have_attribute("data-crosses", "false")
+    expect(preview.locator("[data-notional]")).to_have_text(str(Decimal("0.005") * price))
+    expect(preview.locator("[data-finding='confirmation']")).to_have_attribute(
+        "data-effect", "hold"
+    )
+    preview = check_ticket(page, "buy", "market", "0.001")
+    expect(preview.locator("[data-slippage]")).to_have_attribute(
+        "data-slippage", re.compile(r"^-?[0-9]")
+    )
+    expect(preview.locator("[data-risk='pass']")).to_be_visible()
+    assert axe(page) == []  # with the check's answer
+    shoot(page, "orders-ticket-check")
+    assert (
+        httpx.get(
+            f"{platform.order_management}/v1/orders",
+            headers=headers,
+            params={"account_id": account},
+            timeout=10,
+        ).json()["orders"]
+        == []
+    )
 
     # refused by order management's risk check: its message and code shown, nothing placed
     fill_ticket(page, "buy", "limit", "0.00001", str(price))
@@ -838,6 +889,7 @@ def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_s
     shoot(page, "orders-open")
 
     # an amend order management refuses: its message and the risk check's code in the row
+    settled(page)
     row.get_by_label(f"New quantity of order {order_id}").fill("0.00001")
     row.get_by_role("button", name=f"Amend order {order_id}").click()
     expect(row.locator("[data-error]").first).to_contain_text("order-management:")
@@ -870,6 +922,7 @@ def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_s
     assert served(new_id)["state"] == "canceled"
 
     # each order's event timeline, as order management logged it, when the operator opens it
+    settled(page)
     for shown, expected in ((order_id, "amend_requested"), (new_id, "venue_canceled")):
         history = page.locator(f"#recent-orders tr[data-order='{shown}']")
         history.locator("summary").click()
@@ -1049,6 +1102,10 @@ def test_cancel_all_lists_what_it_would_cancel_and_cancels_only_once_confirmed(
         placed.append(notice.get_attribute("data-order") or "")
         shows(page, page.locator(f"#open-orders tr[data-order='{placed[-1]}']"), "accepted")
     assert open_at_om() == sorted(placed)
+    # without books:read and risk:admin the check says what it cannot read
+    preview = check_ticket(page, "buy", "limit", "0.001", "1000")
+    expect(preview.locator("[data-slippage]")).to_have_attribute("data-slippage", "unreadable")
+    expect(preview.locator("[data-risk]")).to_have_attribute("data-risk", "unreadable")
 
     # the first step only lists: "keep them" leaves every order open
     cancel_all = page.locator("#cancel-all")

@@ -26,7 +26,7 @@ from eip.console.screens import SCREENS
 from eip.console.sessions import Session
 from eip.console.settings import ConsoleSettings
 from eip.console.upstream import Upstream
-from eip.console.views import account_view, rules_view
+from eip.console.views import account_view, indicative, rules_view
 from eip.console.watch import BookWatch
 from eip.testing.simulator import free_port
 from eip.tokens import SCOPES, unprotected_routes
@@ -299,3 +299,50 @@ def test_the_order_fragments_render_every_shape_order_management_answers() -> No
     assert "quantity=2" not in timeline  # the first event is the whole order: its row shows it
     # the amend's own change, without the empty and the routine ones
     assert '<span class="muted">reason=amend</span>' in timeline
+
+
+def test_the_ticket_check_finds_what_the_readings_decide_and_nothing_more() -> None:
+    ticket = {
+        "account_id": "a-1",
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "quantity": "0.005",
+        "price": "60000",
+    }
+    book = {
+        "best_price": "61000.5",
+        "average_price": "61010",
+        "complete": True,
+        "filled_size": "0.005",
+        "shortfall": "0",
+        "slippage_vs_mid_bps": "2.5",
+    }
+    limits = {"confirm_above_notional": "200", "max_order_notional": "1000"}
+    found = indicative(ticket, book, limits, [])
+    assert found["notional"] == "300.000"  # at the limit price, a decimal string
+    assert found["crosses"] is False
+    assert [(f["code"], f["effect"]) for f in found["findings"]] == [("confirmation", "hold")]
+    # a buy at or above the best ask crosses
+    assert indicative({**ticket, "price": "61000.5"}, book, None, None)["crosses"] is True
+
+    # a market order: the book's average, the slippage cap, and the tightest kill switch
+    market = {**ticket, "type": "market", "price": "", "quantity": "0.001"}
+    switches = [
+        {"level": "platform", "scope_id": "", "state": "reducing", "reason": ""},
+        {"level": "account", "scope_id": "a-1", "state": "halted", "reason": "anomaly"},
+        {"level": "account", "scope_id": "other", "state": "halted", "reason": ""},
+    ]
+    found = indicative(market, book, {"max_slippage_bps": "2"}, switches)
+    assert found["notional"] == "61.010"
+    assert {f["code"]: f["effect"] for f in found["findings"]} == {
+        "halted": "deny",
+        "slippage": "deny",
+    }
+    assert "anomaly" in found["findings"][0]["message"]
+    # a thin book is said; without limits nothing is decided
+    thin = {**book, "complete": False, "filled_size": "0.002", "shortfall": "0.003"}
+    assert [f["code"] for f in indicative(ticket, thin, None, None)["findings"]] == [
+        "book_too_thin"
+    ]

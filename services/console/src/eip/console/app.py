@@ -52,6 +52,7 @@ from eip.console.views import (
     follow_orders,
     orders_view,
     rules_view,
+    ticket_preview,
 )
 from eip.console.watch import BookWatch
 from eip.observability.http import ApiError, error_body
@@ -648,6 +649,31 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             timeout_s=settings.order_timeout_s,
         )
         return await order_answer(session, answer_account(answer), answer, amend=terms)
+
+    @app.get("/orders/preview", include_in_schema=False)
+    async def preview_order(
+        session: OrdersWriterStep,
+        account_id: Annotated[Text, Query(pattern=ACCOUNT)],
+        exchange: Annotated[Text, Query(pattern=EXCHANGE)],
+        symbol: Annotated[Text, Query(pattern=SYMBOL, max_length=41)],
+        side: Annotated[Text, Query(pattern="^(buy|sell)$")],
+        type: Annotated[Text, Query(pattern="^(limit|market)$")],
+        quantity: Annotated[Text, Query(pattern=DECIMAL)],
+        price: Annotated[Text, Query(pattern=f"^$|{DECIMAL}")] = "",
+    ) -> HTMLResponse:
+        """The ticket's check before sending (nothing is sent): the book's expected fill and,
+        with risk:admin, what order management's limits and kill switches say of it."""
+        ticket = {
+            "account_id": account_id,
+            "exchange": exchange,
+            "symbol": symbol,
+            "side": side,
+            "type": type,
+            "quantity": quantity,
+            "price": price if type == "limit" else "",
+        }
+        view = await ticket_preview(upstream, await sessions.token(session), session, ticket)
+        return HTMLResponse(renderer.render("fragments/ticket_preview.html", **view))
 
     @app.get("/orders/cancel-all", include_in_schema=False)
     async def cancel_all_step(
