@@ -663,6 +663,15 @@ def test_the_rules_screen_lists_rules_and_pauses_and_resumes_them_through_automa
     expect(row).to_contain_text("price_cross → alert")
     expect(row).to_contain_text("none yet")  # its recent firings, asked for at the service
     expect(page.locator("#arbitrage-title")).to_be_visible()
+    # the account's arbitrage executions, as automation lists them: none, it never opted in
+    executions = httpx.get(
+        f"{platform.automation}/v1/arbitrage/executions",
+        headers=platform.headers(accounts=[account]),
+        timeout=10,
+    )
+    assert executions.status_code == 200, executions.text
+    assert executions.json()["executions"] == []
+    expect(page.locator("#no-executions")).to_be_visible()
     assert axe(page) == []  # with a rule and its buttons (the walk sees no rule)
     shoot(page, "rules")
 

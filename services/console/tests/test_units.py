@@ -224,7 +224,7 @@ async def test_the_accounts_and_rules_screens_say_which_service_is_down() -> Non
     renderer = Renderer()
     try:
         accounts = await account_view(upstream, "token", None, "USD", "1d")
-        rules = await rules_view(upstream, "token", arbitrage=True)
+        rules = await rules_view(upstream, "token", arbitrage=True, executions=True)
     finally:
         await upstream.aclose()
     assert accounts["accounts_error"].code == "service_unavailable"
@@ -232,6 +232,10 @@ async def test_the_accounts_and_rules_screens_say_which_service_is_down() -> Non
     assert accounts["accounts"] == []
     assert rules["rules_error"].code == "service_unavailable"
     assert rules["opportunities"].error.code == "service_unavailable"
+    assert rules["executions"].error.code == "service_unavailable"
+    assert 'data-failed="automation"' in renderer.render(
+        "fragments/executions.html", executions=rules["executions"]
+    )
     scopes = frozenset({"accounts:read", "rules:read", "rules:write"})
     session = Session("k", "c", "c", scopes, frozenset(), "x", 0.0, 0.0, 0.0, "", "")
     page = renderer.render(
@@ -346,3 +350,50 @@ def test_the_ticket_check_finds_what_the_readings_decide_and_nothing_more() -> N
     assert [f["code"] for f in indicative(ticket, thin, None, None)["findings"]] == [
         "book_too_thin"
     ]
+
+
+def test_an_arbitrage_execution_is_shown_with_its_legs() -> None:
+    leg = {
+        "role": "buy",
+        "idempotency_key": "x-1#buy",
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "order_type": "limit",
+        "quantity": "0.01",
+        "price": "60000.1",
+        "order_id": "o-1",
+        "state": "filled",
+        "filled_quantity": "0.01",
+        "average_price": "60000.05",
+        "reason": "",
+        "updated_at": "2026-12-07T23:00:00+00:00",
+    }
+    sell = {**leg, "role": "sell", "exchange": "kraken", "side": "sell", "price": "60100"}
+    execution = {
+        "execution_id": "x-1",
+        "opportunity_id": "op-1",
+        "account_id": "a-1",
+        "symbol": "BTC/USDT",
+        "buy_exchange": "binance",
+        "sell_exchange": "kraken",
+        "quantity": "0.01",
+        "buy_price": "60000.1",
+        "sell_price": "60100",
+        "notional": "600.001",
+        "expected_net_profit": "0.4",
+        "expected_net_profit_bps": "6.6",
+        "state": "both_filled",
+        "reason": "",
+        "created_at": "2026-12-07T23:00:00+00:00",
+        "updated_at": "2026-12-07T23:00:01+00:00",
+        "legs": [leg, sell],
+    }
+    html = Renderer().render(
+        "fragments/executions.html", executions=Result({"executions": [execution]})
+    )
+    assert 'data-execution="x-1" data-state="both_filled"' in html
+    assert "filled 0.01 @ 60000.05" in html  # the service's decimal strings, as they came
+    assert html.count("data-leg=") == 2
+    empty = Renderer().render("fragments/executions.html", executions=Result({"executions": []}))
+    assert 'id="no-executions"' in empty

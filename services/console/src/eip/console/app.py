@@ -791,7 +791,9 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     @app.get("/rules", include_in_schema=False)
     async def rules(request: Request, session: RulesReader) -> HTMLResponse:
         token = await sessions.token(session)
-        view = await rules_view(upstream, token, arbitrage=session.has("alerts:read"))
+        view = await rules_view(
+            upstream, token, arbitrage=session.has("alerts:read"), executions=True
+        )
         panel = renderer.render("fragments/rules.html", session=session, csrf=session.csrf, **view)
         return page(
             request,
@@ -800,6 +802,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             current="rules",
             panel=panel,
             opportunities=view["opportunities"],
+            executions=view["executions"],
         )
 
     @app.post("/rules/pause", include_in_schema=False)

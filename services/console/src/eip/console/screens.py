@@ -106,7 +106,7 @@ SCREENS: tuple[Screen, ...] = (
         "GET /v1/rules",
         True,
         "Automation rules with their state and last firings, pause and resume (rules:write),"
-        " and the open cross-exchange opportunities (alerts:read).",
+        " the open cross-exchange opportunities (alerts:read) and the arbitrage executions.",
         16,
     ),
 )

@@ -46,6 +46,7 @@ SPANS = {
 FIRINGS_SHOWN = 5
 FIRINGS_OF = 25
 OPPORTUNITIES_SHOWN = 20
+EXECUTIONS_SHOWN = 20
 OPEN_ORDERS_SHOWN = 100
 RECENT_ORDERS_SHOWN = 20
 FILLS_OF = 10
@@ -190,10 +191,13 @@ async def orders_view(upstream: Upstream, token: str, account: str) -> dict[str,
     }
 
 
-async def rules_view(upstream: Upstream, token: str, arbitrage: bool) -> dict[str, Any]:
+async def rules_view(
+    upstream: Upstream, token: str, arbitrage: bool, executions: bool = False
+) -> dict[str, Any]:
     """The token's rules (newest state), each with its last firings; with ``arbitrage`` (the
-    session has alerts:read) the open cross-exchange opportunities."""
-    listed, opportunities = await asyncio.gather(
+    session has alerts:read) the open cross-exchange opportunities; with ``executions`` the
+    arbitrage executions of the token's accounts (rules:read, like the rules), newest first."""
+    listed, opportunities, executed = await asyncio.gather(
         attempt(upstream.get("automation", "/v1/rules", token)),
         attempt(
             upstream.get(
@@ -204,6 +208,13 @@ async def rules_view(upstream: Upstream, token: str, arbitrage: bool) -> dict[st
             )
         )
         if arbitrage
+        else _nothing(),
+        attempt(
+            upstream.get(
+                "automation", "/v1/arbitrage/executions", token, {"limit": EXECUTIONS_SHOWN}
+            )
+        )
+        if executions
         else _nothing(),
     )
     rules: list[dict[str, Any]] = listed.value["rules"] if listed.ok else []
@@ -225,6 +236,7 @@ async def rules_view(upstream: Upstream, token: str, arbitrage: bool) -> dict[st
         "rules_error": listed.error,
         "firings": {rule["rule_id"]: found for rule, found in zip(rules, firings, strict=False)},
         "opportunities": opportunities if arbitrage else None,
+        "executions": executed if executions else None,
     }
 
 
