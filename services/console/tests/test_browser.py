@@ -1066,6 +1066,24 @@ def test_the_kill_switch_halts_and_resumes_trading_from_the_platform_screen(
         expect(notice).to_contain_text(f"buy limit 0.001 BTC/USDT at {price} on binance")
         order_id = notice.get_attribute("data-order") or ""
         shows(page, page.locator(f"#open-orders tr[data-order='{order_id}']"), "accepted")
+
+        # another type of the ticket: a stop-loss sell below the market, with its trigger
+        trigger = (btc_mid(platform) * Decimal("0.95")).quantize(Decimal("0.01"))
+        fill_ticket(page, "sell", "stop_market", "0.001", send=False)
+        page.locator("#ticket").get_by_label("Trigger price").fill(str(trigger))
+        page.locator("#ticket").get_by_role("button", name="Place order").click()
+        expect(notice).to_contain_text("sell stop_market 0.001 BTC/USDT on binance")
+        stop_id = notice.get_attribute("data-order") or ""
+        stop_row = page.locator(f"#open-orders tr[data-order='{stop_id}']")
+        expect(stop_row).to_have_attribute(
+            "data-state", re.compile("^(emulated|accepted)$"), timeout=30_000
+        )
+        expect(stop_row.locator("[data-trigger]")).to_have_attribute("data-trigger", str(trigger))
+        stop = httpx.get(
+            f"{platform.order_management}/v1/orders/{stop_id}", headers=headers, timeout=10
+        ).json()["order"]
+        assert (stop["type"], Decimal(stop["stop_price"])) == ("stop_market", trigger)
+        shoot(page, "orders-stop-loss")
     finally:
         # never leave the session's platform halted for the tests after this one
         httpx.put(
@@ -1075,10 +1093,11 @@ def test_the_kill_switch_halts_and_resumes_trading_from_the_platform_screen(
             timeout=10,
         )
         page.close()
-    cancel = httpx.post(
-        f"{platform.order_management}/v1/orders/{order_id}/cancel", headers=headers, timeout=30
-    )
-    assert cancel.status_code == 202, cancel.text
+    for placed in (order_id, stop_id):
+        cancel = httpx.post(
+            f"{platform.order_management}/v1/orders/{placed}/cancel", headers=headers, timeout=30
+        )
+        assert cancel.status_code == 202, cancel.text
 
 
 def test_cancel_all_lists_what_it_would_cancel_and_cancels_only_once_confirmed(

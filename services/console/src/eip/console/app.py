@@ -107,6 +107,12 @@ ScopeExchange = Annotated[Text, Query(pattern=f"^$|{EXCHANGE}", max_length=32)]
 ScopeSymbol = Annotated[Text, Query(pattern=f"^$|{SYMBOL}", max_length=41)]
 # A quantity or price as the operator types it: a plain decimal, never a float on the way.
 DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
+# The order types order management takes (eip.exchanges OrderType), and those with a limit price.
+ORDER_TYPES = (
+    "^(limit|market|stop_market|stop_limit|take_profit_market|take_profit_limit"
+    "|trailing_stop_market|trailing_stop_limit)$"
+)
+LIMIT_PRICED = ("limit", "stop_limit", "take_profit_limit", "trailing_stop_limit")
 
 
 def build_app(settings: ConsoleSettings) -> FastAPI:
@@ -578,12 +584,17 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         exchange: Annotated[Text, Form(pattern=EXCHANGE)],
         symbol: Annotated[Text, Form(pattern=SYMBOL, max_length=41)],
         side: Annotated[Text, Form(pattern="^(buy|sell)$")],
-        type: Annotated[Text, Form(pattern="^(limit|market)$")],
+        type: Annotated[Text, Form(pattern=ORDER_TYPES)],
         quantity: Annotated[Text, Form(pattern=DECIMAL)],
         price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        stop_price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        trailing_value: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        trailing_unit: Annotated[Text, Form(pattern="^(price|bps)$")] = "bps",
     ) -> HTMLResponse:
         """Through order management, which runs the risk checks and may hold a large trade for
-        a second operator's confirmation; the ticket's key makes a resend place nothing new."""
+        a second operator's confirmation; the ticket's key makes a resend place nothing new.
+        A stop, take-profit or trailing order goes native or emulated as order management
+        decides; the console checks only that a limit-priced type has its price."""
         body: dict[str, Any] = {
             "account_id": account_id,
             "idempotency_key": idempotency_key,
@@ -593,7 +604,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             "type": type,
             "quantity": quantity,
         }
-        if type == "limit":
+        if type in LIMIT_PRICED:
             if not price:
                 raise ApiError(
                     422,
@@ -602,6 +613,10 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
                     [{"field": "price", "problem": "a limit order needs a price"}],
                 )
             body["price"] = price
+        if stop_price and type not in ("limit", "market"):
+            body["stop_price"] = stop_price
+        if trailing_value and type.startswith("trailing_"):
+            body["trailing"] = {"value": trailing_value, "unit": trailing_unit}
         answer = await upstream.post(
             "order-management",
             "/v1/orders",
@@ -657,7 +672,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
         exchange: Annotated[Text, Query(pattern=EXCHANGE)],
         symbol: Annotated[Text, Query(pattern=SYMBOL, max_length=41)],
         side: Annotated[Text, Query(pattern="^(buy|sell)$")],
-        type: Annotated[Text, Query(pattern="^(limit|market)$")],
+        type: Annotated[Text, Query(pattern=ORDER_TYPES)],
         quantity: Annotated[Text, Query(pattern=DECIMAL)],
         price: Annotated[Text, Query(pattern=f"^$|{DECIMAL}")] = "",
     ) -> HTMLResponse:
@@ -670,7 +685,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             "side": side,
             "type": type,
             "quantity": quantity,
-            "price": price if type == "limit" else "",
+            "price": price if type in LIMIT_PRICED else "",
         }
         view = await ticket_preview(upstream, await sessions.token(session), session, ticket)
         return HTMLResponse(renderer.render("fragments/ticket_preview.html", **view))

@@ -324,7 +324,8 @@ def indicative(
     findings: list[dict[str, str]] = []
     if slippage is not None:
         best = slippage.get("best_price")
-        if not market and price is not None and best:
+        # only a plain limit order meets the book now; a stop's limit applies once triggered
+        if ticket["type"] == "limit" and price is not None and best:
             crosses = price >= Decimal(best) if buy else price <= Decimal(best)
         if not slippage.get("complete", True):
             findings.append(
