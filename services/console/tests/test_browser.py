@@ -1121,6 +1121,27 @@ def test_cancel_all_lists_what_it_would_cancel_and_cancels_only_once_confirmed(
     page = watch(browser.new_page(), violations)
     log_in(page, platform, trader, trader_secret)
     page.goto(f"{platform.console}/orders")
+    # the order ticket from the keyboard: every field in order, then its two buttons
+    page.locator("#ticket-exchange").focus()
+    visited = []
+    for _ in range(11):
+        visited.append(
+            page.evaluate("() => document.activeElement.id || document.activeElement.textContent")
+        )
+        page.keyboard.press("Tab")
+    assert visited == [
+        "ticket-exchange",
+        "ticket-symbol",
+        "ticket-side",
+        "ticket-type",
+        "ticket-quantity",
+        "ticket-price",
+        "ticket-stop",
+        "ticket-trailing",
+        "ticket-trailing-unit",
+        "Check before sending",
+        "Place order",
+    ]
     mid = btc_mid(platform)
     placed = []
     for side, factor in (("buy", "0.9"), ("sell", "1.1")):
