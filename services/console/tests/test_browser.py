@@ -1184,4 +1184,33 @@ def test_cancel_all_lists_what_it_would_cancel_and_cancels_only_once_confirmed(
         shows(page, page.locator(f"#recent-orders tr[data-order='{order_id}']"), "canceled")
     expect(page.locator("#no-open-orders")).to_be_visible()
     assert open_at_om() == []
+
+    # an OCO: a take-profit limit leg above the market and a stop leg below it
+    mid = btc_mid(platform)
+    oco = page.locator("#oco")
+    oco.get_by_label("Quantity").fill("0.001")
+    oco.get_by_label("Limit leg price").fill(str((mid * Decimal("1.05")).quantize(Decimal("0.01"))))
+    oco.get_by_label("Stop leg trigger price").fill(
+        str((mid * Decimal("0.95")).quantize(Decimal("0.01")))
+    )
+    oco.get_by_role("button", name="Place OCO").click()
+    listed = page.locator("#order-notice [data-list]")
+    expect(listed.locator("[data-leg]")).to_have_count(2)
+    list_id = listed.get_attribute("data-list") or ""
+    expect(page.locator(f"#recent-orders [data-list='{list_id}']")).to_have_count(2)
+    served = httpx.get(
+        f"{platform.order_management}/v1/order-lists/{list_id}", headers=headers, timeout=10
+    )
+    assert served.status_code == 200, served.text
+    legs = served.json()["orders"]
+    assert sorted(o["list_role"] for o in legs) == sorted(
+        listed.locator("[data-leg]").evaluate_all("els => els.map(e => e.dataset.role)")
+    )
+    shoot(page, "orders-oco")
+    cancel = httpx.post(
+        f"{platform.order_management}/v1/orders/{legs[0]['order_id']}/cancel",
+        headers=headers,
+        timeout=30,
+    )
+    assert cancel.status_code == 202, cancel.text  # a leg's cancel cancels the list
     page.close()

@@ -566,6 +566,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
                 "panel": orders_panel(session, view),
                 "as_of": view["as_of"],
                 "ticket_key": new_ticket_key(),
+                "oco_key": new_ticket_key(),
                 "venues": settings.key_venues,
             }
         return page(request, "orders.html", session, current="orders", **ctx)
@@ -625,6 +626,44 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             timeout_s=settings.order_timeout_s,
         )
         return await order_answer(session, account_id, answer)
+
+    @app.post("/orders/oco", include_in_schema=False)
+    async def place_oco(
+        session: OrdersWriter,
+        account_id: Annotated[Text, Form(pattern=ACCOUNT)],
+        idempotency_key: OrderKey,
+        exchange: Annotated[Text, Form(pattern=EXCHANGE)],
+        symbol: Annotated[Text, Form(pattern=SYMBOL, max_length=41)],
+        side: Annotated[Text, Form(pattern="^(buy|sell)$")],
+        quantity: Annotated[Text, Form(pattern=DECIMAL)],
+        price: Annotated[Text, Form(pattern=DECIMAL)],
+        stop_price: Annotated[Text, Form(pattern=DECIMAL)],
+        stop_limit_price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+    ) -> HTMLResponse:
+        """An OCO list at order management (``POST /v1/order-lists``): a limit leg and a stop
+        leg, the first to execute cancels the other; native where the venue has lists."""
+        body: dict[str, Any] = {
+            "account_id": account_id,
+            "idempotency_key": idempotency_key,
+            "type": "oco",
+            "exchange": exchange,
+            "symbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+            "stop_price": stop_price,
+        }
+        if stop_limit_price:
+            body["stop_limit_price"] = stop_limit_price
+        answer = await upstream.post(
+            "order-management",
+            "/v1/order-lists",
+            await sessions.token(session),
+            body,
+            timeout_s=settings.order_timeout_s,
+        )
+        notice = renderer.render("fragments/list_notice.html", answer=answer)
+        return await with_panel(session, account_id, notice)
 
     @app.post("/orders/cancel", include_in_schema=False)
     async def cancel_order(session: OrdersWriter, order_id: OrderId) -> HTMLResponse:

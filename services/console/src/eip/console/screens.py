@@ -93,9 +93,9 @@ SCREENS: tuple[Screen, ...] = (
         "POST /v1/orders",
         True,
         "Open and recent orders per account with their state, fills and event timeline; with"
-        " orders:write an order ticket (limit, market, stop, take-profit, trailing), amend, cancel"
-        " and cancel-all; large"
-        " trades held for a second operator's confirmation (orders:confirm).",
+        " orders:write an order ticket (limit, market, stop, take-profit, trailing), OCO,"
+        " amend, cancel and cancel-all; large trades held for a second operator's confirmation"
+        " (orders:confirm).",
         15,
     ),
     Screen(
