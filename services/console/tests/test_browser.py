@@ -1,6 +1,7 @@
 """The console in a real headless Chromium (Debian's ``chromium``, driven by Playwright) against
 a running platform (tests/conftest.py): log in, a book in sync with its depth chart, the
-markets, connecting a simulator key and revoking it, the audit chain's verify button, the
+markets, an order placed, amended and cancelled, a large one confirmed by a second operator,
+connecting a simulator key and revoking it, the audit chain's verify button, the
 platform screen, what a token's scopes show, logout — each screen's screenshot written to
 test-artifacts/console/, accessibility checked with axe-core in the same browser, no Content
 Security Policy violation anywhere, and page load times and the depth chart's redraw rate
@@ -662,6 +663,15 @@ def test_the_rules_screen_lists_rules_and_pauses_and_resumes_them_through_automa
     expect(row).to_contain_text("price_cross → alert")
     expect(row).to_contain_text("none yet")  # its recent firings, asked for at the service
     expect(page.locator("#arbitrage-title")).to_be_visible()
+    # the account's arbitrage executions, as automation lists them: none, it never opted in
+    executions = httpx.get(
+        f"{platform.automation}/v1/arbitrage/executions",
+        headers=platform.headers(accounts=[account]),
+        timeout=10,
+    )
+    assert executions.status_code == 200, executions.text
+    assert executions.json()["executions"] == []
+    expect(page.locator("#no-executions")).to_be_visible()
     assert axe(page) == []  # with a rule and its buttons (the walk sees no rule)
     shoot(page, "rules")
 
@@ -740,13 +750,25 @@ def btc_mid(platform: Platform) -> Decimal:
     return (Decimal(ticker["bid"]) + Decimal(ticker["ask"])) / 2
 
 
-def fill_ticket(page: Page, side: str, type_: str, quantity: str, price: str = "") -> None:
+def fill_ticket(
+    page: Page, side: str, type_: str, quantity: str, price: str = "", send: bool = True
+) -> None:
     ticket = page.locator("#ticket")
     ticket.get_by_label("Side").select_option(side)
     ticket.get_by_label("Type").select_option(type_)
     ticket.get_by_label("Quantity").fill(quantity)
     ticket.get_by_label("Limit price").fill(price)
-    ticket.get_by_role("button", name="Place order").click()
+    if send:
+        ticket.get_by_role("button", name="Place order").click()
+
+
+def check_ticket(page: Page, side: str, type_: str, quantity: str, price: str = "") -> Locator:
+    """The ticket's check before sending, as the page shows it (nothing is sent)."""
+    fill_ticket(page, side, type_, quantity, price, send=False)
+    with page.expect_response(lambda r: "/orders/preview" in r.url) as answer:
+        page.locator("#ticket").get_by_role("button", name="Check before sending").click()
+    assert answer.value.status == 200, answer.value.text()
+    return page.locator("#ticket-preview [data-preview]")
 
 
 def place(page: Page, side: str, type_: str, quantity: str, price: str = "") -> None:
@@ -772,7 +794,18 @@ def as_of(page: Page, element_id: str) -> str:
     return page.locator(f"#{element_id} time").get_attribute("datetime") or ""
 
 
-def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_operator(
+def settled(page: Page) -> None:
+    """Two live rounds of the orders panel went by: the stream has sent the panel as it is now,
+    so no swap (which re-renders the rows' forms, and their error regions) follows before the
+    next change. A command's own answer swaps the panel in out of band, ahead of the stream."""
+    for _ in range(2):
+        seen = as_of(page, "orders-asof")
+        expect(page.locator("#orders-asof time")).not_to_have_attribute(
+            "datetime", seen, timeout=15_000
+        )
+
+
+def test_the_orders_screen_places_amends_cancels_and_holds_a_large_trade_for_a_second_operator(
     browser: BrowserContext, platform: Platform, violations: list[str]
 ) -> None:
     account = f"acct-{uuid.uuid4().hex[:8]}"
@@ -800,7 +833,9 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
 
     trader = f"trader-{uuid.uuid4().hex[:6]}"
     trader_secret = platform.create_client(
-        trader, ["orders:read", "orders:write", "orders:confirm"], [account]
+        trader,
+        ["orders:read", "orders:write", "orders:confirm", "books:read", "risk:admin"],
+        [account],
     )
     page = watch(browser.new_page(), violations)
     log_in(page, platform, trader, trader_secret)
@@ -815,6 +850,32 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
     )
     price = (btc_mid(platform) * Decimal("0.9")).quantize(Decimal("0.01"))
 
+    # before sending: the book's expected fill, and what order management's limits and kill
+    # switches say of the ticket (read with books:read and risk:admin; nothing is sent)
+    preview = check_ticket(page, "buy", "limit", "0.005", str(price))
+    expect(preview).to_contain_text("A market buy of 0.005 would fill")
+    expect(preview.locator("[data-crosses]")).to_have_attribute("data-crosses", "false")
+    expect(preview.locator("[data-notional]")).to_have_text(str(Decimal("0.005") * price))
+    expect(preview.locator("[data-finding='confirmation']")).to_have_attribute(
+        "data-effect", "hold"
+    )
+    preview = check_ticket(page, "buy", "market", "0.001")
+    expect(preview.locator("[data-slippage]")).to_have_attribute(
+        "data-slippage", re.compile(r"^-?[0-9]")
+    )
+    expect(preview.locator("[data-risk='pass']")).to_be_visible()
+    assert axe(page) == []  # with the check's answer
+    shoot(page, "orders-ticket-check")
+    assert (
+        httpx.get(
+            f"{platform.order_management}/v1/orders",
+            headers=headers,
+            params={"account_id": account},
+            timeout=10,
+        ).json()["orders"]
+        == []
+    )
+
     # refused by order management's risk check: its message and code shown, nothing placed
     fill_ticket(page, "buy", "limit", "0.00001", str(price))
     ticket_error = page.locator("#ticket [data-error]")
@@ -824,8 +885,8 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
     fill_ticket(page, "buy", "limit", "0.001")
     expect(ticket_error).to_contain_text("a limit order needs a price")
 
-    # a limit buy below the market: accepted by the venue, open, then cancelled from its row
-    # (the refusals above drew new idempotency keys: this ticket is a new order)
+    # a limit buy below the market: accepted by the venue, open, amended from its row, then
+    # cancelled from its row (the refusals above drew new idempotency keys: a new order)
     place(page, "buy", "limit", "0.001", str(price))
     notice = page.locator("#order-notice .notice")
     expect(notice).to_contain_text(f"buy limit 0.001 BTC/USDT at {price} on binance")
@@ -835,11 +896,53 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
     assert served(order_id)["state"] == "accepted"
     assert axe(page) == []  # with the ticket, an open order and its buttons
     shoot(page, "orders-open")
-    row.get_by_role("button", name=f"Cancel order {order_id}").click()
+
+    # an amend order management refuses: its message and the risk check's code in the row
+    settled(page)
+    row.get_by_label(f"New quantity of order {order_id}").fill("0.00001")
+    row.get_by_role("button", name=f"Amend order {order_id}").click()
+    expect(row.locator("[data-error]").first).to_contain_text("order-management:")
+    expect(row.locator("[data-error]").first).to_contain_text("(notional_below_min)")
+    assert served(order_id)["state"] == "accepted"
+    # a new price: at the simulator's venue a cancel-replace, whose replacement is a new order
+    # at the new price (the row says which order replaced which)
+    amended = price - Decimal("1")
+    row.get_by_label(f"New quantity of order {order_id}").fill("0.001")
+    row.get_by_label(f"New price of order {order_id}").fill(str(amended))
+    row.get_by_role("button", name=f"Amend order {order_id}").click()
+    expect(page.locator("#order-notice .notice[data-amend]")).to_contain_text(f"to price {amended}")
+    replaced = page.locator(f"#recent-orders tr[data-order='{order_id}'] [data-replaced-by]")
+    expect(replaced).to_have_count(1, timeout=30_000)
+    new_id = replaced.get_attribute("data-replaced-by") or ""
+    assert served(order_id)["replaced_by"] == new_id
+    row = page.locator(f"#open-orders tr[data-order='{new_id}']")
+    shows(page, row, "accepted")
+    expect(row.locator("td").nth(5)).to_have_text(str(amended))
+    expect(row.locator(f"[data-replaces='{order_id}']")).to_be_visible()
+    assert Decimal(served(new_id)["price"]) == amended
+    assert served(new_id)["replaces"] == order_id
+    expect(page.locator(f"#open-orders tr[data-order='{order_id}']")).to_have_count(0)
+    shoot(page, "orders-amended")
+
+    row.get_by_role("button", name=f"Cancel order {new_id}").click()
     expect(notice).to_contain_text(re.compile("pending cancel|canceled"))
-    shows(page, page.locator(f"#recent-orders tr[data-order='{order_id}']"), "canceled")
+    shows(page, page.locator(f"#recent-orders tr[data-order='{new_id}']"), "canceled")
     expect(row).to_have_count(0)
-    assert served(order_id)["state"] == "canceled"
+    assert served(new_id)["state"] == "canceled"
+
+    # each order's event timeline, as order management logged it, when the operator opens it
+    settled(page)
+    for shown, expected in ((order_id, "amend_requested"), (new_id, "venue_canceled")):
+        history = page.locator(f"#recent-orders tr[data-order='{shown}']")
+        history.locator("summary").click()
+        events = history.locator("ol.timeline li")
+        expect(events.first).to_have_attribute("data-version", "1")
+        expect(history.locator(f"li[data-event='{expected}']")).to_have_count(1)
+        logged = httpx.get(
+            f"{platform.order_management}/v1/orders/{shown}/events", headers=headers, timeout=10
+        ).json()["events"]
+        expect(events).to_have_count(len(logged))
+    shoot(page, "orders-timeline")
 
     # a market buy fills at once; its fills are listed with the order
     place(page, "buy", "market", "0.001")
@@ -891,4 +994,223 @@ def test_the_orders_screen_places_cancels_and_holds_a_large_trade_for_a_second_o
         f"{platform.order_management}/v1/orders/{large_id}/cancel", headers=headers, timeout=30
     )
     assert cancel.status_code == 202, cancel.text
+    page.close()
+
+
+def test_the_kill_switch_halts_and_resumes_trading_from_the_platform_screen(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    headers = funded_account_connected(platform, account, "kill switch")
+    trader = f"trader-{uuid.uuid4().hex[:6]}"
+    trader_secret = platform.create_client(trader, ["orders:read", "orders:write"], [account])
+    switches_url = f"{platform.order_management}/v1/risk/kill-switches"
+
+    def platform_switch() -> str:
+        answer = httpx.get(switches_url, headers=platform.headers(), timeout=10)
+        assert answer.status_code == 200, answer.text
+        listed = [s for s in answer.json()["switches"] if s["level"] == "platform"]
+        return str(listed[0]["state"]) if listed else "active"
+
+    def set_platform_switch(page: Page, state: str, reason: str) -> None:
+        form = page.locator("#kill-switch-form")
+        form.get_by_label("Level").select_option("platform")
+        form.get_by_label("Exchange or account").fill("")
+        form.get_by_label("State").select_option(state)
+        form.get_by_label("Reason").fill(reason)
+        form.get_by_role("button", name="Set kill switch").click()
+
+    page = watch(browser.new_page(), violations)
+    switch = page.locator("#kill-switches tr[data-level='platform']")
+    try:
+        log_in(page, platform, platform.admin_id, platform.admin_secret)
+        page.goto(f"{platform.console}/platform")
+        expect(switch).to_have_attribute("data-state", "active")
+        # order management's refusal, in its words: the platform level takes no scope
+        form = page.locator("#kill-switch-form")
+        form.get_by_label("Exchange or account").fill("binance")
+        form.get_by_role("button", name="Set kill switch").click()
+        expect(form.locator("[data-error]")).to_contain_text("order-management:")
+        assert platform_switch() == "active"
+
+        set_platform_switch(page, "halted", "console test: halt")
+        expect(page.locator("#kill-switch-notice .notice")).to_have_attribute(
+            "data-state", "halted"
+        )
+        expect(switch).to_have_attribute("data-state", "halted")
+        expect(switch).to_contain_text("console test: halt")
+        assert platform_switch() == "halted"
+        assert axe(page) == []  # with the switches and their form
+        shoot(page, "platform-kill-switch-halted")
+
+        # HALTED: order management denies the order; the ticket says so with the check's code
+        log_in(page, platform, trader, trader_secret)
+        page.goto(f"{platform.console}/platform")
+        expect(page.locator("#kill-switch-form")).to_have_count(0)  # no risk:admin: no control
+        page.goto(f"{platform.console}/orders")
+        price = (btc_mid(platform) * Decimal("0.9")).quantize(Decimal("0.01"))
+        fill_ticket(page, "buy", "limit", "0.001", str(price))
+        expect(page.locator("#ticket [data-error]")).to_contain_text("(halted)")
+        shoot(page, "orders-halted")
+
+        # ACTIVE again: the same ticket is accepted
+        log_in(page, platform, platform.admin_id, platform.admin_secret)
+        page.goto(f"{platform.console}/platform")
+        set_platform_switch(page, "active", "console test: resume")
+        expect(switch).to_have_attribute("data-state", "active")
+        assert platform_switch() == "active"
+        log_in(page, platform, trader, trader_secret)
+        page.goto(f"{platform.console}/orders")
+        place(page, "buy", "limit", "0.001", str(price))
+        notice = page.locator("#order-notice .notice")
+        expect(notice).to_contain_text(f"buy limit 0.001 BTC/USDT at {price} on binance")
+        order_id = notice.get_attribute("data-order") or ""
+        shows(page, page.locator(f"#open-orders tr[data-order='{order_id}']"), "accepted")
+
+        # another type of the ticket: a stop-loss sell below the market, with its trigger
+        trigger = (btc_mid(platform) * Decimal("0.95")).quantize(Decimal("0.01"))
+        fill_ticket(page, "sell", "stop_market", "0.001", send=False)
+        page.locator("#ticket").get_by_label("Trigger price").fill(str(trigger))
+        page.locator("#ticket").get_by_role("button", name="Place order").click()
+        expect(notice).to_contain_text("sell stop_market 0.001 BTC/USDT on binance")
+        stop_id = notice.get_attribute("data-order") or ""
+        stop_row = page.locator(f"#open-orders tr[data-order='{stop_id}']")
+        expect(stop_row).to_have_attribute(
+            "data-state", re.compile("^(emulated|accepted)$"), timeout=30_000
+        )
+        expect(stop_row.locator("[data-trigger]")).to_have_attribute("data-trigger", str(trigger))
+        stop = httpx.get(
+            f"{platform.order_management}/v1/orders/{stop_id}", headers=headers, timeout=10
+        ).json()["order"]
+        assert (stop["type"], Decimal(stop["stop_price"])) == ("stop_market", trigger)
+        shoot(page, "orders-stop-loss")
+    finally:
+        # never leave the session's platform halted for the tests after this one
+        httpx.put(
+            switches_url,
+            headers=platform.headers(),
+            json={"level": "platform", "state": "active", "reason": "console test: cleanup"},
+            timeout=10,
+        )
+        page.close()
+    for placed in (order_id, stop_id):
+        cancel = httpx.post(
+            f"{platform.order_management}/v1/orders/{placed}/cancel", headers=headers, timeout=30
+        )
+        assert cancel.status_code == 202, cancel.text
+
+
+def test_cancel_all_lists_what_it_would_cancel_and_cancels_only_once_confirmed(
+    browser: BrowserContext, platform: Platform, violations: list[str]
+) -> None:
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    headers = funded_account_connected(platform, account, "cancel all")
+    trader = f"trader-{uuid.uuid4().hex[:6]}"
+    trader_secret = platform.create_client(trader, ["orders:read", "orders:write"], [account])
+
+    def open_at_om() -> list[str]:
+        answer = httpx.get(
+            f"{platform.order_management}/v1/orders",
+            headers=headers,
+            params={"account_id": account, "open": "true"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        return sorted(o["order_id"] for o in answer.json()["orders"])
+
+    page = watch(browser.new_page(), violations)
+    log_in(page, platform, trader, trader_secret)
+    page.goto(f"{platform.console}/orders")
+    # the order ticket from the keyboard: every field in order, then its two buttons
+    page.locator("#ticket-exchange").focus()
+    visited = []
+    for _ in range(11):
+        visited.append(
+            page.evaluate("() => document.activeElement.id || document.activeElement.textContent")
+        )
+        page.keyboard.press("Tab")
+    assert visited == [
+        "ticket-exchange",
+        "ticket-symbol",
+        "ticket-side",
+        "ticket-type",
+        "ticket-quantity",
+        "ticket-price",
+        "ticket-stop",
+        "ticket-trailing",
+        "ticket-trailing-unit",
+        "Check before sending",
+        "Place order",
+    ]
+    mid = btc_mid(platform)
+    placed = []
+    for side, factor in (("buy", "0.9"), ("sell", "1.1")):
+        place(page, side, "limit", "0.001", str((mid * Decimal(factor)).quantize(Decimal("0.01"))))
+        notice = page.locator("#order-notice .notice")
+        expect(notice).to_contain_text(f"{side} limit 0.001 BTC/USDT")
+        placed.append(notice.get_attribute("data-order") or "")
+        shows(page, page.locator(f"#open-orders tr[data-order='{placed[-1]}']"), "accepted")
+    assert open_at_om() == sorted(placed)
+    # without books:read and risk:admin the check says what it cannot read
+    preview = check_ticket(page, "buy", "limit", "0.001", "1000")
+    expect(preview.locator("[data-slippage]")).to_have_attribute("data-slippage", "unreadable")
+    expect(preview.locator("[data-risk]")).to_have_attribute("data-risk", "unreadable")
+
+    # the first step only lists: "keep them" leaves every order open
+    cancel_all = page.locator("#cancel-all")
+    step = page.locator("#cancel-all-step")
+    cancel_all.get_by_role("button", name="Cancel all open orders").click()
+    expect(step.locator("#cancel-all-question")).to_have_attribute("data-count", "2")
+    for order_id in placed:
+        expect(step.locator(f"li[data-order='{order_id}']")).to_have_count(1)
+    assert axe(page) == []  # with the confirmation step
+    shoot(page, "orders-cancel-all-confirm")
+    step.get_by_role("button", name="Keep them").click()
+    expect(step.locator("form")).to_have_count(0)
+    assert open_at_om() == sorted(placed)
+
+    # a symbol with no open order: nothing to confirm
+    cancel_all.get_by_label("Symbol").fill("ETH/USDT")
+    cancel_all.get_by_role("button", name="Cancel all open orders").click()
+    expect(step.locator("#cancel-all-none")).to_contain_text("No open order")
+
+    # confirmed: order management cancels both, the step goes, the rows follow
+    cancel_all.get_by_label("Symbol").fill("")
+    cancel_all.get_by_role("button", name="Cancel all open orders").click()
+    step.get_by_role("button", name="Yes, cancel them").click()
+    expect(step.locator("[data-cancel-all]")).to_have_attribute("data-cancel-all", "2")
+    expect(step.locator("form")).to_have_count(0)
+    for order_id in placed:
+        shows(page, page.locator(f"#recent-orders tr[data-order='{order_id}']"), "canceled")
+    expect(page.locator("#no-open-orders")).to_be_visible()
+    assert open_at_om() == []
+
+    # an OCO: a take-profit limit leg above the market and a stop leg below it
+    mid = btc_mid(platform)
+    oco = page.locator("#oco")
+    oco.get_by_label("Quantity").fill("0.001")
+    oco.get_by_label("Limit leg price").fill(str((mid * Decimal("1.05")).quantize(Decimal("0.01"))))
+    oco.get_by_label("Stop leg trigger price").fill(
+        str((mid * Decimal("0.95")).quantize(Decimal("0.01")))
+    )
+    oco.get_by_role("button", name="Place OCO").click()
+    listed = page.locator("#order-notice [data-list]")
+    expect(listed.locator("[data-leg]")).to_have_count(2)
+    list_id = listed.get_attribute("data-list") or ""
+    expect(page.locator(f"#recent-orders [data-list='{list_id}']")).to_have_count(2)
+    served = httpx.get(
+        f"{platform.order_management}/v1/order-lists/{list_id}", headers=headers, timeout=10
+    )
+    assert served.status_code == 200, served.text
+    legs = served.json()["orders"]
+    assert sorted(o["list_role"] for o in legs) == sorted(
+        listed.locator("[data-leg]").evaluate_all("els => els.map(e => e.dataset.role)")
+    )
+    shoot(page, "orders-oco")
+    cancel = httpx.post(
+        f"{platform.order_management}/v1/orders/{legs[0]['order_id']}/cancel",
+        headers=headers,
+        timeout=30,
+    )
+    assert cancel.status_code == 202, cancel.text  # a leg's cancel cancels the list
     page.close()

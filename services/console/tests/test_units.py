@@ -13,13 +13,20 @@ import httpx
 import pytest
 
 from eip.console.app import PUBLIC, build_app, newest_sequence
-from eip.console.live import Changes, Event, cluster_width, consumer_lag, depth_payload
+from eip.console.live import (
+    Changes,
+    Event,
+    Result,
+    cluster_width,
+    consumer_lag,
+    depth_payload,
+)
 from eip.console.render import Renderer
 from eip.console.screens import SCREENS
 from eip.console.sessions import Session
 from eip.console.settings import ConsoleSettings
 from eip.console.upstream import Upstream
-from eip.console.views import account_view, rules_view
+from eip.console.views import account_view, indicative, rules_view
 from eip.console.watch import BookWatch
 from eip.testing.simulator import free_port
 from eip.tokens import SCOPES, unprotected_routes
@@ -217,7 +224,7 @@ async def test_the_accounts_and_rules_screens_say_which_service_is_down() -> Non
     renderer = Renderer()
     try:
         accounts = await account_view(upstream, "token", None, "USD", "1d")
-        rules = await rules_view(upstream, "token", arbitrage=True)
+        rules = await rules_view(upstream, "token", arbitrage=True, executions=True)
     finally:
         await upstream.aclose()
     assert accounts["accounts_error"].code == "service_unavailable"
@@ -225,6 +232,10 @@ async def test_the_accounts_and_rules_screens_say_which_service_is_down() -> Non
     assert accounts["accounts"] == []
     assert rules["rules_error"].code == "service_unavailable"
     assert rules["opportunities"].error.code == "service_unavailable"
+    assert rules["executions"].error.code == "service_unavailable"
+    assert 'data-failed="automation"' in renderer.render(
+        "fragments/executions.html", executions=rules["executions"]
+    )
     scopes = frozenset({"accounts:read", "rules:read", "rules:write"})
     session = Session("k", "c", "c", scopes, frozenset(), "x", 0.0, 0.0, 0.0, "", "")
     page = renderer.render(
@@ -241,3 +252,148 @@ async def test_the_accounts_and_rules_screens_say_which_service_is_down() -> Non
     panel = renderer.render("fragments/rules.html", session=session, csrf="x", **rules)
     assert 'data-failed="automation"' in panel
     assert "Pause" not in panel  # no rule shown, so no button
+
+
+def test_the_order_fragments_render_every_shape_order_management_answers() -> None:
+    """The cancel-all notice, the kill switches and an order's timeline, from answers shaped
+    as order management's (a template error would be a 500 after the service acted)."""
+    r = Renderer()
+    scope = {"account": "a-1", "exchange": "", "symbol": ""}
+    done = r.render(
+        "fragments/cancel_all_notice.html",
+        answer={"orders": [{"order_id": "o-1"}, {"order_id": "o-2"}], "duplicate": False},
+        **scope,
+    )
+    assert 'data-cancel-all="2"' in done
+    queued = {"status": "queued", "account_id": "a-1", "idempotency_key": "k", "message": "m"}
+    assert 'data-cancel-all="queued"' in r.render(
+        "fragments/cancel_all_notice.html", answer=queued, **scope
+    )
+
+    never_set = r.render("fragments/kill_switches.html", switches=Result({"switches": []}))
+    assert 'data-level="platform" data-scope="" data-state="active"' in never_set
+    halted = {
+        "level": "account",
+        "scope_id": "a-1",
+        "state": "halted",
+        "reason": "anomaly: size",
+        "updated_by": "admin",
+        "updated_at": "2026-12-07T23:00:00+00:00",
+    }
+    both = r.render("fragments/kill_switches.html", switches=Result({"switches": [halted]}))
+    assert 'data-level="platform"' in both  # still ACTIVE: never set
+    assert 'data-level="account" data-scope="a-1" data-state="halted"' in both
+    assert "anomaly: size" in both
+
+    def event(version: int, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        time = "2026-12-07T23:00:00+00:00"
+        return {"version": version, "event": name, "state": "x", "actor": "t", "time": time} | {
+            "changes": changes
+        }
+
+    events = {
+        "order_id": "o-1",
+        "events": [
+            event(1, "place", {"price": "1", "quantity": "2", "state": "pending_new"}),
+            event(2, "amend_requested", {"reason": "amend", "replaces": None, "version": 2}),
+        ],
+    }
+    timeline = r.render("fragments/timeline.html", events=Result(events))
+    assert timeline.count("<li") == 2
+    assert "quantity=2" not in timeline  # the first event is the whole order: its row shows it
+    # the amend's own change, without the empty and the routine ones
+    assert '<span class="muted">reason=amend</span>' in timeline
+
+
+def test_the_ticket_check_finds_what_the_readings_decide_and_nothing_more() -> None:
+    ticket = {
+        "account_id": "a-1",
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "quantity": "0.005",
+        "price": "60000",
+    }
+    book = {
+        "best_price": "61000.5",
+        "average_price": "61010",
+        "complete": True,
+        "filled_size": "0.005",
+        "shortfall": "0",
+        "slippage_vs_mid_bps": "2.5",
+    }
+    limits = {"confirm_above_notional": "200", "max_order_notional": "1000"}
+    found = indicative(ticket, book, limits, [])
+    assert found["notional"] == "300.000"  # at the limit price, a decimal string
+    assert found["crosses"] is False
+    assert [(f["code"], f["effect"]) for f in found["findings"]] == [("confirmation", "hold")]
+    # a buy at or above the best ask crosses
+    assert indicative({**ticket, "price": "61000.5"}, book, None, None)["crosses"] is True
+
+    # a market order: the book's average, the slippage cap, and the tightest kill switch
+    market = {**ticket, "type": "market", "price": "", "quantity": "0.001"}
+    switches = [
+        {"level": "platform", "scope_id": "", "state": "reducing", "reason": ""},
+        {"level": "account", "scope_id": "a-1", "state": "halted", "reason": "anomaly"},
+        {"level": "account", "scope_id": "other", "state": "halted", "reason": ""},
+    ]
+    found = indicative(market, book, {"max_slippage_bps": "2"}, switches)
+    assert found["notional"] == "61.010"
+    assert {f["code"]: f["effect"] for f in found["findings"]} == {
+        "halted": "deny",
+        "slippage": "deny",
+    }
+    assert "anomaly" in found["findings"][0]["message"]
+    # a thin book is said; without limits nothing is decided
+    thin = {**book, "complete": False, "filled_size": "0.002", "shortfall": "0.003"}
+    assert [f["code"] for f in indicative(ticket, thin, None, None)["findings"]] == [
+        "book_too_thin"
+    ]
+
+
+def test_an_arbitrage_execution_is_shown_with_its_legs() -> None:
+    leg = {
+        "role": "buy",
+        "idempotency_key": "x-1#buy",
+        "exchange": "binance",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "order_type": "limit",
+        "quantity": "0.01",
+        "price": "60000.1",
+        "order_id": "o-1",
+        "state": "filled",
+        "filled_quantity": "0.01",
+        "average_price": "60000.05",
+        "reason": "",
+        "updated_at": "2026-12-07T23:00:00+00:00",
+    }
+    sell = {**leg, "role": "sell", "exchange": "kraken", "side": "sell", "price": "60100"}
+    execution = {
+        "execution_id": "x-1",
+        "opportunity_id": "op-1",
+        "account_id": "a-1",
+        "symbol": "BTC/USDT",
+        "buy_exchange": "binance",
+        "sell_exchange": "kraken",
+        "quantity": "0.01",
+        "buy_price": "60000.1",
+        "sell_price": "60100",
+        "notional": "600.001",
+        "expected_net_profit": "0.4",
+        "expected_net_profit_bps": "6.6",
+        "state": "both_filled",
+        "reason": "",
+        "created_at": "2026-12-07T23:00:00+00:00",
+        "updated_at": "2026-12-07T23:00:01+00:00",
+        "legs": [leg, sell],
+    }
+    html = Renderer().render(
+        "fragments/executions.html", executions=Result({"executions": [execution]})
+    )
+    assert 'data-execution="x-1" data-state="both_filled"' in html
+    assert "filled 0.01 @ 60000.05" in html  # the service's decimal strings, as they came
+    assert html.count("data-leg=") == 2
+    empty = Renderer().render("fragments/executions.html", executions=Result({"executions": []}))
+    assert 'id="no-executions"' in empty

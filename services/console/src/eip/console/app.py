@@ -31,6 +31,7 @@ from eip.console.live import (
     follow_book,
     follow_markets,
     follow_platform,
+    kill_switches,
     stream,
 )
 from eip.console.render import Renderer
@@ -51,6 +52,7 @@ from eip.console.views import (
     follow_orders,
     orders_view,
     rules_view,
+    ticket_preview,
 )
 from eip.console.watch import BookWatch
 from eip.observability.http import ApiError, error_body
@@ -77,6 +79,7 @@ Timeframe = Annotated[Text, Query(pattern="^(1m|5m|15m|1h|4h|1d)$")]
 Admin = Annotated[Session, Depends(require_session("credentials:admin"))]
 AdminChange = Annotated[Session, Depends(require_session("credentials:admin", change=True))]
 Auditor = Annotated[Session, Depends(require_session("audit:read"))]
+RiskAdminChange = Annotated[Session, Depends(require_session("risk:admin", change=True))]
 CredentialId = Annotated[Text, Form(min_length=1, max_length=64)]
 Filter = Annotated[Text | None, Query(max_length=200)]
 Symbol = Annotated[Text | None, Query(pattern=SYMBOL, max_length=41)]
@@ -97,8 +100,19 @@ OrdersConfirmer = Annotated[
     Session, Depends(require_session("orders:read", "orders:confirm", change=True))
 ]
 OrderId = Annotated[Text, Form(pattern=r"^[0-9a-fA-F-]{36}$")]
+OrderKey = Annotated[Text, Form(pattern=r"^console-[A-Za-z0-9_-]{16,64}$")]
+# A cancel-all's confirmation step reads, but only an operator who may write sees it.
+OrdersWriterStep = Annotated[Session, Depends(require_session("orders:read", "orders:write"))]
+ScopeExchange = Annotated[Text, Query(pattern=f"^$|{EXCHANGE}", max_length=32)]
+ScopeSymbol = Annotated[Text, Query(pattern=f"^$|{SYMBOL}", max_length=41)]
 # A quantity or price as the operator types it: a plain decimal, never a float on the way.
 DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
+# The order types order management takes (eip.exchanges OrderType), and those with a limit price.
+ORDER_TYPES = (
+    "^(limit|market|stop_market|stop_limit|take_profit_market|take_profit_limit"
+    "|trailing_stop_market|trailing_stop_limit)$"
+)
+LIMIT_PRICED = ("limit", "stop_limit", "take_profit_limit", "trailing_stop_limit")
 
 
 def build_app(settings: ConsoleSettings) -> FastAPI:
@@ -416,10 +430,50 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def platform(
         request: Request, session: Annotated[Session, Depends(require_session())]
     ) -> HTMLResponse:
-        audit = None
+        audit = switches = None
         if session.has("audit:read"):
             audit = await audit_window(session, None, {})
-        return page(request, "platform.html", session, current="platform", audit=audit)
+        if session.has("risk:admin"):
+            switches = await kill_switches(live, await sessions.token(session))
+        return page(
+            request, "platform.html", session, current="platform", audit=audit, switches=switches
+        )
+
+    @app.post("/platform/kill-switch", include_in_schema=False)
+    async def set_kill_switch(
+        session: RiskAdminChange,
+        level: Annotated[Text, Form(pattern="^(platform|exchange|account)$")],
+        state: Annotated[Text, Form(pattern="^(active|reducing|halted)$")],
+        scope_id: Annotated[Text, Form(max_length=64)] = "",
+        reason: Annotated[Text, Form(max_length=500)] = "",
+        cancel_open: Annotated[bool, Form()] = False,
+    ) -> HTMLResponse:
+        """Through order management (risk:admin, audited there), which refuses a platform
+        switch with a scope, or another level without one, and cancel_open but with HALTED;
+        the switches come back re-read."""
+        token = await sessions.token(session)
+        body = {
+            "level": level,
+            "scope_id": scope_id.strip(),
+            "state": state,
+            "reason": reason,
+            "cancel_open": cancel_open,
+        }
+        answer = await upstream.request(
+            "order-management",
+            "PUT",
+            "/v1/risk/kill-switches",
+            token,
+            json=body,
+            timeout_s=settings.order_timeout_s,
+        )
+        table = renderer.render(
+            "fragments/kill_switches.html", switches=await kill_switches(live, token)
+        )
+        notice = renderer.render("fragments/kill_switch_notice.html", answer=answer)
+        return HTMLResponse(
+            notice + f'<div id="kill-switches-part" class="live" hx-swap-oob="true">{table}</div>'
+        )
 
     @app.get("/events/platform", include_in_schema=False)
     async def platform_events(
@@ -479,12 +533,20 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     def orders_panel(session: Session, view: dict[str, Any]) -> str:
         return renderer.render("fragments/orders.html", session=session, csrf=session.csrf, **view)
 
-    async def order_answer(session: Session, account: str, answer: dict[str, Any]) -> HTMLResponse:
+    async def order_answer(
+        session: Session, account: str, answer: dict[str, Any], amend: dict[str, str] | None = None
+    ) -> HTMLResponse:
         """What an order command answers the page: its notice, and (out of band) the orders
-        panel read again — the order is there at once, not at the next live round."""
-        view = await orders_view(upstream, await sessions.token(session), account)
+        panel read again — the order is there at once, not at the next live round. ``amend``:
+        the new terms an amend asked for (the answer's order still shows the old ones)."""
         queued = None if "order" in answer else answer
-        notice = renderer.render("fragments/order_notice.html", answer=answer, queued=queued)
+        notice = renderer.render(
+            "fragments/order_notice.html", answer=answer, queued=queued, amend=amend
+        )
+        return await with_panel(session, account, notice)
+
+    async def with_panel(session: Session, account: str, notice: str) -> HTMLResponse:
+        view = await orders_view(upstream, await sessions.token(session), account)
         panel = orders_panel(session, view)
         as_of = renderer.render("fragments/as_of.html", as_of=view["as_of"])
         return HTMLResponse(
@@ -504,6 +566,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
                 "panel": orders_panel(session, view),
                 "as_of": view["as_of"],
                 "ticket_key": new_ticket_key(),
+                "oco_key": new_ticket_key(),
                 "venues": settings.key_venues,
             }
         return page(request, "orders.html", session, current="orders", **ctx)
@@ -518,16 +581,21 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     async def place_order(
         session: OrdersWriter,
         account_id: Annotated[Text, Form(pattern=ACCOUNT)],
-        idempotency_key: Annotated[Text, Form(pattern=r"^console-[A-Za-z0-9_-]{16,64}$")],
+        idempotency_key: OrderKey,
         exchange: Annotated[Text, Form(pattern=EXCHANGE)],
         symbol: Annotated[Text, Form(pattern=SYMBOL, max_length=41)],
         side: Annotated[Text, Form(pattern="^(buy|sell)$")],
-        type: Annotated[Text, Form(pattern="^(limit|market)$")],
+        type: Annotated[Text, Form(pattern=ORDER_TYPES)],
         quantity: Annotated[Text, Form(pattern=DECIMAL)],
         price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        stop_price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        trailing_value: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        trailing_unit: Annotated[Text, Form(pattern="^(price|bps)$")] = "bps",
     ) -> HTMLResponse:
         """Through order management, which runs the risk checks and may hold a large trade for
-        a second operator's confirmation; the ticket's key makes a resend place nothing new."""
+        a second operator's confirmation; the ticket's key makes a resend place nothing new.
+        A stop, take-profit or trailing order goes native or emulated as order management
+        decides; the console checks only that a limit-priced type has its price."""
         body: dict[str, Any] = {
             "account_id": account_id,
             "idempotency_key": idempotency_key,
@@ -537,7 +605,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             "type": type,
             "quantity": quantity,
         }
-        if type == "limit":
+        if type in LIMIT_PRICED:
             if not price:
                 raise ApiError(
                     422,
@@ -546,6 +614,10 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
                     [{"field": "price", "problem": "a limit order needs a price"}],
                 )
             body["price"] = price
+        if stop_price and type not in ("limit", "market"):
+            body["stop_price"] = stop_price
+        if trailing_value and type.startswith("trailing_"):
+            body["trailing"] = {"value": trailing_value, "unit": trailing_unit}
         answer = await upstream.post(
             "order-management",
             "/v1/orders",
@@ -554,6 +626,44 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             timeout_s=settings.order_timeout_s,
         )
         return await order_answer(session, account_id, answer)
+
+    @app.post("/orders/oco", include_in_schema=False)
+    async def place_oco(
+        session: OrdersWriter,
+        account_id: Annotated[Text, Form(pattern=ACCOUNT)],
+        idempotency_key: OrderKey,
+        exchange: Annotated[Text, Form(pattern=EXCHANGE)],
+        symbol: Annotated[Text, Form(pattern=SYMBOL, max_length=41)],
+        side: Annotated[Text, Form(pattern="^(buy|sell)$")],
+        quantity: Annotated[Text, Form(pattern=DECIMAL)],
+        price: Annotated[Text, Form(pattern=DECIMAL)],
+        stop_price: Annotated[Text, Form(pattern=DECIMAL)],
+        stop_limit_price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+    ) -> HTMLResponse:
+        """An OCO list at order management (``POST /v1/order-lists``): a limit leg and a stop
+        leg, the first to execute cancels the other; native where the venue has lists."""
+        body: dict[str, Any] = {
+            "account_id": account_id,
+            "idempotency_key": idempotency_key,
+            "type": "oco",
+            "exchange": exchange,
+            "symbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+            "stop_price": stop_price,
+        }
+        if stop_limit_price:
+            body["stop_limit_price"] = stop_limit_price
+        answer = await upstream.post(
+            "order-management",
+            "/v1/order-lists",
+            await sessions.token(session),
+            body,
+            timeout_s=settings.order_timeout_s,
+        )
+        notice = renderer.render("fragments/list_notice.html", answer=answer)
+        return await with_panel(session, account_id, notice)
 
     @app.post("/orders/cancel", include_in_schema=False)
     async def cancel_order(session: OrdersWriter, order_id: OrderId) -> HTMLResponse:
@@ -564,6 +674,130 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             timeout_s=settings.order_timeout_s,
         )
         return await order_answer(session, answer_account(answer), answer)
+
+    @app.post("/orders/amend", include_in_schema=False)
+    async def amend_order(
+        session: OrdersWriter,
+        order_id: OrderId,
+        idempotency_key: OrderKey,
+        price: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+        quantity: Annotated[Text, Form(pattern=f"^$|{DECIMAL}")] = "",
+    ) -> HTMLResponse:
+        """A new price and/or total quantity, through order management's amend (native at the
+        venue, or a cancel-replace whose replacement is a new order: ``replaced_by``). The
+        row's key is the order's id and version, so a resend after no answer amends once."""
+        terms = {k: v for k, v in (("price", price), ("quantity", quantity)) if v}
+        if not terms:
+            raise ApiError(
+                422,
+                "invalid_request",
+                "the amend changes nothing",
+                [{"field": "price", "problem": "give a new price or quantity"}],
+            )
+        answer = await upstream.request(
+            "order-management",
+            "PATCH",
+            f"/v1/orders/{order_id}",
+            await sessions.token(session),
+            json={"idempotency_key": idempotency_key, **terms},
+            timeout_s=settings.order_timeout_s,
+        )
+        return await order_answer(session, answer_account(answer), answer, amend=terms)
+
+    @app.get("/orders/preview", include_in_schema=False)
+    async def preview_order(
+        session: OrdersWriterStep,
+        account_id: Annotated[Text, Query(pattern=ACCOUNT)],
+        exchange: Annotated[Text, Query(pattern=EXCHANGE)],
+        symbol: Annotated[Text, Query(pattern=SYMBOL, max_length=41)],
+        side: Annotated[Text, Query(pattern="^(buy|sell)$")],
+        type: Annotated[Text, Query(pattern=ORDER_TYPES)],
+        quantity: Annotated[Text, Query(pattern=DECIMAL)],
+        price: Annotated[Text, Query(pattern=f"^$|{DECIMAL}")] = "",
+    ) -> HTMLResponse:
+        """The ticket's check before sending (nothing is sent): the book's expected fill and,
+        with risk:admin, what order management's limits and kill switches say of it."""
+        ticket = {
+            "account_id": account_id,
+            "exchange": exchange,
+            "symbol": symbol,
+            "side": side,
+            "type": type,
+            "quantity": quantity,
+            "price": price if type in LIMIT_PRICED else "",
+        }
+        view = await ticket_preview(upstream, await sessions.token(session), session, ticket)
+        return HTMLResponse(renderer.render("fragments/ticket_preview.html", **view))
+
+    @app.get("/orders/cancel-all", include_in_schema=False)
+    async def cancel_all_step(
+        session: OrdersWriterStep,
+        account_id: Annotated[Text, Query(pattern=ACCOUNT)],
+        exchange: ScopeExchange = "",
+        symbol: ScopeSymbol = "",
+    ) -> HTMLResponse:
+        """The confirmation step of a cancel-all: the open orders it would cancel now, and the
+        form that cancels them (nothing is cancelled by this request)."""
+        params: dict[str, Any] = {"account_id": account_id, "open": "true", "limit": 100}
+        params |= {k: v for k, v in (("exchange", exchange), ("symbol", symbol)) if v}
+        listed = await attempt(
+            upstream.get("order-management", "/v1/orders", await sessions.token(session), params)
+        )
+        return HTMLResponse(
+            renderer.render(
+                "fragments/cancel_all_step.html",
+                listed=listed,
+                account=account_id,
+                exchange=exchange,
+                symbol=symbol,
+                csrf=session.csrf,
+                key=new_ticket_key(),
+            )
+        )
+
+    @app.post("/orders/cancel-all", include_in_schema=False)
+    async def cancel_all(
+        session: OrdersWriter,
+        account_id: Annotated[Text, Form(pattern=ACCOUNT)],
+        idempotency_key: OrderKey,
+        exchange: Annotated[Text, Form(pattern=f"^$|{EXCHANGE}")] = "",
+        symbol: Annotated[Text, Form(pattern=f"^$|{SYMBOL}", max_length=41)] = "",
+    ) -> HTMLResponse:
+        """Every open order of the account (of one exchange, of one symbol) at order
+        management, once the operator confirmed; the key drawn with the confirmation step
+        makes a resend after no answer cancel nothing twice."""
+        body: dict[str, Any] = {"account_id": account_id, "idempotency_key": idempotency_key}
+        body |= {k: v for k, v in (("exchange", exchange), ("symbol", symbol)) if v}
+        answer = await upstream.post(
+            "order-management",
+            "/v1/orders/cancel-all",
+            await sessions.token(session),
+            body,
+            timeout_s=settings.order_timeout_s,
+        )
+        notice = renderer.render(
+            "fragments/cancel_all_notice.html",
+            answer=answer,
+            account=account_id,
+            exchange=exchange,
+            symbol=symbol,
+        )
+        # the notice takes the confirmation step's place
+        return await with_panel(session, account_id, notice)
+
+    @app.get("/orders/timeline", include_in_schema=False)
+    async def order_timeline(
+        session: OrdersReader,
+        order_id: Annotated[Text, Query(pattern=r"^[0-9a-fA-F-]{36}$")],
+    ) -> HTMLResponse:
+        """One order's event log at order management, oldest first (what its state is the
+        projection of): asked for when the operator opens the order's timeline."""
+        events = await attempt(
+            upstream.get(
+                "order-management", f"/v1/orders/{order_id}/events", await sessions.token(session)
+            )
+        )
+        return HTMLResponse(renderer.render("fragments/timeline.html", events=events))
 
     @app.post("/orders/confirm", include_in_schema=False)
     async def confirm_order(session: OrdersConfirmer, order_id: OrderId) -> HTMLResponse:
@@ -611,7 +845,9 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
     @app.get("/rules", include_in_schema=False)
     async def rules(request: Request, session: RulesReader) -> HTMLResponse:
         token = await sessions.token(session)
-        view = await rules_view(upstream, token, arbitrage=session.has("alerts:read"))
+        view = await rules_view(
+            upstream, token, arbitrage=session.has("alerts:read"), executions=True
+        )
         panel = renderer.render("fragments/rules.html", session=session, csrf=session.csrf, **view)
         return page(
             request,
@@ -620,6 +856,7 @@ def build_app(settings: ConsoleSettings) -> FastAPI:
             current="rules",
             panel=panel,
             opportunities=view["opportunities"],
+            executions=view["executions"],
         )
 
     @app.post("/rules/pause", include_in_schema=False)

@@ -432,6 +432,12 @@ async def probe(live: Live, service: str) -> Probe:
     )
 
 
+async def kill_switches(live: Live, token: str) -> Result:
+    """Order management's kill switches (risk:admin): those set at any level, each with its
+    state, reason, who set it and when."""
+    return await attempt(live.upstream.get("order-management", "/v1/risk/kill-switches", token))
+
+
 async def follow_platform(live: Live, session: Session) -> AsyncIterator[Event]:
     r, up, changes = live.renderer, live.upstream, Changes()
     while True:
@@ -444,7 +450,13 @@ async def follow_platform(live: Live, session: Session) -> AsyncIterator[Event]:
             books = await attempt(up.get("order-book", "/v1/books", token))
             if books.ok:
                 live.watch.observe(books.value["books"])
-        out: list[Event | None] = [
+        out: list[Event | None] = []
+        if session.has("risk:admin"):
+            switches = r.render(
+                "fragments/kill_switches.html", switches=await kill_switches(live, token)
+            )
+            out.append(changes.fragment("kill-switches-part", switches))
+        out += [
             changes.fragment(
                 "services",
                 r.render("fragments/services.html", probes=probes, errors=live.service_errors),

@@ -41,6 +41,24 @@ def _clock(value: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+# An order event's changes that every event carries, or that the order's row shows already.
+_ROUTINE = {"state", "version", "updated_at", "created_at"}
+
+
+def _changes(event: dict[str, Any]) -> str:
+    """What an order event changed, for its timeline: the first event (the whole order, shown
+    by its row) says nothing; the others what they set, without the routine and empty fields."""
+    if int(event.get("version", 0)) <= 1:
+        return ""
+    changes = event.get("changes") or {}
+    shown = [
+        f"{key}={value}"
+        for key, value in sorted(changes.items())
+        if key not in _ROUTINE and value not in (None, "", [], {})
+    ]
+    return ", ".join(shown)
+
+
 def _dash(symbol: str) -> str:
     return symbol.replace("/", "-")
 
@@ -56,6 +74,7 @@ def environment() -> Environment:
     env.filters["age"] = _age
     env.filters["clock"] = _clock
     env.filters["dash"] = _dash
+    env.filters["changes"] = _changes
     return env
 
 

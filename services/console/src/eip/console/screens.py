@@ -69,7 +69,8 @@ SCREENS: tuple[Screen, ...] = (
         None,
         True,
         "Each service's readiness and last error, stream status per venue, Kafka consumer lag,"
-        " and the audit trail with its chain verification.",
+        " the kill switch and its control (risk:admin), and the audit trail with its chain"
+        " verification.",
     ),
     Screen(
         "accounts",
@@ -91,9 +92,10 @@ SCREENS: tuple[Screen, ...] = (
         "order-management",
         "POST /v1/orders",
         True,
-        "Open and recent orders per account with their state and fills; with orders:write an"
-        " order ticket (limit, market) and cancel; large trades held for a second operator's"
-        " confirmation (orders:confirm).",
+        "Open and recent orders per account with their state, fills and event timeline; with"
+        " orders:write an order ticket (limit, market, stop, take-profit, trailing), OCO,"
+        " amend, cancel and cancel-all; large trades held for a second operator's confirmation"
+        " (orders:confirm).",
         15,
     ),
     Screen(
@@ -105,7 +107,7 @@ SCREENS: tuple[Screen, ...] = (
         "GET /v1/rules",
         True,
         "Automation rules with their state and last firings, pause and resume (rules:write),"
-        " and the open cross-exchange opportunities (alerts:read).",
+        " the open cross-exchange opportunities (alerts:read) and the arbitrage executions.",
         16,
     ),
 )

@@ -15,6 +15,10 @@ What is subtle:
   sends a part only when its HTML changed), and each shows the time of its last good reading
   ("as of"), which moves at every round: a page whose data stopped moving says how old it is.
   The followers live here, not in ``live.py``, because they render this module's models.
+- The order ticket's check before sending (``ticket_preview``) compares the ticket only with
+  what it could read (the book's expected fill; with risk:admin, order management's limits and
+  kill switches), because order management has no dry-run endpoint: ``indicative`` names the
+  checks those readings decide, with the code order management would give, and no other.
 - Recent firings are asked for per rule (the automation API has no firings-of-many call), for
   at most ``FIRINGS_OF`` rules, so a page with many rules costs a bounded number of calls; the
   same for an order's fills (``FILLS_OF`` orders that filled something).
@@ -42,6 +46,7 @@ SPANS = {
 FIRINGS_SHOWN = 5
 FIRINGS_OF = 25
 OPPORTUNITIES_SHOWN = 20
+EXECUTIONS_SHOWN = 20
 OPEN_ORDERS_SHOWN = 100
 RECENT_ORDERS_SHOWN = 20
 FILLS_OF = 10
@@ -186,10 +191,13 @@ async def orders_view(upstream: Upstream, token: str, account: str) -> dict[str,
     }
 
 
-async def rules_view(upstream: Upstream, token: str, arbitrage: bool) -> dict[str, Any]:
+async def rules_view(
+    upstream: Upstream, token: str, arbitrage: bool, executions: bool = False
+) -> dict[str, Any]:
     """The token's rules (newest state), each with its last firings; with ``arbitrage`` (the
-    session has alerts:read) the open cross-exchange opportunities."""
-    listed, opportunities = await asyncio.gather(
+    session has alerts:read) the open cross-exchange opportunities; with ``executions`` the
+    arbitrage executions of the token's accounts (rules:read, like the rules), newest first."""
+    listed, opportunities, executed = await asyncio.gather(
         attempt(upstream.get("automation", "/v1/rules", token)),
         attempt(
             upstream.get(
@@ -200,6 +208,13 @@ async def rules_view(upstream: Upstream, token: str, arbitrage: bool) -> dict[st
             )
         )
         if arbitrage
+        else _nothing(),
+        attempt(
+            upstream.get(
+                "automation", "/v1/arbitrage/executions", token, {"limit": EXECUTIONS_SHOWN}
+            )
+        )
+        if executions
         else _nothing(),
     )
     rules: list[dict[str, Any]] = listed.value["rules"] if listed.ok else []
@@ -221,8 +236,168 @@ async def rules_view(upstream: Upstream, token: str, arbitrage: bool) -> dict[st
         "rules_error": listed.error,
         "firings": {rule["rule_id"]: found for rule, found in zip(rules, firings, strict=False)},
         "opportunities": opportunities if arbitrage else None,
+        "executions": executed if executions else None,
     }
 
 
 async def _nothing() -> Result:
     return Result()
+
+
+# --- the order ticket's check before sending ----------------------------------------------------
+
+# A kill switch's state by how much it holds back (order management's KillState rank).
+SWITCH_RANK = {"active": 0, "reducing": 1, "halted": 2}
+
+
+async def ticket_preview(
+    upstream: Upstream, token: str, session: Session, ticket: dict[str, str]
+) -> dict[str, Any]:
+    """What the ticket would meet, read before sending: the order book's expected fill of its
+    size (``/slippage``, with books:read) and, with risk:admin, the limits and kill switches
+    order management holds the account to, compared with the ticket (``indicative``). Order
+    management has no dry-run endpoint: its own checks run when the order is sent."""
+    exchange, symbol, account = ticket["exchange"], ticket["symbol"], ticket["account_id"]
+    book = f"/v1/books/{exchange}/{symbol.replace('/', '-')}/slippage"
+    readable = {"books": session.has("books:read"), "risk": session.has("risk:admin")}
+    slippage, limits, switches = await asyncio.gather(
+        attempt(
+            upstream.get(
+                "order-book", book, token, {"side": ticket["side"], "size": ticket["quantity"]}
+            )
+        )
+        if readable["books"]
+        else _nothing(),
+        attempt(
+            upstream.get(
+                "order-management",
+                "/v1/risk/limits/effective",
+                token,
+                {"account_id": account, "exchange": exchange, "symbol": symbol},
+            )
+        )
+        if readable["risk"]
+        else _nothing(),
+        attempt(upstream.get("order-management", "/v1/risk/kill-switches", token))
+        if readable["risk"]
+        else _nothing(),
+    )
+    found = indicative(
+        ticket,
+        slippage.value if readable["books"] and slippage.ok else None,
+        limits.value["limits"] if readable["risk"] and limits.ok else None,
+        switches.value["switches"] if readable["risk"] and switches.ok else None,
+    )
+    return {
+        "ticket": ticket,
+        "readable": readable,
+        "slippage": slippage,
+        "limits": limits,
+        "switches": switches,
+        **found,
+    }
+
+
+def indicative(
+    ticket: dict[str, str],
+    slippage: dict[str, Any] | None,
+    limits: dict[str, Any] | None,
+    switches: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The ticket against what was read: its notional (at the limit price, or the book's
+    expected average for a market order), whether a limit order crosses the book, and the
+    findings — each ``{"code", "effect", "message"}`` with effect ``deny`` (order management
+    would refuse it with that code), ``hold`` (held for a second operator) or ``note``. Only
+    the checks these readings decide are made (kill switch, quantity and notional caps, the
+    confirmation threshold, a market order's slippage cap); the rest (balances, the venue's
+    rules, the price band, rates) order management checks at sending."""
+    quantity = Decimal(ticket["quantity"])
+    market = ticket["type"] == "market"
+    buy = ticket["side"] == "buy"
+    price: Decimal | None = None
+    if not market and ticket.get("price"):
+        price = Decimal(ticket["price"])
+    elif slippage is not None and slippage.get("average_price"):
+        price = Decimal(slippage["average_price"])
+    notional = quantity * price if price is not None else None
+    crosses: bool | None = None
+    findings: list[dict[str, str]] = []
+    if slippage is not None:
+        best = slippage.get("best_price")
+        # only a plain limit order meets the book now; a stop's limit applies once triggered
+        if ticket["type"] == "limit" and price is not None and best:
+            crosses = price >= Decimal(best) if buy else price <= Decimal(best)
+        if not slippage.get("complete", True):
+            findings.append(
+                {
+                    "code": "book_too_thin",
+                    "effect": "note",
+                    "message": f"the book holds {slippage['filled_size']} on that side, "
+                    f"{slippage['shortfall']} short of the size",
+                }
+            )
+    if switches is not None:
+        applying = [
+            s
+            for s in switches
+            if (s["level"], s["scope_id"])
+            in (
+                ("platform", ""),
+                ("exchange", ticket["exchange"]),
+                ("account", ticket["account_id"]),
+            )
+        ]
+        tightest = max(applying, key=lambda s: SWITCH_RANK.get(s["state"], 0), default=None)
+        if tightest is not None and tightest["state"] == "halted":
+            findings.append(
+                {
+                    "code": "halted",
+                    "effect": "deny",
+                    "message": f"the {tightest['level']} kill switch is HALTED"
+                    + (f" ({tightest['reason']})" if tightest.get("reason") else ""),
+                }
+            )
+        elif tightest is not None and tightest["state"] == "reducing":
+            findings.append(
+                {
+                    "code": "reducing_only",
+                    "effect": "deny",
+                    "message": f"the {tightest['level']} kill switch is REDUCING: only an order "
+                    "that reduces a position passes",
+                }
+            )
+    if limits is not None:
+
+        def cap(name: str) -> Decimal | None:
+            value = limits.get(name)
+            return None if value in (None, "") else Decimal(str(value))
+
+        checks = [
+            ("max_order_quantity", quantity, "deny", "the quantity is above the cap"),
+            ("max_order_notional", notional, "deny", "the notional is above the cap"),
+            (
+                "confirm_above_notional",
+                notional,
+                "hold",
+                "above the confirmation threshold: held until a second operator confirms",
+            ),
+        ]
+        if market and slippage is not None and slippage.get("slippage_vs_mid_bps"):
+            bps = Decimal(slippage["slippage_vs_mid_bps"])
+            checks.append(
+                ("max_slippage_bps", bps, "deny", "the expected slippage is above the cap")
+            )
+        for name, value, effect, message in checks:
+            limit = cap(name)
+            if limit is not None and value is not None and value > limit:
+                code = "slippage" if name == "max_slippage_bps" else name
+                if name == "confirm_above_notional":
+                    code = "confirmation"
+                findings.append(
+                    {"code": code, "effect": effect, "message": f"{message} ({value} > {limit})"}
+                )
+    return {
+        "notional": None if notional is None else str(notional),
+        "crosses": crosses,
+        "findings": findings,
+    }

@@ -1,5 +1,5 @@
 // The console's page behaviour, loaded by every page (no inline script anywhere: the CSP
-// forbids it). Three jobs:
+// forbids it). Its jobs:
 // - live: the page's one EventSource (its URL in [data-live]); "fragment" events replace an
 //   element's content with HTML the server rendered, chart events go to charts.js as DOM
 //   events, "logout" sends the browser to the login page;
@@ -10,6 +10,7 @@
 // - idempotency: a form marked data-idempotent (the order ticket) gets a new idempotency key
 //   once the service answered (2xx or 4xx: that order exists or was refused) — never after a
 //   5xx or no answer, where sending the form again must not place a second order.
+// - confirmation steps: a button marked data-dismiss="<id>" empties that element (the step).
 import { stats } from "./stats.js";
 
 
@@ -105,6 +106,14 @@ document.addEventListener("htmx:afterRequest", (event) => {
   const status = event.detail.xhr ? event.detail.xhr.status : 0;
   if (!form || status === 0 || status >= 500) return;
   form.querySelector("input[name=idempotency_key]").value = newKey();
+});
+
+// a confirmation step's "keep" button: the step goes, nothing was asked of any service
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-dismiss]");
+  if (!button) return;
+  const step = document.getElementById(button.dataset.dismiss);
+  if (step) step.replaceChildren();
 });
 
 const live = document.querySelector("[data-live]");
