@@ -12,6 +12,15 @@ What is subtle:
 
 - The lease is checked (``FOR SHARE``) before anything else, so a fenced-out instance changes
   nothing (``Fenced``: it drops the partition at once).
+- **Pipeline mode** (psycopg's ``conn.pipeline()``): statements are sent without waiting for
+  each answer, and only a read the work needs (``fetchone``...) waits — carrying everything
+  queued before it in the same round trip. So the BEGIN and the lease read leave together
+  (the work runs only once the epoch is known to be ours), and every write (the command row,
+  the orders, their events, event and audit records, outbox rows) leaves in one batch at the
+  end, then the COMMIT. The version guards of the updates and any unique-key conflict are
+  known before the commit (``verify``), and a failure rolls everything back. A write whose
+  effect the work needs to know now must fetch it (``RETURNING``), never read ``rowcount``
+  (it is not known until the next sync).
 - Changes are written at the end; their audit events are staged in the transaction
   (``audit_outbox``) and chained in batches after it, so no order transaction takes the
   platform audit chain's lock.
@@ -93,11 +102,9 @@ class Tx:
 
     async def enqueue(
         self, order: Order, action: Action, payload: Mapping[str, Any] | None = None
-    ) -> int:
+    ) -> None:
         self.queued += 1
-        return await self.outbox.enqueue(
-            self.conn, order.order_id, order.partition, action, payload
-        )
+        await self.outbox.enqueue(self.conn, order.order_id, order.partition, action, payload)
 
 
 class Ledger:
@@ -146,12 +153,17 @@ class Ledger:
         epoch = self.ownership.epoch(partition) if epoch is None else epoch
         async with self.db.connection() as conn:
             try:
-                async with conn.transaction():
+                async with conn.pipeline() as pipeline, conn.transaction():
+                    # the BEGIN and the lease's read in one round trip; the work runs only once
+                    # the epoch is known to be ours
                     await self.leases.check(conn, partition, epoch)
                     tx = Tx(conn, self.repo, self.outbox)
                     result = await work(tx)
                     await self._follow(tx)
-                    staged = await self.repo.write(conn, tx.changes)
+                    written = await self.repo.write(conn, tx.changes)
+                    await pipeline.sync()  # every answer in: verified before the commit
+                    written.verify()
+                staged = written.staged
             except Fenced:
                 self.ownership.drop(partition)
                 log.warning("partition lease superseded: dropped", extra={"partition": partition})

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -42,6 +42,11 @@ _OUTCOMES = {
 }
 
 
+# The unique keys a command that raced another with the same idempotency key breaks: the
+# command's own, and its order's client order id (derived from the key).
+KEY_TAKEN = frozenset({"commands_pkey", "orders_account_id_client_order_id_key"})
+
+
 class StaleOrder(Exception):
     """The order changed since it was read: the change was not written."""
 
@@ -52,6 +57,23 @@ class Change:
     record: OrderEventRecord
     before: Order | None = None  # None: a new order
     fill: VenueFill | None = None  # the execution this change records, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What ``write`` sent: how many audit events it staged, and the guarded updates whose
+    answers ``verify`` checks once they arrived (before the commit)."""
+
+    staged: int
+    updates: list[tuple[AsyncCursor[Any], Change]]
+
+    def verify(self) -> None:
+        for cursor, change in self.updates:
+            if cursor.rowcount != 1:
+                assert change.before is not None
+                raise StaleOrder(
+                    f"order {change.after.order_id} changed since version {change.before.version}"
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +286,7 @@ class OrderRepository:
         cursor = await conn.execute(
             f"INSERT INTO {self.t.order_fills} (order_id, trade_id, venue_order_id, price,"
             " quantity, fee, fee_asset, liquidity, time)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
             (
                 order_id,
                 fill.trade_id,
@@ -277,62 +299,68 @@ class OrderRepository:
                 fill.time,
             ),
         )
-        return cursor.rowcount == 1
+        return await cursor.fetchone() is not None  # fetched: in pipeline mode it syncs
 
-    async def write(self, conn: AsyncConnection, changes: Iterable[Change]) -> int:
-        """Store ``changes`` in the caller's transaction; returns how many audit events were
-        staged (``chain_staged`` chains them after the commit). ``StaleOrder`` if an order
-        moved since it was read."""
+    async def write(self, conn: AsyncConnection, changes: Iterable[Change]) -> Written:
+        """Store ``changes`` in the caller's transaction, as statements sent without waiting for
+        their answers (in pipeline mode they leave together). The caller runs
+        ``Written.verify`` once they are answered and before the commit: ``StaleOrder`` if an
+        order moved since it was read. ``Written.staged``: the audit events staged
+        (``chain_staged`` chains them after the commit)."""
         changes = list(changes)
         if not changes:
-            return 0
-        for change in changes:
-            order = change.after
-            data = Jsonb(_data(order))
-            if change.before is None:
-                await conn.execute(
+            return Written(0, [])
+        news = [c for c in changes if c.before is None]
+        updates: list[tuple[AsyncCursor[Any], Change]] = []
+        if news:
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
                     f"INSERT INTO {self.t.orders} (order_id, account_id, exchange, symbol,"
                     " partition, client_order_id, venue_order_id, state, version, open, list_id,"
                     " parent_id, data, created_at, updated_at)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (
-                        order.order_id,
-                        order.account_id,
-                        order.exchange,
-                        order.symbol,
-                        order.partition,
-                        order.client_order_id,
-                        order.venue_order_id,
-                        order.state.value,
-                        order.version,
-                        order.is_open,
-                        order.list_id,
-                        order.parent_id,
-                        data,
-                        order.created_at,
-                        order.updated_at,
-                    ),
+                    [
+                        (
+                            o.order_id,
+                            o.account_id,
+                            o.exchange,
+                            o.symbol,
+                            o.partition,
+                            o.client_order_id,
+                            o.venue_order_id,
+                            o.state.value,
+                            o.version,
+                            o.is_open,
+                            o.list_id,
+                            o.parent_id,
+                            Jsonb(_data(o)),
+                            o.created_at,
+                            o.updated_at,
+                        )
+                        for o in (c.after for c in news)
+                    ],
                 )
-            else:
-                cursor = await conn.execute(
-                    f"UPDATE {self.t.orders} SET venue_order_id = %s, state = %s, version = %s,"
-                    " open = %s, data = %s, updated_at = %s"
-                    " WHERE order_id = %s AND version = %s",
-                    (
-                        order.venue_order_id,
-                        order.state.value,
-                        order.version,
-                        order.is_open,
-                        data,
-                        order.updated_at,
-                        order.order_id,
-                        change.before.version,
-                    ),
-                )
-                if cursor.rowcount != 1:
-                    raise StaleOrder(
-                        f"order {order.order_id} changed since version {change.before.version}"
-                    )
+        for change in changes:
+            if change.before is None:
+                continue
+            order = change.after
+            # guarded by the version the change started from; answered at the next sync
+            cursor = await conn.execute(
+                f"UPDATE {self.t.orders} SET venue_order_id = %s, state = %s, version = %s,"
+                " open = %s, data = %s, updated_at = %s"
+                " WHERE order_id = %s AND version = %s",
+                (
+                    order.venue_order_id,
+                    order.state.value,
+                    order.version,
+                    order.is_open,
+                    Jsonb(_data(order)),
+                    order.updated_at,
+                    order.order_id,
+                    change.before.version,
+                ),
+            )
+            updates.append((cursor, change))
         async with conn.cursor() as cursor:
             await cursor.executemany(
                 f"INSERT INTO {self.t.order_events} (order_id, version, event, state, actor, time,"
@@ -381,7 +409,7 @@ class OrderRepository:
                     for c in changes
                 ],
             )
-        return len(changes)
+        return Written(len(changes), updates)
 
     async def chain_staged(self, limit: int = 500) -> int:
         """Chain up to ``limit`` staged audit events (oldest first) into the audit trail, in one
@@ -442,12 +470,15 @@ class OrderRepository:
             created_at,
         )
 
-    async def record_command(self, conn: AsyncConnection, row: CommandRow) -> bool:
-        """Remember a command by its key; False if the key was taken meanwhile."""
-        cursor = await conn.execute(
+    async def record_command(self, conn: AsyncConnection, row: CommandRow) -> None:
+        """Remember a command by its key. A key taken meanwhile (the same command on two paths
+        at once) is the primary key's ``UniqueViolation`` (``KEY_TAKEN``), raised when the
+        statement is answered — in pipeline mode at the transaction's next sync — and the
+        transaction rolls back."""
+        await conn.execute(
             f"INSERT INTO {self.t.commands} (account_id, idempotency_key, kind, request_hash,"
             " order_id, list_id, result, requested_by, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 row.account_id,
                 row.idempotency_key,
@@ -460,7 +491,6 @@ class OrderRepository:
                 row.created_at,
             ),
         )
-        return cursor.rowcount == 1
 
     async def notify_command(self, conn: AsyncConnection, account_id: str, key: str) -> None:
         """Wake HTTP callers waiting on another instance for this command (sent at commit)."""

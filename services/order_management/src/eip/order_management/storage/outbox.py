@@ -73,15 +73,13 @@ class Outbox:
         partition: int,
         action: Action,
         payload: Mapping[str, Any] | None = None,
-    ) -> int:
-        cursor = await conn.execute(
+    ) -> None:
+        # nothing fetched: in the ledger's pipeline it leaves with the transaction's writes
+        await conn.execute(
             f"INSERT INTO {self.table} (order_id, partition, action, payload)"
-            " VALUES (%s, %s, %s, %s) RETURNING id",
+            " VALUES (%s, %s, %s, %s)",
             (order_id, partition, action, Jsonb(dict(payload or {}))),
         )
-        row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
 
     async def claimable(
         self, conn: AsyncConnection, partitions: Sequence[int], limit: int, *, lock: bool = True
@@ -177,16 +175,13 @@ class Outbox:
 
     async def delete_for_order(
         self, conn: AsyncConnection, order_id: str, action: Action | None = None
-    ) -> int:
+    ) -> None:
         if action is None:
-            cursor = await conn.execute(
-                f"DELETE FROM {self.table} WHERE order_id = %s", (order_id,)
-            )
+            await conn.execute(f"DELETE FROM {self.table} WHERE order_id = %s", (order_id,))
         else:
-            cursor = await conn.execute(
+            await conn.execute(
                 f"DELETE FROM {self.table} WHERE order_id = %s AND action = %s", (order_id, action)
             )
-        return cursor.rowcount
 
     async def in_doubt(self, conn: AsyncConnection, row_id: int) -> None:
         await conn.execute(f"UPDATE {self.table} SET state = 'in_doubt' WHERE id = %s", (row_id,))
