@@ -36,11 +36,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from psycopg import AsyncConnection
 from psycopg.errors import DeadlockDetected, SerializationFailure
 
+from eip.exchanges.contract.trading import VenueFill
 from eip.order_management.orders import Order, change, create
 from eip.order_management.ownership import Ownership
 from eip.order_management.state_machine import Event
@@ -53,7 +55,7 @@ from eip.order_management.storage import (
     Outbox,
     StaleOrder,
 )
-from eip.order_management.storage.outbox import Action
+from eip.order_management.storage.outbox import Action, OutboxRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +77,8 @@ class Tx:
         self.queued = 0  # venue calls enqueued
         self.touched: set[str] = set()
         self.followed = 0  # changes the list rules have looked at
+        # fill totals read ahead (``order_and_call``), each used once; a fill added drops it
+        self._fills: dict[str, Callable[[], Awaitable[tuple[Decimal, Decimal]]]] = {}
 
     def latest(self, order_id: str) -> Order | None:
         """The order as this transaction left it so far (None: not changed here)."""
@@ -85,6 +89,28 @@ class Tx:
 
     async def order(self, order_id: str, *, lock: bool = True) -> Order | None:
         return await self.repo.get(self.conn, order_id, lock=lock)
+
+    async def order_and_call(
+        self, order_id: str, row_id: int
+    ) -> tuple[Order | None, OutboxRow | None]:
+        """The order and one of its calls, both locked (the order first: lock order), with the
+        order's fill totals read ahead for ``fill_totals`` — one round trip for the three."""
+        order = await self.repo.reading(self.conn, order_id, lock=True)
+        call = await self.outbox.reading(self.conn, row_id, lock=True)
+        self._fills[order_id] = await self.repo.reading_fill_totals(self.conn, order_id)
+        return await order(), await call()
+
+    async def fill_totals(self, order_id: str) -> tuple[Decimal, Decimal]:
+        """(quantity, quantity x price) of the order's stored fills, as of this transaction."""
+        ahead = self._fills.pop(order_id, None)
+        if ahead is not None:
+            return await ahead()
+        return await self.repo.fill_totals(self.conn, order_id)
+
+    async def add_fill(self, order_id: str, fill: VenueFill) -> bool:
+        """Store an execution once; False if it was stored before (a replay)."""
+        self._fills.pop(order_id, None)  # read ahead of it: no longer the totals
+        return await self.repo.add_fill(self.conn, order_id, fill)
 
     def create(self, event: Event, *, actor: str, **fields: Any) -> Order:
         order, record = create(event, actor=actor, **fields)

@@ -11,7 +11,7 @@ a transaction that deletes them: nothing staged is lost or chained twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -106,12 +106,23 @@ class OrderRepository:
     async def get(
         self, conn: AsyncConnection, order_id: str, *, lock: bool = False
     ) -> Order | None:
+        return await (await self.reading(conn, order_id, lock=lock))()
+
+    async def reading(
+        self, conn: AsyncConnection, order_id: str, *, lock: bool = False
+    ) -> Callable[[], Awaitable[Order | None]]:
+        """``get`` in two halves: the statement is sent now, the returned function waits for
+        its answer (in pipeline mode, reads sent together share one round trip)."""
         suffix = " FOR UPDATE" if lock else ""
         cursor = await conn.execute(
             f"SELECT data, version FROM {self.t.orders} WHERE order_id = %s{suffix}", (order_id,)
         )
-        row = await cursor.fetchone()
-        return None if row is None else order_from_row(row[0], int(row[1]))
+
+        async def answer() -> Order | None:
+            row = await cursor.fetchone()
+            return None if row is None else order_from_row(row[0], int(row[1]))
+
+        return answer
 
     async def get_many(
         self, conn: AsyncConnection, order_ids: Sequence[str], *, lock: bool = False
@@ -121,18 +132,6 @@ class OrderRepository:
         suffix = " ORDER BY order_id FOR UPDATE" if lock else ""
         cursor = await conn.execute(
             f"SELECT data, version FROM {self.t.orders} WHERE order_id = ANY(%s::uuid[]){suffix}",
-            (list(order_ids),),
-        )
-        orders = [order_from_row(data, int(version)) for data, version in await cursor.fetchall()]
-        return {o.order_id: o for o in orders}
-
-    async def lock_free(self, conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, Order]:
-        """Those of the orders no other transaction holds, locked for this one."""
-        if not order_ids:
-            return {}
-        cursor = await conn.execute(
-            f"SELECT data, version FROM {self.t.orders} WHERE order_id = ANY(%s::uuid[])"
-            " ORDER BY order_id FOR UPDATE SKIP LOCKED",
             (list(order_ids),),
         )
         orders = [order_from_row(data, int(version)) for data, version in await cursor.fetchall()]
@@ -270,14 +269,24 @@ class OrderRepository:
 
     async def fill_totals(self, conn: AsyncConnection, order_id: str) -> tuple[Decimal, Decimal]:
         """(quantity, quantity x price) of the fills stored for an order."""
+        return await (await self.reading_fill_totals(conn, order_id))()
+
+    async def reading_fill_totals(
+        self, conn: AsyncConnection, order_id: str
+    ) -> Callable[[], Awaitable[tuple[Decimal, Decimal]]]:
+        """``fill_totals`` in two halves, like ``reading``."""
         cursor = await conn.execute(
             f"SELECT coalesce(sum(quantity), 0), coalesce(sum(quantity * price), 0)"
             f" FROM {self.t.order_fills} WHERE order_id = %s",
             (order_id,),
         )
-        row = await cursor.fetchone()
-        assert row is not None
-        return Decimal(row[0]), Decimal(row[1])
+
+        async def answer() -> tuple[Decimal, Decimal]:
+            row = await cursor.fetchone()
+            assert row is not None
+            return Decimal(row[0]), Decimal(row[1])
+
+        return answer
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -415,7 +424,9 @@ class OrderRepository:
         """Chain up to ``limit`` staged audit events (oldest first) into the audit trail, in one
         transaction that deletes them: each is chained exactly once, whichever instance runs
         it, and one acquisition of the chain's lock covers the batch. Returns how many."""
-        async with self.db.transaction() as conn:
+        # pipeline mode: the BEGIN and the batch's read leave together, and the chain's
+        # writes, the DELETE and the COMMIT in one go after the chain head is read
+        async with self.db.connection() as conn, conn.pipeline(), conn.transaction():
             # SKIP LOCKED: two instances chaining at once take disjoint batches, neither waits
             cursor = await conn.execute(
                 f"SELECT id, actor, action, subject, outcome, details, time"
