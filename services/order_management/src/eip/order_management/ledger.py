@@ -17,8 +17,10 @@ What is subtle:
   queued before it in the same round trip. So the BEGIN and the lease read leave together
   (the work runs only once the epoch is known to be ours), and every write (the command row,
   the orders, their events, event and audit records, outbox rows) leaves in one batch at the
-  end, then the COMMIT. The version guards of the updates and any unique-key conflict are
-  known before the commit (``verify``), and a failure rolls everything back. A write whose
+  end together with the COMMIT. So the checks left there raise on the server instead of
+  answering: the updates' version guard (``expect_one``, serialization_failure: run again)
+  and the unique keys. One that fails aborts the transaction, nothing after it runs, the
+  COMMIT rolls back, and the error is raised here when the batch is answered. A write whose
   effect the work needs to know now must fetch it (``RETURNING``), never read ``rowcount``
   (it is not known until the next sync).
 - Changes are written at the end; their audit events are staged in the transaction
@@ -53,7 +55,6 @@ from eip.order_management.storage import (
     Leases,
     OrderRepository,
     Outbox,
-    StaleOrder,
 )
 from eip.order_management.storage.outbox import Action, OutboxRow
 
@@ -179,22 +180,20 @@ class Ledger:
         epoch = self.ownership.epoch(partition) if epoch is None else epoch
         async with self.db.connection() as conn:
             try:
-                async with conn.pipeline() as pipeline, conn.transaction():
+                async with conn.pipeline(), conn.transaction():
                     # the BEGIN and the lease's read in one round trip; the work runs only once
                     # the epoch is known to be ours
                     await self.leases.check(conn, partition, epoch)
                     tx = Tx(conn, self.repo, self.outbox)
                     result = await work(tx)
                     await self._follow(tx)
-                    written = await self.repo.write(conn, tx.changes)
-                    await pipeline.sync()  # every answer in: verified before the commit
-                    written.verify()
-                staged = written.staged
+                    staged = await self.repo.write(conn, tx.changes)
+                # leaving the blocks sent the COMMIT behind the writes and took every answer
             except Fenced:
                 self.ownership.drop(partition)
                 log.warning("partition lease superseded: dropped", extra={"partition": partition})
                 raise
-            except (DeadlockDetected, SerializationFailure, StaleOrder) as exc:
+            except (DeadlockDetected, SerializationFailure) as exc:
                 log.info("transaction run again", extra={"error": type(exc).__name__})
                 raise _Retry() from None
         self._after_commit(tx, bool(staged))

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -47,33 +47,12 @@ _OUTCOMES = {
 KEY_TAKEN = frozenset({"commands_pkey", "orders_account_id_client_order_id_key"})
 
 
-class StaleOrder(Exception):
-    """The order changed since it was read: the change was not written."""
-
-
 @dataclass(frozen=True, slots=True)
 class Change:
     after: Order
     record: OrderEventRecord
     before: Order | None = None  # None: a new order
     fill: VenueFill | None = None  # the execution this change records, if any
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What ``write`` sent: how many audit events it staged, and the guarded updates whose
-    answers ``verify`` checks once they arrived (before the commit)."""
-
-    staged: int
-    updates: list[tuple[AsyncCursor[Any], Change]]
-
-    def verify(self) -> None:
-        for cursor, change in self.updates:
-            if cursor.rowcount != 1:
-                assert change.before is not None
-                raise StaleOrder(
-                    f"order {change.after.order_id} changed since version {change.before.version}"
-                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +79,7 @@ class OrderRepository:
         self.db = db
         self.t = db.t
         self.audit = audit
+        self.expect_one = f'"{db.schema}".expect_one'
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -310,17 +290,17 @@ class OrderRepository:
         )
         return await cursor.fetchone() is not None  # fetched: in pipeline mode it syncs
 
-    async def write(self, conn: AsyncConnection, changes: Iterable[Change]) -> Written:
+    async def write(self, conn: AsyncConnection, changes: Iterable[Change]) -> int:
         """Store ``changes`` in the caller's transaction, as statements sent without waiting for
-        their answers (in pipeline mode they leave together). The caller runs
-        ``Written.verify`` once they are answered and before the commit: ``StaleOrder`` if an
-        order moved since it was read. ``Written.staged``: the audit events staged
-        (``chain_staged`` chains them after the commit)."""
+        their answers (in pipeline mode they leave together, with the COMMIT). An order that
+        moved since it was read fails its update on the server (``expect_one``, migration 0003:
+        serialization_failure, so the ledger runs the transaction again), which aborts the
+        transaction. Returns how many audit events were staged (``chain_staged`` chains them
+        after the commit)."""
         changes = list(changes)
         if not changes:
-            return Written(0, [])
+            return 0
         news = [c for c in changes if c.before is None]
-        updates: list[tuple[AsyncCursor[Any], Change]] = []
         if news:
             async with conn.cursor() as cursor:
                 await cursor.executemany(
@@ -353,11 +333,12 @@ class OrderRepository:
             if change.before is None:
                 continue
             order = change.after
-            # guarded by the version the change started from; answered at the next sync
-            cursor = await conn.execute(
-                f"UPDATE {self.t.orders} SET venue_order_id = %s, state = %s, version = %s,"
-                " open = %s, data = %s, updated_at = %s"
-                " WHERE order_id = %s AND version = %s",
+            # guarded by the version the change started from, on the server
+            await conn.execute(
+                f"WITH changed AS (UPDATE {self.t.orders} SET venue_order_id = %s, state = %s,"
+                " version = %s, open = %s, data = %s, updated_at = %s"
+                " WHERE order_id = %s AND version = %s RETURNING 1)"
+                f" SELECT {self.expect_one}((SELECT count(*) FROM changed), %s, %s)",
                 (
                     order.venue_order_id,
                     order.state.value,
@@ -367,9 +348,10 @@ class OrderRepository:
                     order.updated_at,
                     order.order_id,
                     change.before.version,
+                    order.order_id,
+                    change.before.version,
                 ),
             )
-            updates.append((cursor, change))
         async with conn.cursor() as cursor:
             await cursor.executemany(
                 f"INSERT INTO {self.t.order_events} (order_id, version, event, state, actor, time,"
@@ -418,7 +400,7 @@ class OrderRepository:
                     for c in changes
                 ],
             )
-        return Written(len(changes), updates)
+        return len(changes)
 
     async def chain_staged(self, limit: int = 500) -> int:
         """Chain up to ``limit`` staged audit events (oldest first) into the audit trail, in one
