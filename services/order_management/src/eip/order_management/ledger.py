@@ -75,7 +75,8 @@ class Tx:
         self.repo = repo
         self.outbox = outbox
         self.changes: list[Change] = []
-        self.queued = 0  # venue calls enqueued
+        self.queued = 0  # venue calls enqueued (or put back in the queue)
+        self.enqueued = 0  # of them, new calls ready at once (``enqueue``)
         self.touched: set[str] = set()
         self.followed = 0  # changes the list rules have looked at
         # fill totals read ahead (``order_and_call``), each used once; a fill added drops it
@@ -131,6 +132,7 @@ class Tx:
         self, order: Order, action: Action, payload: Mapping[str, Any] | None = None
     ) -> None:
         self.queued += 1
+        self.enqueued += 1
         await self.outbox.enqueue(self.conn, order.order_id, order.partition, action, payload)
 
 
@@ -150,6 +152,11 @@ class Ledger:
         self.ownership = ownership
         # woken after commits: the sender (venue calls queued), the relays (events, audit)
         self.calls_queued = asyncio.Event()
+        # what the sender should claim on its next pass: the partitions whose committed
+        # transactions only enqueued calls ready now (claimed without looking first), or a
+        # look at every owned partition (calls put back, a takeover)
+        self._ready: set[int] = set()
+        self._look = True
         self.events_queued = asyncio.Event()
         self.audit_queued = asyncio.Event()
         self._watchers: dict[str, list[Callable[[Order], None]]] = {}
@@ -196,7 +203,7 @@ class Ledger:
             except (DeadlockDetected, SerializationFailure) as exc:
                 log.info("transaction run again", extra={"error": type(exc).__name__})
                 raise _Retry() from None
-        self._after_commit(tx, bool(staged))
+        self._after_commit(tx, bool(staged), partition)
         return result
 
     async def _follow(self, tx: Tx) -> None:
@@ -223,9 +230,24 @@ class Ledger:
 
         return stop
 
-    def _after_commit(self, tx: Tx, audited: bool) -> None:
+    def calls_ready(self, partition: int | None = None) -> None:
+        """Wake the sender for calls ready in ``partition`` (None: look at every one)."""
+        if partition is None:
+            self._look = True
+        else:
+            self._ready.add(partition)
+        self.calls_queued.set()
+
+    def take_calls_ready(self) -> tuple[set[int], bool]:
+        """(the partitions with new calls ready, whether to look at every partition) since the
+        last call, for the sender's pass."""
+        ready, look = self._ready, self._look
+        self._ready, self._look = set(), False
+        return ready, look
+
+    def _after_commit(self, tx: Tx, audited: bool, partition: int) -> None:
         if tx.queued:
-            self.calls_queued.set()
+            self.calls_ready(partition if tx.queued == tx.enqueued else None)
         if tx.changes:
             self.events_queued.set()
         if audited:

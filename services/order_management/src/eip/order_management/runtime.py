@@ -298,7 +298,7 @@ class OrderManagementRuntime:
                 "in_doubt": len(unsettled),
             },
         )
-        self.ledger.calls_queued.set()
+        self.ledger.calls_ready()
 
     async def _first_reconcile(self, partition: int) -> None:
         try:

@@ -180,6 +180,7 @@ class Sender:
         self._tasks: dict[asyncio.Task[None], int] = {}  # call in flight -> its partition
         self._doubts: dict[int, OutboxRow] = {}  # in-doubt calls to resolve, by row id
         self._doubt_wakeup = asyncio.Event()
+        self._looked = 0.0  # monotonic time of the last look at every owned partition
         self.on_sent = on_sent  # (account, exchange): a call went to this venue account
 
     # -- the loops ----------------------------------------------------------------------------
@@ -230,14 +231,23 @@ class Sender:
         owned = self.ownership.owned()
         if not owned:
             return claims
-        # one read (no transaction, no lease) finds the partitions with calls ready; only those
-        # run the fenced claiming transaction. Measured: passes that claimed nothing were most
-        # of the order path's transactions (docs/ORDER_MANAGEMENT.md, "Measurements").
-        async with self.ledger.db.connection() as conn:
-            ready = await self.ledger.outbox.claimable(conn, owned, self.settings.batch)
-        busy = {row.partition for row in ready}
-        if len(ready) >= self.settings.batch:  # a full batch may hide other partitions' rows
-            busy = set(owned)
+        # Only partitions with calls ready run the fenced claiming transaction (measured:
+        # passes that claimed nothing were most of the order path's transactions,
+        # docs/ORDER_MANAGEMENT.md, "Measurements"). Those this instance's own commits just
+        # filled are known without asking; otherwise, and at least every poll interval (calls
+        # put back with a delay come due unannounced), one read (no transaction, no lease)
+        # finds them.
+        hinted, look = self.ledger.take_calls_ready()
+        now = time.monotonic()
+        if look or not hinted or now - self._looked >= self.settings.poll_interval_s:
+            self._looked = now
+            async with self.ledger.db.connection() as conn:
+                ready = await self.ledger.outbox.claimable(conn, owned, self.settings.batch)
+            busy = {row.partition for row in ready} | (hinted & set(owned))
+            if len(ready) >= self.settings.batch:  # a full batch may hide other partitions'
+                busy = set(owned)
+        else:
+            busy = hinted & set(owned)
         for partition in sorted(busy):
             started = time.monotonic()
             try:
