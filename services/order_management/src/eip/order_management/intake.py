@@ -9,8 +9,8 @@ For each command, in order:
    book's slippage and balances over the network;
 3. one transaction, fenced by the account's partition lease: the command row, the order (PLACE,
    HOLD, ARM or DENY), and its outbox row or trigger. If the key was taken meanwhile (the same
-   command on two paths at once), the transaction rolls back and the winner's result is the
-   answer.
+   command on two paths at once), the primary key refuses the command row, the transaction
+   rolls back and the winner's result is the answer.
 
 Client order ids are derived from the account and the idempotency key (``client_order_ids``),
 so whatever path or instance takes a command, the venue can only ever see one order for it.
@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
 from eip.exchanges.contract.client_order_ids import client_order_id
@@ -50,6 +51,7 @@ from eip.order_management.risk.engine import AnomalyHalt, RiskEngine
 from eip.order_management.risk.killswitch import KillState, Level
 from eip.order_management.state_machine import Event, OrderState
 from eip.order_management.storage import CommandRow
+from eip.order_management.storage.orders import KEY_TAKEN
 from eip.order_management.storage.risk import RiskStore
 from eip.order_management.storage.triggers import TriggerStore
 from eip.order_management.venues import Venues
@@ -81,10 +83,6 @@ class NotChangeable(Exception):
 
 class FourEyes(Exception):
     """Four-eyes: another subject than the requester must confirm."""
-
-
-class _Raced(Exception):
-    """The key was recorded by a concurrent command: answer with its result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +146,15 @@ class Intake:
                 if isinstance(command, SetAccountSwitch):
                     return await self._account_switch(command, partition)
                 return await self._cancel_all(command, partition)
-            except _Raced:
+            except UniqueViolation as exc:
+                # the key was recorded by a concurrent command (the same command on two paths
+                # at once): the database caught it, the transaction rolled back, and the
+                # winner's result is the answer
+                if exc.diag.constraint_name not in KEY_TAKEN:
+                    raise
                 prior = await self.prior(command)
-                assert prior is not None
+                if prior is None:
+                    raise
                 return prior
 
     # -- idempotency --------------------------------------------------------------------------
@@ -192,7 +196,7 @@ class Intake:
         list_id: str | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
-        recorded = await self.repo.record_command(
+        await self.repo.record_command(
             tx.conn,
             CommandRow(
                 command.origin.account_id,
@@ -206,8 +210,6 @@ class Intake:
                 datetime.now(UTC),
             ),
         )
-        if not recorded:
-            raise _Raced()
         await self.repo.notify_command(
             tx.conn, command.origin.account_id, command.origin.idempotency_key
         )

@@ -73,7 +73,7 @@ async def apply_venue(tx: Tx, order: Order, venue: VenueOrder, *, actor: str) ->
     key = venue.update_key()
     if order.venue_key is not None and key <= order.venue_key:
         return order
-    stored, value = await tx.repo.fill_totals(tx.conn, order.order_id)
+    stored, value = await tx.fill_totals(order.order_id)
     filled = max(order.filled_quantity, venue.filled_quantity, stored)
     event = classify(order, venue)
     if (
@@ -101,9 +101,9 @@ async def apply_venue(tx: Tx, order: Order, venue: VenueOrder, *, actor: str) ->
 async def apply_fill(tx: Tx, order: Order, fill: VenueFill, *, actor: str) -> tuple[Order, bool]:
     """Record an execution once; (the order after it, whether the fill was new)."""
     order = tx.latest(order.order_id) or order
-    if not await tx.repo.add_fill(tx.conn, order.order_id, fill):
+    if not await tx.add_fill(order.order_id, fill):
         return order, False
-    stored, value = await tx.repo.fill_totals(tx.conn, order.order_id)
+    stored, value = await tx.fill_totals(order.order_id)
     filled = max(order.filled_quantity, stored)
     changes: dict[str, Any] = {"filled_quantity": filled}
     if order.venue_order_id is None:

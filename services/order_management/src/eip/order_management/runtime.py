@@ -82,6 +82,7 @@ from eip.storage import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 STOP_S = 10.0
+RELAY_BATCH = 500  # event records and staged audit events taken per pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,7 +298,7 @@ class OrderManagementRuntime:
                 "in_doubt": len(unsettled),
             },
         )
-        self.ledger.calls_queued.set()
+        self.ledger.calls_ready()
 
     async def _first_reconcile(self, partition: int) -> None:
         try:
@@ -482,7 +483,8 @@ class OrderManagementRuntime:
                 await asyncio.wait_for(self.ledger.events_queued.wait(), 1.0)
             self.ledger.events_queued.clear()
             try:
-                while await self._relay_batch(producer, headers):
+                # a full batch may leave more; commits made meanwhile set the event again
+                while await self._relay_batch(producer, headers) >= RELAY_BATCH:
                     pass
             except Exception as exc:
                 log.warning("order events not published yet", extra={"error": repr(exc)})
@@ -493,7 +495,7 @@ class OrderManagementRuntime:
         if not owned:
             return 0
         async with self.db.connection() as conn:
-            pending = await self.outbox.pending_events(conn, owned, 500)
+            pending = await self.outbox.pending_events(conn, owned, RELAY_BATCH)
         if not pending:
             return 0
         batches = await producer.send_many(
@@ -501,7 +503,7 @@ class OrderManagementRuntime:
             [(order_id.encode(), payload, headers) for _, order_id, payload in pending],
         )
         await asyncio.gather(*(b.future for b in batches))
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:  # one DELETE: atomic without a transaction
             await self.outbox.published(conn, [i for i, _, _ in pending])
         return len(pending)
 
@@ -513,7 +515,7 @@ class OrderManagementRuntime:
             try:
                 # staged events first (this instance's, or any other's, a dead one's included),
                 # then the chain's Kafka copy; commits made meanwhile are the next batch
-                while await self.repo.chain_staged() > 0:
+                while await self.repo.chain_staged(RELAY_BATCH) >= RELAY_BATCH:
                     pass
                 while await relay.relay() > 0:
                     pass

@@ -180,6 +180,7 @@ class Sender:
         self._tasks: dict[asyncio.Task[None], int] = {}  # call in flight -> its partition
         self._doubts: dict[int, OutboxRow] = {}  # in-doubt calls to resolve, by row id
         self._doubt_wakeup = asyncio.Event()
+        self._looked = 0.0  # monotonic time of the last look at every owned partition
         self.on_sent = on_sent  # (account, exchange): a call went to this venue account
 
     # -- the loops ----------------------------------------------------------------------------
@@ -230,14 +231,23 @@ class Sender:
         owned = self.ownership.owned()
         if not owned:
             return claims
-        # one read (no transaction, no lease) finds the partitions with calls ready; only those
-        # run the fenced claiming transaction. Measured: passes that claimed nothing were most
-        # of the order path's transactions (docs/ORDER_MANAGEMENT.md, "Measurements").
-        async with self.ledger.db.connection() as conn:
-            ready = await self.ledger.outbox.claimable(conn, owned, self.settings.batch, lock=False)
-        busy = {row.partition for row in ready}
-        if len(ready) >= self.settings.batch:  # a full batch may hide other partitions' rows
-            busy = set(owned)
+        # Only partitions with calls ready run the fenced claiming transaction (measured:
+        # passes that claimed nothing were most of the order path's transactions,
+        # docs/ORDER_MANAGEMENT.md, "Measurements"). Those this instance's own commits just
+        # filled are known without asking; otherwise, and at least every poll interval (calls
+        # put back with a delay come due unannounced), one read (no transaction, no lease)
+        # finds them.
+        hinted, look = self.ledger.take_calls_ready()
+        now = time.monotonic()
+        if look or not hinted or now - self._looked >= self.settings.poll_interval_s:
+            self._looked = now
+            async with self.ledger.db.connection() as conn:
+                ready = await self.ledger.outbox.claimable(conn, owned, self.settings.batch)
+            busy = {row.partition for row in ready} | (hinted & set(owned))
+            if len(ready) >= self.settings.batch:  # a full batch may hide other partitions'
+                busy = set(owned)
+        else:
+            busy = hinted & set(owned)
         for partition in sorted(busy):
             started = time.monotonic()
             try:
@@ -249,23 +259,14 @@ class Sender:
         return claims
 
     async def _claim(self, tx: Tx, *, partition: int, started: float) -> list[Claim]:
-        # The orders are locked before their calls, as everywhere (lock order), and skipped
-        # while another transaction changes them: the claim never waits.
-        candidates = await tx.outbox.claimable(
-            tx.conn, [partition], self.settings.batch, lock=False
-        )
-        if not candidates:
+        # One statement finds the calls still ready (each the oldest of its order) and locks
+        # them with their orders, skipping any another transaction holds: the claim never
+        # waits. It comes back with the transaction's clock, the claim time of the calls.
+        picked, claimed_at = await tx.outbox.lock_claimable(tx.conn, partition, self.settings.batch)
+        if not picked or claimed_at is None:
             return []
-        orders = await tx.repo.lock_free(tx.conn, [r.order_id for r in candidates])
-        rows = await tx.outbox.lock_rows(
-            tx.conn, [r.id for r in candidates if r.order_id in orders]
-        )
         chosen: list[tuple[OutboxRow, Order, Order | None]] = []
-        for row in rows:
-            order = orders.get(row.order_id)
-            if order is None:
-                await tx.outbox.done(tx.conn, row.id)
-                continue
+        for row, order in picked:
             order = tx.latest(order.order_id) or order
             if row.action == "place_oco":
                 legs = await self._ready_list(tx, row, order)
@@ -275,10 +276,10 @@ class Sender:
             single = await self._ready(tx, row, order)
             if single is not None:
                 chosen.append((row, single, None))
-        claimed = await tx.outbox.mark_sending(
-            tx.conn, [r for r, _, _ in chosen], {partition: self.ownership.epoch(partition)}
+        await tx.outbox.mark_sending(
+            tx.conn, [r.id for r, _, _ in chosen], self.ownership.epoch(partition)
         )
-        return [Claim(r, o, claimed[r.id], started, partner) for r, o, partner in chosen]
+        return [Claim(r, o, claimed_at, started, partner) for r, o, partner in chosen]
 
     async def _ready_list(self, tx: Tx, row: OutboxRow, limit: Order) -> tuple[Order, Order] | None:
         """Both legs of a native OCO as they go out together, or None if the call is dropped."""
@@ -367,10 +368,12 @@ class Sender:
         next owner resolves it otherwise)."""
 
         async def run(tx: Tx) -> None:
-            order = await tx.order(claim.order.order_id)  # orders before their calls (lock order)
-            if claim.partner is not None:
+            if claim.partner is None:  # the order, its call and its fills in one round trip
+                order, row = await tx.order_and_call(claim.order.order_id, claim.row.id)
+            else:
+                order = await tx.order(claim.order.order_id)  # orders before calls (lock order)
                 await tx.order(claim.partner.order_id)
-            row = await tx.outbox.get(tx.conn, claim.row.id, lock=True)
+                row = await tx.outbox.get(tx.conn, claim.row.id, lock=True)
             epoch = self.ownership.epochs().get(claim.row.partition)
             if order is None or row is None or row.state != "sending" or row.claimed_epoch != epoch:
                 return  # settled meanwhile (the stream answered first), or no longer ours

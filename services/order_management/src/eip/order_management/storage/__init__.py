@@ -4,7 +4,7 @@ risk state (``risk``), over one ``Database``."""
 
 from eip.order_management.storage.database import MIGRATIONS, Database
 from eip.order_management.storage.leases import Fenced, Leases
-from eip.order_management.storage.orders import Change, CommandRow, OrderRepository, StaleOrder
+from eip.order_management.storage.orders import Change, CommandRow, OrderRepository
 from eip.order_management.storage.outbox import Outbox, OutboxRow
 
 __all__ = [
@@ -17,5 +17,4 @@ __all__ = [
     "OrderRepository",
     "Outbox",
     "OutboxRow",
-    "StaleOrder",
 ]

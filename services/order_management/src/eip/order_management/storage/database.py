@@ -4,16 +4,25 @@ the platform audit chain's), and table names qualified with the configured schem
 Every failure to reach PostgreSQL is raised as ``DatabaseUnavailable`` (no host, user or
 password in the message): the HTTP layer answers 503 and changes nothing, background loops wait
 and retry.
+
+What is subtle: a connection is lent in autocommit and given back to the pool as it came. The
+pool's connections are not in autocommit, so a read outside ``transaction()`` cost three round
+trips (a BEGIN of its own, the read, the COMMIT the pool's context sends at the end); in
+autocommit it is the read alone. Nothing here writes outside ``transaction()``, and a read
+committed transaction gives each statement its own snapshot anyway, so no reader sees less than
+it did. ``transaction()`` still opens a real transaction (an explicit BEGIN, as before).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from psycopg import AsyncConnection, OperationalError
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from eip.audit import MIGRATIONS as AUDIT_MIGRATIONS
@@ -69,6 +78,18 @@ class Tables:
     fill_cursors: str
 
 
+async def _give_back(conn: AsyncConnection) -> None:
+    """Out of autocommit again for the pool's other users; a connection left in a transaction
+    or broken is closed rather than handed back changed (the pool replaces it)."""
+    if not conn.autocommit or conn.closed:
+        return
+    if conn.info.transaction_status is TransactionStatus.IDLE:
+        with contextlib.suppress(Exception):  # whatever it was, the connection is not reused
+            await conn.set_autocommit(False)
+            return
+    await conn.close()
+
+
 class Database:
     def __init__(
         self, pool: PoolGetter, schema: str, audit_schema: str, timeout_s: float = 5.0
@@ -94,14 +115,18 @@ class Database:
             raise DatabaseUnavailable(f"PostgreSQL unavailable ({type(exc).__name__})") from None
         # what goes wrong inside is the caller's, except a connection lost on the way
         try:
+            await conn.set_autocommit(True)  # idle after the pool's check: no round trip
             yield conn
         except OperationalError as exc:
+            await _give_back(conn)
             await handle.__aexit__(type(exc), exc, exc.__traceback__)
             raise DatabaseUnavailable(f"PostgreSQL unavailable ({type(exc).__name__})") from None
         except BaseException as exc:
+            await _give_back(conn)
             await handle.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         else:
+            await _give_back(conn)
             await handle.__aexit__(None, None, None)
 
     @asynccontextmanager

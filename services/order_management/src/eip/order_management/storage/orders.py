@@ -11,7 +11,7 @@ a transaction that deletes them: nothing staged is lost or chained twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -42,8 +42,9 @@ _OUTCOMES = {
 }
 
 
-class StaleOrder(Exception):
-    """The order changed since it was read: the change was not written."""
+# The unique keys a command that raced another with the same idempotency key breaks: the
+# command's own, and its order's client order id (derived from the key).
+KEY_TAKEN = frozenset({"commands_pkey", "orders_account_id_client_order_id_key"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +79,30 @@ class OrderRepository:
         self.db = db
         self.t = db.t
         self.audit = audit
+        self.expect_one = f'"{db.schema}".expect_one'
 
     # -- reading ------------------------------------------------------------------------------
 
     async def get(
         self, conn: AsyncConnection, order_id: str, *, lock: bool = False
     ) -> Order | None:
+        return await (await self.reading(conn, order_id, lock=lock))()
+
+    async def reading(
+        self, conn: AsyncConnection, order_id: str, *, lock: bool = False
+    ) -> Callable[[], Awaitable[Order | None]]:
+        """``get`` in two halves: the statement is sent now, the returned function waits for
+        its answer (in pipeline mode, reads sent together share one round trip)."""
         suffix = " FOR UPDATE" if lock else ""
         cursor = await conn.execute(
             f"SELECT data, version FROM {self.t.orders} WHERE order_id = %s{suffix}", (order_id,)
         )
-        row = await cursor.fetchone()
-        return None if row is None else order_from_row(row[0], int(row[1]))
+
+        async def answer() -> Order | None:
+            row = await cursor.fetchone()
+            return None if row is None else order_from_row(row[0], int(row[1]))
+
+        return answer
 
     async def get_many(
         self, conn: AsyncConnection, order_ids: Sequence[str], *, lock: bool = False
@@ -99,18 +112,6 @@ class OrderRepository:
         suffix = " ORDER BY order_id FOR UPDATE" if lock else ""
         cursor = await conn.execute(
             f"SELECT data, version FROM {self.t.orders} WHERE order_id = ANY(%s::uuid[]){suffix}",
-            (list(order_ids),),
-        )
-        orders = [order_from_row(data, int(version)) for data, version in await cursor.fetchall()]
-        return {o.order_id: o for o in orders}
-
-    async def lock_free(self, conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, Order]:
-        """Those of the orders no other transaction holds, locked for this one."""
-        if not order_ids:
-            return {}
-        cursor = await conn.execute(
-            f"SELECT data, version FROM {self.t.orders} WHERE order_id = ANY(%s::uuid[])"
-            " ORDER BY order_id FOR UPDATE SKIP LOCKED",
             (list(order_ids),),
         )
         orders = [order_from_row(data, int(version)) for data, version in await cursor.fetchall()]
@@ -248,14 +249,24 @@ class OrderRepository:
 
     async def fill_totals(self, conn: AsyncConnection, order_id: str) -> tuple[Decimal, Decimal]:
         """(quantity, quantity x price) of the fills stored for an order."""
+        return await (await self.reading_fill_totals(conn, order_id))()
+
+    async def reading_fill_totals(
+        self, conn: AsyncConnection, order_id: str
+    ) -> Callable[[], Awaitable[tuple[Decimal, Decimal]]]:
+        """``fill_totals`` in two halves, like ``reading``."""
         cursor = await conn.execute(
             f"SELECT coalesce(sum(quantity), 0), coalesce(sum(quantity * price), 0)"
             f" FROM {self.t.order_fills} WHERE order_id = %s",
             (order_id,),
         )
-        row = await cursor.fetchone()
-        assert row is not None
-        return Decimal(row[0]), Decimal(row[1])
+
+        async def answer() -> tuple[Decimal, Decimal]:
+            row = await cursor.fetchone()
+            assert row is not None
+            return Decimal(row[0]), Decimal(row[1])
+
+        return answer
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -264,7 +275,7 @@ class OrderRepository:
         cursor = await conn.execute(
             f"INSERT INTO {self.t.order_fills} (order_id, trade_id, venue_order_id, price,"
             " quantity, fee, fee_asset, liquidity, time)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
             (
                 order_id,
                 fill.trade_id,
@@ -277,62 +288,70 @@ class OrderRepository:
                 fill.time,
             ),
         )
-        return cursor.rowcount == 1
+        return await cursor.fetchone() is not None  # fetched: in pipeline mode it syncs
 
     async def write(self, conn: AsyncConnection, changes: Iterable[Change]) -> int:
-        """Store ``changes`` in the caller's transaction; returns how many audit events were
-        staged (``chain_staged`` chains them after the commit). ``StaleOrder`` if an order
-        moved since it was read."""
+        """Store ``changes`` in the caller's transaction, as statements sent without waiting for
+        their answers (in pipeline mode they leave together, with the COMMIT). An order that
+        moved since it was read fails its update on the server (``expect_one``, migration 0003:
+        serialization_failure, so the ledger runs the transaction again), which aborts the
+        transaction. Returns how many audit events were staged (``chain_staged`` chains them
+        after the commit)."""
         changes = list(changes)
         if not changes:
             return 0
-        for change in changes:
-            order = change.after
-            data = Jsonb(_data(order))
-            if change.before is None:
-                await conn.execute(
+        news = [c for c in changes if c.before is None]
+        if news:
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
                     f"INSERT INTO {self.t.orders} (order_id, account_id, exchange, symbol,"
                     " partition, client_order_id, venue_order_id, state, version, open, list_id,"
                     " parent_id, data, created_at, updated_at)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (
-                        order.order_id,
-                        order.account_id,
-                        order.exchange,
-                        order.symbol,
-                        order.partition,
-                        order.client_order_id,
-                        order.venue_order_id,
-                        order.state.value,
-                        order.version,
-                        order.is_open,
-                        order.list_id,
-                        order.parent_id,
-                        data,
-                        order.created_at,
-                        order.updated_at,
-                    ),
+                    [
+                        (
+                            o.order_id,
+                            o.account_id,
+                            o.exchange,
+                            o.symbol,
+                            o.partition,
+                            o.client_order_id,
+                            o.venue_order_id,
+                            o.state.value,
+                            o.version,
+                            o.is_open,
+                            o.list_id,
+                            o.parent_id,
+                            Jsonb(_data(o)),
+                            o.created_at,
+                            o.updated_at,
+                        )
+                        for o in (c.after for c in news)
+                    ],
                 )
-            else:
-                cursor = await conn.execute(
-                    f"UPDATE {self.t.orders} SET venue_order_id = %s, state = %s, version = %s,"
-                    " open = %s, data = %s, updated_at = %s"
-                    " WHERE order_id = %s AND version = %s",
-                    (
-                        order.venue_order_id,
-                        order.state.value,
-                        order.version,
-                        order.is_open,
-                        data,
-                        order.updated_at,
-                        order.order_id,
-                        change.before.version,
-                    ),
-                )
-                if cursor.rowcount != 1:
-                    raise StaleOrder(
-                        f"order {order.order_id} changed since version {change.before.version}"
-                    )
+        for change in changes:
+            if change.before is None:
+                continue
+            order = change.after
+            # guarded by the version the change started from, on the server
+            await conn.execute(
+                f"WITH changed AS (UPDATE {self.t.orders} SET venue_order_id = %s, state = %s,"
+                " version = %s, open = %s, data = %s, updated_at = %s"
+                " WHERE order_id = %s AND version = %s RETURNING 1)"
+                f" SELECT {self.expect_one}((SELECT count(*) FROM changed), %s, %s)",
+                (
+                    order.venue_order_id,
+                    order.state.value,
+                    order.version,
+                    order.is_open,
+                    Jsonb(_data(order)),
+                    order.updated_at,
+                    order.order_id,
+                    change.before.version,
+                    order.order_id,
+                    change.before.version,
+                ),
+            )
         async with conn.cursor() as cursor:
             await cursor.executemany(
                 f"INSERT INTO {self.t.order_events} (order_id, version, event, state, actor, time,"
@@ -387,7 +406,9 @@ class OrderRepository:
         """Chain up to ``limit`` staged audit events (oldest first) into the audit trail, in one
         transaction that deletes them: each is chained exactly once, whichever instance runs
         it, and one acquisition of the chain's lock covers the batch. Returns how many."""
-        async with self.db.transaction() as conn:
+        # pipeline mode: the BEGIN and the batch's read leave together, and the chain's
+        # writes, the DELETE and the COMMIT in one go after the chain head is read
+        async with self.db.connection() as conn, conn.pipeline(), conn.transaction():
             # SKIP LOCKED: two instances chaining at once take disjoint batches, neither waits
             cursor = await conn.execute(
                 f"SELECT id, actor, action, subject, outcome, details, time"
@@ -442,12 +463,15 @@ class OrderRepository:
             created_at,
         )
 
-    async def record_command(self, conn: AsyncConnection, row: CommandRow) -> bool:
-        """Remember a command by its key; False if the key was taken meanwhile."""
-        cursor = await conn.execute(
+    async def record_command(self, conn: AsyncConnection, row: CommandRow) -> None:
+        """Remember a command by its key. A key taken meanwhile (the same command on two paths
+        at once) is the primary key's ``UniqueViolation`` (``KEY_TAKEN``), raised when the
+        statement is answered — in pipeline mode at the transaction's next sync — and the
+        transaction rolls back."""
+        await conn.execute(
             f"INSERT INTO {self.t.commands} (account_id, idempotency_key, kind, request_hash,"
             " order_id, list_id, result, requested_by, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 row.account_id,
                 row.idempotency_key,
@@ -460,7 +484,6 @@ class OrderRepository:
                 row.created_at,
             ),
         )
-        return cursor.rowcount == 1
 
     async def notify_command(self, conn: AsyncConnection, account_id: str, key: str) -> None:
         """Wake HTTP callers waiting on another instance for this command (sent at commit)."""

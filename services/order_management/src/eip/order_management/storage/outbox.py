@@ -15,7 +15,7 @@ deleted once Kafka acknowledged them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -23,7 +23,9 @@ from typing import Any, Literal
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from eip.order_management.orders import Order
 from eip.order_management.storage.database import Database
+from eip.order_management.storage.orders import order_from_row
 
 Action = Literal["place", "place_oco", "cancel", "amend"]
 RowState = Literal["ready", "sending", "in_doubt"]
@@ -43,6 +45,7 @@ class OutboxRow:
 
 
 _COLUMNS = "id, order_id, partition, action, payload, state, claimed_epoch, claimed_at, attempts"
+_X_COLUMNS = ", ".join(f"x.{c}" for c in _COLUMNS.split(", "))
 
 
 def _row(values: Sequence[Any]) -> OutboxRow:
@@ -73,59 +76,59 @@ class Outbox:
         partition: int,
         action: Action,
         payload: Mapping[str, Any] | None = None,
-    ) -> int:
-        cursor = await conn.execute(
+    ) -> None:
+        # nothing fetched: in the ledger's pipeline it leaves with the transaction's writes
+        await conn.execute(
             f"INSERT INTO {self.table} (order_id, partition, action, payload)"
-            " VALUES (%s, %s, %s, %s) RETURNING id",
+            " VALUES (%s, %s, %s, %s)",
             (order_id, partition, action, Jsonb(dict(payload or {}))),
         )
-        row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
 
     async def claimable(
-        self, conn: AsyncConnection, partitions: Sequence[int], limit: int, *, lock: bool = True
+        self, conn: AsyncConnection, partitions: Sequence[int], limit: int
     ) -> list[OutboxRow]:
-        """Ready rows of ``partitions``, each the oldest unfinished row of its order (with
-        ``lock``, locked for this transaction; rows another claimer holds are skipped)."""
-        suffix = " FOR UPDATE SKIP LOCKED" if lock else ""
+        """Ready rows of ``partitions``, each the oldest unfinished row of its order (a look,
+        not a claim: ``lock_claimable`` claims)."""
         cursor = await conn.execute(
             f"SELECT {_COLUMNS} FROM {self.table} o WHERE o.partition = ANY(%s)"
             " AND o.state = 'ready' AND o.not_before <= now()"
             f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.order_id = o.order_id"
             " AND e.id < o.id)"
-            f" ORDER BY o.not_before, o.id LIMIT %s{suffix}",
+            " ORDER BY o.not_before, o.id LIMIT %s",
             (list(partitions), limit),
         )
         return [_row(r) for r in await cursor.fetchall()]
 
-    async def lock_rows(self, conn: AsyncConnection, ids: Sequence[int]) -> list[OutboxRow]:
-        """These rows, locked, if still ready (others, or ones another claimer holds, left)."""
-        if not ids:
-            return []
+    async def lock_claimable(
+        self, conn: AsyncConnection, partition: int, limit: int
+    ) -> tuple[list[tuple[OutboxRow, Order]], datetime | None]:
+        """The partition's ready calls, each the oldest unfinished one of its order, with their
+        orders, both locked for this transaction — rows another transaction holds (the call or
+        its order) skipped, never waited for — and the transaction's time (``now()``, what
+        ``mark_sending`` stamps). One statement: it replaced a read, a lock of the orders and a
+        lock of the calls (three round trips)."""
         cursor = await conn.execute(
-            f"SELECT {_COLUMNS} FROM {self.table} WHERE id = ANY(%s) AND state = 'ready'"
-            " ORDER BY not_before, id FOR UPDATE SKIP LOCKED",
-            (list(ids),),
+            f"SELECT {_X_COLUMNS}, o.data, o.version, now() FROM {self.table} x"
+            f" JOIN {self.db.t.orders} o ON o.order_id = x.order_id"
+            " WHERE x.partition = %s AND x.state = 'ready' AND x.not_before <= now()"
+            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.order_id = x.order_id"
+            " AND e.id < x.id)"
+            " ORDER BY x.not_before, x.id LIMIT %s FOR UPDATE OF o, x SKIP LOCKED",
+            (partition, limit),
         )
-        return [_row(r) for r in await cursor.fetchall()]
+        rows = await cursor.fetchall()
+        picked = [(_row(r[:9]), order_from_row(r[9], int(r[10]))) for r in rows]
+        return picked, (rows[0][11] if rows else None)
 
-    async def mark_sending(
-        self, conn: AsyncConnection, rows: Sequence[OutboxRow], epoch_of: Mapping[int, int]
-    ) -> dict[int, datetime]:
-        """Claim ``rows`` with their partitions' epochs; returns each row's claim time (the
-        database's clock, which every instance shares)."""
-        claimed: dict[int, datetime] = {}
-        for row in rows:
-            cursor = await conn.execute(
+    async def mark_sending(self, conn: AsyncConnection, ids: Sequence[int], epoch: int) -> None:
+        """Claim these calls with their partition's epoch at the transaction's time (the
+        database's clock, which every instance shares; ``lock_claimable`` returned it)."""
+        if ids:
+            await conn.execute(
                 f"UPDATE {self.table} SET state = 'sending', claimed_epoch = %s,"
-                " claimed_at = now(), attempts = attempts + 1 WHERE id = %s RETURNING claimed_at",
-                (epoch_of[row.partition], row.id),
+                " claimed_at = now(), attempts = attempts + 1 WHERE id = ANY(%s)",
+                (epoch, list(ids)),
             )
-            found = await cursor.fetchone()
-            assert found is not None
-            claimed[row.id] = found[0]
-        return claimed
 
     async def for_order(self, conn: AsyncConnection, order_id: str) -> list[OutboxRow]:
         cursor = await conn.execute(
@@ -165,28 +168,36 @@ class Outbox:
     async def get(
         self, conn: AsyncConnection, row_id: int, *, lock: bool = False
     ) -> OutboxRow | None:
+        return await (await self.reading(conn, row_id, lock=lock))()
+
+    async def reading(
+        self, conn: AsyncConnection, row_id: int, *, lock: bool = False
+    ) -> Callable[[], Awaitable[OutboxRow | None]]:
+        """``get`` in two halves: the statement is sent now, the returned function waits for
+        its answer (in pipeline mode, reads sent together share one round trip)."""
         suffix = " FOR UPDATE" if lock else ""
         cursor = await conn.execute(
             f"SELECT {_COLUMNS} FROM {self.table} WHERE id = %s{suffix}", (row_id,)
         )
-        found = await cursor.fetchone()
-        return None if found is None else _row(found)
+
+        async def answer() -> OutboxRow | None:
+            found = await cursor.fetchone()
+            return None if found is None else _row(found)
+
+        return answer
 
     async def done(self, conn: AsyncConnection, row_id: int) -> None:
         await conn.execute(f"DELETE FROM {self.table} WHERE id = %s", (row_id,))
 
     async def delete_for_order(
         self, conn: AsyncConnection, order_id: str, action: Action | None = None
-    ) -> int:
+    ) -> None:
         if action is None:
-            cursor = await conn.execute(
-                f"DELETE FROM {self.table} WHERE order_id = %s", (order_id,)
-            )
+            await conn.execute(f"DELETE FROM {self.table} WHERE order_id = %s", (order_id,))
         else:
-            cursor = await conn.execute(
+            await conn.execute(
                 f"DELETE FROM {self.table} WHERE order_id = %s AND action = %s", (order_id, action)
             )
-        return cursor.rowcount
 
     async def in_doubt(self, conn: AsyncConnection, row_id: int) -> None:
         await conn.execute(f"UPDATE {self.table} SET state = 'in_doubt' WHERE id = %s", (row_id,))

@@ -100,10 +100,11 @@ class TriggerStore:
     async def fire(self, conn: AsyncConnection, order_id: str) -> bool:
         """Mark the trigger fired; False if it already was (or is gone)."""
         cursor = await conn.execute(
-            f"UPDATE {self.table} SET fired_at = now() WHERE order_id = %s AND fired_at IS NULL",
+            f"UPDATE {self.table} SET fired_at = now() WHERE order_id = %s AND fired_at IS NULL"
+            " RETURNING 1",
             (order_id,),
         )
-        return cursor.rowcount == 1
+        return await cursor.fetchone() is not None  # fetched: in pipeline mode it syncs
 
     async def update(self, conn: AsyncConnection, t: Trigger) -> None:
         await conn.execute(
