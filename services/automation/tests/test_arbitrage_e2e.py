@@ -178,7 +178,7 @@ async def paused_and_pushed_apart(
 
 
 async def test_two_venues_pushed_apart_show_the_hand_computed_opportunity(
-    simulator: SimulatorClient,
+    clean_simulator: SimulatorClient,
     kraken_venue: SimulatorClient,
     start_service: Starter,
     kafka_bootstrap_servers: str,
@@ -187,7 +187,7 @@ async def test_two_venues_pushed_apart_show_the_hand_computed_opportunity(
     db_pool: AsyncConnectionPool[AsyncConnection],
     token_issuer: TokenIssuer,
 ) -> None:
-    binance = simulator
+    binance = clean_simulator  # no fault or rate-limit use left by an earlier test
     service = await start_service(
         evaluation_enabled=False, taker_fees=FEES, arbitrage_close_after_s=120
     )
@@ -285,7 +285,9 @@ def opt_in(**changes: Any) -> dict[str, Any]:
         "max_notional_per_execution": "200",
         "max_notional_per_day": "1000",
         "min_net_profit_bps": "1",
-        "cooldown_s": 0,
+        # under load a book may go stale and the opportunity close and reopen under a new id;
+        # the cool-down keeps these tests to one execution per account, as they assert
+        "cooldown_s": 3600,
         "lot": str(LOT),
         **changes,
     }
@@ -437,7 +439,7 @@ async def start_trading(
 
 
 async def test_with_execution_on_both_legs_fill_and_the_balances_on_both_venues_reflect_them(
-    simulator: SimulatorClient,
+    clean_simulator: SimulatorClient,
     kraken_venue: SimulatorClient,
     venues: Platform,
     two_venue_desk: Desk,
@@ -448,7 +450,7 @@ async def test_with_execution_on_both_legs_fill_and_the_balances_on_both_venues_
     db_pool: AsyncConnectionPool[AsyncConnection],
     token_issuer: TokenIssuer,
 ) -> None:
-    binance = simulator
+    binance = clean_simulator  # no fault or rate-limit use left by an earlier test
     account = await trader(
         venues, binance, kraken_venue, {"USDT": "1000", "BTC": "0"}, {"USDT": "0", "BTC": "0.1"}
     )
@@ -530,7 +532,7 @@ async def test_with_execution_on_both_legs_fill_and_the_balances_on_both_venues_
 
 
 async def test_a_leg_refused_for_its_balance_is_unwound_on_the_other_venue_back_to_flat(
-    simulator: SimulatorClient,
+    clean_simulator: SimulatorClient,
     kraken_venue: SimulatorClient,
     venues: Platform,
     two_venue_desk: Desk,
@@ -541,7 +543,7 @@ async def test_a_leg_refused_for_its_balance_is_unwound_on_the_other_venue_back_
     db_pool: AsyncConnectionPool[AsyncConnection],
     token_issuer: TokenIssuer,
 ) -> None:
-    binance = simulator
+    binance = clean_simulator  # no fault or rate-limit use left by an earlier test
     # no BTC at Kraken: order management denies the sell leg; the buy leg fills at Binance.
     # Binance holds a little BTC already: its fee is taken from the BTC the buy receives, and
     # the unwind sells back the quantity bought (docs/AUTOMATION.md, the unwind rule).

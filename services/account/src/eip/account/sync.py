@@ -20,8 +20,8 @@ Three loops run per connection, and a watcher:
   balances at once instead of at the next reconcile.
 - **watcher**: the stream's health (``adapter.status()``) every second.
 
-A key may read balances and trades but not the venue's transfers (Coinbase's wallet-read
-scope, Kraken's and Binance's funds permissions): the venue refuses the key for that read only
+A key may read balances and trades but not the venue's transfers (a venue's wallet-read scope
+or funds permission): the venue refuses the key for that read only
 (``CredentialRejected`` while the balances read with the same key works). That is not the
 connection's failure: it stays live, its ``transfers_unavailable`` says ``permission_denied``
 with the venue's words, logged once when it starts, and the read is tried again every
