@@ -429,9 +429,6 @@ async def rule_paper_fills(
     except DatabaseUnavailable as exc:
         raise _unavailable(exc) from None
 
-    def text(value: object) -> str | None:
-        return None if value is None else str(value)
-
     fills = [
         PaperFillOut(
             firing_id=r["firing_id"],
@@ -441,9 +438,9 @@ async def rule_paper_fills(
             side=r["side"],
             filled_size=str(r["filled_size"]),
             filled_notional=str(r["filled_notional"]),
-            average_price=text(r["average_price"]),
+            average_price=_text(r["average_price"]),
             fee=str(r["fee"]),
-            slippage_vs_mid_bps=text(r["slippage_vs_mid_bps"]),
+            slippage_vs_mid_bps=_text(r["slippage_vs_mid_bps"]),
             complete=r["complete"],
         )
         for r in rows
